@@ -1,0 +1,140 @@
+"""Saved models: one versioned format, NumPy arrays in a .npz plus a JSON header.
+
+Layout of a model file (a zip written by ``np.savez``):
+
+    header    uint8 array holding UTF-8 JSON: format, format_version, sizes, cost,
+              activation, output_activation, init, dtype, seed, glassnet_version and
+              whatever ``metadata`` the caller adds (training options, history, data hashes)
+    w0, b0,   weights[l] (sizes[l+1], sizes[l]) and biases[l] (sizes[l+1],)
+    w1, b1, ...
+
+Files are written atomically (temporary file in the same folder, then ``os.replace``)
+and read with ``allow_pickle=False``: a file carrying pickled objects is refused.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from .network import Network
+
+__all__ = ["save", "load", "ModelFormatError", "FORMAT_VERSION", "atomic_write"]
+
+FORMAT = "glassnet-model"
+FORMAT_VERSION = 1
+
+
+class ModelFormatError(ValueError):
+    """A model file that cannot be trusted: wrong format, version, arrays, shapes or values."""
+
+
+def atomic_write(path, write):
+    """Call ``write(fileobj)`` on a temporary file beside ``path``, then move it into place.
+
+    Nothing is left under ``path`` or beside it if ``write`` fails or is interrupted.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".",
+                               prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def _header(network, metadata):
+    from . import __version__
+    return {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "glassnet_version": __version__,
+        "sizes": network.sizes, "cost": network.cost.name, "activation": network.activation.name,
+        "output_activation": network.output_activation.name, "init": network.init,
+        "dtype": network.dtype.name, "seed": network.seed, **(metadata or {}),
+    }
+
+
+def save(network, path, metadata=None):
+    """Write ``network`` to ``path`` (.npz) with ``metadata`` (JSON-able dict) in its header."""
+    header = json.dumps(_header(network, metadata), default=_jsonable).encode()
+    arrays = {"header": np.frombuffer(header, dtype=np.uint8)}
+    for l, (w, b) in enumerate(zip(network.weights, network.biases)):
+        arrays[f"w{l}"], arrays[f"b{l}"] = w, b
+    atomic_write(path, lambda f: np.savez(f, **arrays))
+    return Path(path)
+
+
+def _jsonable(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"cannot store {type(value).__name__} in a model header")
+
+
+def load(path, *, with_header=False):
+    """Read a model written by ``save``; returns the Network (and the header dict).
+
+    Raises ModelFormatError for anything that is not a sound glassnet model file.
+    """
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {name: npz[name] for name in npz.files}
+    except FileNotFoundError:
+        raise
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError, KeyError) as e:
+        reason = "it holds pickled objects" if "pickle" in str(e) else f"{type(e).__name__}: {e}"
+        raise ModelFormatError(f"{path}: not a readable glassnet model ({reason})") from None
+    if "header" not in arrays or arrays["header"].dtype != np.uint8 or arrays["header"].ndim != 1:
+        raise ModelFormatError(f"{path}: no glassnet header (not a glassnet model file)")
+    try:
+        header = json.loads(arrays.pop("header").tobytes().decode())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ModelFormatError(f"{path}: the header is not valid JSON ({e})") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise ModelFormatError(f"{path}: not a glassnet model file")
+    if header.get("format_version") != FORMAT_VERSION:
+        raise ModelFormatError(f"{path}: unknown format version {header.get('format_version')!r} "
+                               f"(this glassnet reads version {FORMAT_VERSION})")
+    sizes = header.get("sizes")
+    if not (isinstance(sizes, list) and len(sizes) >= 2
+            and all(isinstance(s, int) and s > 0 for s in sizes)):
+        raise ModelFormatError(f"{path}: header sizes must be a list of positive integers, got {sizes!r}")
+    expected = {f"{k}{l}" for l in range(len(sizes) - 1) for k in "wb"}
+    if set(arrays) != expected:
+        missing, extra = sorted(expected - set(arrays)), sorted(set(arrays) - expected)
+        raise ModelFormatError(f"{path}: arrays do not match sizes {sizes}"
+                               + (f"; missing {missing}" if missing else "")
+                               + (f"; unexpected {extra}" if extra else ""))
+    weights, biases = [], []
+    for l in range(len(sizes) - 1):
+        w, b = arrays[f"w{l}"], arrays[f"b{l}"]
+        if w.shape != (sizes[l + 1], sizes[l]) or b.shape != (sizes[l + 1],):
+            raise ModelFormatError(f"{path}: layer {l} has shapes {w.shape} and {b.shape}, the header's "
+                                   f"sizes need {(sizes[l + 1], sizes[l])} and {(sizes[l + 1],)}")
+        if w.dtype.kind != "f" or b.dtype.kind != "f":
+            raise ModelFormatError(f"{path}: layer {l} is {w.dtype}/{b.dtype}, not floating point")
+        if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
+            raise ModelFormatError(f"{path}: layer {l} holds NaN or infinite values")
+        weights.append(w)
+        biases.append(b)
+    try:
+        net = Network(sizes, weights=weights, biases=biases, dtype=header.get("dtype", "float32"),
+                      cost=header.get("cost", "quadratic"), activation=header.get("activation", "sigmoid"),
+                      output_activation=header.get("output_activation"), init=header.get("init", "standard"),
+                      seed=header.get("seed"))
+    except (TypeError, ValueError) as e:
+        raise ModelFormatError(f"{path}: {e}") from None
+    return (net, header) if with_header else net
