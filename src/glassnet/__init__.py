@@ -5,7 +5,8 @@ mini-batch SGD -- computed a whole mini-batch at a time in NumPy.
 """
 from .functions import sigmoid, sigmoid_prime
 from .gradcheck import gradient_check
-from .network import Network, one_hot
+from . import io
+from .network import LabelError, Network, one_hot
 
 __version__ = "0.1.0"
-__all__ = ["Network", "sigmoid", "sigmoid_prime", "gradient_check", "one_hot", "__version__"]
+__all__ = ["Network", "sigmoid", "sigmoid_prime", "gradient_check", "one_hot", "LabelError", "__version__"]

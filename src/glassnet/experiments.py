@@ -80,7 +80,7 @@ REPRODUCTION = [
 ]
 
 
-def reproduce(rows=None, seeds=(1, 2, 3), *, epochs=None, data_dir=None, cache_dir=None,
+def reproduce(rows=None, seeds=(0, 1, 2), *, epochs=None, data_dir=None, cache_dir=None,
               on_result=None, progress=None):
     """Train every row once per seed; returns the rows with ``results`` filled in.
 

@@ -26,18 +26,28 @@ import numpy as np
 
 from .functions import get_activation, get_cost, sigmoid, sigmoid_prime
 
-__all__ = ["Network", "sigmoid", "sigmoid_prime", "as_arrays", "one_hot"]
+__all__ = ["Network", "sigmoid", "sigmoid_prime", "as_arrays", "one_hot", "LabelError"]
 
 
-def one_hot(labels, n_classes, dtype=np.float32):
-    """The book's ``vectorized_result`` for a whole label array: (m,) ints -> (m, n_classes)."""
+class LabelError(ValueError):
+    """Labels that are not integers in 0..n_classes-1."""
+
+
+def one_hot(labels, n_classes=10, dtype=np.float32):
+    """The book's ``vectorized_result`` for a whole label array.
+
+    labels : array-like of shape (m,), integers in 0..n_classes-1
+    Returns an ndarray of shape (m, n_classes): row i is 0 except a 1 in column labels[i].
+    """
     labels = np.asarray(labels)
-    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"labels must be a 1-D integer array, got shape {labels.shape} of {labels.dtype}")
-    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
-        raise ValueError(f"labels must lie in 0..{n_classes - 1}, got {labels.min()}..{labels.max()}")
-    out = np.zeros((labels.size, n_classes), dtype=dtype)
-    out[np.arange(labels.size), labels] = 1
+    if labels.ndim != 1 or labels.dtype.kind not in "iu":
+        raise LabelError(f"labels must be a 1-D integer array, got {labels.dtype} of shape {labels.shape}")
+    bad = np.flatnonzero((labels < 0) | (labels >= n_classes))
+    if bad.size:
+        i = int(bad[0])
+        raise LabelError(f"labels must lie in 0..{n_classes - 1}, got {labels[i]} at index {i}")
+    out = np.zeros((len(labels), n_classes), dtype=dtype)
+    out[np.arange(len(labels)), labels] = 1
     return out
 
 

