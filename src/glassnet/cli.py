@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import itertools
 import json
 import sys
@@ -108,7 +110,17 @@ def build_parser():
     r.add_argument("--epochs", type=_positive(int), help="override every row's epochs (quick checks)")
     r.add_argument("--output", metavar="PATH", help="also write the table (Markdown) to PATH")
     _add_data_options(r)
+    t.set_defaults(func=cmd_train)
+    r.set_defaults(func=cmd_reproduce)
+    for name in EXTENSIONS:
+        if importlib.util.find_spec(f"glassnet.{name}") is not None:
+            importlib.import_module(f"glassnet.{name}").register(sub, _add_data_options)
     return parser
+
+
+#: command modules with ``register(subparsers, add_data_options)``; each sets its
+#: parser's default ``func(args, out, err) -> exit code``.
+EXTENSIONS = ["cli_plot", "cli_predict", "cli_serve", "cli_more"]
 
 
 # -- train -------------------------------------------------------------------------------------
@@ -236,8 +248,6 @@ def format_reproduction(rows, seeds):
 
 
 # -- entry points ------------------------------------------------------------------------------
-COMMANDS = {"train": cmd_train, "reproduce": cmd_reproduce}
-
 
 def main(argv=None, out=None, err=None):
     out = out or sys.stdout
@@ -251,7 +261,7 @@ def main(argv=None, out=None, err=None):
         parser.print_help(out)
         return EXIT_USAGE
     try:
-        return COMMANDS[args.command](args, out, err)
+        return args.func(args, out, err)
     except KeyboardInterrupt:
         print("glassnet: interrupted", file=err)
         return EXIT_INTERRUPTED

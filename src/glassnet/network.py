@@ -207,9 +207,20 @@ class Network:
 
     def total_cost(self, X, Y, chunk=10000):
         """Mean cost over the rows of X (m, n_in) and targets Y (m, n_out)."""
-        total = sum(self.cost(self.feedforward(X[i:i + chunk]), Y[i:i + chunk])
-                    for i in range(0, len(X), chunk))
-        return total / max(len(X), 1)
+        return self.measure(X, np.argmax(Y, axis=1), Y, chunk)[0]
+
+    def measure(self, X, labels, Y=None, chunk=10000):
+        """``(mean cost, number correct)`` over X (m, n_in), in one pass.
+
+        labels : (m,) integer labels; Y : (m, n_out) one-hot targets (made from labels if None).
+        """
+        total, correct = 0.0, 0
+        for i in range(0, len(X), chunk):
+            A = self.feedforward(X[i:i + chunk])
+            T = one_hot(labels[i:i + chunk], self.sizes[-1], self.dtype) if Y is None else Y[i:i + chunk]
+            total += self.cost(A, T)
+            correct += int(np.sum(np.argmax(A, axis=1) == labels[i:i + chunk]))
+        return total / max(len(X), 1), correct
 
     def cost_derivative(self, output_activations, y):
         """dC_x/da for the output activations: (a - y) for the book's quadratic cost."""
@@ -243,72 +254,106 @@ class Network:
             nabla_w[l] = delta.T @ activations[l]   # BP4
         return nabla_b, nabla_w
 
-    def update_mini_batch(self, mini_batch, eta):
+    def update_mini_batch(self, mini_batch, eta, lmbda=0.0, n=None, momentum=0.0):
         """One step of gradient descent on a mini-batch (book eq. 20-21).
 
         ``mini_batch`` is a list of ``(x, y)`` pairs or a pair ``(X, Y)``:
         w -> w - eta/m sum_x dC_x/dw, b -> b - eta/m sum_x dC_x/db.
+        With ``lmbda`` > 0 the weights first decay by (1 - eta lmbda / n) (L2
+        regularisation, book eq. 93; ``n`` is the training-set size); with ``momentum``
+        mu > 0 each parameter moves by a velocity v -> mu v - eta/m nabla (chapter 3).
         """
         X, Y = as_arrays(mini_batch, self.sizes[0], self.sizes[-1], self.dtype)
-        self._step(X, Y, eta)
+        self._step(X, Y, eta, lmbda, n or len(X), momentum)
 
-    def _step(self, X, Y, eta):
+    def _step(self, X, Y, eta, lmbda=0.0, n=1, momentum=0.0):
         nabla_b, nabla_w = self.backprop(X, Y)
         rate = self.dtype.type(eta / len(X))
+        if momentum:
+            if getattr(self, "velocities", None) is None:
+                self.velocities = [np.zeros_like(p) for p in self.weights + self.biases]
+            for p, v, g in zip(self.weights + self.biases, self.velocities, nabla_w + nabla_b):
+                v *= self.dtype.type(momentum)
+                v -= rate * g
+                p += v
+            if lmbda:
+                for w in self.weights:
+                    w *= self.dtype.type(1 - eta * lmbda / n)
+            return
         for w, b, nw, nb in zip(self.weights, self.biases, nabla_w, nabla_b):
+            if lmbda:
+                w *= self.dtype.type(1 - eta * lmbda / n)
             w -= rate * nw
             b -= rate * nb
+
+    def train_epoch(self, X, Y, mini_batch_size, eta, *, lmbda=0.0, momentum=0.0, on_batch=None):
+        """One epoch of mini-batch SGD over X (n, n_in), Y (n, n_out): shuffle, split, step.
+
+        The order comes from the network's Generator; the last mini-batch may be smaller.
+        Returns the seconds it took.
+        """
+        start = time.perf_counter()
+        n = len(X)
+        n_batches = -(-n // mini_batch_size)
+        order = self.rng.permutation(n)
+        for k in range(n_batches):
+            batch = order[k * mini_batch_size:(k + 1) * mini_batch_size]
+            self._step(X[batch], Y[batch], eta, lmbda, n, momentum)
+            if on_batch is not None:
+                on_batch(k + 1, n_batches)
+        return time.perf_counter() - start
+
+    def epoch_record(self, epoch, seconds, training, validation=None, test=None):
+        """The history entry of one epoch: cost and accuracy on each given data set.
+
+        Each data set is ``(X, labels, Y)``. Keys: epoch, seconds, training_cost,
+        training_accuracy, validation_cost/validation_accuracy (with validation data),
+        test_cost, correct, total, accuracy (with test data: the book's reported figure).
+        """
+        record = {"epoch": epoch, "seconds": seconds}
+        for name, data in (("training", training), ("validation", validation), ("test", test)):
+            if data is None:
+                continue
+            cost, correct = self.measure(*data)
+            if name == "test":
+                record.update(test_cost=cost, correct=correct, total=len(data[1]),
+                              accuracy=correct / len(data[1]))
+            else:
+                record[f"{name}_cost"], record[f"{name}_accuracy"] = cost, correct / len(data[1])
+        return record
 
     def SGD(self, training_data, epochs, mini_batch_size, eta, test_data=None, *,
             log=print, callbacks=(), on_batch=None):
         """Train by mini-batch stochastic gradient descent (the book's ``SGD``).
 
         Each epoch shuffles the training data with the network's Generator, splits it
-        into mini-batches of ``mini_batch_size`` (the last may be smaller) and applies
-        ``update_mini_batch`` to each.  With ``test_data`` it reports
+        into mini-batches of ``mini_batch_size`` (the last may be smaller) and takes a
+        gradient step on each (``update_mini_batch``).  With ``test_data`` it reports
         ``Epoch {j}: {correct} / {n}`` after each epoch, else ``Epoch {j} complete``,
         through ``log`` (``print`` by default, like the book; ``None`` for silence).
 
         ``callbacks`` are called as ``cb(network, record)`` after every epoch; one that
         returns True stops training.  ``on_batch(done, total)`` is called after every
-        mini-batch (for progress bars).
-
-        Returns the history: a list with one dict per epoch holding ``epoch``,
-        ``seconds`` (training time), ``training_cost`` (mean cost over the training
-        data), and with test data ``correct``, ``total``, ``accuracy`` and ``test_cost``.
+        mini-batch (for progress bars).  Returns the history: a list of
+        ``epoch_record`` dicts, one per epoch.
         """
         epochs, mini_batch_size = int(epochs), int(mini_batch_size)
         if epochs < 0 or mini_batch_size < 1 or not eta > 0:
             raise ValueError(f"need epochs >= 0, mini_batch_size >= 1 and eta > 0, "
                              f"got {epochs}, {mini_batch_size}, {eta}")
         X, Y = as_arrays(training_data, self.sizes[0], self.sizes[-1], self.dtype)
+        training = (X, np.argmax(Y, axis=1), Y)
         test = None
         if test_data is not None:
             Xt, yt = as_arrays(test_data, self.sizes[0], self.sizes[-1], self.dtype, targets="labels")
-            test = (Xt, yt, one_hot(yt, self.sizes[-1], self.dtype))
-        n = len(X)
-        n_batches = -(-n // mini_batch_size)
+            test = (Xt, yt, None)
         history = []
         for j in range(epochs):
-            start = time.perf_counter()
-            order = self.rng.permutation(n)
-            for k in range(n_batches):
-                batch = order[k * mini_batch_size:(k + 1) * mini_batch_size]
-                self._step(X[batch], Y[batch], eta)
-                if on_batch is not None:
-                    on_batch(k + 1, n_batches)
-            record = {"epoch": j, "seconds": time.perf_counter() - start,
-                      "training_cost": self.total_cost(X, Y)}
-            if test is not None:
-                correct = int(np.sum(self._predict_in_chunks(test[0]) == test[1]))
-                record.update(correct=correct, total=len(test[1]), accuracy=correct / len(test[1]),
-                              test_cost=self.total_cost(test[0], test[2]))
-                line = f"Epoch {j}: {correct} / {len(test[1])}"
-            else:
-                line = f"Epoch {j} complete"
+            seconds = self.train_epoch(X, Y, mini_batch_size, eta, on_batch=on_batch)
+            record = self.epoch_record(j, seconds, training, test=test)
             history.append(record)
             if log is not None:
-                log(line)
+                log(f"Epoch {j}: {record['correct']} / {record['total']}" if test else f"Epoch {j} complete")
             if any([cb(self, record) for cb in callbacks]):
                 break
         return history
