@@ -46,6 +46,26 @@ def _positive(kind):
     return parse
 
 
+def _non_negative(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}")
+    if not (value >= 0 and np.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
+    return value
+
+
+def _non_negative_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
+    return value
+
+
 def _seeds(text):
     try:
         return [int(s) for s in text.split(",") if s.strip()]
@@ -66,6 +86,13 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+PRESET_HELP = {
+    "chapter3": "784-100-10 sigmoid, cross-entropy, scaled init, L2 5.0, eta 0.1 halved on plateaus",
+    "fast": "784-800-10 ReLU/softmax, He init, momentum 0.9, cosine decay, batch 128, augmented",
+    "best": "784-800-800-10 ReLU/softmax, He init, momentum 0.9, cosine decay, batch 128, augmented",
+}
 
 
 def build_parser():
@@ -94,7 +121,40 @@ def build_parser():
                         "digits split (default 0): the same seed gives the same transcript")
     t.add_argument("--log-every", type=_positive(int), metavar="K",
                    help="print every K-th epoch line (default 1; 100 for digits)")
+    t.add_argument("--preset", choices=sorted(PRESET_HELP),
+                   help="a documented recipe; flags given beside it override it. "
+                        + "; ".join(f"{k}: {v}" for k, v in sorted(PRESET_HELP.items())))
+    t.add_argument("--cost", choices=["quadratic", "cross-entropy", "log-likelihood"],
+                   help="the cost (default quadratic, the book's chapter 1-2; log-likelihood uses a "
+                        "softmax output layer)")
+    t.add_argument("--activation", choices=["sigmoid", "tanh", "relu"],
+                   help="hidden-layer activation (default sigmoid)")
+    t.add_argument("--init", choices=["standard", "scaled", "he"],
+                   help="initial weights: standard N(0,1) (the book's ch. 1), scaled N(0,1/n_in) "
+                        "(ch. 3), he N(0,2/n_in) (for ReLU)")
+    t.add_argument("--l2", type=_non_negative, metavar="LAMBDA",
+                   help="L2 regularisation: weights decay by (1 - eta*LAMBDA/n) each step (default 0)")
+    t.add_argument("--momentum", type=_non_negative, metavar="MU",
+                   help="momentum coefficient in [0, 1) (default 0: plain SGD)")
+    t.add_argument("--schedule", choices=["constant", "halve", "cosine"],
+                   help="learning rate: constant (default), halve when validation accuracy has not "
+                        "improved for --patience epochs (stop after --max-halvings), or cosine decay")
+    t.add_argument("--patience", type=_positive(int), metavar="N",
+                   help="epochs without a new best validation accuracy before eta is halved (default 5)")
+    t.add_argument("--max-halvings", type=_non_negative_int, metavar="N",
+                   help="stop after eta has been halved N times (default 7, i.e. eta/128)")
+    t.add_argument("--early-stop", type=_positive(int), metavar="N",
+                   help="stop after N epochs without a new best validation accuracy and keep the best "
+                        "weights (MNIST's 10,000 validation images)")
+    t.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                   help="train on a freshly distorted copy (rotation, zoom, shift, elastic) each epoch")
     t.add_argument("--save", metavar="PATH", help="write the trained network to PATH (.npz + JSON header)")
+    t.add_argument("--checkpoint", metavar="PATH",
+                   help="write an atomic checkpoint to PATH after every epoch; Ctrl-C or SIGTERM then "
+                        "stops cleanly and --resume continues")
+    t.add_argument("--resume", action="store_true",
+                   help="continue from --checkpoint PATH (same options and seed give the same result)")
+    t.add_argument("--plots", metavar="DIR", help="write learning curves, weights and confusion plots to DIR")
     t.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show a progress bar inside each epoch (default: only on a terminal)")
     _add_data_options(t)
@@ -125,49 +185,115 @@ EXTENSIONS = ["cli_plot", "cli_predict", "cli_serve", "cli_more"]
 
 # -- train -------------------------------------------------------------------------------------
 def cmd_train(args, out, err):
-    from .experiments import DATASETS, load_dataset, train
+    from .experiments import DATASETS, PRESETS, load_dataset
+    from .network import Network
     from .progress import BatchProgress, is_terminal
+    from .training import TrainingConfig, fit
 
-    defaults = DATASETS[args.dataset]
-    sizes = args.sizes or defaults["sizes"]
-    epochs = args.epochs or defaults["epochs"]
-    m = args.mini_batch_size or defaults["mini_batch_size"]
-    eta = args.eta or defaults["eta"]
-    log_every = args.log_every or defaults["log_every"]
+    opts = {**DATASETS[args.dataset], **(PRESETS[args.preset] if args.preset else {})}
+    for key in OPTION_KEYS:                       # explicit flags override dataset and preset
+        if getattr(args, key) is not None:
+            opts[key] = getattr(args, key)
     save_path = _writable(args.save) if args.save else None
+    checkpoint = _writable(args.checkpoint) if args.checkpoint else None
+    if args.resume and checkpoint is None:
+        raise CLIError("--resume needs --checkpoint PATH")
+    plots_dir = _plots_dir(args.plots) if args.plots else None
     show = is_terminal(err) if args.progress is None else args.progress
 
-    training, _, test, sha = load_dataset(args.dataset, seed=args.seed, data_dir=args.data_dir,
-                                          cache_dir=args.cache_dir,
-                                          progress=_fetch_progress(err) if show else None)
+    training, validation, test, sha = load_dataset(args.dataset, seed=args.seed, data_dir=args.data_dir,
+                                                   cache_dir=args.cache_dir,
+                                                   progress=_fetch_progress(err) if show else None)
+    sizes = opts["sizes"]
     if training.X.shape[1] != sizes[0] or sizes[-1] != 10:
         raise CLIError(f"sizes {','.join(map(str, sizes))} do not fit {args.dataset}: the input layer "
                        f"must have {training.X.shape[1]} neurons and the output layer 10")
-    batch = m or len(training.X)
+    net = Network(sizes, seed=args.seed, cost=opts.get("cost", "quadratic"),
+                  activation=opts.get("activation", "sigmoid"), init=opts.get("init", "standard"))
+    schedule = opts.get("schedule", "constant")
+    config = TrainingConfig(
+        epochs=opts["epochs"], mini_batch_size=opts["mini_batch_size"] or len(training.X), eta=opts["eta"],
+        lmbda=opts.get("l2", 0.0), momentum=opts.get("momentum", 0.0), schedule=schedule,
+        patience=opts.get("patience", 5), max_halvings=opts.get("max_halvings", 7),
+        early_stop=opts.get("early_stop"), keep_best=bool(opts.get("early_stop") or schedule == "halve"))
+    augment = None
+    if opts.get("augment"):
+        from .augment import Augmenter
+        augment = Augmenter()
     print(f"# glassnet {__version__}: {'-'.join(map(str, sizes))} on {args.dataset} "
-          f"({len(training.X)} training, {len(test.X)} test images), {epochs} epochs, "
-          f"mini-batch {batch}, eta {eta:g}, seed {args.seed}", file=err)
+          f"({len(training.X)} training, {len(test.X)} test images), {_describe(net, config, augment)}, "
+          f"seed {args.seed}", file=err)
     bar = BatchProgress("training", stream=err, enabled=show)
+    log_every = opts["log_every"]
 
-    epoch_numbers = itertools.count()
+    def report(network, record):
+        j = record["epoch"]
+        if j % log_every == 0 or j == config.epochs - 1:
+            print(f"Epoch {j}: {record['correct']} / {record['total']}", file=out, flush=True)
 
-    def log(line):                    # SGD logs one line per epoch, in order
-        epoch = next(epoch_numbers)
-        if epoch % log_every == 0 or epoch == epochs - 1:
-            print(line, file=out, flush=True)
-
-    net, history = train(training, test, sizes, epochs, batch, eta, seed=args.seed, log=log,
-                         on_batch=bar if show else None)
-    best = max(history, key=lambda h: h["correct"])
-    print(f"# best {best['correct']} / {best['total']} ({100 * best['accuracy']:.2f}%) at epoch "
-          f"{best['epoch']}; {sum(h['seconds'] for h in history):.1f} s of training", file=err)
+    metadata = dict(dataset=args.dataset, data_sha256=sha,
+                    training=dict(config.__dict__, seed=args.seed, preset=args.preset,
+                                  augment=bool(augment)))
+    result = fit(net, training, config, validation=validation, test=test, augment=augment,
+                 callbacks=[report], on_batch=bar if show else None, checkpoint=checkpoint,
+                 resume=args.resume, handle_signals=checkpoint is not None, metadata=metadata)
+    bar.close()
+    history = result.history
+    if result.stopped == "interrupted":
+        print(f"# interrupted after epoch {len(history) - 1}; the checkpoint {checkpoint} holds it: "
+              f"run the same command with --resume to continue", file=err)
+        return EXIT_INTERRUPTED
+    if history:
+        best = max(history, key=lambda h: h["correct"])
+        print(f"# best {best['correct']} / {best['total']} ({100 * best['accuracy']:.2f}%) at epoch "
+              f"{best['epoch']}; {sum(h['seconds'] for h in history):.1f} s of training"
+              + (f"; stopped: {result.stopped}" if result.stopped != "completed" else ""), file=err)
+    if result.best_epoch is not None and config.keep_best:
+        final = net.measure(test.X, test.y)[1]
+        print(f"# kept the weights of epoch {result.best_epoch} (best validation accuracy "
+              f"{100 * history[result.best_epoch]['validation_accuracy']:.2f}%): test {final} / "
+              f"{len(test.y)}", file=err)
     if save_path:
         from .io import save
-        save(net, save_path, metadata=dict(
-            dataset=args.dataset, data_sha256=sha, history=history,
-            training=dict(epochs=epochs, mini_batch_size=batch, eta=eta, seed=args.seed)))
+        save(net, save_path, metadata=dict(metadata, history=history, stopped=result.stopped,
+                                           best_epoch=result.best_epoch))
         print(f"# saved the network to {save_path}", file=err)
+    if plots_dir:
+        from .plots import save_training_plots
+        paths = save_training_plots(net, history, plots_dir, test=(test.X, test.y))
+        print(f"# wrote {len(paths)} plots to {plots_dir}", file=err)
     return EXIT_OK
+
+
+#: train options that a preset or the dataset may set and a flag may override
+OPTION_KEYS = ("sizes", "epochs", "mini_batch_size", "eta", "log_every", "cost", "activation", "init",
+               "l2", "momentum", "schedule", "patience", "max_halvings", "early_stop", "augment")
+
+
+def _describe(net, config, augment):
+    parts = [f"{config.epochs} epochs", f"mini-batch {config.mini_batch_size}", f"eta {config.eta:g}"]
+    if net.cost.name != "quadratic" or net.activation.name != "sigmoid":
+        parts.append(f"{net.activation.name}/{net.output_activation.name}, {net.cost.name} cost")
+    if net.init != "standard":
+        parts.append(f"{net.init} init")
+    for name, value in (("L2", config.lmbda), ("momentum", config.momentum)):
+        if value:
+            parts.append(f"{name} {value:g}")
+    if config.schedule != "constant":
+        parts.append(f"{config.schedule} schedule")
+    if config.early_stop:
+        parts.append(f"early stop {config.early_stop}")
+    if augment is not None:
+        parts.append("augmented")
+    return ", ".join(parts)
+
+
+def _plots_dir(path):
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise CLIError(f"--plots {path}: not a directory")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _writable(path):

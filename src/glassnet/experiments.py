@@ -11,13 +11,26 @@ import numpy as np
 
 from .network import Network
 
-__all__ = ["DATASETS", "load_dataset", "train", "REPRODUCTION", "reproduce", "Row"]
+__all__ = ["DATASETS", "PRESETS", "load_dataset", "train", "REPRODUCTION", "reproduce", "Row"]
 
 #: per-dataset defaults for ``glassnet train``: the book's run for MNIST, the
 #: tutorial's full-batch gradient descent for scikit-learn's 8x8 digits.
 DATASETS = {
     "mnist": dict(sizes=[784, 30, 10], epochs=30, mini_batch_size=10, eta=3.0, log_every=1),
     "digits": dict(sizes=[64, 30, 10], epochs=3000, mini_batch_size=None, eta=0.25, log_every=100),
+}
+
+
+#: documented recipes for ``glassnet train --preset NAME`` (flags given beside a preset win).
+PRESETS = {
+    # chapter 3 of the book: cross-entropy, scaled init, L2, eta halved on plateaus
+    "chapter3": dict(sizes=[784, 100, 10], cost="cross-entropy", init="scaled", l2=5.0, eta=0.1,
+                     epochs=60, mini_batch_size=10, schedule="halve", patience=10, max_halvings=7),
+    # MLPs with ReLU, softmax and momentum, on a freshly distorted training set every epoch
+    "fast": dict(sizes=[784, 800, 10], activation="relu", cost="log-likelihood", init="he",
+                 momentum=0.9, eta=0.05, schedule="cosine", mini_batch_size=128, epochs=40, augment=True),
+    "best": dict(sizes=[784, 800, 800, 10], activation="relu", cost="log-likelihood", init="he",
+                 momentum=0.9, eta=0.05, schedule="cosine", mini_batch_size=128, epochs=80, augment=True),
 }
 
 

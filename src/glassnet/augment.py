@@ -1,0 +1,105 @@
+"""Data augmentation for MNIST-like images, in NumPy, redrawn every epoch.
+
+Each image is resampled (bilinear) through a random affine map -- rotation, zoom and
+shift -- plus an elastic distortion (Simard et al. 2003: a random displacement field
+smoothed by a Gaussian and scaled by alpha).  All randomness comes from the Generator
+passed in, so a seeded run is reproducible and resumable.
+
+Shapes: ``X`` is (n, side*side) with one image a row, values in [0, 1].
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["Augmenter", "gaussian_matrix"]
+
+
+def gaussian_matrix(n, sigma):
+    """(n, n) matrix G such that G @ f blurs a length-n signal f with a Gaussian (zero padding)."""
+    i = np.arange(n)
+    g = np.exp(-0.5 * ((i[:, None] - i[None, :]) / sigma) ** 2)
+    return g / g.sum(axis=1, keepdims=True)
+
+
+class Augmenter:
+    """``augmenter(X, rng) -> X'``: a distorted copy of every row of X.
+
+    rotate : max rotation in degrees; zoom : max relative scale change; shift : max
+    translation in pixels; elastic_alpha / elastic_sigma : strength and smoothness of
+    the elastic field (0 alpha turns it off); side : image side (28 for MNIST).
+    ``n_fields`` elastic fields are drawn per call and shared out at random.
+    """
+
+    def __init__(self, rotate=12.0, zoom=0.12, shift=2.5, elastic_alpha=34.0, elastic_sigma=4.0,
+                 side=28, n_fields=2000, chunk=4096):
+        self.rotate, self.zoom, self.shift = rotate, zoom, shift
+        self.alpha, self.sigma = elastic_alpha, elastic_sigma
+        self.side, self.n_fields, self.chunk = side, n_fields, chunk
+        self._blur = gaussian_matrix(side, elastic_sigma).astype(np.float32)
+        grid = np.arange(side, dtype=np.float32) - (side - 1) / 2
+        self._gy, self._gx = np.meshgrid(grid, grid, indexing="ij")     # (side, side) centred
+
+    def __repr__(self):
+        return (f"Augmenter(rotate={self.rotate}, zoom={self.zoom}, shift={self.shift}, "
+                f"elastic_alpha={self.alpha}, elastic_sigma={self.sigma})")
+
+    def _fields(self, rng):
+        """n_fields smooth displacement fields, shape (2, n_fields, side, side)."""
+        if not self.alpha:
+            return None
+        noise = rng.uniform(-1, 1, size=(2, self.n_fields, self.side, self.side)).astype(np.float32)
+        smooth = self._blur @ noise @ self._blur.T
+        # normalise each field so alpha means the same whatever sigma is
+        smooth /= np.sqrt(np.mean(smooth ** 2, axis=(2, 3), keepdims=True)) + 1e-12
+        return smooth * np.float32(self.alpha / self.side)
+
+    def __call__(self, X, rng):
+        X = np.asarray(X)
+        n, side = len(X), self.side
+        if X.ndim != 2 or X.shape[1] != side * side:
+            raise ValueError(f"augment expects rows of {side * side} pixels, got shape {X.shape}")
+        fields = self._fields(rng)
+        out = np.empty_like(X)
+        for start in range(0, n, self.chunk):
+            stop = min(start + self.chunk, n)
+            out[start:stop] = self._warp(X[start:stop], rng, fields)
+        return out
+
+    def _warp(self, X, rng, fields):
+        m, side = len(X), self.side
+        f32 = np.float32
+        theta = np.deg2rad(rng.uniform(-self.rotate, self.rotate, m)).astype(f32)
+        scale = (1 + rng.uniform(-self.zoom, self.zoom, m)).astype(f32)
+        shift = rng.uniform(-self.shift, self.shift, (2, m)).astype(f32)
+        cos, sin = np.cos(theta) / scale, np.sin(theta) / scale
+        gy, gx = self._gy, self._gx
+        # source coordinates of every output pixel: inverse rotation/zoom about the centre, minus shift
+        sy = cos[:, None, None] * gy + sin[:, None, None] * gx - shift[0][:, None, None]
+        sx = -sin[:, None, None] * gy + cos[:, None, None] * gx - shift[1][:, None, None]
+        if fields is not None:
+            pick = rng.integers(0, fields.shape[1], m)
+            sy += fields[0][pick]
+            sx += fields[1][pick]
+        c = f32((side - 1) / 2 + 1)                  # +1: index into the zero-padded image
+        sy += c
+        sx += c
+        np.clip(sy, 0, side, out=sy)
+        np.clip(sx, 0, side, out=sx)
+        y0 = np.floor(sy)
+        x0 = np.floor(sx)
+        wy = sy - y0
+        wx = sx - x0
+        y0 = y0.astype(np.intp)
+        x0 = x0.astype(np.intp)
+        padded = np.zeros((m, side + 2, side + 2), dtype=X.dtype)
+        padded[:, 1:-1, 1:-1] = X.reshape(m, side, side)
+        flat = padded.reshape(m, -1)
+        width = side + 2
+        base = y0 * width + x0                         # (m, side, side) index of the top-left neighbour
+        rows = np.arange(m)[:, None]
+        base = base.reshape(m, -1)
+        wy = wy.reshape(m, -1)
+        wx = wx.reshape(m, -1)
+        top = flat[rows, base] * (1 - wx) + flat[rows, base + 1] * wx
+        bottom = flat[rows, base + width] * (1 - wx) + flat[rows, base + width + 1] * wx
+        return (top * (1 - wy) + bottom * wy).astype(X.dtype, copy=False)

@@ -1,0 +1,149 @@
+"""``glassnet plot KIND``: pictures of a saved model (needs matplotlib, the extra ``plot``).
+
+    glassnet plot curves MODEL -o curves.png         cost and accuracy per epoch (header history)
+    glassnet plot weights MODEL -o weights.png       first-layer weights as images
+    glassnet plot confusion MODEL -o confusion.png   confusion matrix on the test set
+    glassnet plot misclassified MODEL -o wrong.png   misclassified test digits
+    glassnet plot sigmoid -o DIR                     the tutorial's two sigmoid-neuron figures
+
+The test set is MNIST's 10,000 test images, or the digits' 40% test part when the
+model's header says dataset "digits" (split with the header's training seed).
+Written paths go to stdout, one per line; comments to stderr.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+KINDS = ("curves", "weights", "confusion", "misclassified", "sigmoid")
+
+
+def register(subparsers, add_data_options):
+    p = subparsers.add_parser(
+        "plot", help="draw a saved model: learning curves, weights, confusion matrix, mistakes",
+        description="Draw pictures of a saved model (or of a sigmoid neuron) as PNG files. "
+                    "Needs matplotlib: pip install \"glassnet[plot]\".")
+    kinds = p.add_subparsers(dest="kind", metavar="KIND", required=True)
+
+    def model_kind(name, help, description, output="out.png"):
+        k = kinds.add_parser(name, help=help, description=description)
+        k.add_argument("model", metavar="MODEL", help="a model file written by glassnet train --save")
+        k.add_argument("-o", "--output", required=True, metavar="PNG",
+                       help=f"the PNG file to write (e.g. {output})")
+        k.set_defaults(func=run)
+        return k
+
+    model_kind("curves", "average cost and accuracy per epoch, from the model's training history",
+               "Plot the average cost and the accuracy per epoch on the training, validation and "
+               "test data, from the history stored in the model file.", "curves.png")
+    w = model_kind("weights", "each hidden neuron's incoming weights as an image",
+                   "Draw each first-layer neuron's incoming weights as a 28x28 image (8x8 for the "
+                   "digits), red positive, blue negative, on one colour scale centred on 0.",
+                   "weights.png")
+    w.add_argument("--max-neurons", type=_positive_int, default=100, metavar="N",
+                   help="draw at most the first N neurons (default 100)")
+    c = model_kind("confusion", "confusion matrix on the test set",
+                   "Count, for every true digit, which digit the model predicts, on the MNIST test "
+                   "set (or the digits test part for a model trained on the digits).",
+                   "confusion.png")
+    add_data_options(c)
+    m = model_kind("misclassified", "a grid of test digits the model gets wrong",
+                   "Show the first test images the model misclassifies, each titled "
+                   "'true T, predicted P', on the MNIST test set (or the digits test part).",
+                   "misclassified.png")
+    m.add_argument("-n", type=_positive_int, default=36, metavar="N",
+                   help="show at most N misclassified images (default 36)")
+    add_data_options(m)
+
+    s = kinds.add_parser("sigmoid", help="the tutorial's sigmoid-neuron figures (two PNG files)",
+                         description="Plot one sigmoid neuron's output against its input x: for the "
+                                     "weights w = 0.5, 1, 2 (b = 0) in sigmoid_weights.png and for the "
+                                     "biases b = -8, 0, 8 (w = 1) in sigmoid_biases.png.")
+    s.add_argument("-o", "--output", required=True, metavar="DIR",
+                   help="folder to write sigmoid_weights.png and sigmoid_biases.png into "
+                        "(created if missing)")
+    s.set_defaults(func=run)
+
+
+def _positive_int(text):
+    import argparse
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text!r}")
+    return value
+
+
+def run(args, out, err):
+    from . import plots
+    from .cli import EXIT_OK, CLIError, _writable
+
+    if args.kind == "sigmoid":
+        outdir = Path(args.output)
+        if outdir.exists() and not outdir.is_dir():
+            raise CLIError(f"cannot write into {outdir}: it is not a folder")
+        outdir.mkdir(parents=True, exist_ok=True)
+        for path in plots.sigmoid_figures(outdir / "sigmoid_weights.png", outdir / "sigmoid_biases.png"):
+            print(path, file=out)
+        return EXIT_OK
+
+    output = _writable(args.output)
+    net, header = _load_model(args.model)
+    if args.kind == "curves":
+        history = header.get("history")
+        if not isinstance(history, list) or not history:
+            raise CLIError(f"{args.model} holds no training history (it was saved without one)")
+        path = plots.learning_curves(history, output)
+    elif args.kind == "weights":
+        path = plots.weights_grid(net, output, max_neurons=args.max_neurons)
+    else:
+        name, seed, test = _test_set(net, header, args)
+        if args.kind == "confusion":
+            path = plots.confusion_matrix(net, test.X, test.y, output)
+        else:
+            images = digits_test_images(seed, test.y) if name == "digits" else None
+            path, count = plots.misclassified(net, test.X, test.y, output, n=args.n, images=images)
+            print(f"# {count} of {len(test.y)} {name} test images misclassified", file=err)
+    print(path, file=out)
+    return EXIT_OK
+
+
+def _load_model(path):
+    from .cli import CLIError
+    from .io import load
+    try:
+        return load(path, with_header=True)
+    except FileNotFoundError:
+        raise CLIError(f"no model file {path}") from None
+
+
+def digits_test_images(seed, labels):
+    """The digits test part's raw 8x8 pixels (0..16), row for row like ``load_digits_split(seed=seed)``.
+
+    The network sees standardized pixels, which are hard to read; these are the
+    images themselves.  None if the split does not line up with ``labels``.
+    """
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+    digits = load_digits()
+    _, images, _, y = train_test_split(digits.data, digits.target, test_size=0.4, random_state=seed)
+    return images if len(y) == len(labels) and (y == labels).all() else None
+
+
+def _test_set(net, header, args):
+    from .cli import CLIError
+    from .experiments import load_dataset
+
+    name = header.get("dataset", "mnist")
+    training = header.get("training") if isinstance(header.get("training"), dict) else {}
+    seed = training.get("seed", 0)
+    if name not in ("mnist", "digits"):
+        raise CLIError(f"{args.model} was trained on {name!r}; plot knows the test sets of mnist and digits")
+    if name == "digits" and not isinstance(seed, int):
+        raise CLIError(f"{args.model}: the header's training seed {seed!r} is not an integer")
+    _, _, test, _ = load_dataset(name, seed=seed, data_dir=args.data_dir, cache_dir=args.cache_dir)
+    if test.X.shape[1] != net.sizes[0] or net.sizes[-1] != 10:
+        raise CLIError(f"{args.model} is a {'-'.join(map(str, net.sizes))} network; the {name} test images "
+                       f"need {test.X.shape[1]} inputs and 10 outputs")
+    return name, seed, test

@@ -1,0 +1,241 @@
+"""The web app behind ``glassnet serve``: one page, one model, two JSON endpoints.
+
+    GET  /              the drawing page (static/index.html)
+    GET  /static/<f>    the page's script and style sheet, from the package's static folder only
+    GET  /api/model     sizes, activations, dataset and test accuracy from the model's header
+    POST /api/predict   {"pixels": [784 numbers in 0..1]} (28x28 row-major, ink = 1) ->
+                        {"prediction", "probabilities" (10, sum 1), "outputs" (the raw output
+                        layer), "input" (what the network received), "hidden" (one list of
+                        activations per hidden layer)}
+
+Every error is JSON ``{"error": "..."}`` with a 4xx status: a body over ``MAX_BODY`` bytes
+is 413, a body that is not JSON 400, JSON that is not 784 numbers in 0..1 is 422.
+
+The page turns the drawing into MNIST's format itself (crop, scale into 20x20, centre
+the centre of mass in 28x28), so the server only ever sees the 784 inputs.
+"""
+from __future__ import annotations
+
+import json
+import math
+import threading
+from pathlib import Path
+
+import numpy as np
+from flask import Flask, Response, request, send_from_directory
+from werkzeug.exceptions import HTTPException
+
+__all__ = ["MAX_BODY", "STATIC", "Server", "activations", "create_app", "model_info", "parse_pixels",
+           "InputError"]
+
+#: largest request body accepted, in bytes: 784 numbers written with 17 digits fit in 15 KB
+MAX_BODY = 64 * 1024
+STATIC = Path(__file__).resolve().parent / "static"
+
+_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; "
+                               "base-uri 'none'; frame-ancestors 'none'",
+}
+
+
+class InputError(ValueError):
+    """A request the server refuses; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, message, status=422):
+        super().__init__(message)
+        self.status = status
+
+
+def _reject_constant(name):
+    raise InputError(f"{name} is not a number JSON allows", 400)
+
+
+def parse_pixels(body, n_inputs=784):
+    """The ``pixels`` of a predict request body (bytes) as a float64 array (n_inputs,).
+
+    Raises InputError: status 400 when the body is not JSON, 422 when it is JSON but not
+    ``{"pixels": [n_inputs numbers in 0..1]}``.
+    """
+    try:
+        data = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+    except UnicodeDecodeError:
+        raise InputError("the body is not UTF-8 text", 400) from None
+    except json.JSONDecodeError as e:
+        raise InputError(f"the body is not valid JSON ({e.msg} at character {e.pos})", 400) from None
+    except RecursionError:
+        raise InputError("the body is nested too deeply", 400) from None
+    if not isinstance(data, dict) or "pixels" not in data:
+        raise InputError('expected a JSON object {"pixels": [...]}')
+    pixels = data["pixels"]
+    if not isinstance(pixels, list):
+        raise InputError(f'"pixels" must be a list of {n_inputs} numbers, got {type(pixels).__name__}')
+    if len(pixels) != n_inputs:
+        raise InputError(f'"pixels" must hold {n_inputs} numbers (28x28, row by row), got {len(pixels)}')
+    for i, v in enumerate(pixels):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise InputError(f"pixels[{i}] is not a number: {json.dumps(v)[:40]}")
+        if isinstance(v, float) and not math.isfinite(v):
+            raise InputError(f"pixels[{i}] is not finite")
+        if not 0 <= v <= 1:
+            raise InputError(f"pixels[{i}] = {str(v)[:40]} is outside 0..1")
+    return np.array(pixels, dtype=np.float64)
+
+
+def activations(network, x):
+    """Every layer's activations for one input x (n_in,): a list, input first, output last."""
+    layers = [np.asarray(x, dtype=network.dtype).reshape(1, -1)]
+    for l, (w, b) in enumerate(zip(network.weights, network.biases)):
+        layers.append(network._layer_activation(l)(layers[-1] @ w.T + b))
+    return [a[0] for a in layers]
+
+
+def probabilities(network, output):
+    """The output layer as probabilities: softmax as it is, sigmoid outputs divided by their sum."""
+    output = np.asarray(output, dtype=np.float64)
+    if network.output_activation.name == "softmax":
+        return output
+    total = output.sum()
+    return output / total if total > 0 else np.full_like(output, 1 / len(output))
+
+
+def model_info(network, header=None):
+    """What ``GET /api/model`` answers: the network's shape and what its header says."""
+    header = header or {}
+    history = header.get("history") or []
+    last = history[-1] if history and isinstance(history[-1], dict) else {}
+    accuracy = last.get("accuracy")
+    return {
+        "sizes": network.sizes,
+        "hidden": network.sizes[1:-1],
+        "activation": network.activation.name,
+        "output_activation": network.output_activation.name,
+        "cost": network.cost.name,
+        "dataset": header.get("dataset"),
+        "accuracy": accuracy if isinstance(accuracy, (int, float)) else None,
+        "epochs": len(history) or None,
+        "glassnet_version": header.get("glassnet_version"),
+    }
+
+
+def create_app(network, header=None):
+    """The Flask app serving ``network`` (a glassnet Network with 784 inputs)."""
+    app = Flask(__name__, static_folder=str(STATIC), static_url_path="/static")
+    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY, JSON_SORT_KEYS=False)
+    app.json.sort_keys = False
+    info = model_info(network, header)
+
+    def error(message, status):
+        return Response(json.dumps({"error": message}), status=status, mimetype="application/json")
+
+    @app.errorhandler(HTTPException)
+    def http_error(e):
+        messages = {413: f"the request body is larger than {MAX_BODY // 1024} KB",
+                    404: "not found", 405: f"{request.method} is not allowed here"}
+        return error(messages.get(e.code, e.description or e.name), e.code or 500)
+
+    @app.errorhandler(Exception)
+    def unexpected(e):        # a bug, not bad input: say so without a traceback
+        app.logger.exception("unexpected error")
+        return error(f"internal error ({type(e).__name__})", 500)
+
+    @app.after_request
+    def headers(response):
+        response.headers.update(_HEADERS)
+        return response
+
+    @app.get("/")
+    def index():
+        return send_from_directory(STATIC, "index.html")
+
+    @app.get("/api/model")
+    def model():
+        return info
+
+    @app.post("/api/predict")
+    def predict():
+        try:
+            x = parse_pixels(request.get_data(cache=False), network.sizes[0])
+        except InputError as e:
+            return error(str(e), e.status)
+        layers = activations(network, x)
+        probs = probabilities(network, layers[-1])
+        return {
+            "prediction": int(np.argmax(layers[-1])),
+            "probabilities": probs.tolist(),
+            "outputs": layers[-1].astype(np.float64).tolist(),
+            "input": layers[0].astype(np.float64).tolist(),
+            "hidden": [a.astype(np.float64).tolist() for a in layers[1:-1]],
+        }
+
+    return app
+
+
+class Server:
+    """``app`` served by waitress on host:port (port 0: a free one); ``url`` says where.
+
+    ``run()`` blocks until Ctrl-C or ``stop()``; ``start()`` runs it in a daemon thread.
+    Raises OSError (one line) when the address cannot be bound.
+    """
+
+    def __init__(self, app, host="127.0.0.1", port=8000, threads=4):
+        from waitress.server import create_server
+        try:
+            self._server = create_server(app, host=host, port=port, threads=threads,
+                                         max_request_body_size=MAX_BODY * 4,
+                                         clear_untrusted_proxy_headers=True, ident="glassnet")
+        except OSError as e:
+            raise OSError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
+        listen = getattr(self._server, "effective_listen", None)
+        host, self.port = listen[0][:2] if listen else (self._server.effective_host,
+                                                      self._server.effective_port)
+        self.host = host
+        self._thread = None
+
+    @property
+    def url(self):
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/"
+
+    def run(self):
+        """Serve until Ctrl-C or ``stop()`` (waitress's loop swallows KeyboardInterrupt)."""
+        try:
+            self._server.run()
+        finally:
+            self._close()
+
+    def _socket_map(self):
+        from waitress.server import MultiSocketServer
+        server = self._server
+        return server.map if isinstance(server, MultiSocketServer) else server._map
+
+    def _close(self):
+        from waitress import wasyncore
+        self._server.task_dispatcher.shutdown()
+        wasyncore.close_all(self._socket_map())
+
+    def start(self):
+        self._thread = threading.Thread(target=self.run, name="glassnet-serve", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout=10):
+        """Stop serving (from any thread): the loop closes every socket and returns."""
+        from waitress import wasyncore
+        if self._thread is None:    # never started: just release the socket
+            self._close()
+            return
+        sockets = self._socket_map()
+        trigger = next((s for s in list(sockets.values()) if hasattr(s, "pull_trigger")), None)
+        if trigger is not None:     # close every socket from inside the serving loop's thread
+            trigger.pull_trigger(lambda: wasyncore.close_all(sockets))
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
