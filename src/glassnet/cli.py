@@ -260,7 +260,11 @@ def cmd_train(args, out, err):
         print(f"# saved the network to {save_path}", file=err)
     if plots_dir:
         from .plots import save_training_plots
-        paths = save_training_plots(net, history, plots_dir, test=(test.X, test.y))
+        images = None
+        if args.dataset == "digits":                 # show the raw 8x8 images, not standardised ones
+            from .cli_plot import digits_test_images
+            images = digits_test_images(args.seed, test.y)
+        paths = save_training_plots(net, history, plots_dir, test=(test.X, test.y), images=images)
         print(f"# wrote {len(paths)} plots to {plots_dir}", file=err)
     return EXIT_OK
 

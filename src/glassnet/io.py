@@ -42,6 +42,7 @@ def atomic_write(path, write):
     fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".",
                                prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())    # the permissions a plain open() would give
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -53,6 +54,12 @@ def atomic_write(path, write):
         except FileNotFoundError:
             pass
         raise
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _header(network, metadata):

@@ -94,6 +94,8 @@ def learning_curves_figure(history):
     history = list(history or [])
     if not history:
         raise ValueError("the training history is empty: nothing to plot")
+    if not all(isinstance(h, dict) for h in history):
+        raise ValueError("the training history must be a list of per-epoch dicts (Network.epoch_record)")
     epochs = np.array([h.get("epoch", i) for i, h in enumerate(history)], dtype=float)
 
     def column(key):
@@ -122,6 +124,9 @@ def learning_curves_figure(history):
         if ax.lines:
             ax.legend()
         ax.xaxis.get_major_locator().set_params(integer=True)
+        if np.ptp(epochs) < 4:                    # a few epochs: whole-number ticks, some margin
+            ax.set_xticks(np.unique(epochs))
+            ax.set_xlim(epochs.min() - 0.5, epochs.max() + 0.5)
     best = max((h for h in history if h.get("accuracy") is not None), key=lambda h: h["accuracy"],
                default=None)
     title = f"Learning curves ({len(history)} epoch{'s' * (len(history) != 1)}"

@@ -138,13 +138,15 @@ def fit(network: Network, training, config: TrainingConfig, *, validation=None, 
             if config.schedule == "cosine":
                 eta = config.eta * 0.5 * (1 + math.cos(math.pi * j / config.epochs))
             Xe = augment(X, network.rng) if augment is not None else X
-            try:
-                seconds = network.train_epoch(Xe, Y, config.mini_batch_size, eta, lmbda=config.lmbda,
-                                              momentum=config.momentum, on_batch=batch_hook)
-            except _Interrupted:
-                stopped = "interrupted"
-                break
-            record = network.epoch_record(j, seconds, (X, labels, Y), val, tst)
+            # overflow in a diverging run is reported once, by _check_finite, not as warnings
+            with np.errstate(over="ignore", invalid="ignore"):
+                try:
+                    seconds = network.train_epoch(Xe, Y, config.mini_batch_size, eta, lmbda=config.lmbda,
+                                                  momentum=config.momentum, on_batch=batch_hook)
+                except _Interrupted:
+                    stopped = "interrupted"
+                    break
+                record = network.epoch_record(j, seconds, (X, labels, Y), val, tst)
             record["eta"] = eta
             _check_finite(network, record, eta)
             state["history"].append(record)
