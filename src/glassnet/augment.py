@@ -87,19 +87,33 @@ class Augmenter:
         np.clip(sx, 0, side, out=sx)
         y0 = np.floor(sy)
         x0 = np.floor(sx)
-        wy = sy - y0
-        wx = sx - x0
-        y0 = y0.astype(np.intp)
-        x0 = x0.astype(np.intp)
-        padded = np.zeros((m, side + 2, side + 2), dtype=X.dtype)
-        padded[:, 1:-1, 1:-1] = X.reshape(m, side, side)
-        flat = padded.reshape(m, -1)
+        sy -= y0                                        # now the bilinear weights
+        sx -= x0
         width = side + 2
-        base = y0 * width + x0                         # (m, side, side) index of the top-left neighbour
-        rows = np.arange(m)[:, None]
-        base = base.reshape(m, -1)
-        wy = wy.reshape(m, -1)
-        wx = wx.reshape(m, -1)
-        top = flat[rows, base] * (1 - wx) + flat[rows, base + 1] * wx
-        bottom = flat[rows, base + width] * (1 - wx) + flat[rows, base + width + 1] * wx
-        return (top * (1 - wy) + bottom * wy).astype(X.dtype, copy=False)
+        padded = np.zeros((m, width, width), dtype=X.dtype)
+        padded[:, 1:-1, 1:-1] = X.reshape(m, side, side)
+        flat = padded.reshape(-1)
+        # flat index (int32: m * 900 stays far below 2^31) of every output pixel's top-left
+        # source neighbour, image offsets included
+        y0 *= width
+        y0 += x0
+        y0 += (np.arange(m, dtype=np.float32) * (width * width))[:, None, None]
+        base = y0.astype(np.int32).reshape(m, -1)
+        wy, wx = sy.reshape(m, -1), sx.reshape(m, -1)
+        top = np.take(flat, base)
+        base += 1
+        top_right = np.take(flat, base)
+        top_right -= top
+        top_right *= wx
+        top += top_right
+        base += width
+        bottom = np.take(flat, base)
+        base -= 1
+        bottom_left = np.take(flat, base)
+        bottom -= bottom_left
+        bottom *= wx
+        bottom += bottom_left
+        bottom -= top
+        bottom *= wy
+        top += bottom
+        return top

@@ -20,16 +20,33 @@ __all__ = [
 def sigmoid(z, out=None):
     """The logistic function sigma(z) = 1 / (1 + e^-z) (book eq. 3).
 
-    Computed as (1 + tanh(z/2)) / 2, which is the same function but never
-    overflows: no warning for |z| up to 1e4 or beyond, in float32 or float64.
-    ``out`` may be a preallocated array of z's shape (it may be z itself).
+    Stable: -z is capped at ln(largest float) before the exponential, so exp never
+    overflows (no warning for |z| up to 1e4 or beyond, in float32 or float64) while
+    every value that can be represented keeps its full relative precision.  Takes
+    scalars or arrays of any shape; ``out`` may be a preallocated float array of z's
+    shape (z itself included).
     """
     z = np.asarray(z)
-    out = np.multiply(z, 0.5, out=out)
-    np.tanh(out, out=out)
+    if z.dtype.kind != "f":
+        z = z.astype(np.float64)
+    if z.ndim == 0:
+        return sigmoid(z.reshape(1))[0]
+    out = np.negative(z, out=out)
+    np.minimum(out, _exp_cap(z.dtype), out=out)
+    np.exp(out, out=out)
     out += 1.0
-    out *= 0.5
-    return out
+    return np.reciprocal(out, out=out)
+
+
+def _exp_cap(dtype):
+    """The largest whole x with exp(x) finite in ``dtype`` (88 for float32, 709 for float64)."""
+    cap = _EXP_CAP.get(dtype)
+    if cap is None:
+        cap = _EXP_CAP[dtype] = float(np.floor(np.log(np.finfo(dtype).max)))
+    return cap
+
+
+_EXP_CAP = {}
 
 
 def sigmoid_prime(z):

@@ -62,9 +62,8 @@ def as_arrays(data, n_in, n_out, dtype, *, targets="onehot"):
     Returns ``(X, T)``: X of shape (m, n_in) in ``dtype``; T of shape (m, n_out) in
     ``dtype`` when ``targets="onehot"``, or integer labels (m,) when ``targets="labels"``.
     """
-    if isinstance(data, tuple) and len(data) == 2 and all(isinstance(d, np.ndarray) for d in data) \
-            and data[0].ndim == 2:
-        X, Y = data
+    if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], np.ndarray) and data[0].ndim == 2:
+        X, Y = data[0], np.asarray(data[1])
     else:
         pairs = list(data)
         if not pairs:
@@ -74,8 +73,8 @@ def as_arrays(data, n_in, n_out, dtype, *, targets="onehot"):
             ys = [np.asarray(y) for _, y in pairs]
         except (TypeError, ValueError) as e:
             raise ValueError(f"data must be a list of (x, y) pairs or a pair of arrays (X, Y): {e}") from None
-        Y = np.array([int(y) for y in ys]) if all(y.size == 1 and np.issubdtype(y.dtype, np.integer)
-                                                 for y in ys) \
+        Y = np.array([y.item() for y in ys]) if all(y.size == 1 and np.issubdtype(y.dtype, np.integer)
+                                                    for y in ys) \
             else np.stack([y.reshape(-1) for y in ys])
     X = np.ascontiguousarray(X, dtype=dtype)
     Y = np.asarray(Y)
@@ -168,9 +167,6 @@ class Network:
                 raise ValueError(f"layer {l}: weights must have shape {want} and biases ({want[0]},), "
                                  f"got {w.shape} and {b.shape}")
 
-    def _layer_activation(self, l):
-        return self.output_activation if l == self.num_layers - 2 else self.activation
-
     # -- the network's function ------------------------------------------------
     def feedforward(self, a):
         """The network's output for input ``a`` (book eq. 22, applied layer by layer).
@@ -183,8 +179,8 @@ class Network:
         A = a.reshape(1, -1) if a.ndim == 1 or column else a
         if A.ndim != 2 or A.shape[1] != self.sizes[0]:
             raise ValueError(f"input must have {self.sizes[0]} features, got shape {a.shape}")
-        for l, (w, b) in enumerate(zip(self.weights, self.biases)):
-            A = self._layer_activation(l)(A @ w.T + b)
+        for w, b, act in zip(self.weights, self.biases, self._activations()):
+            A = act(A @ w.T + b)
         if a.ndim == 1:
             return A[0]
         return A.T if column else A
@@ -227,32 +223,42 @@ class Network:
         return self.cost.derivative(output_activations, y)
 
     # -- learning --------------------------------------------------------------
-    def backprop(self, x, y):
+    def backprop(self, x, y, scale=1.0):
         """Gradient of the cost, summed over a mini-batch, by backpropagation.
 
         ``x`` is one input (n_in,) / (n_in, 1) with its target ``y`` (n_out,) / (n_out, 1),
         or a batch X (m, n_in) with Y (m, n_out).  Returns ``(nabla_b, nabla_w)``, lists
-        shaped like ``biases`` and ``weights``: sum over the batch of dC_x/db and dC_x/dw.
+        shaped like ``biases`` and ``weights``: sum over the batch of dC_x/db and dC_x/dw,
+        times ``scale`` (SGD passes eta/m, which saves scaling every array afterwards).
         """
         X = np.asarray(x, dtype=self.dtype)
         Y = np.asarray(y, dtype=self.dtype)
         if X.ndim == 1 or (X.ndim == 2 and X.shape[1] == 1 and X.shape[0] == self.sizes[0] != 1):
             X, Y = X.reshape(1, -1), Y.reshape(1, -1)
-        # feedforward, keeping every layer's activations A (m, n_l)
+        # feedforward, keeping every layer's activations A (m, n_l): Z = A W^T + b, A = sigma(Z)
         activations = [X]
-        for l, (w, b) in enumerate(zip(self.weights, self.biases)):
-            activations.append(self._layer_activation(l)(activations[-1] @ w.T + b))
-        nabla_b = [None] * len(self.biases)
-        nabla_w = [None] * len(self.weights)
+        for w, b, act in zip(self.weights, self.biases, self._activations()):
+            Z = activations[-1] @ w.T
+            Z += b
+            activations.append(act(Z, out=Z))
+        L = len(self.weights)
+        nabla_b, nabla_w = [None] * L, [None] * L
         # BP1: delta^L = grad_a C (.) sigma'(z^L), with sigma'(z) computed from a = sigma(z)
         delta = self.cost.delta(activations[-1], Y, self.output_activation)
-        for l in range(len(self.weights) - 1, -1, -1):
-            if l < len(self.weights) - 1:
+        if scale != 1.0:
+            delta *= self.dtype.type(scale)   # BP2-BP4 are linear in delta^L: this scales them all
+        for l in range(L - 1, -1, -1):
+            if l < L - 1:
                 # BP2: delta^l = (delta^{l+1} W^{l+1}) (.) sigma'(z^l)
-                delta = (delta @ self.weights[l + 1]) * self.activation.prime_from_output(activations[l + 1])
-            nabla_b[l] = delta.sum(axis=0)          # BP3
-            nabla_w[l] = delta.T @ activations[l]   # BP4
+                delta = delta @ self.weights[l + 1]
+                delta *= self.activation.prime_from_output(activations[l + 1])
+            nabla_b[l] = delta.sum(axis=0)          # BP3: dC/db^l = delta^l, summed over the batch
+            nabla_w[l] = delta.T @ activations[l]   # BP4: dC/dw^l = delta^l (a^{l-1})^T, summed
         return nabla_b, nabla_w
+
+    def _activations(self):
+        """The activation of each weight layer: hidden ones, then the output layer's."""
+        return [self.activation] * (self.num_layers - 2) + [self.output_activation]
 
     def update_mini_batch(self, mini_batch, eta, lmbda=0.0, n=None, momentum=0.0):
         """One step of gradient descent on a mini-batch (book eq. 20-21).
@@ -267,24 +273,24 @@ class Network:
         self._step(X, Y, eta, lmbda, n or len(X), momentum)
 
     def _step(self, X, Y, eta, lmbda=0.0, n=1, momentum=0.0):
-        nabla_b, nabla_w = self.backprop(X, Y)
-        rate = self.dtype.type(eta / len(X))
-        if momentum:
+        # the gradients come back already multiplied by eta/m
+        nabla_b, nabla_w = self.backprop(X, Y, scale=eta / len(X))
+        if lmbda:
+            decay = self.dtype.type(1 - eta * lmbda / n)    # L2: w -> (1 - eta lmbda / n) w - ...
+            for w in self.weights:
+                w *= decay
+        if momentum:                                         # v -> mu v - eta/m nabla;  p -> p + v
             if getattr(self, "velocities", None) is None:
                 self.velocities = [np.zeros_like(p) for p in self.weights + self.biases]
+            mu = self.dtype.type(momentum)
             for p, v, g in zip(self.weights + self.biases, self.velocities, nabla_w + nabla_b):
-                v *= self.dtype.type(momentum)
-                v -= rate * g
+                v *= mu
+                v -= g
                 p += v
-            if lmbda:
-                for w in self.weights:
-                    w *= self.dtype.type(1 - eta * lmbda / n)
             return
         for w, b, nw, nb in zip(self.weights, self.biases, nabla_w, nabla_b):
-            if lmbda:
-                w *= self.dtype.type(1 - eta * lmbda / n)
-            w -= rate * nw
-            b -= rate * nb
+            w -= nw
+            b -= nb
 
     def train_epoch(self, X, Y, mini_batch_size, eta, *, lmbda=0.0, momentum=0.0, on_batch=None):
         """One epoch of mini-batch SGD over X (n, n_in), Y (n, n_out): shuffle, split, step.
