@@ -10,15 +10,6 @@ import numpy as np
 import pytest
 
 import glassnet
-from glassnet.datasets import FetchError, load_mnist
-
-
-@pytest.fixture(scope="module")
-def mnist():
-    try:
-        return load_mnist()
-    except FetchError as e:      # no source reachable: say so loudly rather than pass silently
-        pytest.fail(f"could not fetch MNIST: {e}")
 
 
 def test_the_book_split(mnist):

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import importlib.util
 import itertools
@@ -384,8 +385,9 @@ def main(argv=None, out=None, err=None):
     err = err or sys.stderr
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as e:           # argparse already printed its one-line usage error
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+            args = parser.parse_args(argv)
+    except SystemExit as e:           # argparse printed --help / --version or its one-line usage error
         return int(e.code or 0)
     if args.command is None:
         parser.print_help(out)

@@ -235,12 +235,7 @@ class Network:
         Y = np.asarray(y, dtype=self.dtype)
         if X.ndim == 1 or (X.ndim == 2 and X.shape[1] == 1 and X.shape[0] == self.sizes[0] != 1):
             X, Y = X.reshape(1, -1), Y.reshape(1, -1)
-        # feedforward, keeping every layer's activations A (m, n_l): Z = A W^T + b, A = sigma(Z)
-        activations = [X]
-        for w, b, act in zip(self.weights, self.biases, self._activations()):
-            Z = activations[-1] @ w.T
-            Z += b
-            activations.append(act(Z, out=Z))
+        activations = self.activations(X)
         L = len(self.weights)
         nabla_b, nabla_w = [None] * L, [None] * L
         # BP1: delta^L = grad_a C (.) sigma'(z^L), with sigma'(z) computed from a = sigma(z)
@@ -255,6 +250,19 @@ class Network:
             nabla_b[l] = delta.sum(axis=0)          # BP3: dC/db^l = delta^l, summed over the batch
             nabla_w[l] = delta.T @ activations[l]   # BP4: dC/dw^l = delta^l (a^{l-1})^T, summed
         return nabla_b, nabla_w
+
+    def activations(self, X):
+        """Every layer's activations for a batch X (m, n_in): ``[X, A^2, ..., A^L]``.
+
+        The feedforward pass of backprop: Z = A W^T + b, A = sigma(Z), layer by layer;
+        A^l has shape (m, sizes[l]).  Also what you look at to see inside the network.
+        """
+        activations = [X]
+        for w, b, act in zip(self.weights, self.biases, self._activations()):
+            Z = activations[-1] @ w.T
+            Z += b
+            activations.append(act(Z, out=Z))
+        return activations
 
     def _activations(self):
         """The activation of each weight layer: hidden ones, then the output layer's."""

@@ -86,9 +86,7 @@ def parse_pixels(body, n_inputs=784):
 
 def activations(network, x):
     """Every layer's activations for one input x (n_in,): a list, input first, output last."""
-    layers = [np.asarray(x, dtype=network.dtype).reshape(1, -1)]
-    for l, (w, b) in enumerate(zip(network.weights, network.biases)):
-        layers.append(network._layer_activation(l)(layers[-1] @ w.T + b))
+    layers = network.activations(np.asarray(x, dtype=network.dtype).reshape(1, -1))
     return [a[0] for a in layers]
 
 
@@ -123,8 +121,9 @@ def model_info(network, header=None):
 def create_app(network, header=None):
     """The Flask app serving ``network`` (a glassnet Network with 784 inputs)."""
     app = Flask(__name__, static_folder=str(STATIC), static_url_path="/static")
-    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY, JSON_SORT_KEYS=False)
+    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY)
     app.json.sort_keys = False
+    app.url_map.merge_slashes = False          # "/static//x" is not found, not redirected
     info = model_info(network, header)
 
     def error(message, status):

@@ -1,0 +1,356 @@
+// glassnet serve: draw a digit, turn it into MNIST's 28x28 format, ask the server, show the layers.
+"use strict";
+
+const SIDE = 28;           // MNIST images are 28x28 ...
+const BOX = 20;            // ... with the digit scaled to fit 20x20, centred by its centre of mass
+const STROKE = 24;         // pen width on the 280x280 pad: about 2 MNIST pixels once scaled down
+const THROTTLE_MS = 60;    // pause between two predictions while drawing
+
+const pad = document.getElementById("pad");
+const padCtx = pad.getContext("2d", { willReadFrequently: true });
+const inputCanvas = document.getElementById("input");
+const inputCtx = inputCanvas.getContext("2d");
+const predictionEl = document.getElementById("prediction");
+const confidenceEl = document.getElementById("confidence");
+const barsEl = document.getElementById("bars");
+const hiddenEl = document.getElementById("hidden");
+const hiddenCaption = document.getElementById("hidden-caption");
+const noiseCaption = document.getElementById("noise-caption");
+const hintEl = document.getElementById("hint");
+const statusEl = document.getElementById("status");
+
+let mode = "empty";        // "empty" | "draw" | "noise"
+let noise = null;          // the 784 random pixels of "Random pixels"
+let last = null;           // last pen position while drawing
+let hiddenCells = [];      // one array of cell elements per hidden layer
+
+// -- the page's pieces --------------------------------------------------------------------------
+function buildBars() {
+  for (let d = 0; d < 10; d++) {
+    const li = document.createElement("li");
+    li.className = "bar";
+    li.dataset.digit = String(d);
+    li.innerHTML = '<span class="digit"></span><span class="track"><span class="fill"></span></span>' +
+                   '<span class="pct">0%</span>';
+    li.querySelector(".digit").textContent = String(d);
+    barsEl.appendChild(li);
+  }
+}
+
+function buildHidden(sizes) {
+  hiddenEl.textContent = "";
+  hiddenCells = [];
+  const layers = sizes.slice(1, -1);
+  if (layers.length === 0) {
+    hiddenCaption.innerHTML = "<strong>No hidden layer</strong>: the inputs feed the outputs directly.";
+    return;
+  }
+  layers.forEach((n, l) => {
+    if (layers.length > 1) {
+      const name = document.createElement("div");
+      name.className = "layer-name";
+      name.textContent = `hidden layer ${l + 1}: ${n} neurons`;
+      hiddenEl.appendChild(name);
+    }
+    const grid = document.createElement("div");
+    const cols = Math.ceil(Math.sqrt(n));
+    grid.className = "grid" + (cols > 16 ? " tiny" : cols > 8 ? " small" : "");
+    grid.style.gridTemplateColumns = `repeat(${cols}, auto)`;
+    const cells = [];
+    for (let j = 0; j < n; j++) {
+      const cell = document.createElement("div");
+      cell.className = "cell";
+      cell.title = `hidden neuron ${j}`;
+      grid.appendChild(cell);
+      cells.push(cell);
+    }
+    hiddenEl.appendChild(grid);
+    hiddenCells.push(cells);
+  });
+  if (layers.length === 1) {
+    hiddenCaption.innerHTML = `<strong>Hidden layer</strong>: how strongly each of its ${layers[0]} ` +
+      "neurons fires, from 0 (pale) to 1 (dark).";
+  }
+}
+
+// -- drawing ------------------------------------------------------------------------------------
+function padPoint(e) {
+  const r = pad.getBoundingClientRect();
+  return { x: (e.clientX - r.left) * pad.width / r.width, y: (e.clientY - r.top) * pad.height / r.height };
+}
+
+function stroke(from, to) {
+  padCtx.lineCap = "round";
+  padCtx.lineJoin = "round";
+  padCtx.lineWidth = STROKE;
+  padCtx.strokeStyle = "#111827";
+  padCtx.beginPath();
+  padCtx.moveTo(from.x, from.y);
+  padCtx.lineTo(to.x, to.y);
+  padCtx.stroke();
+}
+
+pad.addEventListener("pointerdown", (e) => {
+  if (e.button !== 0 && e.pointerType === "mouse") return;
+  e.preventDefault();
+  if (mode !== "draw") clearAll();
+  mode = "draw";
+  try { pad.setPointerCapture(e.pointerId); } catch (err) { /* a synthetic or ended pointer */ }
+  last = padPoint(e);
+  stroke(last, last);
+  requestPrediction();
+});
+
+pad.addEventListener("pointermove", (e) => {
+  if (last === null) return;
+  const events = e.getCoalescedEvents ? e.getCoalescedEvents() : [e];
+  for (const ev of events.length ? events : [e]) {
+    const p = padPoint(ev);
+    stroke(last, p);
+    last = p;
+  }
+  requestPrediction();
+});
+
+function endStroke() {
+  if (last === null) return;
+  last = null;
+  requestPrediction();
+}
+pad.addEventListener("pointerup", endStroke);
+pad.addEventListener("pointercancel", endStroke);
+pad.addEventListener("lostpointercapture", endStroke);
+
+// -- from the pad to MNIST's format ---------------------------------------------------------------
+// The same steps as glassnet.preprocess.to_mnist (kept in step with it: tests/test_browser.py
+// compares the two), so the page and `glassnet predict IMAGE` prepare a digit alike.
+
+// Weights resampling nIn cells to nOut: shrinking averages the area each output cell covers,
+// enlarging interpolates linearly; each row is normalised to sum 1.
+function resampleWeights(nIn, nOut) {
+  const scale = nIn / nOut, out = [];
+  for (let o = 0; o < nOut; o++) {
+    const w = [];
+    let total = 0;
+    for (let k = 0; k < nIn; k++) {
+      let v;
+      if (scale > 1) v = Math.max(0, Math.min(o * scale + scale, k + 1) - Math.max(o * scale, k));
+      else v = Math.max(0, 1 - Math.abs(k + 0.5 - (o + 0.5) * scale));
+      if (v > 0) { w.push([k, v]); total += v; }
+    }
+    out.push(w.map(([k, v]) => [k, v / total]));
+  }
+  return out;
+}
+
+// ink (h*w, 0..1, row-major) -> 784 values: crop to the ink (stronger than THRESHOLD), scale the
+// longer side to 20 pixels (aspect kept), set the strongest ink to 1, and place it in 28x28 with
+// its centre of mass at (14, 14), as MNIST was made. A digit that would spill over the edge is
+// made a little smaller instead.
+const THRESHOLD = 0.1;
+function toMnist(ink, w, h) {
+  let x0 = w, y0 = h, x1 = -1, y1 = -1;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      if (ink[y * w + x] > THRESHOLD) {
+        if (x < x0) x0 = x;
+        if (x > x1) x1 = x;
+        if (y < y0) y0 = y;
+        if (y > y1) y1 = y;
+      }
+    }
+  }
+  if (x1 < 0) return null;
+  const bw = x1 - x0 + 1, bh = y1 - y0 + 1;
+  let patch, ow, oh, top, left;
+  for (let box = BOX; box > 0; box--) {
+    const scale = box / Math.max(bw, bh);
+    ow = Math.max(1, Math.floor(bw * scale + 0.5));
+    oh = Math.max(1, Math.floor(bh * scale + 0.5));
+    const wx = resampleWeights(bw, ow), wy = resampleWeights(bh, oh);
+    const rows = new Float64Array(bh * ow);                // scale along x ...
+    for (let y = 0; y < bh; y++) {
+      for (let o = 0; o < ow; o++) {
+        let s = 0;
+        for (const [k, wt] of wx[o]) s += wt * ink[(y0 + y) * w + x0 + k];
+        rows[y * ow + o] = s;
+      }
+    }
+    patch = new Float64Array(oh * ow);                     // ... then along y
+    let peak = 0;
+    for (let o = 0; o < oh; o++) {
+      for (let x = 0; x < ow; x++) {
+        let s = 0;
+        for (const [k, wt] of wy[o]) s += wt * rows[k * ow + x];
+        patch[o * ow + x] = s;
+        peak = Math.max(peak, s);
+      }
+    }
+    let mass = 0, cx = 0, cy = 0;
+    for (let y = 0; y < oh; y++) {
+      for (let x = 0; x < ow; x++) {
+        const v = (patch[y * ow + x] /= peak);
+        mass += v; cx += v * x; cy += v * y;
+      }
+    }
+    top = Math.floor(SIDE / 2 - cy / mass + 0.5);
+    left = Math.floor(SIDE / 2 - cx / mass + 0.5);
+    if (top >= 0 && top <= SIDE - oh && left >= 0 && left <= SIDE - ow) break;
+  }
+  const out = new Array(SIDE * SIDE).fill(0);
+  for (let y = 0; y < oh; y++) {
+    for (let x = 0; x < ow; x++) {
+      const Y = y + top, X = x + left;
+      if (Y >= 0 && Y < SIDE && X >= 0 && X < SIDE) out[Y * SIDE + X] = Math.min(1, Math.max(0, patch[y * ow + x]));
+    }
+  }
+  return out;
+}
+
+function padInk() {
+  const data = padCtx.getImageData(0, 0, pad.width, pad.height).data;
+  const ink = new Float32Array(pad.width * pad.height);
+  for (let i = 0; i < ink.length; i++) ink[i] = data[4 * i + 3] / 255;
+  return ink;
+}
+
+function currentPixels() {
+  if (mode === "noise") return noise;
+  if (mode === "draw") return toMnist(padInk(), pad.width, pad.height);
+  return null;
+}
+
+// -- talking to the server (at most one request at a time; the newest drawing wins) ---------------
+let busy = false, queued = false;
+function setBusy(value) { busy = value; document.body.dataset.busy = String(value); }
+
+function requestPrediction() {
+  if (busy) { queued = true; return; }
+  const pixels = currentPixels();
+  if (pixels === null) { showEmpty(); return; }
+  const sentMode = mode;
+  setBusy(true);
+  fetch("/api/predict", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ pixels: pixels.map((v) => Math.round(v * 1e4) / 1e4) }),
+  })
+    .then(async (r) => {
+      const body = await r.json().catch(() => ({}));
+      if (!r.ok) throw new Error(body.error || `the server answered ${r.status}`);
+      return body;
+    })
+    .then((result) => {
+      statusEl.textContent = "";
+      if (mode === sentMode && mode !== "empty") show(result);
+    })
+    .catch((err) => { statusEl.textContent = `Could not predict: ${err.message}`; })
+    .finally(() => {
+      setTimeout(() => {
+        setBusy(false);
+        if (queued) { queued = false; requestPrediction(); }
+      }, THROTTLE_MS);
+    });
+}
+
+// -- showing the answer -------------------------------------------------------------------------
+function mix(t) {                 // 0 -> pale grey, 1 -> the accent colour
+  const a = [241, 242, 246], b = [67, 56, 202];
+  const c = a.map((v, i) => Math.round(v + (b[i] - v) * t));
+  return `rgb(${c[0]}, ${c[1]}, ${c[2]})`;
+}
+
+function drawInput(pixels) {
+  const img = inputCtx.createImageData(SIDE, SIDE);
+  for (let i = 0; i < SIDE * SIDE; i++) {
+    const g = Math.round(255 * (1 - (pixels ? pixels[i] : 0)));
+    img.data[4 * i] = img.data[4 * i + 1] = img.data[4 * i + 2] = g;
+    img.data[4 * i + 3] = 255;
+  }
+  inputCtx.putImageData(img, 0, 0);
+}
+
+function show(result) {
+  drawInput(result.input);
+  result.hidden.forEach((layer, l) => layer.forEach((a, j) => {
+    const cell = hiddenCells[l] && hiddenCells[l][j];
+    if (!cell) return;
+    cell.style.backgroundColor = mix(a);
+    cell.title = `hidden neuron ${j}: ${a.toFixed(3)}`;
+  }));
+  const top = result.prediction;
+  const p = result.probabilities;
+  barsEl.querySelectorAll(".bar").forEach((li, d) => {
+    li.classList.toggle("top", d === top);
+    li.querySelector(".fill").style.width = `${(100 * p[d]).toFixed(1)}%`;
+    li.querySelector(".pct").textContent = `${Math.round(100 * p[d])}%`;
+    li.title = `output neuron ${d}: ${result.outputs[d].toFixed(3)}`;
+  });
+  predictionEl.textContent = String(top);
+  predictionEl.classList.remove("unsure");
+  const pct = Math.round(100 * p[top]);
+  confidenceEl.textContent = `${pct}% confident`;
+  if (mode === "noise") {
+    noiseCaption.hidden = false;
+    noiseCaption.textContent = `These are random pixels, not a digit, yet the network answers ` +
+      `\u201c${top}\u201d, ${pct}% confident. It only ever learned to choose among 0\u20139: ` +
+      `nothing in it can say \u201cthis is not a digit\u201d.`;
+  }
+}
+
+function showEmpty() {
+  drawInput(null);
+  hiddenCells.flat().forEach((cell) => { cell.style.backgroundColor = ""; });
+  barsEl.querySelectorAll(".bar").forEach((li) => {
+    li.classList.remove("top");
+    li.querySelector(".fill").style.width = "0";
+    li.querySelector(".pct").textContent = "0%";
+  });
+  predictionEl.textContent = "\u2013";
+  predictionEl.classList.add("unsure");
+  confidenceEl.textContent = "draw something";
+}
+
+// -- buttons ------------------------------------------------------------------------------------
+function clearAll() {
+  padCtx.clearRect(0, 0, pad.width, pad.height);
+  pad.classList.remove("noise");
+  mode = "empty";
+  noise = null;
+  noiseCaption.hidden = true;
+  hintEl.hidden = false;
+  statusEl.textContent = "";
+  showEmpty();
+}
+
+document.getElementById("clear").addEventListener("click", () => { queued = false; clearAll(); });
+
+document.getElementById("random").addEventListener("click", () => {
+  clearAll();
+  mode = "noise";
+  noise = Array.from({ length: SIDE * SIDE }, () => Math.random());
+  const cell = pad.width / SIDE;
+  for (let i = 0; i < noise.length; i++) {
+    padCtx.fillStyle = `rgba(17, 24, 39, ${noise[i]})`;
+    padCtx.fillRect((i % SIDE) * cell, Math.floor(i / SIDE) * cell, cell, cell);
+  }
+  pad.classList.add("noise");
+  hintEl.hidden = true;
+  drawInput(noise);
+  requestPrediction();
+});
+
+// -- start --------------------------------------------------------------------------------------
+buildBars();
+showEmpty();
+setBusy(false);
+fetch("/api/model")
+  .then((r) => r.json())
+  .then((m) => {
+    const parts = [m.sizes.join("\u2013")];
+    if (m.dataset) parts.push(m.dataset.toUpperCase());
+    if (typeof m.accuracy === "number") parts.push(`${(100 * m.accuracy).toFixed(1)}% on its test set`);
+    document.getElementById("model").textContent = parts.join(" \u00b7 ");
+    buildHidden(m.sizes);
+  })
+  .catch((err) => { statusEl.textContent = `Could not load the model: ${err.message}`; });

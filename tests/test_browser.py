@@ -1,0 +1,184 @@
+"""``glassnet serve`` end to end: a real Chromium draws a "1" on the page and reads the answer.
+
+Needs Debian's /usr/bin/chromium and the Python package ``playwright`` (its bundled
+browsers are never used or downloaded), plus the ``web`` extra. Without them the test is
+skipped, except under CI (CI=...), where it fails: ``.ci/install-browser`` installs them.
+
+GLASSNET_SCREENSHOT=PATH also writes a screenshot of the page with the "1" drawn to PATH.
+"""
+import os
+from pathlib import Path
+
+import pytest
+
+from glassnet import Network
+from glassnet.datasets import FetchError, load_mnist
+from glassnet.io import load, save
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+
+
+def _require(ok, reason):
+    if not ok:
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}; CI must run the browser test (see .ci/install-browser)")
+        pytest.skip(reason, allow_module_level=True)
+
+
+def _importable(name):
+    try:
+        __import__(name)
+    except ImportError:
+        return False
+    return True
+
+
+_require(os.path.exists(CHROMIUM), f"no {CHROMIUM} (apt-get install chromium, or bash .ci/install-browser)")
+_require(_importable("playwright.sync_api"), "the Python package playwright is missing (pip install playwright)")
+_require(_importable("flask") and _importable("waitress"),
+         "needs the web extra: pip install -e '.[web]'")
+
+from playwright.sync_api import expect, sync_playwright  # noqa: E402
+
+from glassnet.web import Server, create_app  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def url(tmp_path_factory):
+    """A 784-30-10 trained for one epoch on real MNIST (seed 0), served on a free port."""
+    try:
+        mnist = load_mnist()
+    except FetchError as e:
+        pytest.fail(f"could not fetch MNIST: {e}")
+    net = Network([784, 30, 10], seed=0)
+    history = net.SGD((mnist.training.X, mnist.training.y), 1, 10, 3.0,
+                      test_data=(mnist.test.X, mnist.test.y), log=None)
+    assert history[-1]["accuracy"] > 0.85
+    path = save(net, tmp_path_factory.mktemp("model") / "mnist.npz",
+                metadata={"dataset": "mnist", "history": history})
+    with Server(create_app(*load(path, with_header=True)), port=0) as server:
+        yield server.url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, url):
+    page = browser.new_page(viewport={"width": 1100, "height": 600})
+    try:
+        page.problems = []
+        page.on("pageerror", lambda e: page.problems.append(str(e)))
+        page.on("console", lambda m: m.type == "error" and page.problems.append(m.text))
+        page.goto(url)
+        expect(page.locator("#model")).to_contain_text("784")        # /api/model answered
+        yield page
+        assert page.problems == []              # no script error, no CSP violation, no 404
+    finally:
+        page.close()
+
+
+def settled(page):
+    """Wait until no prediction is in flight or queued."""
+    expect(page.locator("body")).to_have_attribute("data-busy", "false")
+
+
+def draw(page, *points, steps=12):
+    box = page.locator("#pad").bounding_box()
+    page.mouse.move(box["x"] + points[0][0], box["y"] + points[0][1])
+    page.mouse.down()
+    for x, y in points[1:]:
+        page.mouse.move(box["x"] + x, box["y"] + y, steps=steps)
+    page.mouse.up()
+    settled(page)
+
+
+def assert_blank(page):
+    expect(page.locator("#prediction")).to_have_text("\u2013")
+    expect(page.locator("#confidence")).to_have_text("draw something")
+    expect(page.locator(".bar.top")).to_have_count(0)
+    expect(page.locator("#noise-caption")).to_be_hidden()
+
+
+def test_draw_a_one_then_clear_then_random_noise(page):
+    assert_blank(page)
+    expect(page.locator("#hidden .cell")).to_have_count(30)
+
+    draw(page, (142, 40), (140, 240))                         # a vertical stroke: a "1"
+    expect(page.locator("#prediction")).to_have_text("1")
+    expect(page.locator('.bar[data-digit="1"]')).to_have_class("bar top")
+    expect(page.locator(".bar.top")).to_have_count(1)
+    expect(page.locator("#confidence")).to_contain_text("% confident")
+    assert page.locator("#hidden .cell[style*='background']").count() == 30
+    shot = os.environ.get("GLASSNET_SCREENSHOT")
+    if shot:
+        Path(shot).parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=shot)
+
+    page.click("#clear")
+    assert_blank(page)
+    assert page.locator("#hidden .cell[style*='background']").count() == 0
+
+    page.click("#random")
+    settled(page)
+    expect(page.locator("#pad")).to_have_class("noise")
+    caption = page.locator("#noise-caption")
+    expect(caption).to_be_visible()
+    expect(caption).to_contain_text("not a digit")
+    digit = page.locator("#prediction").text_content()
+    assert digit in list("0123456789")
+    expect(caption).to_contain_text(f"\u201c{digit}\u201d")
+    expect(page.locator(f'.bar[data-digit="{digit}"]')).to_have_class("bar top")
+
+    draw(page, (142, 40), (140, 240))                         # drawing again wipes the noise
+    expect(page.locator("#noise-caption")).to_be_hidden()
+    expect(page.locator("#pad")).not_to_have_class("noise")
+    expect(page.locator("#prediction")).to_have_text("1")
+
+
+def test_touch_strokes_draw_too(page):
+    box = page.locator("#pad").bounding_box()
+    pad = page.locator("#pad")
+
+    def touch(kind, x, y):
+        pad.dispatch_event(kind, {"pointerId": 11, "pointerType": "touch", "isPrimary": True,
+                                  "clientX": box["x"] + x, "clientY": box["y"] + y, "bubbles": True,
+                                  "buttons": 0 if kind == "pointerup" else 1})
+
+    touch("pointerdown", 140, 40)
+    for y in range(50, 250, 10):
+        touch("pointermove", 140, y)
+    touch("pointerup", 140, 240)
+    settled(page)
+    expect(page.locator("#prediction")).to_have_text("1")
+
+
+@pytest.mark.parametrize("strokes", [
+    [[(60, 60), (220, 60), (120, 250)]],                       # a "7": shrunk into 20x20
+    [[(150, 60), (90, 160), (150, 200), (170, 150), (95, 155)]],
+    [[(20, 20), (40, 34)], [(30, 20), (26, 40)]],               # a tiny mark in a corner: enlarged
+])
+def test_the_page_prepares_a_drawing_like_preprocess_to_mnist(page, strokes):
+    """The page's JavaScript follows glassnet.preprocess.to_mnist: same 784 inputs."""
+    import json
+
+    import numpy as np
+    to_mnist = pytest.importorskip("glassnet.preprocess").to_mnist
+    sent = []
+    page.on("request", lambda r: r.url.endswith("/api/predict") and sent.append(r.post_data))
+    for points in strokes:
+        draw(page, *points, steps=6)
+    alpha = page.evaluate("() => Array.from(document.getElementById('pad').getContext('2d')"
+                          ".getImageData(0, 0, 280, 280).data.filter((_, i) => i % 4 === 3))")
+    ink = np.array(alpha, dtype=np.float64).reshape(280, 280) / 255
+    pixels = np.array(json.loads(sent[-1])["pixels"])
+    assert pixels.max() == 1 and np.abs(pixels - to_mnist(ink)).max() < 1e-3   # the page rounds to 1e-4

@@ -1,0 +1,289 @@
+"""``glassnet serve``: the JSON API, its refusals, the static files and the command.
+
+Needs the ``web`` extra (Flask, waitress): skipped without it, except under CI (CI=...),
+where a missing extra is a failure.
+"""
+import http.client
+import io
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from glassnet import Network
+from glassnet.cli import main
+from glassnet.io import load, save
+
+if os.environ.get("CI"):
+    import flask  # noqa: F401  (CI must have the web extra)
+    import waitress  # noqa: F401
+else:
+    pytest.importorskip("flask", reason="needs the web extra: pip install -e '.[web]'")
+    pytest.importorskip("waitress", reason="needs the web extra: pip install -e '.[web]'")
+
+from glassnet.web import MAX_BODY, Server, create_app  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def model(mnist, tmp_path_factory):
+    """784-30-10 after one epoch on real MNIST (a few seconds), saved and loaded back."""
+    net = Network([784, 30, 10], seed=0)
+    history = net.SGD((mnist.training.X, mnist.training.y), 1, 10, 3.0,
+                      test_data=(mnist.test.X[:1000], mnist.test.y[:1000]), log=None)
+    path = tmp_path_factory.mktemp("model") / "mnist.npz"
+    save(net, path, metadata={"dataset": "mnist", "history": history})
+    return path
+
+
+@pytest.fixture(scope="module")
+def loaded(model):
+    return load(model, with_header=True)
+
+
+@pytest.fixture(scope="module")
+def client(loaded):
+    return create_app(*loaded).test_client()
+
+
+@pytest.fixture(scope="module")
+def server(loaded):
+    with Server(create_app(*loaded), port=0) as s:
+        yield s
+
+
+def predict(client, body, **kw):
+    data = body if isinstance(body, (bytes, str)) else json.dumps(body)
+    return client.post("/api/predict", data=data, content_type="application/json", **kw)
+
+
+def raw(server, method, path, body=None, headers=None):
+    """One request over a real socket, the path sent exactly as given."""
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=10)
+    try:
+        conn.putrequest(method, path, skip_accept_encoding=True)
+        for k, v in (headers or {}).items():
+            conn.putheader(k, v)
+        if body is not None and "Transfer-Encoding" not in (headers or {}):
+            conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders()
+        if body is not None:
+            conn.send(body)
+        r = conn.getresponse()
+        return r.status, r.getheader("Content-Type") or "", r.read()
+    finally:
+        conn.close()
+
+
+# -- the page and the model --------------------------------------------------------------------
+def test_the_page_and_its_static_files(client):
+    page = client.get("/")
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    html = page.get_data(as_text=True)
+    for needle in ('id="pad"', 'id="input"', 'id="hidden"', 'id="bars"', 'id="clear"', 'id="random"',
+                   "/static/app.js", "/static/style.css"):
+        assert needle in html
+    assert "http://" not in html and "https://" not in html          # no CDN: works offline
+    assert page.headers["X-Content-Type-Options"] == "nosniff"
+    assert "default-src 'self'" in page.headers["Content-Security-Policy"]
+    js = client.get("/static/app.js")
+    assert js.status_code == 200 and "javascript" in js.mimetype and b"/api/predict" in js.data
+    css = client.get("/static/style.css")
+    assert css.status_code == 200 and css.mimetype == "text/css"
+
+
+def test_model_info_comes_from_the_header(client, loaded):
+    net, header = loaded
+    info = client.get("/api/model").get_json()
+    assert info["sizes"] == [784, 30, 10] and info["hidden"] == [30]
+    assert info["dataset"] == "mnist" and info["activation"] == "sigmoid"
+    assert info["accuracy"] == pytest.approx(header["history"][-1]["accuracy"]) and info["accuracy"] > 0.8
+
+
+# -- predictions ----------------------------------------------------------------------------------
+def test_predict_on_real_test_digits_equals_network_predict(client, loaded, mnist):
+    net, _ = loaded
+    X, y = mnist.test.X[:25], mnist.test.y[:25]
+    expected = net.predict(X)
+    assert np.mean(expected == y) >= 0.8          # a network that reads digits, not noise
+    for x, want in zip(X, expected):
+        r = predict(client, {"pixels": x.tolist()})
+        assert r.status_code == 200, r.data
+        body = r.get_json()
+        assert body["prediction"] == int(want)
+        out = net.feedforward(x)
+        assert body["outputs"] == pytest.approx(out.tolist(), rel=1e-5)
+        assert body["probabilities"] == pytest.approx((out / out.sum()).tolist(), rel=1e-5)
+        assert sum(body["probabilities"]) == pytest.approx(1)
+        assert int(np.argmax(body["probabilities"])) == body["prediction"]
+        assert body["input"] == pytest.approx(x.tolist())
+        hidden = 1 / (1 + np.exp(-(net.weights[0] @ x + net.biases[0])))
+        assert len(body["hidden"]) == 1 and body["hidden"][0] == pytest.approx(hidden.tolist(), rel=1e-4, abs=1e-6)
+
+
+def test_predict_over_a_real_socket(server, loaded, mnist):
+    net, _ = loaded
+    x = mnist.test.X[0]
+    status, ctype, data = raw(server, "POST", "/api/predict", json.dumps({"pixels": x.tolist()}).encode(),
+                              {"Content-Type": "application/json"})
+    assert status == 200 and ctype.startswith("application/json")
+    assert json.loads(data)["prediction"] == int(net.predict(x)[0]) == mnist.test.y[0]
+
+
+def test_integers_and_the_edges_of_the_range_are_fine(client):
+    for pixels in ([0] * 784, [1] * 784, [0.0, 1] * 392):
+        assert predict(client, {"pixels": pixels}).status_code == 200
+
+
+def test_softmax_outputs_as_they_are_and_every_hidden_layer(tmp_path):
+    net = Network([784, 16, 12, 10], seed=1, cost="log-likelihood", init="scaled")
+    client = create_app(net, {}).test_client()
+    x = np.random.default_rng(0).random(784)
+    body = predict(client, {"pixels": x.tolist()}).get_json()
+    assert body["probabilities"] == pytest.approx(net.feedforward(x).tolist(), rel=1e-5)
+    assert [len(h) for h in body["hidden"]] == [16, 12]
+    info = client.get("/api/model").get_json()
+    assert info["hidden"] == [16, 12] and info["dataset"] is None and info["accuracy"] is None
+
+
+# -- refusals: always 4xx with a JSON message, never a 500 ---------------------------------------
+def _pixels(*values):
+    return json.dumps({"pixels": list(values) + [0] * (784 - len(values))})
+
+
+BAD = {
+    "not json": (b"pixels please", 400),
+    "empty body": (b"", 400),
+    "truncated": (b'{"pixels": [0, 0', 400),
+    "not utf-8": (b'{"pixels": [\xff]}', 400),
+    "NaN literal": (_pixels(float("nan")), 400),          # json.dumps writes NaN, JSON does not allow it
+    "Infinity literal": (_pixels(float("inf")), 400),
+    "-Infinity literal": (_pixels(float("-inf")), 400),
+    "too deep": (b"[" * 30000 + b"]" * 30000, 400),
+    "overflowing number": (_pixels(0).replace("[0", "[1e400", 1), 422),
+    "a list": (json.dumps([0] * 784), 422),
+    "a number": (b"0.5", 422),
+    "null": (b"null", 422),
+    "no pixels": (json.dumps({"pixel": [0] * 784}), 422),
+    "pixels a string": (json.dumps({"pixels": "0" * 784}), 422),
+    "pixels an object": (json.dumps({"pixels": {"0": 1}}), 422),
+    "pixels null": (json.dumps({"pixels": None}), 422),
+    "783 pixels": (json.dumps({"pixels": [0] * 783}), 422),
+    "785 pixels": (json.dumps({"pixels": [0] * 785}), 422),
+    "no pixel": (json.dumps({"pixels": []}), 422),
+    "28x28 nested": (json.dumps({"pixels": [[0] * 28] * 28}), 422),
+    "a string pixel": (_pixels("0.5"), 422),
+    "a boolean pixel": (_pixels(True), 422),
+    "a null pixel": (_pixels(None), 422),
+    "a list pixel": (_pixels([0.5]), 422),
+    "negative": (_pixels(-0.01), 422),
+    "above one": (_pixels(0, 1.5), 422),
+    "a huge integer": (_pixels(10 ** 400), 422),
+    "255 scale": (_pixels(255), 422),
+}
+
+
+@pytest.mark.parametrize("name", BAD)
+def test_bad_input_is_refused_with_a_message(client, name):
+    body, status = BAD[name]
+    r = predict(client, body)
+    assert r.status_code == status, r.data
+    message = r.get_json()["error"]
+    assert isinstance(message, str) and 5 < len(message) < 200 and "\n" not in message
+
+
+def test_the_message_says_what_is_wrong(client):
+    assert "784" in predict(client, {"pixels": [0] * 3}).get_json()["error"]
+    assert "pixels[1]" in predict(client, _pixels(0, 2)).get_json()["error"]
+    assert "JSON" in predict(client, b"{").get_json()["error"]
+
+
+def test_a_body_over_the_limit_is_413(client, server):
+    big = json.dumps({"pixels": [0.123456789] * 784, "padding": "x" * MAX_BODY}).encode()
+    r = predict(client, big)
+    assert r.status_code == 413 and "KB" in r.get_json()["error"]
+    status, ctype, data = raw(server, "POST", "/api/predict", big, {"Content-Type": "application/json"})
+    assert status == 413 and "error" in json.loads(data)
+
+
+def test_a_chunked_body_over_the_limit_is_refused_too(server):
+    chunk = b"x" * 8192
+    body = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(12)) + b"0\r\n\r\n"
+    status, _, data = raw(server, "POST", "/api/predict", body,
+                          {"Content-Type": "application/json", "Transfer-Encoding": "chunked"})
+    assert status == 413 and "error" in json.loads(data)
+
+
+def test_wrong_methods_and_paths_are_json_errors(client):
+    r = client.get("/api/predict")
+    assert r.status_code == 405 and "error" in r.get_json()
+    r = client.get("/api/nothing")
+    assert r.status_code == 404 and r.get_json() == {"error": "not found"}
+    assert client.post("/api/model").status_code == 405
+
+
+# -- static files stay in their folder ---------------------------------------------------------
+TRAVERSALS = [
+    "/static/../server.py", "/static/%2e%2e/server.py", "/static/%2E%2E/server.py",
+    "/static/..%2fserver.py", "/static/%2e%2e%2fserver.py", "/static/..%5cserver.py",
+    "/static/..\\server.py", "/static/%252e%252e/server.py", "/static/....//server.py",
+    "/static/./../server.py", "/static//../server.py", "/static/../../web/server.py",
+    "/static/../../../../../../etc/passwd", "/static/%2fetc%2fpasswd", "/static//etc/passwd",
+    "/static/%2e%2e/%2e%2e/io.py", "/static/..%00/server.py", "/../server.py", "/%2e%2e/server.py",
+]
+
+
+@pytest.mark.parametrize("path", TRAVERSALS)
+def test_static_paths_cannot_leave_the_static_folder(server, client, path):
+    for status, data in (raw(server, "GET", path)[::2], (lambda r: (r.status_code, r.data))(client.get(path))):
+        assert status in (400, 404), (path, status)
+        assert b"import" not in data and b"root:" not in data
+
+
+# -- the command -------------------------------------------------------------------------------
+def run(argv):
+    out, err = io.StringIO(), io.StringIO()
+    return main(argv, out=out, err=err), out.getvalue(), err.getvalue()
+
+
+def test_serve_refuses_what_it_cannot_serve(tmp_path, capsys):
+    code, _, err = run(["serve", str(tmp_path / "missing.npz")])
+    assert code == 2 and "missing.npz" in err and len(err.splitlines()) == 1
+    small = tmp_path / "digits.npz"
+    save(Network([64, 30, 10], seed=0), small)
+    code, _, err = run(["serve", str(small)])
+    assert code == 2 and "64-30-10" in err and "784" in err
+    code, _, err = run(["serve", str(small), "--port", "70000"])
+    assert code == 2 and "a port is 0..65535" in err and len(err.splitlines()) == 1   # usage error
+
+
+def test_serve_reports_a_port_in_use(model, server):
+    code, _, err = run(["serve", str(model), "--port", str(server.port)])
+    assert code == 2 and f"127.0.0.1:{server.port}" in err and len(err.splitlines()) == 1
+
+
+def test_serve_prints_the_url_and_stops_cleanly_on_ctrl_c(model):
+    proc = subprocess.Popen([sys.executable, "-m", "glassnet", "serve", str(model), "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = proc.stdout.readline().strip()
+        match = re.fullmatch(r"http://127\.0\.0\.1:(\d+)/", url)
+        assert match, (url, proc.stderr.read() if proc.poll() is not None else "")
+        conn = http.client.HTTPConnection("127.0.0.1", int(match.group(1)), timeout=10)
+        conn.request("GET", "/api/model")
+        assert json.loads(conn.getresponse().read())["sizes"] == [784, 30, 10]
+        conn.close()
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "stopped" in err and "Traceback" not in err
