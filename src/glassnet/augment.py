@@ -31,7 +31,7 @@ class Augmenter:
     """
 
     def __init__(self, rotate=12.0, zoom=0.12, shift=2.5, elastic_alpha=34.0, elastic_sigma=4.0,
-                 side=28, n_fields=2000, chunk=4096):
+                 side=28, n_fields=2000, chunk=256):
         self.rotate, self.zoom, self.shift = rotate, zoom, shift
         self.alpha, self.sigma = elastic_alpha, elastic_sigma
         self.side, self.n_fields, self.chunk = side, n_fields, chunk

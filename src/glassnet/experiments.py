@@ -18,6 +18,7 @@ __all__ = ["DATASETS", "PRESETS", "load_dataset", "train", "REPRODUCTION", "repr
 DATASETS = {
     "mnist": dict(sizes=[784, 30, 10], epochs=30, mini_batch_size=10, eta=3.0, log_every=1),
     "digits": dict(sizes=[64, 30, 10], epochs=3000, mini_batch_size=None, eta=0.25, log_every=100),
+    "fashion": dict(sizes=[784, 30, 10], epochs=30, mini_batch_size=10, eta=3.0, log_every=1),
 }
 
 
@@ -42,6 +43,10 @@ def load_dataset(name, *, seed=0, data_dir=None, cache_dir=None, progress=None, 
     if name == "mnist":
         from .datasets import load_mnist
         data = load_mnist(cache_dir=cache_dir, data_dir=data_dir, progress=progress, dtype=dtype)
+        return data.training, data.validation, data.test, dict(data.sha256)
+    if name == "fashion":
+        from .datasets import load_fashion_mnist
+        data = load_fashion_mnist(cache_dir=cache_dir, data_dir=data_dir, progress=progress, dtype=dtype)
         return data.training, data.validation, data.test, dict(data.sha256)
     if name == "digits":
         from .datasets import load_digits_split

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import signal
 import threading
+import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -137,7 +138,9 @@ def fit(network: Network, training, config: TrainingConfig, *, validation=None, 
             eta = state["eta"]
             if config.schedule == "cosine":
                 eta = config.eta * 0.5 * (1 + math.cos(math.pi * j / config.epochs))
+            started = time.perf_counter()
             Xe = augment(X, network.rng) if augment is not None else X
+            augment_seconds = time.perf_counter() - started
             # overflow in a diverging run is reported once, by _check_finite, not as warnings
             with np.errstate(over="ignore", invalid="ignore"):
                 try:
@@ -146,7 +149,8 @@ def fit(network: Network, training, config: TrainingConfig, *, validation=None, 
                 except _Interrupted:
                     stopped = "interrupted"
                     break
-                record = network.epoch_record(j, seconds, (X, labels, Y), val, tst)
+                # an epoch's seconds: drawing its distorted copy (if any) and the SGD steps
+                record = network.epoch_record(j, augment_seconds + seconds, (X, labels, Y), val, tst)
             record["eta"] = eta
             _check_finite(network, record, eta)
             state["history"].append(record)

@@ -1,5 +1,12 @@
-"""Datasets for glassnet: MNIST (fetched and verified) and scikit-learn's 8x8 digits."""
+"""Datasets for glassnet: MNIST and Fashion-MNIST (fetched and verified), scikit-learn's 8x8 digits."""
 from .digits import load_digits_split
+from .fashion import (
+    FASHION_CLASSES,
+    FASHION_FILES,
+    FASHION_MIRRORS,
+    fetch_fashion_mnist,
+    load_fashion_mnist,
+)
 from .fetch import (
     MNIST_FILES,
     MNIST_MIRRORS,
@@ -24,6 +31,9 @@ from .mnist import (
 
 __all__ = [
     "Dataset",
+    "FASHION_CLASSES",
+    "FASHION_FILES",
+    "FASHION_MIRRORS",
     "FetchError",
     "IDXError",
     "LabelError",
@@ -34,9 +44,11 @@ __all__ = [
     "NPM_PACKAGE",
     "default_cache_dir",
     "encode_idx",
+    "fetch_fashion_mnist",
     "fetch_files",
     "fetch_mnist",
     "load_digits_split",
+    "load_fashion_mnist",
     "load_mnist",
     "load_mnist_arrays",
     "mnist_mirrors",

@@ -1,0 +1,145 @@
+"""GlassnetClassifier: scikit-learn's estimator checks, pipelines, grid search, partial_fit."""
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import load_digits
+from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from glassnet.network import Network
+from glassnet.sklearn import GlassnetClassifier
+
+
+# every check runs and must pass: no expected failures
+@parametrize_with_checks([GlassnetClassifier(), GlassnetClassifier(cost="log-likelihood", eta=0.5)])
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    data = load_digits()
+    return train_test_split(data.data, data.target, test_size=0.3, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def small(digits):
+    X_train, _, y_train, _ = digits
+    return StandardScaler().fit_transform(X_train[:300]), y_train[:300]
+
+
+def test_pipeline_on_digits(digits):
+    X_train, X_test, y_train, y_test = digits
+    pipe = Pipeline([("scale", StandardScaler()),
+                     ("net", GlassnetClassifier(epochs=10, init="scaled", random_state=0))])
+    pipe.fit(X_train, y_train)
+    assert pipe.score(X_test, y_test) > 0.9
+    net = pipe.named_steps["net"]
+    assert isinstance(net.network_, Network)
+    assert net.network_.sizes == [64, 30, 10]
+    assert net.n_features_in_ == 64 and net.n_iter_ == 10 and len(net.history_) == 10
+    proba = pipe.predict_proba(X_test)
+    assert proba.shape == (len(X_test), 10)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(net.classes_[proba.argmax(axis=1)], pipe.predict(X_test))
+
+
+def test_grid_search_in_two_processes(small):
+    X, y = small
+    search = GridSearchCV(GlassnetClassifier(epochs=3, random_state=0), {"eta": [0.5, 3.0]},
+                          cv=2, n_jobs=2)
+    search.fit(X, y)
+    assert search.best_params_["eta"] in (0.5, 3.0)
+    assert len(search.cv_results_["mean_test_score"]) == 2
+    assert search.best_estimator_.score(X, y) > 0.5
+
+
+@pytest.mark.parametrize("options", [{}, {"momentum": 0.5, "schedule": "cosine", "l2": 1.0}])
+def test_partial_fit_equals_fit_epoch_by_epoch(small, options):
+    X, y = small
+    whole = GlassnetClassifier(epochs=3, random_state=7, **options).fit(X, y)
+    steps = GlassnetClassifier(epochs=3, random_state=7, **options)
+    steps.partial_fit(X, y, classes=np.arange(10))
+    steps.partial_fit(X, y)
+    steps.partial_fit(X, y)
+    for a, b in zip(whole.network_.weights + whole.network_.biases,
+                    steps.network_.weights + steps.network_.biases):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(whole.predict(X), steps.predict(X))
+    assert [h["epoch"] for h in steps.history_] == [0, 1, 2]
+    for h1, h2 in zip(whole.history_, steps.history_):
+        assert h1["training_accuracy"] == h2["training_accuracy"]
+
+
+def test_partial_fit_needs_classes_and_known_labels(small):
+    X, y = small
+    with pytest.raises(ValueError, match="classes must be passed"):
+        GlassnetClassifier().partial_fit(X, y)
+    clf = GlassnetClassifier(random_state=0).partial_fit(X, y, classes=np.arange(11))
+    assert clf.network_.sizes[-1] == 11           # a class not seen yet still has its neuron
+    with pytest.raises(ValueError, match="not in classes"):
+        clf.partial_fit(X, y + 20)
+
+
+def test_string_and_noncontiguous_labels(small):
+    X, y = small
+    names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])
+    clf = GlassnetClassifier(epochs=5, init="scaled", random_state=0).fit(X, names[y])
+    assert list(clf.classes_) == sorted(names)
+    assert set(clf.predict(X)) <= set(names)
+    plain = GlassnetClassifier(epochs=5, random_state=0).fit(X, y)
+    odd = GlassnetClassifier(epochs=5, random_state=0).fit(X, 10 * y + 3)
+    np.testing.assert_array_equal(odd.classes_, 10 * np.arange(10) + 3)
+    # labels are only names for the output neurons: the same network, renamed predictions
+    np.testing.assert_array_equal(odd.network_.weights[0], plain.network_.weights[0])
+    np.testing.assert_array_equal(odd.predict(X), 10 * plain.predict(X) + 3)
+    assert clf.score(X, names[y]) > 0.9
+
+
+def test_same_random_state_same_predictions(small):
+    X, y = small
+    a = GlassnetClassifier(epochs=3, random_state=42).fit(X, y)
+    b = clone(a).fit(X, y)
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+    c = GlassnetClassifier(epochs=3, random_state=43).fit(X, y)
+    assert not np.array_equal(a.predict_proba(X), c.predict_proba(X))
+    # a Generator drives everything too: two equal Generators give equal models
+    g1 = GlassnetClassifier(epochs=3, random_state=np.random.default_rng(5)).fit(X, y)
+    g2 = GlassnetClassifier(epochs=3, random_state=np.random.default_rng(5)).fit(X, y)
+    np.testing.assert_array_equal(g1.predict_proba(X), g2.predict_proba(X))
+
+
+def test_pickle_round_trip_keeps_predictions_and_training_state(small):
+    X, y = small
+    clf = GlassnetClassifier(epochs=2, momentum=0.5, random_state=0).fit(X, y)
+    copy = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(copy.predict_proba(X), clf.predict_proba(X))
+    assert copy.network_.cost.name == "quadratic"
+    clf.partial_fit(X, y)                  # continuing after a round trip: the same next epoch
+    copy.partial_fit(X, y)
+    np.testing.assert_array_equal(copy.network_.weights[0], clf.network_.weights[0])
+
+
+def test_early_stop_holds_out_validation(small):
+    X, y = small
+    clf = GlassnetClassifier(epochs=20, early_stop=2, validation_fraction=0.2, random_state=0).fit(X, y)
+    assert "validation_accuracy" in clf.history_[0]
+    assert clf.best_epoch_ is not None
+    assert clf.stopped_ in ("completed", "early-stop")
+    assert clf.n_iter_ == len(clf.history_) <= 20
+
+
+def test_softmax_probabilities_and_bad_parameters(small):
+    X, y = small
+    clf = GlassnetClassifier(cost="log-likelihood", activation="relu", init="he", eta=0.1, epochs=3,
+                             random_state=0).fit(X, y)
+    assert clf.network_.output_activation.name == "softmax"
+    np.testing.assert_allclose(clf.predict_proba(X).sum(axis=1), 1.0)
+    for bad in (dict(eta=-1.0), dict(hidden_layer_sizes=(0,)), dict(dtype="int32"), dict(cost="nope"),
+                dict(early_stop=2, validation_fraction=1.5)):
+        with pytest.raises(ValueError):
+            GlassnetClassifier(epochs=1, **bad).fit(X, y)
