@@ -181,7 +181,7 @@ def build_parser():
 
 #: command modules with ``register(subparsers, add_data_options)``; each sets its
 #: parser's default ``func(args, out, err) -> exit code``.
-EXTENSIONS = ["cli_plot", "cli_predict", "cli_serve", "cli_more"]
+EXTENSIONS = ["cli_plot", "cli_predict", "cli_serve", "cli_more", "cli_sweep"]
 
 
 # -- train -------------------------------------------------------------------------------------
@@ -370,11 +370,14 @@ def format_reproduction(rows, seeds):
         per_seed = ", ".join(f"{r['seed']}: {r[key]:.2f}" for r in row.results)
         secs = np.mean([r["seconds"] for r in row.results])
         label = "best epoch" if row.best_of_seeds else "final epoch"
+        if row.metric == "validation":
+            top = max(row.results, key=lambda r: r[key])
+            label = f"best validation epoch; test {top['test']:.2f}% there"
         lines.append(f"| {row.name} | {book} | {row.source} | {vals.max():.2f}% ({label}) | "
                      f"{vals.mean():.2f} ± {vals.std():.2f} | {per_seed} | {secs:.0f} |")
     lines.append("")
     lines.append(f"Seeds {','.join(map(str, seeds))}; accuracy on the 10,000 MNIST test images (on the "
-                 f"40% test part for the digits).")
+                 f"40% test part for the digits; on the 10,000 validation images where the row says so).")
     return "\n".join(lines)
 
 

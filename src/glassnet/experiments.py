@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .network import Network
+from .training import TrainingConfig, fit
 
 __all__ = ["DATASETS", "PRESETS", "load_dataset", "train", "REPRODUCTION", "reproduce", "Row"]
 
@@ -55,18 +56,23 @@ def load_dataset(name, *, seed=0, data_dir=None, cache_dir=None, progress=None, 
     raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
 
 
-def train(training, test, sizes, epochs, mini_batch_size, eta, *, seed, log=None, on_batch=None,
+def train(training, test, sizes, epochs, mini_batch_size, eta, *, seed, validation=None, options=None,
           callbacks=()):
-    """Build ``Network(sizes, seed=seed)`` and run the book's SGD; returns (network, history).
+    """Build a Network and train it with ``fit``; returns (network, FitResult).
 
     ``mini_batch_size=None`` means the full training set (plain gradient descent).
+    ``options`` may hold cost, activation, init (for the Network) and l2, momentum,
+    schedule, patience, max_halvings, early_stop (for the training loop).  Without
+    options this is exactly the book's SGD.
     """
-    net = Network(sizes, seed=seed)
-    m = len(training.X) if mini_batch_size is None else mini_batch_size
-    history = net.SGD((training.X, training.y), epochs, m, eta,
-                      test_data=None if test is None else (test.X, test.y),
-                      log=log, on_batch=on_batch, callbacks=callbacks)
-    return net, history
+    options = dict(options or {})
+    net = Network(sizes, seed=seed, cost=options.pop("cost", "quadratic"),
+                  activation=options.pop("activation", "sigmoid"), init=options.pop("init", "standard"))
+    lmbda = options.pop("l2", 0.0)
+    config = TrainingConfig(epochs=epochs, eta=eta, lmbda=lmbda,
+                            mini_batch_size=len(training.X) if mini_batch_size is None else mini_batch_size,
+                            keep_best=False, **options)
+    return net, fit(net, training, config, validation=validation, test=test, callbacks=callbacks)
 
 
 @dataclass
@@ -81,7 +87,9 @@ class Row:
     book: float | None
     source: str
     best_of_seeds: bool = True
-    results: list = field(default_factory=list)   # per seed: dict(seed, best, final, seconds)
+    options: dict = field(default_factory=dict)   # beyond chapter 1: see ``train``
+    metric: str = "test"                          # "validation" where the book reports that
+    results: list = field(default_factory=list)   # per seed: dict(seed, best, final, test, seconds)
 
 
 #: The seeds' chapter-1 results (book = Nielsen ch. 1; primer; tutorial).
@@ -95,6 +103,9 @@ REPRODUCTION = [
         "book, final epoch", best_of_seeds=False),
     Row("64-30-10 digits, full batch", "digits", [64, 30, 10], 3000, None, 0.25, None,
         "tutorial (no figure printed)", best_of_seeds=False),
+    Row("ch. 3: 784-100-10 cross-entropy, L2", "mnist", [784, 100, 10], 60, 10, 0.1, 98.04,
+        "book ch. 3, validation", metric="validation",
+        options=dict(cost="cross-entropy", init="scaled", l2=5.0, schedule="halve", patience=10)),
 ]
 
 
@@ -114,13 +125,17 @@ def reproduce(rows=None, seeds=(0, 1, 2), *, epochs=None, data_dir=None, cache_d
             if key not in cache:
                 cache[key] = load_dataset(row.dataset, seed=seed, data_dir=data_dir,
                                           cache_dir=cache_dir, progress=progress)
-            training, _, test, _ = cache[key]
+            training, validation, test, _ = cache[key]
             start = time.perf_counter()
-            _, history = train(training, test, row.sizes, epochs or row.epochs, row.mini_batch_size,
-                               row.eta, seed=seed)
-            acc = [100 * h["accuracy"] for h in history]
-            result = dict(seed=seed, best=max(acc), final=acc[-1], epochs=len(acc),
-                          seconds=time.perf_counter() - start)
+            _, fitted = train(training, test, row.sizes, epochs or row.epochs, row.mini_batch_size,
+                              row.eta, seed=seed, options=row.options,
+                              validation=validation if row.metric == "validation" else None)
+            history = fitted.history
+            key = "accuracy" if row.metric == "test" else "validation_accuracy"
+            acc = [100 * h[key] for h in history]
+            best = int(np.argmax(acc))
+            result = dict(seed=seed, best=acc[best], final=acc[-1], epochs=len(acc),
+                          test=100 * history[best]["accuracy"], seconds=time.perf_counter() - start)
             row.results.append(result)
             if on_result is not None:
                 on_result(row, result)

@@ -70,6 +70,9 @@ class Activation:
     def __call__(self, z, out=None):
         return self.f(z, out=out)
 
+    def __reduce__(self):             # pickle by name: the table holds the functions
+        return get_activation, (self.name,)
+
     def prime(self, z):
         """f'(z), from z."""
         return self.prime_from_output(self.f(np.asarray(z)))
@@ -121,6 +124,9 @@ class Cost:
 
     def __call__(self, a, y):
         return self.fn(a, y)
+
+    def __reduce__(self):
+        return get_cost, (self.name,)
 
     def delta(self, a, y, act):
         if act.name in self.fused:

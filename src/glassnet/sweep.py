@@ -58,7 +58,8 @@ class Run:
 
 
 def grid(*, sizes, eta, mini_batch_size, epochs, cost=("quadratic",), l2=(0.0,), seeds=(0,), dataset=None):
-    """Every combination of the values given (each a sequence), in that order, seeds last.
+    """Every combination of the values given (each a sequence), in that order, seeds last;
+    a value given twice counts once.
 
     Raises ValueError naming the first bad value.  With ``dataset`` the sizes must fit
     it (``INPUTS[dataset]`` inputs, 10 outputs).
@@ -88,6 +89,7 @@ def grid(*, sizes, eta, mini_batch_size, epochs, cost=("quadratic",), l2=(0.0,),
             raise ValueError(f"seeds must be integers >= 0, got {value}")
     lists = [sizes, [float(v) for v in eta], [int(v) for v in mini_batch_size], [int(v) for v in epochs],
              list(cost), [float(v) for v in l2], [int(v) for v in seeds]]
+    lists = [list(dict.fromkeys(values)) for values in lists]       # a value given twice runs once
     if not all(lists):
         raise ValueError("every grid option needs at least one value")
     return [Run(*values) for values in itertools.product(*lists)]
@@ -149,7 +151,7 @@ def run_one(run, X_train, y_train, X_val, y_val, X_test, y_test, *, blas_threads
     else:
         row.update(best_validation_accuracy=history[best]["validation_accuracy"], best_epoch=best,
                    test_accuracy=history[best]["accuracy"])
-    row.update(epochs_run=len(history), seconds=seconds)
+    row.update(epochs_run=len(history), seconds=round(seconds, 4))
     return row
 
 
@@ -159,7 +161,8 @@ def run_sweep(runs, data, *, n_jobs=2, scheduler=None, on_result=None):
     n_jobs : local worker processes (joblib's loky backend); 1 runs in this process.
     scheduler : a Dask scheduler address ("tcp://host:8786"): run on that cluster
         instead, as many runs at once as it has worker threads.
-    on_result : ``on_result(row, done, total)`` as each run finishes (in finishing order).
+    on_result : ``on_result(row, done, total, index)`` as each run finishes (in finishing
+        order; ``index`` is the run's position in ``runs``).
 
     Returns the rows in the order of ``runs``.  The same runs give the same
     accuracies wherever they run: each run's randomness comes from its seed alone.
@@ -173,7 +176,7 @@ def run_sweep(runs, data, *, n_jobs=2, scheduler=None, on_result=None):
         for done, (i, row) in enumerate(results, 1):
             rows[i] = row
             if on_result is not None:
-                on_result(row, done, len(runs))
+                on_result(row, done, len(runs), i)
 
     if scheduler is None and n_jobs == 1:
         collect((i, run_one(r, *arrays)) for i, r in enumerate(runs))
@@ -248,7 +251,7 @@ def format_table(rows):
         body.append([r["sizes"], f"{r['eta']:g}", str(r["mini_batch_size"]), str(r["epochs"]), r["cost"],
                      f"{r['l2']:g}", str(r["seed"]), pct(r["best_validation_accuracy"]),
                      "-" if r["best_epoch"] is None else str(r["best_epoch"]), pct(r["test_accuracy"]),
-                     f"{r['seconds']:.1f}"])
+                     f"{r['seconds']:.2f}"])
     widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(head)]
     right = {1, 2, 3, 5, 6, 7, 8, 9, 10}
     fmt = (lambda cells: "  ".join(c.rjust(w) if i in right else c.ljust(w)
