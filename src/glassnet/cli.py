@@ -76,7 +76,7 @@ def _seeds(text):
 
 def _add_data_options(p):
     p.add_argument("--data-dir", metavar="DIR",
-                   help="a folder holding the four MNIST IDX files (raw or .gz) to use instead of "
+                   help="a folder holding the four MNIST (or Fashion-MNIST) IDX files (raw or .gz) to use instead of "
                         "downloading them (also: GLASSNET_DATA_DIR)")
     p.add_argument("--cache-dir", metavar="DIR",
                    help="where fetched data is kept (default: GLASSNET_CACHE, else ~/.cache/glassnet)")
@@ -108,9 +108,10 @@ def build_parser():
                        description="Train a network by mini-batch SGD, printing 'Epoch j: correct / n' "
                                    "on the test set after every epoch. With no options this is the "
                                    "book's run: MNIST, 784-30-10, 30 epochs, mini-batch 10, eta 3.0.")
-    t.add_argument("--dataset", default="mnist", choices=["mnist", "digits"],
-                   help="mnist (the book's 50k/10k/10k split) or digits (scikit-learn's 8x8 digits, the "
-                        "tutorial's 60/40 split; default there: 64-30-10, full batch, 3000 epochs, eta 0.25)")
+    t.add_argument("--dataset", default="mnist", choices=["mnist", "digits", "fashion"],
+                   help="mnist (the book's 50k/10k/10k split), fashion (Fashion-MNIST, the same split) or "
+                        "digits (scikit-learn's 8x8 digits, the tutorial's 60/40 split; default there: "
+                        "64-30-10, full batch, 3000 epochs, eta 0.25)")
     t.add_argument("--sizes", type=_sizes, metavar="N,N,...",
                    help="neurons per layer, input first (default 784,30,10; 64,30,10 for digits)")
     t.add_argument("--epochs", type=_positive(int), help="passes over the training data (default 30)")
@@ -181,7 +182,7 @@ def build_parser():
 
 #: command modules with ``register(subparsers, add_data_options)``; each sets its
 #: parser's default ``func(args, out, err) -> exit code``.
-EXTENSIONS = ["cli_plot", "cli_predict", "cli_serve", "cli_more", "cli_sweep"]
+EXTENSIONS = ["cli_plot", "cli_predict", "cli_serve", "cli_more", "cli_sweep", "cli_inspect"]
 
 
 # -- train -------------------------------------------------------------------------------------
