@@ -44,7 +44,6 @@ class Case:
     words: tuple = ()               # regular expressions the stderr line must match (case-insensitive)
     code: int = 2
     hostile: bool = False           # claims a huge size: check the peak allocation
-    known: str = ""                 # a defect outside the command under test, not yet fixed (strict xfail)
 
 
 # -- helpers that write inputs -----------------------------------------------------------------
@@ -296,12 +295,6 @@ def under_a_file(name):
     return path
 
 
-BANNER = ("cmd_train prints its '# glassnet ...' banner before fit() reads the checkpoint, so "
-          "the error is the second line on stderr (fix in cli.py: read the checkpoint before the banner)")
-BADZIP = ("training.load_checkpoint does not catch zipfile.BadZipFile, so a damaged checkpoint "
-          "ends in a traceback (fix: catch it as io.load does); and " + BANNER)
-
-
 TRAIN_CASES = [
     Case("train", "epochs-0", train("--epochs", "0"), ("--epochs", "must be > 0")),
     Case("train", "epochs-negative", train("--epochs", "-3"), ("--epochs", "must be > 0")),
@@ -335,25 +328,24 @@ TRAIN_CASES = [
          ("--resume needs --checkpoint",)),
     Case("train", "resume-missing-checkpoint",
          train("--epochs", "1", "--resume", "--checkpoint", lambda tmp, env: str(tmp / "ck.npz")),
-         ("no checkpoint at .*ck.npz",), known=BANNER),
+         ("no checkpoint at .*ck.npz",)),
     Case("train", "resume-text-checkpoint",
          train("--epochs", "1", "--resume", "--checkpoint", lambda tmp, env: str(write(tmp, "ck.npz", b"epoch 3\n"))),
-         ("ck.npz: not a readable checkpoint",), known=BANNER),
+         ("ck.npz: not a readable checkpoint",)),
     Case("train", "resume-damaged-zip-checkpoint",
          train("--epochs", "1", "--resume", "--checkpoint", lambda tmp, env: str(write(tmp, "ck.npz", b"PK\x03\x04"))),
-         ("ck.npz: not a readable checkpoint",), known=BADZIP),
+         ("ck.npz: not a readable checkpoint",)),
     Case("train", "resume-from-a-model-file",
          train("--epochs", "1", "--resume", "--checkpoint",
                lambda tmp, env: str(write(tmp, "model.npz", Path(env["model"]).read_bytes()))),
-         ("model.npz: not a glassnet checkpoint",), known=BANNER),
+         ("model.npz: not a glassnet checkpoint",)),
 ]
 
 #: the corpus
 CASES = IDX_CASES + IMAGE_CASES + MODEL_CASES + TRAIN_CASES
 IDS = [f"{i:03d}of{len(CASES)}-{c.kind}-{c.name}" for i, c in enumerate(CASES, 1)]
 assert len(set(IDS)) == len(IDS)
-PARAMS = [pytest.param(c, id=i, marks=[pytest.mark.xfail(strict=True, reason="known defect: " + c.known)] if c.known else [])
-          for c, i in zip(CASES, IDS)]
+PARAMS = [pytest.param(c, id=i) for c, i in zip(CASES, IDS)]
 
 
 # -- running a case -----------------------------------------------------------------------------

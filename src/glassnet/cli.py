@@ -200,6 +200,9 @@ def cmd_train(args, out, err):
     checkpoint = _writable(args.checkpoint) if args.checkpoint else None
     if args.resume and checkpoint is None:
         raise CLIError("--resume needs --checkpoint PATH")
+    if args.resume:
+        from .training import read_checkpoint
+        read_checkpoint(checkpoint)             # refuse a missing or foreign file before any output
     plots_dir = _plots_dir(args.plots) if args.plots else None
     show = is_terminal(err) if args.progress is None else args.progress
 
@@ -307,6 +310,8 @@ def _writable(path):
     parent = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
         raise CLIError(f"cannot save to {path}: it is a directory")
+    if parent.exists() and not parent.is_dir():
+        raise CLIError(f"cannot save to {path}: {parent} is a file, not a folder")
     if not parent.is_dir():
         raise CLIError(f"cannot save to {path}: folder {parent} does not exist")
     import os

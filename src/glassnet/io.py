@@ -90,19 +90,34 @@ def _jsonable(value):
     raise TypeError(f"cannot store {type(value).__name__} in a model header")
 
 
+def _starts_like_zip(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == b"PK\x03\x04"
+    except OSError:
+        return False
+
+
 def load(path, *, with_header=False):
     """Read a model written by ``save``; returns the Network (and the header dict).
 
     Raises ModelFormatError for anything that is not a sound glassnet model file.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ModelFormatError(f"{path} is a folder, not a model file")
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {name: npz[name] for name in npz.files}
     except FileNotFoundError:
         raise
     except (ValueError, OSError, zipfile.BadZipFile, EOFError, KeyError) as e:
-        reason = "it holds pickled objects" if "pickle" in str(e) else f"{type(e).__name__}: {e}"
+        if not _starts_like_zip(path):
+            reason = "it is not an .npz (zip) file"
+        elif "pickle" in str(e):
+            reason = "it holds pickled objects"
+        else:
+            reason = f"{type(e).__name__}: {e}"
         raise ModelFormatError(f"{path}: not a readable glassnet model ({reason})") from None
     if "header" not in arrays or arrays["header"].dtype != np.uint8 or arrays["header"].ndim != 1:
         raise ModelFormatError(f"{path}: no glassnet header (not a glassnet model file)")

@@ -24,6 +24,7 @@ import time
 
 import numpy as np
 
+from . import kernels
 from .functions import get_activation, get_cost, sigmoid, sigmoid_prime
 
 __all__ = ["Network", "sigmoid", "sigmoid_prime", "as_arrays", "one_hot", "LabelError"]
@@ -115,16 +116,23 @@ class Network:
         default with the log-likelihood cost.
     init : "standard" -- the book's N(0, 1) for weights and biases (default);
         "scaled" -- weights N(0, 1/n_in) (chapter 3); "he" -- N(0, 2/n_in) (for ReLU).
+    engine : "auto" (default) runs SGD epochs through the compiled loop of ``kernels``
+        when Numba is installed and the network is one it covers; "numpy" always uses
+        the readable NumPy step below (the reference the compiled loop is tested against).
     """
 
     def __init__(self, sizes, *, seed=None, weights=None, biases=None, dtype=None,
-                 cost="quadratic", activation="sigmoid", output_activation=None, init="standard"):
+                 cost="quadratic", activation="sigmoid", output_activation=None, init="standard",
+                 engine="auto"):
         sizes = [int(s) for s in sizes]
         if len(sizes) < 2 or min(sizes) < 1:
             raise ValueError(f"sizes must list at least two layer sizes, each > 0, got {sizes}")
         self.sizes = sizes
         self.num_layers = len(sizes)
         self.seed = seed
+        if engine not in ("auto", "numpy"):
+            raise ValueError(f"engine must be 'auto' or 'numpy', got {engine!r}")
+        self.engine = engine
         self.rng = np.random.default_rng(seed)
         self.cost = get_cost(cost)
         self.activation = get_activation(activation)
@@ -310,6 +318,15 @@ class Network:
         n = len(X)
         n_batches = -(-n // mini_batch_size)
         order = self.rng.permutation(n)
+        if self.engine != "numpy" and kernels.supports(self, momentum, mini_batch_size):
+            # the same steps in compiled code, a run of mini-batches per call
+            per_call = max(1, 20000 // mini_batch_size)
+            for k in range(0, n_batches, per_call):
+                kernels.sgd_batches(self, X, Y, order[k * mini_batch_size:(k + per_call) * mini_batch_size],
+                                    mini_batch_size, eta, lmbda, n)
+                if on_batch is not None:
+                    on_batch(min(k + per_call, n_batches), n_batches)
+            return time.perf_counter() - start
         for k in range(n_batches):
             batch = order[k * mini_batch_size:(k + 1) * mini_batch_size]
             self._step(X[batch], Y[batch], eta, lmbda, n, momentum)

@@ -14,6 +14,7 @@ import math
 import signal
 import threading
 import time
+import zipfile
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -245,8 +246,8 @@ def _plain(value):
     raise TypeError(f"cannot store {type(value).__name__} in a checkpoint")
 
 
-def load_checkpoint(path, network, config):
-    """Restore ``network`` (weights, velocities, Generator) from ``path``; return (state, best)."""
+def read_checkpoint(path):
+    """The arrays and JSON header of a checkpoint; CheckpointError if it is not one."""
     import json
     try:
         with np.load(path, allow_pickle=False) as npz:
@@ -254,10 +255,16 @@ def load_checkpoint(path, network, config):
         header = json.loads(arrays.pop("header").tobytes())
     except FileNotFoundError:
         raise CheckpointError(f"no checkpoint at {path} to resume from") from None
-    except (ValueError, OSError, KeyError, EOFError) as e:
-        raise CheckpointError(f"{path}: not a readable checkpoint ({e})") from None
-    if header.get("format") != CHECKPOINT_FORMAT:
+    except (ValueError, OSError, KeyError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{path}: not a readable checkpoint ({type(e).__name__}: {e})") from None
+    if not isinstance(header, dict) or header.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path}: not a glassnet checkpoint")
+    return arrays, header
+
+
+def load_checkpoint(path, network, config):
+    """Restore ``network`` (weights, velocities, Generator) from ``path``; return (state, best)."""
+    arrays, header = read_checkpoint(path)
     if header.get("sizes") != network.sizes:
         raise CheckpointError(f"{path}: checkpoint is for sizes {header.get('sizes')}, not {network.sizes}")
     saved = {k: v for k, v in header["config"].items() if k != "epochs"}
