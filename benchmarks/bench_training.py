@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 import glassnet
+from glassnet import kernels
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from book_loop import BookNetwork, to_book_format  # noqa: E402
@@ -50,6 +51,7 @@ FULL_TRAINING_SET = 50_000
 QUICK_TRAINING_SET = 2_000
 CONFIGS = [((784, 30, 10), 10), ((784, 100, 10), 10), ((784, 30, 10), 100)]
 MAIN = CONFIGS[0]
+compile_note = ""
 
 
 def config_name(config):
@@ -173,18 +175,18 @@ def threadpoolctl_available():
     return importlib.util.find_spec("threadpoolctl") is not None
 
 
-def bench_glassnet(config, data, epochs, repeats, seed, blas_threads=None):
+def bench_glassnet(config, data, epochs, repeats, seed, blas_threads=None, engine="auto"):
     with blas_limit(blas_threads):
-        return _bench_glassnet(config, data, epochs, repeats, seed)
+        return _bench_glassnet(config, data, epochs, repeats, seed, engine)
 
 
-def _bench_glassnet(config, data, epochs, repeats, seed):
+def _bench_glassnet(config, data, epochs, repeats, seed, engine="auto"):
     sizes, batch = config
     # warm-up, untimed: first BLAS calls, page faults of fresh arrays
-    glassnet.Network(sizes, seed=seed).SGD((data.X[:500], data.y[:500]), 1, batch, ETA, log=None)
+    glassnet.Network(sizes, seed=seed, engine=engine).SGD((data.X[:500], data.y[:500]), 1, batch, ETA, log=None)
     times, accuracies, net = [], [], None
     for r in range(repeats):
-        net = glassnet.Network(sizes, seed=seed + r, dtype=np.float32)
+        net = glassnet.Network(sizes, seed=seed + r, dtype=np.float32, engine=engine)
         history = net.SGD((data.X, data.y), epochs, batch, ETA, test_data=(data.Xt, data.yt), log=None)
         times += [h["seconds"] for h in history]
         accuracies.append(history[-1]["accuracy"])
@@ -453,14 +455,14 @@ def render(args, info, data, results, inference, memory, memory_note, n_train, b
               f"| Configuration | Implementation | s / epoch ({n_train:,} images) | Time vs glassnet "
               "| Test accuracy | Notes |",
               "|---|---|---:|---:|---:|---|"]
-    names = {"glassnet": "glassnet (NumPy, float32)",
-             "glassnet1": "glassnet, BLAS limited to 1 thread (for information)",
+    names = {"glassnet": "glassnet (float32; compiled loop where it applies)",
+             "glassnet_numpy": "glassnet, NumPy engine (the readable reference)",
              "book": "book loop (per-example, float64)",
              "torch": "PyTorch CPU (float32)", "sklearn": "scikit-learn MLPClassifier"}
     for config in CONFIGS:
         ours = results.get((config, "glassnet"))
         first = True
-        for impl in ("glassnet", "glassnet1", "book", "torch", "sklearn"):
+        for impl in ("glassnet", "glassnet_numpy", "book", "torch", "sklearn"):
             r = results.get((config, impl))
             if r is None:
                 continue
@@ -473,10 +475,13 @@ def render(args, info, data, results, inference, memory, memory_note, n_train, b
               "(shuffle + every mini-batch step; evaluation excluded); all in one process, one after another.",
               "- *Time vs glassnet*: that implementation's seconds divided by glassnet's — above 1× means "
               "glassnet is faster.",
-              "- *glassnet* runs with NumPy's BLAS at its default thread count (see NumPy above), as a user gets "
-              "it; the *BLAS limited to 1 thread* row (threadpoolctl) is for information only and is not used "
-              "by the targets. OpenBLAS threads on these small matrices can be very slow when other processes "
-              "use the cores, so compare the two rows and the load average before trusting a result.",
+              "- *glassnet* runs as a user gets it (`Network(sizes)`, engine \"auto\", NumPy's BLAS at its "
+              "default thread count): with Numba installed (extra `fast`), mini-batches of up to "
+              f"{kernels.MAX_BATCH} run through the compiled loop of `glassnet.kernels`, larger ones through "
+              "the NumPy step. The *NumPy engine* row (`engine=\"numpy\"`) is the readable reference, for "
+              f"information. {compile_note}",
+              "- OpenBLAS threads on these small matrices can be very slow when other processes use the "
+              "cores: check the load average above before trusting a result.",
               f"- *Book loop* (`benchmarks/book_loop.py`): too slow to train whole epochs here, so it is timed on "
               f"{book_slices} slice(s) of {book_slice:,} training images each, and each slice's time is scaled "
               f"to {n_train:,} images (×{n_train / book_slice:g}); its accuracy is after those "
@@ -574,6 +579,13 @@ def main(argv=None):
         log("peak memory: glassnet train --epochs 1 in a child process")
         memory, memory_note = peak_memory(args.seed)
 
+    global compile_note
+    if kernels.available():
+        seconds = kernels.compile_seconds()
+        compile_note = (f"First call of the compiled loop in this run: {seconds:.2f} s (compiling, or "
+                        "loading Numba's on-disk cache of an earlier compile).")
+    else:
+        compile_note = "Numba is not installed here, so every glassnet row is the NumPy step."
     n_train = QUICK_TRAINING_SET if args.quick else FULL_TRAINING_SET
     data = load_data(n_train, args.quick, args.seed)
     n_train = len(data.X)
@@ -583,11 +595,11 @@ def main(argv=None):
     for config in CONFIGS:
         log(f"glassnet {config_name(config)}")
         results[(config, "glassnet")] = bench_glassnet(config, data, args.epochs, args.repeats, args.seed)
-        if threadpoolctl_available():
-            log(f"glassnet {config_name(config)}, BLAS limited to 1 thread")
-            r = bench_glassnet(config, data, args.epochs, args.repeats, args.seed, blas_threads=1)
+        if kernels.supports(glassnet.Network(config[0]), 0.0, config[1]):
+            log(f"glassnet {config_name(config)}, NumPy engine")
+            r = bench_glassnet(config, data, args.epochs, args.repeats, args.seed, engine="numpy")
             r.extra.clear()
-            results[(config, "glassnet1")] = r
+            results[(config, "glassnet_numpy")] = r
 
     book_slice = min(args.book_images, n_train)
     book_slices = args.epochs * args.repeats

@@ -48,7 +48,8 @@ def supports(network, momentum, mini_batch_size):
 def _kernel():
     if "sgd" not in _compiled:
         import numba
-        _compiled["sgd"] = numba.njit(cache=True, nogil=True)(_sgd_batches_py)
+        # error_model="numpy": division follows IEEE rules instead of raising, as in NumPy
+        _compiled["sgd"] = numba.njit(cache=True, nogil=True, error_model="numpy")(_sgd_batches_py)
     return _compiled["sgd"]
 
 
@@ -99,9 +100,14 @@ def _sgd_batches_py(X, Y, order, m, eta, decay, cross_entropy, cap, Ws, Bs, As, 
             g = Gs[l]
             np.dot(d.T, prev, g)                  # BP4: eta/m sum_x delta a^T
             W = Ws[l]
-            for i in range(W.shape[0]):
-                for j in range(W.shape[1]):
-                    W[i, j] = W[i, j] * decay - g[i, j]
+            if decay == 1.0:
+                for i in range(W.shape[0]):
+                    for j in range(W.shape[1]):
+                        W[i, j] -= g[i, j]
+            else:                                 # L2: w -> (1 - eta lmbda / n) w - eta/m nabla
+                for i in range(W.shape[0]):
+                    for j in range(W.shape[1]):
+                        W[i, j] = W[i, j] * decay - g[i, j]
             b = Bs[l]
             for j in range(b.shape[0]):           # BP3: eta/m sum_x delta
                 t = 0.0
