@@ -89,3 +89,14 @@ def test_reproduce_lists_and_runs_a_row(tmp_path):
     row = next(l for l in out.splitlines() if l.startswith("| 64-30-10"))
     assert re.search(r"1: \d+\.\d\d, 2: \d+\.\d\d", row)
     assert table.read_text().strip() == out.strip()
+
+
+def test_fetch_progress_only_when_enabled():
+    from glassnet.progress import FetchProgress
+    quiet, loud = io.StringIO(), io.StringIO()
+    for stream, enabled in ((quiet, None), (loud, True)):      # a StringIO is not a terminal
+        bar = FetchProgress(stream, enabled=enabled)
+        for done in (0, 4096, 8192):
+            bar("train-images", done, 8192)
+    assert quiet.getvalue() == ""
+    assert "fetching train-images" in loud.getvalue()

@@ -126,10 +126,13 @@ def test_augmenter_is_reproducible_and_keeps_range():
     rng = np.random.default_rng(0)
     X = rng.random((50, 784)).astype(np.float32) * (rng.random((50, 784)) > 0.7)
     aug = Augmenter()
-    A = aug(X, np.random.default_rng(1))
+    A = aug(X, np.random.default_rng(1)).copy()          # the augmenter reuses its buffer
     B = aug(X, np.random.default_rng(1))
     assert A.dtype == np.float32 and A.shape == X.shape and np.array_equal(A, B)
     assert 0 <= A.min() and A.max() <= 1 and not np.allclose(A, X)
+    half = Augmenter(fraction=0.5)(X, np.random.default_rng(2))
+    kept = np.all(half == X, axis=1)
+    assert 10 <= kept.sum() <= 40                            # about half the rows left as they were
     identity = Augmenter(rotate=0, zoom=0, shift=0, elastic_alpha=0)
     np.testing.assert_allclose(identity(X, rng), X, atol=1e-6)
     shifted = Augmenter(rotate=0, zoom=0, shift=0, elastic_alpha=0)

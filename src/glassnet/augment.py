@@ -22,7 +22,10 @@ def gaussian_matrix(n, sigma):
 
 
 class Augmenter:
-    """``augmenter(X, rng) -> X'``: a distorted copy of every row of X.
+    """``augmenter(X, rng) -> X'``: a distorted copy of the rows of X.
+
+    The result lives in a buffer the augmenter reuses on its next call: use it (train an
+    epoch on it), then call again; copy it to keep it.
 
     rotate : max rotation in degrees; zoom : max relative scale change; shift : max
     translation in pixels; elastic_alpha / elastic_sigma : strength and smoothness of
@@ -37,6 +40,7 @@ class Augmenter:
         if not 0 <= fraction <= 1:
             raise ValueError(f"fraction must lie in 0..1, got {fraction}")
         self.fraction = fraction
+        self._out = None
         self.rotate, self.zoom, self.shift = rotate, zoom, shift
         self.alpha, self.sigma = elastic_alpha, elastic_sigma
         self.side, self.n_fields, self.chunk = side, n_fields, chunk
@@ -64,13 +68,17 @@ class Augmenter:
         if X.ndim != 2 or X.shape[1] != side * side:
             raise ValueError(f"augment expects rows of {side * side} pixels, got shape {X.shape}")
         fields = self._fields(rng)
+        # one output buffer, reused from epoch to epoch: a fresh 150 MB array every epoch
+        # costs page faults and the allocator's map/unmap (the caller must not keep it)
+        out = self._out
+        if out is None or out.shape != X.shape or out.dtype != X.dtype:
+            out = self._out = np.empty_like(X)
         if self.fraction >= 1:                      # every row, in contiguous slices
-            out = np.empty_like(X)
             for start in range(0, n, self.chunk):
                 out[start:start + self.chunk] = self._warp(X[start:start + self.chunk], rng, fields)
             return out
         rows = np.flatnonzero(rng.random(n) < self.fraction)
-        out = X.copy()
+        np.copyto(out, X)
         for start in range(0, len(rows), self.chunk):
             chosen = rows[start:start + self.chunk]
             out[chosen] = self._warp(X[chosen], rng, fields)

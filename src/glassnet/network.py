@@ -159,7 +159,7 @@ class Network:
             raise ValueError(f"unknown init {init!r}; choose one of {', '.join(scale)}")
         weights, biases = [], []
         for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
-            # the book draws biases first, then weights; one Generator draws both
+            # N(0, 1) biases and (scaled) N(0, 1) weights, layer by layer, from the one Generator
             biases.append(self.rng.standard_normal(n_out).astype(self.dtype))
             w = self.rng.standard_normal((n_out, n_in)) * scale[init](n_in)
             weights.append(w.astype(self.dtype))
@@ -188,7 +188,9 @@ class Network:
         if A.ndim != 2 or A.shape[1] != self.sizes[0]:
             raise ValueError(f"input must have {self.sizes[0]} features, got shape {a.shape}")
         for w, b, act in zip(self.weights, self.biases, self._activations()):
-            A = act(A @ w.T + b)
+            Z = A @ w.T
+            Z += b
+            A = act(Z, out=Z)
         if a.ndim == 1:
             return A[0]
         return A.T if column else A

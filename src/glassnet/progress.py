@@ -56,3 +56,32 @@ class BatchProgress:
         if self._bar:
             self._bar.close()
         self._bar = None
+
+
+class FetchProgress:
+    """A bar per file being fetched: call as ``progress(name, done_bytes, total_bytes)``."""
+
+    def __init__(self, stream=None, enabled=None):
+        self.stream = stream or sys.stderr
+        self.enabled = is_terminal(self.stream) if enabled is None else enabled
+        self._bars = {}
+
+    def __call__(self, name, done, total):
+        if not self.enabled:
+            return
+        bar = self._bars.get(name)
+        if bar is None:
+            try:
+                from tqdm import tqdm
+            except ImportError:
+                tqdm = None
+            bar = self._bars[name] = (tqdm(total=total, desc=f"fetching {name}", file=self.stream,
+                                           unit="B", unit_scale=True, leave=False) if tqdm else False)
+        if bar:
+            bar.update(done - bar.n)
+            if total and done >= total:
+                bar.close()
+        elif total:
+            self.stream.write(f"\rfetching {name}: {100 * done // total:3d}%"
+                              + ("\n" if done >= total else ""))
+            self.stream.flush()

@@ -46,6 +46,9 @@ class TrainingConfig:
         eta_t = eta (1 + cos(pi t / epochs)) / 2.
     early_stop : stop after this many epochs without a new best validation accuracy.
     keep_best : end with the weights of the best validation epoch (with validation data).
+    monitor_training : measure the training cost and accuracy after each epoch on the first
+        this many training examples (None: all; a forward pass over 50,000 images costs as
+        much as a few hundred SGD steps of a large network).
     """
     epochs: int = 30
     mini_batch_size: int = 10
@@ -57,6 +60,7 @@ class TrainingConfig:
     max_halvings: int = 7
     early_stop: int | None = None
     keep_best: bool = True
+    monitor_training: int | None = None
 
     def __post_init__(self):
         if int(self.epochs) < 1 or int(self.mini_batch_size) < 1:
@@ -151,7 +155,9 @@ def fit(network: Network, training, config: TrainingConfig, *, validation=None, 
                     stopped = "interrupted"
                     break
                 # an epoch's seconds: drawing its distorted copy (if any) and the SGD steps
-                record = network.epoch_record(j, augment_seconds + seconds, (X, labels, Y), val, tst)
+                k = config.monitor_training or len(X)
+                record = network.epoch_record(j, augment_seconds + seconds, (X[:k], labels[:k], Y[:k]),
+                                              val, tst)
             record["eta"] = eta
             _check_finite(network, record, eta)
             state["history"].append(record)
