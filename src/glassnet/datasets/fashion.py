@@ -21,7 +21,7 @@ from typing import Optional
 import numpy as np
 
 from .fetch import FetchError, PathLike, Progress, fetch_files
-from .mnist import MNIST, Dataset, _check_n_validation, load_mnist_arrays
+from .mnist import MNIST, book_split
 
 __all__ = [
     "FASHION_CLASSES",
@@ -145,12 +145,4 @@ def load_fashion_mnist(
     """
     paths = fetch_fashion_mnist(cache_dir=cache_dir, data_dir=data_dir, system_dir=system_dir,
                                 mirrors=mirrors, progress=progress)
-    X_full, y_full, X_test, y_test = load_mnist_arrays(paths, dtype=dtype)
-    n_validation = _check_n_validation(n_validation, len(y_full))
-    n_train = len(y_full) - n_validation
-    return MNIST(
-        training=Dataset(X_full[:n_train], y_full[:n_train]),
-        validation=Dataset(X_full[n_train:], y_full[n_train:]),
-        test=Dataset(X_test, y_test),
-        sha256={filename: digest for filename, digest in FASHION_FILES.values()},
-    )
+    return book_split(paths, FASHION_FILES, dtype=dtype, n_validation=n_validation)

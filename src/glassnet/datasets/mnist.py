@@ -90,6 +90,12 @@ def load_mnist(
         are views of one array.
     """
     paths = fetch_mnist(cache_dir=cache_dir, data_dir=data_dir, progress=progress)
+    return book_split(paths, MNIST_FILES, dtype=dtype, n_validation=n_validation)
+
+
+def book_split(paths, files, *, dtype=np.float32, n_validation=10000) -> MNIST:
+    """The book's split of fetched MNIST-format files: the last ``n_validation`` training
+    images for validation, the rest for training, t10k for test; ``files`` gives the hashes."""
     X_full, y_full, X_test, y_test = load_mnist_arrays(paths, dtype=dtype)
     n_validation = _check_n_validation(n_validation, len(y_full))
     n_train = len(y_full) - n_validation
@@ -97,7 +103,7 @@ def load_mnist(
         training=Dataset(X_full[:n_train], y_full[:n_train]),
         validation=Dataset(X_full[n_train:], y_full[n_train:]),
         test=Dataset(X_test, y_test),
-        sha256={filename: digest for filename, digest in MNIST_FILES.values()},
+        sha256={filename: digest for filename, digest in files.values()},
     )
 
 
