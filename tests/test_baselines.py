@@ -186,7 +186,7 @@ def test_cli_table_with_small_svms(mnist):
 
 @pytest.mark.parametrize("argv, message", [
     (["baselines", "--svm-train-size", "0"], "--svm-train-size: must be > 0"),
-    (["baselines", "--svm-train-size", "x"], "--svm-train-size: expected a int"),
+    (["baselines", "--svm-train-size", "x"], "--svm-train-size: expected an integer"),
     (["baselines", "--output", "/nonexistent-folder/b.md"], "folder /nonexistent-folder does not exist"),
     (["baselines", "--dataset", "digits"], "invalid choice: 'digits'"),
 ])

@@ -298,7 +298,7 @@ def under_a_file(name):
 TRAIN_CASES = [
     Case("train", "epochs-0", train("--epochs", "0"), ("--epochs", "must be > 0")),
     Case("train", "epochs-negative", train("--epochs", "-3"), ("--epochs", "must be > 0")),
-    Case("train", "epochs-not-integer", train("--epochs", "1.5"), ("--epochs", "expected a int")),
+    Case("train", "epochs-not-integer", train("--epochs", "1.5"), ("--epochs", "expected an integer")),
     Case("train", "mini-batch-0", train("--mini-batch-size", "0"), ("--mini-batch-size", "must be > 0")),
     Case("train", "mini-batch-negative", train("--mini-batch-size", "-10"), ("--mini-batch-size", "must be > 0")),
     Case("train", "eta-0", train("--eta", "0"), ("--eta", "must be > 0")),

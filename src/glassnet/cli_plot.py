@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .cli import at_least
+
 KINDS = ("curves", "weights", "confusion", "misclassified", "sigmoid")
 
 
@@ -39,7 +41,7 @@ def register(subparsers, add_data_options):
                    "Draw each first-layer neuron's incoming weights as a 28x28 image (8x8 for the "
                    "digits), red positive, blue negative, on one colour scale centred on 0.",
                    "weights.png")
-    w.add_argument("--max-neurons", type=_positive_int, default=100, metavar="N",
+    w.add_argument("--max-neurons", type=at_least(int, 1), default=100, metavar="N",
                    help="draw at most the first N neurons (default 100)")
     c = model_kind("confusion", "confusion matrix on the test set",
                    "Count, for every true digit, which digit the model predicts, on the MNIST test "
@@ -50,7 +52,7 @@ def register(subparsers, add_data_options):
                    "Show the first test images the model misclassifies, each titled "
                    "'true T, predicted P', on the MNIST test set (or the digits test part).",
                    "misclassified.png")
-    m.add_argument("-n", type=_positive_int, default=36, metavar="N",
+    m.add_argument("-n", type=at_least(int, 1), default=36, metavar="N",
                    help="show at most N misclassified images (default 36)")
     add_data_options(m)
 
@@ -62,17 +64,6 @@ def register(subparsers, add_data_options):
                    help="folder to write sigmoid_weights.png and sigmoid_biases.png into "
                         "(created if missing)")
     s.set_defaults(func=run)
-
-
-def _positive_int(text):
-    import argparse
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text!r}")
-    return value
 
 
 def run(args, out, err):

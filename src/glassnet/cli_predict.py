@@ -15,6 +15,8 @@ import json
 
 import numpy as np
 
+from .cli import at_least
+
 EXIT_OK = 0
 
 
@@ -30,7 +32,7 @@ def register(subparsers, add_data_options):
                     "pip install \"glassnet[image]\".")
     p.add_argument("model", metavar="MODEL", help="a model saved by 'glassnet train --save' (784 inputs)")
     p.add_argument("images", metavar="IMAGE", nargs="+", help="image files holding one digit each")
-    p.add_argument("--top", type=_top, default=3, metavar="K",
+    p.add_argument("--top", type=at_least(int, 1), default=3, metavar="K",
                    help="how many of the most likely digits to show (default 3)")
     p.add_argument("--json", action="store_true",
                    help="print one JSON document: a list of {image, prediction, top: [{digit, "
@@ -48,16 +50,6 @@ def register(subparsers, add_data_options):
     e.add_argument("model", metavar="MODEL", help="a model saved by 'glassnet train --save'")
     add_data_options(e)
     e.set_defaults(func=run_evaluate)
-
-
-def _top(text):
-    try:
-        k = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}")
-    if k < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text!r}")
-    return k
 
 
 def _load_model(path):
