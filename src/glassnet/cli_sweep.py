@@ -13,7 +13,8 @@ then the configuration with the best mean validation accuracy over the seeds.
 from __future__ import annotations
 
 import argparse
-import math
+
+from .cli import at_least
 
 EXIT_OK = 0
 
@@ -37,19 +38,6 @@ def _layer_sizes(text):
     return sizes
 
 
-def _number(kind, *, minimum, strict):
-    def parse(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, "
-                                             f"got {text!r}")
-        if (value <= minimum if strict else value < minimum) or not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"must be {'>' if strict else '>='} {minimum}, got {text!r}")
-        return value
-    return parse
-
-
 def _cost(text):
     from .sweep import COSTS
     if text not in COSTS:
@@ -71,27 +59,27 @@ def register(subparsers, add_data_options):
                         "validation)")
     p.add_argument("--sizes", type=_list(_layer_sizes, "layer sizes"), metavar="N-N-N,...",
                    help="networks to try, layers joined by '-' (default 784-30-10; 64-30-10 for digits)")
-    p.add_argument("--eta", type=_list(_number(float, minimum=0, strict=True), "learning rates"),
+    p.add_argument("--eta", type=_list(at_least(float, 0, strict=True), "learning rates"),
                    default=[3.0], metavar="ETA,...", help="learning rates (default 3.0)")
-    p.add_argument("--mini-batch-size", type=_list(_number(int, minimum=1, strict=False), "batch sizes"),
+    p.add_argument("--mini-batch-size", type=_list(at_least(int, 1), "batch sizes"),
                    default=[10], metavar="M,...", help="mini-batch sizes (default 10)")
-    p.add_argument("--epochs", type=_list(_number(int, minimum=1, strict=False), "epoch counts"),
+    p.add_argument("--epochs", type=_list(at_least(int, 1), "epoch counts"),
                    default=[30], metavar="N,...", help="epochs per run (default 30)")
     p.add_argument("--cost", type=_list(_cost, "costs"), default=["quadratic"], metavar="COST,...",
                    help="quadratic, cross-entropy and/or log-likelihood (default quadratic)")
-    p.add_argument("--l2", type=_list(_number(float, minimum=0, strict=False), "L2 strengths"),
+    p.add_argument("--l2", type=_list(at_least(float, 0), "L2 strengths"),
                    default=[0.0], metavar="LAMBDA,...", help="L2 regularisation strengths (default 0)")
-    p.add_argument("--seeds", type=_list(_number(int, minimum=0, strict=False), "seeds"), default=[0],
+    p.add_argument("--seeds", type=_list(at_least(int, 0), "seeds"), default=[0],
                    metavar="S,...", help="seeds of the networks' generators; every configuration runs "
                                          "once per seed (default 0)")
-    p.add_argument("--n-jobs", type=_number(int, minimum=1, strict=False), default=2, metavar="N",
+    p.add_argument("--n-jobs", type=at_least(int, 1), default=2, metavar="N",
                    help="runs at once on this machine (default 2), each limited to one BLAS thread; "
                         "1 runs them one after another in this process")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="run on the Dask cluster whose scheduler is at ADDRESS (tcp://host:8786) "
                         "instead, as many runs at once as its workers have threads (needs "
                         "pip install \"glassnet[dask]\"; the workers need glassnet installed)")
-    p.add_argument("--split-seed", type=_number(int, minimum=0, strict=False), default=0, metavar="S",
+    p.add_argument("--split-seed", type=at_least(int, 0), default=0, metavar="S",
                    help="seeds the digits' train/test split and the validation part (default 0)")
     p.add_argument("--output", default="results.csv", metavar="PATH",
                    help="the CSV of results, one row per run (default results.csv)")

@@ -20,7 +20,7 @@ from typing import Optional
 
 import numpy as np
 
-from .fetch import FetchError, PathLike, Progress, fetch_files
+from .fetch import FetchError, PathLike, Progress, fetch_files, mirrors_from_env
 from .mnist import MNIST, book_split
 
 __all__ = [
@@ -64,10 +64,7 @@ FASHION_HINT = (
 def fashion_mirrors() -> tuple[str, ...]:
     """The mirrors to try: ``$GLASSNET_FASHION_MIRRORS`` (comma-separated base URLs;
     set but empty means none) if set, else ``FASHION_MIRRORS``."""
-    env = os.environ.get("GLASSNET_FASHION_MIRRORS")
-    if env is None:
-        return FASHION_MIRRORS
-    return tuple(url.strip() for url in env.split(",") if url.strip())
+    return mirrors_from_env("GLASSNET_FASHION_MIRRORS", FASHION_MIRRORS)
 
 
 def fetch_fashion_mnist(

@@ -102,13 +102,18 @@ def default_cache_dir() -> Path:
     return Path.home() / ".cache" / "glassnet"
 
 
-def mnist_mirrors() -> tuple[str, ...]:
-    """The MNIST mirrors to try: ``$GLASSNET_MNIST_MIRRORS`` (comma-separated base
-    URLs; set but empty means none) if set, else ``MNIST_MIRRORS``."""
-    env = os.environ.get("GLASSNET_MNIST_MIRRORS")
+def mirrors_from_env(variable: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """The mirrors to try: ``$variable`` (comma-separated base URLs; set but empty means
+    none) if set, else ``default``."""
+    env = os.environ.get(variable)
     if env is None:
-        return MNIST_MIRRORS
+        return default
     return tuple(url.strip() for url in env.split(",") if url.strip())
+
+
+def mnist_mirrors() -> tuple[str, ...]:
+    """The MNIST mirrors to try: ``$GLASSNET_MNIST_MIRRORS`` if set, else ``MNIST_MIRRORS``."""
+    return mirrors_from_env("GLASSNET_MNIST_MIRRORS", MNIST_MIRRORS)
 
 
 def fetch_mnist(
