@@ -9,4 +9,4 @@ from . import io
 from .network import LabelError, Network, one_hot
 
 __version__ = "0.1.0"
-__all__ = ["Network", "sigmoid", "sigmoid_prime", "gradient_check", "one_hot", "LabelError", "__version__"]
+__all__ = ["io", "Network", "sigmoid", "sigmoid_prime", "gradient_check", "one_hot", "LabelError", "__version__"]

@@ -9,8 +9,6 @@ import argparse
 import contextlib
 import importlib
 import importlib.util
-import itertools
-import json
 import sys
 from pathlib import Path
 

@@ -10,7 +10,6 @@ is printed, so a bad file stops the command with one line naming it and exit cod
 """
 from __future__ import annotations
 
-import argparse
 import json
 
 import numpy as np

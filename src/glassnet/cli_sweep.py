@@ -13,6 +13,7 @@ then the configuration with the best mean validation accuracy over the seeds.
 from __future__ import annotations
 
 import argparse
+import math
 
 from .cli import at_least
 

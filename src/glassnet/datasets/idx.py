@@ -142,6 +142,13 @@ def _read_header(f: BinaryIO, name: str) -> tuple[np.dtype, tuple[int, ...], int
         nbytes *= d
     if nbytes > MAX_IDX_BYTES:
         raise IDXError(f"{name}: header {dims} announces {nbytes} bytes, more than the {MAX_IDX_BYTES} allowed")
+    # an empty array whose other dimensions are huge is no array NumPy can shape either
+    span = dtype.itemsize
+    for d in dims:
+        span *= max(d, 1)
+    if span > MAX_IDX_BYTES:
+        raise IDXError(f"{name}: header {dims} has dimensions too large for any array "
+                       f"(more than {MAX_IDX_BYTES} bytes once the zero dimension is filled)")
     return dtype, dims, nbytes
 
 
