@@ -8,7 +8,7 @@ the two big products per layer still done by BLAS (``np.dot`` inside Numba).
 
 It covers the book's network and chapter 3's: sigmoid neurons in every layer, the
 quadratic or the cross-entropy cost, optional L2 weight decay, no momentum.  Anything
-else, or a machine without Numba (``pip install "glassnet[fast]"``), uses the NumPy
+else, or a machine without Numba and SciPy (``pip install "glassnet[fast]"``), uses the NumPy
 path, which stays the reference: tests check that both give the same weights.
 
 Shapes: X (n, n_in) and Y (n, n_out) one sample a row; weights[l] (n_out, n_in).
@@ -25,9 +25,10 @@ _compiled = {}
 
 
 def available():
-    """Whether Numba is installed (it is imported only when the kernel is first used)."""
+    """Whether Numba is installed, with SciPy, whose BLAS Numba's ``np.dot`` calls (both are
+    imported only when the kernel is first used)."""
     if "available" not in _compiled:
-        _compiled["available"] = importlib.util.find_spec("numba") is not None
+        _compiled["available"] = all(importlib.util.find_spec(m) is not None for m in ("numba", "scipy"))
     return _compiled["available"]
 
 
