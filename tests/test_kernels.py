@@ -1,4 +1,4 @@
-"""The compiled SGD loop against the readable NumPy step: the same weights, to float rounding."""
+"""The compiled kernel against the readable NumPy code: the same weights and outputs, to float rounding."""
 import os
 
 import numpy as np
@@ -10,23 +10,27 @@ from glassnet.training import TrainingConfig, fit
 
 if not kernels.available():
     if os.environ.get("CI"):
-        pytest.fail("numba is part of the test extra: CI must run the compiled path", pytrace=False)
-    pytest.skip("numba is not installed", allow_module_level=True)
+        pytest.fail("the C kernel did not build: CI must run the compiled path", pytrace=False)
+    pytest.skip("the C kernel was not built", allow_module_level=True)
 
 
-def data(n=203, d=12, k=4, seed=0):
+def data(n=203, d=12, k=4, seed=0, zeros=0.0):
+    """Random inputs in [0, 1), a fraction ``zeros`` of them set to 0 (MNIST is ~80% zeros)."""
     rng = np.random.default_rng(seed)
-    return rng.random((n, d)), rng.integers(0, k, n)
+    X = rng.random((n, d))
+    X[rng.random((n, d)) < zeros] = 0.0
+    return X, rng.integers(0, k, n)
 
 
-@pytest.mark.parametrize("sizes", [[12, 4], [12, 8, 4], [12, 9, 7, 4]])
+@pytest.mark.parametrize("sizes", [[12, 4], [12, 8, 4], [12, 9, 7, 4], [40, 33, 17, 4]])
 @pytest.mark.parametrize("cost", ["quadratic", "cross-entropy"])
-@pytest.mark.parametrize("mini_batch_size, lmbda", [(1, 0.0), (7, 0.0), (10, 5.0), (32, 0.0)])
-def test_compiled_epochs_equal_the_numpy_step(sizes, cost, mini_batch_size, lmbda):
-    X, y = data()
+@pytest.mark.parametrize("mini_batch_size, lmbda, zeros", [(1, 0.0, 0.0), (7, 0.0, 0.8), (10, 5.0, 0.5),
+                                                            (32, 0.0, 0.8), (100, 1.0, 0.3)])
+def test_compiled_epochs_equal_the_numpy_step(sizes, cost, mini_batch_size, lmbda, zeros):
+    X, y = data(d=sizes[0], k=sizes[-1], zeros=zeros)
     fast = glassnet.Network(sizes, seed=3, dtype=np.float64, cost=cost)
     ref = glassnet.Network(sizes, seed=3, dtype=np.float64, cost=cost, engine="numpy")
-    assert kernels.supports(fast, 0.0, mini_batch_size)
+    assert fast.uses_kernel(0.0, mini_batch_size)
     config = TrainingConfig(epochs=3, mini_batch_size=mini_batch_size, eta=0.7, lmbda=lmbda)
     hf = fit(fast, (X, y), config, test=(X, y)).history
     hr = fit(ref, (X, y), config, test=(X, y)).history
@@ -36,8 +40,41 @@ def test_compiled_epochs_equal_the_numpy_step(sizes, cost, mini_batch_size, lmbd
     assert not np.allclose(fast.weights[0], glassnet.Network(sizes, seed=3, dtype=np.float64).weights[0])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sparse_rows_and_reading_x_give_identical_steps(dtype):
+    X, y = data(n=300, d=50, zeros=0.8)
+    X = X.astype(dtype)
+    X[5] = 0.0                                    # a blank input
+    Y = glassnet.one_hot(y, 4, dtype)
+    rows = kernels.SparseRows(X)
+    a = glassnet.Network([50, 20, 4], seed=2, dtype=dtype)
+    b = glassnet.Network([50, 20, 4], seed=2, dtype=dtype)
+    order = np.random.default_rng(0).permutation(300)
+    kernels.sgd_batches(a, X, Y, order, 10, 1.5, 2.0, 300, rows=rows)
+    kernels.sgd_batches(b, X, Y, order, 10, 1.5, 2.0, 300)
+    for p, q in zip(a.weights + a.biases, b.weights + b.biases):
+        np.testing.assert_array_equal(p, q)
+
+
+def test_sparse_rows_hold_exactly_the_nonzeros():
+    X, _ = data(n=50, d=37, zeros=0.7)
+    X[3, 4] = np.nan                              # NaN is not zero: it must reach the network
+    X[7, :] = 0.0
+    rows = kernels.SparseRows(X)
+    r, c = np.nonzero(X != 0)
+    assert rows.rowptr[0] == 0 and rows.rowptr[-1] == len(r)
+    np.testing.assert_array_equal(np.diff(rows.rowptr), np.bincount(r, minlength=50))
+    np.testing.assert_array_equal(rows.cols, c)
+    np.testing.assert_array_equal(rows.vals, X[r, c])
+    assert rows.density == pytest.approx(len(r) / X.size)
+    assert kernels.SparseRows.of(np.ones((20, 9))) is None           # too dense to be worth it
+    with pytest.raises(ValueError, match="rows were made"):
+        net = glassnet.Network([37, 5, 4], seed=0, dtype=np.float64)
+        kernels.sgd_batches(net, X[:40], np.zeros((40, 4)), np.arange(40), 10, 0.1, rows=rows)
+
+
 def test_float32_stays_close_and_float32():
-    X, y = data()
+    X, y = data(zeros=0.5)
     X = X.astype(np.float32)
     fast = glassnet.Network([12, 8, 4], seed=1)
     ref = glassnet.Network([12, 8, 4], seed=1, engine="numpy")
@@ -48,14 +85,72 @@ def test_float32_stays_close_and_float32():
         np.testing.assert_allclose(p, q, rtol=1e-4, atol=1e-5)
 
 
-def test_what_the_compiled_loop_leaves_to_numpy():
+@pytest.mark.parametrize("sizes", [[12, 4], [30, 17, 3], [64, 64, 10], [784, 30, 10], [20, 40, 30, 10]])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_forward_equals_numpy_feedforward(sizes, dtype):
+    X, _ = data(n=500, d=sizes[0], zeros=0.8, seed=1)
+    X = X.astype(dtype)
+    fast = glassnet.Network(sizes, seed=4, dtype=dtype)
+    ref = glassnet.Network(sizes, weights=fast.weights, biases=fast.biases, dtype=dtype, engine="numpy")
+    out = kernels.forward(fast, X)
+    assert out.dtype == dtype and out.shape == (500, sizes[-1])
+    tol = dict(rtol=2e-6, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-13, atol=1e-14)
+    np.testing.assert_allclose(out, ref.feedforward(X), **tol)
+    for threads in (1, 3, 64):                    # rows are independent: any split, same numbers
+        np.testing.assert_array_equal(kernels.forward(fast, X, threads=threads), out)
+
+
+def test_forward_takes_any_layout_and_propagates_nan():
+    X, _ = data(n=300, d=30, zeros=0.8)
+    net = glassnet.Network([30, 17, 3], seed=0, dtype=np.float64)
+    ref = glassnet.Network([30, 17, 3], weights=net.weights, biases=net.biases, dtype=np.float64, engine="numpy")
+    F = np.asfortranarray(X)
+    np.testing.assert_allclose(net.feedforward(F), ref.feedforward(X), rtol=1e-13)
+    np.testing.assert_allclose(net.feedforward(X[::2]), ref.feedforward(X[::2]), rtol=1e-13)
+    X[7, 3] = np.nan
+    out = net.feedforward(X)
+    assert np.isnan(out[7]).all() and np.isfinite(np.delete(out, 7, axis=0)).all()
+    big = net.feedforward(np.full((100, 30), 1e30))           # sigma saturates, never overflows
+    np.testing.assert_array_equal(big, ref.feedforward(np.full((100, 30), 1e30)))
+
+
+def test_float32_sigmoid_is_accurate_over_its_whole_range():
+    z = np.concatenate([np.linspace(-100, 100, 20001), [-1e30, 1e30, -88.5, 88.5, 0.0]]).astype(np.float32)
+    net = glassnet.Network([1, 1], weights=[np.ones((1, 1), np.float32)], biases=[np.zeros(1, np.float32)])
+    out = kernels.forward(net, z.reshape(-1, 1))[:, 0]
+    with np.errstate(over="ignore"):
+        exact = 1 / (1 + np.exp(-z.astype(np.float64)))
+    np.testing.assert_allclose(out, exact, rtol=3e-7, atol=1e-38)
+
+
+def test_what_the_compiled_kernel_leaves_to_numpy():
     net = glassnet.Network([4, 3, 2], seed=0)
+    assert kernels.supports(net, 0.0, 10) and kernels.supports(net, 0.0, 1000)
     assert not kernels.supports(net, 0.9, 10)                 # momentum
-    assert not kernels.supports(net, 0.0, kernels.MAX_BATCH + 1)
     assert not kernels.supports(glassnet.Network([4, 3, 2], activation="relu"), 0.0, 10)
     assert not kernels.supports(glassnet.Network([4, 3, 2], cost="log-likelihood"), 0.0, 10)
+    assert not kernels.supports(glassnet.Network([784, 800, 800, 10]), 0.0, 10)   # big later layer
+    assert not kernels.supports(glassnet.Network([784, 800, 10]), 0.0, 100)       # BLAS wins there
+    assert kernels.supports(glassnet.Network([784, 800, 10]), 0.0, 10)
+    assert not glassnet.Network([4, 3, 2], engine="numpy").uses_kernel()
+    assert kernels.supports_forward(glassnet.Network([784, 30, 10]), 10000)
+    assert not kernels.supports_forward(glassnet.Network([784, 30, 10]), 10)      # one BLAS call
+    assert not kernels.supports_forward(glassnet.Network([784, 100, 10]), 10000)
+    assert kernels.info().startswith("C")
     with pytest.raises(ValueError, match="engine"):
         glassnet.Network([4, 3, 2], engine="cuda")
+
+
+def test_pack_and_unpack_round_trip():
+    net = glassnet.Network([13, 9, 21, 5], seed=0, dtype=np.float64)
+    before = [p.copy() for p in net.weights + net.biases]
+    for transposed in (False, True):
+        params, P = kernels.pack(net, transposed=transposed)
+        assert list(P) == [13, 16, 24, 8]
+        if not transposed:
+            kernels.unpack(net, params, P)
+    for p, q in zip(net.weights + net.biases, before):
+        np.testing.assert_array_equal(p, q)
 
 
 def test_progress_is_reported_between_compiled_runs():
@@ -64,3 +159,12 @@ def test_progress_is_reported_between_compiled_runs():
     net = glassnet.Network([12, 5, 4], seed=0, dtype=np.float64)
     net.train_epoch(X, glassnet.one_hot(y, 4, np.float64), 1, 0.1, on_batch=lambda d, t: calls.append((d, t)))
     assert calls and calls[-1] == (500, 500) and all(t == 500 for _, t in calls)
+
+
+def test_bad_orders_are_refused_not_read_out_of_bounds():
+    X, y = data(n=20)
+    net = glassnet.Network([12, 5, 4], seed=0, dtype=np.float64)
+    Y = glassnet.one_hot(y, 4, np.float64)
+    for order in (np.array([0, 20]), np.array([-1, 3])):
+        with pytest.raises(IndexError):
+            kernels.sgd_batches(net, X, Y, order, 2, 0.1)

@@ -116,9 +116,10 @@ class Network:
         default with the log-likelihood cost.
     init : "standard" -- the book's N(0, 1) for weights and biases (default);
         "scaled" -- weights N(0, 1/n_in) (chapter 3); "he" -- N(0, 2/n_in) (for ReLU).
-    engine : "auto" (default) runs SGD epochs through the compiled loop of ``kernels``
-        when Numba is installed and the network is one it covers; "numpy" always uses
-        the readable NumPy step below (the reference the compiled loop is tested against).
+    engine : "auto" (default) runs SGD epochs and large forward passes through the
+        compiled kernel of ``kernels`` when it was built and covers the network;
+        "numpy" always uses the readable NumPy code below (the reference the compiled
+        kernel is tested against).
     """
 
     def __init__(self, sizes, *, seed=None, weights=None, biases=None, dtype=None,
@@ -187,10 +188,13 @@ class Network:
         A = a.reshape(1, -1) if a.ndim == 1 or column else a
         if A.ndim != 2 or A.shape[1] != self.sizes[0]:
             raise ValueError(f"input must have {self.sizes[0]} features, got shape {a.shape}")
-        for w, b, act in zip(self.weights, self.biases, self._activations()):
-            Z = A @ w.T
-            Z += b
-            A = act(Z, out=Z)
+        if self.engine != "numpy" and kernels.supports_forward(self, len(A)):
+            A = kernels.forward(self, A)            # the same layers, compiled and threaded
+        else:
+            for w, b, act in zip(self.weights, self.biases, self._activations()):
+                Z = A @ w.T
+                Z += b
+                A = act(Z, out=Z)
         if a.ndim == 1:
             return A[0]
         return A.T if column else A
@@ -310,22 +314,23 @@ class Network:
             w -= nw
             b -= nb
 
-    def train_epoch(self, X, Y, mini_batch_size, eta, *, lmbda=0.0, momentum=0.0, on_batch=None):
+    def train_epoch(self, X, Y, mini_batch_size, eta, *, lmbda=0.0, momentum=0.0, on_batch=None, rows=None):
         """One epoch of mini-batch SGD over X (n, n_in), Y (n, n_out): shuffle, split, step.
 
         The order comes from the network's Generator; the last mini-batch may be smaller.
+        ``rows``: X's nonzeros for the compiled kernel (``compiled_rows(X)``), if made.
         Returns the seconds it took.
         """
         start = time.perf_counter()
         n = len(X)
         n_batches = -(-n // mini_batch_size)
         order = self.rng.permutation(n)
-        if self.engine != "numpy" and kernels.supports(self, momentum, mini_batch_size):
+        if self.uses_kernel(momentum, mini_batch_size):
             # the same steps in compiled code, a run of mini-batches per call
             per_call = max(1, 20000 // mini_batch_size)
             for k in range(0, n_batches, per_call):
                 kernels.sgd_batches(self, X, Y, order[k * mini_batch_size:(k + per_call) * mini_batch_size],
-                                    mini_batch_size, eta, lmbda, n)
+                                    mini_batch_size, eta, lmbda, n, rows=rows)
                 if on_batch is not None:
                     on_batch(min(k + per_call, n_batches), n_batches)
             return time.perf_counter() - start
@@ -335,6 +340,15 @@ class Network:
             if on_batch is not None:
                 on_batch(k + 1, n_batches)
         return time.perf_counter() - start
+
+    def uses_kernel(self, momentum=0.0, mini_batch_size=10):
+        """Whether ``train_epoch`` runs through the compiled kernel for these settings."""
+        return self.engine != "numpy" and kernels.supports(self, momentum, mini_batch_size)
+
+    def compiled_rows(self, X, momentum=0.0, mini_batch_size=10):
+        """X's nonzero entries for the compiled kernel, made once for many epochs over the
+        same X (None when the kernel is not used or X is mostly nonzero)."""
+        return kernels.SparseRows.of(X) if self.uses_kernel(momentum, mini_batch_size) else None
 
     def epoch_record(self, epoch, seconds, training, validation=None, test=None):
         """The history entry of one epoch: cost and accuracy on each given data set.
@@ -381,8 +395,12 @@ class Network:
             Xt, yt = as_arrays(test_data, self.sizes[0], self.sizes[-1], self.dtype, targets="labels")
             test = (Xt, yt, None)
         history = []
+        start = time.perf_counter()
+        rows = self.compiled_rows(X, 0.0, mini_batch_size) if epochs else None
+        prepare = time.perf_counter() - start      # counted in the first epoch's seconds
         for j in range(epochs):
-            seconds = self.train_epoch(X, Y, mini_batch_size, eta, on_batch=on_batch)
+            seconds = self.train_epoch(X, Y, mini_batch_size, eta, on_batch=on_batch, rows=rows)
+            seconds, prepare = seconds + prepare, 0.0
             record = self.epoch_record(j, seconds, training, test=test)
             history.append(record)
             if log is not None:
