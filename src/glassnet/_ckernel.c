@@ -49,26 +49,26 @@ static inline float exp_f32(float t)
 }
 
 #if defined(__AVX512F__)
-/* The nonzeros among x[k:k+16] (or k+8), given their mask: their indices (and values,
+/* The nonzeros among x[0:16] (or 0:8), given their mask: their indices plus at (and values,
  * unless val is NULL) packed to the front of idx and val without a branch (AVX-512
  * compress; whole vectors are stored, so the arrays need room past the end). */
-static inline void nz_block_f32(const float *x, int64_t k, uint32_t mask, int32_t *idx, float *val)
+static inline void nz_block_f32(const float *x, int64_t at, uint32_t mask, int32_t *idx, float *val)
 {
     __mmask16 m = (__mmask16)mask;
-    __m512i at = _mm512_add_epi32(_mm512_set1_epi32((int)k),
+    __m512i where = _mm512_add_epi32(_mm512_set1_epi32((int)at),
                                   _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
     if (val)
-        _mm512_storeu_ps(val, _mm512_maskz_compress_ps(m, _mm512_loadu_ps(x + k)));
-    _mm512_storeu_si512(idx, _mm512_maskz_compress_epi32(m, at));
+        _mm512_storeu_ps(val, _mm512_maskz_compress_ps(m, _mm512_loadu_ps(x)));
+    _mm512_storeu_si512(idx, _mm512_maskz_compress_epi32(m, where));
 }
 
-static inline void nz_block_f64(const double *x, int64_t k, uint32_t mask, int32_t *idx, double *val)
+static inline void nz_block_f64(const double *x, int64_t at, uint32_t mask, int32_t *idx, double *val)
 {
     __mmask8 m = (__mmask8)mask;
-    __m256i at = _mm256_add_epi32(_mm256_set1_epi32((int)k), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    __m256i where = _mm256_add_epi32(_mm256_set1_epi32((int)at), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
     if (val)
-        _mm512_storeu_pd(val, _mm512_maskz_compress_pd(m, _mm512_loadu_pd(x + k)));
-    _mm256_storeu_si256((__m256i *)idx, _mm256_maskz_compress_epi32(m, at));
+        _mm512_storeu_pd(val, _mm512_maskz_compress_pd(m, _mm512_loadu_pd(x)));
+    _mm256_storeu_si256((__m256i *)idx, _mm256_maskz_compress_epi32(m, where));
 }
 #endif
 

@@ -14,10 +14,10 @@ typedef REAL FN(vec) __attribute__((vector_size(64), aligned(sizeof(REAL)), may_
 #define LOADV(p) (*(const VEC *)(p))
 #define STOREV(p, v) (*(VEC *)(p) = (v))
 
-/* the nonzero entries of x[0:n] (NaN counts as nonzero): their indices, and their values
- * unless val is NULL; returns how many.  idx and val need LANES entries of room past the
- * end (whole vectors are stored). */
-static int64_t FN(nonzeros)(const REAL *x, int64_t n, int32_t *idx, REAL *val)
+/* the nonzero entries of x[0:n] (NaN counts as nonzero): their indices plus base, and their
+ * values unless val is NULL; returns how many.  idx and val need LANES entries of room
+ * past the end (whole vectors are stored). */
+static int64_t FN(nonzeros)(const REAL *x, int64_t n, int64_t base, int32_t *idx, REAL *val)
 {
     int64_t c = 0, k = 0;
 #if defined(__AVX512F__)
@@ -29,7 +29,7 @@ static int64_t FN(nonzeros)(const REAL *x, int64_t n, int32_t *idx, REAL *val)
         for (int64_t j = 0; j < blocks; j++)
             masks[j] = NZMASK(x + k + j * LANES);
         for (int64_t j = 0; j < blocks; j++, k += LANES) {
-            NZCOMPRESS(x, k, masks[j], idx + c, val ? val + c : NULL);
+            NZCOMPRESS(x + k, base + k, masks[j], idx + c, val ? val + c : NULL);
             c += __builtin_popcount(masks[j]);
         }
     }
@@ -38,7 +38,7 @@ static int64_t FN(nonzeros)(const REAL *x, int64_t n, int32_t *idx, REAL *val)
         if (x[k] != 0) {
             if (val)
                 val[c] = x[k];
-            idx[c++] = (int32_t)k;
+            idx[c++] = (int32_t)(base + k);
         }
     return c;
 }
@@ -54,7 +54,7 @@ int64_t FN(csr)(const REAL *X, int64_t ldx, int64_t rows, int64_t n_in, int64_t 
     for (int64_t i = 0; i < rows; i++) {
         const REAL *x = X + i * ldx;
         if (cols) {
-            total += FN(nonzeros)(x, n_in, cols + total, vals + total);
+            total += FN(nonzeros)(x, n_in, 0, cols + total, vals + total);
         } else {
             int64_t k = 0;
 #if defined(__AVX512F__)
@@ -69,17 +69,17 @@ int64_t FN(csr)(const REAL *X, int64_t ldx, int64_t rows, int64_t n_in, int64_t 
     return total;
 }
 
-/* z[0:P] = b + sum over the nonzero x_k of x_k Wt[k, :]   (z = W x + b, skipping zero inputs);
- * the nonzero x_k are at k = idx[t], t < c, with values v[t] (by_index 0) or v[idx[t]]
- * (by_index 1: v is the whole input row) */
-static void FN(forward_first)(const REAL *v, int by_index, const int32_t *idx, int64_t c, const REAL *Wt,
-                              const REAL *b, REAL *z, int64_t P)
+/* z[0:P] += sum over the nonzero x_k of x_k Wt[k, :]   (the first layer's W x, skipping zero
+ * inputs); the nonzero x_k are at k = idx[t], t0 <= t < t1, with values v[t] (by_index 0)
+ * or v[idx[t]] (by_index 1: v is the whole input row) */
+static void FN(first_layer)(const REAL *v, int by_index, const int32_t *idx, int64_t t0, int64_t t1,
+                            const REAL *Wt, REAL *z, int64_t P)
 {
 #define X_T(t) (by_index ? v[idx[t]] : v[t])
     if (P == 2 * LANES) {                    /* the book's 30 hidden neurons: one pass */
-        VEC s0 = LOADV(b), s1 = LOADV(b + LANES), s2 = {0}, s3 = {0}, s4 = {0}, s5 = {0}, s6 = {0}, s7 = {0};
-        int64_t t = 0;
-        for (; t + 4 <= c; t += 4) {         /* four independent pairs of sums */
+        VEC s0 = LOADV(z), s1 = LOADV(z + LANES), s2 = {0}, s3 = {0}, s4 = {0}, s5 = {0}, s6 = {0}, s7 = {0};
+        int64_t t = t0;
+        for (; t + 4 <= t1; t += 4) {        /* four independent pairs of sums */
             const REAL *w0 = Wt + idx[t] * P, *w1 = Wt + idx[t + 1] * P;
             const REAL *w2 = Wt + idx[t + 2] * P, *w3 = Wt + idx[t + 3] * P;
             REAL x0 = X_T(t), x1 = X_T(t + 1), x2 = X_T(t + 2), x3 = X_T(t + 3);
@@ -92,7 +92,7 @@ static void FN(forward_first)(const REAL *v, int by_index, const int32_t *idx, i
             s6 += x3 * LOADV(w3);
             s7 += x3 * LOADV(w3 + LANES);
         }
-        for (; t < c; t++) {
+        for (; t < t1; t++) {
             s0 += X_T(t) * LOADV(Wt + idx[t] * P);
             s1 += X_T(t) * LOADV(Wt + idx[t] * P + LANES);
         }
@@ -101,15 +101,15 @@ static void FN(forward_first)(const REAL *v, int by_index, const int32_t *idx, i
         return;
     }
     for (int64_t jb = 0; jb < P; jb += LANES) {
-        VEC s0 = LOADV(b + jb), s1 = {0}, s2 = {0}, s3 = {0};
-        int64_t t = 0;
-        for (; t + 4 <= c; t += 4) {      /* four independent sums hide the FMA latency */
+        VEC s0 = LOADV(z + jb), s1 = {0}, s2 = {0}, s3 = {0};
+        int64_t t = t0;
+        for (; t + 4 <= t1; t += 4) {     /* four independent sums hide the FMA latency */
             s0 += X_T(t) * LOADV(Wt + idx[t] * P + jb);
             s1 += X_T(t + 1) * LOADV(Wt + idx[t + 1] * P + jb);
             s2 += X_T(t + 2) * LOADV(Wt + idx[t + 2] * P + jb);
             s3 += X_T(t + 3) * LOADV(Wt + idx[t + 3] * P + jb);
         }
-        for (; t < c; t++)
+        for (; t < t1; t++)
             s0 += X_T(t) * LOADV(Wt + idx[t] * P + jb);
         STOREV(z + jb, (s0 + s1) + (s2 + s3));
     }
@@ -131,7 +131,7 @@ static inline REAL FN(dot)(const REAL *a, const REAL *w, int64_t P)
 }
 
 /* a = sigma(z) on the first n entries, 0 on the padding n..P */
-static void FN(sigmoid_row)(REAL *z, int64_t n, int64_t P, REAL cap)
+static inline void FN(sigmoid_row)(REAL *z, int64_t n, int64_t P, REAL cap)
 {
 #ifdef VEXP
     for (int64_t j = 0; j < P; j += LANES) {
@@ -139,10 +139,11 @@ static void FN(sigmoid_row)(REAL *z, int64_t n, int64_t P, REAL cap)
         VEC t = -v;
         __typeof__(VEXP(t) < t) over = v < -cap;       /* exp(-z) would overflow past the cap */
         t = (VEC)(((__typeof__(over))t & ~over) | ((__typeof__(over))((VEC){0} + cap) & over));
-        STOREV(z + j, VRECIP((REAL)1 + VEXP(t)));
+        VEC a = VRECIP((REAL)1 + VEXP(t));
+        for (int64_t k = n - j; k < LANES; k++)     /* the padding past n stays 0 (n > j here) */
+            a[k] = 0;
+        STOREV(z + j, a);
     }
-    for (int64_t j = n; j < P; j++)
-        z[j] = 0;
     return;
 #endif
     for (int64_t j = 0; j < n; j++) {
@@ -234,11 +235,12 @@ int64_t FN(sgd)(const REAL *X, int64_t ldx, const int64_t *rowptr, const int32_t
                 vx[i] = vals + rowptr[r];
                 cnt[i] = rowptr[r + 1] - rowptr[r];
             } else {
-                cnt[i] = FN(nonzeros)(X + r * ldx, n_in, idx + i * n_in, val + i * n_in);
+                cnt[i] = FN(nonzeros)(X + r * ldx, n_in, 0, idx + i * n_in, val + i * n_in);
                 ix[i] = idx + i * n_in;
                 vx[i] = val + i * n_in;     /* values too: the weight update reads them again */
             }
-            FN(forward_first)(vx[i], 0, ix[i], cnt[i], Wl[1], bl[1], A[1] + i * P[1], P[1]);
+            memcpy(A[1] + i * P[1], bl[1], sizeof(REAL) * P[1]);       /* z = b + W x */
+            FN(first_layer)(vx[i], 0, ix[i], 0, cnt[i], Wl[1], A[1] + i * P[1], P[1]);
             FN(sigmoid_row)(A[1] + i * P[1], sizes[1], P[1], cap);
             for (int64_t l = 1; l <= L; l++)
                 rows[l] = A[l] + i * P[l];
@@ -337,80 +339,79 @@ static void FN(forward_rest_t)(int64_t L, const int64_t *sizes, const int64_t *P
     }
 }
 
-struct FN(job) {
+/* A forward pass shared by threads: each takes the next CHUNK rows until none are left,
+ * so a thread that starts late (or shares its core) just takes fewer. */
+struct FN(work) {
     const REAL *X;
-    int64_t ldx, start, stop, L;
+    int64_t ldx, rows, L;
     const int64_t *sizes, *P;
     const REAL *params;
     REAL cap, *out;
-    int64_t status;
+    int64_t next, done;                      /* atomics: the first unclaimed row, rows finished */
 };
 
 static void *FN(forward_rows)(void *arg)
 {
-    struct FN(job) *job = arg;
-    int64_t L = job->L, n_in = job->sizes[0], width = 0, n_out = job->sizes[L];
+    enum { CHUNK = 128 };
+    struct FN(work) *w = arg;
+    int64_t L = w->L, n_in = w->sizes[0], P1 = w->P[1], width = 0, n_out = w->sizes[L];
     for (int64_t l = 1; l <= L; l++)
-        width += job->P[l];
+        width += w->P[l];
     REAL *buf = malloc(sizeof(REAL) * width);
     int32_t *idx = malloc(sizeof(int32_t) * (n_in + LANES));
-    REAL *val = malloc(sizeof(REAL) * (n_in + LANES));
     REAL *rows[64];
-    if (!buf || !idx || !val || L >= 64) {
-        free(buf); free(idx); free(val);
-        job->status = -1;
+    if (!buf || !idx || L >= 64) {           /* claim nothing: the other threads do it all */
+        free(buf); free(idx);
         return NULL;
     }
     rows[1] = buf;
     for (int64_t l = 2; l <= L; l++)
-        rows[l] = rows[l - 1] + job->P[l - 1];
-    const REAL *Wt = job->params, *b = Wt + n_in * job->P[1];
-    for (int64_t i = job->start; i < job->stop; i++) {
-        const REAL *x = job->X + i * job->ldx;
-        int64_t c = FN(nonzeros)(x, n_in, idx, NULL);
-        FN(forward_first)(x, 1, idx, c, Wt, b, rows[1], job->P[1]);
-        FN(sigmoid_row)(rows[1], job->sizes[1], job->P[1], job->cap);
-        FN(forward_rest_t)(L, job->sizes, job->P, job->params, rows, job->cap);
-        memcpy(job->out + i * n_out, rows[L], sizeof(REAL) * n_out);
+        rows[l] = rows[l - 1] + w->P[l - 1];
+    const REAL *Wt = w->params, *b = Wt + n_in * P1;
+    for (;;) {
+        int64_t start = __atomic_fetch_add(&w->next, CHUNK, __ATOMIC_RELAXED);
+        if (start >= w->rows)
+            break;
+        int64_t stop = start + CHUNK < w->rows ? start + CHUNK : w->rows;
+        for (int64_t i = start; i < stop; i++) {
+            const REAL *x = w->X + i * w->ldx;
+            if (i + 1 < stop)                                /* the next row, on its way */
+                for (int64_t k = 0; k < n_in; k += 64 / (int64_t)sizeof(REAL))
+                    __builtin_prefetch(x + w->ldx + k, 0, 3);
+            int64_t c = FN(nonzeros)(x, n_in, 0, idx, NULL);
+            memcpy(rows[1], b, sizeof(REAL) * P1);           /* z = b + W x */
+            FN(first_layer)(x, 1, idx, 0, c, Wt, rows[1], P1);
+            FN(sigmoid_row)(rows[1], w->sizes[1], P1, w->cap);
+            FN(forward_rest_t)(L, w->sizes, w->P, w->params, rows, w->cap);
+            memcpy(w->out + i * n_out, rows[L], sizeof(REAL) * n_out);
+        }
+        __atomic_fetch_add(&w->done, stop - start, __ATOMIC_RELAXED);
     }
-    free(buf); free(idx); free(val);
-    job->status = 0;
+    free(buf); free(idx);
     return NULL;
 }
 
 /* out (rows, sizes[L]) = the network's output for each row of X, on up to `threads` threads;
- * params in the forward pass's layout (the later layers transposed, see forward_rest_t) */
+ * params in the forward pass's layout (the later layers transposed, see forward_rest_t).
+ * Returns 0, or -1 if no thread could allocate its buffers. */
 int64_t FN(forward)(const REAL *X, int64_t ldx, int64_t rows, int64_t L, const int64_t *sizes,
                     const int64_t *P, const REAL *params, REAL cap, REAL *out, int64_t threads)
 {
     enum { MAX_THREADS = 64 };
-    struct FN(job) jobs[MAX_THREADS];
+    struct FN(work) work = {X, ldx, rows, L, sizes, P, params, cap, out, 0, 0};
     pthread_t tid[MAX_THREADS];
     int started[MAX_THREADS] = {0};
-    if (threads < 1)
-        threads = 1;
     if (threads > MAX_THREADS)
         threads = MAX_THREADS;
-    if (threads > rows / 256)                /* a thread start costs ~20 us: only for big inputs */
-        threads = rows / 256 > 1 ? rows / 256 : 1;
-    for (int64_t t = 0; t < threads; t++) {
-        jobs[t] = (struct FN(job)){X, ldx, rows * t / threads, rows * (t + 1) / threads, L, sizes, P,
-                                   params, cap, out, 0};
-    }
+    if (threads > rows / 512)                /* a thread start costs tens of us: big inputs only */
+        threads = rows / 512;
     for (int64_t t = 1; t < threads; t++)
-        started[t] = pthread_create(&tid[t], NULL, FN(forward_rows), &jobs[t]) == 0;
-    FN(forward_rows)(&jobs[0]);
-    int64_t status = jobs[0].status;
-    for (int64_t t = 1; t < threads; t++) {
-        if (started[t]) {
+        started[t] = pthread_create(&tid[t], NULL, FN(forward_rows), &work) == 0;
+    FN(forward_rows)(&work);                 /* this thread works too, from the first row */
+    for (int64_t t = 1; t < threads; t++)
+        if (started[t])
             pthread_join(tid[t], NULL);
-        } else {
-            FN(forward_rows)(&jobs[t]);      /* no thread: do its share here */
-        }
-        if (jobs[t].status)
-            status = jobs[t].status;
-    }
-    return status;
+    return __atomic_load_n(&work.done, __ATOMIC_RELAXED) == rows ? 0 : -1;
 }
 
 #undef VEC
