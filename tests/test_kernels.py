@@ -126,6 +126,7 @@ def test_float32_sigmoid_is_accurate_over_its_whole_range():
 def test_what_the_compiled_kernel_leaves_to_numpy():
     net = glassnet.Network([4, 3, 2], seed=0)
     assert kernels.supports(net, 0.0, 10) and kernels.supports(net, 0.0, 1000)
+    assert not kernels.supports(net, 0.0, kernels.MAX_BATCH + 1)             # full-batch descent
     assert not kernels.supports(net, 0.9, 10)                 # momentum
     assert not kernels.supports(glassnet.Network([4, 3, 2], activation="relu"), 0.0, 10)
     assert not kernels.supports(glassnet.Network([4, 3, 2], cost="log-likelihood"), 0.0, 10)

@@ -197,8 +197,9 @@ int64_t FN(sgd)(const REAL *X, int64_t ldx, const int64_t *rowptr, const int32_t
         width += P[l];
     REAL *act = malloc(sizeof(REAL) * m * width);       /* A^l, l = 1..L: (m, P[l]) each */
     REAL *del = malloc(sizeof(REAL) * m * width);       /* delta^l, same shapes */
-    int32_t *idx = malloc(sizeof(int32_t) * (m * n_in + LANES));  /* nonzero inputs of each sample */
-    REAL *val = malloc(sizeof(REAL) * (m * n_in + LANES));
+    int64_t room = rowptr ? 0 : m * n_in + LANES;       /* each sample's nonzero inputs, when not given */
+    int32_t *idx = malloc(sizeof(int32_t) * (room + 1));
+    REAL *val = malloc(sizeof(REAL) * (room + 1));
     int64_t *cnt = malloc(sizeof(int64_t) * m);
     const int32_t **ix = malloc(sizeof(int32_t *) * m);  /* where sample i's nonzeros are */
     const REAL **vx = malloc(sizeof(REAL *) * m);

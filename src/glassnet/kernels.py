@@ -89,6 +89,9 @@ def _small_later_layers(network):
 #: mini-batches, while the first hidden layer has up to 300 neurons (784-30-10, batch 100:
 #: 2.5x; 784-800-10, batch 100: 0.7x); past the first layer at most this many weights
 MAX_LATER_WEIGHTS = 32768
+#: above this mini-batch size the NumPy step's BLAS products are efficient, and the kernel
+#: would hold each sample's nonzero inputs (8 bytes each) for a whole batch
+MAX_BATCH = 1024
 #: the forward pass beats BLAS up to 64 hidden neurons (784-30-10: 2.6x; 784-100-10: 0.9x)
 MAX_FORWARD_HIDDEN = 64
 
@@ -97,7 +100,7 @@ def supports(network, momentum, mini_batch_size):
     """Whether the compiled SGD loop computes what ``network._step`` would, and pays off."""
     return (available() and not momentum and mini_batch_size >= 1 and _sigmoid_network(network)
             and network.cost.name in ("quadratic", "cross-entropy") and _small_later_layers(network)
-            and (mini_batch_size <= 32 or network.sizes[1] <= 300))
+            and (mini_batch_size <= 32 or network.sizes[1] <= 300) and mini_batch_size <= MAX_BATCH)
 
 
 def supports_forward(network, rows):
