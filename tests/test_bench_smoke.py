@@ -1,0 +1,23 @@
+"""The training benchmark still runs end to end (a smoke run: its numbers mean nothing here)."""
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_benchmark_quick_run_writes_its_tables(tmp_path):
+    out = tmp_path / "bench.md"
+    run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_training.py"), "--quick", "--no-torch",
+                          "--no-sklearn", "--no-memory", "--book-images", "300", "--inference-runs", "1",
+                          "--output", str(out)], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    report = out.read_text()
+    assert report == run.stdout
+    for heading in ("## Training: median seconds per epoch", "## Matrix-based vs per-example",
+                    "## Inference: 784-30-10", "## Targets"):
+        assert heading in report
+    rows = [line for line in report.splitlines() if line.startswith("| 784-30-10, batch 10 |")]
+    assert len(rows) == 1 and "glassnet" in rows[0]
+    assert "book loop (per-example, float64)" in report
+    assert "| glassnet `feedforward` (float32) |" in report
