@@ -28,8 +28,17 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#if defined(__AVX512F__)
+#if defined(__AVX2__) || defined(__AVX512F__)
 #include <immintrin.h>
+#endif
+
+/* the vector width: a zmm register with AVX-512, a ymm with AVX, else 16 bytes */
+#if defined(__AVX512F__)
+#define VBYTES 64
+#elif defined(__AVX__)
+#define VBYTES 32
+#else
+#define VBYTES 16
 #endif
 
 /* e^t for float32, t <= 88 (the caller caps it): 2^k e^r with |r| <= ln2 / 2, e^r by its
@@ -56,7 +65,7 @@ static inline void nz_block_f32(const float *x, int64_t at, uint32_t mask, int32
 {
     __mmask16 m = (__mmask16)mask;
     __m512i where = _mm512_add_epi32(_mm512_set1_epi32((int)at),
-                                  _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+                                     _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
     if (val)
         _mm512_storeu_ps(val, _mm512_maskz_compress_ps(m, _mm512_loadu_ps(x)));
     _mm512_storeu_si512(idx, _mm512_maskz_compress_epi32(m, where));
@@ -70,44 +79,67 @@ static inline void nz_block_f64(const double *x, int64_t at, uint32_t mask, int3
         _mm512_storeu_pd(val, _mm512_maskz_compress_pd(m, _mm512_loadu_pd(x)));
     _mm256_storeu_si256((__m256i *)idx, _mm256_maskz_compress_epi32(m, where));
 }
+#define NZMASK_F32(p) ((uint32_t)_mm512_cmpneq_ps_mask(_mm512_loadu_ps(p), _mm512_setzero_ps()))
+#define NZMASK_F64(p) ((uint32_t)_mm512_cmpneq_pd_mask(_mm512_loadu_pd(p), _mm512_setzero_pd()))
+#elif defined(__AVX2__)
+/* The same for 8 floats with AVX2, which has no compress: a table gives, for each 8-bit
+ * mask, the positions of its set bits, packed to the front. */
+static int32_t packed_positions[256][8];
+
+__attribute__((constructor)) static void fill_packed_positions(void)
+{
+    for (int m = 0; m < 256; m++)
+        for (int j = 0, c = 0; j < 8; j++)
+            if (m >> j & 1)
+                packed_positions[m][c++] = j;
+}
+
+static inline void nz_block_f32(const float *x, int64_t at, uint32_t mask, int32_t *idx, float *val)
+{
+    __m256i where = _mm256_loadu_si256((const __m256i *)packed_positions[mask]);
+    if (val)
+        _mm256_storeu_ps(val, _mm256_permutevar8x32_ps(_mm256_loadu_ps(x), where));
+    _mm256_storeu_si256((__m256i *)idx, _mm256_add_epi32(where, _mm256_set1_epi32((int)at)));
+}
+#define NZMASK_F32(p) ((uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(p), _mm256_setzero_ps(), _CMP_NEQ_UQ)))
 #endif
 
-typedef float vf16 __attribute__((vector_size(64), aligned(4), may_alias));
-typedef int32_t vi16 __attribute__((vector_size(64), aligned(4), may_alias));
+typedef float vf __attribute__((vector_size(VBYTES), aligned(4), may_alias));
+typedef int32_t vi __attribute__((vector_size(VBYTES), aligned(4), may_alias));
 
-static inline vf16 splat_f32(float c)
+static inline vf splat_f32(float c)
 {
-    return (vf16){0} + c;
+    return (vf){0} + c;
 }
 
-/* exp_f32 on 16 lanes at once (the same steps, as vector operations) */
-static inline vf16 vexp_f32(vf16 t)
+/* exp_f32 on a vector of floats at once (the same steps, as vector operations) */
+static inline vf vexp_f32(vf t)
 {
-    vi16 low = t < splat_f32(-87.0f);
-    t = (vf16)(((vi16)t & ~low) | ((vi16)splat_f32(-87.0f) & low));
-    vf16 kf = (t * 1.44269504f + 12582912.0f) - 12582912.0f;
-    vf16 r = (t - kf * 0.693145751953125f) - kf * 1.428606820309417e-06f;
-    vf16 p = 1.0f + r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 + r * (1.0f / 720))))));
-    vi16 bits = (__builtin_convertvector(kf, vi16) + 127) << 23;
-    return p * (vf16)bits;
+    vi low = t < splat_f32(-87.0f);
+    t = (vf)(((vi)t & ~low) | ((vi)splat_f32(-87.0f) & low));
+    vf kf = (t * 1.44269504f + 12582912.0f) - 12582912.0f;
+    vf r = (t - kf * 0.693145751953125f) - kf * 1.428606820309417e-06f;
+    vf p = 1.0f + r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 + r * (1.0f / 720))))));
+    vi bits = (__builtin_convertvector(kf, vi) + 127) << 23;
+    return p * (vf)bits;
 }
 
-/* the sum of a vector's lanes, as a tree (a loop over the lanes would be 16 dependent adds) */
+/* the sum of a vector's lanes, as a tree (a loop over the lanes would be dependent adds) */
 #if defined(__AVX512F__)
 #define HSUM_F32(v) _mm512_reduce_add_ps((__m512)(v))
 #define HSUM_F64(v) _mm512_reduce_add_pd((__m512d)(v))
 #else
-static inline float hsum_f32(vf16 v)
+static inline float hsum_f32(vf v)
 {
-    for (int w = 8; w > 0; w /= 2)
+    for (int w = VBYTES / 8; w > 0; w /= 2)
         for (int j = 0; j < w; j++)
             v[j] += v[j + w];
     return v[0];
 }
-typedef double vd8 __attribute__((vector_size(64), aligned(8), may_alias));
-static inline double hsum_f64(vd8 v)
+typedef double vd __attribute__((vector_size(VBYTES), aligned(8), may_alias));
+static inline double hsum_f64(vd v)
 {
-    for (int w = 4; w > 0; w /= 2)
+    for (int w = VBYTES / 16; w > 0; w /= 2)
         for (int j = 0; j < w; j++)
             v[j] += v[j + w];
     return v[0];
@@ -116,12 +148,12 @@ static inline double hsum_f64(vd8 v)
 #define HSUM_F64(v) hsum_f64(v)
 #endif
 
-/* 1 / d on 16 lanes: the 14-bit estimate and one Newton step (error below float's
+/* 1 / d: with AVX-512 the 14-bit estimate and one Newton step (error below float's
  * rounding, and several times faster than the division) */
-static inline vf16 vrecip_f32(vf16 d)
+static inline vf vrecip_f32(vf d)
 {
 #if defined(__AVX512F__)
-    vf16 r = (vf16)_mm512_rcp14_ps((__m512)d);
+    vf r = (vf)_mm512_rcp14_ps((__m512)d);
     return r + r * (1.0f - d * r);
 #else
     return 1.0f / d;
@@ -134,16 +166,20 @@ static inline vf16 vrecip_f32(vf16 d)
 #define HSUM HSUM_F32
 #define VEXP vexp_f32
 #define EXP exp_f32
-#define NZMASK(p) ((uint32_t)_mm512_cmpneq_ps_mask(_mm512_loadu_ps(p), _mm512_setzero_ps()))
+#ifdef NZMASK_F32
+#define NZMASK NZMASK_F32
 #define NZCOMPRESS nz_block_f32
+#endif
 #include "_ckernel_impl.h"
 
 #define REAL double
 #define FN(name) glassnet_##name##_f64
 #define HSUM HSUM_F64
 #define EXP exp
-#define NZMASK(p) ((uint32_t)_mm512_cmpneq_pd_mask(_mm512_loadu_pd(p), _mm512_setzero_pd()))
+#ifdef NZMASK_F64
+#define NZMASK NZMASK_F64
 #define NZCOMPRESS nz_block_f64
+#endif
 #include "_ckernel_impl.h"
 
 /* what the kernel was compiled for, for the benchmark's report */

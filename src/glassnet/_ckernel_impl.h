@@ -2,15 +2,16 @@
  *
  * Included twice by _ckernel.c: REAL is float (suffix f32) or double (f64); FN names a
  * function for the type; EXP, HSUM, NZMASK, NZCOMPRESS (and for float VEXP, VRECIP) are
- * the type's exp, lane sum, nonzero mask and compress.  VEC is a
- * 64-byte vector of REAL (16 floats or 8 doubles); every hidden width is padded to a
- * multiple of LANES so each row is a whole number of vectors.  See _ckernel.c for the
+ * the type's exp, lane sum, nonzero mask and compress (NZMASK only where the instruction
+ * set has a fast one).  VEC is a vector of REAL, VBYTES wide (16 floats with AVX-512);
+ * every hidden width is padded to 64 bytes, a multiple of LANES, so each row is a whole
+ * number of vectors.  See _ckernel.c for the
  * layouts and the equations.
  */
 
-typedef REAL FN(vec) __attribute__((vector_size(64), aligned(sizeof(REAL)), may_alias));
+typedef REAL FN(vec) __attribute__((vector_size(VBYTES), aligned(sizeof(REAL)), may_alias));
 #define VEC FN(vec)
-#define LANES ((int64_t)(64 / sizeof(REAL)))
+#define LANES ((int64_t)(VBYTES / sizeof(REAL)))
 #define LOADV(p) (*(const VEC *)(p))
 #define STOREV(p, v) (*(VEC *)(p) = (v))
 
@@ -20,7 +21,7 @@ typedef REAL FN(vec) __attribute__((vector_size(64), aligned(sizeof(REAL)), may_
 static int64_t FN(nonzeros)(const REAL *x, int64_t n, int64_t base, int32_t *idx, REAL *val)
 {
     int64_t c = 0, k = 0;
-#if defined(__AVX512F__)
+#if defined(NZMASK)
     /* all the blocks' masks first: then only a running sum links one block to the next */
     enum { MAX_BLOCKS = 256 };
     uint32_t masks[MAX_BLOCKS];
@@ -68,7 +69,7 @@ int64_t FN(csr)(const REAL *X, int64_t ldx, int64_t rows, int64_t n_in, int64_t 
             total += FN(nonzeros)(x, n_in, 0, cols + total, vals + total);
         } else {
             int64_t k = 0;
-#if defined(__AVX512F__)
+#if defined(NZMASK)
             for (; k + LANES <= n_in; k += LANES)
                 total += __builtin_popcount(NZMASK(x + k));
 #endif
@@ -151,7 +152,7 @@ static inline void FN(sigmoid_row)(REAL *z, int64_t n, int64_t P, REAL cap)
         __typeof__(VEXP(t) < t) over = v < -cap;       /* exp(-z) would overflow past the cap */
         t = (VEC)(((__typeof__(over))t & ~over) | ((__typeof__(over))((VEC){0} + cap) & over));
         VEC a = VRECIP((REAL)1 + VEXP(t));
-        for (int64_t k = n - j; k < LANES; k++)     /* the padding past n stays 0 (n > j here) */
+        for (int64_t k = n - j > 0 ? n - j : 0; k < LANES; k++)   /* the padding past n stays 0 */
             a[k] = 0;
         STOREV(z + j, a);
     }

@@ -38,28 +38,31 @@ MIN_FORWARD_ROWS = 64
 def _library():
     """The loaded C library, or None when the extension was not built."""
     if "lib" not in _state:
-        lib = None
         try:
             from . import _ckernel
-            lib = ctypes.CDLL(_ckernel.__file__)
+            _state["lib"] = load(_ckernel.__file__)
         except (ImportError, OSError):
-            pass
-        if lib is not None:
-            i64, ptr = ctypes.c_int64, ctypes.c_void_p
-            for suffix, real in (("f32", ctypes.c_float), ("f64", ctypes.c_double)):
-                sgd = getattr(lib, f"glassnet_sgd_{suffix}")
-                sgd.restype = i64
-                sgd.argtypes = [ptr, i64, ptr, ptr, ptr, ptr, i64, ptr, i64, i64, i64, ptr, ptr, ptr, real, real,
-                                i64, real]
-                csr = getattr(lib, f"glassnet_csr_{suffix}")
-                csr.restype = i64
-                csr.argtypes = [ptr, i64, i64, i64, ptr, ptr, ptr]
-                fwd = getattr(lib, f"glassnet_forward_{suffix}")
-                fwd.restype = i64
-                fwd.argtypes = [ptr, i64, i64, i64, ptr, ptr, ptr, real, ptr, i64]
-            lib.glassnet_kernel_info.restype = ctypes.c_char_p
-        _state["lib"] = lib
+            _state["lib"] = None
     return _state["lib"]
+
+
+def load(path):
+    """The kernel built as the shared library at ``path``, with its functions' C types set
+    (the installed one is loaded by itself; tests load builds for other instruction sets)."""
+    lib = ctypes.CDLL(str(path))
+    i64, ptr = ctypes.c_int64, ctypes.c_void_p
+    for suffix, real in (("f32", ctypes.c_float), ("f64", ctypes.c_double)):
+        sgd = getattr(lib, f"glassnet_sgd_{suffix}")
+        sgd.restype = i64
+        sgd.argtypes = [ptr, i64, ptr, ptr, ptr, ptr, i64, ptr, i64, i64, i64, ptr, ptr, ptr, real, real, i64, real]
+        csr = getattr(lib, f"glassnet_csr_{suffix}")
+        csr.restype = i64
+        csr.argtypes = [ptr, i64, i64, i64, ptr, ptr, ptr]
+        fwd = getattr(lib, f"glassnet_forward_{suffix}")
+        fwd.restype = i64
+        fwd.argtypes = [ptr, i64, i64, i64, ptr, ptr, ptr, real, ptr, i64]
+    lib.glassnet_kernel_info.restype = ctypes.c_char_p
+    return lib
 
 
 def available():
