@@ -1,8 +1,7 @@
 """The compiled kernel against the readable NumPy code: the same weights and outputs, to float rounding."""
 import os
-import shutil
 import subprocess
-from pathlib import Path
+import sys
 
 import numpy as np
 import pytest
@@ -174,20 +173,23 @@ def test_bad_orders_are_refused_not_read_out_of_bounds():
             kernels.sgd_batches(net, X, Y, order, 2, 0.1)
 
 
-@pytest.mark.parametrize("march", ["x86-64", "haswell"])
-def test_the_kernel_built_for_older_instruction_sets_computes_the_same(tmp_path, monkeypatch, march):
-    """The installed kernel is built for this machine (AVX-512 here); its other paths --
-    AVX2's table-driven nonzero scan, plain 16-byte vectors -- run on other machines only,
-    so build them too and check them against NumPy."""
-    compiler = shutil.which("gcc") or shutil.which("cc")
-    if compiler is None:
-        pytest.skip("no C compiler")
-    source = Path(kernels.__file__).with_name("_ckernel.c")
-    built = tmp_path / f"kernel-{march}.so"
-    subprocess.run([compiler, "-O2", f"-march={march}", "-std=gnu11", "-fPIC", "-shared", "-DGLASSNET_NO_PYTHON",
-                    "-o", str(built), str(source), "-lm", "-lpthread"], check=True, capture_output=True)
-    monkeypatch.setitem(kernels._state, "lib", kernels.load(built))
-    assert kernels.info() == {"x86-64": "C, portable vectors", "haswell": "C, AVX2"}[march]
+@pytest.mark.parametrize("variant", sorted(kernels.VARIANTS))
+def test_every_build_of_the_kernel_computes_the_same(monkeypatch, variant):
+    """pip builds the kernel for AVX-512, AVX2 and plain x86-64, and a machine loads the
+    fastest it can run; check the others too (AVX2's table-driven nonzero scan, plain
+    16-byte vectors), which this machine would otherwise never execute."""
+    import importlib.util
+    spec = importlib.util.find_spec(f"glassnet.{kernels.VARIANTS[variant]}")
+    if spec is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"the {variant} build of the kernel is missing", pytrace=False)
+        pytest.skip(f"the {variant} build was not made")
+    lib = kernels.load(spec.origin)
+    if not lib.glassnet_cpu_ok():
+        pytest.skip(f"this processor cannot run the {variant} build")
+    lib.glassnet_prepare()
+    monkeypatch.setitem(kernels._state, "lib", lib)
+    assert kernels.info() == {"avx512": "C, AVX-512", "avx2": "C, AVX2", "portable": "C, portable vectors"}[variant]
     for dtype in (np.float32, np.float64):
         X, y = data(n=300, d=45, zeros=0.8, seed=5)
         X = X.astype(dtype)
@@ -202,3 +204,51 @@ def test_the_kernel_built_for_older_instruction_sets_computes_the_same(tmp_path,
             out = kernels.forward(fast, X)
             back = glassnet.Network(sizes, weights=fast.weights, biases=fast.biases, dtype=dtype, engine="numpy")
             np.testing.assert_allclose(out, back.feedforward(X), **tol)
+
+
+def test_glassnet_kernel_chooses_the_build_or_turns_it_off():
+    script = "from glassnet import kernels; print(kernels.info())"
+    for choice, expected in (("off", "None"), ("portable", "C, portable vectors"), ("nonsense", "None")):
+        run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                             env={**os.environ, "GLASSNET_KERNEL": choice}, check=True)
+        assert run.stdout.strip() == expected
+    net = glassnet.Network([4, 3, 2], seed=0)
+    run = subprocess.run([sys.executable, "-c", "import glassnet, numpy as np; net = glassnet.Network([4, 3, 2], seed=0); "
+                          "print(net.uses_kernel(), net.SGD((np.ones((8, 4)), np.zeros(8, int)), 1, 2, 0.1, log=None)[0]['epoch'])"],
+                         capture_output=True, text=True, env={**os.environ, "GLASSNET_KERNEL": "off"}, check=True)
+    assert run.stdout.split() == ["False", "0"] and net.uses_kernel()
+
+
+def test_the_kernel_refuses_what_it_cannot_compute():
+    X, y = data(n=40)
+    Y = glassnet.one_hot(y, 4, np.float64)
+    net = glassnet.Network([12, 5, 4], seed=0, dtype=np.float64)
+    order = np.arange(40)
+    for bad_X, bad_Y in ((X[:, :10], Y), (np.hstack([X, X]), Y), (X, Y[:, :3]), (X, Y[:30])):
+        with pytest.raises(ValueError, match="must have shape"):
+            kernels.sgd_batches(net, bad_X, bad_Y, order, 10, 0.1)
+    with pytest.raises(ValueError, match="must have shape"):
+        kernels.forward(net, X[:, :10])
+    with pytest.raises(ValueError, match="mini_batch_size"):
+        kernels.sgd_batches(net, X, Y, order, 0, 0.1)
+    for bad_order in (order * 0.5, order > 3, order.reshape(4, 10)):
+        with pytest.raises(IndexError, match="integer row numbers"):
+            kernels.sgd_batches(net, X, Y, bad_order, 10, 0.1)
+    kernels.sgd_batches(net, X, Y, order[:0], 10, 0.1)            # no mini-batches: nothing to do
+
+
+def test_only_the_built_in_functions_and_finite_weights_go_to_the_kernel():
+    from glassnet.functions import Activation, Cost
+    impostor = Activation("sigmoid", lambda z, out=None: np.tanh(z), lambda a: 1 - a * a)
+    assert not kernels.supports(glassnet.Network([4, 3, 2], activation=impostor), 0.0, 10)
+    cost = Cost("quadratic", lambda a, y: 0.0, lambda a, y: 2 * (a - y))
+    assert not kernels.supports(glassnet.Network([4, 3, 2], cost=cost), 0.0, 10)
+    net = glassnet.Network([30, 8, 4], seed=0)
+    net.weights[0][3, 7] = np.inf                 # 0 * inf is NaN in NumPy; the kernel would skip it
+    assert not kernels.supports(net, 0.0, 10) and not kernels.supports_forward(net, 1000)
+    X = np.zeros((100, 30), np.float32)
+    with np.errstate(invalid="ignore"):
+        assert np.isnan(net.feedforward(X)).all()
+    deep = glassnet.Network([3] + [2] * kernels.MAX_LAYERS + [2], seed=0)
+    assert not kernels.supports(deep, 0.0, 10) and not kernels.supports_forward(deep, 1000)
+    assert kernels.supports(glassnet.Network([3] + [2] * (kernels.MAX_LAYERS - 1) + [2], seed=0), 0.0, 10)

@@ -84,15 +84,7 @@ static inline void nz_block_f64(const double *x, int64_t at, uint32_t mask, int3
 #elif defined(__AVX2__)
 /* The same for 8 floats with AVX2, which has no compress: a table gives, for each 8-bit
  * mask, the positions of its set bits, packed to the front. */
-static int32_t packed_positions[256][8];
-
-__attribute__((constructor)) static void fill_packed_positions(void)
-{
-    for (int m = 0; m < 256; m++)
-        for (int j = 0, c = 0; j < 8; j++)
-            if (m >> j & 1)
-                packed_positions[m][c++] = j;
-}
+static int32_t packed_positions[256][8];          /* filled by glassnet_prepare */
 
 static inline void nz_block_f32(const float *x, int64_t at, uint32_t mask, int32_t *idx, float *val)
 {
@@ -182,6 +174,39 @@ static inline vf vrecip_f32(vf d)
 #endif
 #include "_ckernel_impl.h"
 
+/* Whether this processor has the instructions this build was compiled for.  setup.py
+ * builds the kernel three times (AVX-512, AVX2, portable) and kernels.py loads the first
+ * whose check passes; the check itself is compiled for the baseline x86-64, so that
+ * asking never executes an instruction the processor lacks. */
+#if defined(__x86_64__)
+__attribute__((target("arch=x86-64")))
+#endif
+int64_t glassnet_cpu_ok(void)
+{
+#if defined(__x86_64__) && (defined(__AVX2__) || defined(__AVX512F__))
+    __builtin_cpu_init();
+    int64_t ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#if defined(__AVX512F__)
+    ok = ok && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")
+         && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
+#endif
+    return ok;
+#else
+    return 1;
+#endif
+}
+
+/* One-time set-up, after glassnet_cpu_ok said yes. */
+void glassnet_prepare(void)
+{
+#if defined(__AVX2__) && !defined(__AVX512F__)
+    for (int m = 0; m < 256; m++)
+        for (int j = 0, c = 0; j < 8; j++)
+            if (m >> j & 1)
+                packed_positions[m][c++] = j;
+#endif
+}
+
 /* what the kernel was compiled for, for the benchmark's report */
 const char *glassnet_kernel_info(void)
 {
@@ -195,11 +220,21 @@ const char *glassnet_kernel_info(void)
 }
 
 #ifndef GLASSNET_NO_PYTHON
-/* An importable module, so that setuptools builds and installs it like any extension;
- * kernels.py loads the same file with ctypes. */
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_ckernel", "glassnet's compiled kernel (use it through glassnet.kernels)", -1, NULL, NULL, NULL, NULL, NULL};
+/* An importable (empty) module, so that setuptools builds and installs the file like any
+ * extension; kernels.py finds it and loads it with ctypes, without importing it.  The
+ * variants (_ckernel_avx512.c, _ckernel_avx2.c) define GLASSNET_MODULE to their names. */
+#ifndef GLASSNET_MODULE
+#define GLASSNET_MODULE _ckernel
+#endif
+#define GLASSNET_JOIN2(a, b) a##b
+#define GLASSNET_JOIN(a, b) GLASSNET_JOIN2(a, b)
+#define GLASSNET_TEXT2(a) #a
+#define GLASSNET_TEXT(a) GLASSNET_TEXT2(a)
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, GLASSNET_TEXT(GLASSNET_MODULE),
+                                    "glassnet's compiled kernel (use it through glassnet.kernels)", -1,
+                                    NULL, NULL, NULL, NULL, NULL};
 
-PyMODINIT_FUNC PyInit__ckernel(void)
+PyMODINIT_FUNC GLASSNET_JOIN(PyInit_, GLASSNET_MODULE)(void)
 {
     return PyModule_Create(&module);
 }

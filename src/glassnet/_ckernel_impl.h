@@ -196,8 +196,8 @@ int64_t FN(sgd)(const REAL *X, int64_t ldx, const int64_t *rowptr, const int32_t
     int64_t n_in = sizes[0], width = 0;
     for (int64_t l = 1; l <= L; l++)
         width += P[l];
-    REAL *act = malloc(sizeof(REAL) * m * width);       /* A^l, l = 1..L: (m, P[l]) each */
-    REAL *del = malloc(sizeof(REAL) * m * width);       /* delta^l, same shapes */
+    REAL *act = calloc(m * width, sizeof(REAL));        /* A^l, l = 1..L: (m, P[l]) each */
+    REAL *del = calloc(m * width, sizeof(REAL));        /* delta^l, same shapes */
     int64_t room = rowptr ? 0 : m * n_in + LANES;       /* each sample's nonzero inputs, when not given */
     int32_t *idx = malloc(sizeof(int32_t) * (room + 1));
     REAL *val = malloc(sizeof(REAL) * (room + 1));
@@ -370,7 +370,7 @@ static void *FN(forward_rows)(void *arg)
     int64_t L = w->L, n_in = w->sizes[0], P1 = w->P[1], width = 0, n_out = w->sizes[L];
     for (int64_t l = 1; l <= L; l++)
         width += w->P[l];
-    REAL *buf = malloc(sizeof(REAL) * width);
+    REAL *buf = calloc(width, sizeof(REAL));
     int32_t *idx = malloc(sizeof(int32_t) * (n_in + LANES));
     REAL *rows[64];
     if (!buf || !idx || L >= 64) {           /* claim nothing: the other threads do it all */

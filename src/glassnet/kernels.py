@@ -2,8 +2,9 @@
 
 At mini-batch 10 an epoch of the book's network is 5,000 small steps, and most of a
 NumPy step is the ~1 microsecond each NumPy call costs, not arithmetic.  The C file
-``_ckernel.c`` (built by ``pip install``; optional: without a C compiler glassnet
-installs and runs on NumPy alone) runs whole runs of mini-batches in one call: the
+``_ckernel.c`` (built by ``pip install`` for AVX-512, AVX2 and plain x86-64; optional:
+without a C compiler glassnet installs and runs on NumPy alone) runs whole runs of
+mini-batches in one call: the
 equations of ``Network.backprop`` (BP1-BP4) and ``Network._step``, one sample at a time
 inside a batch, skipping the zero inputs of the first layer (most of an MNIST image),
 and the forward pass of many rows on several threads.
@@ -21,10 +22,13 @@ hidden widths padded to whole 64-byte vectors) is made by :func:`pack` and undon
 from __future__ import annotations
 
 import ctypes
+import importlib.util
 import os
 import time
 
 import numpy as np
+
+from .functions import ACTIVATIONS, COSTS
 
 __all__ = ["available", "info", "supports", "supports_forward", "SparseRows", "sgd_batches", "forward",
            "pack", "unpack", "first_call_seconds"]
@@ -35,14 +39,33 @@ _state = {}
 MIN_FORWARD_ROWS = 64
 
 
+#: the kernel's builds, fastest first (setup.py makes them; see _ckernel.c)
+VARIANTS = {"avx512": "_ckernel_avx512", "avx2": "_ckernel_avx2", "portable": "_ckernel"}
+
+
 def _library():
-    """The loaded C library, or None when the extension was not built."""
+    """The fastest built kernel this processor can run, or None.
+
+    ``GLASSNET_KERNEL`` chooses: "auto" (default), one of VARIANTS' names, or "off"
+    (NumPy only).  A build is found by its file and loaded with ctypes, never imported,
+    and used only once its baseline-compiled check says the processor has its instructions.
+    """
     if "lib" not in _state:
-        try:
-            from . import _ckernel
-            _state["lib"] = load(_ckernel.__file__)
-        except (ImportError, OSError):
-            _state["lib"] = None
+        choice = os.environ.get("GLASSNET_KERNEL", "auto").strip().lower() or "auto"
+        names = list(VARIANTS.values()) if choice == "auto" else [VARIANTS.get(choice)]
+        _state["lib"] = None
+        for name in names if choice != "off" else ():
+            spec = importlib.util.find_spec(f"glassnet.{name}") if name else None
+            if spec is None or not spec.origin:
+                continue
+            try:
+                lib = load(spec.origin)
+            except (OSError, AttributeError):
+                continue
+            if lib.glassnet_cpu_ok():
+                lib.glassnet_prepare()
+                _state["lib"] = lib
+                break
     return _state["lib"]
 
 
@@ -62,6 +85,8 @@ def load(path):
         fwd.restype = i64
         fwd.argtypes = [ptr, i64, i64, i64, ptr, ptr, ptr, real, ptr, i64]
     lib.glassnet_kernel_info.restype = ctypes.c_char_p
+    lib.glassnet_cpu_ok.restype = i64
+    lib.glassnet_prepare.restype = None
     return lib
 
 
@@ -76,9 +101,18 @@ def info():
     return lib.glassnet_kernel_info().decode() if lib is not None else None
 
 
+#: the C code keeps per-layer pointers in arrays of this size
+MAX_LAYERS = 63
+
+
 def _sigmoid_network(network):
-    return (network.activation.name == "sigmoid" and network.output_activation.name == "sigmoid"
-            and network.dtype in (np.float32, np.float64) and network.num_layers >= 2)
+    """The built-in sigmoid in every layer (the very objects: a custom Activation that is
+    merely named "sigmoid" is not what the kernel computes), and finite first-layer weights
+    (the kernel skips zero inputs, so it would miss the NaN of 0 * inf that NumPy gives)."""
+    sigmoid = ACTIVATIONS["sigmoid"]
+    return (network.activation is sigmoid and network.output_activation is sigmoid
+            and network.dtype in (np.float32, np.float64) and 2 <= network.num_layers <= MAX_LAYERS + 1
+            and bool(np.isfinite(network.weights[0]).all()))
 
 
 def _small_later_layers(network):
@@ -102,7 +136,8 @@ MAX_FORWARD_HIDDEN = 64
 def supports(network, momentum, mini_batch_size):
     """Whether the compiled SGD loop computes what ``network._step`` would, and pays off."""
     return (available() and not momentum and mini_batch_size >= 1 and _sigmoid_network(network)
-            and network.cost.name in ("quadratic", "cross-entropy") and _small_later_layers(network)
+            and any(network.cost is COSTS[name] for name in ("quadratic", "cross-entropy"))
+            and _small_later_layers(network)
             and (mini_batch_size <= 32 or network.sizes[1] <= 300) and mini_batch_size <= MAX_BATCH)
 
 
@@ -215,11 +250,20 @@ def sgd_batches(network, X, Y, order, mini_batch_size, eta, lmbda=0.0, n=1, rows
     """
     dt = network.dtype
     X = np.ascontiguousarray(X, dtype=dt)
+    Y = np.ascontiguousarray(Y, dtype=dt)
+    n_in, n_out = network.sizes[0], network.sizes[-1]
+    if X.ndim != 2 or X.shape[1] != n_in or Y.shape != (len(X), n_out):
+        raise ValueError(f"X must have shape (n, {n_in}) and Y (n, {n_out}) for this network, "
+                         f"got {X.shape} and {Y.shape}")
     if rows is not None and (rows.shape != X.shape or rows.dtype != dt):
         raise ValueError(f"rows were made from a {rows.shape} {rows.dtype} array, not this {X.shape} {dt} one")
-    Y = np.ascontiguousarray(Y, dtype=dt)
+    if int(mini_batch_size) < 1:
+        raise ValueError(f"mini_batch_size must be at least 1, got {mini_batch_size}")
+    order = np.asarray(order)
+    if order.ndim != 1 or (len(order) and not np.issubdtype(order.dtype, np.integer)):
+        raise IndexError(f"order must be a 1-D array of integer row numbers, got {order.dtype} {order.shape}")
     order = np.ascontiguousarray(order, dtype=np.int64)
-    if len(order) and (order.min() < 0 or order.max() >= len(X) or len(Y) != len(X)):
+    if len(order) and (order.min() < 0 or order.max() >= len(X)):
         raise IndexError("order must index rows of X and Y")
     params, P = pack(network)
     sizes = np.array(network.sizes, np.int64)
@@ -232,7 +276,8 @@ def sgd_batches(network, X, Y, order, mini_batch_size, eta, lmbda=0.0, n=1, rows
         len(sizes) - 1, sizes.ctypes.data, P.ctypes.data, params.ctypes.data, real(eta),
         real(1.0 - eta * lmbda / n), int(network.cost.name == "cross-entropy"), real(_cap(dt)))
     if status:
-        raise MemoryError("the compiled SGD kernel could not allocate its buffers")
+        raise MemoryError("the compiled SGD kernel could not allocate its buffers" if status == -1 else
+                          f"the compiled SGD kernel refused the network (status {status})")
     unpack(network, params, P)
 
 
@@ -240,6 +285,8 @@ def forward(network, X, threads=None):
     """``network.feedforward(X)`` for a batch X (rows, n_in), computed by the kernel."""
     dt = network.dtype
     X = np.ascontiguousarray(X, dtype=dt)
+    if X.ndim != 2 or X.shape[1] != network.sizes[0]:
+        raise ValueError(f"X must have shape (n, {network.sizes[0]}) for this network, got {X.shape}")
     params, P = pack(network, transposed=True)
     sizes = np.array(network.sizes, np.int64)
     out = np.empty((len(X), sizes[-1]), dt)
