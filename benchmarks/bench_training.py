@@ -618,8 +618,9 @@ def main(argv=None):
     global compile_note
     if kernels.available():
         seconds = kernels.first_call_seconds()
-        compile_note = (f"Kernel: {kernels.info()}, compiled by `pip install` (no compiling at run time); "
-                        f"its first call in this run took {seconds * 1e3:.1f} ms (loading the library).")
+        compile_note = (f"Kernel: {kernels.info()}, compiled by `pip install` (about 1 s of gcc per build, "
+                        "no compiling at run time); its first call in this run took "
+                        f"{seconds * 1e3:.1f} ms (loading the library).")
     else:
         compile_note = "The compiled kernel is not built here, so every glassnet row is the NumPy step."
     n_train = QUICK_TRAINING_SET if args.quick else FULL_TRAINING_SET
