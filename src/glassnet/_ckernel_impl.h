@@ -15,6 +15,17 @@ typedef REAL FN(vec) __attribute__((vector_size(VBYTES), aligned(sizeof(REAL)), 
 #define LOADV(p) (*(const VEC *)(p))
 #define STOREV(p, v) (*(VEC *)(p) = (v))
 
+/* n zeros on a 64-byte boundary (rows of whole vectors then never straddle cache lines);
+ * free() releases it; NULL if memory ran out */
+static REAL *FN(zeroed)(int64_t n)
+{
+    size_t bytes = ((size_t)(n > 0 ? n : 1) * sizeof(REAL) + 63) / 64 * 64;
+    REAL *p = aligned_alloc(64, bytes);
+    if (p)
+        memset(p, 0, bytes);
+    return p;
+}
+
 /* the nonzero entries of x[0:n] (NaN counts as nonzero): their indices plus base, and their
  * values unless val is NULL; returns how many.  idx and val need LANES entries of room
  * past the end (whole vectors are stored). */
@@ -196,8 +207,8 @@ int64_t FN(sgd)(const REAL *X, int64_t ldx, const int64_t *rowptr, const int32_t
     int64_t n_in = sizes[0], width = 0;
     for (int64_t l = 1; l <= L; l++)
         width += P[l];
-    REAL *act = calloc(m * width, sizeof(REAL));        /* A^l, l = 1..L: (m, P[l]) each */
-    REAL *del = calloc(m * width, sizeof(REAL));        /* delta^l, same shapes */
+    REAL *act = FN(zeroed)(m * width);                  /* A^l, l = 1..L: (m, P[l]) each */
+    REAL *del = FN(zeroed)(m * width);                  /* delta^l, same shapes */
     int64_t room = rowptr ? 0 : m * n_in + LANES;       /* each sample's nonzero inputs, when not given */
     int32_t *idx = malloc(sizeof(int32_t) * (room + 1));
     REAL *val = malloc(sizeof(REAL) * (room + 1));
@@ -370,7 +381,7 @@ static void *FN(forward_rows)(void *arg)
     int64_t L = w->L, n_in = w->sizes[0], P1 = w->P[1], width = 0, n_out = w->sizes[L];
     for (int64_t l = 1; l <= L; l++)
         width += w->P[l];
-    REAL *buf = calloc(width, sizeof(REAL));
+    REAL *buf = FN(zeroed)(width);
     int32_t *idx = malloc(sizeof(int32_t) * (n_in + LANES));
     REAL *rows[64];
     if (!buf || !idx || L >= 64) {           /* claim nothing: the other threads do it all */
