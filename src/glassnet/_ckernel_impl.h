@@ -5,8 +5,7 @@
  * the type's exp, lane sum, nonzero mask and compress (NZMASK only where the instruction
  * set has a fast one).  VEC is a vector of REAL, VBYTES wide (16 floats with AVX-512);
  * every hidden width is padded to 64 bytes, a multiple of LANES, so each row is a whole
- * number of vectors.  See _ckernel.c for the
- * layouts and the equations.
+ * number of vectors.  See _ckernel.c for the layouts and the equations.
  */
 
 typedef REAL FN(vec) __attribute__((vector_size(VBYTES), aligned(sizeof(REAL)), may_alias));
@@ -41,7 +40,7 @@ static int64_t FN(nonzeros)(const REAL *x, int64_t n, int64_t base, int32_t *idx
         for (int64_t j = 0; j < blocks; j++)
             masks[j] = NZMASK(x + k + j * LANES);
         int64_t j = 0;
-        for (; j + 4 <= blocks; j += 4) {        /* a blank 64-pixel stretch (the top, the bottom) costs one test */
+        for (; j + 4 <= blocks; j += 4) {        /* four blank blocks (an image's top, its bottom): one test */
             if (!(masks[j] | masks[j + 1] | masks[j + 2] | masks[j + 3])) {
                 k += 4 * LANES;
                 continue;
@@ -201,8 +200,9 @@ static void FN(forward_rest)(int64_t L, const int64_t *sizes, const int64_t *P, 
  * Returns 0, or -1 if memory ran out.
  */
 int64_t FN(sgd)(const REAL *X, int64_t ldx, const int64_t *rowptr, const int32_t *cols, const REAL *vals,
-                const REAL *Y, int64_t ldy, const int64_t *order, int64_t n, int64_t m, int64_t L, const int64_t *sizes, const int64_t *P, REAL *params, REAL eta,
-                REAL decay, int64_t cross_entropy, REAL cap)
+                const REAL *Y, int64_t ldy, const int64_t *order, int64_t n, int64_t m, int64_t L,
+                const int64_t *sizes, const int64_t *P, REAL *params, REAL eta, REAL decay,
+                int64_t cross_entropy, REAL cap)
 {
     int64_t n_in = sizes[0], width = 0;
     for (int64_t l = 1; l <= L; l++)
@@ -217,8 +217,10 @@ int64_t FN(sgd)(const REAL *X, int64_t ldx, const int64_t *rowptr, const int32_t
     const REAL **vx = malloc(sizeof(REAL *) * m);
     REAL **A = malloc(sizeof(REAL *) * (L + 1)), **D = malloc(sizeof(REAL *) * (L + 1));
     REAL **Wl = malloc(sizeof(REAL *) * (L + 1)), **bl = malloc(sizeof(REAL *) * (L + 1));
+#define FREE_ALL() (free(act), free(del), free(idx), free(val), free(cnt), free(ix), free(vx), free(A), free(D), \
+                    free(Wl), free(bl))
     if (!act || !del || !idx || !val || !cnt || !ix || !vx || !A || !D || !Wl || !bl) {
-        free(act); free(del); free(idx); free(val); free(cnt); free(ix); free(vx); free(A); free(D); free(Wl); free(bl);
+        FREE_ALL();
         return -1;
     }
     int64_t off = 0;
@@ -233,7 +235,7 @@ int64_t FN(sgd)(const REAL *X, int64_t ldx, const int64_t *rowptr, const int32_t
     }
     REAL *rows[64];                          /* per-sample row pointers for forward_rest */
     if (L >= 64) {
-        free(act); free(del); free(idx); free(val); free(cnt); free(ix); free(vx); free(A); free(D); free(Wl); free(bl);
+        FREE_ALL();
         return -2;
     }
 
@@ -331,7 +333,8 @@ int64_t FN(sgd)(const REAL *X, int64_t ldx, const int64_t *rowptr, const int32_t
             STOREV(bl[1] + k, v);
         }
     }
-    free(act); free(del); free(idx); free(val); free(cnt); free(ix); free(vx); free(A); free(D); free(Wl); free(bl);
+    FREE_ALL();
+#undef FREE_ALL
     return 0;
 }
 
