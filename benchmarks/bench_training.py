@@ -343,7 +343,7 @@ def bench_inference(net, torch_model, data, threads, runs, rounds=5):
     and one still spinning from the block before would take a core from the next.
     """
     blocks = {"glassnet": lambda: net.feedforward(data.Xt)}
-    if kernels.supports_forward(net, len(data.Xt)):
+    if kernels.supports_forward(net, data.Xt):
         blocks["glassnet_1"] = lambda: kernels.forward(net, data.Xt, threads=1)
     reference = glassnet.Network(net.sizes, weights=net.weights, biases=net.biases, engine="numpy")
     blocks["glassnet_numpy"] = lambda: reference.feedforward(data.Xt)

@@ -112,8 +112,9 @@ def test_forward_takes_any_layout_and_propagates_nan():
     X[7, 3] = np.nan
     out = net.feedforward(X)
     assert np.isnan(out[7]).all() and np.isfinite(np.delete(out, 7, axis=0)).all()
-    big = net.feedforward(np.full((100, 30), 1e30))           # sigma saturates, never overflows
+    big = kernels.forward(net, np.full((100, 30), 1e30))      # sigma saturates, never overflows
     np.testing.assert_array_equal(big, ref.feedforward(np.full((100, 30), 1e30)))
+    assert not kernels.supports_forward(net, np.full((100, 30), 1e30))   # (dense: feedforward uses BLAS)
 
 
 def test_float32_sigmoid_is_accurate_over_its_whole_range():
@@ -136,9 +137,12 @@ def test_what_the_compiled_kernel_leaves_to_numpy():
     assert not kernels.supports(glassnet.Network([784, 800, 10]), 0.0, 100)       # BLAS wins there
     assert kernels.supports(glassnet.Network([784, 800, 10]), 0.0, 10)
     assert not glassnet.Network([4, 3, 2], engine="numpy").uses_kernel()
-    assert kernels.supports_forward(glassnet.Network([784, 30, 10]), 10000)
-    assert not kernels.supports_forward(glassnet.Network([784, 30, 10]), 10)      # one BLAS call
-    assert not kernels.supports_forward(glassnet.Network([784, 100, 10]), 10000)
+    sparse = np.zeros((10000, 784), np.float32)
+    sparse[:, 300:400] = 0.5                                                      # 13% nonzero
+    assert kernels.supports_forward(glassnet.Network([784, 30, 10]), sparse)
+    assert not kernels.supports_forward(glassnet.Network([784, 30, 10]), sparse[:10])      # one BLAS call
+    assert not kernels.supports_forward(glassnet.Network([784, 100, 10]), sparse)
+    assert not kernels.supports_forward(glassnet.Network([784, 30, 10]), sparse + 0.1)     # dense: BLAS
     assert kernels.info().startswith("C")
     with pytest.raises(ValueError, match="engine"):
         glassnet.Network([4, 3, 2], engine="cuda")
@@ -245,10 +249,10 @@ def test_only_the_built_in_functions_and_finite_weights_go_to_the_kernel():
     assert not kernels.supports(glassnet.Network([4, 3, 2], cost=cost), 0.0, 10)
     net = glassnet.Network([30, 8, 4], seed=0)
     net.weights[0][3, 7] = np.inf                 # 0 * inf is NaN in NumPy; the kernel would skip it
-    assert not kernels.supports(net, 0.0, 10) and not kernels.supports_forward(net, 1000)
+    assert not kernels.supports(net, 0.0, 10) and not kernels.supports_forward(net, np.zeros((1000, 30)))
     X = np.zeros((100, 30), np.float32)
     with np.errstate(invalid="ignore"):
         assert np.isnan(net.feedforward(X)).all()
     deep = glassnet.Network([3] + [2] * kernels.MAX_LAYERS + [2], seed=0)
-    assert not kernels.supports(deep, 0.0, 10) and not kernels.supports_forward(deep, 1000)
+    assert not kernels.supports(deep, 0.0, 10) and not kernels.supports_forward(deep, np.zeros((1000, 3)))
     assert kernels.supports(glassnet.Network([3] + [2] * (kernels.MAX_LAYERS - 1) + [2], seed=0), 0.0, 10)

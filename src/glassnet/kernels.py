@@ -131,6 +131,8 @@ MAX_LATER_WEIGHTS = 32768
 MAX_BATCH = 1024
 #: the forward pass beats BLAS up to 64 hidden neurons (784-30-10: 2.6x; 784-100-10: 0.9x)
 MAX_FORWARD_HIDDEN = 64
+#: and while at most this fraction of the inputs is nonzero (measured break-even: ~0.55)
+MAX_FORWARD_DENSITY = 0.5
 
 
 def supports(network, momentum, mini_batch_size):
@@ -141,10 +143,16 @@ def supports(network, momentum, mini_batch_size):
             and (mini_batch_size <= 32 or network.sizes[1] <= 300) and mini_batch_size <= MAX_BATCH)
 
 
-def supports_forward(network, rows):
-    """Whether ``forward`` computes ``network.feedforward`` for that many rows, and pays off."""
-    return (available() and rows >= MIN_FORWARD_ROWS and _sigmoid_network(network)
-            and network.sizes[1] <= MAX_FORWARD_HIDDEN and _small_later_layers(network))
+def supports_forward(network, X):
+    """Whether ``forward`` computes ``network.feedforward(X)`` and pays off: enough rows,
+    a small first hidden layer, and inputs mostly zero -- judged from up to 64 rows spread
+    over X (on dense inputs BLAS's product is faster: 784-30-10, 10,000 random rows, 5.9 ms
+    against 3.6 ms; MNIST, 19% nonzero, 1.5 ms against 3.6 ms)."""
+    if not (available() and len(X) >= MIN_FORWARD_ROWS and _sigmoid_network(network)
+            and network.sizes[1] <= MAX_FORWARD_HIDDEN and _small_later_layers(network)):
+        return False
+    sample = X[::max(1, len(X) // 64)][:64]
+    return np.count_nonzero(sample) <= MAX_FORWARD_DENSITY * sample.size
 
 
 def _widths(network):

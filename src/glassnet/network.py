@@ -188,7 +188,7 @@ class Network:
         A = a.reshape(1, -1) if a.ndim == 1 or column else a
         if A.ndim != 2 or A.shape[1] != self.sizes[0]:
             raise ValueError(f"input must have {self.sizes[0]} features, got shape {a.shape}")
-        if self.engine != "numpy" and kernels.supports_forward(self, len(A)):
+        if self.engine != "numpy" and kernels.supports_forward(self, A):
             A = kernels.forward(self, A)            # the same layers, compiled and threaded
         else:
             for w, b, act in zip(self.weights, self.biases, self._activations()):
