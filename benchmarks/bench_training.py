@@ -23,7 +23,6 @@ targets and prints everything as Markdown (``--output FILE`` also writes it to F
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime
 import importlib.metadata
 import importlib.util
@@ -163,24 +162,7 @@ def blas_info():
 
 # --------------------------------------------------------------------------- glassnet
 
-def blas_limit(threads):
-    """Context manager capping NumPy's BLAS threads (threadpoolctl), or a no-op for None."""
-    if threads is None:
-        return contextlib.nullcontext()
-    from threadpoolctl import threadpool_limits
-    return threadpool_limits(limits=threads, user_api="blas")
-
-
-def threadpoolctl_available():
-    return importlib.util.find_spec("threadpoolctl") is not None
-
-
-def bench_glassnet(config, data, epochs, repeats, seed, blas_threads=None, engine="auto"):
-    with blas_limit(blas_threads):
-        return _bench_glassnet(config, data, epochs, repeats, seed, engine)
-
-
-def _bench_glassnet(config, data, epochs, repeats, seed, engine="auto"):
+def bench_glassnet(config, data, epochs, repeats, seed, engine="auto"):
     sizes, batch = config
     # warm-up, untimed: first BLAS calls, page faults of fresh arrays
     glassnet.Network(sizes, seed=seed, engine=engine).SGD((data.X[:500], data.y[:500]), 1, batch, ETA, log=None)
