@@ -40,7 +40,9 @@ from pathlib import Path
 import numpy as np
 
 import glassnet
-from glassnet import kernels
+from glassnet import engines
+from glassnet.engines import NumpyEngine
+from glassnet.engines import kernel as kernels
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from book_loop import BookNetwork, to_book_format  # noqa: E402
@@ -162,14 +164,16 @@ def blas_info():
 
 # --------------------------------------------------------------------------- glassnet
 
-def bench_glassnet(config, data, epochs, repeats, seed, engine="auto"):
+def bench_glassnet(config, data, epochs, repeats, seed, engine=None):
+    """``engine`` None: the one ``Network.SGD`` chooses (as a user gets it); else that engine."""
     sizes, batch = config
     # warm-up, untimed: first BLAS calls, page faults of fresh arrays
-    glassnet.Network(sizes, seed=seed, engine=engine).SGD((data.X[:500], data.y[:500]), 1, batch, ETA, log=None)
+    glassnet.Network(sizes, seed=seed).SGD((data.X[:500], data.y[:500]), 1, batch, ETA, log=None, engine=engine)
     times, accuracies, net, prepare = [], [], None, []
     for r in range(repeats):
-        net = glassnet.Network(sizes, seed=seed + r, dtype=np.float32, engine=engine)
-        history = net.SGD((data.X, data.y), epochs, batch, ETA, test_data=(data.Xt, data.yt), log=None)
+        net = glassnet.Network(sizes, seed=seed + r, dtype=np.float32)
+        history = net.SGD((data.X, data.y), epochs, batch, ETA, test_data=(data.Xt, data.yt), log=None,
+                          engine=engine)
         times += [h["seconds"] for h in history]
         prepare.append(_prepare_seconds(net, data.X, batch))
         accuracies.append(history[-1]["accuracy"])
@@ -180,7 +184,16 @@ def bench_glassnet(config, data, epochs, repeats, seed, engine="auto"):
 def _prepare_seconds(net, X, batch):
     """The one-off preparation SGD does before its epochs (X's nonzeros for the kernel)."""
     start = time.perf_counter()
-    net.compiled_rows(X, 0.0, batch)
+    engines.choose(net, batch).prepare(X)
+    return time.perf_counter() - start
+
+
+def first_call_seconds():
+    """Seconds of the first use of the kernel in this process (loading the library)."""
+    start = time.perf_counter()
+    for dt in (np.float32, np.float64):
+        net = glassnet.Network([4, 3, 2], seed=0, dtype=dt)
+        kernels.sgd_batches(net, np.zeros((5, 4), dt), np.zeros((5, 2), dt), np.arange(5), 2, 0.1)
     return time.perf_counter() - start
 
 
@@ -324,11 +337,12 @@ def bench_inference(net, torch_model, data, threads, runs, rounds=5):
     rests 0.3 s: thread pools spin for a while after their work (OpenBLAS's for ~0.1 s),
     and one still spinning from the block before would take a core from the next.
     """
-    blocks = {"glassnet": lambda: net.feedforward(data.Xt)}
-    if kernels.supports_forward(net, data.Xt):
+    # the forward pass an inference call site gets: chosen once for the data (engines.forward_for)
+    name, forward = engines.forward_for(net, data.Xt)
+    blocks = {"glassnet": lambda: forward(data.Xt)}
+    if name == "kernel":
         blocks["glassnet_1"] = lambda: kernels.forward(net, data.Xt, threads=1)
-    reference = glassnet.Network(net.sizes, weights=net.weights, biases=net.biases, engine="numpy")
-    blocks["glassnet_numpy"] = lambda: reference.feedforward(data.Xt)
+    blocks["glassnet_numpy"] = lambda: net.feedforward(data.Xt)       # the core's NumPy pass
     if torch_model is not None:
         import torch
         Xt = torch.from_numpy(data.Xt)
@@ -367,21 +381,21 @@ def peak_memory(seed):
     smaller baseline child runs first and no other child process is started before.
     """
     if importlib.util.find_spec("glassnet.cli") is None:
-        return None, "skipped: glassnet.cli is not there yet"
+        return None, "skipped: glassnet.cli is not there"
     parent = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     rows = []
     base = subprocess.run([sys.executable, "-c", "import numpy, glassnet"], capture_output=True, text=True)
     if base.returncode == 0:
         rows.append(("`python -c 'import numpy, glassnet'` (baseline)",
                      resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024))
-    command = [sys.executable, "-m", "glassnet.cli", "train", "--epochs", "1", "--seed", str(seed)]
+    command = [sys.executable, "-m", "glassnet", "train", "--epochs", "1", "--seed", str(seed)]
     start = time.perf_counter()
     run = subprocess.run(command, capture_output=True, text=True, timeout=1800)
     wall = time.perf_counter() - start
     if run.returncode != 0:
         last = (run.stderr.strip().splitlines() or ["no output"])[-1]
         return rows or None, f"skipped: `{' '.join(command[1:])}` exited with {run.returncode}: {last}"
-    rows.append((f"`python -m glassnet.cli train --epochs 1` (784-30-10, batch 10, MNIST; {wall:.1f} s wall)",
+    rows.append((f"`python -m glassnet train --epochs 1` (784-30-10, batch 10, MNIST; {wall:.1f} s wall)",
                  resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024))
     return rows, (f"`resource.getrusage(RUSAGE_CHILDREN).ru_maxrss` after each child exits; the children "
                   f"run before the benchmark loads any data (this process: {parent:.0f} MiB then), since "
@@ -485,10 +499,10 @@ def render(args, info, data, results, inference, memory, memory_note, n_train, b
               "- *Time vs glassnet*: that implementation's seconds divided by glassnet's — above 1× means "
               "glassnet is faster.",
               "- *glassnet* runs as a user gets it (`Network(sizes)`, engine \"auto\", NumPy's BLAS at its "
-              "default thread count): where the compiled kernel of `glassnet.kernels` was built (by `pip "
+              "default thread count): where the compiled kernel of `glassnet.engines` was built (by `pip "
               "install`, with a C compiler) and covers the network, epochs run through it; it skips the "
               "zero inputs of the first layer (81% of MNIST's pixels). The *NumPy engine* row "
-              f"(`engine=\"numpy\"`) is the readable reference, for information. {compile_note}",
+              f"(`engine=NumpyEngine()`) is the readable reference, for information. {compile_note}",
               f"- *Preparation*: {prepare_note}",
               "- OpenBLAS threads on these small matrices can be very slow when other processes use the "
               "cores: check the load average above before trusting a result.",
@@ -599,7 +613,7 @@ def main(argv=None):
 
     global compile_note
     if kernels.available():
-        seconds = kernels.first_call_seconds()
+        seconds = first_call_seconds()
         compile_note = (f"Kernel: {kernels.info()}, compiled by `pip install` (about 1 s of gcc per build, "
                         "no compiling at run time); its first call in this run took "
                         f"{seconds * 1e3:.1f} ms (loading the library).")
@@ -614,9 +628,9 @@ def main(argv=None):
     for config in CONFIGS:
         log(f"glassnet {config_name(config)}")
         results[(config, "glassnet")] = bench_glassnet(config, data, args.epochs, args.repeats, args.seed)
-        if kernels.supports(glassnet.Network(config[0]), 0.0, config[1]):
+        if engines.choose(glassnet.Network(config[0]), config[1]).name == "kernel":
             log(f"glassnet {config_name(config)}, NumPy engine")
-            r = bench_glassnet(config, data, args.epochs, args.repeats, args.seed, engine="numpy")
+            r = bench_glassnet(config, data, args.epochs, args.repeats, args.seed, engine=NumpyEngine())
             r.extra.clear()
             results[(config, "glassnet_numpy")] = r
 

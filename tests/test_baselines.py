@@ -17,7 +17,7 @@ from glassnet.baselines import (
     run_svm_default,
 )
 from glassnet.cli import main
-from glassnet.cli_more import format_baselines
+from glassnet.cli.baselines import format_baselines
 from glassnet.datasets import Dataset
 
 

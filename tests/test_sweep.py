@@ -7,7 +7,7 @@ import os
 import pytest
 
 from glassnet.cli import main
-from glassnet.sweep import COLUMNS, best_config, format_table, grid, load_sweep_data, run_sweep
+from glassnet.training.sweep import COLUMNS, best_config, format_table, grid, load_sweep_data, run_sweep
 
 pytest.importorskip("sklearn")          # the digits
 pytest.importorskip("joblib")
@@ -91,7 +91,7 @@ def test_dask_cluster_gives_the_same_rows(tmp_path, dask_cluster):
     (["--eta", "0.5,x"], "--eta: expected a number"),
     (["--sizes", "64-0-10"], "--sizes: sizes need at least two layers"),
     (["--sizes", "64,30,10"], "--sizes: sizes need at least two layers"),
-    (["--sizes", "64-a-10"], "--sizes: sizes must be layer sizes joined by '-'"),
+    (["--sizes", "64-a-10"], "--sizes: sizes must be integers joined by ',' or '-'"),
     (["--sizes", "784-30-10"], "sizes 784-30-10 do not fit digits"),
     (["--sizes", "64-30-9"], "sizes 64-30-9 do not fit digits"),
     (["--epochs", "0"], "--epochs: must be >= 1"),

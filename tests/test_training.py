@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 import glassnet
-from glassnet.augment import Augmenter
+from glassnet.training.augment import Augmenter
 from glassnet.io import load
-from glassnet.training import CheckpointError, TrainingConfig, TrainingDiverged, fit
+from glassnet.training import CheckpointError, Momentum, TrainingConfig, TrainingDiverged, fit
 
 
 def blobs(n=300, seed=0, d=8, k=3):
@@ -59,8 +59,10 @@ def test_momentum_matches_the_velocity_update():
         for p, v, g in zip(ref.weights + ref.biases, velocity, nw + nb):
             v[...] = 0.9 * v - 0.5 / 20 * g
             p += v
+    optimizer = Momentum(0.9)                            # the optimizer owns the velocities
     for _ in range(3):
-        net.update_mini_batch((X.astype(np.float64), Y.astype(np.float64)), 0.5, momentum=0.9)
+        optimizer.step(net, X.astype(np.float64), Y.astype(np.float64), 0.5)
+    assert not hasattr(net, "velocities") and len(optimizer.state()) == 4
     for p, q, r in zip(net.weights + net.biases, ref.weights + ref.biases, w0):
         np.testing.assert_allclose(p, q, rtol=1e-12)
         assert not np.allclose(p, r)
@@ -113,12 +115,16 @@ def test_resume_from_checkpoint_is_bit_identical(tmp_path):
     ck = tmp_path / "ck.npz"
     part = glassnet.Network([8, 6, 3], seed=9)
     fit(part, (X, y), TrainingConfig(epochs=2, **config), validation=(X, y), checkpoint=ck)
-    resumed = glassnet.Network([8, 6, 3], seed=1234)          # a different seed: all state comes from ck
+    with pytest.raises(CheckpointError, match="seed 9, not 1234"):
+        fit(glassnet.Network([8, 6, 3], seed=1234), (X, y), TrainingConfig(epochs=6, **config),
+            validation=(X, y), checkpoint=ck, resume=True)
+    resumed = glassnet.Network([8, 6, 3], seed=9)
+    resumed.rng.random(5)                                     # the Generator's state comes from ck
     r = fit(resumed, (X, y), TrainingConfig(epochs=6, **config), validation=(X, y), checkpoint=ck,
             resume=True)
     assert len(r.history) == 6 and same(params(full), params(resumed))
     with pytest.raises(CheckpointError, match="different options"):
-        fit(glassnet.Network([8, 6, 3]), (X, y), TrainingConfig(epochs=6, **dict(config, eta=0.1)),
+        fit(glassnet.Network([8, 6, 3], seed=9), (X, y), TrainingConfig(epochs=6, **dict(config, eta=0.1)),
             checkpoint=ck, resume=True)
 
 
@@ -176,3 +182,29 @@ def test_killed_training_resumes_to_identical_weights(tmp_path, sig):
     a, b = load(tmp_path / "ref.npz"), load(out)
     assert same(params(a), params(b))
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+
+
+def test_a_version_1_checkpoint_is_refused_with_advice(tmp_path):
+    X, y = blobs()
+    ck = tmp_path / "ck.npz"
+    fit(glassnet.Network([8, 6, 3], seed=0), (X, y), TrainingConfig(epochs=1, mini_batch_size=10, eta=0.5),
+        checkpoint=ck)
+    from glassnet.io import read_npz, write_npz
+    header, arrays = read_npz(ck)
+    del header["checkpoint_version"]                         # what glassnet wrote before version 2
+    write_npz(ck, header, arrays)
+    with pytest.raises(CheckpointError, match="version 1.*without --resume"):
+        fit(glassnet.Network([8, 6, 3], seed=0), (X, y), TrainingConfig(epochs=2, mini_batch_size=10, eta=0.5),
+            checkpoint=ck, resume=True)
+
+
+def test_a_stale_temporary_file_of_a_killed_writer_is_removed(tmp_path):
+    X, y = blobs()
+    ck = tmp_path / "ck.npz"
+    dead = tmp_path / ".ck.npz.999999999.abc123.tmp"     # pid 999999999 cannot be alive
+    dead.write_bytes(b"half a checkpoint")
+    alive = tmp_path / f".ck.npz.{os.getppid()}.abc123.tmp"  # a live writer's file is left alone
+    alive.write_bytes(b"in progress")
+    fit(glassnet.Network([8, 6, 3], seed=0), (X, y), TrainingConfig(epochs=1, mini_batch_size=10, eta=0.5),
+        checkpoint=ck)
+    assert not dead.exists() and alive.exists() and ck.exists()

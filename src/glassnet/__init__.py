@@ -1,12 +1,16 @@
 """glassnet: a neural network you can see through.
 
-Nielsen's chapter 1-2 network -- sigmoid neurons, quadratic cost, backpropagation,
-mini-batch SGD -- computed a whole mini-batch at a time in NumPy.
+Nielsen's network -- sigmoid neurons, quadratic cost, backpropagation, mini-batch SGD --
+computed a whole mini-batch at a time in NumPy (``glassnet.core``), with an optional
+compiled engine (``glassnet.engines``) chosen once per run.
 """
-from .functions import sigmoid, sigmoid_prime
-from .gradcheck import gradient_check
-from . import io
-from .network import LabelError, Network, one_hot
+from . import engines, io
+from .core.functions import sigmoid, sigmoid_prime
+from .core.gradcheck import gradient_check
+from .core.network import Network
+from .errors import GlassnetError, LabelError
+from .labels import one_hot
 
-__version__ = "0.1.0"
-__all__ = ["io", "Network", "sigmoid", "sigmoid_prime", "gradient_check", "one_hot", "LabelError", "__version__"]
+from .version import __version__
+__all__ = ["io", "engines", "Network", "sigmoid", "sigmoid_prime", "gradient_check", "one_hot", "LabelError",
+           "GlassnetError", "__version__"]

@@ -14,56 +14,25 @@ and read with ``allow_pickle=False``: a file carrying pickled objects is refused
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from .network import Network
+from .core.network import Network
+from .errors import ModelFormatError
+from .files import atomic_write
 
-__all__ = ["save", "load", "ModelFormatError", "FORMAT_VERSION", "atomic_write"]
+__all__ = ["save", "load", "ModelFormatError", "FORMAT_VERSION", "atomic_write", "write_npz", "read_npz",
+           "network_header", "parameter_arrays"]
 
 FORMAT = "glassnet-model"
 FORMAT_VERSION = 1
 
 
-class ModelFormatError(ValueError):
-    """A model file that cannot be trusted: wrong format, version, arrays, shapes or values."""
-
-
-def atomic_write(path, write):
-    """Call ``write(fileobj)`` on a temporary file beside ``path``, then move it into place.
-
-    Nothing is left under ``path`` or beside it if ``write`` fails or is interrupted.
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".",
-                               prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())    # the permissions a plain open() would give
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _header(network, metadata):
-    from . import __version__
+def network_header(network, metadata=None):
+    """The JSON header that describes ``network`` (plus ``metadata``) in a model or checkpoint."""
+    from .version import __version__
     return {
         "format": FORMAT, "format_version": FORMAT_VERSION, "glassnet_version": __version__,
         "sizes": network.sizes, "cost": network.cost.name, "activation": network.activation.name,
@@ -72,14 +41,59 @@ def _header(network, metadata):
     }
 
 
-def save(network, path, metadata=None):
-    """Write ``network`` to ``path`` (.npz) with ``metadata`` (JSON-able dict) in its header."""
-    header = json.dumps(_header(network, metadata), default=_jsonable).encode()
-    arrays = {"header": np.frombuffer(header, dtype=np.uint8)}
+def write_npz(path, header, arrays):
+    """Write ``arrays`` (name -> ndarray) and ``header`` (a JSON-able dict) to ``path``
+    atomically, as an .npz whose member ``header`` holds the UTF-8 JSON."""
+    data = json.dumps(header, default=_jsonable).encode()
+    members = {"header": np.frombuffer(data, dtype=np.uint8), **arrays}
+    return atomic_write(path, lambda f: np.savez(f, **members))
+
+
+def read_npz(path, error=ModelFormatError, what="glassnet model"):
+    """``(header, arrays)`` of a file written by ``write_npz``; ``error`` for anything else.
+
+    Non-regular files are refused before they are opened; pickled members are refused.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise error(f"{path} is a folder, not a {what} file")
+    if path.exists() and not path.is_file():
+        raise error(f"{path} is not a regular file")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {name: npz[name] for name in npz.files}
+    except FileNotFoundError:
+        raise
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError, KeyError) as e:
+        if not _starts_like_zip(path):
+            reason = "it is not an .npz (zip) file"
+        elif "pickle" in str(e):
+            reason = "it holds pickled objects"
+        else:
+            reason = f"{type(e).__name__}: {e}"
+        raise error(f"{path}: not a readable {what} ({reason})") from None
+    if "header" not in arrays or arrays["header"].dtype != np.uint8 or arrays["header"].ndim != 1:
+        raise error(f"{path}: no glassnet header (not a {what} file)")
+    try:
+        header = json.loads(arrays.pop("header").tobytes().decode())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise error(f"{path}: the header is not valid JSON ({e})") from None
+    if not isinstance(header, dict):
+        raise error(f"{path}: not a {what} file")
+    return header, arrays
+
+
+def parameter_arrays(network):
+    """``{"w0": weights[0], "b0": biases[0], ...}``: the arrays of a model file."""
+    arrays = {}
     for l, (w, b) in enumerate(zip(network.weights, network.biases)):
         arrays[f"w{l}"], arrays[f"b{l}"] = w, b
-    atomic_write(path, lambda f: np.savez(f, **arrays))
-    return Path(path)
+    return arrays
+
+
+def save(network, path, metadata=None):
+    """Write ``network`` to ``path`` (.npz) with ``metadata`` (JSON-able dict) in its header."""
+    return write_npz(path, network_header(network, metadata), parameter_arrays(network))
 
 
 def _jsonable(value):
@@ -103,29 +117,8 @@ def load(path, *, with_header=False):
 
     Raises ModelFormatError for anything that is not a sound glassnet model file.
     """
-    path = Path(path)
-    if path.is_dir():
-        raise ModelFormatError(f"{path} is a folder, not a model file")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {name: npz[name] for name in npz.files}
-    except FileNotFoundError:
-        raise
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError, KeyError) as e:
-        if not _starts_like_zip(path):
-            reason = "it is not an .npz (zip) file"
-        elif "pickle" in str(e):
-            reason = "it holds pickled objects"
-        else:
-            reason = f"{type(e).__name__}: {e}"
-        raise ModelFormatError(f"{path}: not a readable glassnet model ({reason})") from None
-    if "header" not in arrays or arrays["header"].dtype != np.uint8 or arrays["header"].ndim != 1:
-        raise ModelFormatError(f"{path}: no glassnet header (not a glassnet model file)")
-    try:
-        header = json.loads(arrays.pop("header").tobytes().decode())
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ModelFormatError(f"{path}: the header is not valid JSON ({e})") from None
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
+    header, arrays = read_npz(path)
+    if header.get("format") != FORMAT:
         raise ModelFormatError(f"{path}: not a glassnet model file")
     if header.get("format_version") != FORMAT_VERSION:
         raise ModelFormatError(f"{path}: unknown format version {header.get('format_version')!r} "

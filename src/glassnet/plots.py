@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .functions import sigmoid
+from .core.functions import sigmoid
 from .io import atomic_write
-from .network import as_arrays
+from .core.network import as_arrays
 
 __all__ = [
     "learning_curves", "learning_curves_figure",

@@ -1,5 +1,5 @@
 """Datasets for glassnet: MNIST and Fashion-MNIST (fetched and verified), scikit-learn's 8x8 digits."""
-from .digits import load_digits_split
+from .digits import digits_test_images, load_digits_split
 from .fashion import (
     FASHION_CLASSES,
     FASHION_FILES,
@@ -31,6 +31,7 @@ from .mnist import (
 
 __all__ = [
     "Dataset",
+    "digits_test_images",
     "FASHION_CLASSES",
     "FASHION_FILES",
     "FASHION_MIRRORS",

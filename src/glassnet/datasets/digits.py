@@ -10,7 +10,7 @@ import numpy as np
 
 from .mnist import Dataset
 
-__all__ = ["load_digits_split"]
+__all__ = ["load_digits_split", "digits_test_images"]
 
 _NEEDS_SKLEARN = 'the digits dataset needs scikit-learn: pip install "glassnet[digits]"'
 
@@ -40,17 +40,33 @@ def load_digits_split(*, seed: int = 0, test_size: float = 0.4, dtype=np.float64
         scikit-learn is not installed.
     """
     try:
-        from sklearn.datasets import load_digits
-        from sklearn.model_selection import train_test_split
         from sklearn.preprocessing import StandardScaler
     except ImportError:
         raise ImportError(_NEEDS_SKLEARN) from None
-    digits = load_digits()
-    X_train, X_test, y_train, y_test = train_test_split(
-        digits.data, digits.target, test_size=test_size, random_state=seed
-    )
+    X_train, X_test, y_train, y_test = _split(seed, test_size)
     scaler = StandardScaler().fit(X_train)
     return _dataset(scaler.transform(X_train), y_train, dtype), _dataset(scaler.transform(X_test), y_test, dtype)
+
+
+def _split(seed, test_size):
+    """The raw split (X_train, X_test, y_train, y_test): pixels 0..16, unscaled."""
+    try:
+        from sklearn.datasets import load_digits
+        from sklearn.model_selection import train_test_split
+    except ImportError:
+        raise ImportError(_NEEDS_SKLEARN) from None
+    digits = load_digits()
+    return train_test_split(digits.data, digits.target, test_size=test_size, random_state=seed)
+
+
+def digits_test_images(seed: int, labels=None, test_size: float = 0.4):
+    """The test part's raw 8x8 pixels (0..16) as (n, 64), row for row like
+    ``load_digits_split(seed=seed)``'s test set: what a person can read, where the network
+    sees standardized pixels.  None when ``labels`` are given and do not line up."""
+    _, images, _, y = _split(seed, test_size)
+    if labels is not None and (len(y) != len(labels) or not (y == np.asarray(labels)).all()):
+        return None
+    return images
 
 
 def _dataset(X: np.ndarray, y: np.ndarray, dtype) -> Dataset:

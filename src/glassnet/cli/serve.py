@@ -4,13 +4,16 @@ Needs the ``web`` extra (``pip install 'glassnet[web]'``): Flask and waitress.
 """
 from __future__ import annotations
 
-EXIT_OK = 0
+import argparse
+
+from .common import EXIT_OK, CLIError, describe_sizes, load_model
+
+NAME = "serve"
+HELP = "serve a page where you draw a digit and watch the network read it"
 
 
-def register(subparsers, add_data_options):
-    p = subparsers.add_parser(
-        "serve", help="serve a page where you draw a digit and watch the network read it",
-        description="Serve a web page for a saved MNIST model: draw a digit with the mouse or a "
+def add_arguments(p):
+    p.description = ("Serve a web page for a saved MNIST model: draw a digit with the mouse or a "
                     "finger and see the 28x28 input the network receives, its hidden neurons and "
                     "its output for every digit, live. Ctrl-C stops the server. Needs the 'web' "
                     "extra: pip install 'glassnet[web]'.")
@@ -21,11 +24,9 @@ def register(subparsers, add_data_options):
                         "0.0.0.0 opens the page to your network)")
     p.add_argument("--port", type=_port, default=8000,
                    help="port to listen on (default 8000; 0 picks a free one)")
-    p.set_defaults(func=run)
 
 
 def _port(text):
-    import argparse
     try:
         port = int(text)
     except ValueError:
@@ -36,20 +37,17 @@ def _port(text):
 
 
 def run(args, out, err):
-    from .io import load
-
     try:
-        from .web import Server, create_app
+        from ..web import Server, create_app
     except ImportError as e:
-        raise ImportError(f"glassnet serve needs the 'web' extra ({e}): "
-                          f"pip install 'glassnet[web]'") from None
-    net, header = load(args.model, with_header=True)
+        raise CLIError(f"glassnet serve needs the 'web' extra ({e}): pip install 'glassnet[web]'") from None
+    net, header = load_model(args.model)
     if net.sizes[0] != 784 or net.sizes[-1] != 10:
-        raise ValueError(f"{args.model} is a {'-'.join(map(str, net.sizes))} network; the drawing page "
+        raise CLIError(f"{args.model} is a {describe_sizes(net.sizes)} network; the drawing page "
                          f"needs 784 inputs (28x28 pixels) and 10 outputs, an MNIST model")
     server = Server(create_app(net, header), host=args.host, port=args.port)
     dataset = f" ({header['dataset']})" if header.get("dataset") else ""
-    print(f"glassnet: serving {'-'.join(map(str, net.sizes))}{dataset} from {args.model}", file=err)
+    print(f"glassnet: serving {describe_sizes(net.sizes)}{dataset} from {args.model}", file=err)
     print(server.url, file=out, flush=True)
     print("glassnet: press Ctrl-C to stop", file=err, flush=True)
     try:

@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..errors import InputError
+
 __all__ = ["Run", "grid", "load_sweep_data", "run_one", "run_sweep", "write_csv", "best_config",
            "format_table", "COLUMNS", "CONFIG_KEYS", "INPUTS"]
 
@@ -67,31 +69,31 @@ def grid(*, sizes, eta, mini_batch_size, epochs, cost=("quadratic",), l2=(0.0,),
     sizes = [tuple(int(n) for n in s) for s in sizes]
     for s in sizes:
         if len(s) < 2 or min(s) < 1:
-            raise ValueError(f"sizes need at least two layers, each > 0, got {'-'.join(map(str, s))}")
+            raise InputError(f"sizes need at least two layers, each > 0, got {'-'.join(map(str, s))}")
         if dataset is not None and (s[0] != INPUTS[dataset] or s[-1] != 10):
-            raise ValueError(f"sizes {'-'.join(map(str, s))} do not fit {dataset}: the input layer must "
+            raise InputError(f"sizes {'-'.join(map(str, s))} do not fit {dataset}: the input layer must "
                              f"have {INPUTS[dataset]} neurons and the output layer 10")
     for value in eta:
         if not (value > 0 and math.isfinite(value)):
-            raise ValueError(f"eta must be > 0, got {value}")
+            raise InputError(f"eta must be > 0, got {value}")
     for name, values in (("mini_batch_size", mini_batch_size), ("epochs", epochs)):
         for value in values:
             if int(value) != value or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value}")
+                raise InputError(f"{name} must be an integer >= 1, got {value}")
     for value in cost:
         if value not in COSTS:
-            raise ValueError(f"unknown cost {value!r}; choose one of {', '.join(COSTS)}")
+            raise InputError(f"unknown cost {value!r}; choose one of {', '.join(COSTS)}")
     for value in l2:
         if not (value >= 0 and math.isfinite(value)):
-            raise ValueError(f"l2 must be >= 0, got {value}")
+            raise InputError(f"l2 must be >= 0, got {value}")
     for value in seeds:
         if int(value) != value or value < 0:
-            raise ValueError(f"seeds must be integers >= 0, got {value}")
+            raise InputError(f"seeds must be integers >= 0, got {value}")
     lists = [sizes, [float(v) for v in eta], [int(v) for v in mini_batch_size], [int(v) for v in epochs],
              list(cost), [float(v) for v in l2], [int(v) for v in seeds]]
     lists = [list(dict.fromkeys(values)) for values in lists]       # a value given twice runs once
     if not all(lists):
-        raise ValueError("every grid option needs at least one value")
+        raise InputError("every grid option needs at least one value")
     return [Run(*values) for values in itertools.product(*lists)]
 
 
@@ -123,8 +125,8 @@ def run_one(run, X_train, y_train, X_val, y_val, X_test, y_test, *, blas_threads
     can scatter each once.  ``blas_threads`` caps the BLAS threads while it trains
     (threadpoolctl, when installed), so parallel runs do not oversubscribe cores.
     """
-    from .network import Network
-    from .training import TrainingConfig, TrainingDiverged, fit
+    from ..core.network import Network
+    from .loop import TrainingConfig, TrainingDiverged, fit
 
     limit = contextlib.nullcontext()
     if blas_threads is not None:
@@ -211,7 +213,7 @@ def _indexed(i, run, *arrays, blas_threads=None):
 # -- results -----------------------------------------------------------------------------------
 def write_csv(rows, path):
     """Write the rows (keys COLUMNS) to ``path`` as CSV, atomically."""
-    from .io import atomic_write
+    from ..files import atomic_write
     atomic_write(path, lambda f: f.write(format_csv(rows).encode()))
 
 

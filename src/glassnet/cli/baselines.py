@@ -1,7 +1,10 @@
 """``glassnet baselines``: the book's non-neural baselines against ours, as a Markdown table."""
 from __future__ import annotations
 
-from .cli import EXIT_OK, _positive, _writable
+from .common import EXIT_OK, CLIError, add_data_options, at_least, positive, writable
+
+NAME = "baselines"
+HELP = "the book's baselines: random guessing, average darkness, SVMs"
 
 #: chapter 1's figures (MNIST test set, 10,000 images), by the name baselines.py gives a result
 BOOK = {
@@ -12,10 +15,8 @@ BOOK = {
 }
 
 
-def register(subparsers, add_data_options):
-    b = subparsers.add_parser(
-        "baselines", help="the book's baselines: random guessing, average darkness, SVMs",
-        description="Chapter 1's baselines on the test set: random guessing, the average darkness "
+def add_arguments(b):
+    b.description = ("Chapter 1's baselines on the test set: random guessing, the average darkness "
                     "of each digit, and scikit-learn's RBF support vector machine with the defaults "
                     "of the book's time (gamma=1/784, C=1) and with today's (gamma='scale'). Prints a "
                     "Markdown table of the book's figures against ours. The two SVMs on all 50,000 "
@@ -23,28 +24,27 @@ def register(subparsers, add_data_options):
     b.add_argument("--dataset", default="mnist", choices=["mnist", "fashion"],
                    help="mnist (the book's 50k/10k/10k split; the default) or fashion (Fashion-MNIST, "
                         "same split; the book has no figures for it)")
-    b.add_argument("--svm-train-size", type=_positive(int), metavar="N",
+    b.add_argument("--svm-train-size", type=positive(int), metavar="N",
                    help="train the SVMs on the first N training images (default: all 50,000)")
     b.add_argument("--no-svm", dest="svm", action="store_false",
                    help="skip the SVMs (no scikit-learn needed)")
-    b.add_argument("--seed", type=int, default=0, help="seeds the random guesses (default 0)")
+    b.add_argument("--seed", type=at_least(int, 0), default=0, help="seeds the random guesses (default 0)")
     b.add_argument("--output", metavar="PATH", help="also write the table (Markdown) to PATH")
     add_data_options(b)
-    b.set_defaults(func=run)
 
 
 def run(args, out, err):
-    from . import __version__
-    from .baselines import import_svc, run_baselines
-    from .experiments import load_dataset
+    from ..version import __version__
+    from ..baselines import import_svc, run_baselines
+    from ..training.experiments import load_dataset
 
-    output = _writable(args.output) if args.output else None
+    output = writable(args.output) if args.output else None
     if args.svm:
         import_svc()                                       # a missing extra fails at once, in one line
     training, _, test, _ = load_dataset(args.dataset, seed=args.seed, data_dir=args.data_dir,
                                         cache_dir=args.cache_dir)
     if args.svm and args.svm_train_size is not None and args.svm_train_size > len(training.y):
-        raise ValueError(f"--svm-train-size {args.svm_train_size}: there are only {len(training.y)} "
+        raise CLIError(f"--svm-train-size {args.svm_train_size}: there are only {len(training.y)} "
                          f"training images")
 
     def on_result(r):
@@ -58,7 +58,7 @@ def run(args, out, err):
     table = format_baselines(results, dataset=args.dataset, seed=args.seed)
     print(table, file=out)
     if output:
-        from .io import atomic_write
+        from ..files import atomic_write
         atomic_write(output, lambda f: f.write((table + "\n").encode()))
     return EXIT_OK
 

@@ -21,15 +21,16 @@ from pathlib import Path
 
 import numpy as np
 
-EXIT_OK = 0
+from .common import EXIT_OK, CLIError, load_model
+
+NAME = "inspect"
+HELP = "show what an IDX data file or a saved model holds"
 ZIP_MAGIC = b"PK\x03\x04"
 GZIP_MAGIC = b"\x1f\x8b"
 
 
-def register(subparsers, add_data_options):
-    p = subparsers.add_parser(
-        "inspect", help="show what an IDX data file or a saved model holds",
-        description="Read IDX files (MNIST's format, raw or .gz) and model files (.npz from "
+def add_arguments(p):
+    p.description = ("Read IDX files (MNIST's format, raw or .gz) and model files (.npz from "
                     "'glassnet train --save') and print what they hold: for IDX the element type, "
                     "shape, min and max, and for 1-D uint8 files a histogram of the labels; for "
                     "models the layer sizes, cost, activations, dtype, seed, format version and "
@@ -43,12 +44,9 @@ def register(subparsers, add_data_options):
     p.add_argument("--pair", nargs=2, action="append", metavar=("IMAGES", "LABELS"), default=[],
                    help="an images file and its labels file: the labels are checked and their "
                         "number must equal the number of images (repeatable)")
-    p.set_defaults(func=run)
 
 
 def run(args, out, err):
-    from .cli import CLIError
-
     if not args.files and not args.pair:
         raise CLIError("inspect needs at least one FILE or --pair IMAGES LABELS")
     reports = []                                   # every file is read and checked first
@@ -66,7 +64,6 @@ def inspect_file(name, *, labels=False):
     path = _existing(name)
     if _is_model(path):
         if labels:
-            from .cli import CLIError
             raise CLIError(f"{path}: a model file, not an IDX labels file")
         return describe_model(path)
     array, compressed = _read(path)
@@ -76,8 +73,6 @@ def inspect_file(name, *, labels=False):
 
 
 def inspect_pair(images_name, labels_name):
-    from .cli import CLIError
-
     images_path, labels_path = _existing(images_name), _existing(labels_name)
     for path in (images_path, labels_path):
         if _is_model(path):
@@ -95,13 +90,13 @@ def inspect_pair(images_name, labels_name):
 
 
 def _existing(name):
-    from .cli import CLIError
-
     path = Path(name)
     if path.is_dir():
         raise CLIError(f"{path}: is a folder, not a file")
     if not path.exists():
         raise CLIError(f"{path}: no such file")
+    if not path.is_file():
+        raise CLIError(f"{path}: not a regular file (a FIFO, device or socket is not read)")
     return path
 
 
@@ -113,7 +108,7 @@ def _is_model(path):
 
 
 def _read(path):
-    from .datasets.idx import read_idx
+    from ..datasets.idx import read_idx
 
     with open(path, "rb") as f:
         compressed = f.read(2) == GZIP_MAGIC
@@ -122,8 +117,6 @@ def _read(path):
 
 def check_labels(array, path):
     """Raise CLIError unless ``array`` is 1-D uint8 with every value in 0..9."""
-    from .cli import CLIError
-
     if array.dtype != np.uint8 or array.ndim != 1:
         raise CLIError(f"{path}: not a labels file: labels are 1-D uint8, this is "
                        f"{array.dtype} {_shape(array.shape)}")
@@ -163,9 +156,7 @@ def describe_idx(path, array, compressed):
 
 
 def describe_model(path):
-    from .io import load
-
-    net, header = load(path, with_header=True)
+    net, header = load_model(path)
     history = header.get("history") if isinstance(header.get("history"), list) else []
     params = sum(w.size + b.size for w, b in zip(net.weights, net.biases))
     lines = [f"{path}: glassnet model, format {header.get('format')} version {header.get('format_version')}"

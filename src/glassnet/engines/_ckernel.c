@@ -221,7 +221,7 @@ const char *glassnet_kernel_info(void)
 
 #ifndef GLASSNET_NO_PYTHON
 /* An importable (empty) module, so that setuptools builds and installs the file like any
- * extension; kernels.py finds it and loads it with ctypes, without importing it.  The
+ * extension; engines/kernel.py finds it and loads it with ctypes, without importing it.  The
  * variants (_ckernel_avx512.c, _ckernel_avx2.c) define GLASSNET_MODULE to their names. */
 #ifndef GLASSNET_MODULE
 #define GLASSNET_MODULE _ckernel
@@ -231,7 +231,7 @@ const char *glassnet_kernel_info(void)
 #define GLASSNET_TEXT2(a) #a
 #define GLASSNET_TEXT(a) GLASSNET_TEXT2(a)
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, GLASSNET_TEXT(GLASSNET_MODULE),
-                                    "glassnet's compiled kernel (use it through glassnet.kernels)", -1,
+                                    "glassnet's compiled kernel (use it through glassnet.engines)", -1,
                                     NULL, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC GLASSNET_JOIN(PyInit_, GLASSNET_MODULE)(void)

@@ -1,4 +1,5 @@
-"""The compiled kernel against the readable NumPy code: the same weights and outputs, to float rounding."""
+"""Engines: the compiled kernel against the readable NumPy code (the same weights and outputs, to float
+rounding), and the choice of engine, made once per run and recorded."""
 import os
 import subprocess
 import sys
@@ -7,8 +8,10 @@ import numpy as np
 import pytest
 
 import glassnet
-from glassnet import kernels
-from glassnet.training import TrainingConfig, fit
+from glassnet import engines
+from glassnet.engines import KernelEngine, NumpyEngine
+from glassnet.engines import kernel as kernels
+from glassnet.training import SGD, Momentum, TrainingConfig, fit
 
 if not kernels.available():
     if os.environ.get("CI"):
@@ -31,11 +34,14 @@ def data(n=203, d=12, k=4, seed=0, zeros=0.0):
 def test_compiled_epochs_equal_the_numpy_step(sizes, cost, mini_batch_size, lmbda, zeros):
     X, y = data(d=sizes[0], k=sizes[-1], zeros=zeros)
     fast = glassnet.Network(sizes, seed=3, dtype=np.float64, cost=cost)
-    ref = glassnet.Network(sizes, seed=3, dtype=np.float64, cost=cost, engine="numpy")
-    assert fast.uses_kernel(0.0, mini_batch_size)
+    ref = glassnet.Network(sizes, seed=3, dtype=np.float64, cost=cost)
+    assert isinstance(engines.choose(fast, mini_batch_size), KernelEngine)
     config = TrainingConfig(epochs=3, mini_batch_size=mini_batch_size, eta=0.7, lmbda=lmbda)
-    hf = fit(fast, (X, y), config, test=(X, y)).history
-    hr = fit(ref, (X, y), config, test=(X, y)).history
+    rf = fit(fast, (X, y), config, test=(X, y))
+    rr = fit(ref, (X, y), config, test=(X, y), engine=NumpyEngine())
+    assert rf.engine == "kernel" and rr.engine == "numpy"
+    assert {h["engine"] for h in rf.history} == {"kernel"}
+    hf, hr = rf.history, rr.history
     for p, q in zip(fast.weights + fast.biases, ref.weights + ref.biases):
         np.testing.assert_allclose(p, q, rtol=1e-10, atol=1e-12)   # (rounding differs without FMA)
     assert [h["correct"] for h in hf] == [h["correct"] for h in hr]
@@ -79,9 +85,9 @@ def test_float32_stays_close_and_float32():
     X, y = data(zeros=0.5)
     X = X.astype(np.float32)
     fast = glassnet.Network([12, 8, 4], seed=1)
-    ref = glassnet.Network([12, 8, 4], seed=1, engine="numpy")
-    fast.SGD((X, y), 2, 10, 3.0, log=None)
-    ref.SGD((X, y), 2, 10, 3.0, log=None)
+    ref = glassnet.Network([12, 8, 4], seed=1)
+    assert fast.SGD((X, y), 2, 10, 3.0, log=None)[0]["engine"] == "kernel"
+    assert ref.SGD((X, y), 2, 10, 3.0, log=None, engine=NumpyEngine())[0]["engine"] == "numpy"
     for p, q in zip(fast.weights + fast.biases, ref.weights + ref.biases):
         assert p.dtype == np.float32
         np.testing.assert_allclose(p, q, rtol=1e-4, atol=1e-5)
@@ -93,7 +99,7 @@ def test_forward_equals_numpy_feedforward(sizes, dtype):
     X, _ = data(n=500, d=sizes[0], zeros=0.8, seed=1)
     X = X.astype(dtype)
     fast = glassnet.Network(sizes, seed=4, dtype=dtype)
-    ref = glassnet.Network(sizes, weights=fast.weights, biases=fast.biases, dtype=dtype, engine="numpy")
+    ref = glassnet.Network(sizes, weights=fast.weights, biases=fast.biases, dtype=dtype)
     out = kernels.forward(fast, X)
     assert out.dtype == dtype and out.shape == (500, sizes[-1])
     tol = dict(rtol=2e-6, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-13, atol=1e-14)
@@ -105,16 +111,17 @@ def test_forward_equals_numpy_feedforward(sizes, dtype):
 def test_forward_takes_any_layout_and_propagates_nan():
     X, _ = data(n=300, d=30, zeros=0.8)
     net = glassnet.Network([30, 17, 3], seed=0, dtype=np.float64)
-    ref = glassnet.Network([30, 17, 3], weights=net.weights, biases=net.biases, dtype=np.float64, engine="numpy")
+    name, forward = engines.forward_for(net, X)
+    assert name == "kernel"
     F = np.asfortranarray(X)
-    np.testing.assert_allclose(net.feedforward(F), ref.feedforward(X), rtol=1e-13)
-    np.testing.assert_allclose(net.feedforward(X[::2]), ref.feedforward(X[::2]), rtol=1e-13)
+    np.testing.assert_allclose(forward(F), net.feedforward(X), rtol=1e-13)
+    np.testing.assert_allclose(forward(X[::2]), net.feedforward(X[::2]), rtol=1e-13)
     X[7, 3] = np.nan
-    out = net.feedforward(X)
+    out = forward(X)
     assert np.isnan(out[7]).all() and np.isfinite(np.delete(out, 7, axis=0)).all()
     big = kernels.forward(net, np.full((100, 30), 1e30))      # sigma saturates, never overflows
-    np.testing.assert_array_equal(big, ref.feedforward(np.full((100, 30), 1e30)))
-    assert not kernels.supports_forward(net, np.full((100, 30), 1e30))   # (dense: feedforward uses BLAS)
+    np.testing.assert_array_equal(big, net.feedforward(np.full((100, 30), 1e30)))
+    assert engines.forward_for(net, np.full((100, 30), 1e30))[0] == "numpy"   # dense: BLAS is faster
 
 
 def test_float32_sigmoid_is_accurate_over_its_whole_range():
@@ -136,7 +143,8 @@ def test_what_the_compiled_kernel_leaves_to_numpy():
     assert not kernels.supports(glassnet.Network([784, 800, 800, 10]), 0.0, 10)   # big later layer
     assert not kernels.supports(glassnet.Network([784, 800, 10]), 0.0, 100)       # BLAS wins there
     assert kernels.supports(glassnet.Network([784, 800, 10]), 0.0, 10)
-    assert not glassnet.Network([4, 3, 2], engine="numpy").uses_kernel()
+    assert isinstance(engines.choose(net, 10, optimizer=Momentum(0.9)), NumpyEngine)
+    assert isinstance(engines.choose(net, 10, optimizer=SGD(5.0, 100)), KernelEngine)   # L2 is covered
     sparse = np.zeros((10000, 784), np.float32)
     sparse[:, 300:400] = 0.5                                                      # 13% nonzero
     assert kernels.supports_forward(glassnet.Network([784, 30, 10]), sparse)
@@ -144,8 +152,6 @@ def test_what_the_compiled_kernel_leaves_to_numpy():
     assert not kernels.supports_forward(glassnet.Network([784, 100, 10]), sparse)
     assert not kernels.supports_forward(glassnet.Network([784, 30, 10]), sparse + 0.1)     # dense: BLAS
     assert kernels.info().startswith("C")
-    with pytest.raises(ValueError, match="engine"):
-        glassnet.Network([4, 3, 2], engine="cuda")
 
 
 def test_pack_and_unpack_round_trip():
@@ -164,7 +170,8 @@ def test_progress_is_reported_between_compiled_runs():
     X, y = data(n=500)
     calls = []
     net = glassnet.Network([12, 5, 4], seed=0, dtype=np.float64)
-    net.train_epoch(X, glassnet.one_hot(y, 4, np.float64), 1, 0.1, on_batch=lambda d, t: calls.append((d, t)))
+    KernelEngine().prepare(X).epoch(net, X, glassnet.one_hot(y, 4, np.float64), np.arange(500), 1, 0.1,
+                                    on_batch=lambda d, t: calls.append((d, t)))
     assert calls and calls[-1] == (500, 500) and all(t == 500 for _, t in calls)
 
 
@@ -183,7 +190,7 @@ def test_every_build_of_the_kernel_computes_the_same(monkeypatch, variant):
     fastest it can run; check the others too (AVX2's table-driven nonzero scan, plain
     16-byte vectors), which this machine would otherwise never execute."""
     import importlib.util
-    spec = importlib.util.find_spec(f"glassnet.{kernels.VARIANTS[variant]}")
+    spec = importlib.util.find_spec(f"glassnet.engines.{kernels.VARIANTS[variant]}")
     if spec is None:
         if os.environ.get("CI"):
             pytest.fail(f"the {variant} build of the kernel is missing", pytrace=False)
@@ -199,28 +206,29 @@ def test_every_build_of_the_kernel_computes_the_same(monkeypatch, variant):
         X = X.astype(dtype)
         for sizes in ([45, 20, 4], [45, 33, 17, 4]):
             fast = glassnet.Network(sizes, seed=1, dtype=dtype)
-            ref = glassnet.Network(sizes, seed=1, dtype=dtype, engine="numpy")
+            ref = glassnet.Network(sizes, seed=1, dtype=dtype)
             fast.SGD((X, y), 2, 10, 0.5, log=None)
-            ref.SGD((X, y), 2, 10, 0.5, log=None)
+            ref.SGD((X, y), 2, 10, 0.5, log=None, engine=NumpyEngine())
             tol = dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-12)
             for p, q in zip(fast.weights + fast.biases, ref.weights + ref.biases):
                 np.testing.assert_allclose(p, q, **tol)
             out = kernels.forward(fast, X)
-            back = glassnet.Network(sizes, weights=fast.weights, biases=fast.biases, dtype=dtype, engine="numpy")
+            back = glassnet.Network(sizes, weights=fast.weights, biases=fast.biases, dtype=dtype)
             np.testing.assert_allclose(out, back.feedforward(X), **tol)
 
 
 def test_glassnet_kernel_chooses_the_build_or_turns_it_off():
-    script = "from glassnet import kernels; print(kernels.info())"
+    script = "from glassnet.engines import kernel; print(kernel.info())"
     for choice, expected in (("off", "None"), ("portable", "C, portable vectors"), ("nonsense", "None")):
         run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                              env={**os.environ, "GLASSNET_KERNEL": choice}, check=True)
         assert run.stdout.strip() == expected
     net = glassnet.Network([4, 3, 2], seed=0)
     run = subprocess.run([sys.executable, "-c", "import glassnet, numpy as np; net = glassnet.Network([4, 3, 2], seed=0); "
-                          "print(net.uses_kernel(), net.SGD((np.ones((8, 4)), np.zeros(8, int)), 1, 2, 0.1, log=None)[0]['epoch'])"],
+                          "print(net.SGD((np.ones((8, 4)), np.zeros(8, int)), 1, 2, 0.1, log=None)[0]['engine'])"],
                          capture_output=True, text=True, env={**os.environ, "GLASSNET_KERNEL": "off"}, check=True)
-    assert run.stdout.split() == ["False", "0"] and net.uses_kernel()
+    assert run.stdout.split() == ["numpy"]
+    assert net.SGD((np.ones((8, 4)), np.zeros(8, int)), 1, 2, 0.1, log=None)[0]["engine"] == "kernel"
 
 
 def test_the_kernel_refuses_what_it_cannot_compute():
@@ -242,7 +250,7 @@ def test_the_kernel_refuses_what_it_cannot_compute():
 
 
 def test_only_the_built_in_functions_and_finite_weights_go_to_the_kernel():
-    from glassnet.functions import Activation, Cost
+    from glassnet.core.functions import Activation, Cost
     impostor = Activation("sigmoid", lambda z, out=None: np.tanh(z), lambda a: 1 - a * a)
     assert not kernels.supports(glassnet.Network([4, 3, 2], activation=impostor), 0.0, 10)
     cost = Cost("quadratic", lambda a, y: 0.0, lambda a, y: 2 * (a - y))

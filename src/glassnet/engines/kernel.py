@@ -5,7 +5,7 @@ NumPy step is the ~1 microsecond each NumPy call costs, not arithmetic.  The C f
 ``_ckernel.c`` (built by ``pip install`` for AVX-512, AVX2 and plain x86-64; optional:
 without a C compiler glassnet installs and runs on NumPy alone) runs whole runs of
 mini-batches in one call: the
-equations of ``Network.backprop`` (BP1-BP4) and ``Network._step``, one sample at a time
+equations of ``Network.backprop`` (BP1-BP4) and ``Network.step``, one sample at a time
 inside a batch, skipping the zero inputs of the first layer (most of an MNIST image),
 and the forward pass of many rows on several threads.
 
@@ -24,14 +24,13 @@ from __future__ import annotations
 import ctypes
 import importlib.util
 import os
-import time
 
 import numpy as np
 
-from .functions import ACTIVATIONS, COSTS
+from ..core.functions import ACTIVATIONS, COSTS, exp_cap
 
 __all__ = ["available", "info", "supports", "supports_forward", "SparseRows", "sgd_batches", "forward",
-           "pack", "unpack", "first_call_seconds"]
+           "pack", "unpack"]
 
 _state = {}
 
@@ -55,7 +54,7 @@ def _library():
         names = list(VARIANTS.values()) if choice == "auto" else [VARIANTS.get(choice)]
         _state["lib"] = None
         for name in names if choice != "off" else ():
-            spec = importlib.util.find_spec(f"glassnet.{name}") if name else None
+            spec = importlib.util.find_spec(f"glassnet.engines.{name}") if name else None
             if spec is None or not spec.origin:
                 continue
             try:
@@ -136,7 +135,7 @@ MAX_FORWARD_DENSITY = 0.5
 
 
 def supports(network, momentum, mini_batch_size):
-    """Whether the compiled SGD loop computes what ``network._step`` would, and pays off."""
+    """Whether the compiled SGD loop computes what ``network.step`` would, and pays off."""
     return (available() and not momentum and mini_batch_size >= 1 and _sigmoid_network(network)
             and any(network.cost is COSTS[name] for name in ("quadratic", "cross-entropy"))
             and _small_later_layers(network)
@@ -216,16 +215,11 @@ def _suffix(dtype):
     return "f32" if dtype == np.float32 else "f64"
 
 
-def _cap(dtype):
-    """exp(-z) overflows past this -z; sigma is ~0 there, so -z is capped at it."""
-    return float(np.floor(np.log(np.finfo(dtype).max)))
-
-
 class SparseRows:
     """The nonzero entries of each row of X (n, n_in), for the kernel: compressed sparse rows.
 
     An MNIST image is 80% zeros; the kernel reads a quarter of the bytes when it gets its
-    inputs this way.  Made once per training run (``Network.SGD``, ``fit``), since X does
+    inputs this way.  Made once per training run (by ``KernelEngine.prepare``), since X does
     not change between epochs there; it refers to X's values as they were when made.
     """
 
@@ -264,7 +258,7 @@ class _TooDense(Exception):
 def sgd_batches(network, X, Y, order, mini_batch_size, eta, lmbda=0.0, n=1, rows=None):
     """Run the SGD steps of the mini-batches ``order`` in compiled code, updating ``network``.
 
-    Equivalent to ``network._step(X[batch], Y[batch], eta, lmbda, n)`` for each batch
+    Equivalent to ``network.step(X[batch], Y[batch], eta, lmbda, n)`` for each batch
     ``order[0:m], order[m:2m], ...``.  ``rows``: X as :class:`SparseRows`, if made.
     """
     dt = network.dtype
@@ -293,7 +287,7 @@ def sgd_batches(network, X, Y, order, mini_batch_size, eta, lmbda=0.0, n=1, rows
                                      if rows is not None else (None, None, None)),
         Y.ctypes.data, Y.shape[1], order.ctypes.data, len(order), m,
         len(sizes) - 1, sizes.ctypes.data, P.ctypes.data, params.ctypes.data, real(eta),
-        real(1.0 - eta * lmbda / n), int(network.cost.name == "cross-entropy"), real(_cap(dt)))
+        real(1.0 - eta * lmbda / n), int(network.cost.name == "cross-entropy"), real(exp_cap(dt)))
     if status:
         raise MemoryError("the compiled SGD kernel could not allocate its buffers" if status == -1 else
                           f"the compiled SGD kernel refused the network (status {status})")
@@ -313,17 +307,7 @@ def forward(network, X, threads=None):
         threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     status = getattr(_library(), f"glassnet_forward_{_suffix(dt)}")(
         X.ctypes.data, X.shape[1], len(X), len(sizes) - 1, sizes.ctypes.data, P.ctypes.data,
-        params.ctypes.data, dt.type(_cap(dt)), out.ctypes.data, int(threads))
+        params.ctypes.data, dt.type(exp_cap(dt)), out.ctypes.data, int(threads))
     if status:
         raise MemoryError("the compiled forward kernel could not allocate its buffers")
     return out
-
-
-def first_call_seconds():
-    """Seconds of the first use of the kernel in this process (loading the library)."""
-    from .network import Network
-    start = time.perf_counter()
-    for dt in (np.float32, np.float64):
-        net = Network([4, 3, 2], seed=0, dtype=dt)
-        sgd_batches(net, np.zeros((5, 4), dt), np.zeros((5, 2), dt), np.arange(5), 2, 0.1)
-    return time.perf_counter() - start

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
-    "sigmoid", "sigmoid_prime", "ACTIVATIONS", "COSTS",
+    "sigmoid", "sigmoid_prime", "exp_cap", "as_probabilities", "ACTIVATIONS", "COSTS",
     "Activation", "Cost", "get_activation", "get_cost",
 ]
 
@@ -32,13 +32,13 @@ def sigmoid(z, out=None):
     if z.ndim == 0:
         return sigmoid(z.reshape(1))[0]
     out = np.negative(z, out=out)
-    np.minimum(out, _exp_cap(z.dtype), out=out)
+    np.minimum(out, exp_cap(z.dtype), out=out)
     np.exp(out, out=out)
     out += 1.0
     return np.reciprocal(out, out=out)
 
 
-def _exp_cap(dtype):
+def exp_cap(dtype):
     """The largest whole x with exp(x) finite in ``dtype`` (88 for float32, 709 for float64)."""
     cap = _EXP_CAP.get(dtype)
     if cap is None:
@@ -72,10 +72,6 @@ class Activation:
 
     def __reduce__(self):             # pickle by name: the table holds the functions
         return get_activation, (self.name,)
-
-    def prime(self, z):
-        """f'(z), from z."""
-        return self.prime_from_output(self.f(np.asarray(z)))
 
     def __repr__(self):
         return f"Activation({self.name!r})"
@@ -182,3 +178,18 @@ def get_activation(name_or_obj) -> Activation:
 
 def get_cost(name_or_obj) -> Cost:
     return _lookup(COSTS, "cost", name_or_obj)
+
+
+def as_probabilities(A, output_activation="sigmoid"):
+    """Output activations A (m, n_out) as rows that sum to 1, in float64.
+
+    A softmax output is a probability already; sigmoid (or other) outputs are clipped at 0
+    and divided by their sum (a score, not a calibrated probability); an all-zero row
+    becomes uniform.
+    """
+    A = np.asarray(A, dtype=np.float64)
+    if output_activation == "softmax":
+        return A
+    A = np.clip(A, 0.0, None)
+    total = A.sum(axis=-1, keepdims=True)
+    return np.where(total > 0, A / np.where(total > 0, total, 1.0), 1.0 / A.shape[-1])

@@ -15,9 +15,10 @@ from __future__ import annotations
 import argparse
 import math
 
-from .cli import at_least
+from .common import EXIT_OK, add_data_options, at_least, parse_sizes, writable
 
-EXIT_OK = 0
+NAME = "sweep"
+HELP = "train a grid of configurations in parallel (locally or on a Dask cluster)"
 
 
 def _list(item, what):
@@ -29,36 +30,24 @@ def _list(item, what):
     return parse
 
 
-def _layer_sizes(text):
-    try:
-        sizes = [int(n) for n in text.split("-")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"sizes must be layer sizes joined by '-' (784-30-10), got {text!r}")
-    if len(sizes) < 2 or min(sizes) < 1:
-        raise argparse.ArgumentTypeError(f"sizes need at least two layers, each > 0, got {text!r}")
-    return sizes
-
-
 def _cost(text):
-    from .sweep import COSTS
+    from ..training.sweep import COSTS
     if text not in COSTS:
         raise argparse.ArgumentTypeError(f"unknown cost {text!r}; choose from {', '.join(COSTS)}")
     return text
 
 
-def register(subparsers, add_data_options):
-    p = subparsers.add_parser(
-        "sweep", help="train a grid of configurations in parallel (locally or on a Dask cluster)",
-        description="Train every combination of the comma-separated values given, once per seed, in "
+def add_arguments(p):
+    p.description = ("Train every combination of the comma-separated values given, once per seed, in "
                     "parallel: on the local cores (joblib), or on a Dask cluster with --scheduler. Each "
                     "run reports its best validation accuracy and the test accuracy at that epoch. "
                     "Writes one CSV row per run, prints a table and the configuration with the best "
-                    "mean validation accuracy over the seeds.")
+                     "mean validation accuracy over the seeds.")
     p.add_argument("--dataset", default="mnist", choices=["mnist", "digits"],
                    help="mnist (50k training, 10k validation, 10k test) or digits (scikit-learn's 8x8 "
                         "digits: the 60/40 split, with a sixth of the training part held out as "
                         "validation)")
-    p.add_argument("--sizes", type=_list(_layer_sizes, "layer sizes"), metavar="N-N-N,...",
+    p.add_argument("--sizes", type=_list(parse_sizes, "layer sizes"), metavar="N-N-N,...",
                    help="networks to try, layers joined by '-' (default 784-30-10; 64-30-10 for digits)")
     p.add_argument("--eta", type=_list(at_least(float, 0, strict=True), "learning rates"),
                    default=[3.0], metavar="ETA,...", help="learning rates (default 3.0)")
@@ -85,17 +74,15 @@ def register(subparsers, add_data_options):
     p.add_argument("--output", default="results.csv", metavar="PATH",
                    help="the CSV of results, one row per run (default results.csv)")
     add_data_options(p)
-    p.set_defaults(func=run)
 
 
 def run(args, out, err):
-    from .cli import _writable
-    from .sweep import grid, load_sweep_data, run_sweep, write_csv
+    from ..training.sweep import grid, load_sweep_data, run_sweep, write_csv
 
     sizes = args.sizes or [[784, 30, 10] if args.dataset == "mnist" else [64, 30, 10]]
     runs = grid(sizes=sizes, eta=args.eta, mini_batch_size=args.mini_batch_size, epochs=args.epochs,
                 cost=args.cost, l2=args.l2, seeds=args.seeds, dataset=args.dataset)
-    output = _writable(args.output)
+    output = writable(args.output)
     data = load_sweep_data(args.dataset, split_seed=args.split_seed, data_dir=args.data_dir,
                            cache_dir=args.cache_dir)
     n_configs = len({r.config for r in runs})
@@ -121,7 +108,7 @@ def run(args, out, err):
 
 
 def format_report(rows):
-    from .sweep import best_config, format_table
+    from ..training.sweep import best_config, format_table
     lines = [format_table(rows), ""]
     best = best_config(rows)
     if best is None:

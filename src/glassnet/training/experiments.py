@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .network import Network
-from .training import TrainingConfig, fit
+from ..core.network import Network
+from ..errors import InputError
+from .loop import TrainingConfig, fit
 
 __all__ = ["DATASETS", "PRESETS", "load_dataset", "train", "REPRODUCTION", "reproduce", "Row"]
 
@@ -45,18 +46,18 @@ def load_dataset(name, *, seed=0, data_dir=None, cache_dir=None, progress=None, 
     ``validation`` is None for the digits, which the tutorial splits 60/40 only.
     """
     if name == "mnist":
-        from .datasets import load_mnist
+        from ..datasets import load_mnist
         data = load_mnist(cache_dir=cache_dir, data_dir=data_dir, progress=progress, dtype=dtype)
         return data.training, data.validation, data.test, dict(data.sha256)
     if name == "fashion":
-        from .datasets import load_fashion_mnist
+        from ..datasets import load_fashion_mnist
         data = load_fashion_mnist(cache_dir=cache_dir, data_dir=data_dir, progress=progress, dtype=dtype)
         return data.training, data.validation, data.test, dict(data.sha256)
     if name == "digits":
-        from .datasets import load_digits_split
+        from ..datasets import load_digits_split
         training, test = load_digits_split(seed=seed, dtype=dtype)
         return training, None, test, {}
-    raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    raise InputError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
 
 
 def train(training, test, sizes, epochs, mini_batch_size, eta, *, seed, validation=None, options=None,

@@ -14,15 +14,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .cli import at_least
+from .common import EXIT_OK, CLIError, add_data_options, at_least, load_model, model_test_set, writable
 
-KINDS = ("curves", "weights", "confusion", "misclassified", "sigmoid")
+NAME = "plot"
+HELP = "draw a saved model: learning curves, weights, confusion matrix, mistakes"
 
 
-def register(subparsers, add_data_options):
-    p = subparsers.add_parser(
-        "plot", help="draw a saved model: learning curves, weights, confusion matrix, mistakes",
-        description="Draw pictures of a saved model (or of a sigmoid neuron) as PNG files. "
+def add_arguments(p):
+    p.description = ("Draw pictures of a saved model (or of a sigmoid neuron) as PNG files. "
                     "Needs matplotlib: pip install \"glassnet[plot]\".")
     kinds = p.add_subparsers(dest="kind", metavar="KIND", required=True)
 
@@ -31,7 +30,6 @@ def register(subparsers, add_data_options):
         k.add_argument("model", metavar="MODEL", help="a model file written by glassnet train --save")
         k.add_argument("-o", "--output", required=True, metavar="PNG",
                        help=f"the PNG file to write (e.g. {output})")
-        k.set_defaults(func=run)
         return k
 
     model_kind("curves", "average cost and accuracy per epoch, from the model's training history",
@@ -63,12 +61,10 @@ def register(subparsers, add_data_options):
     s.add_argument("-o", "--output", required=True, metavar="DIR",
                    help="folder to write sigmoid_weights.png and sigmoid_biases.png into "
                         "(created if missing)")
-    s.set_defaults(func=run)
 
 
 def run(args, out, err):
-    from . import plots
-    from .cli import EXIT_OK, CLIError, _writable
+    from .. import plots
 
     if args.kind == "sigmoid":
         outdir = Path(args.output)
@@ -79,8 +75,8 @@ def run(args, out, err):
             print(path, file=out)
         return EXIT_OK
 
-    output = _writable(args.output)
-    net, header = _load_model(args.model)
+    output = writable(args.output)
+    net, header = load_model(args.model)
     if args.kind == "curves":
         history = header.get("history")
         if not isinstance(history, list) or not history:
@@ -89,52 +85,13 @@ def run(args, out, err):
     elif args.kind == "weights":
         path = plots.weights_grid(net, output, max_neurons=args.max_neurons)
     else:
-        name, seed, test = _test_set(net, header, args)
+        name, seed, test = model_test_set(args.model, net, header, args)
         if args.kind == "confusion":
             path = plots.confusion_matrix(net, test.X, test.y, output)
         else:
+            from ..datasets import digits_test_images
             images = digits_test_images(seed, test.y) if name == "digits" else None
             path, count = plots.misclassified(net, test.X, test.y, output, n=args.n, images=images)
             print(f"# {count} of {len(test.y)} {name} test images misclassified", file=err)
     print(path, file=out)
     return EXIT_OK
-
-
-def _load_model(path):
-    from .cli import CLIError
-    from .io import load
-    try:
-        return load(path, with_header=True)
-    except FileNotFoundError:
-        raise CLIError(f"no model file {path}") from None
-
-
-def digits_test_images(seed, labels):
-    """The digits test part's raw 8x8 pixels (0..16), row for row like ``load_digits_split(seed=seed)``.
-
-    The network sees standardized pixels, which are hard to read; these are the
-    images themselves.  None if the split does not line up with ``labels``.
-    """
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-    digits = load_digits()
-    _, images, _, y = train_test_split(digits.data, digits.target, test_size=0.4, random_state=seed)
-    return images if len(y) == len(labels) and (y == labels).all() else None
-
-
-def _test_set(net, header, args):
-    from .cli import CLIError
-    from .experiments import load_dataset
-
-    name = header.get("dataset", "mnist")
-    training = header.get("training") if isinstance(header.get("training"), dict) else {}
-    seed = training.get("seed", 0)
-    if name not in ("mnist", "digits"):
-        raise CLIError(f"{args.model} was trained on {name!r}; plot knows the test sets of mnist and digits")
-    if name == "digits" and not isinstance(seed, int):
-        raise CLIError(f"{args.model}: the header's training seed {seed!r} is not an integer")
-    _, _, test, _ = load_dataset(name, seed=seed, data_dir=args.data_dir, cache_dir=args.cache_dir)
-    if test.X.shape[1] != net.sizes[0] or net.sizes[-1] != 10:
-        raise CLIError(f"{args.model} is a {'-'.join(map(str, net.sizes))} network; the {name} test images "
-                       f"need {test.X.shape[1]} inputs and 10 outputs")
-    return name, seed, test

@@ -1,0 +1,150 @@
+"""What the command modules share: exit codes, argument types, file checks, model loading.
+
+Every command module in this package has ``NAME``, ``HELP``, ``add_arguments(parser)``
+and ``run(args, out, err) -> exit code``; ``glassnet.cli.COMMANDS`` lists them.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from pathlib import Path
+
+from ..errors import GlassnetError
+
+__all__ = ["EXIT_OK", "EXIT_USAGE", "EXIT_INTERRUPTED", "CLIError", "at_least", "positive", "non_negative",
+           "parse_sizes", "int_list", "add_data_options", "writable", "plots_dir", "load_model",
+           "model_dataset", "model_test_set", "describe_sizes"]
+
+EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
+
+
+class CLIError(GlassnetError):
+    """A problem with what the user asked for, reported in one line."""
+
+
+def _number(kind, text):
+    try:
+        value = kind(text)
+    except (ValueError, OverflowError):
+        raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, "
+                                         f"got {text!r}") from None
+    if kind is float and not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def at_least(kind, low, *, strict=False, high=None):
+    """An argparse type: a finite ``kind`` (int or float) >= low (> low when ``strict``),
+    and at most ``high`` when given."""
+    def parse(text):
+        value = _number(kind, text)
+        if not (value > low if strict else value >= low):
+            raise argparse.ArgumentTypeError(f"must be {'>' if strict else '>='} {low}, got {text!r}")
+        if high is not None and value > high:
+            raise argparse.ArgumentTypeError(f"must be at most {high:,}, got {text!r}")
+        return value
+    return parse
+
+
+def positive(kind, high=None):
+    return at_least(kind, 0, strict=True, high=high)
+
+
+non_negative = at_least(float, 0)
+
+
+def parse_sizes(text):
+    """Layer sizes joined by ',' or '-' (784,30,10 or 784-30-10): at least two, each >= 1."""
+    parts = [s.strip() for s in text.replace("-", ",").split(",")]
+    try:
+        sizes = [int(s) for s in parts if s]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"sizes must be integers joined by ',' or '-', got {text!r}") from None
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"sizes need at least two layers, each > 0, got {text!r}")
+    return sizes
+
+
+def int_list(text):
+    """Integers separated by commas (seeds, row numbers)."""
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected integers separated by commas, got {text!r}") from None
+
+
+def add_data_options(p):
+    p.add_argument("--data-dir", metavar="DIR",
+                   help="a folder holding the four MNIST (or Fashion-MNIST) IDX files (raw or .gz) to use "
+                        "instead of the cache or a download (also: GLASSNET_DATA_DIR)")
+    p.add_argument("--cache-dir", metavar="DIR",
+                   help="where fetched data is kept (default: GLASSNET_CACHE, else ~/.cache/glassnet)")
+
+
+def writable(path):
+    """``path`` as a Path once its folder exists and is writable; CLIError otherwise."""
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise CLIError(f"cannot write {path}: it is a directory")
+    if parent.exists() and not parent.is_dir():
+        raise CLIError(f"cannot write {path}: {parent} is a file, not a folder")
+    if not parent.is_dir():
+        raise CLIError(f"cannot write {path}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise CLIError(f"cannot write {path}: folder {parent} is not writable")
+    return path
+
+
+def plots_dir(path):
+    """A folder to write plots into, created if missing."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise CLIError(f"{path}: not a directory")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def load_model(path):
+    """``(network, header)`` of a saved model; one-line errors for a missing or foreign file."""
+    from ..io import load
+    path = Path(path)
+    if not path.exists():
+        raise CLIError(f"{path}: no such model file")
+    if path.is_dir():
+        raise CLIError(f"{path}: is a folder, not a model file")
+    return load(path, with_header=True)
+
+
+def model_dataset(path, header):
+    """``(dataset name, seed)`` a saved model was trained with, as its header says.
+
+    The seed is the training seed, which on the digits also picked the 60/40 split: the
+    one way every command recovers a model's test set.
+    """
+    name = header.get("dataset", "mnist")
+    training = header.get("training") if isinstance(header.get("training"), dict) else {}
+    seed = training.get("seed", header.get("seed"))
+    seed = 0 if seed is None else seed
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise CLIError(f"{path}: the header's training seed {seed!r} is not a non-negative integer")
+    if name not in ("mnist", "digits", "fashion"):
+        raise CLIError(f"{path}: trained on {name!r}; glassnet knows mnist, fashion and digits")
+    return name, seed
+
+
+def describe_sizes(sizes):
+    return "-".join(map(str, sizes))
+
+
+def model_test_set(path, net, header, args):
+    """``(dataset, seed, test set)`` a saved model is measured on: MNIST's 10,000 test images,
+    Fashion-MNIST's, or the digits' 40% test part split with the model's training seed."""
+    from ..training.experiments import load_dataset
+    name, seed = model_dataset(path, header)
+    _, _, test, _ = load_dataset(name, seed=seed, data_dir=args.data_dir, cache_dir=args.cache_dir)
+    if test.X.shape[1] != net.sizes[0] or net.sizes[-1] != 10:
+        raise CLIError(f"{path} is a {describe_sizes(net.sizes)} network; the {name} test images "
+                       f"need {test.X.shape[1]} inputs and 10 outputs")
+    return name, seed, test

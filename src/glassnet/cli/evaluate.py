@@ -1,0 +1,49 @@
+"""``glassnet evaluate MODEL``: accuracy of a saved model on its test set, digit by digit."""
+from __future__ import annotations
+
+import numpy as np
+
+from .common import EXIT_OK, add_data_options, describe_sizes, load_model, model_test_set
+
+NAME = "evaluate"
+HELP = "accuracy of a saved model on the test set, digit by digit"
+
+
+def add_arguments(e):
+    e.description = ("Measure a saved model on the 10,000 MNIST test images (on the digits' 40% "
+                    "test part when the model was trained on the digits, split with its training "
+                    "seed) and print the accuracy with a table per digit: count, correct, "
+                    "accuracy and the digit it is most often mistaken for.")
+    e.add_argument("model", metavar="MODEL", help="a model saved by 'glassnet train --save'")
+    add_data_options(e)
+
+
+def run(args, out, err):
+    from ..engines import predict
+
+    net, header = load_model(args.model)
+    dataset, seed, test = model_test_set(args.model, net, header, args)
+    where = f"the digits' test part (split with seed {seed})" if dataset == "digits" else f"the {dataset} test set"
+    print(f"# {args.model}: {describe_sizes(net.sizes)} on {where}", file=err)
+    print(format_evaluation(test.y, predict(net, test.X), dataset), file=out)
+    return EXIT_OK
+
+
+def format_evaluation(labels, predicted, dataset="mnist"):
+    """The accuracy line and the per-digit table, as printed by ``glassnet evaluate``."""
+    labels, predicted = np.asarray(labels), np.asarray(predicted)
+    confusion = np.zeros((10, 10), dtype=int)
+    np.add.at(confusion, (labels, predicted), 1)
+    correct, total = int(np.trace(confusion)), int(confusion.sum())
+    name = {"mnist": "MNIST test set", "fashion": "Fashion-MNIST test set"}.get(dataset, "digits test part")
+    lines = [f"{name}: {correct} / {total} correct ({100 * correct / max(total, 1):.2f}%)",
+             "",
+             "digit  count  correct  accuracy  most often mistaken for"]
+    for d in range(10):
+        count, right = int(confusion[d].sum()), int(confusion[d, d])
+        wrong = confusion[d].copy()
+        wrong[d] = 0
+        mistaken = f"{int(wrong.argmax())} ({int(wrong.max())}x)" if wrong.max() else "-"
+        accuracy = f"{100 * right / count:7.2f}%" if count else "      -"
+        lines.append(f"{d:5d}  {count:5d}  {right:7d}  {accuracy}   {mistaken}")
+    return "\n".join(lines)

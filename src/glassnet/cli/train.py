@@ -1,0 +1,258 @@
+"""``glassnet train``: train a network and print the book's transcript.
+
+With no options this is the book's run: MNIST, 784-30-10, 30 epochs, mini-batch 10, eta
+3.0, printing ``Epoch j: correct / 10000`` after every epoch.  Dataset defaults, presets
+and flags are merged in that order (a flag beats a preset beats the dataset's default).
+"""
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from ..version import __version__
+from .common import (EXIT_INTERRUPTED, EXIT_OK, CLIError, add_data_options, at_least, describe_sizes,
+                     non_negative, parse_sizes, plots_dir, positive, writable)
+
+NAME = "train"
+HELP = "train a network and print the book's transcript"
+
+PRESET_HELP = {
+    "chapter3": "784-100-10 sigmoid, cross-entropy, scaled init, L2 5.0, eta 0.1 halved on plateaus",
+    "fast": "784-800-10 ReLU/softmax, He init, momentum 0.9, eta 0.1 cosine decay, batch 128, 50 epochs on "
+            "60,000 images, half distorted each epoch",
+    "best": "784-800-800-10, otherwise as fast but 110 epochs with every image distorted",
+}
+
+#: train options that a preset or the dataset may set and a flag may override
+OPTION_KEYS = ("sizes", "epochs", "mini_batch_size", "eta", "log_every", "cost", "activation", "init",
+               "l2", "momentum", "schedule", "patience", "max_halvings", "early_stop", "augment",
+               "train_on_validation", "monitor_training")
+
+#: the most parameters (weights and biases) a network may have: 4 GiB of float32 each
+#: for the weights, gradients, momentum and best copy would be 64 GiB
+MAX_PARAMETERS = 1 << 30
+
+
+def add_arguments(t):
+    t.description = ("Train a network by mini-batch SGD, printing 'Epoch j: correct / n' on the test set "
+                     "after every epoch. With no options this is the book's run: MNIST, 784-30-10, 30 "
+                     "epochs, mini-batch 10, eta 3.0.")
+    t.add_argument("--dataset", default="mnist", choices=["mnist", "digits", "fashion"],
+                   help="mnist (the book's 50k/10k/10k split), fashion (Fashion-MNIST, the same split) or "
+                        "digits (scikit-learn's 8x8 digits, the tutorial's 60/40 split; default there: "
+                        "64-30-10, full batch, 3000 epochs, eta 0.25)")
+    t.add_argument("--sizes", type=parse_sizes, metavar="N,N,...",
+                   help="neurons per layer, input first (default 784,30,10; 64,30,10 for digits)")
+    t.add_argument("--epochs", type=positive(int, 1_000_000), help="passes over the training data (default 30)")
+    t.add_argument("--mini-batch-size", type=positive(int, 10_000_000), metavar="M",
+                   help="examples per gradient step (default 10; the whole training set for digits)")
+    t.add_argument("--eta", type=positive(float), help="learning rate (default 3.0; 0.25 for digits)")
+    t.add_argument("--seed", type=at_least(int, 0, high=2**63 - 1), default=0,
+                   help="seeds the one random generator behind initial weights, shuffling and the "
+                        "digits split (default 0): the same seed gives the same transcript")
+    t.add_argument("--log-every", type=positive(int), metavar="K",
+                   help="print every K-th epoch line (default 1; 100 for digits)")
+    t.add_argument("--preset", choices=sorted(PRESET_HELP),
+                   help="a documented recipe; flags given beside it override it. "
+                        + "; ".join(f"{k}: {v}" for k, v in sorted(PRESET_HELP.items())))
+    _add_chapter3_options(t)
+    _add_run_options(t)
+    add_data_options(t)
+
+
+def _add_chapter3_options(t):
+    t.add_argument("--cost", choices=["quadratic", "cross-entropy", "log-likelihood"],
+                   help="the cost (default quadratic, the book's chapter 1-2; log-likelihood uses a "
+                        "softmax output layer)")
+    t.add_argument("--activation", choices=["sigmoid", "tanh", "relu"], help="hidden-layer activation "
+                                                                             "(default sigmoid)")
+    t.add_argument("--init", choices=["standard", "scaled", "he"],
+                   help="initial weights: standard N(0,1) (the book's ch. 1), scaled N(0,1/n_in) "
+                        "(ch. 3), he N(0,2/n_in) (for ReLU)")
+    t.add_argument("--l2", type=non_negative, metavar="LAMBDA",
+                   help="L2 regularisation: weights decay by (1 - eta*LAMBDA/n) each step (default 0)")
+    t.add_argument("--momentum", type=at_least(float, 0), metavar="MU",
+                   help="momentum coefficient in [0, 1) (default 0: plain SGD)")
+    t.add_argument("--schedule", choices=["constant", "halve", "cosine"],
+                   help="learning rate: constant (default), halve when validation accuracy has not "
+                        "improved for --patience epochs (stop after --max-halvings), or cosine decay")
+    t.add_argument("--patience", type=positive(int), metavar="N",
+                   help="epochs without a new best validation accuracy before eta is halved (default 5)")
+    t.add_argument("--max-halvings", type=at_least(int, 0), metavar="N",
+                   help="stop after eta has been halved N times (default 7, i.e. eta/128)")
+    t.add_argument("--early-stop", type=positive(int), metavar="N",
+                   help="stop after N epochs without a new best validation accuracy and keep the best "
+                        "weights (MNIST's 10,000 validation images)")
+    t.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                   help="train on a freshly distorted copy (rotation, zoom, shift, elastic) each epoch")
+    t.add_argument("--train-on-validation", action=argparse.BooleanOptionalAction, default=None,
+                   help="train on all 60,000 MNIST training images (the book's 50,000 plus its 10,000 "
+                        "validation images), as the published MNIST results do; no validation monitoring")
+
+
+def _add_run_options(t):
+    t.add_argument("--monitor-training", type=at_least(int, 0), metavar="N",
+                   help="also measure cost and accuracy on the first N training images after each epoch "
+                        "(default 0: not measured, as the book's SGD; --plots measures 10,000)")
+    t.add_argument("--save", metavar="PATH", help="write the trained network to PATH (.npz + JSON header)")
+    t.add_argument("--checkpoint", metavar="PATH",
+                   help="write an atomic checkpoint to PATH after every epoch; Ctrl-C or SIGTERM then "
+                        "stops cleanly and --resume continues")
+    t.add_argument("--resume", action="store_true",
+                   help="continue from --checkpoint PATH (same options and seed give the same result)")
+    t.add_argument("--plots", metavar="DIR", help="write learning curves, weights and confusion plots to DIR")
+    t.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="show a progress bar inside each epoch (default: only on a terminal)")
+
+
+def _options(args):
+    """The merged options: the dataset's defaults, then the preset, then explicit flags."""
+    from ..training.experiments import DATASETS, PRESETS
+    opts = {**DATASETS[args.dataset], **(PRESETS[args.preset] if args.preset else {})}
+    for key in OPTION_KEYS:
+        if getattr(args, key) is not None:
+            opts[key] = getattr(args, key)
+    if args.plots and not opts.get("monitor_training"):
+        opts["monitor_training"] = 10000         # the learning curves show the training cost
+    if not 0 <= opts.get("momentum", 0.0) < 1:
+        raise CLIError(f"--momentum must be below 1, got {opts['momentum']:g}")
+    n_parameters = sum((a + 1) * b for a, b in zip(opts["sizes"][:-1], opts["sizes"][1:]))
+    if n_parameters > MAX_PARAMETERS:
+        raise CLIError(f"--sizes {describe_sizes(opts['sizes'])} has {n_parameters:,} parameters; glassnet "
+                       f"trains at most {MAX_PARAMETERS:,}")
+    return opts
+
+
+def _check_files(args):
+    """Every output path checked before any data is read or any line printed."""
+    paths = dict(save=writable(args.save) if args.save else None,
+                 checkpoint=writable(args.checkpoint) if args.checkpoint else None,
+                 plots=plots_dir(args.plots) if args.plots else None)
+    if args.resume and paths["checkpoint"] is None:
+        raise CLIError("--resume needs --checkpoint PATH")
+    if args.resume:
+        from ..training import read_checkpoint
+        read_checkpoint(paths["checkpoint"])    # refuse a missing or foreign file before any output
+    return paths
+
+
+def _data(args, opts, show, err):
+    from ..datasets import Dataset
+    from ..progress import FetchProgress
+    from ..training.experiments import load_dataset
+    training, validation, test, sha = load_dataset(args.dataset, seed=args.seed, data_dir=args.data_dir,
+                                                   cache_dir=args.cache_dir,
+                                                   progress=FetchProgress(err, enabled=show))
+    if opts.get("train_on_validation"):
+        if validation is None:
+            raise CLIError(f"--train-on-validation: {args.dataset} has no validation set")
+        if opts.get("early_stop") or opts.get("schedule") == "halve":
+            raise CLIError("--train-on-validation leaves no validation set for --early-stop or --schedule halve")
+        training = Dataset(np.concatenate([training.X, validation.X]), np.concatenate([training.y, validation.y]))
+        validation = None
+    sizes = opts["sizes"]
+    if training.X.shape[1] != sizes[0] or sizes[-1] != 10:
+        raise CLIError(f"sizes {','.join(map(str, sizes))} do not fit {args.dataset}: the input layer "
+                       f"must have {training.X.shape[1]} neurons and the output layer 10")
+    return training, validation, test, sha
+
+
+def _config(opts, n_training):
+    from ..training import TrainingConfig
+    schedule = opts.get("schedule", "constant")
+    return TrainingConfig(
+        epochs=opts["epochs"], mini_batch_size=opts["mini_batch_size"] or n_training, eta=opts["eta"],
+        lmbda=opts.get("l2", 0.0), momentum=opts.get("momentum", 0.0), schedule=schedule,
+        patience=opts.get("patience", 5), max_halvings=opts.get("max_halvings", 7),
+        early_stop=opts.get("early_stop"), keep_best=bool(opts.get("early_stop") or schedule == "halve"),
+        monitor_training=opts.get("monitor_training", 0))
+
+
+def run(args, out, err):
+    from ..core.network import Network
+    from ..progress import BatchProgress, is_terminal
+    from ..training import fit
+
+    opts = _options(args)
+    paths = _check_files(args)
+    show = is_terminal(err) if args.progress is None else args.progress
+    training, validation, test, sha = _data(args, opts, show, err)
+    net = Network(opts["sizes"], seed=args.seed, cost=opts.get("cost", "quadratic"),
+                  activation=opts.get("activation", "sigmoid"), init=opts.get("init", "standard"))
+    config = _config(opts, len(training.X))
+    augment = None
+    if opts.get("augment"):
+        from ..training.augment import Augmenter
+        # a preset may give the share of images distorted each epoch; --augment means all of them
+        augment = Augmenter(fraction=1.0 if opts["augment"] is True else float(opts["augment"]))
+    print(f"# glassnet {__version__}: {describe_sizes(net.sizes)} on {args.dataset} ({len(training.X)} "
+          f"training, {len(test.X)} test images), {_describe(net, config, augment)}, seed {args.seed}", file=err)
+    bar = BatchProgress("training", stream=err, enabled=show)
+
+    def report(network, record):
+        j = record["epoch"]
+        if j % opts["log_every"] == 0 or j == config.epochs - 1:
+            print(f"Epoch {j}: {record['correct']} / {record['total']}", file=out, flush=True)
+
+    metadata = dict(dataset=args.dataset, data_sha256=sha,
+                    training=dict(config.__dict__, seed=args.seed, preset=args.preset,
+                                  augment=repr(augment) if augment else None, training_images=len(training.X)))
+    result = fit(net, training, config, validation=validation, test=test, augment=augment, callbacks=[report],
+                 on_batch=bar if show else None, checkpoint=paths["checkpoint"], resume=args.resume,
+                 handle_signals=paths["checkpoint"] is not None, metadata=metadata)
+    bar.close()
+    if result.stopped == "interrupted":
+        print(f"# interrupted after epoch {len(result.history) - 1}; the checkpoint {paths['checkpoint']} "
+              f"holds it: run the same command with --resume to continue", file=err)
+        return EXIT_INTERRUPTED
+    _summarise(net, result, config, test, err)
+    _write_outputs(args, net, result, dict(metadata, engine=result.engine), paths, test, err)
+    return EXIT_OK
+
+
+def _summarise(net, result, config, test, err):
+    history = result.history
+    if history:
+        best = max(history, key=lambda h: h["correct"])
+        print(f"# best {best['correct']} / {best['total']} ({100 * best['accuracy']:.2f}%) at epoch "
+              f"{best['epoch']}; {sum(h['seconds'] for h in history):.1f} s of training on the {result.engine} "
+              f"engine" + (f"; stopped: {result.stopped}" if result.stopped != "completed" else ""), file=err)
+    if result.best_epoch is not None and config.keep_best:
+        final = net.evaluate((test.X, test.y))
+        print(f"# kept the weights of epoch {result.best_epoch} (best validation accuracy "
+              f"{100 * history[result.best_epoch]['validation_accuracy']:.2f}%): test {final} / "
+              f"{len(test.y)}", file=err)
+
+
+def _write_outputs(args, net, result, metadata, paths, test, err):
+    if paths["save"]:
+        from ..io import save
+        save(net, paths["save"], metadata=dict(metadata, history=result.history, stopped=result.stopped,
+                                               best_epoch=result.best_epoch))
+        print(f"# saved the network to {paths['save']}", file=err)
+    if paths["plots"]:
+        from ..datasets import digits_test_images
+        from ..plots import save_training_plots
+        # on the digits, show the raw 8x8 images, not the standardised ones the network sees
+        images = digits_test_images(args.seed, test.y) if args.dataset == "digits" else None
+        written = save_training_plots(net, result.history, paths["plots"], test=(test.X, test.y), images=images)
+        print(f"# wrote {len(written)} plots to {paths['plots']}", file=err)
+
+
+def _describe(net, config, augment):
+    parts = [f"{config.epochs} epochs", f"mini-batch {config.mini_batch_size}", f"eta {config.eta:g}"]
+    if net.cost.name != "quadratic" or net.activation.name != "sigmoid":
+        parts.append(f"{net.activation.name}/{net.output_activation.name}, {net.cost.name} cost")
+    if net.init != "standard":
+        parts.append(f"{net.init} init")
+    for name, value in (("L2", config.lmbda), ("momentum", config.momentum)):
+        if value:
+            parts.append(f"{name} {value:g}")
+    if config.schedule != "constant":
+        parts.append(f"{config.schedule} schedule")
+    if config.early_stop:
+        parts.append(f"early stop {config.early_stop}")
+    if augment is not None:
+        parts.append("augmented")
+    return ", ".join(parts)

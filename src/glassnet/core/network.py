@@ -1,0 +1,257 @@
+"""The network of Nielsen's chapters 1-3, computed a whole mini-batch at a time.
+
+Glossary (book symbol -> code name), with one sample a row:
+
+    x, y           X (m, n_in), Y (m, n_out)   inputs and desired outputs of a mini-batch
+    w^l, b^l       weights[l] (n_out, n_in), biases[l] (n_out,)   -- the book's w_jk and b_j
+    z^l = w a + b  Z = A_prev @ W.T + b        (m, n_out)       eq. 25, a row per sample
+    a^l = sigma(z) A = sigma(Z)                (m, n_out)
+    BP1  delta^L = grad_a C (.) sigma'(z^L)    delta = (A - Y) * sigma'(Z)   (quadratic cost)
+    BP2  delta^l = ((w^{l+1})^T delta^{l+1}) (.) sigma'(z^l)
+                                               delta = (delta_next @ W_next) * sigma'(Z)
+    BP3  dC/db^l = delta^l                     nabla_b = delta.sum(axis=0)  (summed over the batch)
+    BP4  dC/dw^l = delta^l (a^{l-1})^T         nabla_w = delta.T @ A_prev   (summed over the batch)
+
+Summing BP3 and BP4 over the rows of delta is exactly the sum of the book's
+per-example gradients: the "fully matrix-based approach" of chapter 2's problem.
+The list index ``l`` counts weight layers from 0 (the book's layer l+2).
+
+This module is the core: it imports only NumPy, the core's ``functions`` and
+``dataforms``. Nothing here chooses speed: ``SGD`` takes an ``engine`` (see
+``glassnet.engines``) or runs the NumPy steps below, which are the reference.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .dataforms import as_arrays, one_hot
+from .functions import get_activation, get_cost
+
+__all__ = ["Network", "as_arrays", "one_hot"]
+
+INITS = {"standard": lambda n: 1.0,                 # the book's chapter 1: N(0, 1)
+         "scaled": lambda n: 1 / np.sqrt(n),         # chapter 3: N(0, 1/n_in)
+         "he": lambda n: np.sqrt(2 / n)}             # for ReLU: N(0, 2/n_in)
+
+
+class Network:
+    """A feedforward network of sigmoid neurons trained by mini-batch SGD.
+
+    Parameters
+    ----------
+    sizes : list of int
+        Neurons per layer, input first: ``[784, 30, 10]`` is the book's network.
+    seed : int or None
+        Seeds the one ``numpy.random.Generator`` (``self.rng``) that draws the initial
+        weights and shuffles every epoch.  Recorded as ``self.seed``.
+    weights, biases : lists of arrays, optional
+        Start from given parameters instead (the primer's demos): ``weights[l]`` of
+        shape (sizes[l+1], sizes[l]) and ``biases[l]`` of shape (sizes[l+1],) or the
+        book's column (sizes[l+1], 1).
+    dtype : numpy float dtype, optional
+        float32 by default; float64 by default when weights are given as Python floats.
+    cost : "quadratic" (the book's, default), "cross-entropy" or "log-likelihood".
+    activation : hidden-layer activation, "sigmoid" (default), "tanh" or "relu".
+    output_activation : "sigmoid" by default, "softmax" by default with log-likelihood.
+    init : "standard" (the book's N(0, 1), default), "scaled" (chapter 3) or "he".
+    """
+
+    #: ``choose_engine(network, mini_batch_size) -> engine`` used by ``SGD`` when it is given
+    #: no engine; ``glassnet.engines`` installs its chooser here on import (the core never
+    #: imports an engine).  None: the NumPy steps of this class.
+    choose_engine = None
+
+    def __init__(self, sizes, *, seed=None, weights=None, biases=None, dtype=None,
+                 cost="quadratic", activation="sigmoid", output_activation=None, init="standard"):
+        sizes = [int(s) for s in sizes]
+        if len(sizes) < 2 or min(sizes) < 1:
+            raise ValueError(f"sizes must list at least two layer sizes, each > 0, got {sizes}")
+        self.sizes, self.num_layers, self.seed = sizes, len(sizes), seed
+        self.rng = np.random.default_rng(seed)
+        self.cost = get_cost(cost)
+        self.activation = get_activation(activation)
+        if output_activation is None:
+            output_activation = "softmax" if self.cost.name == "log-likelihood" else "sigmoid"
+        self.output_activation = get_activation(output_activation)
+        if init not in INITS:
+            raise ValueError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
+        self.init = init
+        if (weights is None) != (biases is None):
+            raise ValueError("give both weights and biases, or neither")
+        if weights is None:
+            self.dtype = np.dtype(dtype or np.float32)
+            # N(0, 1) biases and (scaled) N(0, 1) weights, layer by layer, from the one Generator
+            self.weights, self.biases = [], []
+            for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+                self.biases.append(self.rng.standard_normal(n_out).astype(self.dtype))
+                self.weights.append((self.rng.standard_normal((n_out, n_in)) * INITS[init](n_in))
+                                    .astype(self.dtype))
+        else:
+            self.dtype = np.dtype(dtype or np.result_type(*[np.asarray(w) for w in weights], np.float32))
+            self.weights = [np.array(w, dtype=self.dtype, order="C", ndmin=2) for w in weights]
+            self.biases = [np.array(b, dtype=self.dtype).reshape(-1) for b in biases]
+            self._check_parameters()
+
+    def _check_parameters(self):
+        if len(self.weights) != self.num_layers - 1 or len(self.biases) != self.num_layers - 1:
+            raise ValueError(f"sizes {self.sizes} need {self.num_layers - 1} weight matrices and bias "
+                             f"vectors, got {len(self.weights)} and {len(self.biases)}")
+        for l, (w, b) in enumerate(zip(self.weights, self.biases)):
+            want = (self.sizes[l + 1], self.sizes[l])
+            if w.shape != want or b.shape != want[:1]:
+                raise ValueError(f"layer {l}: weights must have shape {want} and biases ({want[0]},), "
+                                 f"got {w.shape} and {b.shape}")
+
+    # -- the network's function ------------------------------------------------
+    def feedforward(self, a):
+        """The network's output for input ``a`` (book eq. 22, applied layer by layer).
+
+        ``a`` of shape (n_in,) gives (n_out,); the book's column (n_in, 1) gives
+        (n_out, 1); a batch (m, n_in) gives (m, n_out), one sample a row.
+        """
+        a = np.asarray(a, dtype=self.dtype)
+        column = a.ndim == 2 and a.shape[1] == 1 and a.shape[0] == self.sizes[0] != 1
+        A = a.reshape(1, -1) if a.ndim == 1 or column else a
+        if A.ndim != 2 or A.shape[1] != self.sizes[0]:
+            raise ValueError(f"input must have {self.sizes[0]} features, got shape {a.shape}")
+        A = self.activations(A)[-1]
+        return A[0] if a.ndim == 1 else (A.T if column else A)
+
+    def activations(self, X):
+        """Every layer's activations for a batch X (m, n_in): ``[X, A^2, ..., A^L]``.
+
+        The feedforward pass of backprop: Z = A W^T + b, A = sigma(Z), layer by layer;
+        A^l has shape (m, sizes[l]).  Also what you look at to see inside the network.
+        """
+        activations = [X]
+        for l, (w, b) in enumerate(zip(self.weights, self.biases)):
+            Z = activations[-1] @ w.T
+            Z += b
+            act = self.output_activation if l == len(self.weights) - 1 else self.activation
+            activations.append(act(Z, out=Z))
+        return activations
+
+    def predict(self, X):
+        """Predicted digit per row of X (m, n_in): the index of the most active output neuron."""
+        return np.argmax(self.feedforward(np.atleast_2d(X)), axis=1)
+
+    def evaluate(self, test_data):
+        """Number of test inputs for which the network's output is correct (the book's count).
+
+        ``test_data`` is the book's list of ``(x, label)`` pairs or a pair ``(X, labels)``.
+        """
+        X, labels = as_arrays(test_data, self.sizes[0], self.sizes[-1], self.dtype, targets="labels")
+        return self.measure(X, labels)[1]
+
+    def measure(self, X, labels, forward=None, chunk=10000):
+        """``(mean cost, number correct)`` over X (m, n_in) with integer labels (m,), in one pass.
+
+        ``forward`` computes the output of a chunk of rows (default ``feedforward``; an
+        engine's faster forward pass gives the same numbers to rounding).
+        """
+        forward = forward or self.feedforward
+        total, correct = 0.0, 0
+        for i in range(0, len(X), chunk):
+            A = forward(X[i:i + chunk])
+            total += self.cost(A, one_hot(labels[i:i + chunk], self.sizes[-1], A.dtype))
+            correct += int(np.sum(np.argmax(A, axis=1) == labels[i:i + chunk]))
+        return total / max(len(X), 1), correct
+
+    def total_cost(self, X, Y):
+        """Mean cost over the rows of X (m, n_in) and one-hot targets Y (m, n_out)."""
+        return self.measure(X, np.argmax(Y, axis=1))[0]
+
+    def cost_derivative(self, output_activations, y):
+        """dC_x/da for the output activations: (a - y) for the book's quadratic cost."""
+        return self.cost.derivative(output_activations, y)
+
+    # -- learning --------------------------------------------------------------
+    def backprop(self, x, y, scale=1.0):
+        """Gradient of the cost, summed over a mini-batch, by backpropagation.
+
+        ``x`` is one input (n_in,) / (n_in, 1) with its target ``y`` (n_out,) / (n_out, 1),
+        or a batch X (m, n_in) with Y (m, n_out).  Returns ``(nabla_b, nabla_w)``, lists
+        shaped like ``biases`` and ``weights``: sum over the batch of dC_x/db and dC_x/dw,
+        times ``scale`` (a step passes eta/m, which saves scaling every array afterwards).
+        """
+        X = np.asarray(x, dtype=self.dtype)
+        Y = np.asarray(y, dtype=self.dtype)
+        if X.ndim == 1 or (X.ndim == 2 and X.shape[1] == 1 and X.shape[0] == self.sizes[0] != 1):
+            X, Y = X.reshape(1, -1), Y.reshape(1, -1)
+        activations = self.activations(X)
+        L = len(self.weights)
+        nabla_b, nabla_w = [None] * L, [None] * L
+        # BP1: delta^L = grad_a C (.) sigma'(z^L), with sigma'(z) computed from a = sigma(z)
+        delta = self.cost.delta(activations[-1], Y, self.output_activation)
+        if scale != 1.0:
+            delta *= self.dtype.type(scale)   # BP2-BP4 are linear in delta^L: this scales them all
+        for l in range(L - 1, -1, -1):
+            if l < L - 1:
+                # BP2: delta^l = (delta^{l+1} W^{l+1}) (.) sigma'(z^l)
+                delta = delta @ self.weights[l + 1]
+                delta *= self.activation.prime_from_output(activations[l + 1])
+            nabla_b[l] = delta.sum(axis=0)          # BP3: dC/db^l = delta^l, summed over the batch
+            nabla_w[l] = delta.T @ activations[l]   # BP4: dC/dw^l = delta^l (a^{l-1})^T, summed
+        return nabla_b, nabla_w
+
+    def update_mini_batch(self, mini_batch, eta, lmbda=0.0, n=None):
+        """One step of gradient descent on a mini-batch (book eq. 20-21).
+
+        ``mini_batch`` is a list of ``(x, y)`` pairs or a pair ``(X, Y)``.  With ``lmbda``
+        > 0 the weights first decay by (1 - eta lmbda / n) (L2, book eq. 93; ``n`` is the
+        training-set size).
+        """
+        X, Y = as_arrays(mini_batch, self.sizes[0], self.sizes[-1], self.dtype)
+        self.step(X, Y, eta, lmbda, n or len(X))
+
+    def step(self, X, Y, eta, lmbda=0.0, n=1):
+        """``update_mini_batch`` on arrays X (m, n_in), Y (m, n_out):
+        w -> (1 - eta lmbda / n) w - eta/m sum_x dC_x/dw,  b -> b - eta/m sum_x dC_x/db."""
+        nabla_b, nabla_w = self.backprop(X, Y, scale=eta / len(X))   # already times eta/m
+        decay = self.dtype.type(1 - eta * lmbda / n) if lmbda else None
+        for w, b, nw, nb in zip(self.weights, self.biases, nabla_w, nabla_b):
+            if decay is not None:
+                w *= decay
+            w -= nw
+            b -= nb
+
+    def SGD(self, training_data, epochs, mini_batch_size, eta, test_data=None, *, log=print, engine=None):
+        """Train by mini-batch stochastic gradient descent (the book's ``SGD``).
+
+        Each epoch shuffles the training data with the network's Generator, splits it
+        into mini-batches of ``mini_batch_size`` (the last may be smaller) and takes a
+        gradient step on each.  With ``test_data`` it reports ``Epoch {j}: {correct} / {n}``
+        after each epoch, else ``Epoch {j} complete``, through ``log`` (``print`` like the
+        book; None for silence).  ``engine`` takes the steps of an epoch (default: the one
+        ``choose_engine`` picks, else ``step`` one mini-batch at a time); every engine
+        computes what ``step`` computes.  Returns one dict per epoch: epoch, seconds (of
+        the steps), engine, and with test data correct, total and accuracy.
+        """
+        epochs, m = int(epochs), int(mini_batch_size)
+        if epochs < 0 or m < 1 or not eta > 0:
+            raise ValueError(f"need epochs >= 0, mini_batch_size >= 1 and eta > 0, got {epochs}, {m}, {eta}")
+        X, Y = as_arrays(training_data, self.sizes[0], self.sizes[-1], self.dtype)
+        test = None if test_data is None else as_arrays(test_data, self.sizes[0], self.sizes[-1], self.dtype, targets="labels")
+        if engine is None and self.choose_engine is not None and epochs:
+            engine = self.choose_engine(m).prepare(X)
+        history = []
+        for j in range(epochs):
+            started = time.perf_counter()
+            order = self.rng.permutation(len(X))
+            if engine is not None:
+                engine.epoch(self, X, Y, order, m, eta)
+            else:
+                for k in range(0, len(X), m):
+                    batch = order[k:k + m]
+                    self.step(X[batch], Y[batch], eta)
+            record = {"epoch": j, "seconds": time.perf_counter() - started,
+                      "engine": getattr(engine, "name", "numpy")}
+            if test:
+                correct = self.evaluate(test)
+                record.update(correct=correct, total=len(test[1]), accuracy=correct / len(test[1]))
+            history.append(record)
+            if log is not None:
+                log(f"Epoch {j}: {record['correct']} / {record['total']}" if test else f"Epoch {j} complete")
+        return history

@@ -1,0 +1,266 @@
+"""The full training loop: everything around the book's epoch that practice adds.
+
+``fit`` is the one epoch loop that every trainer uses (the CLI, the estimator, sweeps,
+reproductions).  Each epoch shuffles with the network's Generator and hands the
+mini-batches to an engine (``glassnet.engines``, chosen once per run) whose steps an
+optimizer (``optimizers``: plain SGD with L2, momentum) defines.  Around it, each optional:
+validation monitoring, L2 weight decay and momentum (chapter 3), a learning-rate
+schedule (halve eta when validation accuracy stops improving, or cosine decay),
+early stopping that keeps the best weights, data augmentation redrawn every epoch,
+atomic checkpoints with resume, clean stops on SIGINT/SIGTERM, and a clear error
+when training diverges.  The library never prints: progress reaches the caller
+through ``callbacks`` and ``on_batch``.
+"""
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import engines
+from ..core.network import Network, as_arrays
+from ..errors import CheckpointError, InputError, TrainingDiverged
+from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from .optimizers import make_optimizer
+
+__all__ = ["TrainingConfig", "fit", "TrainingDiverged", "FitResult", "save_checkpoint",
+           "load_checkpoint", "read_checkpoint", "CheckpointError", "epoch_record"]
+
+
+@dataclass
+class TrainingConfig:
+    """What ``fit`` does, beyond the network itself.
+
+    epochs, mini_batch_size, eta : the book's hyper-parameters.
+    lmbda : L2 regularisation strength (book eq. 87), weight decay 1 - eta lmbda / n.
+    momentum : mu of momentum-based gradient descent (0 = plain SGD).
+    schedule : "constant"; "halve" -- halve eta after ``patience`` epochs without a new
+        best validation accuracy, stop after ``max_halvings`` halvings (chapter 3's
+        schedule stops when eta has fallen to 1/128, i.e. 7 halvings); "cosine" --
+        eta_t = eta (1 + cos(pi t / epochs)) / 2.
+    early_stop : stop after this many epochs without a new best validation accuracy.
+    keep_best : end with the weights of the best validation epoch (with validation data).
+    monitor_training : measure the training cost and accuracy after each epoch on the first
+        this many training examples (0, the default: not measured, as the book's SGD does
+        not; None: all of them -- a forward pass over 50,000 images costs a third of an
+        epoch of the book's network).
+    """
+    epochs: int = 30
+    mini_batch_size: int = 10
+    eta: float = 3.0
+    lmbda: float = 0.0
+    momentum: float = 0.0
+    schedule: str = "constant"
+    patience: int = 5
+    max_halvings: int = 7
+    early_stop: int | None = None
+    keep_best: bool = True
+    monitor_training: int | None = 0
+
+    def __post_init__(self):
+        if int(self.epochs) < 1 or int(self.mini_batch_size) < 1:
+            raise InputError(f"epochs and mini_batch_size must be >= 1, got {self.epochs} and "
+                             f"{self.mini_batch_size}")
+        if not (self.eta > 0 and math.isfinite(self.eta)):
+            raise InputError(f"eta must be a positive number, got {self.eta}")
+        if self.lmbda < 0 or not 0 <= self.momentum < 1:
+            raise InputError(f"need lmbda >= 0 and 0 <= momentum < 1, got {self.lmbda} and {self.momentum}")
+        if self.schedule not in ("constant", "halve", "cosine"):
+            raise InputError(f"unknown schedule {self.schedule!r}; choose constant, halve or cosine")
+        if self.early_stop is not None and self.early_stop < 1:
+            raise InputError(f"early_stop must be >= 1 epochs, got {self.early_stop}")
+
+
+@dataclass
+class FitResult:
+    history: list
+    stopped: str = "completed"           # completed | early-stop | schedule | interrupted | callback
+    best_epoch: int | None = None
+    state: dict = field(default_factory=dict)
+    engine: str = "numpy"                # the engine that took the steps: "numpy" or "kernel"
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def _prepare(network, data, targets):
+    if data is None:
+        return None
+    X, T = as_arrays((data.X, data.y) if hasattr(data, "X") else data,
+                     network.sizes[0], network.sizes[-1], network.dtype, targets=targets)
+    return X, T
+
+
+def fit(network: Network, training, config: TrainingConfig, *, validation=None, test=None,
+        augment=None, callbacks=(), on_batch=None, checkpoint=None, resume=False,
+        handle_signals=False, metadata=None, engine=None) -> FitResult:
+    """Train ``network`` on ``training`` as ``config`` says; returns a FitResult.
+
+    training, validation, test : data sets with ``.X`` (n, n_in) and ``.y`` (n,), or
+        ``(X, y)`` pairs.
+    augment : optional ``augment(X, rng) -> X'`` drawing a fresh distorted copy of the
+        training inputs every epoch from the network's Generator.
+    callbacks : ``cb(network, record)`` after every epoch; returning True stops.
+    on_batch : ``on_batch(done, total)`` within the epoch (progress bars).
+    checkpoint : a path; an atomic checkpoint (weights, optimizer state, Generator state,
+        schedule state, history) is written after every epoch.  ``resume=True``
+        continues from it and ends bit-identical to an uninterrupted run.
+    handle_signals : stop cleanly on SIGINT/SIGTERM (main thread only): the epoch in
+        progress is abandoned and the run can resume from the last checkpoint.
+    engine : who takes the steps (default: ``engines.choose``, once for the run).
+    """
+    run = _Run(network, config, training, validation, test, augment)
+    if engine is None:
+        engine = engines.choose(network, config.mini_batch_size, run.optimizer)
+    # the inputs' nonzeros for the compiled kernel, once (a distorted copy each epoch is new data)
+    started = time.perf_counter()
+    engine = engine.prepare(run.X) if augment is None else engine
+    run.prepare_seconds = time.perf_counter() - started     # counted in the first epoch's seconds
+    state, best = dict(epoch=0, eta=float(config.eta), halvings=0, best_accuracy=-1.0, best_epoch=None,
+                       since_best=0, history=[]), None
+    metadata = dict(metadata or {}, engine=engine.name)
+    if resume:
+        state, best = load_checkpoint(checkpoint, network, config, run.optimizer)
+    elif checkpoint is not None:
+        save_checkpoint(checkpoint, network, config, state, run.optimizer, best, metadata)
+    stop = threading.Event()
+    restore = _install_signal_handlers(stop) if handle_signals else None
+    stopped = "completed"
+    try:
+        while state["epoch"] < config.epochs and stopped == "completed":
+            record = run.epoch(engine, state, stop, on_batch)
+            if record is None:
+                stopped = "interrupted"
+                break
+            state["history"].append(record)
+            state["epoch"] = record["epoch"] + 1
+            stopped = _after_epoch(config, state, record, run.val is not None)
+            if run.val is not None and state["best_epoch"] == record["epoch"] and config.keep_best:
+                best = [p.copy() for p in network.weights + network.biases]
+            if checkpoint is not None:
+                save_checkpoint(checkpoint, network, config, state, run.optimizer, best, metadata)
+            if any([cb(network, record) for cb in callbacks]):
+                stopped = "callback"
+            if stop.is_set():
+                stopped = "interrupted"
+    finally:
+        if restore is not None:
+            restore()
+    if best is not None and config.keep_best and stopped != "interrupted":
+        for p, saved in zip(network.weights + network.biases, best):
+            p[...] = saved
+    return FitResult(state["history"], stopped, state["best_epoch"], state, engine.name)
+
+
+class _Run:
+    """One training run's data (as arrays), optimizer and evaluation passes."""
+
+    def __init__(self, network, config, training, validation, test, augment):
+        self.network, self.config, self.augment = network, config, augment
+        self.X, self.Y = _prepare(network, training, "onehot")
+        self.labels = np.argmax(self.Y, axis=1)
+        self.val = _prepare(network, validation, "labels")
+        self.tst = _prepare(network, test, "labels")
+        self.optimizer = make_optimizer(config.momentum, config.lmbda, len(self.X))
+        self.prepare_seconds = 0.0
+        k = len(self.X) if config.monitor_training is None else min(config.monitor_training, len(self.X))
+        self.monitored = (self.X[:k], self.labels[:k]) if k else None
+
+    def epoch(self, engine, state, stop, on_batch):
+        """Train one epoch and measure it; None when a stop was requested within it."""
+        network, config, j = self.network, self.config, state["epoch"]
+        eta = state["eta"]
+        if config.schedule == "cosine":
+            eta = config.eta * 0.5 * (1 + math.cos(math.pi * j / config.epochs))
+        started = time.perf_counter()
+        X = self.augment(self.X, network.rng) if self.augment is not None else self.X
+
+        def batch_hook(done, total):
+            if stop.is_set():
+                raise _Interrupted
+            if on_batch is not None:
+                on_batch(done, total)
+
+        # overflow in a diverging run is reported once, by _check_finite, not as warnings
+        with np.errstate(over="ignore", invalid="ignore"):
+            try:
+                engine.epoch(network, X, self.Y, network.rng.permutation(len(X)), config.mini_batch_size,
+                             eta, self.optimizer, batch_hook)
+            except _Interrupted:
+                return None
+            seconds = time.perf_counter() - started + self.prepare_seconds
+            self.prepare_seconds = 0.0
+            record = epoch_record(network, j, seconds, self.monitored, self.val, self.tst)
+        record.update(eta=eta, engine=engine.name)
+        _check_finite(network, record, eta)
+        return record
+
+
+def epoch_record(network, epoch, seconds, training=None, validation=None, test=None):
+    """The history entry of one epoch: cost and accuracy on each given data set.
+
+    Each data set is ``(X, labels)``.  Keys: epoch, seconds; training_cost and
+    training_accuracy, validation_cost and validation_accuracy (when given); test_cost,
+    correct, total, accuracy (with test data: the book's reported figure).  The forward
+    pass for each set is chosen once per set (``engines.forward_for``).
+    """
+    record = {"epoch": epoch, "seconds": seconds}
+    for name, data in (("training", training), ("validation", validation), ("test", test)):
+        if data is None:
+            continue
+        X, labels = data
+        cost, correct = network.measure(X, labels, forward=engines.forward_for(network, X)[1])
+        if name == "test":
+            record.update(test_cost=cost, correct=correct, total=len(labels), accuracy=correct / len(labels))
+        else:
+            record[f"{name}_cost"], record[f"{name}_accuracy"] = cost, correct / len(labels)
+    return record
+
+
+def _after_epoch(config, state, record, have_validation):
+    """Update the schedule / early-stopping state after an epoch; return why to stop, if so."""
+    if not have_validation:
+        return "completed"
+    if record["validation_accuracy"] > state["best_accuracy"]:
+        state.update(best_accuracy=record["validation_accuracy"], best_epoch=record["epoch"], since_best=0)
+    else:
+        state["since_best"] += 1
+    if config.early_stop is not None and state["since_best"] >= config.early_stop:
+        return "early-stop"
+    if config.schedule == "halve" and state["since_best"] >= config.patience:
+        if state["halvings"] >= config.max_halvings:
+            return "schedule"
+        state["eta"] /= 2
+        state["halvings"] += 1
+        state["since_best"] = 0
+    return "completed"
+
+
+def _check_finite(network, record, eta):
+    costs = [v for k, v in record.items() if k.endswith("_cost")]
+    if not all(math.isfinite(c) for c in costs) or not all(np.all(np.isfinite(w)) for w in network.weights):
+        shown = f" (the cost is {costs[0]})" if costs else ""
+        raise TrainingDiverged(f"training diverged at epoch {record['epoch']}{shown}: "
+                               f"try a smaller eta than {eta:g}")
+
+
+def _install_signal_handlers(stop):
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    previous = {}
+
+    def handler(signum, frame):
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous[sig] = signal.signal(sig, handler)
+
+    def restore():
+        for sig, h in previous.items():
+            signal.signal(sig, h)
+    return restore
