@@ -4,9 +4,12 @@ Needs Debian's /usr/bin/chromium and the Python package ``playwright`` (its bund
 browsers are never used or downloaded), plus the ``web`` extra. Without them the test is
 skipped, except under CI (CI=...), where it fails: ``.ci/install-browser`` installs them.
 
-GLASSNET_SCREENSHOT=PATH also writes a screenshot of the page with the "1" drawn to PATH.
+GLASSNET_SCREENSHOT=PATH also writes a screenshot of the page with the "1" drawn to PATH
+(docs/screenshot-serve.png); GLASSNET_SCREENSHOT_WHY=PATH one of a drawn "7" with its
+"why this digit?" map (docs/screenshot-why.png).
 """
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -115,7 +118,7 @@ def test_draw_a_one_then_clear_then_random_noise(page):
 
     draw(page, (142, 40), (140, 240))                         # a vertical stroke: a "1"
     expect(page.locator("#prediction")).to_have_text("1")
-    expect(page.locator('.bar[data-digit="1"]')).to_have_class("bar top")
+    expect(page.locator('.bar[data-digit="1"]')).to_have_class(re.compile(r"\btop\b"))
     expect(page.locator(".bar.top")).to_have_count(1)
     expect(page.locator("#confidence")).to_contain_text("% confident")
     assert page.locator("#hidden .cell[style*='background']").count() == 30
@@ -127,6 +130,7 @@ def test_draw_a_one_then_clear_then_random_noise(page):
     page.click("#clear")
     assert_blank(page)
     assert page.locator("#hidden .cell[style*='background']").count() == 0
+    assert saliency_colours(page) == (0, 0)
 
     page.click("#random")
     settled(page)
@@ -137,12 +141,53 @@ def test_draw_a_one_then_clear_then_random_noise(page):
     digit = page.locator("#prediction").text_content()
     assert digit in list("0123456789")
     expect(caption).to_contain_text(f"\u201c{digit}\u201d")
-    expect(page.locator(f'.bar[data-digit="{digit}"]')).to_have_class("bar top")
+    expect(page.locator(f'.bar[data-digit="{digit}"]')).to_have_class(re.compile(r"\btop\b"))
 
     draw(page, (142, 40), (140, 240))                         # drawing again wipes the noise
     expect(page.locator("#noise-caption")).to_be_hidden()
     expect(page.locator("#pad")).not_to_have_class("noise")
     expect(page.locator("#prediction")).to_have_text("1")
+
+
+def saliency_colours(page):
+    """(red, blue): how many of the map's 28x28 pixels are drawn in each colour."""
+    return tuple(page.evaluate("""() => {
+        const d = document.getElementById('saliency').getContext('2d').getImageData(0, 0, 28, 28).data;
+        let red = 0, blue = 0;
+        for (let i = 0; i < d.length; i += 4) {
+            if (d[i] > d[i + 2] + 8) red++;
+            else if (d[i + 2] > d[i] + 8) blue++;
+        }
+        return [red, blue];
+    }"""))
+
+
+def test_why_this_digit_colours_the_ink_of_the_drawing(page):
+    draw(page, (60, 60), (220, 60), (120, 250))                  # a "7"
+    answer = page.locator("#prediction").text_content()
+    expect(page.locator("#saliency")).to_have_attribute("data-digit", answer)
+    expect(page.locator("#why-caption")).to_contain_text(f"Why \u201c{answer}\u201d?")
+    expect(page.locator(f'.bar[data-digit="{answer}"]')).to_have_class(re.compile(r"\bexplained\b"))
+    red, blue = saliency_colours(page)
+    assert red > 20                                             # the ink that speaks for the answer
+    ink = page.evaluate("() => Array.from(document.getElementById('input').getContext('2d')"
+                        ".getImageData(0, 0, 28, 28).data.filter((_, i) => i % 4 === 0))")
+    assert red + blue <= sum(v < 255 for v in ink)             # only inked pixels are coloured
+    shot = os.environ.get("GLASSNET_SCREENSHOT_WHY")
+    if shot:
+        Path(shot).parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=shot, full_page=True)
+
+    other = "3" if answer != "3" else "5"                       # why not another digit?
+    page.click(f'.bar[data-digit="{other}"]')
+    settled(page)
+    expect(page.locator("#saliency")).to_have_attribute("data-digit", other)
+    expect(page.locator("#why-caption")).to_contain_text(f"Why not \u201c{other}\u201d?")
+    expect(page.locator("#prediction")).to_have_text(answer)    # the answer itself is unchanged
+    assert saliency_colours(page)[1] > 0                        # some ink speaks against it
+    page.click(f'.bar[data-digit="{other}"]')                   # a second click: back to the answer
+    settled(page)
+    expect(page.locator("#saliency")).to_have_attribute("data-digit", answer)
 
 
 def test_touch_strokes_draw_too(page):

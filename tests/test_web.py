@@ -9,6 +9,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -28,6 +29,8 @@ else:
     pytest.importorskip("waitress", reason="needs the web extra: pip install -e '.[web]'")
 
 from glassnet.web import MAX_BODY, Server, create_app  # noqa: E402
+
+requests = pytest.importorskip("requests")
 
 
 @pytest.fixture(scope="module")
@@ -151,6 +154,23 @@ def test_softmax_outputs_as_they_are_and_every_hidden_layer(tmp_path):
     assert info["hidden"] == [16, 12] and info["dataset"] is None and info["accuracy"] is None
 
 
+def test_predict_explains_the_answer_with_a_saliency_map(client, loaded, mnist):
+    from glassnet.explain import saliency
+    net, _ = loaded
+    for x in mnist.test.X[:5]:
+        body = predict(client, {"pixels": x.tolist()}).get_json()
+        assert body["saliency_digit"] == body["prediction"] and len(body["saliency"]) == 784
+        assert body["saliency"] == pytest.approx(saliency(net, x.astype(np.float64)).tolist(),
+                                                 rel=1e-9, abs=1e-12)
+        assert all(s == 0 for s, v in zip(body["saliency"], x) if v == 0)       # no ink, no evidence
+        other = (body["prediction"] + 1) % 10
+        why_not = predict(client, {"pixels": x.tolist(), "digit": other}).get_json()
+        assert why_not["saliency_digit"] == other and why_not["prediction"] == body["prediction"]
+        assert why_not["saliency"] == pytest.approx(saliency(net, x.astype(np.float64), other).tolist(),
+                                                    rel=1e-9, abs=1e-12)
+    assert predict(client, {"pixels": [0] * 784, "digit": None}).status_code == 200
+
+
 # -- refusals: always 4xx with a JSON message, never a 500 ---------------------------------------
 def _pixels(*values):
     return json.dumps({"pixels": list(values) + [0] * (784 - len(values))})
@@ -185,6 +205,11 @@ BAD = {
     "above one": (_pixels(0, 1.5), 422),
     "a huge integer": (_pixels(10 ** 400), 422),
     "255 scale": (_pixels(255), 422),
+    "digit 10": (json.dumps({"pixels": [0] * 784, "digit": 10}), 422),
+    "digit -1": (json.dumps({"pixels": [0] * 784, "digit": -1}), 422),
+    "digit a string": (json.dumps({"pixels": [0] * 784, "digit": "3"}), 422),
+    "digit a float": (json.dumps({"pixels": [0] * 784, "digit": 3.0}), 422),
+    "digit a boolean": (json.dumps({"pixels": [0] * 784, "digit": True}), 422),
 }
 
 
@@ -217,6 +242,108 @@ def test_a_chunked_body_over_the_limit_is_refused_too(server):
     status, _, data = raw(server, "POST", "/api/predict", body,
                           {"Content-Type": "application/json", "Transfer-Encoding": "chunked"})
     assert status == 413 and "error" in json.loads(data)
+
+
+# -- bodies over the limit: a 413 for every client, whatever it sends ---------------------------
+def _post_requests(server, body, **headers):
+    r = requests.post(server.url + "api/predict", data=body, timeout=30,
+                      headers={"Content-Type": "application/json", **headers})
+    return r.status_code, r.headers, r.content
+
+
+def _post_http_client(server, body):
+    """http.client sends the whole body before it reads a byte of the answer."""
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=30)
+    try:
+        conn.request("POST", "/api/predict", body=body, headers={"Content-Type": "application/json"})
+        r = conn.getresponse()
+        return r.status, r.headers, r.read()
+    finally:
+        conn.close()
+
+
+def _still_answers(server, loaded):
+    x = np.zeros(784)
+    x[300:310] = 1
+    status, _, data = raw(server, "POST", "/api/predict", json.dumps({"pixels": x.tolist()}).encode(),
+                          {"Content-Type": "application/json"})
+    assert status == 200 and json.loads(data)["prediction"] == int(loaded[0].predict(x)[0])
+
+
+def _open_channels(server):
+    from glassnet.web.channel import LingeringChannel
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        n = sum(isinstance(c, LingeringChannel) for c in list(server._socket_map().values()))
+        if n == 0:
+            break
+        time.sleep(0.05)
+    return n
+
+
+@pytest.mark.parametrize("post", [_post_requests, _post_http_client], ids=["requests", "http.client"])
+@pytest.mark.parametrize("size, times", [(10 * 2 ** 20, 100), (100 * 2 ** 20, 20)], ids=["10MB", "100MB"])
+def test_a_huge_body_gets_413_every_time(server, loaded, post, size, times):
+    """A user report: a 10 MB body got "connection reset" instead of 413 (bodies under ~1 MB
+    got their 413). The server now reads and discards the refused body before closing."""
+    body = b"x" * size
+    for i in range(times):
+        status, headers, data = post(server, body)
+        assert status == 413, i
+        assert json.loads(data) == {"error": "the request body is larger than 64 KB"}
+        assert headers["Content-Type"] == "application/json" and headers["Connection"] == "close"
+        assert headers["X-Content-Type-Options"] == "nosniff"
+    _still_answers(server, loaded)
+    assert _open_channels(server) == 0              # every refused connection was closed after it
+
+
+def test_the_limit_is_the_same_for_the_server_and_the_app(server):
+    """MAX_BODY bytes are read and judged by the app; one byte more is refused unread."""
+    pixels = json.dumps({"pixels": [0] * 784}).encode()
+    exact = pixels + b" " * (MAX_BODY - len(pixels))
+    assert raw(server, "POST", "/api/predict", exact, {"Content-Type": "application/json"})[0] == 200
+    status, ctype, data = raw(server, "POST", "/api/predict", exact + b" ",
+                              {"Content-Type": "application/json"})
+    assert status == 413 and ctype == "application/json" and "64 KB" in json.loads(data)["error"]
+
+
+def test_expect_100_continue_gets_the_413_before_sending_the_body(server):
+    with socket.create_connection((server.host, server.port), timeout=10) as sock:
+        sock.sendall(b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 104857600\r\nExpect: 100-continue\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 413 ") and b"100 Continue" not in answer
+    assert answer.endswith(b'{"error": "the request body is larger than 64 KB"}')
+
+
+def test_a_client_that_stops_sending_still_gets_its_413_and_others_are_served(server, loaded, monkeypatch):
+    from glassnet.web import channel
+    monkeypatch.setattr(channel, "LINGER_IDLE", 0.5)
+    with socket.create_connection((server.host, server.port), timeout=10) as sock:
+        sock.sendall(b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Length: 10485760\r\n\r\n"
+                     + b"x" * 2 ** 20)       # 1 MB of the 10 MB it declared, then silence
+        _still_answers(server, loaded)
+        answer = b""
+        while chunk := sock.recv(65536):      # the answer, then the server's end of file
+            answer += chunk
+        assert answer.startswith(b"HTTP/1.1 413 ")
+        started = time.monotonic()
+        assert _open_channels(server) == 0    # the silent connection is dropped after LINGER_IDLE
+        assert time.monotonic() - started < 3
+        _still_answers(server, loaded)
+
+
+def test_waitress_refusals_are_json_too(server):
+    with socket.create_connection((server.host, server.port), timeout=10) as sock:
+        sock.sendall(b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Length: 12abc\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 ") and b"Content-Type: application/json" in head
+    assert "Content-Length" in json.loads(body)["error"]
 
 
 def test_wrong_methods_and_paths_are_json_errors(client):

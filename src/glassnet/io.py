@@ -24,7 +24,7 @@ from .errors import ModelFormatError
 from .files import atomic_write
 
 __all__ = ["save", "load", "ModelFormatError", "FORMAT_VERSION", "atomic_write", "write_npz", "read_npz",
-           "network_header", "parameter_arrays"]
+           "network_header", "parameter_arrays", "export_onnx"]
 
 FORMAT = "glassnet-model"
 FORMAT_VERSION = 1
@@ -153,3 +153,10 @@ def load(path, *, with_header=False):
     except (TypeError, ValueError) as e:
         raise ModelFormatError(f"{path}: {e}") from None
     return (net, header) if with_header else net
+
+
+def export_onnx(network, path, *, opset=None, batch=None):
+    """Write ``network`` as an ONNX model (``glassnet.onnx_export.export_onnx``; needs the
+    ``onnx`` extra): "input" (N, n_in) -> "output" (N, n_out), checked by ``onnx.checker``."""
+    from .onnx_export import export_onnx as export
+    return export(network, path, opset=opset, batch=batch)

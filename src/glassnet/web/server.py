@@ -3,13 +3,19 @@
     GET  /              the drawing page (static/index.html)
     GET  /static/<f>    the page's script and style sheet, from the package's static folder only
     GET  /api/model     sizes, activations, dataset and test accuracy from the model's header
-    POST /api/predict   {"pixels": [784 numbers in 0..1]} (28x28 row-major, ink = 1) ->
+    POST /api/predict   {"pixels": [784 numbers in 0..1]} (28x28 row-major, ink = 1), and
+                        optionally "digit": 0..9 (which output to explain) ->
                         {"prediction", "probabilities" (10, sum 1), "outputs" (the raw output
                         layer), "input" (what the network received), "hidden" (one list of
-                        activations per hidden layer)}
+                        activations per hidden layer), "saliency" (784: why this digit --
+                        glassnet.explain.saliency for "saliency_digit", the prediction unless
+                        "digit" was given)}
 
 Every error is JSON ``{"error": "..."}`` with a 4xx status: a body over ``MAX_BODY`` bytes
-is 413, a body that is not JSON 400, JSON that is not 784 numbers in 0..1 is 422.
+is 413, a body that is not JSON 400, JSON that is not 784 numbers in 0..1 is 422. Served
+by ``Server``, a body over the limit is refused by waitress as soon as its length is known,
+in the same JSON, and the rest of it is read and discarded so that every client gets the
+answer (see ``channel``).
 
 The page turns the drawing into MNIST's format itself (crop, scale into 20x20, centre
 the centre of mass in 28x28), so the server only ever sees the 784 inputs.
@@ -25,11 +31,16 @@ import numpy as np
 from flask import Flask, Response, request, send_from_directory
 from werkzeug.exceptions import HTTPException
 
+from .. import errors
+from ..explain import saliency
+from ..trace import float64_copy
+
 __all__ = ["MAX_BODY", "STATIC", "Server", "activations", "create_app", "model_info", "parse_pixels",
-           "InputError"]
+           "parse_predict", "InputError"]
 
 #: largest request body accepted, in bytes: 784 numbers written with 17 digits fit in 15 KB
 MAX_BODY = 64 * 1024
+TOO_LARGE = f"the request body is larger than {MAX_BODY // 1024} KB"
 STATIC = Path(__file__).resolve().parent / "static"
 
 _HEADERS = {
@@ -41,7 +52,7 @@ _HEADERS = {
 }
 
 
-class InputError(ValueError):
+class InputError(errors.InputError):
     """A request the server refuses; ``status`` is the HTTP status to answer with."""
 
     def __init__(self, message, status=422):
@@ -53,20 +64,18 @@ def _reject_constant(name):
     raise InputError(f"{name} is not a number JSON allows", 400)
 
 
-def parse_pixels(body, n_inputs=784):
-    """The ``pixels`` of a predict request body (bytes) as a float64 array (n_inputs,).
-
-    Raises InputError: status 400 when the body is not JSON, 422 when it is JSON but not
-    ``{"pixels": [n_inputs numbers in 0..1]}``.
-    """
+def _json(body):
     try:
-        data = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+        return json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
     except UnicodeDecodeError:
         raise InputError("the body is not UTF-8 text", 400) from None
     except json.JSONDecodeError as e:
         raise InputError(f"the body is not valid JSON ({e.msg} at character {e.pos})", 400) from None
     except RecursionError:
         raise InputError("the body is nested too deeply", 400) from None
+
+
+def _pixels(data, n_inputs):
     if not isinstance(data, dict) or "pixels" not in data:
         raise InputError('expected a JSON object {"pixels": [...]}')
     pixels = data["pixels"]
@@ -82,6 +91,28 @@ def parse_pixels(body, n_inputs=784):
         if not 0 <= v <= 1:
             raise InputError(f"pixels[{i}] = {str(v)[:40]} is outside 0..1")
     return np.array(pixels, dtype=np.float64)
+
+
+def parse_pixels(body, n_inputs=784):
+    """The ``pixels`` of a predict request body (bytes) as a float64 array (n_inputs,).
+
+    Raises InputError: status 400 when the body is not JSON, 422 when it is JSON but not
+    ``{"pixels": [n_inputs numbers in 0..1]}``.
+    """
+    return _pixels(_json(body), n_inputs)
+
+
+def parse_predict(body, n_inputs=784, n_outputs=10):
+    """``(pixels (n_inputs,), digit)`` of a predict request body: ``digit`` is the optional
+    ``"digit"`` to explain, an integer 0..n_outputs-1, or None. InputError as ``parse_pixels``."""
+    data = _json(body)
+    pixels = _pixels(data, n_inputs)
+    digit = data.get("digit")
+    if digit is not None and (isinstance(digit, bool) or not isinstance(digit, int)
+                              or not 0 <= digit < n_outputs):
+        raise InputError(f'"digit" must be an integer 0..{n_outputs - 1} or null, '
+                         f'got {json.dumps(digit)[:40]}')
+    return pixels, digit
 
 
 def activations(network, x):
@@ -125,14 +156,14 @@ def create_app(network, header=None):
     app.json.sort_keys = False
     app.url_map.merge_slashes = False          # "/static//x" is not found, not redirected
     info = model_info(network, header)
+    network64 = network if network.dtype == np.float64 else float64_copy(network)    # for saliency
 
     def error(message, status):
         return Response(json.dumps({"error": message}), status=status, mimetype="application/json")
 
     @app.errorhandler(HTTPException)
     def http_error(e):
-        messages = {413: f"the request body is larger than {MAX_BODY // 1024} KB",
-                    404: "not found", 405: f"{request.method} is not allowed here"}
+        messages = {413: TOO_LARGE, 404: "not found", 405: f"{request.method} is not allowed here"}
         return error(messages.get(e.code, e.description or e.name), e.code or 500)
 
     @app.errorhandler(Exception)
@@ -156,17 +187,21 @@ def create_app(network, header=None):
     @app.post("/api/predict")
     def predict():
         try:
-            x = parse_pixels(request.get_data(cache=False), network.sizes[0])
+            x, digit = parse_predict(request.get_data(cache=False), network.sizes[0], network.sizes[-1])
         except InputError as e:
             return error(str(e), e.status)
         layers = activations(network, x)
         probs = probabilities(network, layers[-1])
+        prediction = int(np.argmax(layers[-1]))
+        explained = prediction if digit is None else digit
         return {
-            "prediction": int(np.argmax(layers[-1])),
+            "prediction": prediction,
             "probabilities": probs.tolist(),
             "outputs": layers[-1].astype(np.float64).tolist(),
             "input": layers[0].astype(np.float64).tolist(),
             "hidden": [a.astype(np.float64).tolist() for a in layers[1:-1]],
+            "saliency": saliency(network64, x, explained).tolist(),
+            "saliency_digit": explained,
         }
 
     return app
@@ -181,12 +216,16 @@ class Server:
 
     def __init__(self, app, host="127.0.0.1", port=8000, threads=4):
         from waitress.server import create_server
+
+        from .channel import install
         try:
+            # waitress refuses what the app would refuse (a body over MAX_BODY), before reading it
             self._server = create_server(app, host=host, port=port, threads=threads,
-                                         max_request_body_size=MAX_BODY * 4,
+                                         max_request_body_size=MAX_BODY + 1,
                                          clear_untrusted_proxy_headers=True, ident="glassnet")
         except OSError as e:
             raise OSError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
+        install(self._server, {413: TOO_LARGE}, _HEADERS)
         listen = getattr(self._server, "effective_listen", None)
         host, self.port = listen[0][:2] if listen else (self._server.effective_host,
                                                       self._server.effective_port)

@@ -10,6 +10,9 @@ const pad = document.getElementById("pad");
 const padCtx = pad.getContext("2d", { willReadFrequently: true });
 const inputCanvas = document.getElementById("input");
 const inputCtx = inputCanvas.getContext("2d");
+const saliencyCanvas = document.getElementById("saliency");
+const saliencyCtx = saliencyCanvas.getContext("2d");
+const whyCaption = document.getElementById("why-caption");
 const predictionEl = document.getElementById("prediction");
 const confidenceEl = document.getElementById("confidence");
 const barsEl = document.getElementById("bars");
@@ -23,6 +26,7 @@ let mode = "empty";        // "empty" | "draw" | "noise"
 let noise = null;          // the 784 random pixels of "Random pixels"
 let last = null;           // last pen position while drawing
 let hiddenCells = [];      // one array of cell elements per hidden layer
+let explain = null;        // the digit whose saliency map is asked for (null: the network's answer)
 
 // -- the page's pieces --------------------------------------------------------------------------
 function buildBars() {
@@ -33,6 +37,13 @@ function buildBars() {
     li.innerHTML = '<span class="digit"></span><span class="track"><span class="fill"></span></span>' +
                    '<span class="pct">0%</span>';
     li.querySelector(".digit").textContent = String(d);
+    li.tabIndex = 0;
+    li.setAttribute("role", "button");
+    li.setAttribute("aria-label", `digit ${d}: show why the network does or does not read it`);
+    li.addEventListener("click", () => chooseExplained(d));
+    li.addEventListener("keydown", (e) => {
+      if (e.key === "Enter" || e.key === " ") { e.preventDefault(); chooseExplained(d); }
+    });
     barsEl.appendChild(li);
   }
 }
@@ -233,7 +244,7 @@ function requestPrediction() {
   fetch("/api/predict", {
     method: "POST",
     headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ pixels: pixels.map((v) => Math.round(v * 1e4) / 1e4) }),
+    body: JSON.stringify({ pixels: pixels.map((v) => Math.round(v * 1e4) / 1e4), digit: explain }),
   })
     .then(async (r) => {
       const body = await r.json().catch(() => ({}));
@@ -270,8 +281,49 @@ function drawInput(pixels) {
   inputCtx.putImageData(img, 0, 0);
 }
 
+// The saliency map: input pixel i coloured by x_i * d(output k)/d(x_i), red where the ink raised
+// output k, blue where it lowered it; no ink stays white. Full colour is reached at the 95th
+// percentile of |value| over the inked pixels, so that one extreme pixel does not pale the rest.
+const FOR = [220, 38, 38], AGAINST = [37, 99, 235];
+function saliencyScale(values) {
+  const mags = values.map(Math.abs).filter((v) => v > 0).sort((a, b) => a - b);
+  return mags.length ? mags[Math.min(mags.length - 1, Math.floor(0.95 * mags.length))] : 0;
+}
+
+function drawSaliency(values) {
+  const img = saliencyCtx.createImageData(SIDE, SIDE);
+  const scale = values ? saliencyScale(values) : 0;
+  for (let i = 0; i < SIDE * SIDE; i++) {
+    const t = scale > 0 ? Math.max(-1, Math.min(1, values[i] / scale)) : 0;
+    const c = t >= 0 ? FOR : AGAINST, s = Math.abs(t);
+    for (let k = 0; k < 3; k++) img.data[4 * i + k] = Math.round(255 + (c[k] - 255) * s);
+    img.data[4 * i + 3] = 255;
+  }
+  saliencyCtx.putImageData(img, 0, 0);
+}
+
+function showWhy(result) {
+  const k = result.saliency_digit;
+  drawSaliency(result.saliency);
+  saliencyCanvas.dataset.digit = String(k);
+  const answer = k === result.prediction;
+  whyCaption.textContent = "";
+  const title = document.createElement("strong");
+  title.textContent = answer ? `Why \u201c${k}\u201d?` : `Why not \u201c${k}\u201d?`;
+  whyCaption.append(title, ` Red ink raised the output for ${k}, blue ink lowered it` +
+    (answer ? "." : `; the network reads \u201c${result.prediction}\u201d.`) +
+    " Click a digit\u2019s bar to ask about that one.");
+  barsEl.querySelectorAll(".bar").forEach((li, d) => li.classList.toggle("explained", d === k));
+}
+
+function chooseExplained(d) {
+  explain = explain === d ? null : d;          // a second click goes back to the network's answer
+  if (mode !== "empty") requestPrediction();
+}
+
 function show(result) {
   drawInput(result.input);
+  showWhy(result);
   result.hidden.forEach((layer, l) => layer.forEach((a, j) => {
     const cell = hiddenCells[l] && hiddenCells[l][j];
     if (!cell) return;
@@ -300,9 +352,13 @@ function show(result) {
 
 function showEmpty() {
   drawInput(null);
+  drawSaliency(null);
+  delete saliencyCanvas.dataset.digit;
+  whyCaption.innerHTML = "<strong>Why this digit?</strong> Red ink raised the answer's output, " +
+    "blue ink lowered it.";
   hiddenCells.flat().forEach((cell) => { cell.style.backgroundColor = ""; });
   barsEl.querySelectorAll(".bar").forEach((li) => {
-    li.classList.remove("top");
+    li.classList.remove("top", "explained");
     li.querySelector(".fill").style.width = "0";
     li.querySelector(".pct").textContent = "0%";
   });
@@ -323,7 +379,7 @@ function clearAll() {
   showEmpty();
 }
 
-document.getElementById("clear").addEventListener("click", () => { queued = false; clearAll(); });
+document.getElementById("clear").addEventListener("click", () => { queued = false; explain = null; clearAll(); });
 
 document.getElementById("random").addEventListener("click", () => {
   clearAll();

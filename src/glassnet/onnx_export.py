@@ -1,0 +1,389 @@
+"""ONNX export: a glassnet network as a graph that onnxruntime (or any ONNX runtime) can run.
+
+The exported model computes ``network.feedforward(X)``:
+
+    input   "input"  of shape (N, n_in), N dynamic unless ``batch`` is given
+    output  "output" of shape (N, n_out)
+
+in the network's own dtype: float32 -> ONNX FLOAT, float64 -> ONNX DOUBLE (onnxruntime's CPU
+provider runs every op used here in both, see ``emit_conv_pool`` for the one detour).
+
+A network is first turned into a list of ``LayerSpec(kind, params)`` -- plain NumPy arrays
+and names -- and each spec is written into the graph by the emitter ``EMITTERS[kind]``:
+
+    "dense"            chapters 1-3: Z = A W^T + b (one Gemm, transB=1), then the activation
+    "fully-connected"  chapter 6: Z = (1 - p_dropout) A W^T + b, then the activation
+                       (the inference-time scaling of a layer trained with dropout: Gemm alpha)
+    "softmax"          chapter 6's output layer: "fully-connected" with a softmax
+    "conv-pool"        chapter 6: A = f(maxpool(conv(X, w)) + b), valid convolution with
+                       stride 1, non-overlapping max-pool (leftover rows/columns dropped)
+
+Weights keep glassnet's shapes: ``w`` (n_out, n_in) for the fully connected kinds and
+(filters, channels, kh, kw) for "conv-pool"; ``b`` (n_out,) / (filters,). The convolution is
+a cross-correlation (the window is not flipped), as in ONNX ``Conv`` and CS231n's layers; a
+layer that flips its kernels should pass ``w[:, :, ::-1, ::-1]``. A flat input (N, c*h*w)
+reaching a "conv-pool" layer is reshaped to (N, c, h, w) (``image_shape`` or a square guess);
+an image input reaching a fully connected layer is flattened row-major first.
+
+Public functions: ``export_onnx(network, path)`` (write a file), ``to_onnx(network)`` (the
+checked ``onnx.ModelProto``), ``network_layers(network)`` (the specs), ``build_model(layers,
+n_in)`` (a model from specs of any kind) and ``save_model(model, path)`` (atomic write).
+Every model carries ``metadata_props``: glassnet_version, dtype, layers (JSON) and, for a
+``glassnet.Network``, sizes (JSON), activation, output_activation and cost.
+
+The ``onnx`` package is needed (``pip install "glassnet[onnx]"``); it is imported on first use.
+"""
+from __future__ import annotations
+
+import json
+from typing import NamedTuple
+
+import numpy as np
+
+from .errors import InputError
+from .files import atomic_write
+from .version import __version__
+
+__all__ = ["export_onnx", "to_onnx", "build_model", "save_model", "network_layers",
+           "LayerSpec", "EMITTERS", "DEFAULT_OPSET", "MIN_OPSET"]
+
+DEFAULT_OPSET = 17      # run by every onnxruntime of the last few years
+MIN_OPSET = 13          # Softmax over the last axis only (opset 13 semantics)
+_PROTOBUF_LIMIT = 2**31 - 1
+
+
+class LayerSpec(NamedTuple):
+    """One layer to export: ``kind`` (a key of ``EMITTERS``) and its ``params`` (dict)."""
+    kind: str
+    params: dict
+
+
+def _onnx():
+    try:
+        import onnx
+    except ImportError as e:                    # pragma: no cover - depends on the environment
+        raise ImportError('ONNX export needs the onnx package: pip install "glassnet[onnx]"') from e
+    return onnx
+
+
+# -- the graph being built -----------------------------------------------------------------
+class _Graph:
+    """Nodes and initializers of one model, with each tensor's per-sample shape.
+
+    ``shape[name]`` is the shape of one sample (the batch axis left out): (n,) for a row of
+    features, (c, h, w) for images.
+    """
+
+    def __init__(self, dtype):
+        self.onnx = _onnx()
+        self.dtype = np.dtype(dtype)
+        self.nodes, self.initializers, self.shape = [], [], {}
+        self._count = 0
+
+    def name(self, stem):
+        self._count += 1
+        return f"{stem}_{self._count}"
+
+    def const(self, stem, array):
+        """Add ``array`` as an initializer and return its name."""
+        name = self.name(stem)
+        self.initializers.append(self.onnx.numpy_helper.from_array(np.ascontiguousarray(array), name))
+        return name
+
+    def node(self, op, inputs, shape, stem=None, **attrs):
+        """Add one ``op`` node; its single output (per-sample ``shape``) is returned by name."""
+        out = self.name(stem or op.lower())
+        self.nodes.append(self.onnx.helper.make_node(op, list(inputs), [out], name=out, **attrs))
+        self.shape[out] = tuple(int(s) for s in shape)
+        return out
+
+    def rename_output(self, old, new):
+        """Make the node that produced ``old`` produce ``new`` instead (the graph's output)."""
+        for node in self.nodes:
+            for i, out in enumerate(node.output):
+                if out == old:
+                    node.output[i] = new
+                    self.shape[new] = self.shape.pop(old)
+                    return
+        raise AssertionError(f"no node produces {old!r}")     # only when the graph has no node
+
+
+# -- activations -----------------------------------------------------------------------------
+_ACTIVATION_OPS = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu", "softmax": "Softmax",
+                   "linear": None, "identity": None}
+
+
+def _emit_activation(g, x, name, where):
+    """f(x) for the activation called ``name``; softmax runs over the last axis (a row)."""
+    name = getattr(name, "name", name)
+    if name not in _ACTIVATION_OPS:
+        raise InputError(f"{where}: cannot export activation {name!r}; "
+                         f"supported: {', '.join(_ACTIVATION_OPS)}")
+    op = _ACTIVATION_OPS[name]
+    if op is None:
+        return x
+    attrs = {"axis": -1} if op == "Softmax" else {}
+    return g.node(op, [x], g.shape[x], **attrs)
+
+
+# -- parameter checks ------------------------------------------------------------------------
+def _param(g, params, key, ndim, where):
+    """``params[key]`` as a finite array of ``ndim`` dimensions in the graph's dtype."""
+    if key not in params:
+        raise InputError(f"{where}: missing parameter {key!r}")
+    a = np.asarray(params[key])
+    if a.ndim != ndim or a.dtype.kind not in "fiu":
+        raise InputError(f"{where}: {key} must be a {ndim}-D real array, got {a.dtype} of shape {a.shape}")
+    if not np.all(np.isfinite(a)):
+        raise InputError(f"{where}: {key} holds {np.size(a) - np.isfinite(a).sum()} non-finite values "
+                         "(NaN or inf); a diverged network cannot be exported")
+    return a.astype(g.dtype)
+
+
+def _fraction(value, where):
+    p = float(value)
+    if not 0.0 <= p < 1.0:
+        raise InputError(f"{where}: p_dropout must be in [0, 1), got {value!r}")
+    return p
+
+
+# -- emitters: one per layer kind --------------------------------------------------------------
+def _emit_fully_connected(g, x, params, where, *, default_activation=None):
+    """activation((1 - p_dropout) A W^T + b): one Gemm (transB=1, alpha = 1 - p_dropout).
+
+    Input of any per-sample shape (flattened first when it is not a row); w of shape
+    (n_out, n_in) with n_in the flattened input size; b of shape (n_out,).
+    """
+    w = _param(g, params, "w", 2, where)
+    b = _param(g, params, "b", 1, where)
+    p = _fraction(params.get("p_dropout", 0.0), where)
+    n_in = int(np.prod(g.shape[x]))
+    if w.shape[1] != n_in or b.shape != (w.shape[0],):
+        raise InputError(f"{where}: w must have shape (n_out, {n_in}) and b (n_out,), "
+                         f"got {w.shape} and {b.shape}")
+    if len(g.shape[x]) != 1:
+        x = g.node("Flatten", [x], (n_in,), axis=1)
+    attrs = {"transB": 1} if p == 0.0 else {"transB": 1, "alpha": 1.0 - p}
+    z = g.node("Gemm", [x, g.const("W", w), g.const("b", b)], (w.shape[0],), **attrs)
+    return _emit_activation(g, z, params.get("activation", default_activation), where)
+
+
+def _emit_softmax(g, x, params, where):
+    """Chapter 6's softmax output layer: a fully connected layer whose activation is softmax."""
+    if params.get("activation", "softmax") != "softmax":
+        raise InputError(f"{where}: a softmax layer's activation is softmax, got {params['activation']!r}")
+    return _emit_fully_connected(g, x, params, where, default_activation="softmax")
+
+
+def _image_input(g, x, channels, image_shape, where):
+    """``x`` as images (c, h, w): as it is, or reshaped from a flat row of c*h*w features."""
+    shape = g.shape[x]
+    if image_shape is None:
+        if len(shape) == 3:
+            image_shape = shape
+        else:
+            side = int(round(np.sqrt(shape[0] / channels)))
+            image_shape = (channels, side, side)
+    image_shape = tuple(int(s) for s in image_shape)
+    if len(image_shape) != 3 or image_shape[0] != channels or np.prod(image_shape) != np.prod(shape):
+        raise InputError(f"{where}: input of per-sample shape {shape} cannot be read as images "
+                         f"{image_shape} with {channels} channel(s); pass image_shape=(c, h, w)")
+    if shape == image_shape:
+        return x
+    return g.node("Reshape", [x, g.const("shape", np.array((-1,) + image_shape, np.int64))], image_shape)
+
+
+def _emit_conv_pool(g, x, params, where):
+    """f(maxpool(conv(X, w)) + b): chapter 6's convolutional-pooling layer.
+
+    X (N, c, h, w) -- or (N, c*h*w), reshaped; w (f, c, kh, kw); b (f,); ``poolsize`` (ph, pw);
+    output (N, f, (h-kh+1)//ph, (w-kw+1)//pw). Bias and activation come after the pooling,
+    as in the book (max commutes with adding a per-filter constant and with a rising f).
+    """
+    w = _param(g, params, "w", 4, where)
+    b = _param(g, params, "b", 1, where)
+    x = _image_input(g, x, w.shape[1], params.get("image_shape"), where)
+    (c, h, wd), (f, _, kh, kw) = g.shape[x], w.shape
+    ph, pw = (int(s) for s in params.get("poolsize", (2, 2)))
+    if b.shape != (f,) or not (0 < kh <= h and 0 < kw <= wd and ph > 0 and pw > 0):
+        raise InputError(f"{where}: filters {w.shape}, bias {b.shape} and poolsize {(ph, pw)} "
+                         f"do not fit images {(c, h, wd)}")
+    oh, ow = h - kh + 1, wd - kw + 1
+    if oh < ph or ow < pw:
+        raise InputError(f"{where}: poolsize {(ph, pw)} is larger than the convolution's output {(oh, ow)}")
+    conv = _conv_valid(g, x, w)
+    pooled = g.node("MaxPool", [conv], (f, oh // ph, ow // pw), kernel_shape=[ph, pw], strides=[ph, pw])
+    z = g.node("Add", [pooled, g.const("b", b.reshape(f, 1, 1))], g.shape[pooled])
+    activation = getattr(params.get("activation", "sigmoid"), "name", params.get("activation", "sigmoid"))
+    if activation == "softmax":
+        raise InputError(f"{where}: softmax is an output-layer activation, not a convolutional one")
+    return _emit_activation(g, z, activation, where)
+
+
+def _conv_valid(g, x, w):
+    """Valid cross-correlation of images x (N, c, h, w) with filters w (f, c, kh, kw), stride 1.
+
+    float32 uses ONNX ``Conv``. onnxruntime has no float64 ``Conv`` on the CPU, so float64
+    builds it from ops that it has, im2col-style: one Slice per kernel offset (i, j), stacked
+    along the channels into (N, kh*kw*c, oh, ow), then a MatMul with the filters laid out as
+    (kh*kw*c, f). Same numbers, still float64, no cast.
+    """
+    (c, h, wd), (f, _, kh, kw) = g.shape[x], w.shape
+    oh, ow = h - kh + 1, wd - kw + 1
+    if g.dtype == np.float32:
+        return g.node("Conv", [x, g.const("filters", w)], (f, oh, ow), kernel_shape=[kh, kw])
+    axes = g.const("axes", np.array([2, 3], np.int64))
+    patches = []
+    for i in range(kh):
+        for j in range(kw):
+            starts = g.const("starts", np.array([i, j], np.int64))
+            ends = g.const("ends", np.array([i + oh, j + ow], np.int64))
+            patches.append(g.node("Slice", [x, starts, ends, axes], (c, oh, ow)))
+    cols = g.node("Concat", patches, (kh * kw * c, oh, ow), axis=1)
+    cols = g.node("Transpose", [cols], (oh, ow, kh * kw * c), perm=[0, 2, 3, 1])
+    w_cols = w.transpose(2, 3, 1, 0).reshape(kh * kw * c, f)       # row (i*kw + j)*c + channel
+    out = g.node("MatMul", [cols, g.const("filters", w_cols)], (oh, ow, f))
+    return g.node("Transpose", [out], (f, oh, ow), perm=[0, 3, 1, 2])
+
+
+EMITTERS = {
+    "dense": _emit_fully_connected,
+    "fully-connected": _emit_fully_connected,
+    "softmax": _emit_softmax,
+    "conv-pool": _emit_conv_pool,
+}
+
+
+# -- networks -> layer specs ---------------------------------------------------------------------
+def network_layers(network):
+    """The ``LayerSpec`` list of a ``glassnet.Network``: one "dense" layer per weight matrix.
+
+    This is the one place that knows network classes; a layer network (chapter 6) will map
+    its layers to "conv-pool" / "fully-connected" / "softmax" specs here.
+    """
+    needed = ("sizes", "weights", "biases", "activation", "output_activation", "dtype")
+    missing = [a for a in needed if not hasattr(network, a)]
+    if missing:
+        raise InputError(f"cannot export a {type(network).__name__}: it has no {', '.join(missing)} "
+                         "(export_onnx takes a glassnet.Network)")
+    n_layers = len(network.sizes) - 1
+    if len(network.weights) != n_layers or len(network.biases) != n_layers:
+        raise InputError(f"network of sizes {network.sizes} has {len(network.weights)} weight matrices "
+                         f"and {len(network.biases)} bias vectors, expected {n_layers} of each")
+    activations = [network.activation] * (n_layers - 1) + [network.output_activation]
+    return [LayerSpec("dense", {"w": w, "b": b, "activation": getattr(a, "name", a)})
+            for w, b, a in zip(network.weights, network.biases, activations)]
+
+
+def _network_metadata(network):
+    meta = {"sizes": json.dumps([int(s) for s in network.sizes]),
+            "activation": getattr(network.activation, "name", str(network.activation)),
+            "output_activation": getattr(network.output_activation, "name", str(network.output_activation))}
+    cost = getattr(network, "cost", None)
+    if cost is not None:
+        meta["cost"] = getattr(cost, "name", str(cost))
+    return meta
+
+
+# -- models ------------------------------------------------------------------------------------
+def _check_options(dtype, opset, batch):
+    onnx = _onnx()
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise InputError(f"ONNX export supports float32 and float64 networks, got {dtype}")
+    opset = DEFAULT_OPSET if opset is None else opset
+    newest = onnx.defs.onnx_opset_version()
+    if not isinstance(opset, (int, np.integer)) or isinstance(opset, bool) or not MIN_OPSET <= opset <= newest:
+        raise InputError(f"opset must be an integer from {MIN_OPSET} to {newest}, got {opset!r}")
+    if batch is not None and (not isinstance(batch, (int, np.integer)) or isinstance(batch, bool) or batch < 1):
+        raise InputError(f"batch must be None (dynamic) or a positive integer, got {batch!r}")
+    return dtype, int(opset), (None if batch is None else int(batch))
+
+
+def build_model(layers, n_in, *, dtype=np.float32, opset=None, batch=None, metadata=None):
+    """A checked ``onnx.ModelProto`` running ``layers`` (LayerSpecs) on input (N, n_in).
+
+    ``dtype`` float32 or float64 (inputs, weights and outputs); ``opset`` the ONNX opset
+    (``DEFAULT_OPSET`` when None); ``batch`` None for a dynamic batch axis "N", or a fixed
+    size; ``metadata`` extra string pairs for ``metadata_props``. Raises ``InputError``
+    for anything that cannot be exported, naming the layer and the reason.
+    """
+    dtype, opset, batch = _check_options(dtype, opset, batch)
+    n_in = int(n_in)
+    if n_in < 1 or not layers:
+        raise InputError(f"need n_in >= 1 and at least one layer, got n_in={n_in} and {len(layers)} layers")
+    g = _Graph(dtype)
+    x = "input"
+    g.shape[x] = (n_in,)
+    for index, layer in enumerate(layers):
+        kind, params = layer
+        where = f"layer {index} ({kind})"
+        if kind not in EMITTERS:
+            raise InputError(f"{where}: no ONNX emitter for layer kind {kind!r}; known: {', '.join(EMITTERS)}")
+        x = EMITTERS[kind](g, x, params, where)
+    if x == "input":
+        x = g.node("Identity", [x], g.shape[x])
+    g.rename_output(x, "output")
+    description = [{"kind": kind, "activation": str(getattr(p.get("activation"), "name", p.get("activation"))),
+                    "shape": list(np.shape(p.get("w")))} for kind, p in layers]
+    return _assemble(g, n_in, opset, batch, {"layers": json.dumps(description), **(metadata or {})})
+
+
+def _assemble(g, n_in, opset, batch, metadata):
+    """Wrap the graph's nodes into a model with inputs, outputs and metadata; check it."""
+    onnx, helper = g.onnx, g.onnx.helper
+    elem = onnx.helper.np_dtype_to_tensor_dtype(g.dtype)
+    n = "N" if batch is None else batch
+    graph = helper.make_graph(
+        g.nodes, "glassnet",
+        [helper.make_tensor_value_info("input", elem, [n, n_in])],
+        [helper.make_tensor_value_info("output", elem, [n, *g.shape["output"]])],
+        g.initializers)
+    opsets = [helper.make_opsetid("", opset)]
+    model = helper.make_model(graph, opset_imports=opsets, producer_name="glassnet",
+                              producer_version=__version__,
+                              ir_version=helper.find_min_ir_version_for(opsets),
+                              doc_string="glassnet network: output = feedforward(input), one sample a row")
+    props = {"glassnet_version": __version__, "dtype": g.dtype.name, **metadata}
+    helper.set_model_props(model, {str(k): str(v) for k, v in props.items()})
+    if model.ByteSize() > _PROTOBUF_LIMIT:
+        raise InputError(f"the model needs {model.ByteSize()} bytes; one ONNX file holds at most 2 GiB")
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def to_onnx(network, *, opset=None, batch=None):
+    """``network`` (a ``glassnet.Network``) as a checked ``onnx.ModelProto``: see ``export_onnx``."""
+    layers = network_layers(network)
+    return build_model(layers, network.sizes[0], dtype=network.dtype, opset=opset, batch=batch,
+                       metadata=_network_metadata(network))
+
+
+def save_model(model, path):
+    """Write ``model`` to ``path`` atomically (``glassnet.files.atomic_write``): a failure
+    leaves ``path`` as it was and no temporary file behind."""
+    data = model.SerializeToString()
+    return atomic_write(path, lambda f: f.write(data))
+
+
+def export_onnx(network, path, *, opset=None, batch=None):
+    """Write ``network`` as an ONNX model to ``path`` and return the path.
+
+    The model maps "input" (N, n_in) to "output" (N, n_out) exactly as
+    ``network.feedforward`` does, in the network's dtype (float32 or float64).
+
+    Parameters
+    ----------
+    network : glassnet.Network
+        Fully connected, hidden activation sigmoid/tanh/relu, output sigmoid or softmax.
+    path : str or path-like
+        The file to write (conventionally ``*.onnx``); its folder must exist.
+    opset : int, optional
+        ONNX opset, ``DEFAULT_OPSET`` (17) by default; at least ``MIN_OPSET`` (13).
+    batch : int, optional
+        A fixed batch size; None (default) leaves the batch axis dynamic ("N").
+
+    Raises ``InputError`` (naming why) for a network or option that cannot be exported;
+    nothing is written then.
+    """
+    return save_model(to_onnx(network, opset=opset, batch=batch), path)
