@@ -98,7 +98,7 @@ def _prepare(network, data, targets):
 
 def fit(network: Network, training, config: TrainingConfig, *, validation=None, test=None,
         augment=None, callbacks=(), on_batch=None, checkpoint=None, resume=False,
-        handle_signals=False, metadata=None, engine=None) -> FitResult:
+        handle_signals=False, metadata=None, engine=None, stop=None) -> FitResult:
     """Train ``network`` on ``training`` as ``config`` says; returns a FitResult.
 
     training, validation, test : data sets with ``.X`` (n, n_in) and ``.y`` (n,), or
@@ -113,6 +113,8 @@ def fit(network: Network, training, config: TrainingConfig, *, validation=None, 
     handle_signals : stop cleanly on SIGINT/SIGTERM (main thread only): the epoch in
         progress is abandoned and the run can resume from the last checkpoint.
     engine : who takes the steps (default: ``engines.choose``, once for the run).
+    stop : a ``threading.Event`` another thread may set to stop cleanly, as SIGINT does
+        (a live page's stop button); the result says "interrupted".
     """
     run = _Run(network, config, training, validation, test, augment)
     if engine is None:
@@ -128,7 +130,7 @@ def fit(network: Network, training, config: TrainingConfig, *, validation=None, 
         state, best = load_checkpoint(checkpoint, network, config, run.optimizer)
     elif checkpoint is not None:
         save_checkpoint(checkpoint, network, config, state, run.optimizer, best, metadata)
-    stop = threading.Event()
+    stop = stop if stop is not None else threading.Event()
     restore = _install_signal_handlers(stop) if handle_signals else None
     stopped = "completed"
     try:
