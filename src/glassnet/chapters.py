@@ -136,13 +136,14 @@ def run_experiment(experiment, data, seed, *, quick=False, epochs=None):
                 epochs=n_epochs, seconds=seconds)
 
 
-def reproduce_chapter(chapter, seeds, *, quick=False, epochs=None, on_result=None, data=None):
+def reproduce_chapter(chapter, seeds, *, quick=False, epochs=None, on_result=None, data=None, only=None):
     """Run every experiment of ``chapter`` (3 or 5) once per seed; return the experiments
     (copies) with ``results`` filled in.
 
     seeds : an int or a list of ints. quick : the shorter form (module docstring).
     epochs : overrides every run's epoch count. on_result : ``on_result(experiment, result)``
     after each run (for progress). data : MNIST as ``load_mnist()`` returns it (loaded if None).
+    only : the names of the experiments to run (default: all of the chapter's).
     """
     if chapter not in CHAPTERS:
         raise ValueError(f"chapter must be one of {sorted(CHAPTERS)}, got {chapter!r}")
@@ -154,7 +155,8 @@ def reproduce_chapter(chapter, seeds, *, quick=False, epochs=None, on_result=Non
     if data is None:
         from .datasets import load_mnist
         data = load_mnist()
-    rows = [replace(experiment, results=[]) for experiment in CHAPTERS[chapter]]
+    rows = [replace(experiment, results=[]) for experiment in CHAPTERS[chapter]
+            if only is None or experiment.name in only]
     for row in rows:
         for seed in seeds:
             result = run_experiment(row, data, seed, quick=quick, epochs=epochs)

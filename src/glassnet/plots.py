@@ -31,7 +31,7 @@ __all__ = [
     "confusion_counts", "confusion_matrix", "confusion_matrix_figure",
     "misclassified", "misclassified_figure",
     "sigmoid_figures", "sigmoid_weight_figure", "sigmoid_bias_figure",
-    "save_training_plots", "image_shape_for",
+    "save_training_plots", "image_shape_for", "series", "series_figure",
 ]
 
 NEEDS_MATPLOTLIB = 'plots need matplotlib: pip install "glassnet[plot]"'
@@ -342,3 +342,31 @@ def save_training_plots(network, history, outdir, test=None, *, images=None):
         paths.append(confusion_matrix(network, X, y, outdir / "confusion_matrix.png"))
         paths.append(misclassified(network, X, y, outdir / "misclassified.png", images=images)[0])
     return paths
+
+
+# -- a figure of the book's: lines over epochs ---------------------------------------------------
+def series_figure(data, *, log_y=False):
+    """One line per label over the epochs: ``data`` has ``title``, ``xlabel``, ``ylabel``,
+    ``x`` (list) and ``lines`` (label -> list of y, each as long as x), like
+    ``glassnet.chapters.Series`` (chapter 3's learning-rate and initialisation comparisons,
+    chapter 5's speed of learning, drawn on a log scale)."""
+    fig = _figure(figsize=(7.5, 4.5))
+    ax = fig.add_subplot()
+    for label, ys in data.lines.items():
+        if len(ys) != len(data.x):
+            raise ValueError(f"line {label!r} has {len(ys)} points for {len(data.x)} x values")
+        ax.plot(data.x, ys, label=label, linewidth=1.5)
+    if log_y:
+        ax.set_yscale("log")
+    ax.set_title(data.title)
+    ax.set_xlabel(data.xlabel)
+    ax.set_ylabel(data.ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def series(data, path, *, log_y=False):
+    """``series_figure`` written to ``path`` (PNG)."""
+    return _save(series_figure(data, log_y=log_y), path)

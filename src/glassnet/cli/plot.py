@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import EXIT_OK, CLIError, add_data_options, at_least, load_model, model_test_set, writable
+from .common import (EXIT_OK, CLIError, add_data_options, at_least, load_model, model_test_set, parse_sizes,
+                     positive, writable)
 
 NAME = "plot"
 HELP = "draw a saved model: learning curves, weights, confusion matrix, mistakes"
@@ -54,6 +55,19 @@ def add_arguments(p):
                    help="show at most N misclassified images (default 36)")
     add_data_options(m)
 
+    ls = kinds.add_parser("learning-speed", help="chapter 5: how fast each hidden layer learns, over training",
+                          description="Train a network the way chapter 5's figures were made (cross-entropy, "
+                                      "scaled initialisation, the first 1,000 MNIST training images, mini-batches "
+                                      "of 1,000, eta 0.1, lambda 5) and plot each hidden layer's speed of "
+                                      "learning ||dC/db^l|| at initialisation and after every epoch, on a log "
+                                      "scale: the earlier layers learn far more slowly (vanishing gradients).")
+    ls.add_argument("-o", "--output", required=True, metavar="PNG", help="the PNG file to write")
+    ls.add_argument("--sizes", type=parse_sizes, default=[784, 30, 30, 30, 30, 10], metavar="N,N,...",
+                    help="the network (default 784,30,30,30,30,10: the book's four hidden layers)")
+    ls.add_argument("--epochs", type=positive(int, 100_000), default=500, help="epochs (default 500, as the book)")
+    ls.add_argument("--seed", type=at_least(int, 0), default=0, help="seed of the network's generator")
+    add_data_options(ls)
+
     s = kinds.add_parser("sigmoid", help="the tutorial's sigmoid-neuron figures (two PNG files)",
                          description="Plot one sigmoid neuron's output against its input x: for the "
                                      "weights w = 0.5, 1, 2 (b = 0) in sigmoid_weights.png and for the "
@@ -76,6 +90,8 @@ def run(args, out, err):
         return EXIT_OK
 
     output = writable(args.output)
+    if args.kind == "learning-speed":
+        return _learning_speed(args, output, out, err)
     net, header = load_model(args.model)
     if args.kind == "curves":
         history = header.get("history")
@@ -94,4 +110,18 @@ def run(args, out, err):
             path, count = plots.misclassified(net, test.X, test.y, output, n=args.n, images=images)
             print(f"# {count} of {len(test.y)} {name} test images misclassified", file=err)
     print(path, file=out)
+    return EXIT_OK
+
+
+def _learning_speed(args, output, out, err):
+    from .. import chapters, plots
+    from ..datasets import load_mnist
+    if args.sizes[0] != 784 or args.sizes[-1] != 10 or len(args.sizes) < 3:
+        raise CLIError(f"--sizes {','.join(map(str, args.sizes))}: need 784 inputs, at least one hidden layer "
+                       f"and 10 outputs")
+    data = load_mnist(cache_dir=args.cache_dir, data_dir=args.data_dir)
+    speed = chapters.learning_speed_during_training(data, args.seed, sizes=tuple(args.sizes), epochs=args.epochs)
+    first = ", ".join(f"{label} {ys[0]:.3g}" for label, ys in speed.lines.items())
+    print(f"# at initialisation: {first}", file=err)
+    print(plots.series(speed, output, log_y=True), file=out)
     return EXIT_OK

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import EXIT_OK, CLIError, add_data_options, int_list, positive, writable
+from .common import EXIT_OK, CLIError, add_data_options, int_list, plots_dir, positive, writable
 
 NAME = "reproduce"
 HELP = "reproduce the book's tables (chapter 1 by default) against the book"
@@ -13,8 +13,15 @@ def add_arguments(r):
     r.description = ("Train every row of one of the book's results tables over several seeds and print ours "
                      "against the book. Chapter 1 (the default) also holds the primer's and the tutorial's "
                      "figures.")
-    r.add_argument("--chapter", type=int, choices=[1], default=1,
-                   help="which chapter's table (default 1)")
+    r.add_argument("--chapter", type=int, choices=[1, 3, 5], default=1,
+                   help="which chapter's table: 1 (default; network.py, with the primer's and tutorial's "
+                        "figures), 3 (network2: cross-entropy, L2, initialisation) or 5 (deeper networks)")
+    r.add_argument("--quick", action="store_true",
+                   help="chapters 3 and 5: a short form that checks the plumbing (1 epoch, 1,000 images); "
+                        "its accuracies say nothing about the book's")
+    r.add_argument("--plots", metavar="DIR",
+                   help="chapters 3 and 5: also draw the chapter's figures into DIR (chapter 3: the "
+                        "learning-rate and initialisation comparisons; chapter 5: the speed of learning)")
     r.add_argument("--seeds", type=int_list, default=[0, 1, 2], metavar="S,S,...",
                    help="seeds to run every row with (default 0,1,2; the book reports best of three)")
     r.add_argument("--rows", metavar="I,I,...", type=int_list,
@@ -35,6 +42,10 @@ def _rows(args, table):
 
 
 def run(args, out, err):
+    if args.chapter != 1:
+        return run_book_chapter(args, out, err)
+    if args.quick or args.plots:
+        raise CLIError("--quick and --plots are for --chapter 3 and 5")
     from ..training.experiments import REPRODUCTION, reproduce
 
     if args.list:
@@ -79,3 +90,54 @@ def format_reproduction(rows, seeds):
     lines.append(f"Seeds {','.join(map(str, seeds))}; accuracy on the 10,000 MNIST test images (on the "
                  f"40% test part for the digits; on the 10,000 validation images where the row says so).")
     return "\n".join(lines)
+
+
+def run_book_chapter(args, out, err):
+    """Chapters 3 and 5: network2's experiments (``glassnet.chapters``), over the seeds."""
+    from .. import chapters
+    table = chapters.CHAPTERS[args.chapter]
+    if args.list:
+        for i, row in enumerate(table, 1):
+            print(f"{i}. {row.name} ({row.epochs} epochs, eta {row.eta:g}, lambda {row.lmbda:g}; book "
+                  f"{row.book:.2f}% on {row.evaluate} data)", file=out)
+        return EXIT_OK
+    rows = _rows(args, table)
+    output = writable(args.output) if args.output else None
+    folder = plots_dir(args.plots) if args.plots else None
+    data = _mnist(args)
+
+    def on_result(row, r):
+        print(f"# {row.name}, seed {r['seed']}: best {r['best']:.2f}% (epoch {r['best_epoch']}), final "
+              f"{r['final']:.2f}% ({r['seconds']:.1f} s)", file=err, flush=True)
+
+    done = []
+    for row in rows:                       # one row at a time: --rows picks any of them
+        done += chapters.reproduce_chapter(args.chapter, args.seeds, quick=args.quick, epochs=args.epochs,
+                                           on_result=on_result, data=data, only=[row.name])
+    text = (f"Chapter {args.chapter} (network2), seeds {','.join(map(str, args.seeds))}"
+            + (" -- QUICK FORM, not the book's settings" if args.quick else "") + "\n\n" + chapters.format_markdown(done))
+    print(text, file=out)
+    if output:
+        from ..files import atomic_write
+        atomic_write(output, lambda f: f.write(text.encode()))
+    if folder:
+        for path in _chapter_figures(args.chapter, data, args.seeds[0], folder, args.quick):
+            print(f"# wrote {path}", file=err)
+    return EXIT_OK
+
+
+def _mnist(args):
+    from ..datasets import load_mnist
+    return load_mnist(cache_dir=args.cache_dir, data_dir=args.data_dir)
+
+
+def _chapter_figures(chapter, data, seed, folder, quick):
+    from .. import chapters, plots
+    if chapter == 5:
+        speed = chapters.learning_speed_during_training(data, seed, quick=quick)
+        return [plots.series(speed, folder / "learning_speed.png", log_y=True)]
+    paths = [plots.series(chapters.learning_rate_comparison(data, seed, quick=quick),
+                          folder / "learning_rates.png")]
+    for i, curve in enumerate(chapters.initialisation_comparison(data, seed, quick=quick)):
+        paths.append(plots.series(curve, folder / f"initialisation_{i + 1}.png"))
+    return paths
