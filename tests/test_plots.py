@@ -247,7 +247,7 @@ def run(argv):
 def test_plot_help_explains_every_flag():
     top = next(a for a in build_parser()._actions if a.dest == "command")
     kinds = next(a for a in top.choices["plot"]._actions if a.dest == "kind")
-    assert set(kinds.choices) == {"curves", "weights", "confusion", "misclassified", "sigmoid"}
+    assert set(kinds.choices) == {"curves", "weights", "confusion", "misclassified", "sigmoid", "learning-speed"}
     for name, p in kinds.choices.items():
         for action in p._actions:
             if action.dest != "help":

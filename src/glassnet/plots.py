@@ -22,8 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from .core.functions import sigmoid
-from .io import atomic_write
 from .core.network import as_arrays
+from .engines import predict
+from .files import atomic_write
 
 __all__ = [
     "learning_curves", "learning_curves_figure",
@@ -191,7 +192,7 @@ def _predictions(network, X, y, chunk=10000):
                      targets="labels")
     if not len(X):
         raise ValueError("no images to plot")
-    pred = np.concatenate([network.predict(X[i:i + chunk]) for i in range(0, len(X), chunk)])
+    pred = predict(network, X, chunk)
     return X, y, pred
 
 

@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from ..core.functions import COSTS
 from ..errors import InputError
 from ..trace import EXAMPLES, build_network, format_trace, trace
 from .common import EXIT_OK, load_model, parse_sizes
@@ -46,7 +47,7 @@ def add_arguments(p):
                    help="the learning rate (default: the example's 0.1, else 0.1)")
     p.add_argument("--seed", type=int, default=0,
                    help="seed for --sizes and for a random --input (default 0)")
-    p.add_argument("--cost", choices=["quadratic", "cross-entropy", "log-likelihood"],
+    p.add_argument("--cost", choices=list(COSTS),
                    help="the cost of a --sizes network (default quadratic, the primer's)")
     p.add_argument("--limit", type=int, default=DEFAULT_LIMIT, metavar="N",
                    help=f"show at most N entries per block (default {DEFAULT_LIMIT}; 0 shows all)")

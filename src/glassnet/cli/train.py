@@ -11,6 +11,7 @@ import argparse
 import numpy as np
 
 from ..version import __version__
+from ..core.functions import COSTS
 from .common import (EXIT_INTERRUPTED, EXIT_OK, CLIError, add_data_options, at_least, describe_sizes,
                      non_negative, parse_sizes, plots_dir, positive, writable)
 
@@ -62,7 +63,7 @@ def add_arguments(t):
 
 
 def _add_chapter3_options(t):
-    t.add_argument("--cost", choices=["quadratic", "cross-entropy", "log-likelihood"],
+    t.add_argument("--cost", choices=list(COSTS),
                    help="the cost (default quadratic, the book's chapter 1-2; log-likelihood uses a "
                         "softmax output layer)")
     t.add_argument("--activation", choices=["sigmoid", "tanh", "relu"], help="hidden-layer activation "

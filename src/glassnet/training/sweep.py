@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..core.functions import COSTS as COST_TABLE
 from ..errors import InputError
 
 __all__ = ["Run", "grid", "load_sweep_data", "run_one", "run_sweep", "write_csv", "best_config",
@@ -39,7 +40,7 @@ CONFIG_KEYS = ("sizes", "eta", "mini_batch_size", "epochs", "cost", "l2")
 COLUMNS = CONFIG_KEYS + ("seed", "best_validation_accuracy", "best_epoch", "test_accuracy",
                          "epochs_run", "seconds")
 
-COSTS = ("quadratic", "cross-entropy", "log-likelihood")
+COSTS = tuple(COST_TABLE)
 
 
 @dataclass(frozen=True)
