@@ -1,0 +1,503 @@
+"""Chapter 6's layer networks: a list of layer objects, each owning its parameters.
+
+The layers keep the meaning of the book's ``network3.py`` (without Theano):
+
+    ConvPoolLayer        valid convolution, max-pooling, then activation(pooled + bias)
+    FullyConnectedLayer  activation(x W^T + b), dropout on its input while training
+    SoftmaxLayer         softmax(x W^T + b) with the log-likelihood cost
+
+and ``LayerNetwork`` chains them, owns the one ``numpy.random.Generator`` that draws
+every initial weight and every dropout mask, and trains by plain SGD on the book's cost
+
+    C = -(1/m) sum_i ln a^L_{y_i}  +  (lmbda / 2) sum_w w^2 / num_training_batches
+
+(all layers' weights, biases not regularised; ``lmbda`` divided by the number of
+mini-batches per epoch, as network3 does).  Each layer's ``forward``/``backward`` is built
+from the pairs in ``layers``; the network calls the forwards in order, the backwards in
+reverse.  Shapes: inputs X of shape (m, n_in) or images (m, c, h, w); weights keep the
+book's (n_out, n_in) orientation (network3 stored their transpose).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..errors import InputError
+from ..labels import check_labels
+from . import layers as L
+from .layers import get_activation, sigmoid
+
+__all__ = ["ConvPoolLayer", "FullyConnectedLayer", "SoftmaxLayer", "LayerNetwork",
+           "LAYER_TYPES", "layers_from_spec", "layer_gradient_check"]
+
+
+def _shape(value, n, name):
+    """``value`` as a tuple of ``n`` positive ints; ValueError naming it otherwise."""
+    try:
+        shape = tuple(int(v) for v in value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a tuple of {n} positive integers, got {value!r}") from None
+    if len(shape) != n or min(shape) < 1:
+        raise InputError(f"{name} must be a tuple of {n} positive integers, got {value!r}")
+    return shape
+
+
+def _dims(shape):
+    """(1, 28, 28) -> "1, 28, 28", for messages that write a shape as (m, ...)."""
+    return ", ".join(map(str, shape))
+
+
+def _p_dropout(p):
+    p = float(p)
+    if not 0.0 <= p < 1.0:
+        raise InputError(f"p_dropout must lie in [0, 1), got {p}")
+    return p
+
+
+class _Layer:
+    """What every layer shares: parameters ``w`` and ``b``, ``params`` = [w, b], a mask rule."""
+
+    p_dropout = 0.0
+    w = b = None
+
+    @property
+    def params(self):
+        """[w, b], the arrays themselves (in-place updates change the layer)."""
+        return [self.w, self.b]
+
+    def draw_mask(self, rng, m, dtype):
+        """This layer's dropout mask for a mini-batch of ``m``, or None without dropout."""
+        if self.p_dropout == 0.0:
+            return None
+        return L.dropout_mask(rng, (m, self.n_in), self.p_dropout, dtype)
+
+    def _flat_input(self, x):
+        """x of shape (m, ...) with prod(...) = n_in, as (m, n_in) (network3's reshape)."""
+        if x.ndim < 2 or math.prod(x.shape[1:]) != self.n_in:
+            raise InputError(f"{type(self).__name__} expects inputs of shape (m, {self.n_in}), "
+                             f"got {x.shape}")
+        return x.reshape(x.shape[0], self.n_in)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={tuple(v) if isinstance(v, list) else v!r}"
+                         for k, v in self.spec().items() if k != "type")
+        return f"{type(self).__name__}({args})"
+
+
+class ConvPoolLayer(_Layer):
+    """Valid convolution (stride 1), max-pooling, then ``activation_fn(pooled + b)``.
+
+    filter_shape : (f, c, kh, kw) -- f filters over c input channels
+    image_shape : (mini_batch_size, c, h, w) as in the book, or (c, h, w); the mini-batch
+        size is not used (any batch size works)
+    poolsize : (ph, pw), non-overlapping, border rows/columns that do not fill a block dropped
+    Input (m, c, h, w) or (m, c*h*w); output (m, f, (h-kh+1) // ph, (w-kw+1) // pw).
+    Parameters: w (f, c, kh, kw) drawn N(0, 1/n_out) with n_out = f*kh*kw / (ph*pw), b (f,)
+    drawn N(0, 1).  No dropout (network3 applies none to convolutional layers).
+    """
+
+    def __init__(self, filter_shape, image_shape, poolsize=(2, 2), activation_fn=sigmoid):
+        self.filter_shape = _shape(filter_shape, 4, "filter_shape")
+        book_form = isinstance(image_shape, (tuple, list)) and len(image_shape) == 4
+        self.image_shape = _shape(image_shape, 4 if book_form else 3, "image_shape")
+        self.input_shape = self.image_shape[-3:]
+        self.poolsize = _shape(poolsize, 2, "poolsize")
+        self.activation_fn = get_activation(activation_fn)
+        f, c, kh, kw = self.filter_shape
+        c_in, h, w = self.input_shape
+        if c != c_in or kh > h or kw > w:
+            raise InputError(f"filter_shape {self.filter_shape} does not fit image_shape {self.image_shape}")
+        self.conv_shape = (f, h - kh + 1, w - kw + 1)
+        oh, ow = self.conv_shape[1] // self.poolsize[0], self.conv_shape[2] // self.poolsize[1]
+        if oh == 0 or ow == 0:
+            raise InputError(f"poolsize {self.poolsize} is larger than the {self.conv_shape[1:]} "
+                             f"convolution output of filter_shape {self.filter_shape}")
+        self.output_shape = (f, oh, ow)
+        self.n_in = math.prod(self.input_shape)
+        self.n_out = math.prod(self.output_shape)
+
+    def init_params(self, rng, dtype=np.float32):
+        """Draw w ~ N(0, 1/n_out), n_out = f*kh*kw/(ph*pw) (network3's rule), then b ~ N(0, 1)."""
+        f = self.filter_shape[0]
+        fan_out = f * math.prod(self.filter_shape[2:]) / math.prod(self.poolsize)
+        self.w = rng.normal(0.0, np.sqrt(1.0 / fan_out), size=self.filter_shape).astype(dtype)
+        self.b = rng.normal(0.0, 1.0, size=f).astype(dtype)
+
+    def forward(self, x, training=False, mask=None):
+        """x (m, c, h, w) or (m, c*h*w) -> ``(A, cache)``, A of shape (m, *output_shape)."""
+        if x.ndim < 2 or (x.shape[1:] != self.input_shape and math.prod(x.shape[1:]) != self.n_in):
+            raise InputError(f"ConvPoolLayer expects inputs of shape (m, {_dims(self.input_shape)}) "
+                             f"or (m, {self.n_in}), got {x.shape}")
+        x4 = x.reshape(x.shape[0], *self.input_shape)
+        conv, conv_cache = L.conv_forward(x4, self.w)
+        pooled, pool_cache = L.maxpool_forward(conv, self.poolsize)
+        Z = pooled + self.b[:, None, None]
+        A, act_cache = L.activation_forward(Z, self.activation_fn)
+        return A, (x.shape, conv_cache, pool_cache, act_cache)
+
+    def backward(self, dA, cache, need_dx=True):
+        """dA (m, *output_shape) -> ``(dx, [dw, db])``, dx in the input's shape (or None)."""
+        x_shape, conv_cache, pool_cache, act_cache = cache
+        dZ = L.activation_backward(dA, act_cache)
+        db = dZ.sum(axis=(0, 2, 3))
+        dconv = L.maxpool_backward(dZ, pool_cache)
+        dx, dw = L.conv_backward(dconv, conv_cache, need_dx)
+        return (None if dx is None else dx.reshape(x_shape)), [dw, db]
+
+    def spec(self):
+        return {"type": "ConvPoolLayer", "filter_shape": list(self.filter_shape),
+                "image_shape": list(self.input_shape), "poolsize": list(self.poolsize),
+                "activation_fn": self.activation_fn.name}
+
+
+class FullyConnectedLayer(_Layer):
+    """``activation_fn(x W^T + b)``, with dropout of probability ``p_dropout`` on its input.
+
+    Input (m, n_in) (or any (m, ...) with n_in entries per sample); output (m, n_out).
+    Parameters: w (n_out, n_in) drawn N(0, 1/n_out) (network3's rule), b (n_out,) N(0, 1).
+    Training multiplies the input by a 0/1 mask (keep probability 1 - p_dropout); inference
+    uses no mask and the weights (1 - p_dropout) W instead, so expected inputs match.
+    """
+
+    def __init__(self, n_in, n_out, activation_fn=sigmoid, p_dropout=0.0):
+        self.n_in, self.n_out = _shape((n_in, n_out), 2, "(n_in, n_out)")
+        self.input_shape, self.output_shape = (self.n_in,), (self.n_out,)
+        self.activation_fn = get_activation(activation_fn)
+        self.p_dropout = _p_dropout(p_dropout)
+
+    def init_params(self, rng, dtype=np.float32):
+        self.w = rng.normal(0.0, np.sqrt(1.0 / self.n_out), size=(self.n_out, self.n_in)).astype(dtype)
+        self.b = rng.normal(0.0, 1.0, size=self.n_out).astype(dtype)
+
+    def _weighted_input(self, x, training, mask):
+        x2 = self._flat_input(x)
+        if training and mask is not None:
+            x2, _ = L.dropout_forward(x2, mask)
+        W = self.w if training or self.p_dropout == 0.0 else (1.0 - self.p_dropout) * self.w
+        Z, fc_cache = L.fc_forward(x2, W, self.b)
+        return Z, (x.shape, fc_cache, mask)
+
+    def forward(self, x, training=False, mask=None):
+        """x (m, n_in) -> ``(A, cache)``, A of shape (m, n_out); ``mask`` (m, n_in) or None."""
+        Z, cache = self._weighted_input(x, training, mask)
+        A, act_cache = L.activation_forward(Z, self.activation_fn)
+        return A, (cache, act_cache)
+
+    def _backward_from_z(self, dZ, cache, need_dx):
+        x_shape, fc_cache, mask = cache
+        dx, dw, db = L.fc_backward(dZ, fc_cache, need_dx)
+        if dx is not None:
+            if mask is not None:
+                dx = L.dropout_backward(dx, mask)
+            dx = dx.reshape(x_shape)
+        return dx, [dw, db]
+
+    def backward(self, dA, cache, need_dx=True):
+        """dA (m, n_out) -> ``(dx, [dw, db])``: BP2-BP4 (see ``layers.fc_backward``)."""
+        cache, act_cache = cache
+        return self._backward_from_z(L.activation_backward(dA, act_cache), cache, need_dx)
+
+    def spec(self):
+        return {"type": "FullyConnectedLayer", "n_in": self.n_in, "n_out": self.n_out,
+                "activation_fn": self.activation_fn.name, "p_dropout": self.p_dropout}
+
+
+class SoftmaxLayer(FullyConnectedLayer):
+    """The output layer: a^L = softmax(x W^T + b), trained with the log-likelihood cost.
+
+    Input (m, n_in); w (n_out, n_in) and b (n_out,) start at zero (network3's choice).
+    ``forward`` returns the weighted input z^L, not a^L: the softmax is applied together
+    with the cost (``layers.softmax_loglik_forward``), so that BP1 is simply a - y, and by
+    ``LayerNetwork.feedforward`` at inference.  Dropout on the input as in the fully
+    connected layer.
+    """
+
+    def __init__(self, n_in, n_out, p_dropout=0.0):
+        super().__init__(n_in, n_out, activation_fn="linear", p_dropout=p_dropout)
+
+    def init_params(self, rng=None, dtype=np.float32):
+        self.w = np.zeros((self.n_out, self.n_in), dtype=dtype)
+        self.b = np.zeros(self.n_out, dtype=dtype)
+
+    def forward(self, x, training=False, mask=None):
+        """x (m, n_in) -> ``(Z, cache)``, Z = z^L of shape (m, n_out) (apply ``layers.softmax``)."""
+        return self._weighted_input(x, training, mask)
+
+    def backward(self, dZ, cache, need_dx=True):
+        """dZ = delta^L (m, n_out) -> ``(dx, [dw, db])``."""
+        return self._backward_from_z(dZ, cache, need_dx)
+
+    def spec(self):
+        return {"type": "SoftmaxLayer", "n_in": self.n_in, "n_out": self.n_out,
+                "p_dropout": self.p_dropout}
+
+
+LAYER_TYPES = {cls.__name__: cls for cls in (ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer)}
+
+
+def _check_chain(layers):
+    """ValueError naming the first pair of layers whose shapes do not connect."""
+    if not layers:
+        raise InputError("a layer network needs at least one layer, got none")
+    for i, layer in enumerate(layers):
+        if not isinstance(layer, tuple(LAYER_TYPES.values())):
+            raise TypeError(f"layer {i} must be a ConvPoolLayer, FullyConnectedLayer or SoftmaxLayer, "
+                            f"got {layer!r}")
+        if isinstance(layer, SoftmaxLayer) != (i == len(layers) - 1):
+            raise InputError(f"the last layer, and only the last, must be a SoftmaxLayer; "
+                             f"layer {i} is {layer!r}")
+    for i, (prev, nxt) in enumerate(zip(layers[:-1], layers[1:])):
+        ok = (prev.output_shape == nxt.input_shape if isinstance(nxt, ConvPoolLayer)
+              else prev.n_out == nxt.n_in)
+        if not ok:
+            raise InputError(f"layer {i} outputs shape {prev.output_shape} but layer {i + 1} expects "
+                             f"{nxt.input_shape}: {prev!r} -> {nxt!r}")
+
+
+class LayerNetwork:
+    """A chain of layers ending in a ``SoftmaxLayer``, trained by SGD on the book's cost.
+
+    Parameters
+    ----------
+    layers : list of ConvPoolLayer / FullyConnectedLayer / SoftmaxLayer
+        Each layer's input shape must match the previous layer's output.  The network
+        (re)draws their parameters, in order, from its Generator.
+    seed : int or None
+        Seeds ``self.rng``, the one ``numpy.random.Generator`` for the initial weights,
+        every dropout mask and any shuffling a training loop does with it.
+    dtype : float32 (default) or float64, of every parameter and computation.
+
+    Parameters are reachable as one flat list, ``params()`` -> [w0, b0, w1, b1, ...]
+    (layer by layer, w before b, the arrays themselves) with names ``param_names()``.
+    """
+
+    def __init__(self, layers, *, seed=None, dtype=np.float32):
+        self.layers = list(layers)
+        _check_chain(self.layers)
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise InputError(f"dtype must be float32 or float64, got {self.dtype}")
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)
+        for layer in self.layers:
+            layer.init_params(self.rng, self.dtype)
+
+    # -- shapes and parameters -----------------------------------------------------------
+    @property
+    def input_shape(self):
+        """One sample's shape, e.g. (1, 28, 28) or (784,); inputs may also come flat."""
+        return self.layers[0].input_shape
+
+    @property
+    def n_out(self):
+        return self.layers[-1].n_out
+
+    def params(self):
+        """[w0, b0, w1, b1, ...]: every parameter array, layer by layer (not copies)."""
+        return [p for layer in self.layers for p in layer.params]
+
+    def param_names(self):
+        """["w0", "b0", "w1", "b1", ...], matching ``params()``."""
+        return [f"{k}{i}" for i in range(len(self.layers)) for k in "wb"]
+
+    def set_params(self, arrays):
+        """Copy ``arrays`` (in ``params()`` order and shapes) into the parameters, in place."""
+        arrays = list(arrays)
+        own = self.params()
+        if len(arrays) != len(own):
+            raise InputError(f"expected {len(own)} parameter arrays ({', '.join(self.param_names())}), "
+                             f"got {len(arrays)}")
+        for name, p, a in zip(self.param_names(), own, arrays):
+            a = np.asarray(a)
+            if a.shape != p.shape:
+                raise InputError(f"parameter {name} must have shape {p.shape}, got {a.shape}")
+            p[...] = a
+
+    def spec(self):
+        """The architecture as JSON-able data: {"dtype": ..., "layers": [layer specs]}."""
+        return {"dtype": self.dtype.name, "layers": [layer.spec() for layer in self.layers]}
+
+    @classmethod
+    def from_spec(cls, spec, *, seed=None, dtype=None, **kwargs):
+        """A new network with the architecture ``spec`` describes (fresh parameters from ``seed``)."""
+        return cls(layers_from_spec(spec), seed=seed,
+                   dtype=dtype or spec.get("dtype", "float32"), **kwargs)
+
+    # -- forward -------------------------------------------------------------------------
+    def _inputs(self, X):
+        X = np.asarray(X)
+        if X.dtype != self.dtype:
+            X = X.astype(self.dtype)
+        first = self.layers[0]
+        if X.ndim < 2 or (X.shape[1:] != first.input_shape and math.prod(X.shape[1:]) != first.n_in):
+            flat = f" or (m, {first.n_in})" if len(first.input_shape) > 1 else ""
+            raise InputError(f"inputs must have shape (m, {_dims(first.input_shape)}){flat}, got {X.shape}")
+        return X
+
+    def _labels(self, y, m):
+        y = check_labels(np.asarray(y), self.n_out)
+        if len(y) != m:
+            raise InputError(f"{m} inputs but {len(y)} labels")
+        return y
+
+    def logits(self, X, *, batch_size=200):
+        """The output layer's weighted input z^L, shape (m, n_out), inference mode (no
+        dropout masks, weights scaled by 1 - p_dropout); ``batch_size`` rows at a time."""
+        X = self._inputs(X)
+        out = np.empty((X.shape[0], self.n_out), dtype=self.dtype)
+        for start in range(0, X.shape[0], batch_size):
+            a = X[start:start + batch_size]
+            for layer in self.layers:
+                a, _ = layer.forward(a)
+            out[start:start + batch_size] = a
+        return out
+
+    def feedforward(self, X, *, batch_size=200):
+        """The output a^L = softmax(z^L), shape (m, n_out), for X (m, ...), inference mode."""
+        return L.softmax(self.logits(X, batch_size=batch_size))
+
+    def predict(self, X, *, batch_size=200):
+        """The most likely class of each row of X: int array of shape (m,)."""
+        return np.argmax(self.logits(X, batch_size=batch_size), axis=1)
+
+    def accuracy(self, X, y, *, batch_size=200):
+        """Fraction of the m samples whose predicted class equals y (m,)."""
+        return self.measure(X, y, batch_size=batch_size)[1] / max(len(y), 1)
+
+    def measure(self, X, y, *, batch_size=200):
+        """``(mean cost, number correct)`` over X (m, ...) with int labels y (m,), inference
+        mode; the cost is the mean log-likelihood, without the L2 term."""
+        Z = self.logits(X, batch_size=batch_size)
+        y = self._labels(y, len(Z))
+        if len(y) == 0:
+            return 0.0, 0
+        cost, _ = L.softmax_loglik_forward(Z, y)
+        return cost, int(np.sum(np.argmax(Z, axis=1) == y))
+
+    # -- training --------------------------------------------------------------------------
+    def draw_masks(self, m):
+        """One dropout mask per layer for a mini-batch of ``m`` (None where there is no
+        dropout), drawn from ``self.rng``: pass them to ``loss_and_grads`` to fix them."""
+        return [layer.draw_mask(self.rng, m, self.dtype) for layer in self.layers]
+
+    def _weight_penalty(self, lmbda, n_batches):
+        if lmbda == 0:
+            return 0.0
+        return 0.5 * lmbda * sum(float(np.vdot(layer.w, layer.w)) for layer in self.layers) / n_batches
+
+    def loss(self, X, y, *, lmbda=0.0, n_batches=1, masks=None, training=True):
+        """The book's cost on one mini-batch: mean log-likelihood + 0.5*lmbda*sum(w^2)/n_batches.
+
+        ``training=True`` uses dropout (masks drawn unless given); False uses inference mode.
+        """
+        X = self._inputs(X)
+        y = self._labels(y, len(X))
+        if training and masks is None:
+            masks = self.draw_masks(len(X))
+        a = X
+        for layer, mask in zip(self.layers, masks or [None] * len(self.layers)):
+            a, _ = layer.forward(a, training, mask)
+        C, _ = L.softmax_loglik_forward(a, y)
+        return C + self._weight_penalty(lmbda, n_batches)
+
+    def loss_and_grads(self, X, y, *, lmbda=0.0, n_batches=1, masks=None):
+        """The cost of ``loss`` in training mode and its gradient, by backpropagation.
+
+        X : (m, ...) inputs;  y : int labels (m,);  masks : from ``draw_masks`` (default: drawn)
+        Returns ``(C, grads)``: C a float, grads a list matching ``params()`` in order and shapes.
+        """
+        X = self._inputs(X)
+        y = self._labels(y, len(X))
+        if masks is None:
+            masks = self.draw_masks(len(X))
+        caches, a = [], X
+        for layer, mask in zip(self.layers, masks):
+            a, cache = layer.forward(a, True, mask)
+            caches.append(cache)
+        C, loss_cache = L.softmax_loglik_forward(a, y)
+        d = L.softmax_loglik_backward(loss_cache)                   # BP1: delta^L
+        grads = [None] * len(self.layers)
+        for i in range(len(self.layers) - 1, -1, -1):
+            d, grads[i] = self.layers[i].backward(d, caches[i], need_dx=i > 0)
+        if lmbda != 0:
+            for layer, g in zip(self.layers, grads):
+                g[0] += (lmbda / n_batches) * layer.w               # d/dw of the L2 term
+        return C + self._weight_penalty(lmbda, n_batches), [g for pair in grads for g in pair]
+
+    def backprop(self, X, y, *, lmbda=0.0, n_batches=1, masks=None):
+        """The gradient of the cost (see ``loss_and_grads``), a list matching ``params()``."""
+        return self.loss_and_grads(X, y, lmbda=lmbda, n_batches=n_batches, masks=masks)[1]
+
+    def step(self, X, y, eta, lmbda=0.0, n_batches=1):
+        """One SGD step on a mini-batch: param -= eta * dC/dparam, in place.
+
+        n_batches : mini-batches per epoch (network3's num_training_batches, dividing lmbda).
+        Returns the mini-batch's cost C before the step.
+        """
+        C, grads = self.loss_and_grads(X, y, lmbda=lmbda, n_batches=n_batches)
+        for p, g in zip(self.params(), grads):
+            p -= eta * g
+        return C
+
+
+def layers_from_spec(spec):
+    """The list of (parameterless) layers that ``spec`` (``LayerNetwork.spec()``) describes."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("layers"), list):
+        raise InputError(f"a layer network spec is a dict with a 'layers' list, got {spec!r}")
+    layers = []
+    for i, entry in enumerate(spec["layers"]):
+        if not isinstance(entry, dict) or entry.get("type") not in LAYER_TYPES:
+            raise InputError(f"layer {i} of the spec must be a dict whose 'type' is one of "
+                             f"{', '.join(LAYER_TYPES)}, got {entry!r}")
+        kwargs = {k: v for k, v in entry.items() if k != "type"}
+        try:
+            layers.append(LAYER_TYPES[entry["type"]](**kwargs))
+        except TypeError as e:
+            raise InputError(f"layer {i} of the spec ({entry['type']}) has bad fields: {e}") from None
+    return layers
+
+
+def layer_gradient_check(net, X, y, *, lmbda=0.0, n_batches=1, eps=None, order=4, masks=None,
+                         max_params=None, rng=None, floor=1e-5):
+    """Worst relative error between backprop and finite differences (book eq. 2.21, central):
+
+        order=2:  dC/dp ~ (C(p + eps) - C(p - eps)) / (2 eps)
+        order=4:  dC/dp ~ (C(p - 2eps) - 8 C(p - eps) + 8 C(p + eps) - C(p + 2eps)) / (12 eps)
+
+    for every parameter p (the five-point stencil, default, has O(eps^4) truncation error,
+    so eps can stay large enough that rounding does not swamp tiny gradients).  Use a
+    float64 network.  Dropout masks are drawn once (or taken from ``masks``) and held fixed.
+    ``max_params`` checks only that many entries per array, chosen by ``rng``.  Parameters
+    are restored.  Returns max |g_bp - g_fd| / max(|g_bp| + |g_fd|, floor), 0 when perfect.
+
+    ``floor``: the cost is only reproducible to about one rounding unit (BLAS may sum in a
+    different order for differently aligned buffers), so g_fd carries noise of ~1e-16/eps
+    (~1e-12 at eps=1e-4) and a gradient that is exactly 0 -- a unit dropped by its mask --
+    cannot be matched relatively.  Gradients smaller than ``floor`` are therefore held to
+    an absolute error of ``floor`` times the returned figure instead.
+    """
+    if order not in (2, 4):
+        raise InputError(f"order must be 2 or 4, got {order}")
+    eps = (1e-4 if order == 4 else 1e-6) if eps is None else eps
+    stencil = [(1, 1), (-1, -1)] if order == 2 else [(2, -1), (1, 8), (-1, -8), (-2, 1)]
+    denominator = 2 * eps if order == 2 else 12 * eps
+    X = net._inputs(X)
+    masks = net.draw_masks(len(X)) if masks is None else masks
+    _, grads = net.loss_and_grads(X, y, lmbda=lmbda, n_batches=n_batches, masks=masks)
+    rng = np.random.default_rng(rng)
+    worst = 0.0
+    for p, g in zip(net.params(), grads):
+        flat, gflat = p.reshape(-1), g.reshape(-1)      # flat is a view: writing it changes p
+        idx = np.arange(flat.size)
+        if max_params is not None and flat.size > max_params:
+            idx = rng.choice(flat.size, size=max_params, replace=False)
+        for i in idx:
+            saved, total = flat[i], 0.0
+            for step, weight in stencil:
+                flat[i] = saved + step * eps
+                total += weight * net.loss(X, y, lmbda=lmbda, n_batches=n_batches, masks=masks)
+            flat[i] = saved
+            numeric = total / denominator
+            worst = max(worst, abs(gflat[i] - numeric) / max(abs(gflat[i]) + abs(numeric), floor))
+    return float(worst)
