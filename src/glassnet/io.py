@@ -2,11 +2,18 @@
 
 Layout of a model file (a zip written by ``np.savez``):
 
-    header    uint8 array holding UTF-8 JSON: format, format_version, sizes, cost,
-              activation, output_activation, init, dtype, seed, glassnet_version and
-              whatever ``metadata`` the caller adds (training options, history, data hashes)
-    w0, b0,   weights[l] (sizes[l+1], sizes[l]) and biases[l] (sizes[l+1],)
-    w1, b1, ...
+    header    uint8 array holding UTF-8 JSON: format, format_version, glassnet_version, dtype,
+              seed and whatever ``metadata`` the caller adds (training options, history, data
+              hashes, the engine that trained it); then
+              version 1 (chapters 1-3, ``Network``): sizes, cost, activation, output_activation, init
+              version 2 (chapter 6, ``LayerNetwork``): network "layers" and spec (the layers'
+              kinds, shapes, activations and dropout, ``LayerNetwork.spec()``)
+    w0, b0,   version 1: weights[l] (sizes[l+1], sizes[l]) and biases[l] (sizes[l+1],)
+    w1, b1,   version 2: layer l's weights (filters (f, c, kh, kw) or (n_out, n_in)) and biases
+    ...
+
+Version 2 was added for layer networks; the book's networks are still written as version 1,
+and both are read.
 
 Files are written atomically (temporary file in the same folder, then ``os.replace``)
 and read with ``allow_pickle=False``: a file carrying pickled objects is refused.
@@ -19,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .core.layernet import LayerNetwork
 from .core.network import Network
 from .errors import ModelFormatError
 from .files import atomic_write
@@ -27,17 +35,25 @@ __all__ = ["save", "load", "ModelFormatError", "FORMAT_VERSION", "atomic_write",
            "network_header", "parameter_arrays", "export_onnx"]
 
 FORMAT = "glassnet-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 1              # the book's Network (chapters 1-3)
+LAYERS_FORMAT_VERSION = 2       # chapter 6's LayerNetwork
+#: the most bytes the arrays of a model or checkpoint file may claim (a 784-800-800-10 float64
+#: model is 11 MB; chapter 6's dropout network with a best copy and momentum about 40 MB)
+MAX_MODEL_BYTES = 1 << 30
 
 
 def network_header(network, metadata=None):
     """The JSON header that describes ``network`` (plus ``metadata``) in a model or checkpoint."""
     from .version import __version__
+    common = {"format": FORMAT, "glassnet_version": __version__, "dtype": network.dtype.name,
+              "seed": network.seed}
+    if isinstance(network, LayerNetwork):
+        return {**common, "format_version": LAYERS_FORMAT_VERSION, "network": "layers",
+                "spec": network.spec(), **(metadata or {})}
     return {
-        "format": FORMAT, "format_version": FORMAT_VERSION, "glassnet_version": __version__,
+        **common, "format_version": FORMAT_VERSION,
         "sizes": network.sizes, "cost": network.cost.name, "activation": network.activation.name,
-        "output_activation": network.output_activation.name, "init": network.init,
-        "dtype": network.dtype.name, "seed": network.seed, **(metadata or {}),
+        "output_activation": network.output_activation.name, "init": network.init, **(metadata or {}),
     }
 
 
@@ -85,6 +101,8 @@ def read_npz(path, error=ModelFormatError, what="glassnet model"):
 
 def parameter_arrays(network):
     """``{"w0": weights[0], "b0": biases[0], ...}``: the arrays of a model file."""
+    if isinstance(network, LayerNetwork):
+        return dict(zip(network.param_names(), network.params()))
     arrays = {}
     for l, (w, b) in enumerate(zip(network.weights, network.biases)):
         arrays[f"w{l}"], arrays[f"b{l}"] = w, b
@@ -120,9 +138,12 @@ def load(path, *, with_header=False):
     header, arrays = read_npz(path)
     if header.get("format") != FORMAT:
         raise ModelFormatError(f"{path}: not a glassnet model file")
+    if header.get("format_version") == LAYERS_FORMAT_VERSION:
+        net = layer_network_from(path, header, arrays)
+        return (net, header) if with_header else net
     if header.get("format_version") != FORMAT_VERSION:
         raise ModelFormatError(f"{path}: unknown format version {header.get('format_version')!r} "
-                               f"(this glassnet reads version {FORMAT_VERSION})")
+                               f"(this glassnet reads versions {FORMAT_VERSION} and {LAYERS_FORMAT_VERSION})")
     sizes = header.get("sizes")
     if not (isinstance(sizes, list) and len(sizes) >= 2
             and all(isinstance(s, int) and s > 0 for s in sizes)):
@@ -160,3 +181,26 @@ def export_onnx(network, path, *, opset=None, batch=None):
     ``onnx`` extra): "input" (N, n_in) -> "output" (N, n_out), checked by ``onnx.checker``."""
     from .onnx_export import export_onnx as export
     return export(network, path, opset=opset, batch=batch)
+
+
+def layer_network_from(path, header, arrays):
+    """The LayerNetwork a version-2 header's spec describes, holding ``arrays``; ModelFormatError
+    for a spec or arrays that do not make a sound network."""
+    spec = header.get("spec")
+    try:
+        if header.get("network") != "layers" or not isinstance(spec, dict):
+            raise ValueError("a version-2 model needs network 'layers' and a spec")
+        net = LayerNetwork.from_spec(spec, seed=header.get("seed"), dtype=header.get("dtype", "float32"))
+    except (TypeError, ValueError, KeyError) as e:
+        raise ModelFormatError(f"{path}: the header's layer spec is unusable ({e})") from None
+    names = net.param_names()
+    if set(arrays) != set(names):
+        raise ModelFormatError(f"{path}: arrays {sorted(arrays)} do not match the spec's {names}")
+    for name, p in zip(names, net.params()):
+        a = arrays[name]
+        if a.shape != p.shape or a.dtype.kind != "f":
+            raise ModelFormatError(f"{path}: {name} is {a.dtype} {a.shape}, the spec needs float {p.shape}")
+        if not np.all(np.isfinite(a)):
+            raise ModelFormatError(f"{path}: {name} holds NaN or infinite values")
+        p[...] = a
+    return net

@@ -50,6 +50,7 @@ import numpy as np
 from .core.layernet import ConvPoolLayer, FullyConnectedLayer, LayerNetwork, SoftmaxLayer
 from .core.layers import linear, relu, sigmoid, tanh
 from .errors import InputError
+from .training import TrainingConfig, fit
 
 ReLU = relu
 
@@ -137,28 +138,52 @@ class Network(LayerNetwork):
             if n < mbs:
                 raise InputError(f"{name} has {n} samples, fewer than one mini-batch of {mbs}")
         say = log or (lambda line: None)
-        best, best_iteration, test_accuracy, history = 0.0, 0, None, []
-        for epoch in range(epochs):
-            for j in range(num_training_batches):
-                iteration = num_training_batches * epoch + j
-                if iteration % 1000 == 0:
-                    say(f"Training mini-batch number {iteration}")
-                batch = slice(j * mbs, (j + 1) * mbs)
-                self.step(X[batch], y[batch], eta, lmbda, num_training_batches)
-            accuracy = self._batch_accuracy(Xv, yv, mbs)
-            history.append(accuracy)
-            say(f"Epoch {epoch}: validation accuracy {accuracy:.2%}")
-            if accuracy >= best:
-                say("This is the best validation accuracy to date.")
-                best, best_iteration = accuracy, num_training_batches * (epoch + 1) - 1
-                if test is not None:
-                    test_accuracy = self._batch_accuracy(*test, mbs)
-                    say(f"The corresponding test accuracy is {test_accuracy:.2%}")
+        book = _Transcript(self, say, Xv, yv, test, mbs, num_training_batches)
+        # fit, glassnet's one training loop, in the data's own order (the book never reshuffles)
+        # and over whole mini-batches only, as the book's loop runs
+        n = num_training_batches * mbs
+        fit(self, (X[:n], y[:n]), TrainingConfig(epochs=epochs, mini_batch_size=mbs, eta=eta, lmbda=lmbda,
+                                                 shuffle=False, keep_best=False),
+            callbacks=[book.after_epoch], on_batch=book.on_batch)
+        best, best_iteration, test_accuracy, history = (book.best, book.best_iteration, book.test_accuracy,
+                                                        book.history)
         say("Finished training network.")
         say(f"Best validation accuracy of {best:.2%} obtained at iteration {best_iteration}")
         if test_accuracy is not None:
             say(f"Corresponding test accuracy of {test_accuracy:.2%}")
         return SGDResult(best, best_iteration, test_accuracy, history)
+
+
+class _Transcript:
+    """The book's lines around ``fit``: mini-batch numbers, and after each epoch the validation
+    accuracy, whether it is the best so far (ties count) and then the test accuracy."""
+
+    def __init__(self, net, say, Xv, yv, test, mbs, num_training_batches):
+        self.net, self.say, self.Xv, self.yv, self.test = net, say, Xv, yv, test
+        self.mbs, self.per_epoch, self.epoch, self.done = mbs, num_training_batches, 0, 0
+        self.best, self.best_iteration, self.test_accuracy, self.history = 0.0, 0, None, []
+
+    def on_batch(self, done, total):
+        """Say every 1000th mini-batch number reached (an engine may report runs of them)."""
+        start = self.per_epoch * self.epoch
+        for iteration in range(start + self.done, start + done):
+            if iteration % 1000 == 0:
+                self.say(f"Training mini-batch number {iteration}")
+        self.done = done
+
+    def after_epoch(self, net, record):
+        self.on_batch(self.per_epoch, self.per_epoch)
+        accuracy = net._batch_accuracy(self.Xv, self.yv, self.mbs)
+        self.history.append(accuracy)
+        self.say(f"Epoch {self.epoch}: validation accuracy {accuracy:.2%}")
+        if accuracy >= self.best:
+            self.say("This is the best validation accuracy to date.")
+            self.best, self.best_iteration = accuracy, self.per_epoch * (self.epoch + 1) - 1
+            if self.test is not None:
+                self.test_accuracy = net._batch_accuracy(*self.test, self.mbs)
+                self.say(f"The corresponding test accuracy is {self.test_accuracy:.2%}")
+        self.epoch, self.done = self.epoch + 1, 0
+        return False
 
 
 def _positive_int(value, name):

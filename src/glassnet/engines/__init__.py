@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core.layernet import LayerNetwork
 from ..core.network import Network
 from . import kernel
 
@@ -87,6 +88,8 @@ class KernelEngine:
 def choose(network, mini_batch_size, optimizer=None):
     """The engine for training ``network`` with these settings: the kernel when it was
     built, computes the same steps (plain SGD, no momentum) and pays off; else NumPy."""
+    if isinstance(network, LayerNetwork):
+        return NumpyEngine()
     plain = optimizer is None or getattr(optimizer, "plain", False)
     if plain and kernel.supports(network, 0.0, int(mini_batch_size)):
         return KernelEngine()
@@ -98,6 +101,8 @@ def forward_for(network, X):
     a call site: ``kernel.forward`` for mostly-zero inputs of small sigmoid networks (judged
     on up to 64 rows spread over X), else ``network.feedforward``.  Returns ``(name, fn)``."""
     X = np.asarray(X)
+    if isinstance(network, LayerNetwork):
+        return "numpy", network.feedforward
     if X.ndim == 2 and kernel.supports_forward(network, X):
         return "kernel", lambda rows: kernel.forward(network, rows)
     return "numpy", network.feedforward

@@ -50,8 +50,10 @@ def read_checkpoint(path):
 def load_checkpoint(path, network, config, optimizer):
     """Restore ``network`` (weights, Generator) and ``optimizer`` from ``path``; return (state, best)."""
     arrays, header = read_checkpoint(path)
-    if header.get("sizes") != network.sizes:
-        raise CheckpointError(f"{path}: checkpoint is for sizes {header.get('sizes')}, not {network.sizes}")
+    mine = network_header(network)
+    for key in ("sizes", "spec"):
+        if header.get(key) != mine.get(key):
+            raise CheckpointError(f"{path}: checkpoint is for {key} {header.get(key)}, not {mine.get(key)}")
     if header.get("seed") != network.seed:
         raise CheckpointError(f"{path}: checkpoint was made with seed {header.get('seed')}, not {network.seed} "
                               f"(the seed also picks the shuffles and, on the digits, the split)")
@@ -60,14 +62,14 @@ def load_checkpoint(path, network, config, optimizer):
     if saved != wanted:
         diff = sorted(k for k in wanted if saved.get(k) != wanted[k])
         raise CheckpointError(f"{path}: checkpoint was made with different options ({', '.join(diff)})")
-    n = len(network.weights)
+    own = parameter_arrays(network)
     try:
-        for l in range(n):
-            network.weights[l][...] = arrays[f"w{l}"]
-            network.biases[l][...] = arrays[f"b{l}"]
+        for name, p in own.items():
+            p[...] = arrays[name]
     except (KeyError, ValueError) as e:
         raise CheckpointError(f"{path}: the checkpoint's arrays do not fit the network ({e})") from None
-    optimizer.load_state([arrays[f"opt{i}"] for i in range(2 * n) if f"opt{i}" in arrays])
-    best = [arrays[f"best{i}"] for i in range(2 * n) if f"best{i}" in arrays] or None
+    n = len(own)
+    optimizer.load_state([arrays[f"opt{i}"] for i in range(n) if f"opt{i}" in arrays])
+    best = [arrays[f"best{i}"] for i in range(n) if f"best{i}" in arrays] or None
     network.rng.bit_generator.state = header["rng_state"]
     return header["state"], best

@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import engines
-from ..core.network import Network, as_arrays
+from ..core.network import Network
 from ..errors import CheckpointError, InputError, TrainingDiverged
 from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from .models import evaluation_arrays, is_layered, l2_count, parameters, training_arrays, weight_arrays
 from .optimizers import make_optimizer
 
 __all__ = ["TrainingConfig", "fit", "TrainingDiverged", "FitResult", "save_checkpoint",
@@ -48,6 +49,8 @@ class TrainingConfig:
         this many training examples (0, the default: not measured, as the book's SGD does
         not; None: all of them -- a forward pass over 50,000 images costs a third of an
         epoch of the book's network).
+    shuffle : a new order of the training data every epoch from the network's Generator
+        (False: the data's own order, as the book's network3 takes its once-shuffled data).
     """
     epochs: int = 30
     mini_batch_size: int = 10
@@ -60,13 +63,14 @@ class TrainingConfig:
     early_stop: int | None = None
     keep_best: bool = True
     monitor_training: int | None = 0
+    shuffle: bool = True
 
     def __post_init__(self):
         if int(self.epochs) < 1 or int(self.mini_batch_size) < 1:
             raise InputError(f"epochs and mini_batch_size must be >= 1, got {self.epochs} and "
                              f"{self.mini_batch_size}")
-        if not (self.eta > 0 and math.isfinite(self.eta)):
-            raise InputError(f"eta must be a positive number, got {self.eta}")
+        if not (self.eta >= 0 and math.isfinite(self.eta)):
+            raise InputError(f"eta must be a finite number >= 0, got {self.eta}")
         if self.lmbda < 0 or not 0 <= self.momentum < 1:
             raise InputError(f"need lmbda >= 0 and 0 <= momentum < 1, got {self.lmbda} and {self.momentum}")
         if self.schedule not in ("constant", "halve", "cosine"):
@@ -88,18 +92,12 @@ class _Interrupted(Exception):
     pass
 
 
-def _prepare(network, data, targets):
-    if data is None:
-        return None
-    X, T = as_arrays((data.X, data.y) if hasattr(data, "X") else data,
-                     network.sizes[0], network.sizes[-1], network.dtype, targets=targets)
-    return X, T
-
-
 def fit(network: Network, training, config: TrainingConfig, *, validation=None, test=None,
         augment=None, callbacks=(), on_batch=None, checkpoint=None, resume=False,
         handle_signals=False, metadata=None, engine=None, stop=None) -> FitResult:
     """Train ``network`` on ``training`` as ``config`` says; returns a FitResult.
+
+    network : a ``Network`` (chapters 1-3) or a ``LayerNetwork`` (chapter 6), trained in place.
 
     training, validation, test : data sets with ``.X`` (n, n_in) and ``.y`` (n,), or
         ``(X, y)`` pairs.
@@ -143,7 +141,7 @@ def fit(network: Network, training, config: TrainingConfig, *, validation=None, 
             state["epoch"] = record["epoch"] + 1
             stopped = _after_epoch(config, state, record, run.val is not None)
             if run.val is not None and state["best_epoch"] == record["epoch"] and config.keep_best:
-                best = [p.copy() for p in network.weights + network.biases]
+                best = [p.copy() for p in parameters(network)]
             if checkpoint is not None:
                 save_checkpoint(checkpoint, network, config, state, run.optimizer, best, metadata)
             if any([cb(network, record) for cb in callbacks]):
@@ -154,7 +152,7 @@ def fit(network: Network, training, config: TrainingConfig, *, validation=None, 
         if restore is not None:
             restore()
     if best is not None and config.keep_best and stopped != "interrupted":
-        for p, saved in zip(network.weights + network.biases, best):
+        for p, saved in zip(parameters(network), best):
             p[...] = saved
     return FitResult(state["history"], stopped, state["best_epoch"], state, engine.name)
 
@@ -164,11 +162,12 @@ class _Run:
 
     def __init__(self, network, config, training, validation, test, augment):
         self.network, self.config, self.augment = network, config, augment
-        self.X, self.Y = _prepare(network, training, "onehot")
-        self.labels = np.argmax(self.Y, axis=1)
-        self.val = _prepare(network, validation, "labels")
-        self.tst = _prepare(network, test, "labels")
-        self.optimizer = make_optimizer(config.momentum, config.lmbda, len(self.X))
+        self.X, self.Y = training_arrays(network, training)
+        self.labels = self.Y if is_layered(network) else np.argmax(self.Y, axis=1)
+        self.val = evaluation_arrays(network, validation)
+        self.tst = evaluation_arrays(network, test)
+        self.optimizer = make_optimizer(config.momentum, config.lmbda,
+                                        l2_count(network, len(self.X), config.mini_batch_size))
         self.prepare_seconds = 0.0
         k = len(self.X) if config.monitor_training is None else min(config.monitor_training, len(self.X))
         self.monitored = (self.X[:k], self.labels[:k]) if k else None
@@ -191,7 +190,8 @@ class _Run:
         # overflow in a diverging run is reported once, by _check_finite, not as warnings
         with np.errstate(over="ignore", invalid="ignore"):
             try:
-                engine.epoch(network, X, self.Y, network.rng.permutation(len(X)), config.mini_batch_size,
+                order = network.rng.permutation(len(X)) if config.shuffle else np.arange(len(X))
+                engine.epoch(network, X, self.Y, order, config.mini_batch_size,
                              eta, self.optimizer, batch_hook)
             except _Interrupted:
                 return None
@@ -216,7 +216,10 @@ def epoch_record(network, epoch, seconds, training=None, validation=None, test=N
         if data is None:
             continue
         X, labels = data
-        cost, correct = network.measure(X, labels, forward=engines.forward_for(network, X)[1])
+        if is_layered(network):
+            cost, correct = network.measure(X, labels)
+        else:
+            cost, correct = network.measure(X, labels, forward=engines.forward_for(network, X)[1])
         if name == "test":
             record.update(test_cost=cost, correct=correct, total=len(labels), accuracy=correct / len(labels))
         else:
@@ -245,7 +248,7 @@ def _after_epoch(config, state, record, have_validation):
 
 def _check_finite(network, record, eta):
     costs = [v for k, v in record.items() if k.endswith("_cost")]
-    if not all(math.isfinite(c) for c in costs) or not all(np.all(np.isfinite(w)) for w in network.weights):
+    if not all(math.isfinite(c) for c in costs) or not all(np.all(np.isfinite(w)) for w in weight_arrays(network)):
         shown = f" (the cost is {costs[0]})" if costs else ""
         raise TrainingDiverged(f"training diverged at epoch {record['epoch']}{shown}: "
                                f"try a smaller eta than {eta:g}")

@@ -6,6 +6,9 @@ training loop holds it, and a checkpoint saves ``state()`` and restores it with
 
     SGD(lmbda, n)            w -> (1 - eta lmbda / n) w - eta/m sum dC/dw    (book eq. 20, 93)
     Momentum(mu, lmbda, n)   v -> mu v - eta/m sum dC/dp;  p -> p + v       (book ch. 3)
+
+Both also step a chapter-6 ``LayerNetwork`` (``network.step(X, y, eta, lmbda, n)`` with n the
+number of training mini-batches, as network3 divides lambda).
 """
 from __future__ import annotations
 
@@ -55,6 +58,9 @@ class Momentum(SGD):
         self.velocities = None
 
     def step(self, network, X, Y, eta):
+        if hasattr(network, "layers"):               # a LayerNetwork: its gradient holds the L2 term
+            self._layered_step(network, X, Y, eta)
+            return
         nabla_b, nabla_w = network.backprop(X, Y, scale=eta / len(X))   # already times eta/m
         params = network.weights + network.biases
         if self.velocities is None:
@@ -67,6 +73,19 @@ class Momentum(SGD):
         for p, v, g in zip(params, self.velocities, nabla_w + nabla_b):
             v *= mu
             v -= g
+            p += v
+
+    def _layered_step(self, network, X, y, eta):
+        """v -> mu v - eta dC/dp; p -> p + v, with dC/dp from ``LayerNetwork.backprop``
+        (mean over the mini-batch, L2 term lmbda w / n included)."""
+        grads = network.backprop(X, y, lmbda=self.lmbda, n_batches=self.n)
+        params = network.params()
+        if self.velocities is None:
+            self.velocities = [np.zeros_like(p) for p in params]
+        mu, eta = network.dtype.type(self.momentum), network.dtype.type(eta)
+        for p, v, g in zip(params, self.velocities, grads):
+            v *= mu
+            v -= eta * g
             p += v
 
     def state(self):
