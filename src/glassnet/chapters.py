@@ -167,24 +167,27 @@ def reproduce_chapter(chapter, seeds, *, quick=False, epochs=None, on_result=Non
 
 
 def format_markdown(rows):
-    """A Markdown table of reproduced experiments: the book's figure beside the measured
-    best and final evaluation accuracies (mean over seeds, then each seed's best)."""
-    lines = ["| experiment | data | book | best (mean) | final (mean) | best per seed | epochs | s / run |",
-             "| --- | --- | ---: | ---: | ---: | --- | ---: | ---: |"]
+    """A Markdown table of reproduced experiments: the book's figure beside the best of the
+    seeds, the mean and spread of each seed's best epoch, the mean final epoch, per seed."""
+    lines = ["| experiment | data | book | ours, best of seeds | best epoch, mean ± sd | final (mean) | "
+             "per seed: best (epoch) | epochs | s / run |",
+             "| --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |"]
     for row in rows:
         res = row.results
         if res:
-            best = f"{np.mean([r['best'] for r in res]):.2f}%"
+            bests = np.array([r["best"] for r in res])
+            top = f"{bests.max():.2f}%"
+            spread = f"{bests.mean():.2f} ± {bests.std():.2f}"
             final = f"{np.mean([r['final'] for r in res]):.2f}%"
-            each = ", ".join(f"{r['best']:.2f}% (seed {r['seed']}, epoch {r['best_epoch']})" for r in res)
+            each = ", ".join(f"{r['seed']}: {r['best']:.2f} ({r['best_epoch']})" for r in res)
             epochs = str(res[0]["epochs"])
-            seconds = f"{np.mean([r['seconds'] for r in res]):.2f}"
+            seconds = f"{np.mean([r['seconds'] for r in res]):.1f}"
         else:
-            best = final = each = seconds = "-"
+            top = spread = final = each = seconds = "-"
             epochs = str(row.epochs)
         data = row.evaluate + (f", {row.n_train:,} training images" if row.n_train else "")
         book = f"{row.book:.2f}%" + (" (peak)" if row.figure == "peak" else "")
-        lines.append(f"| {row.name} | {data} | {book} | {best} | {final} | {each} | {epochs} | {seconds} |")
+        lines.append(f"| {row.name} | {data} | {book} | {top} | {spread} | {final} | {each} | {epochs} | {seconds} |")
     return "\n".join(lines) + "\n"
 
 
