@@ -13,7 +13,7 @@ from pathlib import Path
 from ..errors import GlassnetError
 
 __all__ = ["EXIT_OK", "EXIT_USAGE", "EXIT_INTERRUPTED", "CLIError", "at_least", "positive", "non_negative",
-           "parse_sizes", "int_list", "add_data_options", "writable", "plots_dir", "load_model",
+           "parse_sizes", "MAX_PARAMETERS", "int_list", "add_data_options", "writable", "plots_dir", "load_model",
            "model_dataset", "model_test_set", "describe_sizes"]
 
 EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
@@ -54,8 +54,14 @@ def positive(kind, high=None):
 non_negative = at_least(float, 0)
 
 
+#: the most parameters (weights and biases) a network given on the command line may have: 4 GiB
+#: of float32 for the weights alone, and as much again for gradients, momentum and a best copy
+MAX_PARAMETERS = 1 << 30
+
+
 def parse_sizes(text):
-    """Layer sizes joined by ',' or '-' (784,30,10 or 784-30-10): at least two, each >= 1."""
+    """Layer sizes joined by ',' or '-' (784,30,10 or 784-30-10): at least two, each >= 1, and
+    at most ``MAX_PARAMETERS`` weights and biases in all (refused before anything is allocated)."""
     parts = [s.strip() for s in text.replace("-", ",").split(",")]
     try:
         sizes = [int(s) for s in parts if s]
@@ -63,6 +69,10 @@ def parse_sizes(text):
         raise argparse.ArgumentTypeError(f"sizes must be integers joined by ',' or '-', got {text!r}") from None
     if len(sizes) < 2 or min(sizes) < 1:
         raise argparse.ArgumentTypeError(f"sizes need at least two layers, each > 0, got {text!r}")
+    n_parameters = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
+    if n_parameters > MAX_PARAMETERS:
+        raise argparse.ArgumentTypeError(f"{text} has {n_parameters:,} weights and biases; glassnet trains at "
+                                         f"most {MAX_PARAMETERS:,}")
     return sizes
 
 
