@@ -15,6 +15,11 @@ Layout of a model file (a zip written by ``np.savez``):
 Version 2 was added for layer networks; the book's networks are still written as version 1,
 and both are read.
 
+Version 3 holds an ensemble (``core.ensemble.Ensemble``, chapter 6) in one file: the header
+has network "ensemble", combine ("mean" or "vote") and "members", a list of each member's
+own version-1 or version-2 header (``network_header``); member i's arrays are stored as
+``m{i}_w0``, ``m{i}_b0``, ...  ``load`` returns an Ensemble for such a file.
+
 Files are written atomically (temporary file in the same folder, then ``os.replace``)
 and read with ``allow_pickle=False``: a file carrying pickled objects is refused.
 """
@@ -26,17 +31,20 @@ from pathlib import Path
 
 import numpy as np
 
+from .core.ensemble import Ensemble
 from .core.layernet import LayerNetwork
 from .core.network import Network
 from .errors import ModelFormatError
 from .files import atomic_write
 
 __all__ = ["save", "load", "ModelFormatError", "FORMAT_VERSION", "atomic_write", "write_npz", "read_npz",
-           "network_header", "parameter_arrays", "export_onnx"]
+           "network_header", "parameter_arrays", "export_onnx", "save_ensemble", "ensemble_header",
+           "ensemble_arrays", "ENSEMBLE_FORMAT_VERSION"]
 
 FORMAT = "glassnet-model"
 FORMAT_VERSION = 1              # the book's Network (chapters 1-3)
 LAYERS_FORMAT_VERSION = 2       # chapter 6's LayerNetwork
+ENSEMBLE_FORMAT_VERSION = 3     # chapter 6's ensemble of networks
 #: the most bytes the arrays of a model or checkpoint file may claim (a 784-800-800-10 float64
 #: model is 11 MB; chapter 6's dropout network with a best copy and momentum about 40 MB)
 MAX_MODEL_BYTES = 1 << 30
@@ -110,7 +118,10 @@ def parameter_arrays(network):
 
 
 def save(network, path, metadata=None):
-    """Write ``network`` to ``path`` (.npz) with ``metadata`` (JSON-able dict) in its header."""
+    """Write ``network`` to ``path`` (.npz) with ``metadata`` (JSON-able dict) in its header
+    (an ``Ensemble`` is written by ``save_ensemble``)."""
+    if isinstance(network, Ensemble):
+        return save_ensemble(network, path, metadata)
     return write_npz(path, network_header(network, metadata), parameter_arrays(network))
 
 
@@ -131,19 +142,30 @@ def _starts_like_zip(path):
 
 
 def load(path, *, with_header=False):
-    """Read a model written by ``save``; returns the Network (and the header dict).
+    """Read a model written by ``save`` or ``save_ensemble``; returns the Network,
+    LayerNetwork or Ensemble (and the header dict).
 
     Raises ModelFormatError for anything that is not a sound glassnet model file.
     """
     header, arrays = read_npz(path)
     if header.get("format") != FORMAT:
         raise ModelFormatError(f"{path}: not a glassnet model file")
-    if header.get("format_version") == LAYERS_FORMAT_VERSION:
+    version = header.get("format_version")
+    if version == ENSEMBLE_FORMAT_VERSION:
+        net = ensemble_from(path, header, arrays)
+    elif version == LAYERS_FORMAT_VERSION:
         net = layer_network_from(path, header, arrays)
-        return (net, header) if with_header else net
-    if header.get("format_version") != FORMAT_VERSION:
-        raise ModelFormatError(f"{path}: unknown format version {header.get('format_version')!r} "
-                               f"(this glassnet reads versions {FORMAT_VERSION} and {LAYERS_FORMAT_VERSION})")
+    elif version == FORMAT_VERSION:
+        net = book_network_from(path, header, arrays)
+    else:
+        raise ModelFormatError(f"{path}: unknown format version {version!r} (this glassnet reads versions "
+                               f"{FORMAT_VERSION}, {LAYERS_FORMAT_VERSION} and {ENSEMBLE_FORMAT_VERSION})")
+    return (net, header) if with_header else net
+
+
+def book_network_from(path, header, arrays):
+    """The ``Network`` a version-1 header describes, holding ``arrays``; ModelFormatError for
+    sizes or arrays that do not make a sound network."""
     sizes = header.get("sizes")
     if not (isinstance(sizes, list) and len(sizes) >= 2
             and all(isinstance(s, int) and s > 0 for s in sizes)):
@@ -173,7 +195,7 @@ def load(path, *, with_header=False):
                       seed=header.get("seed"))
     except (TypeError, ValueError) as e:
         raise ModelFormatError(f"{path}: {e}") from None
-    return (net, header) if with_header else net
+    return net
 
 
 def export_onnx(network, path, *, opset=None, batch=None):
@@ -204,3 +226,64 @@ def layer_network_from(path, header, arrays):
             raise ModelFormatError(f"{path}: {name} holds NaN or infinite values")
         p[...] = a
     return net
+
+
+# -- ensembles (format version 3) ---------------------------------------------------------------
+def ensemble_header(ensemble, metadata=None):
+    """The JSON header of an ensemble file: format_version 3, network "ensemble", combine,
+    and "members", each member's own ``network_header`` (plus ``metadata`` at the top)."""
+    from .version import __version__
+    return {"format": FORMAT, "format_version": ENSEMBLE_FORMAT_VERSION, "glassnet_version": __version__,
+            "network": "ensemble", "combine": ensemble.combine,
+            "members": [network_header(m) for m in ensemble.members], **(metadata or {})}
+
+
+def ensemble_arrays(ensemble):
+    """``{"m0_w0": ..., "m0_b0": ..., "m1_w0": ...}``: member i's ``parameter_arrays``, prefixed."""
+    return {f"m{i}_{name}": a for i, m in enumerate(ensemble.members)
+            for name, a in parameter_arrays(m).items()}
+
+
+def save_ensemble(ensemble, path, metadata=None):
+    """Write ``ensemble`` (a ``core.ensemble.Ensemble``) to ``path`` as one .npz (format
+    version 3) with ``metadata`` (JSON-able dict) in its header; ``load`` reads it back."""
+    if not isinstance(ensemble, Ensemble):
+        raise TypeError(f"save_ensemble needs an Ensemble, got {type(ensemble).__name__}")
+    return write_npz(path, ensemble_header(ensemble, metadata), ensemble_arrays(ensemble))
+
+
+def _member_arrays(path, arrays, n_members):
+    """Split ``arrays`` named m{i}_{name} into one dict per member; ModelFormatError for others."""
+    split = [{} for _ in range(n_members)]
+    for key, a in arrays.items():
+        prefix, _, name = key.partition("_")
+        index = prefix[1:]
+        if not (prefix.startswith("m") and index.isdigit() and name and int(index) < n_members):
+            raise ModelFormatError(f"{path}: array {key!r} belongs to none of the header's "
+                                   f"{n_members} members (names are m<i>_<array>)")
+        split[int(index)][name] = a
+    return split
+
+
+def ensemble_from(path, header, arrays):
+    """The ``Ensemble`` a version-3 header describes, each member rebuilt from its own header
+    and its m{i}_ arrays; ModelFormatError (one line, naming the member) when unsound."""
+    members = header.get("members")
+    if header.get("network") != "ensemble" or not isinstance(members, list) or not members:
+        raise ModelFormatError(f"{path}: a version-3 model needs network 'ensemble' and a non-empty "
+                               f"list of member headers")
+    networks = []
+    for i, (member, own) in enumerate(zip(members, _member_arrays(path, arrays, len(members)))):
+        where = f"{path} (member {i})"
+        version = member.get("format_version") if isinstance(member, dict) else None
+        if version == LAYERS_FORMAT_VERSION:
+            networks.append(layer_network_from(where, member, own))
+        elif version == FORMAT_VERSION:
+            networks.append(book_network_from(where, member, own))
+        else:
+            raise ModelFormatError(f"{where}: a member header needs format_version {FORMAT_VERSION} or "
+                                   f"{LAYERS_FORMAT_VERSION}, got {version!r}")
+    try:
+        return Ensemble(networks, combine=header.get("combine", "mean"))
+    except (TypeError, ValueError) as e:
+        raise ModelFormatError(f"{path}: {e}") from None

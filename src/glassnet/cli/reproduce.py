@@ -13,12 +13,14 @@ def add_arguments(r):
     r.description = ("Train every row of one of the book's results tables over several seeds and print ours "
                      "against the book. Chapter 1 (the default) also holds the primer's and the tutorial's "
                      "figures.")
-    r.add_argument("--chapter", type=int, choices=[1, 3, 5], default=1,
+    r.add_argument("--chapter", type=int, choices=[1, 3, 5, 6], default=1,
                    help="which chapter's table: 1 (default; network.py, with the primer's and tutorial's "
-                        "figures), 3 (network2: cross-entropy, L2, initialisation) or 5 (deeper networks)")
+                        "figures), 3 (network2: cross-entropy, L2, initialisation), 5 (deeper networks) or "
+                        "6 (network3: convolutional networks, ReLU, expanded data, dropout, an ensemble)")
     r.add_argument("--quick", action="store_true",
-                   help="chapters 3 and 5: a short form that checks the plumbing (1 epoch, 1,000 images); "
-                        "its accuracies say nothing about the book's")
+                   help="chapters 3, 5 and 6: a short form that checks the plumbing (1 epoch, 1,000 images; "
+                        "chapter 6 also tests on 1,000 images and ensembles 3 networks); its accuracies say "
+                        "nothing about the book's")
     r.add_argument("--plots", metavar="DIR",
                    help="chapters 3 and 5: also draw the chapter's figures into DIR (chapter 3: the "
                         "learning-rate and initialisation comparisons; chapter 5: the speed of learning)")
@@ -29,6 +31,15 @@ def add_arguments(r):
     r.add_argument("--list", action="store_true", help="list the rows and exit")
     r.add_argument("--epochs", type=positive(int, 1_000_000), help="override every row's epochs (quick checks)")
     r.add_argument("--output", metavar="PATH", help="also write the table (Markdown) to PATH")
+    r.add_argument("--n-train", type=positive(int, 1_000_000), metavar="N",
+                   help="chapter 6: train on N images (the first N, or the expansions of the first N/5 for "
+                        "the expanded rows) instead of the book's 50,000 / 250,000")
+    r.add_argument("--n-jobs", type=positive(int, 512), default=1, metavar="N",
+                   help="chapter 6: train N seeds (an ensemble: N members) at once in worker processes, "
+                        "one BLAS thread each (default 1: in this process)")
+    r.add_argument("--curves", metavar="PATH",
+                   help="chapter 6: also write every run's validation and test accuracy per epoch (JSON) "
+                        "to PATH, to set a shortened run's curve beside a full one")
     add_data_options(r)
 
 
@@ -42,6 +53,10 @@ def _rows(args, table):
 
 
 def run(args, out, err):
+    if args.chapter != 6 and (args.n_train or args.n_jobs != 1 or args.curves):
+        raise CLIError("--n-train, --n-jobs and --curves are for --chapter 6")
+    if args.chapter == 6:
+        return run_chapter6(args, out, err)
     if args.chapter != 1:
         return run_book_chapter(args, out, err)
     if args.quick or args.plots:
@@ -141,3 +156,43 @@ def _chapter_figures(chapter, data, seed, folder, quick):
     for i, curve in enumerate(chapters.initialisation_comparison(data, seed, quick=quick)):
         paths.append(plots.series(curve, folder / f"initialisation_{i + 1}.png"))
     return paths
+
+
+def run_chapter6(args, out, err):
+    """Chapter 6: network3's table (``glassnet.chapter6``), over the seeds."""
+    from .. import chapter6
+    if args.plots:
+        raise CLIError("--plots is for --chapter 3 and 5")
+    if args.list:
+        for i, row in enumerate(chapter6.CHAPTER_6, 1):
+            print(f"{i}. {row.describe()}", file=out)
+        return EXIT_OK
+    rows = _rows(args, chapter6.CHAPTER_6)
+    output = writable(args.output) if args.output else None
+    curves = writable(args.curves) if args.curves else None
+
+    def on_result(row, r):
+        if "vote" in r:
+            said = (f"test {r['vote']:.2f}% by vote, {r['mean']:.2f}% by mean (validation "
+                    f"{r['validation_vote']:.2f}%, {r['validation_mean']:.2f}%)")
+        else:
+            said = (f"test {r['test_at_best']:.2f}% at the best validation {r['best_validation']:.2f}% "
+                    f"(epoch {r['best_epoch']})")
+        print(f"# {row.name}, seed {r['seed']}: {said} ({r['seconds']:.1f} s)", file=err, flush=True)
+
+    done = chapter6.reproduce_chapter6(args.seeds, rows=[row.name for row in rows], quick=args.quick,
+                                       epochs=args.epochs, n_train=args.n_train, on_result=on_result,
+                                       data=_mnist(args), n_jobs=args.n_jobs)
+    text = (f"Chapter 6 (network3), seeds {','.join(map(str, args.seeds))}"
+            + (" -- QUICK FORM, not the book's settings" if args.quick else "") + "\n\n"
+            + chapter6.format_markdown(done)
+            + "\nThe book's figures and ours: test accuracy at the epoch of best validation accuracy; the "
+              "ensemble's: the majority vote of its networks (the book: 9,967 of 10,000).\n")
+    print(text, file=out)
+    from ..files import atomic_write
+    if output:
+        atomic_write(output, lambda f: f.write(text.encode()))
+    if curves:
+        import json
+        atomic_write(curves, lambda f: f.write(json.dumps(chapter6.curves(done), indent=1).encode()))
+    return EXIT_OK
