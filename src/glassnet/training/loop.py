@@ -121,13 +121,8 @@ def fit(network: Network, training, config: TrainingConfig, *, validation=None, 
     started = time.perf_counter()
     engine = engine.prepare(run.X) if augment is None else engine
     run.prepare_seconds = time.perf_counter() - started     # counted in the first epoch's seconds
-    state, best = dict(epoch=0, eta=float(config.eta), halvings=0, best_accuracy=-1.0, best_epoch=None,
-                       since_best=0, history=[]), None
     metadata = dict(metadata or {}, engine=engine.name)
-    if resume:
-        state, best = load_checkpoint(checkpoint, network, config, run.optimizer)
-    elif checkpoint is not None:
-        save_checkpoint(checkpoint, network, config, state, run.optimizer, best, metadata)
+    state, best = _start(network, config, run.optimizer, checkpoint, resume, metadata)
     stop = stop if stop is not None else threading.Event()
     restore = _install_signal_handlers(stop) if handle_signals else None
     stopped = "completed"
@@ -225,6 +220,17 @@ def epoch_record(network, epoch, seconds, training=None, validation=None, test=N
         else:
             record[f"{name}_cost"], record[f"{name}_accuracy"] = cost, correct / len(labels)
     return record
+
+
+def _start(network, config, optimizer, checkpoint, resume, metadata):
+    """The loop's state and best weights: fresh (and written to ``checkpoint``), or resumed."""
+    if resume:
+        return load_checkpoint(checkpoint, network, config, optimizer)
+    state = dict(epoch=0, eta=float(config.eta), halvings=0, best_accuracy=-1.0, best_epoch=None,
+                 since_best=0, history=[])
+    if checkpoint is not None:
+        save_checkpoint(checkpoint, network, config, state, optimizer, None, metadata)
+    return state, None
 
 
 def _after_epoch(config, state, record, have_validation):
