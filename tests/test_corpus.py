@@ -5,8 +5,14 @@ on it; a refused case must end with exit code 2 and exactly one line on stderr t
 names the problem (and the file, when there is one), no traceback, nothing on stdout,
 and no file created, changed or left half-written in the folder.  Cases that claim huge
 sizes are run a second time under ``tracemalloc``: they must fail without allocating
-what they claim.  A few inputs that look unusual but are fine (16-bit and palette
-images) must succeed.
+what they claim.  Cases whose input is a FIFO (or a link to one) run with a watchdog:
+the command must refuse it without opening it, not wait for a writer.  A few inputs
+that look unusual but are fine (16-bit and palette images) must succeed.
+
+Cases marked ``pending`` need ``glassnet.io.read_npz`` (which models and checkpoints
+go through) to read with ``glassnet.safeload``; until it does they are reported as
+expected failures (not run: the unguarded reader would allocate the bombs' 512 MiB),
+and they run as ordinary cases as soon as it does.
 
 The library-level tests (test_idx, test_io, test_preprocess, test_web, ...) check the
 same refusals one function at a time; this file checks what the user sees.  ``CASES``
@@ -14,11 +20,15 @@ is the corpus: its size is in every test id ("007of96-...") and in docs/robustne
 """
 from __future__ import annotations
 
+import functools
 import gzip
 import io
 import json
+import os
 import re
+import socket
 import struct
+import threading
 import tracemalloc
 import zlib
 from dataclasses import dataclass
@@ -27,8 +37,10 @@ from typing import Callable
 
 import numpy as np
 import pytest
+from hostile_files import IMAGE_HEADERS, array_member, member, npy_header, zeros_stream, zip_bytes
 
 import glassnet
+import glassnet.io
 from glassnet.cli import main
 from glassnet.datasets.idx import encode_idx
 from glassnet.io import save
@@ -44,6 +56,8 @@ class Case:
     words: tuple = ()               # regular expressions the stderr line must match (case-insensitive)
     code: int = 2
     hostile: bool = False           # claims a huge size: check the peak allocation
+    special: bool = False           # a FIFO: run with a watchdog, never wait for a writer
+    pending: bool = False           # needs glassnet.io.read_npz to read through glassnet.safeload
 
 
 # -- helpers that write inputs -----------------------------------------------------------------
@@ -211,6 +225,87 @@ IDX_CASES = [
 ]
 
 
+# -- special files: each must be refused before it is opened -----------------------------------
+def fifo(name):
+    def make(tmp):
+        os.mkfifo(tmp / name)
+        return str(tmp / name)
+    return make
+
+
+def link_to_fifo(name):
+    def make(tmp):
+        os.mkfifo(tmp / "pipe")
+        (tmp / name).symlink_to(tmp / "pipe")
+        return str(tmp / name)
+    return make
+
+
+def unix_socket(name):
+    """A socket file (it stays after the socket is closed)."""
+    def make(tmp):
+        sock = socket.socket(socket.AF_UNIX)
+        try:
+            sock.bind(str(tmp / name))
+        finally:
+            sock.close()
+        return str(tmp / name)
+    return make
+
+
+def link_to_dir(name):
+    def make(tmp):
+        (tmp / "folder").mkdir()
+        (tmp / name).symlink_to(tmp / "folder")
+        return str(tmp / name)
+    return make
+
+
+def dangling(name):
+    def make(tmp):
+        (tmp / name).symlink_to(tmp / "gone")
+        return str(tmp / name)
+    return make
+
+
+NOT_REGULAR = "not a regular file|FIFO|named pipe|device|socket"
+
+
+@functools.cache
+def gzip_bomb():
+    """An IDX header announcing 1 KB, then 64 MiB of zeros: about 64 KB of gzip."""
+    c = zlib.compressobj(9, zlib.DEFLATED, 31)
+    parts = [c.compress(idx_header(8, (1024,)))] + [c.compress(bytes(1 << 20)) for _ in range(64)]
+    return b"".join(parts) + c.flush()
+
+
+IDX_CASES += [
+    Case("idx", "a-fifo", inspect(fifo("images.idx")), ("images.idx", NOT_REGULAR), special=True),
+    Case("idx", "symlink-to-a-fifo", inspect(link_to_fifo("labels.idx")), ("labels.idx", NOT_REGULAR),
+         special=True),
+    Case("idx", "pair-images-a-fifo", inspect("--pair", fifo("images.idx"), file("labels.idx", GOOD_LABELS)),
+         ("images.idx", NOT_REGULAR), special=True),
+    Case("idx", "a-character-device", inspect("/dev/zero"), ("/dev/zero", NOT_REGULAR)),
+    Case("idx", "a-socket", inspect(unix_socket("s.idx")), ("s.idx", NOT_REGULAR)),
+    Case("idx", "dangling-symlink", inspect(dangling("gone.idx")), ("gone.idx", "no such file")),
+    Case("idx", "claims-4-dims-of-2**32-1", inspect(file("max.idx", idx_header(8, (2**32 - 1,) * 4))),
+         ("max.idx", "more than"), hostile=True),
+    Case("idx", "claims-2GiB-plus-1-byte", inspect(file("over.idx", idx_header(8, (2**31 + 1,)) + bytes(64))),
+         ("over.idx", "more than"), hostile=True),
+    Case("idx", "int32-claims-4GiB", inspect(file("i4.idx", idx_header(0x0C, (2**30,)))), ("i4.idx", "more than"),
+         hostile=True),
+    Case("idx", "zero-dimension-beside-huge-ones",
+         inspect(file("zero.idx", idx_header(8, (0, 2**32 - 1, 2**32 - 1)))),
+         ("zero.idx", "too large for any array"), hostile=True),
+    Case("idx", "gzip-claims-47MB-in-40-bytes",
+         inspect(file("tiny.idx.gz", gzip.compress(idx_header(8, (60000, 28, 28))))),
+         ("tiny.idx.gz", "more than a gzip file"), hostile=True),
+    Case("idx", "gzip-bomb-64MiB-after-a-1KB-header",
+         inspect(lambda tmp: str(write(tmp, "bomb.idx.gz", gzip_bomb()))),
+         ("bomb.idx.gz", "trailing bytes"), hostile=True),
+]
+
+
 def predict(make_image):
     return lambda tmp, env: ["predict", env["model"], str(make_image(tmp))]
 
@@ -236,6 +331,22 @@ IMAGE_CASES = [
     Case("image", "palette-works", predict(lambda tmp: image(tmp, "palette.png", "palette")), code=0),
 ]
 
+IMAGE_CASES += [
+    *[Case("image", f"{fmt}-header-65000x65000", predict(file(f"huge.{fmt}", IMAGE_HEADERS[fmt](65000, 65000))),
+           (f"huge.{fmt}", "too large"), hostile=True) for fmt in ("bmp", "gif", "jpg", "tif", "pgm")],
+    Case("image", "jpg-header-8000x6000", predict(file("big.jpg", IMAGE_HEADERS["jpg"](8000, 6000))),
+         ("big.jpg", "8000x6000", "too large"), hostile=True),
+    Case("image", "tif-header-8000x6000", predict(file("big.tif", IMAGE_HEADERS["tif"](8000, 6000))),
+         ("big.tif", "8000x6000", "too large"), hostile=True),
+    Case("image", "a-fifo", predict(fifo("digit.png")), ("digit.png", NOT_REGULAR), special=True),
+    Case("image", "symlink-to-a-fifo", predict(link_to_fifo("seven.png")), ("seven.png", NOT_REGULAR),
+         special=True),
+    Case("image", "a-character-device", predict(lambda tmp: "/dev/zero"), ("/dev/zero", NOT_REGULAR)),
+    Case("image", "a-socket", predict(unix_socket("s.png")), ("s.png", NOT_REGULAR)),
+    Case("image", "symlink-to-a-directory", predict(link_to_dir("album.png")), ("album.png", "folder|directory")),
+    Case("image", "dangling-symlink", predict(dangling("gone.png")), ("gone.png", "no such file")),
+]
+
 #: (name, how to damage a good model in tmp -> path, what the message says)
 BAD_MODELS = [
     ("pickled-object-array", lambda tmp, good: rewrite_model(good, tmp / "pickled.npz",
@@ -244,18 +355,19 @@ BAD_MODELS = [
     ("missing-array", lambda tmp, good: rewrite_model(good, tmp / "missing.npz", b1=None),
      ("missing.npz", r"missing \['b1'\]")),
     ("extra-array", lambda tmp, good: rewrite_model(good, tmp / "extra.npz", w2=np.zeros((3, 10), np.float32)),
-     ("extra.npz", r"unexpected \['w2'\]")),
+     ("extra.npz", r"unexpected array 'w2'")),
     ("shapes-disagree-with-header", lambda tmp, good: rewrite_model(good, tmp / "shapes.npz",
                                                                     header=dict(sizes=[784, 20, 10])),
-     ("shapes.npz", r"layer 0 has shapes \(30, 784\)")),
+     ("shapes.npz", r"array 'w0' has shape \(30, 784\), expected \(20, 784\)")),
     ("nan-weights", lambda tmp, good: rewrite_model(good, tmp / "nan.npz",
                                                     w1=np.full((10, 30), np.nan, np.float32)),
      ("nan.npz", "layer 1 holds NaN or infinite")),
     ("infinite-weights", lambda tmp, good: rewrite_model(good, tmp / "inf.npz",
                                                          b0=np.r_[np.inf, np.zeros(29)].astype(np.float32)),
      ("inf.npz", "layer 0 holds NaN or infinite")),
-    ("unknown-format-version", lambda tmp, good: rewrite_model(good, tmp / "v2.npz", header=dict(format_version=2)),
-     ("v2.npz", "unknown format version 2")),
+    ("unknown-format-version",
+     lambda tmp, good: rewrite_model(good, tmp / "v99.npz", header=dict(format_version=99)),
+     ("v99.npz", "unknown format version 99")),
     ("truncated", lambda tmp, good: write(tmp, "cut.npz", good.read_bytes()[:len(good.read_bytes()) // 2]),
      ("cut.npz", "not a readable glassnet model")),
     ("text-named-npz", lambda tmp, good: write(tmp, "text.npz", b"weights: lots\n"),
@@ -267,18 +379,118 @@ BAD_MODELS = [
 ]
 
 
+
+
+# -- models whose zip or .npy headers lie (written by hand: tests/hostile_files.py) ----------------
+BOMB_BYTES = 512 << 20
+HUGE_SHAPE = (40_000_000_000,)                    # float64: 298 GiB
+
+
+@functools.cache
+def bomb_stream():
+    """(raw deflate, CRC-32, .npy header) of a 512 MiB float64 array of zeros: ~0.5 MB compressed."""
+    head = npy_header((BOMB_BYTES // 8,))
+    raw, crc = zeros_stream(head, BOMB_BYTES)
+    return raw, crc, head
+
+
+def model_zip(name, **replace):
+    """damage(tmp, good): the good model rebuilt by hand, members replaced or added (name -> member)."""
+    def damage(tmp, good):
+        with np.load(good, allow_pickle=False) as npz:
+            content = {k: npz[k] for k in npz.files}
+        members = [replace[k]() if k in replace else array_member(k, v) for k, v in content.items()]
+        members += [make() for k, make in replace.items() if k not in content]
+        return write(tmp, name, zip_bytes(*members))
+    return damage
+
+
+def bomb(lying):
+    """w0 inflating to 512 MiB; its zip entry declares that size, or (lying) 80 bytes of data."""
+    def make():
+        raw, crc, head = bomb_stream()
+        return member("w0.npy", b"", size=len(head) + (80 if lying else BOMB_BYTES), crc=crc, raw=raw)
+    return make
+
+
+def overflowing():
+    """w0 whose entry and .npy header agree on (10,) float64, but whose stream inflates to 512 MiB."""
+    def make():
+        raw, crc = zeros_stream(npy_header((10,)), BOMB_BYTES)
+        return member("w0.npy", b"", size=len(npy_header((10,))) + 80, crc=crc, raw=raw)
+    return make
+
+
+def lying_member(key, payload, **kw):
+    return lambda: member(f"{key}.npy", payload, **kw)
+
+
+W0 = np.zeros((30, 784), np.float32)
+
+#: (name, damage, words, flags): models that only glassnet.safeload reads safely
+HOSTILE_MODELS = [
+    ("npy-header-claims-298GiB", model_zip("huge.npz", w0=lying_member("w0", npy_header(HUGE_SHAPE) + bytes(64))),
+     ("huge.npz", "w0", "298 GiB"), dict(hostile=True, pending=True)),
+    ("header-member-claims-298GiB",
+     model_zip("huge.npz", header=lying_member("header", npy_header(HUGE_SHAPE, "|u1") + bytes(64))),
+     ("huge.npz", "header", "37 GiB"), dict(hostile=True, pending=True)),
+    ("zip-bomb-512MiB", model_zip("bomb.npz", w0=bomb(lying=False)), ("bomb.npz", "w0"),
+     dict(hostile=True, pending=True)),
+    ("zip-bomb-512MiB-declared-80-bytes", model_zip("bomb.npz", w0=bomb(lying=True)), ("bomb.npz", "w0"),
+     dict(hostile=True, pending=True)),
+    ("member-inflates-past-its-declared-size", model_zip("over.npz", w0=overflowing()), ("over.npz", "w0"),
+     dict(hostile=True, pending=True)),
+    ("member-declares-4GiB", model_zip("big.npz", w0=lambda: array_member("w0", W0, size=2**32 - 1)),
+     ("big.npz", "w0", "4.0 GiB"), dict(hostile=True, pending=True)),
+    ("zip-directory-claims-65535-members",
+     lambda tmp, good: write(tmp, "dir.npz", _with_entries(model_zip("x.npz")(tmp, good).read_bytes(), 65535)),
+     ("dir.npz", "65,535"), dict(hostile=True, pending=True)),
+    ("member-appears-twice", model_zip("twice.npz", extra=lambda: array_member("w0", W0)), ("twice.npz", "twice"),
+     dict(pending=True)),
+    ("encrypted-member", model_zip("secret.npz", w0=lambda: array_member("w0", W0, flags=1)),
+     ("secret.npz", "encrypted"), dict(pending=True)),
+    ("lzma-member", model_zip("lzma.npz", w0=lambda: array_member("w0", W0, method=14, raw=b"\x09\x14\x05\x00")),
+     ("lzma.npz", "compression method 14"), dict(pending=True)),
+    ("bzip2-member", model_zip("bz.npz", w0=lambda: array_member("w0", W0, method=12, raw=b"BZh91AY&SY")),
+     ("bz.npz", "compression method 12"), dict(pending=True)),
+    ("not-an-npy-member", model_zip("notes.npz", extra=lambda: member("notes.txt", b"trained on a Tuesday\n")),
+     ("notes.npz", "notes"), dict(pending=True)),
+    ("bad-crc", model_zip("crc.npz", w0=lambda: array_member("w0", W0, crc=12345)), ("crc.npz", "CRC-32"), {}),
+    ("npy-header-is-code", model_zip("code.npz", w0=lambda: member(
+        "w0.npy", b"\x93NUMPY\x01\x00\x20\x00" + b"__import__('os').system('x')".ljust(31) + b"\n")),
+     ("code.npz",), {}),
+    ("negative-shape", model_zip("neg.npz", w0=lambda: member("w0.npy", npy_header((-30, 784), "<f4"))),
+     ("neg.npz",), {}),
+    ("int32-weights", model_zip("int.npz", w0=lambda: array_member("w0", W0.astype(np.int32))), ("int.npz", "int32"),
+     {}),
+    ("structured-weights", model_zip("rec.npz", w0=lambda: array_member("w0", np.zeros((30, 784), [("a", "<f4")]))),
+     ("rec.npz", "w0|layer 0"), {}),
+    ("a-fifo", lambda tmp, good: Path(fifo("model.npz")(tmp)), ("model.npz", NOT_REGULAR), dict(special=True)),
+    ("symlink-to-a-fifo", lambda tmp, good: Path(link_to_fifo("model.npz")(tmp)), ("model.npz", NOT_REGULAR),
+     dict(special=True)),
+    ("a-character-device", lambda tmp, good: Path("/dev/zero"), ("/dev/zero", NOT_REGULAR), {}),
+]
+
+
+def _with_entries(data, entries):
+    """A zip whose end record claims ``entries`` members (zipfile ignores the count)."""
+    end = data.rindex(b"PK\x05\x06")
+    return data[:end + 8] + struct.pack("<HH", entries, entries) + data[end + 12:]
+
+
 def model_case(command, bad):
-    name, damage, words = bad
+    name, damage, words, *flags = bad
 
     def make(tmp, env):
         path = str(damage(tmp, Path(env["model"])))
         if command == "predict":
             return ["predict", path, env["image"]]
         return [command, path]
-    return Case("model", f"{command}-{name}", make, words)
+    return Case("model", f"{command}-{name}", make, words, **(flags[0] if flags else {}))
 
 
-MODEL_CASES = [model_case(command, bad) for bad in BAD_MODELS for command in ("evaluate", "predict", "inspect")]
+MODEL_CASES = [model_case(command, bad) for bad in BAD_MODELS + HOSTILE_MODELS
+               for command in ("evaluate", "predict", "inspect")]
 
 
 def train(*args):
@@ -303,8 +515,8 @@ TRAIN_CASES = [
     Case("train", "mini-batch-negative", train("--mini-batch-size", "-10"), ("--mini-batch-size", "must be > 0")),
     Case("train", "eta-0", train("--eta", "0"), ("--eta", "must be > 0")),
     Case("train", "eta-negative", train("--eta", "-0.5"), ("--eta", "must be > 0")),
-    Case("train", "eta-nan", train("--eta", "nan"), ("--eta", "must be > 0")),
-    Case("train", "eta-infinite", train("--eta", "inf"), ("--eta", "must be > 0")),
+    Case("train", "eta-nan", train("--eta", "nan"), ("--eta", "must be > 0|finite number")),
+    Case("train", "eta-infinite", train("--eta", "inf"), ("--eta", "must be > 0|finite number")),
     Case("train", "sizes-input-784-for-digits", train("--sizes", "784,30,10", "--epochs", "1"),
          ("sizes 784,30,10 do not fit digits", "64 neurons")),
     Case("train", "sizes-output-5", train("--sizes", "64,30,5", "--epochs", "1"), ("output layer 10",)),
@@ -313,12 +525,12 @@ TRAIN_CASES = [
     Case("train", "unknown-dataset", lambda tmp, env: ["train", "--dataset", "cifar10"],
          ("--dataset", "invalid choice: 'cifar10'")),
     Case("train", "save-under-a-regular-file", train("--epochs", "1", "--save", under_a_file("model.npz")),
-         (r"cannot save to .*file\.txt/model\.npz",)),
+         (r"cannot (save to|write) .*file\.txt/model\.npz",)),
     Case("train", "save-onto-a-directory",
          train("--epochs", "1", "--save", lambda tmp, env: (tmp / "models").mkdir() or str(tmp / "models")),
-         ("cannot save to .*models: it is a directory",)),
+         ("cannot (save to|write) .*models: it is a directory",)),
     Case("train", "checkpoint-under-a-regular-file", train("--epochs", "1", "--checkpoint", under_a_file("ck.npz")),
-         (r"cannot save to .*file\.txt/ck\.npz",)),
+         (r"cannot (save to|write) .*file\.txt/ck\.npz",)),
     Case("train", "plots-under-a-regular-file", train("--epochs", "1", "--plots", under_a_file("plots")),
          (r"file\.txt",)),
     Case("train", "plots-is-a-regular-file",
@@ -331,21 +543,56 @@ TRAIN_CASES = [
          ("no checkpoint at .*ck.npz",)),
     Case("train", "resume-text-checkpoint",
          train("--epochs", "1", "--resume", "--checkpoint", lambda tmp, env: str(write(tmp, "ck.npz", b"epoch 3\n"))),
-         ("ck.npz: not a readable checkpoint",)),
+         ("ck.npz: not a readable (glassnet )?checkpoint",)),
     Case("train", "resume-damaged-zip-checkpoint",
          train("--epochs", "1", "--resume", "--checkpoint", lambda tmp, env: str(write(tmp, "ck.npz", b"PK\x03\x04"))),
-         ("ck.npz: not a readable checkpoint",)),
+         ("ck.npz: not a readable (glassnet )?checkpoint",)),
     Case("train", "resume-from-a-model-file",
          train("--epochs", "1", "--resume", "--checkpoint",
                lambda tmp, env: str(write(tmp, "model.npz", Path(env["model"]).read_bytes()))),
          ("model.npz: not a glassnet checkpoint",)),
 ]
 
+
+
+def resume(damage):
+    """train --resume from the checkpoint ``damage(tmp, good model)`` writes."""
+    return train("--epochs", "1", "--resume", "--checkpoint", lambda tmp, env: str(damage(tmp, Path(env["model"]))))
+
+
+CHECKPOINT_CASES = [
+    Case("checkpoint", "a-fifo", resume(lambda tmp, good: fifo("ck.npz")(tmp)), ("ck.npz", NOT_REGULAR),
+         special=True),
+    Case("checkpoint", "symlink-to-a-fifo", resume(lambda tmp, good: link_to_fifo("ck.npz")(tmp)),
+         ("ck.npz", NOT_REGULAR), special=True),
+    Case("checkpoint", "a-directory", resume(lambda tmp, good: (tmp / "ck.npz").mkdir() or tmp / "ck.npz"),
+         ("ck.npz", "folder|directory")),
+    Case("checkpoint", "npy-header-claims-298GiB",
+         resume(model_zip("ck.npz", w0=lying_member("w0", npy_header(HUGE_SHAPE) + bytes(64)))),
+         ("ck.npz", "298 GiB"), hostile=True, pending=True),
+    Case("checkpoint", "zip-bomb-512MiB", resume(model_zip("ck.npz", w0=bomb(lying=False))), ("ck.npz", "w0"),
+         hostile=True, pending=True),
+    Case("checkpoint", "pickled-object-array",
+         resume(lambda tmp, good: rewrite_model(good, tmp / "ck.npz", w0=np.array([object()], dtype=object))),
+         ("ck.npz", "pickled objects")),
+]
+
 #: the corpus
-CASES = IDX_CASES + IMAGE_CASES + MODEL_CASES + TRAIN_CASES
+CASES = IDX_CASES + IMAGE_CASES + MODEL_CASES + TRAIN_CASES + CHECKPOINT_CASES
 IDS = [f"{i:03d}of{len(CASES)}-{c.kind}-{c.name}" for i, c in enumerate(CASES, 1)]
 assert len(set(IDS)) == len(IDS)
-PARAMS = [pytest.param(c, id=i) for c, i in zip(CASES, IDS)]
+
+
+def _reads_with_safeload(module):
+    """True once ``module`` (glassnet.io) reads .npz files through glassnet.safeload."""
+    return any("glassnet.safeload" in (getattr(v, "__module__", None), getattr(v, "__name__", None))
+               for v in vars(module).values())
+
+
+SAFE_NPZ = _reads_with_safeload(glassnet.io)
+PENDING = pytest.mark.xfail(run=False, reason="needs glassnet.io.read_npz to read through glassnet.safeload")
+PARAMS = [pytest.param(c, id=i, marks=[PENDING] if c.pending and not SAFE_NPZ else [])
+          for c, i in zip(CASES, IDS)]
 
 
 # -- running a case -----------------------------------------------------------------------------
@@ -367,19 +614,44 @@ def run(argv):
     return code, out.getvalue(), err.getvalue()
 
 
+WATCHDOG = 20                     # seconds a command may take on a FIFO before it counts as blocked
+
+
+def run_watched(argv, folder):
+    """``run(argv)`` in a thread; if it is still running after WATCHDOG seconds it is waiting on a
+    FIFO: open every FIFO in ``folder`` for writing and close it (the reader sees end of file), fail."""
+    done = []
+    thread = threading.Thread(target=lambda: done.append(run(argv)), daemon=True)
+    thread.start()
+    thread.join(WATCHDOG)
+    if thread.is_alive():
+        for p in folder.iterdir():
+            if p.is_fifo():
+                try:
+                    os.close(os.open(p, os.O_WRONLY | os.O_NONBLOCK))
+                except OSError:
+                    pass
+        thread.join(5)
+        pytest.fail(f"the command blocked on a FIFO: glassnet {' '.join(map(str, argv))}")
+    return done[0]
+
+
 def snapshot(folder):
-    """Every file and folder under ``folder`` with its size and modification time."""
-    return {str(p.relative_to(folder)): (p.is_dir(), p.stat().st_size if p.is_file() else 0, p.stat().st_mtime_ns)
-            for p in sorted(folder.rglob("*"))}
+    """Every entry under ``folder`` (links not followed) with its type, size and modification time."""
+    out = {}
+    for p in sorted(folder.rglob("*")):
+        st = p.lstat()
+        out[str(p.relative_to(folder))] = (st.st_mode, st.st_size if p.is_file() else 0, st.st_mtime_ns)
+    return out
 
 
 @pytest.mark.parametrize("case", PARAMS)
 def test_malformed_input_is_one_clean_line(case, env, tmp_path):
-    if case.kind == "train" or "sizes" in case.name:
+    if case.kind in ("train", "checkpoint") or "sizes" in case.name:
         pytest.importorskip("sklearn")
     argv = case.make(tmp_path, env)
     before = snapshot(tmp_path)
-    code, out, err = run(argv)
+    code, out, err = run_watched(argv, tmp_path) if case.special else run(argv)
     assert "Traceback" not in out + err
     assert snapshot(tmp_path) == before, "the command created, changed or left a file behind"
     if case.code == 0:
@@ -408,14 +680,19 @@ def test_the_corpus_covers_the_issue():
     for c in CASES:
         by_kind.setdefault(c.kind, []).append(c.name)
     assert {k: len(v) for k, v in by_kind.items()} == {
-        "idx": len(IDX_CASES), "image": len(IMAGE_CASES), "model": 3 * len(BAD_MODELS), "train": len(TRAIN_CASES)}
+        "idx": len(IDX_CASES), "image": len(IMAGE_CASES), "model": 3 * (len(BAD_MODELS) + len(HOSTILE_MODELS)),
+        "train": len(TRAIN_CASES), "checkpoint": len(CHECKPOINT_CASES)}
     names = " ".join(c.name for c in CASES)
     for needed in ["wrong-magic", "type-code", "truncated-data", "trailing-bytes", "claims-", "labels-outside",
                    "pair-counts-differ", "gzip-bad-crc", "not-an-image", "zero-bytes", "100000x100000",
                    "all-white", "all-black", "fully-transparent", "16-bit", "palette", "pickled", "missing-array",
                    "extra-array", "shapes-disagree", "nan-weights", "infinite-weights", "unknown-format-version",
                    "truncated", "a-directory", "missing-file", "epochs-0", "mini-batch-0", "eta-0",
-                   "sizes-input", "unknown-dataset", "save-under-a-regular-file", "resume-without-checkpoint"]:
+                   "sizes-input", "unknown-dataset", "save-under-a-regular-file", "resume-without-checkpoint",
+                   # the issue "Found trying glassnet as a new user would": items 1, 2 and 6
+                   "npy-header-claims-298GiB", "zip-bomb-512MiB", "inspect-a-fifo", "predict-a-fifo",
+                   "symlink-to-a-fifo", "a-character-device", "a-socket", "gzip-bomb", "65000x65000",
+                   "member-inflates-past-its-declared-size", "claims-4-dims"]:
         assert needed in names, needed
 
 

@@ -264,3 +264,67 @@ def test_property_plausible_headers_only_raise_idxerror(code, dims, body, compre
 def test_reads_from_bytesio_contents_not_object():
     with pytest.raises(TypeError):
         read_idx(io.BytesIO(GOOD))
+
+
+# --------------------------------------------------------------------------- limits and special files
+
+
+def test_errors_belong_to_glassnets_family():
+    from glassnet.errors import DataFormatError, ResourceLimitError
+    from glassnet.datasets.idx import IDXLimitError
+    assert issubclass(IDXError, DataFormatError) and issubclass(IDXError, ValueError)
+    assert issubclass(IDXLimitError, IDXError) and issubclass(IDXLimitError, ResourceLimitError)
+
+
+def test_max_bytes_is_a_parameter_and_checked_before_reading(tmp_path):
+    from glassnet.errors import ResourceLimitError
+    a = np.zeros((100, 28, 28), np.uint8)
+    path = write_idx(tmp_path / "a.idx", a)
+    assert read_idx(path, max_bytes=78400).shape == (100, 28, 28)
+    for source in (path, encode_idx(a), gzip.compress(encode_idx(a))):
+        with pytest.raises(ResourceLimitError, match=r"announces 78400 bytes \(77 KiB\), more than the 78399"):
+            read_idx(source, max_bytes=78399)
+    error, peak, _ = peak_allocation(lambda: read_idx(header(0x08, (60000, 28, 28)), max_bytes=10**6))
+    assert isinstance(error, ResourceLimitError) and peak < 2**20
+
+
+def test_gzip_claim_beyond_any_deflate_ratio_is_refused_at_the_header():
+    """60000x28x28 bytes cannot come out of a 40-byte gzip file (deflate inflates at most ~1032-fold)."""
+    small = gzip.compress(header(0x08, (60000, 28, 28)))
+    error, peak, elapsed = peak_allocation(lambda: read_idx(small))
+    assert isinstance(error, IDXError) and "more than a gzip file of" in str(error)
+    assert peak < 2**20 and elapsed < 0.5
+    # an honest highly compressed file still reads
+    zeros = np.zeros((600, 28, 28), np.uint8)
+    assert read_idx(gzip.compress(encode_idx(zeros), 9)).shape == zeros.shape
+
+
+@pytest.mark.parametrize("kind", ["fifo", "link-to-fifo", "directory", "device"])
+def test_special_files_are_refused_before_opening(tmp_path, kind):
+    import os
+    import threading
+    target = {"directory": tmp_path, "device": "/dev/zero"}.get(kind, tmp_path / "pipe.idx")
+    if kind in ("fifo", "link-to-fifo"):
+        os.mkfifo(target)
+    if kind == "link-to-fifo":
+        (tmp_path / "link.idx").symlink_to(target)
+        target = tmp_path / "link.idx"
+    outcome = []
+    t = threading.Thread(target=lambda: outcome.append(_error_of(lambda: read_idx(target))), daemon=True)
+    t.start()
+    t.join(10)
+    if t.is_alive():
+        os.close(os.open(tmp_path / "pipe.idx", os.O_WRONLY | os.O_NONBLOCK))
+        pytest.fail("read_idx blocked on a special file")
+    word = {"fifo": "named pipe", "link-to-fifo": "named pipe", "directory": "directory",
+            "device": "character device"}[kind]
+    assert isinstance(outcome[0], IDXError) and f"is a {word}" in str(outcome[0]), outcome
+    assert str(outcome[0]).startswith(str(target))
+
+
+def _error_of(fn):
+    try:
+        fn()
+    except Exception as exc:  # noqa: BLE001 - returned to the test
+        return exc
+    return None

@@ -62,8 +62,8 @@ def test_pickled_object_array_is_refused(tmp_path, net):
 
 
 @pytest.mark.parametrize("change, message", [
-    (dict(w0=np.zeros((4, 6), np.float32)), "shapes"),
-    (dict(b1=np.zeros((3, 1), np.float32)), "shapes"),
+    (dict(w0=np.zeros((4, 6), np.float32)), "array .w0. has shape \\(4, 6\\), expected \\(5, 6\\)"),
+    (dict(b1=np.zeros((3, 1), np.float32)), "array .b1. has shape \\(3, 1\\), expected"),
     (dict(w1=None), "missing"),
     (dict(w9=np.zeros(2, np.float32)), "unexpected"),
     (dict(w0=np.full((5, 6), np.nan, np.float32)), "NaN or infinite"),
@@ -80,7 +80,7 @@ def test_tampered_arrays_are_refused(tmp_path, net, change, message):
 @pytest.mark.parametrize("fields, message", [
     (dict(format_version=99), "unknown format version 99"),
     (dict(format="something-else"), "not a glassnet model"),
-    (dict(sizes=[6, 4, 3]), "shapes"),
+    (dict(sizes=[6, 4, 3]), "array .w0. has shape \\(5, 6\\), expected \\(4, 6\\)"),
     (dict(sizes="6,5,3"), "sizes must be"),
     (dict(cost="hinge"), "unknown cost"),
 ])

@@ -407,3 +407,68 @@ def test_preview_draws_the_28x28_field(mnist):
     assert preview(np.zeros(784), frame=False) == "\n".join([" " * 28] * 28)
     with pytest.raises(ValueError):
         preview(np.zeros(100))
+
+
+# -- size claims and special files: refused before anything is decoded or opened -----------------
+
+@pytest.mark.parametrize("fmt", ["png", "bmp", "gif", "jpg", "tif", "pgm"])
+@pytest.mark.parametrize("width, height", [(65000, 65000), (8000, 6000)])
+def test_a_header_claiming_too_many_pixels_is_refused_before_decoding(fmt, width, height, Image, tmp_path):
+    import tracemalloc
+    from hostile_files import IMAGE_HEADERS
+    from glassnet.errors import ResourceLimitError
+    path = tmp_path / f"claim.{fmt}"
+    path.write_bytes(IMAGE_HEADERS[fmt](width, height))
+    with pytest.raises(ResourceLimitError):        # once untraced: Pillow imports its plugins
+        load_image(path)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ImageError) as e:
+            load_image(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    check_one_line(e, str(path), "too large")
+    assert peak < 4 << 20, peak
+
+
+@pytest.mark.parametrize("kind", ["fifo", "link-to-fifo", "device"])
+def test_special_files_are_refused_without_blocking(kind, Image, tmp_path):
+    import os
+    import threading
+    pipe = tmp_path / "drawing.png"
+    target = {"device": "/dev/zero", "fifo": pipe, "link-to-fifo": tmp_path / "link.png"}[kind]
+    if kind != "device":
+        os.mkfifo(pipe)
+    if kind == "link-to-fifo":
+        target.symlink_to(pipe)
+    outcome = []
+
+    def attempt():
+        try:
+            load_image(target)
+        except ImageError as e:
+            outcome.append(str(e))
+    t = threading.Thread(target=attempt, daemon=True)
+    t.start()
+    t.join(10)
+    if t.is_alive():
+        os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+        pytest.fail("load_image blocked on a special file")
+    word = "character device" if kind == "device" else "named pipe (FIFO)"
+    assert outcome == [f"{target}: is a {word}, not a regular file"]
+
+
+def test_a_file_object_is_read_up_to_a_limit(Image):
+    from glassnet.errors import ResourceLimitError
+    from glassnet.preprocess import ImageTooLargeError
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64)).astype(np.uint8)).save(buf, "PNG")
+    size = len(buf.getvalue())
+    buf.seek(0)
+    assert load_image(buf, max_stream_bytes=size).shape == (64, 64)
+    buf.seek(0)
+    with pytest.raises(ImageTooLargeError) as e:
+        load_image(buf, max_stream_bytes=size - 1)
+    check_one_line(e, "more than")
+    assert issubclass(ImageTooLargeError, ResourceLimitError) and issubclass(ImageError, ValueError)

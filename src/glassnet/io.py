@@ -26,16 +26,16 @@ and read with ``allow_pickle=False``: a file carrying pickled objects is refused
 from __future__ import annotations
 
 import json
-import zipfile
-from pathlib import Path
+import math
 
 import numpy as np
 
 from .core.ensemble import Ensemble
-from .core.layernet import LayerNetwork
+from .core.layernet import LayerNetwork, layers_from_spec
 from .core.network import Network
-from .errors import ModelFormatError
+from .errors import ModelFormatError, ResourceLimitError
 from .files import atomic_write
+from .safeload import open_npz
 
 __all__ = ["save", "load", "ModelFormatError", "FORMAT_VERSION", "atomic_write", "write_npz", "read_npz",
            "network_header", "parameter_arrays", "export_onnx", "save_ensemble", "ensemble_header",
@@ -48,6 +48,11 @@ ENSEMBLE_FORMAT_VERSION = 3     # chapter 6's ensemble of networks
 #: the most bytes the arrays of a model or checkpoint file may claim (a 784-800-800-10 float64
 #: model is 11 MB; chapter 6's dropout network with a best copy and momentum about 40 MB)
 MAX_MODEL_BYTES = 1 << 30
+#: the most bytes a file's JSON header may take
+MAX_HEADER_BYTES = 16 << 20
+#: glassnet writes its arrays uncompressed; a compressed member (someone else's file) may
+#: inflate at most this many times (float weights compress about 1.1x; a zip bomb 1000x)
+MAX_INFLATION = 16
 
 
 def network_header(network, metadata=None):
@@ -73,38 +78,84 @@ def write_npz(path, header, arrays):
     return atomic_write(path, lambda f: np.savez(f, **members))
 
 
-def read_npz(path, error=ModelFormatError, what="glassnet model"):
+def read_npz(path, error=ModelFormatError, what="glassnet model", shapes=None):
     """``(header, arrays)`` of a file written by ``write_npz``; ``error`` for anything else.
 
-    Non-regular files are refused before they are opened; pickled members are refused.
+    Read through ``safeload``: a non-regular file is refused before it is opened, every zip
+    member and array header is checked against the limits before anything is allocated or
+    inflated, and pickled members are refused.  ``shapes(header)`` may give the shape each
+    array must have (name -> shape; see ``expected_shapes``): an array of another shape, or one
+    not named, is refused before its data are read.
     """
-    path = Path(path)
-    if path.is_dir():
-        raise error(f"{path} is a folder, not a {what} file")
-    if path.exists() and not path.is_file():
-        raise error(f"{path} is not a regular file")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {name: npz[name] for name in npz.files}
-    except FileNotFoundError:
-        raise
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError, KeyError) as e:
-        if not _starts_like_zip(path):
-            reason = "it is not an .npz (zip) file"
-        elif "pickle" in str(e):
-            reason = "it holds pickled objects"
-        else:
-            reason = f"{type(e).__name__}: {e}"
-        raise error(f"{path}: not a readable {what} ({reason})") from None
-    if "header" not in arrays or arrays["header"].dtype != np.uint8 or arrays["header"].ndim != 1:
-        raise error(f"{path}: no glassnet header (not a {what} file)")
-    try:
-        header = json.loads(arrays.pop("header").tobytes().decode())
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise error(f"{path}: the header is not valid JSON ({e})") from None
-    if not isinstance(header, dict):
-        raise error(f"{path}: not a {what} file")
+    with open_npz(path, error=error, what=what, max_inflation=MAX_INFLATION) as npz:
+        if "header" not in npz.names:
+            raise error(f"{path}: no glassnet header (not a {what} file)")
+        raw = npz.read("header", dtype=np.uint8, max_bytes=MAX_HEADER_BYTES)
+        if raw.ndim != 1:
+            raise error(f"{path}: no glassnet header (not a {what} file)")
+        try:
+            header = json.loads(raw.tobytes().decode())
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise error(f"{path}: the header is not valid JSON ({e})") from None
+        if not isinstance(header, dict):
+            raise error(f"{path}: not a {what} file")
+        expected = shapes(path, header) if shapes is not None else None
+        arrays = {}
+        for name in npz.names:
+            if name == "header":
+                continue
+            if expected is not None and name not in expected:
+                raise error(f"{path}: unexpected array {name!r}: it belongs to none of the {len(expected)} "
+                            f"arrays the header describes")
+            arrays[name] = npz.read(name, shape=None if expected is None else expected[name])
     return header, arrays
+
+
+def _layer_shapes(path, header):
+    """Parameter name -> shape of the network a version-1 or 2 header describes (nothing allocated)."""
+    if header.get("format_version") == LAYERS_FORMAT_VERSION:
+        try:
+            layers = layers_from_spec(header.get("spec"))
+        except (TypeError, ValueError, KeyError) as e:
+            raise ModelFormatError(f"{path}: the header's layer spec is unusable ({e})") from None
+        shapes = {}
+        for i, layer in enumerate(layers):
+            w = tuple(layer.filter_shape) if hasattr(layer, "filter_shape") else (layer.n_out, layer.n_in)
+            shapes[f"w{i}"], shapes[f"b{i}"] = w, (w[0],)
+        return shapes
+    sizes = header.get("sizes")
+    if not (isinstance(sizes, list) and len(sizes) >= 2 and all(isinstance(n, int) and n > 0 for n in sizes)):
+        raise ModelFormatError(f"{path}: header sizes must be a list of positive integers, got {sizes!r}")
+    shapes = {f"w{l}": (sizes[l + 1], sizes[l]) for l in range(len(sizes) - 1)}
+    shapes.update({f"b{l}": (sizes[l + 1],) for l in range(len(sizes) - 1)})
+    return shapes
+
+
+def expected_shapes(path, header, extra_copies=()):
+    """The shape of every array a model file (or, with ``extra_copies`` such as ("opt", "best"),
+    a checkpoint) with this header may hold; ResourceLimitError when they need more than
+    ``MAX_MODEL_BYTES`` in all -- checked before any array is read."""
+    if header.get("format_version") == ENSEMBLE_FORMAT_VERSION:
+        members = header.get("members")
+        if header.get("network") != "ensemble" or not isinstance(members, list) or not members:
+            raise ModelFormatError(f"{path}: a version-3 model needs network 'ensemble' and a non-empty "
+                                   f"list of member headers")
+        shapes = {}
+        for i, m in enumerate(members):
+            if not isinstance(m, dict):
+                raise ModelFormatError(f"{path} (member {i}): its header is not a JSON object")
+            shapes.update({f"m{i}_{name}": shape for name, shape in _layer_shapes(f"{path} (member {i})", m).items()})
+    else:
+        shapes = _layer_shapes(path, header)
+        order = list(shapes) if header.get("format_version") == LAYERS_FORMAT_VERSION else \
+            sorted(shapes, key=lambda k: (k[0] != "w", int(k[1:])))       # weights, then biases
+        for prefix in extra_copies:
+            shapes.update({f"{prefix}{i}": shapes[name] for i, name in enumerate(order)})
+    claimed = sum(math.prod(shape) for shape in shapes.values()) * 8
+    if claimed > MAX_MODEL_BYTES:
+        raise ResourceLimitError(f"{path}: the header describes {claimed:,} bytes of parameters; glassnet "
+                                 f"reads at most {MAX_MODEL_BYTES:,}")
+    return shapes
 
 
 def parameter_arrays(network):
@@ -133,21 +184,13 @@ def _jsonable(value):
     raise TypeError(f"cannot store {type(value).__name__} in a model header")
 
 
-def _starts_like_zip(path):
-    try:
-        with open(path, "rb") as f:
-            return f.read(4) == b"PK\x03\x04"
-    except OSError:
-        return False
-
-
 def load(path, *, with_header=False):
     """Read a model written by ``save`` or ``save_ensemble``; returns the Network,
     LayerNetwork or Ensemble (and the header dict).
 
     Raises ModelFormatError for anything that is not a sound glassnet model file.
     """
-    header, arrays = read_npz(path)
+    header, arrays = read_npz(path, shapes=expected_shapes)
     if header.get("format") != FORMAT:
         raise ModelFormatError(f"{path}: not a glassnet model file")
     version = header.get("format_version")

@@ -57,7 +57,6 @@ sigmoid rounds to exactly 1 from z = 17 onwards, where ln(1 - a) would be -inf).
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np

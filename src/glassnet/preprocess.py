@@ -25,16 +25,23 @@ from __future__ import annotations
 import io as _io
 import math
 import os
+import stat
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["ImageError", "load_image", "to_mnist", "prepare", "preview",
-           "MAX_PIXELS", "SIDE", "BOX", "RAMP"]
+from .errors import DataFormatError, ResourceLimitError
+from .safeload import format_bytes, open_regular_file
 
-#: refuse images with more pixels than this (a decompression-bomb guard)
+__all__ = ["ImageError", "ImageTooLargeError", "load_image", "to_mnist", "prepare", "preview",
+           "MAX_PIXELS", "MAX_STREAM_BYTES", "SIDE", "BOX", "RAMP"]
+
+#: refuse images with more pixels than this (a decompression-bomb guard), judged from the
+#: header before anything is decoded
 MAX_PIXELS = 40_000_000
+#: read at most this much from a file object (it is held in memory; a path is read lazily)
+MAX_STREAM_BYTES = 64 << 20
 #: MNIST's field and the box the digit is scaled into
 SIDE, BOX = 28, 20
 #: MNIST's median stroke width, in pixels of the 28x28 field
@@ -48,18 +55,24 @@ _WORKING_SIDE = 2048
 _NEEDS_PILLOW = 'reading images needs Pillow: pip install "glassnet[image]"'
 
 
-class ImageError(ValueError):
+class ImageError(DataFormatError):
     """An image that cannot be read or holds no digit; the message is one line."""
+
+
+class ImageTooLargeError(ImageError, ResourceLimitError):
+    """An image whose header claims more pixels (or a stream more bytes) than allowed."""
 
 
 # -- reading -----------------------------------------------------------------------------------
 
-def load_image(source, *, max_pixels=MAX_PIXELS):
+def load_image(source, *, max_pixels=MAX_PIXELS, max_stream_bytes=MAX_STREAM_BYTES):
     """Read an image file as ink intensity: (H, W) float64, 0 background, 1 ink.
 
     source : a path (str or PathLike), the file's bytes, or a binary file object.
     max_pixels : refuse images with more pixels than this (checked from the header,
         before anything is decoded).
+    max_stream_bytes : read at most this many bytes from a file object (a path is
+        never read whole; bytes are already in memory).
 
     Any mode Pillow reads is converted to grayscale (ITU-R 601 luma for colour;
     16-bit images keep their precision); transparent pixels become the background
@@ -70,41 +83,30 @@ def load_image(source, *, max_pixels=MAX_PIXELS):
     ink = 1 on background = 0.  Images wider or taller than 2048 pixels are reduced
     by an integer factor first (so H, W may be smaller than the file's size).
 
-    Raises ImageError (one line, naming the file) for a missing or empty file,
-    anything that is not an image, a damaged image or one that is too large.
+    Raises ImageError (one line, naming the file) for a missing or empty file, a
+    path that is not a regular file (folder, FIFO, device: refused before it is
+    opened), anything that is not an image, a damaged image; ImageTooLargeError
+    (also a ResourceLimitError) for one that is too large.
     """
     try:
         from PIL import Image, ImageOps, UnidentifiedImageError
     except ImportError:
         raise ImportError(_NEEDS_PILLOW) from None
-    name, fp = _open_source(source)
+    name, fp = _open_source(source, max_stream_bytes)
     try:
         with warnings.catch_warnings():
             # Pillow warns above ~89 megapixels and refuses above twice that; both are errors here
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            try:
-                im = Image.open(fp)
-            except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-                raise ImageError(f"{name}: the image is too large to read safely ({e})") from None
-            except UnidentifiedImageError:
-                raise ImageError(f"{name}: not an image (or not a format Pillow can read)") from None
-            except OSError as e:
-                raise ImageError(f"{name}: cannot read the image ({_one_line(e)})") from None
-            with im:
-                width, height = im.size
-                if width < 1 or height < 1:
-                    raise ImageError(f"{name}: the image has no pixels ({width}x{height})")
-                if width * height > max_pixels:
-                    raise ImageError(f"{name}: {width}x{height} is too large ({width * height:,} "
-                                     f"pixels; the limit is {max_pixels:,})")
+            with _open_image(Image, UnidentifiedImageError, fp, name, max_pixels) as im:
                 try:
                     im.load()
                     im = _upright(im, ImageOps)
                     gray, alpha = _gray_and_alpha(im)
-                except MemoryError:
+                except (MemoryError, ImageError):
                     raise
-                except ImageError:
-                    raise
+                except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+                    raise ImageTooLargeError(f"{name}: the image is too large to read safely "
+                                             f"({_one_line(e)})") from None
                 except Exception as e:    # a decoder meeting damaged data raises many kinds
                     raise ImageError(f"{name}: the image data is damaged or unsupported "
                                      f"({type(e).__name__}: {_one_line(e)})") from None
@@ -115,8 +117,32 @@ def load_image(source, *, max_pixels=MAX_PIXELS):
     return _orient(darkness)[0]
 
 
-def _open_source(source):
-    """(name for messages, binary file object) for a path, bytes or a file object."""
+def _open_image(Image, UnidentifiedImageError, fp, name, max_pixels):
+    """``Image.open(fp)`` (lazy: only the header is read), refused if its size is over ``max_pixels``."""
+    try:
+        im = Image.open(fp)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise ImageTooLargeError(f"{name}: the image is too large to read safely ({_one_line(e)})") from None
+    except UnidentifiedImageError:
+        raise ImageError(f"{name}: not an image (or not a format Pillow can read)") from None
+    except OSError as e:
+        raise ImageError(f"{name}: cannot read the image ({_one_line(e)})") from None
+    width, height = im.size
+    if width < 1 or height < 1 or width * height > max_pixels:
+        im.close()
+        if width < 1 or height < 1:
+            raise ImageError(f"{name}: the image has no pixels ({width}x{height})")
+        raise ImageTooLargeError(f"{name}: {width}x{height} is too large ({width * height:,} "
+                                 f"pixels; the limit is {max_pixels:,})")
+    return im
+
+
+def _open_source(source, max_stream_bytes=MAX_STREAM_BYTES):
+    """(name for messages, binary file object) for a path, bytes or a file object.
+
+    A path must be a regular file: a folder, FIFO or device is refused before it is
+    opened (opening a FIFO would wait for a writer).
+    """
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
         if not data:
@@ -124,7 +150,10 @@ def _open_source(source):
         return "<bytes>", _io.BytesIO(data)
     if hasattr(source, "read"):
         name = str(getattr(source, "name", "<file>"))
-        data = source.read()
+        data = source.read(max_stream_bytes + 1)
+        if len(data) > max_stream_bytes:
+            raise ImageTooLargeError(f"{name}: more than {format_bytes(max_stream_bytes)} of data, more than "
+                                     f"an image file may hold here")
         if not data:
             raise ImageError(f"{name}: empty (0 bytes), not an image")
         return name, _io.BytesIO(data)
@@ -134,17 +163,14 @@ def _open_source(source):
         raise ImageError(f"expected a path, bytes or a file object, got {type(source).__name__}") from None
     name = str(path)
     try:
-        if path.is_dir():
+        st = path.stat()
+        if stat.S_ISDIR(st.st_mode):
             raise ImageError(f"{name}: is a folder, not an image")
-        size = path.stat().st_size
+        if stat.S_ISREG(st.st_mode) and st.st_size == 0:
+            raise ImageError(f"{name}: empty file (0 bytes), not an image")
+        return name, open_regular_file(path, error=ImageError)
     except FileNotFoundError:
         raise ImageError(f"{name}: no such file") from None
-    except OSError as e:
-        raise ImageError(f"{name}: cannot read ({e.strerror or e})") from None
-    if size == 0:
-        raise ImageError(f"{name}: empty file (0 bytes), not an image")
-    try:
-        return name, open(path, "rb")
     except OSError as e:
         raise ImageError(f"{name}: cannot read ({e.strerror or e})") from None
 
@@ -252,6 +278,26 @@ def _orient(a):
 
 # -- MNIST's preparation -----------------------------------------------------------------------
 
+def _centre(ink):
+    """Steps 5 and 6 of ``to_mnist``: the cropped ink (h, w) scaled into 20x20 and pasted into
+    28x28 with its centre of mass at (14, 14); (784,) float32."""
+    h, w = ink.shape
+    for box in range(BOX, 0, -1):
+        scale = box / max(h, w)
+        nh, nw = max(1, int(h * scale + 0.5)), max(1, int(w * scale + 0.5))
+        patch = _resample(nh, h) @ ink @ _resample(nw, w).T
+        patch /= patch.max()
+        mass = patch.sum()
+        cy = patch.sum(axis=1) @ np.arange(nh) / mass
+        cx = patch.sum(axis=0) @ np.arange(nw) / mass
+        top, left = int(np.floor(SIDE / 2 - cy + 0.5)), int(np.floor(SIDE / 2 - cx + 0.5))
+        if 0 <= top <= SIDE - nh and 0 <= left <= SIDE - nw:
+            break
+    out = np.zeros((SIDE, SIDE), dtype=np.float64)
+    out[top:top + nh, left:left + nw] = patch
+    return np.clip(out, 0.0, 1.0).astype(np.float32).reshape(-1)
+
+
 def to_mnist(image, *, threshold=0.1, min_contrast=0.1, min_stroke=1.0):
     """Prepare a grayscale digit as MNIST prepared its digits: (784,) float32 in [0, 1].
 
@@ -302,21 +348,7 @@ def to_mnist(image, *, threshold=0.1, min_contrast=0.1, min_stroke=1.0):
     stroke = _stroke_width(ink) * BOX / max(ink.shape)
     if stroke < min_stroke:
         ink = _crop(_dilate(ink, 1 + int(round((MNIST_STROKE - stroke) * max(ink.shape) / BOX))), threshold)
-    h, w = ink.shape
-    for box in range(BOX, 0, -1):
-        scale = box / max(h, w)
-        nh, nw = max(1, int(h * scale + 0.5)), max(1, int(w * scale + 0.5))
-        patch = _resample(nh, h) @ ink @ _resample(nw, w).T
-        patch /= patch.max()
-        mass = patch.sum()
-        cy = patch.sum(axis=1) @ np.arange(nh) / mass
-        cx = patch.sum(axis=0) @ np.arange(nw) / mass
-        top, left = int(np.floor(SIDE / 2 - cy + 0.5)), int(np.floor(SIDE / 2 - cx + 0.5))
-        if 0 <= top <= SIDE - nh and 0 <= left <= SIDE - nw:
-            break
-    out = np.zeros((SIDE, SIDE), dtype=np.float64)
-    out[top:top + nh, left:left + nw] = patch
-    return np.clip(out, 0.0, 1.0).astype(np.float32).reshape(-1)
+    return _centre(ink)
 
 
 def _crop(ink, threshold):

@@ -1,14 +1,19 @@
 """A scikit-learn classifier around glassnet's Network and training loop.
 
     from glassnet.sklearn import GlassnetClassifier
-    clf = GlassnetClassifier(hidden_layer_sizes=(30,), epochs=30, eta=3.0, random_state=0)
+    clf = make_pipeline(StandardScaler(), GlassnetClassifier(random_state=0))
     clf.fit(X, y).score(X_test, y_test)
 
 It is an ordinary estimator (``BaseEstimator`` + ``ClassifierMixin``): it works in
 pipelines, ``GridSearchCV``, ``clone`` and pickle, and passes scikit-learn's
-``check_estimator``.  Training is ``glassnet.training.fit`` on a
-``glassnet.network.Network`` with one output neuron per class; ``network_`` is that
-Network after fitting and ``history_`` the per-epoch records ``fit`` returns.
+``check_estimator``.  Training is ``glassnet.training.fit`` on a ``glassnet.Network``
+with one output neuron per class; ``network_`` is that Network after fitting and
+``history_`` the per-epoch records ``fit`` returns.
+
+The defaults are a modern recipe (ReLU, softmax, He init, momentum, L2), chosen so that
+on scikit-learn's small data sets it matches or beats ``MLPClassifier()`` with its
+defaults (``benchmarks/bench_estimator.py``).  The book's chapter 1 network is
+``GlassnetClassifier(**BOOK_CHAPTER_1)``.
 
 Needs scikit-learn >= 1.6 (the extra ``sklearn``: ``pip install "glassnet[sklearn]"``).
 """
@@ -25,34 +30,56 @@ try:
 except ImportError:        # no scikit-learn, or one older than 1.6 (no validate_data)
     raise ImportError("glassnet.sklearn needs scikit-learn >= 1.6: pip install \"glassnet[sklearn]\"") from None
 
-from .functions import get_activation, get_cost
-from .network import Network
+from .core.functions import as_probabilities
+from .core.network import Network
 from .training import TrainingConfig, fit as _fit
 
-__all__ = ["GlassnetClassifier"]
+__all__ = ["GlassnetClassifier", "BOOK_CHAPTER_1"]
+
+#: the arguments that give the book's chapter 1 network and training: sigmoid neurons,
+#: quadratic cost, N(0, 1) weights, 30 hidden neurons, 30 epochs of plain SGD, batches of 10, eta 3
+BOOK_CHAPTER_1 = dict(hidden_layer_sizes=(30,), epochs=30, mini_batch_size=10, eta=3.0, cost="quadratic",
+                      activation="sigmoid", init="standard", l2=0.0, momentum=0.0)
 
 
 class GlassnetClassifier(ClassifierMixin, BaseEstimator):
-    """Nielsen's network as a scikit-learn classifier, trained by mini-batch SGD.
+    """A feedforward network trained by mini-batch SGD with momentum, as a scikit-learn classifier.
+
+    The defaults: one hidden layer of 100 ReLU neurons with He-initialised weights, a
+    softmax output layer with the log-likelihood cost, mini-batches of 32, eta 0.02,
+    momentum 0.9, L2 strength 50 (the book's lambda: weights shrink by 1 - eta lambda / n
+    each step, n the number of training samples, so the penalty fades as data grows),
+    100 epochs, no held-out part.  Scale the features first (``StandardScaler``).  With
+    these, in ``Pipeline([StandardScaler(), clf])`` on stratified 60/40 splits, the median
+    test accuracy over 100 splits matches or beats ``MLPClassifier()``'s on the digits,
+    iris, wine and breast-cancer data sets (``benchmarks/bench_estimator.py``).
+
+    The book's chapter 1 network (sigmoid, quadratic cost, N(0, 1) weights, plain SGD) is
+    ``GlassnetClassifier(hidden_layer_sizes=(30,), epochs=30, mini_batch_size=10, eta=3.0,
+    cost="quadratic", activation="sigmoid", init="standard", l2=0.0, momentum=0.0)``,
+    also written ``GlassnetClassifier(**BOOK_CHAPTER_1)``; chapter 3's adds
+    ``cost="cross-entropy", init="scaled", l2=5.0`` (for MNIST's 50,000 images).
 
     Parameters
     ----------
-    hidden_layer_sizes : tuple of int, default=(30,)
+    hidden_layer_sizes : tuple of int, default=(100,)
         Neurons per hidden layer; ``()`` for none.  The input layer has one neuron per
         feature and the output layer one per class.
-    epochs : int, default=30
+    epochs : int, default=100
         Passes over the training data in ``fit``.
-    mini_batch_size : int, default=10
-    eta : float, default=3.0
-        Learning rate.
-    cost : {"quadratic", "cross-entropy", "log-likelihood"}, default="quadratic"
-        "log-likelihood" gives a softmax output layer.
-    activation : {"sigmoid", "tanh", "relu"}, default="sigmoid"
+    mini_batch_size : int, default=32
+    eta : float, default=0.02
+        Learning rate (a step is eta times the mini-batch's mean gradient).
+    cost : {"quadratic", "cross-entropy", "log-likelihood"}, default="log-likelihood"
+        "log-likelihood" gives a softmax output layer, the others a sigmoid one.
+    activation : {"sigmoid", "tanh", "relu"}, default="relu"
         Hidden-layer activation.
-    init : {"standard", "scaled", "he"}, default="standard"
-    l2 : float, default=0.0
-        L2 regularisation strength (the book's lambda).
-    momentum : float in [0, 1), default=0.0
+    init : {"standard", "scaled", "he"}, default="he"
+        Initial weights N(0, 1) (the book's chapter 1), N(0, 1/n_in) (chapter 3) or
+        N(0, 2/n_in) (suited to ReLU).
+    l2 : float, default=50.0
+        L2 regularisation strength, the book's lambda (cost + lambda/(2n) sum w^2).
+    momentum : float in [0, 1), default=0.9
     schedule : {"constant", "halve", "cosine"}, default="constant"
         "halve" needs validation accuracy, so it holds out ``validation_fraction`` as
         ``early_stop`` does.  ``partial_fit`` follows "cosine" over ``epochs`` calls
@@ -75,10 +102,10 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
         The labels, sorted; output neuron ``k`` stands for ``classes_[k]``.
     n_features_in_ : int
     feature_names_in_ : ndarray of str (only when fitted on a DataFrame with string columns)
-    network_ : glassnet.network.Network
+    network_ : glassnet.Network
     history_ : list of dict
-        One record per epoch: training cost/accuracy and, with a held-out part,
-        validation cost/accuracy (``glassnet.network.Network.epoch_record``).
+        One record per epoch (``glassnet.training.fit``'s history): training cost and
+        accuracy on all the training data and, with a held-out part, validation cost/accuracy.
     n_iter_ : int
         Epochs run.
     best_epoch_ : int or None
@@ -87,8 +114,8 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
         Why training ended: "completed", "early-stop" or "schedule".
     """
 
-    def __init__(self, hidden_layer_sizes=(30,), epochs=30, mini_batch_size=10, eta=3.0,
-                 cost="quadratic", activation="sigmoid", init="standard", l2=0.0, momentum=0.0,
+    def __init__(self, hidden_layer_sizes=(100,), epochs=100, mini_batch_size=32, eta=0.02,
+                 cost="log-likelihood", activation="relu", init="he", l2=50.0, momentum=0.9,
                  schedule="constant", early_stop=None, validation_fraction=0.1, dtype="float32",
                  random_state=None):
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -140,9 +167,11 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
         """One epoch of SGD on (X, y), starting a network on the first call.
 
         ``classes`` (every label that will ever be seen) is required on the first call;
-        later calls may leave it out.  With the same ``random_state`` and data, n calls
-        give the same network as ``fit`` with ``epochs=n``.  No data is held out:
-        ``early_stop`` is not applied and ``schedule="halve"`` acts as "constant".
+        later calls may leave it out.  No data is held out: ``early_stop`` is not applied
+        and ``schedule="halve"`` acts as "constant".  Each call is one epoch of
+        ``glassnet.training.fit``, whose optimizer starts afresh, so momentum's velocities
+        start at zero on every call: with ``momentum=0``, n calls on the same data give
+        exactly the network ``fit`` gives with ``epochs=n``; with momentum, nearly that.
         """
         first = not hasattr(self, "network_")
         dtype = self._dtype()
@@ -181,14 +210,9 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
 
     # -- prediction --------------------------------------------------------------------------
     def predict_proba(self, X):
-        """Class scores, rows summing to 1: softmax outputs as they are, sigmoid (or other)
-        outputs divided by their sum (a score, not a calibrated probability)."""
-        A = self._outputs(X)
-        if self.network_.output_activation.name == "softmax":
-            return A
-        A = np.clip(A, 0.0, None)
-        total = A.sum(axis=1, keepdims=True)
-        return np.where(total > 0, A / np.where(total > 0, total, 1.0), 1.0 / A.shape[1])
+        """Class scores (n_samples, n_classes), rows summing to 1: softmax outputs as they are,
+        sigmoid (or other) outputs divided by their sum (a score, not a calibrated probability)."""
+        return as_probabilities(self._outputs(X), self.network_.output_activation.name)
 
     def predict(self, X):
         """The label of the most active output neuron for each row of X."""
@@ -196,6 +220,7 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
         return self.classes_[index]
 
     def _outputs(self, X):
+        """Output activations (n_samples, n_classes), computed in float64."""
         check_is_fitted(self, "network_")
         net = self.network_
         X = validate_data(self, X, reset=False, dtype=net.dtype)
@@ -203,7 +228,9 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
         # (BLAS blocks differently); computing in float64 makes every row's output
         # independent of the batch it came in, to ~1e-16
         A = np.asarray(X, dtype=np.float64)
-        for w, b, act in zip(net.weights, net.biases, net._activations()):
+        last = len(net.weights) - 1
+        for l, (w, b) in enumerate(zip(net.weights, net.biases)):
+            act = net.output_activation if l == last else net.activation
             A = act(A @ w.T.astype(np.float64) + b.astype(np.float64))
         return A
 
@@ -226,7 +253,7 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"early_stop must be an integer or None, got {self.early_stop!r}")
         return TrainingConfig(epochs=int(epochs), mini_batch_size=int(self.mini_batch_size), eta=eta,
                               lmbda=self.l2, momentum=self.momentum, schedule=schedule,
-                              early_stop=self.early_stop,
+                              early_stop=self.early_stop, monitor_training=None,
                               keep_best=self.early_stop is not None or schedule == "halve")
 
     def _hidden(self):
@@ -253,37 +280,8 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
         net.seed = int(self.random_state) if isinstance(self.random_state, numbers.Integral) else None
         return net
 
-    def __getstate__(self):
-        state = super().__getstate__()
-        if isinstance(state.get("network_"), Network):
-            state = dict(state, network_=_PicklableNetwork(state["network_"]))
-        return state
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = False
         tags.input_tags.allow_nan = False
         return tags
-
-
-class _PicklableNetwork:
-    """Pickles a Network by the names of its activations and cost (their tables hold
-    lambdas, which pickle cannot store); unpickles straight back into a Network."""
-
-    def __init__(self, network):
-        self.network = network
-
-    def __reduce__(self):
-        d = dict(vars(self.network))
-        for key in ("cost", "activation", "output_activation"):
-            d[key] = d[key].name
-        return _rebuild_network, (d,)
-
-
-def _rebuild_network(d):
-    net = Network.__new__(Network)
-    net.__dict__.update(d)
-    net.cost = get_cost(d["cost"])
-    net.activation = get_activation(d["activation"])
-    net.output_activation = get_activation(d["output_activation"])
-    return net

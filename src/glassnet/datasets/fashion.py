@@ -20,7 +20,7 @@ from typing import Optional
 
 import numpy as np
 
-from .fetch import FetchError, PathLike, Progress, fetch_files, mirrors_from_env
+from .fetch import PathLike, Progress, fetch_files, mirrors_from_env
 from .mnist import MNIST, book_split
 
 __all__ = [

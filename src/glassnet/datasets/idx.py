@@ -6,22 +6,29 @@ elements in big-endian C order.  Files are often gzip-compressed; ``read_idx``
 detects that by the gzip magic ``1f 8b`` and decompresses no more than the header
 announces (plus one byte, to notice trailing data), so a small hostile file can
 neither make it allocate a huge array nor decompress without end.
+
+Every size the header claims is checked before anything is allocated: against
+``max_bytes`` (ResourceLimitError), against the file's real size for a raw file, and
+against the most a gzip file of that size could inflate to (deflate's best ratio is
+about 1032:1) for a compressed one.  A path that is not a regular file (a folder, a
+FIFO, a device) is refused before it is opened.
 """
 from __future__ import annotations
 
-import contextlib
 import gzip
 import io
 import os
-import tempfile
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, Union
 
 import numpy as np
 
-__all__ = ["IDXError", "read_idx", "write_idx", "encode_idx", "MAX_IDX_BYTES"]
+from ..errors import DataFormatError, ResourceLimitError, one_line
+from ..files import atomic_output
+from ..safeload import format_bytes, open_regular_file
+
+__all__ = ["IDXError", "IDXLimitError", "read_idx", "write_idx", "encode_idx", "MAX_IDX_BYTES"]
 
 #: IDX type code -> big-endian dtype of the elements.
 IDX_TYPES = {
@@ -36,25 +43,33 @@ IDX_TYPES = {
 MAX_IDX_BYTES = 2 * 1024**3
 MAX_NDIM = 4
 GZIP_MAGIC = b"\x1f\x8b"
+#: a deflate stream inflates at most about 1032-fold (258-byte matches in ~2 bits); gzip adds 18 bytes
+_MAX_INFLATE = 1032
 _CHUNK = 1 << 20
 
 Source = Union[str, os.PathLike, bytes, bytearray, memoryview]
 
 
-class IDXError(ValueError):
+class IDXError(DataFormatError):
     """The data is not a well-formed IDX file (or gzip of one)."""
+
+
+class IDXLimitError(IDXError, ResourceLimitError):
+    """The header claims more bytes than the reader allows (both an IDXError and a ResourceLimitError)."""
 
 
 # --------------------------------------------------------------------------- reading
 
 
-def read_idx(source: Source) -> np.ndarray:
+def read_idx(source: Source, *, max_bytes: int = MAX_IDX_BYTES) -> np.ndarray:
     """Read an IDX file, raw or gzip-compressed.
 
     Parameters
     ----------
     source : str, os.PathLike, bytes, bytearray or memoryview
-        A path to the file, or its contents.
+        A path to a regular file, or its contents.
+    max_bytes : int, default MAX_IDX_BYTES (2 GiB)
+        Refuse a header announcing more bytes of data than this.
 
     Returns
     -------
@@ -66,34 +81,36 @@ def read_idx(source: Source) -> np.ndarray:
     ------
     IDXError
         The data is malformed: bad magic, unknown type code, 0 or more than 4
-        dimensions, a payload larger than ``MAX_IDX_BYTES``, truncated data,
-        trailing bytes, or a corrupt gzip stream.
+        dimensions, truncated data, trailing bytes, a corrupt gzip stream, or a
+        path that is not a regular file (folder, FIFO, device).
+    IDXLimitError
+        The header announces more than ``max_bytes`` (also a ResourceLimitError).
     OSError
-        The path cannot be read.
+        The path cannot be read (FileNotFoundError if it does not exist).
     """
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return _read_stream(io.BytesIO(bytes(source)), "<bytes>", len(source))
+        return _read_stream(io.BytesIO(bytes(source)), "<bytes>", len(source), max_bytes)
     path = Path(source)
-    with open(path, "rb") as f:
-        return _read_stream(f, str(path), os.fstat(f.fileno()).st_size)
+    with open_regular_file(path, error=IDXError) as f:
+        return _read_stream(f, str(path), os.fstat(f.fileno()).st_size, max_bytes)
 
 
-def _read_stream(f: BinaryIO, name: str, size: int) -> np.ndarray:
+def _read_stream(f: BinaryIO, name: str, size: int, max_bytes: int) -> np.ndarray:
     """Read IDX from the start of ``f``, which holds ``size`` bytes."""
     if f.read(2) != GZIP_MAGIC:
         f.seek(0)
-        return _read_raw(f, name, size)
+        return _read_raw(f, name, size, max_bytes)
     f.seek(0)
     try:
         with gzip.GzipFile(fileobj=f, mode="rb") as gz:
-            return _read_decompressed(gz, name)
+            return _read_decompressed(gz, name, size, max_bytes)
     except (OSError, EOFError, zlib.error) as exc:
-        raise IDXError(f"{name}: corrupt gzip stream ({_one_line(exc)})") from None
+        raise IDXError(f"{name}: corrupt gzip stream ({one_line(exc)})") from None
 
 
-def _read_raw(f: BinaryIO, name: str, size: int) -> np.ndarray:
+def _read_raw(f: BinaryIO, name: str, size: int, max_bytes: int) -> np.ndarray:
     """Uncompressed file of known size: check the length before allocating."""
-    dtype, dims, nbytes = _read_header(f, name)
+    dtype, dims, nbytes = _read_header(f, name, max_bytes)
     available = size - f.tell()
     if available < nbytes:
         raise IDXError(f"{name}: truncated data: header {dims} needs {nbytes} bytes, file has {available}")
@@ -106,9 +123,12 @@ def _read_raw(f: BinaryIO, name: str, size: int) -> np.ndarray:
     return _to_array(buf, dtype, dims)
 
 
-def _read_decompressed(gz: BinaryIO, name: str) -> np.ndarray:
+def _read_decompressed(gz: BinaryIO, name: str, size: int, max_bytes: int) -> np.ndarray:
     """Gzip stream of unknown size: grow the buffer only as data really arrives."""
-    dtype, dims, nbytes = _read_header(gz, name)
+    dtype, dims, nbytes = _read_header(gz, name, max_bytes)
+    if nbytes > _MAX_INFLATE * size:
+        raise IDXError(f"{name}: truncated data: header {dims} needs {nbytes} bytes, more than a gzip "
+                       f"file of {size} bytes can hold (at most {_MAX_INFLATE * size})")
     buf = bytearray()
     while len(buf) < nbytes:
         chunk = gz.read(min(_CHUNK, nbytes - len(buf)))
@@ -120,7 +140,7 @@ def _read_decompressed(gz: BinaryIO, name: str) -> np.ndarray:
     return _to_array(buf, dtype, dims)
 
 
-def _read_header(f: BinaryIO, name: str) -> tuple[np.dtype, tuple[int, ...], int]:
+def _read_header(f: BinaryIO, name: str, max_bytes: int) -> tuple[np.dtype, tuple[int, ...], int]:
     """Parse magic and dimensions; return (big-endian dtype, dims, payload bytes)."""
     magic = f.read(4)
     if len(magic) < 4:
@@ -140,15 +160,16 @@ def _read_header(f: BinaryIO, name: str) -> tuple[np.dtype, tuple[int, ...], int
     nbytes = dtype.itemsize
     for d in dims:  # Python ints: no overflow
         nbytes *= d
-    if nbytes > MAX_IDX_BYTES:
-        raise IDXError(f"{name}: header {dims} announces {nbytes} bytes, more than the {MAX_IDX_BYTES} allowed")
+    if nbytes > max_bytes:
+        raise IDXLimitError(f"{name}: header {dims} announces {nbytes} bytes ({format_bytes(nbytes)}), more than "
+                            f"the {max_bytes} ({format_bytes(max_bytes)}) allowed")
     # an empty array whose other dimensions are huge is no array NumPy can shape either
     span = dtype.itemsize
     for d in dims:
         span *= max(d, 1)
-    if span > MAX_IDX_BYTES:
-        raise IDXError(f"{name}: header {dims} has dimensions too large for any array "
-                       f"(more than {MAX_IDX_BYTES} bytes once the zero dimension is filled)")
+    if span > max_bytes:
+        raise IDXLimitError(f"{name}: header {dims} has dimensions too large for any array "
+                            f"(more than {max_bytes} bytes once the zero dimension is filled)")
     return dtype, dims, nbytes
 
 
@@ -202,7 +223,7 @@ def write_idx(path: Union[str, os.PathLike], array: np.ndarray) -> Path:
     array = np.asarray(array)
     _type_code(array)  # validate before creating anything
     path = Path(path)
-    with _atomic_output(path) as out:
+    with atomic_output(path) as out:
         out.write(encode_idx(array))
     return path
 
@@ -219,29 +240,3 @@ def _type_code(array: np.ndarray) -> tuple[int, np.dtype]:
     raise IDXError(f"cannot write dtype {array.dtype} as IDX (uint8, int8, int16, int32, float32, float64)")
 
 
-@contextlib.contextmanager
-def _atomic_output(path: Path) -> Iterator[BinaryIO]:
-    """Yield a temporary file beside ``path``; on success fsync it and rename it to ``path``.
-
-    On any exception the temporary file is removed and ``path`` is left untouched.
-    Every call gets its own temporary name, so concurrent writers never clash: the
-    last rename wins and each renamed file is complete.
-    """
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            yield out
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def _one_line(exc: BaseException) -> str:
-    """An exception as a short single line."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 120 else text[:117] + "..."

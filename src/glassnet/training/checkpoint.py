@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from ..errors import CheckpointError
-from ..io import network_header, parameter_arrays, read_npz, write_npz
+from ..io import expected_shapes, network_header, parameter_arrays, read_npz, write_npz
 
 __all__ = ["save_checkpoint", "read_checkpoint", "load_checkpoint", "CheckpointError", "CHECKPOINT_VERSION"]
 
@@ -35,7 +35,8 @@ def save_checkpoint(path, network, config, state, optimizer, best=None, metadata
 def read_checkpoint(path):
     """The ``(arrays, header)`` of a checkpoint; CheckpointError if it is not a current one."""
     try:
-        header, arrays = read_npz(path, error=CheckpointError, what="glassnet checkpoint")
+        header, arrays = read_npz(path, error=CheckpointError, what="glassnet checkpoint",
+                                  shapes=lambda p, h: expected_shapes(p, h, ("opt", "best")))
     except FileNotFoundError:
         raise CheckpointError(f"no checkpoint at {path} to resume from") from None
     if header.get("format") != CHECKPOINT_FORMAT:
