@@ -1,8 +1,9 @@
 """ONNX export: the exported graph, run by onnxruntime, computes what glassnet computes.
 
-The dense networks are compared with ``Network.feedforward`` on all 10,000 MNIST test
-images; the chapter-6 emitters (conv-pool, dropout-scaled fully connected, softmax) with a
-small NumPy reference written here (sliding-window valid convolution, reshape max-pool).
+The dense networks (the book's, a chapter-3 one) and a trained chapter-6 layer network are
+compared with their ``feedforward`` on all 10,000 MNIST test images; the chapter-6 emitters
+(conv-pool, dropout-scaled fully connected, softmax) with a small NumPy reference written
+here (sliding-window valid convolution, reshape max-pool).
 """
 import json
 import os
@@ -58,6 +59,25 @@ def test_exported_network_matches_feedforward_on_mnist_test(mnist, tmp_path, nam
     assert np.max(np.abs(got - want)) < 1e-5
     assert (got.argmax(axis=1) == want.argmax(axis=1)).mean() > 0.999
     assert (want.argmax(axis=1) == mnist.test.y).mean() > 0.5      # it did learn: the check is not of noise
+
+
+def test_exported_layer_network_matches_feedforward_on_mnist_test(mnist, tmp_path):
+    from glassnet.core.layernet import ConvPoolLayer, FullyConnectedLayer, LayerNetwork, SoftmaxLayer
+    from glassnet.training import TrainingConfig, fit
+    net = LayerNetwork([ConvPoolLayer((8, 1, 5, 5), (1, 28, 28), (2, 2), "relu"),
+                        FullyConnectedLayer(8 * 12 * 12, 30, "relu", p_dropout=0.3), SoftmaxLayer(30, 10)], seed=5)
+    fit(net, (mnist.training.X[:3000], mnist.training.y[:3000]), TrainingConfig(epochs=1, mini_batch_size=10, eta=0.1))
+    path = export_onnx(net, tmp_path / "layers.onnx")
+    model = onnx.load(str(path))
+    assert [n.op_type for n in model.graph.node] == ["Reshape", "Conv", "MaxPool", "Add", "Relu", "Flatten", "Gemm",
+                                                      "Relu", "Gemm", "Softmax"]
+    assert json.loads({p.key: p.value for p in model.metadata_props}["spec"]) == net.spec()
+    X = mnist.test.X
+    got, want = run(path, X), net.feedforward(X)
+    assert got.dtype == np.float32 and got.shape == (10000, 10)
+    assert np.max(np.abs(got - want)) < 1e-5
+    assert (got.argmax(axis=1) == want.argmax(axis=1)).mean() > 0.999
+    assert (want.argmax(axis=1) == mnist.test.y).mean() > 0.7       # it did learn
 
 
 def test_graph_uses_gemm_with_transposed_weights_and_the_named_activations():

@@ -13,7 +13,8 @@ and names -- and each spec is written into the graph by the emitter ``EMITTERS[k
 
     "dense"            chapters 1-3: Z = A W^T + b (one Gemm, transB=1), then the activation
     "fully-connected"  chapter 6: Z = (1 - p_dropout) A W^T + b, then the activation
-                       (the inference-time scaling of a layer trained with dropout: Gemm alpha)
+                       (the inference-time scaling of a layer trained with dropout: Gemm alpha,
+                       or in float64 the weights scaled, alpha being a float32 attribute)
     "softmax"          chapter 6's output layer: "fully-connected" with a softmax
     "conv-pool"        chapter 6: A = f(maxpool(conv(X, w)) + b), valid convolution with
                        stride 1, non-overlapping max-pool (leftover rows/columns dropped)
@@ -25,11 +26,21 @@ layer that flips its kernels should pass ``w[:, :, ::-1, ::-1]``. A flat input (
 reaching a "conv-pool" layer is reshaped to (N, c, h, w) (``image_shape`` or a square guess);
 an image input reaching a fully connected layer is flattened row-major first.
 
+A ``glassnet.Network`` becomes "dense" specs; a chapter-6 ``LayerNetwork`` becomes one spec per
+layer ("conv-pool", "fully-connected", "softmax"), its input read flat, (N, c*h*w), as glassnet
+reads it. An ``Ensemble`` becomes one chain of specs per member, all reading "input"; the output
+is the mean of the members' probabilities, ``Ensemble.feedforward`` (a sigmoid output divided by
+its row sum first, as ``functions.as_probabilities`` does). An ensemble that answers by majority
+vote still outputs that mean: its argmax can differ from the vote on a few samples.
+
 Public functions: ``export_onnx(network, path)`` (write a file), ``to_onnx(network)`` (the
 checked ``onnx.ModelProto``), ``network_layers(network)`` (the specs), ``build_model(layers,
-n_in)`` (a model from specs of any kind) and ``save_model(model, path)`` (atomic write).
-Every model carries ``metadata_props``: glassnet_version, dtype, layers (JSON) and, for a
-``glassnet.Network``, sizes (JSON), activation, output_activation and cost.
+n_in)`` (a model from specs of any kind), ``ensemble_members(ensemble)`` and
+``build_mean_model(members, n_in)`` (several chains averaged) and ``save_model(model, path)``
+(atomic write). Every model carries ``metadata_props``: glassnet_version, dtype, layers (JSON)
+and, for a ``glassnet.Network``, sizes (JSON), activation, output_activation and cost; for a
+``LayerNetwork`` network "layers" and its spec (JSON); for an ``Ensemble`` network "ensemble",
+combine and members (JSON: each member's metadata).
 
 The ``onnx`` package is needed (``pip install "glassnet[onnx]"``); it is imported on first use.
 """
@@ -40,12 +51,14 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .core.ensemble import Ensemble
+from .core.layernet import ConvPoolLayer, LayerNetwork, SoftmaxLayer
 from .errors import InputError
 from .files import atomic_write
 from .version import __version__
 
-__all__ = ["export_onnx", "to_onnx", "build_model", "save_model", "network_layers",
-           "LayerSpec", "EMITTERS", "DEFAULT_OPSET", "MIN_OPSET"]
+__all__ = ["export_onnx", "to_onnx", "build_model", "build_mean_model", "save_model", "network_layers",
+           "ensemble_members", "LayerSpec", "EMITTERS", "DEFAULT_OPSET", "MIN_OPSET"]
 
 DEFAULT_OPSET = 17      # run by every onnxruntime of the last few years
 MIN_OPSET = 13          # Softmax over the last axis only (opset 13 semantics)
@@ -149,7 +162,8 @@ def _fraction(value, where):
 
 # -- emitters: one per layer kind --------------------------------------------------------------
 def _emit_fully_connected(g, x, params, where, *, default_activation=None):
-    """activation((1 - p_dropout) A W^T + b): one Gemm (transB=1, alpha = 1 - p_dropout).
+    """activation((1 - p_dropout) A W^T + b): one Gemm (transB=1, alpha = 1 - p_dropout; a
+    float64 graph stores (1 - p_dropout) W instead, since alpha is held as a float32).
 
     Input of any per-sample shape (flattened first when it is not a row); w of shape
     (n_out, n_in) with n_in the flattened input size; b of shape (n_out,).
@@ -163,7 +177,11 @@ def _emit_fully_connected(g, x, params, where, *, default_activation=None):
                          f"got {w.shape} and {b.shape}")
     if len(g.shape[x]) != 1:
         x = g.node("Flatten", [x], (n_in,), axis=1)
-    attrs = {"transB": 1} if p == 0.0 else {"transB": 1, "alpha": 1.0 - p}
+    attrs = {"transB": 1}
+    if p != 0.0 and g.dtype == np.float32:
+        attrs["alpha"] = 1.0 - p
+    elif p != 0.0:          # Gemm's alpha is a 32-bit float: float64 scales the weights instead
+        w = (1.0 - p) * w
     z = g.node("Gemm", [x, g.const("W", w), g.const("b", b)], (w.shape[0],), **attrs)
     return _emit_activation(g, z, params.get("activation", default_activation), where)
 
@@ -256,16 +274,24 @@ EMITTERS = {
 
 # -- networks -> layer specs ---------------------------------------------------------------------
 def network_layers(network):
-    """The ``LayerSpec`` list of a ``glassnet.Network``: one "dense" layer per weight matrix.
+    """The ``LayerSpec`` list of one network: a ``glassnet.Network`` gives one "dense" spec per
+    weight matrix; a chapter-6 ``LayerNetwork`` one spec per layer ("conv-pool" with its
+    poolsize, input image shape and activation; "fully-connected" and "softmax" with their
+    p_dropout). The arrays are the network's own (not copies).
 
-    This is the one place that knows network classes; a layer network (chapter 6) will map
-    its layers to "conv-pool" / "fully-connected" / "softmax" specs here.
+    This is the one place that knows network classes. An ``Ensemble`` has one list per
+    member: see ``ensemble_members``.
     """
+    if isinstance(network, Ensemble):
+        raise InputError("an ensemble has one chain of layers per member: use ensemble_members(ensemble), "
+                         "or to_onnx / export_onnx, which average the members")
+    if isinstance(network, LayerNetwork):
+        return [_layer_spec(layer) for layer in network.layers]
     needed = ("sizes", "weights", "biases", "activation", "output_activation", "dtype")
     missing = [a for a in needed if not hasattr(network, a)]
     if missing:
         raise InputError(f"cannot export a {type(network).__name__}: it has no {', '.join(missing)} "
-                         "(export_onnx takes a glassnet.Network)")
+                         "(export_onnx takes a glassnet.Network, LayerNetwork or Ensemble)")
     n_layers = len(network.sizes) - 1
     if len(network.weights) != n_layers or len(network.biases) != n_layers:
         raise InputError(f"network of sizes {network.sizes} has {len(network.weights)} weight matrices "
@@ -275,14 +301,64 @@ def network_layers(network):
             for w, b, a in zip(network.weights, network.biases, activations)]
 
 
-def _network_metadata(network):
-    meta = {"sizes": json.dumps([int(s) for s in network.sizes]),
+def _layer_spec(layer):
+    """One chapter-6 layer as a LayerSpec (its w and b themselves)."""
+    params = {"w": layer.w, "b": layer.b}
+    if isinstance(layer, ConvPoolLayer):
+        return LayerSpec("conv-pool", {**params, "poolsize": layer.poolsize, "image_shape": layer.input_shape,
+                                       "activation": layer.activation_fn.name})
+    if isinstance(layer, SoftmaxLayer):
+        return LayerSpec("softmax", {**params, "p_dropout": layer.p_dropout})
+    return LayerSpec("fully-connected", {**params, "p_dropout": layer.p_dropout,
+                                         "activation": layer.activation_fn.name})
+
+
+def _n_in(network):
+    """Values per input sample: sizes[0], or c*h*w of a layer network's first layer."""
+    return network.layers[0].n_in if isinstance(network, LayerNetwork) else network.sizes[0]
+
+
+def ensemble_members(ensemble):
+    """``[(layers, normalise), ...]``, one per member of ``ensemble``: the member's
+    ``network_layers`` and whether its output must be divided by its row sum to become
+    probabilities (a sigmoid output layer; a softmax output is used as it is).
+
+    InputError for a member whose output is neither softmax nor sigmoid (its probabilities,
+    ``as_probabilities``, would need a clip at 0 and a rule for all-zero rows).
+    """
+    members = []
+    for j, member in enumerate(ensemble.members):
+        output = "softmax" if isinstance(member, LayerNetwork) else getattr(member.output_activation, "name", "?")
+        if output not in ("softmax", "sigmoid"):
+            raise InputError(f"ensemble member {j}: cannot export a {output!r} output layer as "
+                             f"probabilities; members need softmax or sigmoid outputs")
+        members.append((network_layers(member), output == "sigmoid"))
+    return members
+
+
+def _network_info(network):
+    """What ``metadata_props`` says of one network, as JSON-able values."""
+    if isinstance(network, LayerNetwork):
+        return {"network": "layers", "spec": network.spec()}
+    info = {"sizes": [int(s) for s in network.sizes],
             "activation": getattr(network.activation, "name", str(network.activation)),
             "output_activation": getattr(network.output_activation, "name", str(network.output_activation))}
     cost = getattr(network, "cost", None)
     if cost is not None:
-        meta["cost"] = getattr(cost, "name", str(cost))
-    return meta
+        info["cost"] = getattr(cost, "name", str(cost))
+    return info
+
+
+def _network_metadata(network):
+    """``_network_info`` as strings: lists and dicts as JSON."""
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in _network_info(network).items()}
+
+
+def _ensemble_dtype(ensemble):
+    dtypes = sorted({np.dtype(m.dtype).name for m in ensemble.members})
+    if len(dtypes) != 1:
+        raise InputError(f"ensemble members must share one dtype to be exported, got {', '.join(dtypes)}")
+    return np.dtype(dtypes[0])
 
 
 # -- models ------------------------------------------------------------------------------------
@@ -309,24 +385,68 @@ def build_model(layers, n_in, *, dtype=np.float32, opset=None, batch=None, metad
     for anything that cannot be exported, naming the layer and the reason.
     """
     dtype, opset, batch = _check_options(dtype, opset, batch)
-    n_in = int(n_in)
-    if n_in < 1 or not layers:
-        raise InputError(f"need n_in >= 1 and at least one layer, got n_in={n_in} and {len(layers)} layers")
+    n_in = _check_n_in(n_in, layers)
     g = _Graph(dtype)
-    x = "input"
-    g.shape[x] = (n_in,)
-    for index, layer in enumerate(layers):
-        kind, params = layer
-        where = f"layer {index} ({kind})"
-        if kind not in EMITTERS:
-            raise InputError(f"{where}: no ONNX emitter for layer kind {kind!r}; known: {', '.join(EMITTERS)}")
-        x = EMITTERS[kind](g, x, params, where)
+    g.shape["input"] = (n_in,)
+    x = _emit_chain(g, "input", layers, "")
     if x == "input":
         x = g.node("Identity", [x], g.shape[x])
     g.rename_output(x, "output")
-    description = [{"kind": kind, "activation": str(getattr(p.get("activation"), "name", p.get("activation"))),
-                    "shape": list(np.shape(p.get("w")))} for kind, p in layers]
-    return _assemble(g, n_in, opset, batch, {"layers": json.dumps(description), **(metadata or {})})
+    return _assemble(g, n_in, opset, batch, {"layers": json.dumps(_describe(layers)), **(metadata or {})})
+
+
+def build_mean_model(members, n_in, *, dtype=np.float32, opset=None, batch=None, metadata=None):
+    """A checked ``onnx.ModelProto`` whose output is the mean of several chains' outputs.
+
+    members : list of ``(layers, normalise)``: each chain of LayerSpecs reads "input" (N, n_in);
+        with ``normalise`` its output rows are divided by their sums (sigmoid outputs as
+        probabilities) before the mean. Every chain must end in the same shape (n_out,).
+    Other arguments as ``build_model``; InputError naming the member and layer otherwise.
+    """
+    dtype, opset, batch = _check_options(dtype, opset, batch)
+    if not members:
+        raise InputError("need at least one member to average, got none")
+    for layers, _ in members:
+        n_in = _check_n_in(n_in, layers)
+    g = _Graph(dtype)
+    g.shape["input"] = (n_in,)
+    outputs = []
+    for j, (layers, normalise) in enumerate(members):
+        x = _emit_chain(g, "input", layers, f"member {j}, ")
+        if normalise:
+            axes = g.const("axes", np.array([-1], np.int64))
+            total = g.node("ReduceSum", [x, axes], g.shape[x][:-1] + (1,), keepdims=1)
+            x = g.node("Div", [x, total], g.shape[x])
+        if outputs and g.shape[x] != g.shape[outputs[0]]:
+            raise InputError(f"member {j} outputs per-sample shape {g.shape[x]}, member 0 {g.shape[outputs[0]]}")
+        outputs.append(x)
+    mean = g.node("Mean", outputs, g.shape[outputs[0]])
+    g.rename_output(mean, "output")
+    described = [_describe(layers) for layers, _ in members]
+    return _assemble(g, n_in, opset, batch, {"layers": json.dumps(described), **(metadata or {})})
+
+
+def _check_n_in(n_in, layers):
+    n_in = int(n_in)
+    if n_in < 1 or not layers:
+        raise InputError(f"need n_in >= 1 and at least one layer, got n_in={n_in} and {len(layers)} layers")
+    return n_in
+
+
+def _emit_chain(g, x, layers, prefix):
+    """Emit ``layers`` one after another from tensor ``x``; the last tensor's name."""
+    for index, layer in enumerate(layers):
+        kind, params = layer
+        where = f"{prefix}layer {index} ({kind})"
+        if kind not in EMITTERS:
+            raise InputError(f"{where}: no ONNX emitter for layer kind {kind!r}; known: {', '.join(EMITTERS)}")
+        x = EMITTERS[kind](g, x, params, where)
+    return x
+
+
+def _describe(layers):
+    return [{"kind": kind, "activation": str(getattr(p.get("activation"), "name", p.get("activation"))),
+             "shape": list(np.shape(p.get("w")))} for kind, p in layers]
 
 
 def _assemble(g, n_in, opset, batch, metadata):
@@ -353,9 +473,16 @@ def _assemble(g, n_in, opset, batch, metadata):
 
 
 def to_onnx(network, *, opset=None, batch=None):
-    """``network`` (a ``glassnet.Network``) as a checked ``onnx.ModelProto``: see ``export_onnx``."""
+    """``network`` (a ``glassnet.Network``, ``LayerNetwork`` or ``Ensemble``) as a checked
+    ``onnx.ModelProto``: see ``export_onnx``."""
+    if isinstance(network, Ensemble):
+        members = ensemble_members(network)
+        metadata = {"network": "ensemble", "combine": network.combine,
+                    "members": json.dumps([_network_info(m) for m in network.members])}
+        return build_mean_model(members, network.n_in, dtype=_ensemble_dtype(network), opset=opset,
+                                batch=batch, metadata=metadata)
     layers = network_layers(network)
-    return build_model(layers, network.sizes[0], dtype=network.dtype, opset=opset, batch=batch,
+    return build_model(layers, _n_in(network), dtype=network.dtype, opset=opset, batch=batch,
                        metadata=_network_metadata(network))
 
 
@@ -370,12 +497,16 @@ def export_onnx(network, path, *, opset=None, batch=None):
     """Write ``network`` as an ONNX model to ``path`` and return the path.
 
     The model maps "input" (N, n_in) to "output" (N, n_out) exactly as
-    ``network.feedforward`` does, in the network's dtype (float32 or float64).
+    ``network.feedforward`` does, in the network's dtype (float32 or float64; an ensemble's
+    in its members' dtype, where ``Ensemble.feedforward`` returns float64).
 
     Parameters
     ----------
-    network : glassnet.Network
-        Fully connected, hidden activation sigmoid/tanh/relu, output sigmoid or softmax.
+    network : glassnet.Network, LayerNetwork or Ensemble
+        A Network: hidden activation sigmoid/tanh/relu, output sigmoid or softmax. A chapter-6
+        LayerNetwork: conv-pool, fully connected (dropout scaling included) and softmax
+        layers; its input is flat, c*h*w values a row. An Ensemble: the mean of its members'
+        probabilities (members sharing one dtype, each with a softmax or sigmoid output).
     path : str or path-like
         The file to write (conventionally ``*.onnx``); its folder must exist.
     opset : int, optional

@@ -8,10 +8,16 @@ the same folder, then ``os.replace``: a failed save leaves nothing behind) and
 returns its ``Path``.  Each has a ``name_figure(...)`` twin that only builds and
 returns the matplotlib ``Figure``, for notebooks and tests.
 
-Shapes: ``X`` is (m, n_in), one image a row; ``y`` is (m,) integer labels; a
-network's ``weights[0]`` is (n_hidden, n_in), so row j is hidden neuron j's
-incoming weights -- drawn as an image of the input's shape (28x28 for MNIST,
-8x8 for scikit-learn's digits).
+Shapes: ``X`` is (m, n_in), one image a row (a layer network's images flattened,
+c*h*w values); ``y`` is (m,) integer labels; a network's ``weights[0]`` is
+(n_hidden, n_in), so row j is hidden neuron j's incoming weights -- drawn as an
+image of the input's shape (28x28 for MNIST, 8x8 for scikit-learn's digits).
+
+Every function taking a ``network`` takes any model: a ``Network`` (chapters 1-3),
+a chapter-6 ``LayerNetwork`` (weights: a first convolutional layer's filters, as the
+book shows its 20 5x5 filters, or a first fully connected layer's rows) or an
+``Ensemble`` (predictions by its own rule; weights: those of member 0, as the
+figure's title says).
 """
 from __future__ import annotations
 
@@ -21,14 +27,18 @@ from pathlib import Path
 
 import numpy as np
 
+from .core.ensemble import Ensemble, member_sizes
 from .core.functions import sigmoid
-from .core.network import as_arrays
+from .core.layernet import ConvPoolLayer, LayerNetwork
+from .core.network import Network, as_arrays
 from .engines import predict
+from .errors import InputError
 from .files import atomic_write
+from .labels import check_labels
 
 __all__ = [
     "learning_curves", "learning_curves_figure",
-    "weights_grid", "weights_grid_figure",
+    "weights_grid", "weights_grid_figure", "filters_figure",
     "confusion_counts", "confusion_matrix", "confusion_matrix_figure",
     "misclassified", "misclassified_figure",
     "sigmoid_figures", "sigmoid_weight_figure", "sigmoid_bias_figure",
@@ -143,23 +153,19 @@ def learning_curves(history, path):
 
 
 # -- weights --------------------------------------------------------------------------------------
-def weights_grid_figure(network, *, image_shape=None, max_neurons=100):
-    """Each first-layer neuron's incoming weights (a row of ``weights[0]``) as a small image.
+def _first_member(network):
+    """``(network, note)``: an Ensemble's member 0 and a note saying so; any other model as it is."""
+    if isinstance(network, Ensemble):
+        return network.members[0], f" (member 0 of an ensemble of {len(network)})"
+    return network, ""
 
-    ``image_shape`` None: 28x28 for 784 inputs, 8x8 for 64 (any square count).  At
-    most ``max_neurons`` neurons are drawn, the first ones.  One diverging colormap,
-    centred on 0 and shared by all tiles: red pixels excite the neuron, blue inhibit.
-    """
-    W = np.asarray(network.weights[0], dtype=float)                # (n_hidden, n_in)
-    shape = image_shape_for(W.shape[1], image_shape)
-    if int(max_neurons) < 1:
-        raise ValueError(f"max_neurons must be >= 1, got {max_neurons}")
-    shown = W[:int(max_neurons)]
-    n = len(shown)
+
+def _tiles(fig, tiles, names, *, cmap, label):
+    """Draw ``tiles`` (n, h, w) in a grid of ``fig`` on one colour scale centred on 0, tile j
+    titled ``names[j]``, with one colour bar labelled ``label``."""
+    n = len(tiles)
     rows, cols = _grid(n)
-    limit = float(np.max(np.abs(shown))) or 1.0
-    tile = 1.0 if n > 36 else 1.4
-    fig = _figure(figsize=(cols * tile + 1.6, rows * tile + 1.2), layout="constrained")
+    limit = float(np.max(np.abs(tiles))) or 1.0
     axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
     image = None
     for j, ax in enumerate(axes):
@@ -168,31 +174,113 @@ def weights_grid_figure(network, *, image_shape=None, max_neurons=100):
         if j >= n:
             ax.set_visible(False)
             continue
-        image = ax.imshow(shown[j].reshape(shape), cmap="RdBu_r", vmin=-limit, vmax=limit,
-                          interpolation="nearest")
-        ax.set_title(f"neuron {j}", fontsize=7 if n > 36 else 8, pad=2)
-    fig.colorbar(image, ax=axes.tolist(), shrink=0.8, label="weight")
-    layer = "hidden" if network.num_layers > 2 else "output"
+        image = ax.imshow(tiles[j], cmap=cmap, vmin=-limit, vmax=limit, interpolation="nearest")
+        ax.set_title(names[j], fontsize=7 if n > 36 else 8, pad=2)
+    fig.colorbar(image, ax=axes.tolist(), shrink=0.8, label=label)
+
+
+def _tile_figure(n, scale=1.0):
+    """A figure sized for n tiles in a near-square grid."""
+    rows, cols = _grid(n)
+    tile = (1.0 if n > 36 else 1.4) * scale
+    return _figure(figsize=(cols * tile + 1.6, rows * tile + 1.2), layout="constrained")
+
+
+def _check_max(max_neurons):
+    if int(max_neurons) < 1:
+        raise ValueError(f"max_neurons must be >= 1, got {max_neurons}")
+    return int(max_neurons)
+
+
+def weights_grid_figure(network, *, image_shape=None, max_neurons=100, channel=None):
+    """The first layer's weights as small images, one per neuron or filter.
+
+    A ``Network``'s (or a layer network's first fully connected layer's) neuron j: row j of
+    its weights (n_out, n_in) drawn in the input's shape (``image_shape`` None: 28x28 for 784
+    inputs, 8x8 for 64, any square count), red exciting, blue inhibiting. A layer network
+    whose first layer is convolutional: its filters, ``filters_figure`` (``channel`` picks an
+    input channel there). An ``Ensemble``: member 0's, said in the title. At most
+    ``max_neurons`` tiles, the first ones; one colour scale centred on 0 for all of them.
+    """
+    net, note = _first_member(network)
+    max_neurons = _check_max(max_neurons)
+    if isinstance(net, LayerNetwork) and isinstance(net.layers[0], ConvPoolLayer):
+        return filters_figure(net.layers[0].w, max_filters=max_neurons, channel=channel, note=note)
+    layered = isinstance(net, LayerNetwork)
+    W = np.asarray(net.layers[0].w if layered else net.weights[0], dtype=float)    # (n_hidden, n_in)
+    shape = image_shape_for(W.shape[1], image_shape)
+    shown = W[:max_neurons]
+    n = len(shown)
+    fig = _tile_figure(n)
+    _tiles(fig, shown.reshape(n, *shape), [f"neuron {j}" for j in range(n)], cmap="RdBu_r", label="weight")
+    layer = "hidden" if (len(net.layers) if layered else net.num_layers - 1) > 1 else "output"
     of = f"the first {n} of {len(W)}" if n < len(W) else f"all {n}"
-    fig.suptitle(f"Incoming weights of {of} {layer} neurons")
+    fig.suptitle(f"Incoming weights of {of} {layer} neurons{note}")
     fig.supxlabel(f"pixel column (each tile: one neuron's {W.shape[1]} weights as a "
                   f"{shape[0]}x{shape[1]} image)", fontsize=9)
     fig.supylabel("pixel row", fontsize=9)
     return fig
 
 
-def weights_grid(network, path, *, image_shape=None, max_neurons=100):
+def filters_figure(filters, *, max_filters=100, channel=None, note=""):
+    """A convolutional layer's filters as small images, as chapter 6 shows its 20 5x5 filters.
+
+    filters : (f, c, kh, kw), a ``ConvPoolLayer``'s ``w``.  Each tile is one filter's
+    kh x kw weights on one grey scale centred on 0 and shared by all tiles: darker is a
+    larger weight (black the largest positive, white the most negative, mid-grey 0), so
+    dark regions show what the filter responds to.  With several input channels,
+    ``channel`` None draws the mean over the channels and an integer that one channel;
+    the title says which.  At most ``max_filters`` filters, the first ones; ``note`` is
+    added to the title (e.g. which ensemble member they belong to).
+    """
+    W = np.asarray(filters, dtype=float)
+    if W.ndim != 4:
+        raise InputError(f"filters must have shape (f, c, kh, kw), got {W.shape}")
+    f, c, kh, kw = W.shape
+    if channel is None:
+        tiles, which = W.mean(axis=1), ("" if c == 1 else f", the mean over its {c} input channels")
+    elif 0 <= int(channel) < c:
+        tiles, which = W[:, int(channel)], f", input channel {int(channel)} of {c}"
+    else:
+        raise InputError(f"channel must be in 0..{c - 1} for filters over {c} channel(s), got {channel}")
+    shown = tiles[:_check_max(max_filters)]
+    n = len(shown)
+    fig = _tile_figure(n, 0.9)
+    _tiles(fig, shown, [f"filter {j}" for j in range(n)], cmap="gray_r", label="weight (darker: larger)")
+    of = f"the first {n} of {f}" if n < f else f"the {n}"
+    fig.suptitle(f"{of.capitalize()} {kh}x{kw} filters of the first convolutional layer{which}{note}",
+                 fontsize=10)
+    return fig
+
+
+def weights_grid(network, path, *, image_shape=None, max_neurons=100, channel=None):
     """Write ``weights_grid_figure(network, ...)`` to the PNG ``path``; returns the Path."""
-    return _save(weights_grid_figure(network, image_shape=image_shape, max_neurons=max_neurons), path)
+    return _save(weights_grid_figure(network, image_shape=image_shape, max_neurons=max_neurons,
+                                     channel=channel), path)
 
 
 # -- errors ---------------------------------------------------------------------------------------
+def _sizes(network):
+    """``(n_in, n_out)`` of a Network, LayerNetwork or Ensemble."""
+    return (network.n_in, network.n_out) if isinstance(network, Ensemble) else member_sizes(network)
+
+
 def _predictions(network, X, y, chunk=10000):
-    X, y = as_arrays((np.asarray(X), np.asarray(y)), network.sizes[0], network.sizes[-1], network.dtype,
-                     targets="labels")
+    """``(X (m, n_in), labels (m,), predictions (m,))``: a Network through ``engines.predict``,
+    a LayerNetwork or Ensemble through its own ``predict`` (an ensemble's rule)."""
+    n_in, n_out = _sizes(network)
+    if isinstance(network, Network):
+        X, y = as_arrays((np.asarray(X), np.asarray(y)), n_in, n_out, network.dtype, targets="labels")
+    else:
+        X = np.asarray(X)
+        if X.ndim < 2 or math.prod(X.shape[1:]) != n_in:
+            raise InputError(f"inputs must have {n_in} values per image, got shape {X.shape}")
+        X, y = X.reshape(len(X), n_in), check_labels(np.asarray(y), n_out)
+        if len(y) != len(X):
+            raise InputError(f"{len(X)} images but {len(y)} labels")
     if not len(X):
         raise ValueError("no images to plot")
-    pred = predict(network, X, chunk)
+    pred = predict(network, X, chunk) if isinstance(network, Network) else network.predict(X)
     return X, y, pred
 
 
@@ -202,7 +290,7 @@ def confusion_counts(network, X, y):
     Shape (n_out, n_out); the diagonal holds the correct answers.
     """
     _, y, pred = _predictions(network, X, y)
-    k = network.sizes[-1]
+    k = _sizes(network)[1]
     return np.bincount(y * k + pred, minlength=k * k).reshape(k, k)
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import EXIT_OK, add_data_options, describe_sizes, load_model, model_test_set
+from .common import EXIT_OK, add_data_options, describe_network, load_model, model_test_set, predict_classes
 
 NAME = "evaluate"
 HELP = "accuracy of a saved model on the test set, digit by digit"
@@ -13,20 +13,47 @@ def add_arguments(e):
     e.description = ("Measure a saved model on the 10,000 MNIST test images (on the digits' 40% "
                     "test part when the model was trained on the digits, split with its training "
                     "seed) and print the accuracy with a table per digit: count, correct, "
-                    "accuracy and the digit it is most often mistaken for.")
+                    "accuracy and the digit it is most often mistaken for. Any saved model: a "
+                    "network of chapters 1-3, a chapter-6 layer network, or an ensemble (then also "
+                    "the accuracy of each member and of both ways to combine them: the mean of "
+                    "their probabilities and the majority vote).")
     e.add_argument("model", metavar="MODEL", help="a model saved by 'glassnet train --save'")
     add_data_options(e)
 
 
 def run(args, out, err):
-    from ..engines import predict
+    from ..core.ensemble import Ensemble
 
     net, header = load_model(args.model)
     dataset, seed, test = model_test_set(args.model, net, header, args)
     where = f"the digits' test part (split with seed {seed})" if dataset == "digits" else f"the {dataset} test set"
-    print(f"# {args.model}: {describe_sizes(net.sizes)} on {where}", file=err)
-    print(format_evaluation(test.y, predict(net, test.X), dataset), file=out)
+    print(f"# {args.model}: {describe_network(net)} on {where}", file=err)
+    if isinstance(net, Ensemble):
+        predicted, lines = ensemble_evaluation(net, test.X, test.y)
+        print(format_evaluation(test.y, predicted, dataset) + "\n\n" + "\n".join(lines), file=out)
+    else:
+        print(format_evaluation(test.y, predict_classes(net, test.X), dataset), file=out)
     return EXIT_OK
+
+
+def ensemble_evaluation(ensemble, X, labels):
+    """``(predictions by the ensemble's own rule (m,), lines)`` from one pass of every member:
+    the lines give the correct count of both combining rules and of each member alone."""
+    from ..core.ensemble import vote
+
+    P = ensemble.member_probabilities(X)                   # (k, m, n_out)
+    mean, member_predictions = P.mean(axis=0), np.argmax(P, axis=2)
+    by_rule = {"mean": np.argmax(mean, axis=1), "vote": vote(member_predictions, mean)}
+    labels, total = np.asarray(labels), len(labels)
+
+    def score(predicted):
+        right = int(np.sum(predicted == labels))
+        return f"{right} / {total} ({100 * right / max(total, 1):.2f}%)"
+    lines = [f"ensemble of {len(ensemble)} (answers by {ensemble.combine}):",
+             f"  mean of the members' probabilities  {score(by_rule['mean'])}",
+             f"  majority vote of the members        {score(by_rule['vote'])}"]
+    lines += [f"  member {j}: {score(p)}" for j, p in enumerate(member_predictions)]
+    return by_rule[ensemble.combine], lines
 
 
 def format_evaluation(labels, predicted, dataset="mnist"):

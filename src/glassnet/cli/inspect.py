@@ -7,7 +7,8 @@
 IDX files (raw or gzip) print their element type, shape and range; a 1-D uint8 file
 also gets a histogram of its values, as a labels file would.  Model files (.npz
 written by ``glassnet train --save``) print their layer sizes, cost, activations,
-dtype, seed, format version and training history length.
+dtype, seed, format version and training history length; a chapter-6 layer network
+each layer with its shapes, activation and dropout; an ensemble each member so.
 
 Labels are checked (1-D uint8, every value in 0..9) for a file given with --labels,
 the second file of a --pair, and any IDX file whose name contains "labels" (as
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import EXIT_OK, CLIError, load_model
+from .common import EXIT_OK, CLIError, describe_network, describe_sizes, io_sizes, load_model, model_kind
 
 NAME = "inspect"
 HELP = "show what an IDX data file or a saved model holds"
@@ -34,8 +35,9 @@ def add_arguments(p):
                     "'glassnet train --save') and print what they hold: for IDX the element type, "
                     "shape, min and max, and for 1-D uint8 files a histogram of the labels; for "
                     "models the layer sizes, cost, activations, dtype, seed, format version and "
-                    "the length of the training history. Labels (1-D uint8, all in 0..9) are "
-                    "checked for files given with --labels, for the labels of a --pair and for "
+                    "the length of the training history (for a chapter-6 layer network each layer's "
+                    "shapes, activation and dropout; for an ensemble each member's). Labels (1-D "
+                    "uint8, all in 0..9) are checked for files given with --labels, for the labels of a --pair and for "
                     "any IDX file whose name contains 'labels'. A malformed file stops with one "
                     "line naming it and exit code 2.")
     p.add_argument("files", metavar="FILE", nargs="*", help="IDX files (raw or .gz) or model files (.npz)")
@@ -156,22 +158,67 @@ def describe_idx(path, array, compressed):
 
 
 def describe_model(path):
+    """Lines describing a saved model: a network (sizes, cost, activations), a layer network
+    (each layer's shapes, activation and dropout) or an ensemble (each member so)."""
     net, header = load_model(path)
-    history = header.get("history") if isinstance(header.get("history"), list) else []
-    params = sum(w.size + b.size for w, b in zip(net.weights, net.biases))
     lines = [f"{path}: glassnet model, format {header.get('format')} version {header.get('format_version')}"
-             f" (written by glassnet {header.get('glassnet_version', 'unknown')})",
-             f"  sizes {'-'.join(map(str, net.sizes))} ({params:,} weights and biases), dtype {net.dtype}",
-             f"  cost {net.cost.name}, activation {net.activation.name}, output "
-             f"{net.output_activation.name}, init {net.init}, seed {header.get('seed')}",
-             f"  dataset {header.get('dataset', 'not recorded')}, history of {len(history)} "
-             f"epoch{'' if len(history) == 1 else 's'}"]
+             f" (written by glassnet {header.get('glassnet_version', 'unknown')})"]
+    if model_kind(net) == "ensemble":
+        lines.append(f"  ensemble of {len(net)} members answering by {net.combine} "
+                     f"({_count(net):,} weights and biases in all), {io_sizes(net)[0]} inputs, "
+                     f"{io_sizes(net)[1]} outputs")
+        for j, member in enumerate(net.members):
+            first, *rest = _network_lines(member, "    ")
+            lines += [f"  member {j}: {first.strip()}"] + rest
+    else:
+        lines += _network_lines(net, "  ")
+    return lines + [_training_line(header)]
+
+
+def _count(net):
+    """Weights and biases of a model, all members of an ensemble together."""
+    if model_kind(net) == "ensemble":
+        return sum(_count(m) for m in net.members)
+    if model_kind(net) == "layer network":
+        return sum(p.size for p in net.params())
+    return sum(w.size + b.size for w, b in zip(net.weights, net.biases))
+
+
+def _network_lines(net, indent):
+    """A Network's or LayerNetwork's description, each line starting with ``indent``."""
+    if model_kind(net) == "network":
+        return [f"{indent}sizes {describe_sizes(net.sizes)} ({_count(net):,} weights and biases), dtype {net.dtype}",
+                f"{indent}cost {net.cost.name}, activation {net.activation.name}, output "
+                f"{net.output_activation.name}, init {net.init}, seed {net.seed}"]
+    lines = [f"{indent}layer network {describe_network(net)} ({_count(net):,} weights and biases), "
+             f"dtype {net.dtype}, seed {net.seed}, log-likelihood cost"]
+    return lines + [f"{indent}layer {i}: {_layer_line(layer)}" for i, layer in enumerate(net.layers)]
+
+
+def _layer_line(layer):
+    """One chapter-6 layer: kind, shapes in and out, activation, dropout, parameter shapes."""
+    from ..core.layernet import ConvPoolLayer, SoftmaxLayer
+    params = f"w {tuple(layer.w.shape)}, b {tuple(layer.b.shape)}"
+    if isinstance(layer, ConvPoolLayer):
+        f, c, kh, kw = layer.filter_shape
+        return (f"ConvPoolLayer, {f} filters {kh}x{kw} over {c} channel{'s' * (c != 1)} of "
+                f"{'x'.join(map(str, layer.input_shape[1:]))}, max-pool {'x'.join(map(str, layer.poolsize))}, "
+                f"{layer.activation_fn.name} -> {'x'.join(map(str, layer.output_shape))}; {params}")
+    dropout = f"dropout {layer.p_dropout:g} on its input" if layer.p_dropout else "no dropout"
+    activation = "softmax" if isinstance(layer, SoftmaxLayer) else layer.activation_fn.name
+    return f"{type(layer).__name__}, {layer.n_in} -> {layer.n_out}, {activation}, {dropout}; {params}"
+
+
+def _training_line(header):
+    history = header.get("history") if isinstance(header.get("history"), list) else []
+    line = (f"  dataset {header.get('dataset', 'not recorded')}, history of {len(history)} "
+            f"epoch{'' if len(history) == 1 else 's'}")
     last = history[-1] if history and isinstance(history[-1], dict) else {}
     if isinstance(last.get("accuracy"), (int, float)):
-        lines[-1] += f", last test accuracy {100 * last['accuracy']:.2f}%"
+        line += f", last test accuracy {100 * last['accuracy']:.2f}%"
     if header.get("stopped"):
-        lines[-1] += f", stopped: {header['stopped']}"
-    return lines
+        line += f", stopped: {header['stopped']}"
+    return line
 
 
 def _shape(shape):

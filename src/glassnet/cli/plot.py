@@ -1,11 +1,14 @@
 """``glassnet plot KIND``: pictures of a saved model (needs matplotlib, the extra ``plot``).
 
     glassnet plot curves MODEL -o curves.png         cost and accuracy per epoch (header history)
-    glassnet plot weights MODEL -o weights.png       first-layer weights as images
+    glassnet plot weights MODEL -o weights.png       first-layer weights (or filters) as images
     glassnet plot confusion MODEL -o confusion.png   confusion matrix on the test set
     glassnet plot misclassified MODEL -o wrong.png   misclassified test digits
     glassnet plot sigmoid -o DIR                     the tutorial's two sigmoid-neuron figures
 
+Any saved model: a network of chapters 1-3, a chapter-6 layer network (weights: the
+first convolutional layer's filters, as the book shows its 20 5x5 filters, or the first
+fully connected layer's rows) or an ensemble (its own answers; weights of member 0).
 The test set is MNIST's 10,000 test images, or the digits' 40% test part when the
 model's header says dataset "digits" (split with the header's training seed).
 Written paths go to stdout, one per line; comments to stderr.
@@ -14,8 +17,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import (EXIT_OK, CLIError, add_data_options, at_least, load_model, model_test_set, parse_sizes,
-                     positive, writable)
+from .common import (EXIT_OK, CLIError, add_data_options, at_least, describe_network, load_model, model_kind,
+                     model_test_set, parse_sizes, positive, writable)
 
 NAME = "plot"
 HELP = "draw a saved model: learning curves, weights, confusion matrix, mistakes"
@@ -36,12 +39,19 @@ def add_arguments(p):
     model_kind("curves", "average cost and accuracy per epoch, from the model's training history",
                "Plot the average cost and the accuracy per epoch on the training, validation and "
                "test data, from the history stored in the model file.", "curves.png")
-    w = model_kind("weights", "each hidden neuron's incoming weights as an image",
+    w = model_kind("weights", "each hidden neuron's incoming weights, or each filter, as an image",
                    "Draw each first-layer neuron's incoming weights as a 28x28 image (8x8 for the "
-                   "digits), red positive, blue negative, on one colour scale centred on 0.",
+                   "digits), red positive, blue negative, on one colour scale centred on 0. For a "
+                   "chapter-6 layer network whose first layer is convolutional, draw its filters "
+                   "(e.g. 20 of 5x5) in grey, darker for larger weights, mid-grey 0, as the book "
+                   "shows them; with several input channels, their mean (or --channel). For an "
+                   "ensemble, the weights of its member 0.",
                    "weights.png")
     w.add_argument("--max-neurons", type=at_least(int, 1), default=100, metavar="N",
-                   help="draw at most the first N neurons (default 100)")
+                   help="draw at most the first N neurons or filters (default 100)")
+    w.add_argument("--channel", type=at_least(int, 0), metavar="C",
+                   help="convolutional filters over several input channels: draw channel C "
+                        "(default: the mean over the channels)")
     c = model_kind("confusion", "confusion matrix on the test set",
                    "Count, for every true digit, which digit the model predicts, on the MNIST test "
                    "set (or the digits test part for a model trained on the digits).",
@@ -54,7 +64,11 @@ def add_arguments(p):
     m.add_argument("-n", type=at_least(int, 1), default=36, metavar="N",
                    help="show at most N misclassified images (default 36)")
     add_data_options(m)
+    _add_figure_kinds(kinds)
 
+
+def _add_figure_kinds(kinds):
+    """The kinds that draw no saved model: chapter 5's learning speed, the sigmoid neuron."""
     ls = kinds.add_parser("learning-speed", help="chapter 5: how fast each hidden layer learns, over training",
                           description="Train a network the way chapter 5's figures were made (cross-entropy, "
                                       "scaled initialisation, the first 1,000 MNIST training images, mini-batches "
@@ -94,12 +108,10 @@ def run(args, out, err):
         return _learning_speed(args, output, out, err)
     net, header = load_model(args.model)
     if args.kind == "curves":
-        history = header.get("history")
-        if not isinstance(history, list) or not history:
-            raise CLIError(f"{args.model} holds no training history (it was saved without one)")
-        path = plots.learning_curves(history, output)
+        path = plots.learning_curves(_history(args.model, header, err), output)
     elif args.kind == "weights":
-        path = plots.weights_grid(net, output, max_neurons=args.max_neurons)
+        print(f"# drawing {_weights_drawn(net)}, of {describe_network(net)}", file=err)
+        path = plots.weights_grid(net, output, max_neurons=args.max_neurons, channel=args.channel)
     else:
         name, seed, test = model_test_set(args.model, net, header, args)
         if args.kind == "confusion":
@@ -111,6 +123,30 @@ def run(args, out, err):
             print(f"# {count} of {len(test.y)} {name} test images misclassified", file=err)
     print(path, file=out)
     return EXIT_OK
+
+
+def _history(path, header, err):
+    """The training history in a model's header; an ensemble saved without one at its top
+    may hold one in member 0's header (said on stderr). CLIError when there is none."""
+    history = header.get("history")
+    members = header.get("members") if isinstance(header.get("members"), list) else []
+    if not history and members and isinstance(members[0], dict) and members[0].get("history"):
+        history = members[0]["history"]
+        print(f"# the training history of member 0 of {len(members)}", file=err)
+    if not isinstance(history, list) or not history:
+        raise CLIError(f"{path} holds no training history (it was saved without one)")
+    return history
+
+
+def _weights_drawn(net):
+    """What ``plot weights`` draws for ``net``, in words."""
+    from ..core.layernet import ConvPoolLayer
+    member, note = (net.members[0], "member 0's ") if model_kind(net) == "ensemble" else (net, "")
+    if model_kind(member) == "layer network" and isinstance(member.layers[0], ConvPoolLayer):
+        f, c, kh, kw = member.layers[0].filter_shape
+        channels = f" (the mean over {c} input channels unless --channel)" if c > 1 else ""
+        return f"{note}{f} {kh}x{kw} filters of the first convolutional layer{channels}"
+    return f"{note}first-layer weights, one image per neuron"
 
 
 def _learning_speed(args, output, out, err):

@@ -11,8 +11,7 @@ import json
 
 import numpy as np
 
-from ..core.functions import as_probabilities
-from .common import EXIT_OK, CLIError, at_least, describe_sizes, load_model
+from .common import EXIT_OK, CLIError, at_least, describe_network, io_sizes, load_model, model_kind, probabilities
 
 NAME = "predict"
 HELP = "read the digit in image files with a saved MNIST model"
@@ -23,8 +22,9 @@ def add_arguments(p):
                     "Pillow reads) with a saved MNIST model. Each image is prepared the way MNIST's "
                     "digits were: grayscale, ink light on dark, cropped, scaled to fit 20x20, centred "
                     "by its centre of mass in 28x28. Prints the most likely digits with their "
-                    "probabilities: a softmax output as it is, sigmoid outputs divided by their sum "
-                    "(a score that sums to 1, not a calibrated probability). Needs Pillow: "
+                    "probabilities: a softmax output as it is (chapter-6 layer networks have one), "
+                    "sigmoid outputs divided by their sum (a score that sums to 1, not a calibrated "
+                    "probability), an ensemble's mean of its members' probabilities. Needs Pillow: "
                     "pip install \"glassnet[image]\".")
     p.add_argument("model", metavar="MODEL", help="a model saved by 'glassnet train --save' (784 inputs)")
     p.add_argument("images", metavar="IMAGE", nargs="+", help="image files holding one digit each")
@@ -40,12 +40,12 @@ def run(args, out, err):
     from ..preprocess import prepare, preview
 
     net, header = load_model(args.model)
-    if net.sizes[0] != 784 or net.sizes[-1] != 10:
-        raise CLIError(f"{args.model}: a {describe_sizes(net.sizes)} network (dataset "
+    if io_sizes(net) != (784, 10):
+        raise CLIError(f"{args.model}: a {describe_network(net)} {model_kind(net)} (dataset "
                        f"{header.get('dataset', 'unknown')}); predict needs an MNIST model with "
                        f"784 inputs and 10 outputs")
     X = np.stack([prepare(path) for path in args.images])      # every image checked first
-    P = as_probabilities(net.feedforward(X), net.output_activation.name)
+    P = probabilities(net, X)
     k = min(args.top, P.shape[1])
     results = []
     for path, x, p in zip(args.images, X, P):
