@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..safeload import open_regular_file
 from .common import EXIT_OK, CLIError, describe_network, describe_sizes, io_sizes, load_model, model_kind
 
 NAME = "inspect"
@@ -104,7 +105,7 @@ def _existing(name):
 
 def _is_model(path):
     """A zip archive (what np.savez writes), or anything named .npz."""
-    with open(path, "rb") as f:
+    with open_regular_file(path, error=CLIError) as f:      # a FIFO swapped in is refused, not waited on
         start = f.read(4)
     return start == ZIP_MAGIC or path.suffix.lower() == ".npz"
 
@@ -112,7 +113,7 @@ def _is_model(path):
 def _read(path):
     from ..datasets.idx import read_idx
 
-    with open(path, "rb") as f:
+    with open_regular_file(path, error=CLIError) as f:
         compressed = f.read(2) == GZIP_MAGIC
     return read_idx(path), compressed
 
