@@ -13,6 +13,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import glassnet.sklearn
 from glassnet import Network
+from glassnet.errors import InputError
 from glassnet.sklearn import BOOK_CHAPTER_1, GlassnetClassifier
 
 #: the book's network with fewer epochs: the same code paths (sigmoid, quadratic cost, plain SGD)
@@ -30,7 +31,7 @@ def test_defaults_are_the_documented_modern_recipe():
     assert clf.get_params() == dict(hidden_layer_sizes=(100,), epochs=100, mini_batch_size=32, eta=0.02,
                                     cost="log-likelihood", activation="relu", init="he", l2=50.0,
                                     momentum=0.9, schedule="constant", early_stop=None,
-                                    validation_fraction=0.1, dtype="float32", random_state=None)
+                                    validation_fraction=0.1, dtype="float32", random_state=None, layers=None)
     doc = GlassnetClassifier.__doc__
     for default in ("(100,)", "default=100", "default=32", "default=0.02", 'default="log-likelihood"',
                     'default="relu"', 'default="he"', "default=50.0", "default=0.9"):
@@ -201,3 +202,22 @@ def test_the_book_network_is_still_trainable(digits):
     assert pipe.fit(X_train, y_train).score(X_test, y_test) > 0.8      # N(0, 1) weights: the issue's 0.85s
     net = pipe.named_steps["net"].network_
     assert net.sizes == [64, 30, 10] and net.cost.name == "quadratic" and net.activation.name == "sigmoid"
+
+
+def test_a_layer_network_as_an_estimator():
+    """GlassnetClassifier(layers=...) trains chapter 6's layers on 8x8 images (1, 8, 8)."""
+    from sklearn.base import clone
+    from sklearn.datasets import load_digits
+    from glassnet.core.layernet import ConvPoolLayer, LayerNetwork
+    X, y = load_digits(return_X_y=True)
+    X = X / 16.0
+    clf = GlassnetClassifier(layers="conv8x3:relu,pool2,fc40", epochs=8, mini_batch_size=20, eta=0.1,
+                             l2=0.0, random_state=0).fit(X[:1200], y[:1200])
+    assert isinstance(clf.network_, LayerNetwork) and isinstance(clf.network_.layers[0], ConvPoolLayer)
+    assert clf.network_.layers[0].input_shape == (1, 8, 8)
+    assert clf.score(X[1200:], y[1200:]) > 0.85
+    np.testing.assert_allclose(clf.predict_proba(X[1200:]).sum(axis=1), 1.0, rtol=1e-12)
+    again = clone(clf).fit(X[:1200], y[:1200])
+    np.testing.assert_array_equal(again.predict_proba(X[1200:]), clf.predict_proba(X[1200:]))
+    with pytest.raises(InputError, match="pool must follow"):
+        GlassnetClassifier(layers="pool2").fit(X[:50], y[:50])

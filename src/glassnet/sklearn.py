@@ -19,6 +19,7 @@ Needs scikit-learn >= 1.6 (the extra ``sklearn``: ``pip install "glassnet[sklear
 """
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -31,8 +32,10 @@ except ImportError:        # no scikit-learn, or one older than 1.6 (no validate
     raise ImportError("glassnet.sklearn needs scikit-learn >= 1.6: pip install \"glassnet[sklearn]\"") from None
 
 from .core.functions import as_probabilities
+from .core.layernet import LayerNetwork
 from .core.network import Network
 from .training import TrainingConfig, fit as _fit
+from .training.layerspec import parse_layers
 
 __all__ = ["GlassnetClassifier", "BOOK_CHAPTER_1"]
 
@@ -65,6 +68,13 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
     hidden_layer_sizes : tuple of int, default=(100,)
         Neurons per hidden layer; ``()`` for none.  The input layer has one neuron per
         feature and the output layer one per class.
+    layers : str or None, default=None
+        A chapter-6 layer network instead, written as ``glassnet train --layers`` takes it
+        (``glassnet.training.layerspec``), e.g. ``"conv20x5,pool2,fc100"``; the softmax output
+        layer is added.  Square numbers of features are images (1, side, side) for conv
+        layers.  ``activation`` is the layers' default activation; the cost is the
+        log-likelihood and ``init``, ``cost`` and ``hidden_layer_sizes`` are then not used;
+        L2 follows network3 (lambda divided by the number of mini-batches).
     epochs : int, default=100
         Passes over the training data in ``fit``.
     mini_batch_size : int, default=32
@@ -117,8 +127,9 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, hidden_layer_sizes=(100,), epochs=100, mini_batch_size=32, eta=0.02,
                  cost="log-likelihood", activation="relu", init="he", l2=50.0, momentum=0.9,
                  schedule="constant", early_stop=None, validation_fraction=0.1, dtype="float32",
-                 random_state=None):
+                 random_state=None, layers=None):
         self.hidden_layer_sizes = hidden_layer_sizes
+        self.layers = layers
         self.epochs = epochs
         self.mini_batch_size = mini_batch_size
         self.eta = eta
@@ -212,7 +223,9 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X):
         """Class scores (n_samples, n_classes), rows summing to 1: softmax outputs as they are,
         sigmoid (or other) outputs divided by their sum (a score, not a calibrated probability)."""
-        return as_probabilities(self._outputs(X), self.network_.output_activation.name)
+        outputs = self._outputs(X)
+        output = getattr(self.network_, "output_activation", None)
+        return as_probabilities(outputs, "softmax" if output is None else output.name)
 
     def predict(self, X):
         """The label of the most active output neuron for each row of X."""
@@ -220,19 +233,12 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
         return self.classes_[index]
 
     def _outputs(self, X):
-        """Output activations (n_samples, n_classes), computed in float64."""
+        """Output activations (n_samples, n_classes), computed in float64: through a float64
+        copy of the network, every row's output is independent of the batch it came in with
+        (BLAS blocks float32 products differently for different batch sizes), to ~1e-16."""
         check_is_fitted(self, "network_")
-        net = self.network_
-        X = validate_data(self, X, reset=False, dtype=net.dtype)
-        # rows one at a time would give the same float32 results only up to rounding
-        # (BLAS blocks differently); computing in float64 makes every row's output
-        # independent of the batch it came in, to ~1e-16
-        A = np.asarray(X, dtype=np.float64)
-        last = len(net.weights) - 1
-        for l, (w, b) in enumerate(zip(net.weights, net.biases)):
-            act = net.output_activation if l == last else net.activation
-            A = act(A @ w.T.astype(np.float64) + b.astype(np.float64))
-        return A
+        X = validate_data(self, X, reset=False, dtype=self.network_.dtype)
+        return self.network_.astype(np.float64).feedforward(np.asarray(X, dtype=np.float64))
 
     # -- helpers -----------------------------------------------------------------------------
     def _dtype(self):
@@ -274,9 +280,21 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
         raise ValueError(f"random_state must be None, an int, a numpy Generator or RandomState, got {rs!r}")
 
     def _new_network(self, n_in, n_classes, rng, dtype):
+        if self.layers is not None:
+            return self._new_layer_network(n_in, n_classes, rng, dtype)
         net = Network([n_in, *self._hidden(), n_classes], seed=rng, cost=self.cost,
                       activation=self.activation, init=self.init, dtype=dtype)
         # the Generator itself drives the network; record an int seed only (saved headers are JSON)
+        net.seed = int(self.random_state) if isinstance(self.random_state, numbers.Integral) else None
+        return net
+
+    def _new_layer_network(self, n_in, n_classes, rng, dtype):
+        if not isinstance(self.layers, str):
+            raise ValueError(f"layers must be a string such as 'conv20x5,pool2,fc100', got {self.layers!r}")
+        side = math.isqrt(n_in)
+        shape = (1, side, side) if side * side == n_in else (n_in,)
+        net = LayerNetwork(parse_layers(self.layers, shape, n_classes, activation=self.activation),
+                           seed=rng, dtype=dtype)
         net.seed = int(self.random_state) if isinstance(self.random_state, numbers.Integral) else None
         return net
 

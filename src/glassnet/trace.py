@@ -99,10 +99,7 @@ def build_network(sizes=None, *, seed=0, weights=None, biases=None, cost="quadra
 
 def float64_copy(network):
     """A float64 copy of ``network`` (same sizes, parameters, cost and activations)."""
-    return Network(network.sizes, weights=[w.astype(np.float64) for w in network.weights],
-                   biases=[b.astype(np.float64) for b in network.biases], dtype=np.float64,
-                   cost=network.cost.name, activation=network.activation.name,
-                   output_activation=network.output_activation.name)
+    return network.astype(np.float64)
 
 
 def primer_example():

@@ -324,6 +324,12 @@ class LayerNetwork:
         return cls(layers_from_spec(spec), seed=seed,
                    dtype=dtype or spec.get("dtype", "float32"), **kwargs)
 
+    def astype(self, dtype):
+        """A copy of this network (same layers and parameters, seed recorded) in ``dtype``."""
+        twin = LayerNetwork.from_spec(self.spec(), seed=self.seed, dtype=dtype)
+        twin.set_params([p.astype(dtype) for p in self.params()])
+        return twin
+
     # -- forward -------------------------------------------------------------------------
     def _inputs(self, X):
         X = np.asarray(X)

@@ -104,6 +104,12 @@ class Network:
                 raise ValueError(f"layer {l}: weights must have shape {want} and biases ({want[0]},), "
                                  f"got {w.shape} and {b.shape}")
 
+    def astype(self, dtype):
+        """A copy of this network (same sizes, parameters, cost, activations, seed) in ``dtype``."""
+        return Network(self.sizes, weights=[w.astype(dtype) for w in self.weights], seed=self.seed,
+                       biases=[b.astype(dtype) for b in self.biases], dtype=dtype, cost=self.cost,
+                       activation=self.activation, output_activation=self.output_activation, init=self.init)
+
     # -- the network's function ------------------------------------------------
     def feedforward(self, a):
         """The network's output for input ``a`` (book eq. 22, applied layer by layer).
