@@ -10,7 +10,8 @@ from .core.gradcheck import gradient_check
 from .core.network import Network
 from .errors import GlassnetError, LabelError
 from .labels import one_hot
+from .trace import trace            # glassnet.trace(network, x, y, eta): one step of backprop as data
 
 from .version import __version__
 __all__ = ["io", "engines", "Network", "sigmoid", "sigmoid_prime", "gradient_check", "one_hot", "LabelError",
-           "GlassnetError", "__version__"]
+           "GlassnetError", "trace", "__version__"]
