@@ -30,11 +30,6 @@ OPTION_KEYS = ("sizes", "epochs", "mini_batch_size", "eta", "log_every", "cost",
                "l2", "momentum", "schedule", "patience", "max_halvings", "early_stop", "augment",
                "train_on_validation", "monitor_training")
 
-#: the most parameters (weights and biases) a network may have: 4 GiB of float32 each
-#: for the weights, gradients, momentum and best copy would be 64 GiB
-MAX_PARAMETERS = 1 << 30
-
-
 def add_arguments(t):
     t.description = ("Train a network by mini-batch SGD, printing 'Epoch j: correct / n' on the test set "
                      "after every epoch. With no options this is the book's run: MNIST, 784-30-10, 30 "
@@ -105,6 +100,13 @@ def _add_run_options(t):
     t.add_argument("--plots", metavar="DIR", help="write learning curves, weights and confusion plots to DIR")
     t.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show a progress bar inside each epoch (default: only on a terminal)")
+    t.add_argument("--watch", action="store_true",
+                   help="serve a live page on 127.0.0.1 (its address printed on stderr) showing the "
+                        "learning curves, the first layer's weights, the accuracy on each digit and the "
+                        "speed of learning per layer as the network trains, with pause and stop buttons "
+                        "(stop saves the network with --save and exits 0); needs the web extra")
+    t.add_argument("--watch-port", type=at_least(int, 0, high=65535), metavar="PORT",
+                   help="the port of the --watch page (implies --watch; default 0: a free one)")
 
 
 def _options(args):
@@ -118,10 +120,6 @@ def _options(args):
         opts["monitor_training"] = 10000         # the learning curves show the training cost
     if not 0 <= opts.get("momentum", 0.0) < 1:
         raise CLIError(f"--momentum must be below 1, got {opts['momentum']:g}")
-    n_parameters = sum((a + 1) * b for a, b in zip(opts["sizes"][:-1], opts["sizes"][1:]))
-    if n_parameters > MAX_PARAMETERS:
-        raise CLIError(f"--sizes {describe_sizes(opts['sizes'])} has {n_parameters:,} parameters; glassnet "
-                       f"trains at most {MAX_PARAMETERS:,}")
     return opts
 
 
@@ -171,13 +169,29 @@ def _config(opts, n_training):
 
 
 def run(args, out, err):
-    from ..core.network import Network
-    from ..progress import BatchProgress, is_terminal
-    from ..training import fit
+    from ..progress import is_terminal
 
     opts = _options(args)
     paths = _check_files(args)
     show = is_terminal(err) if args.progress is None else args.progress
+    watching = args.watch or args.watch_port is not None
+    page = _start_watch(args, err) if watching else None    # before the data: the page opens meanwhile
+    try:
+        return _train(args, opts, paths, show, page.watch if page else None, out, err)
+    except BaseException as e:
+        if page is not None:        # the page says why the run ended
+            page.watch.finish("interrupted" if isinstance(e, KeyboardInterrupt) else "failed", str(e) or None)
+        raise
+    finally:
+        if page is not None:
+            page.close()
+
+
+def _train(args, opts, paths, show, watch, out, err):
+    from ..core.network import Network
+    from ..progress import BatchProgress
+    from ..training import fit
+
     training, validation, test, sha = _data(args, opts, show, err)
     net = Network(opts["sizes"], seed=args.seed, cost=opts.get("cost", "quadratic"),
                   activation=opts.get("activation", "sigmoid"), init=opts.get("init", "standard"))
@@ -187,9 +201,12 @@ def run(args, out, err):
         from ..training.augment import Augmenter
         # a preset may give the share of images distorted each epoch; --augment means all of them
         augment = Augmenter(fraction=1.0 if opts["augment"] is True else float(opts["augment"]))
+    described = f"{_describe(net, config, augment)}, seed {args.seed}"
     print(f"# glassnet {__version__}: {describe_sizes(net.sizes)} on {args.dataset} ({len(training.X)} "
-          f"training, {len(test.X)} test images), {_describe(net, config, augment)}, seed {args.seed}", file=err)
+          f"training, {len(test.X)} test images), {described}", file=err)
     bar = BatchProgress("training", stream=err, enabled=show)
+    callbacks, on_batch, stop = _watch_hooks(watch, args, net, (training, test), (config, described),
+                                             bar if show else None)
 
     def report(network, record):
         j = record["epoch"]
@@ -199,17 +216,65 @@ def run(args, out, err):
     metadata = dict(dataset=args.dataset, data_sha256=sha,
                     training=dict(config.__dict__, seed=args.seed, preset=args.preset,
                                   augment=repr(augment) if augment else None, training_images=len(training.X)))
-    result = fit(net, training, config, validation=validation, test=test, augment=augment, callbacks=[report],
-                 on_batch=bar if show else None, checkpoint=paths["checkpoint"], resume=args.resume,
-                 handle_signals=paths["checkpoint"] is not None, metadata=metadata)
+    result = fit(net, training, config, validation=validation, test=test, augment=augment,
+                 callbacks=[report] + callbacks, on_batch=on_batch, checkpoint=paths["checkpoint"],
+                 resume=args.resume, handle_signals=paths["checkpoint"] is not None, metadata=metadata, stop=stop)
     bar.close()
-    if result.stopped == "interrupted":
+    by_page = watch is not None and _watch_finished(watch, net, result, paths, err)
+    if result.stopped == "interrupted" and not by_page:    # the page's stop saves as a finished run does
         print(f"# interrupted after epoch {len(result.history) - 1}; the checkpoint {paths['checkpoint']} "
               f"holds it: run the same command with --resume to continue", file=err)
         return EXIT_INTERRUPTED
     _summarise(net, result, config, test, err)
     _write_outputs(args, net, result, dict(metadata, engine=result.engine), paths, test, err)
     return EXIT_OK
+
+
+def _start_watch(args, err):
+    try:
+        from ..web.watchapp import WatchServer
+    except ImportError as e:
+        raise CLIError(f"--watch needs the 'web' extra ({e}): pip install 'glassnet[web]'") from None
+    page = WatchServer(port=args.watch_port or 0)
+    print(f"# watching at {page.url}", file=err, flush=True)
+    return page
+
+
+def _watch_hooks(watch, args, net, data, run, bar):
+    """``(callbacks, on_batch, stop)`` for fit: the live page's callback, its on_batch (then the
+    progress bar's, if any) and its stop Event; without a page, none of them but the bar.
+    data: (training, test); run: (config, description). The speed of learning is measured on
+    the first 500 training images."""
+    if watch is None:
+        return [], bar, None
+    (training, test), (config, description) = data, run
+    history = None
+    if args.resume:                           # the page shows the curves from the first epoch
+        from ..training import read_checkpoint
+        history = read_checkpoint(args.checkpoint)[1]["state"]["history"]
+    image_shape = (8, 8) if args.dataset == "digits" else (28, 28)
+    watch.attach(net, test=(test.X, test.y), sample=(training.X[:500], training.y[:500]), image_shape=image_shape,
+                 meta=dict(dataset=args.dataset, epochs=config.epochs, description=description), history=history)
+
+    def on_batch(done, total):
+        watch.on_batch(done, total)
+        if bar:
+            bar(done, total)
+    return [watch.callback], on_batch, watch.stop_event
+
+
+def _watch_finished(watch, net, result, paths, err):
+    """Tell the page how the run ended; True when its stop button ended it."""
+    by_page = result.stopped == "interrupted" and watch.stop_requested
+    state = {"completed": "finished", "interrupted": "stopped" if by_page else "interrupted"}
+    reason = {"completed": None, "interrupted": None if by_page else "interrupted (Ctrl-C or SIGTERM)"}
+    watch.finish(state.get(result.stopped, "finished"), reason.get(result.stopped, f"stopped: {result.stopped}"),
+                 network=net)
+    if by_page:
+        kept = (f"; the checkpoint {paths['checkpoint']} holds epoch {len(result.history) - 1}: --resume "
+                "continues" if paths["checkpoint"] else "")
+        print(f"# stopped from the watch page after {len(result.history)} epochs{kept}", file=err)
+    return by_page
 
 
 def _summarise(net, result, config, test, err):
@@ -219,7 +284,7 @@ def _summarise(net, result, config, test, err):
         print(f"# best {best['correct']} / {best['total']} ({100 * best['accuracy']:.2f}%) at epoch "
               f"{best['epoch']}; {sum(h['seconds'] for h in history):.1f} s of training on the {result.engine} "
               f"engine" + (f"; stopped: {result.stopped}" if result.stopped != "completed" else ""), file=err)
-    if result.best_epoch is not None and config.keep_best:
+    if result.best_epoch is not None and config.keep_best and result.stopped != "interrupted":
         final = net.evaluate((test.X, test.y))
         print(f"# kept the weights of epoch {result.best_epoch} (best validation accuracy "
               f"{100 * history[result.best_epoch]['validation_accuracy']:.2f}%): test {final} / "

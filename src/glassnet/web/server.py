@@ -32,6 +32,7 @@ from flask import Flask, Response, request, send_from_directory
 from werkzeug.exceptions import HTTPException
 
 from .. import errors
+from ..core.functions import as_probabilities
 from ..explain import saliency
 from ..trace import float64_copy
 
@@ -121,15 +122,6 @@ def activations(network, x):
     return [a[0] for a in layers]
 
 
-def probabilities(network, output):
-    """The output layer as probabilities: softmax as it is, sigmoid outputs divided by their sum."""
-    output = np.asarray(output, dtype=np.float64)
-    if network.output_activation.name == "softmax":
-        return output
-    total = output.sum()
-    return output / total if total > 0 else np.full_like(output, 1 / len(output))
-
-
 def model_info(network, header=None):
     """What ``GET /api/model`` answers: the network's shape and what its header says."""
     header = header or {}
@@ -191,7 +183,7 @@ def create_app(network, header=None):
         except InputError as e:
             return error(str(e), e.status)
         layers = activations(network, x)
-        probs = probabilities(network, layers[-1])
+        probs = as_probabilities(layers[-1], network.output_activation.name)
         prediction = int(np.argmax(layers[-1]))
         explained = prediction if digit is None else digit
         return {

@@ -1,0 +1,155 @@
+"""The live page of ``glassnet train --watch``: a Flask app streaming a ``Watch``.
+
+    GET  /              the page (static/watch.html, watch.js, watch.css: plain JS and canvas,
+                        nothing from the internet)
+    GET  /events        Server-Sent Events: one ``update`` event (JSON, ``Watch.updates``) at
+                        most every ``INTERVAL`` seconds while anything changed, the first one
+                        with everything so far; a comment line every ``HEARTBEAT`` seconds
+                        otherwise; the stream ends after the final status
+    GET  /api/state     everything so far as one JSON object (the first event's content)
+    POST /api/control   {"action": "pause" | "resume" | "stop"} -> {"state": ...}
+
+Why Server-Sent Events over the house's waitress: the page only listens (its three
+buttons are ordinary POSTs), EventSource reconnects by itself, and waitress 3 sends each
+chunk a streamed response yields at once (``send_bytes`` = 1; tests/test_watch.py measures
+the delay).  Each open stream holds one of waitress's threads, so ``MAX_STREAMS`` pages may
+be open at once, with threads to spare for the rest.  A page that stops reading only
+fills its own connection's buffer: the training thread never writes to a stream.
+
+The controls refuse what a page of another site could send: a body that is not JSON
+(415) and a request from another origin or for another host name (403), so that a web
+page elsewhere cannot pause or stop a training run.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from flask import Flask, Response, request, send_from_directory
+from werkzeug.exceptions import HTTPException
+
+from .server import Server
+from .watch import FINAL_STATES, Watch
+
+__all__ = ["create_watch_app", "WatchServer", "events", "INTERVAL", "HEARTBEAT", "MAX_STREAMS"]
+
+STATIC = Path(__file__).resolve().parent / "static"
+#: the shortest time between two events of one stream, in seconds (the page redraws at most this often)
+INTERVAL = 0.5
+#: a comment line keeps an idle stream open (and finds out a closed page) this often, in seconds
+HEARTBEAT = 10.0
+#: pages that may stream at once
+MAX_STREAMS = 8
+#: the host names the page is served under (a DNS-rebinding site uses its own)
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; "
+                               "base-uri 'none'; frame-ancestors 'none'; form-action 'none'",
+}
+
+
+def events(watch, interval=INTERVAL, heartbeat=HEARTBEAT, sleep=time.sleep):
+    """The text of one Server-Sent Events stream of ``watch``, piece by piece: ends after
+    the message that carries a final status (or when the page goes away)."""
+    with watch.stream():
+        yield "retry: 2000\n\n"
+        cursor, quiet_since = None, time.monotonic()
+        while True:
+            message, cursor = watch.updates(cursor)
+            if message is not None:
+                yield f"event: update\ndata: {json.dumps(message, separators=(',', ':'), allow_nan=False)}\n\n"
+                quiet_since = time.monotonic()
+                if message.get("status", {}).get("state") in FINAL_STATES:
+                    return
+            elif time.monotonic() - quiet_since >= heartbeat:
+                yield ": still training\n\n"
+                quiet_since = time.monotonic()
+            sleep(interval)
+
+
+def create_watch_app(watch: Watch, interval=INTERVAL, heartbeat=HEARTBEAT):
+    """The Flask app of ``watch``'s live page."""
+    app = Flask(__name__, static_folder=str(STATIC), static_url_path="/static")
+    app.config.update(MAX_CONTENT_LENGTH=4096)
+    app.url_map.merge_slashes = False
+
+    def error(message, status):
+        return Response(json.dumps({"error": message}), status=status, mimetype="application/json")
+
+    @app.errorhandler(HTTPException)
+    def http_error(e):
+        return error(e.description if e.code == 400 else e.name.lower(), e.code or 500)
+
+    @app.before_request
+    def local_only():
+        host = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
+        origin = request.headers.get("Origin")
+        if host not in LOCAL_HOSTS or (origin is not None and origin != request.host_url.rstrip("/")):
+            return error("the watch page answers its own origin on this computer only", 403)
+        return None
+
+    @app.after_request
+    def headers(response):
+        response.headers.update(_HEADERS)
+        return response
+
+    @app.get("/")
+    def index():
+        return send_from_directory(STATIC, "watch.html")
+
+    @app.get("/api/state")
+    def state():
+        return Response(json.dumps(watch.updates(None)[0], allow_nan=False), mimetype="application/json")
+
+    @app.get("/events")
+    def stream():
+        if watch.open_streams >= MAX_STREAMS:
+            return error(f"{MAX_STREAMS} pages are watching already: close one", 503)
+        return Response(events(watch, interval, heartbeat), mimetype="text/event-stream",
+                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    @app.post("/api/control")
+    def control():
+        return _control(watch, error)
+
+    return app
+
+
+def _control(watch, error):
+    if not request.is_json:
+        return error('send JSON: {"action": "pause" | "resume" | "stop"}', 415)
+    body = request.get_json(silent=True)
+    action = body.get("action") if isinstance(body, dict) else None
+    actions = {"pause": watch.pause, "resume": watch.resume, "stop": watch.request_stop}
+    if action not in actions:
+        return error(f'"action" must be "pause", "resume" or "stop", got {json.dumps(action)[:40]}', 422)
+    actions[action]()
+    return watch.status()
+
+
+class WatchServer:
+    """A ``Watch`` and its page served on ``host:port`` (port 0: a free one) from a thread.
+
+    ``url`` says where; ``close()`` ends the watch (see ``Watch.close``) and then the server.
+    """
+
+    def __init__(self, watch=None, host="127.0.0.1", port=0, **app_options):
+        self.watch = watch if watch is not None else Watch()
+        self._server = Server(create_watch_app(self.watch, **app_options), host=host, port=port,
+                              threads=MAX_STREAMS + 4).start()
+        self.url = self._server.url
+
+    def close(self, timeout=2.0):
+        self.watch.close(timeout)
+        self._server.stop()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

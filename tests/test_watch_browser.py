@@ -1,0 +1,197 @@
+"""``glassnet train --watch`` end to end: a real run in a subprocess, its page in headless Chromium.
+
+Needs Debian's /usr/bin/chromium and the Python package ``playwright`` (never its own
+browsers), plus the ``web`` extra and scikit-learn (the digits). Without them the test is
+skipped, except under CI (CI=...), where it fails: ``.ci/install-browser`` installs them.
+
+GLASSNET_SCREENSHOT_WATCH=PATH also runs the book's MNIST run (784-30-10) and writes a
+screenshot of its live page a few epochs in to PATH (docs/screenshot-watch.png).
+"""
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from glassnet.io import load
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+
+
+def _require(ok, reason):
+    if not ok:
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}; CI must run the browser test (see .ci/install-browser)")
+        pytest.skip(reason, allow_module_level=True)
+
+
+def _importable(name):
+    try:
+        __import__(name)
+    except ImportError:
+        return False
+    return True
+
+
+_require(os.path.exists(CHROMIUM), f"no {CHROMIUM} (apt-get install chromium, or bash .ci/install-browser)")
+_require(_importable("playwright.sync_api"), "the Python package playwright is missing (pip install playwright)")
+_require(_importable("flask") and _importable("waitress"), "needs the web extra: pip install -e '.[web]'")
+_require(_importable("sklearn"), "the digits need scikit-learn")
+
+from playwright.sync_api import expect, sync_playwright  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+class Training:
+    """``glassnet train --watch ARGS`` in a subprocess; ``url`` once it serves its page."""
+
+    def __init__(self, *args):
+        self.process = subprocess.Popen([sys.executable, "-m", "glassnet", "train", "--watch", *args],
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.err, self.url, self._ready = [], None, threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+        self.out = []
+        threading.Thread(target=lambda: self.out.extend(self.process.stdout), daemon=True).start()
+        if not self._ready.wait(60):
+            self.process.kill()
+            pytest.fail("no '# watching at' line:\n" + "".join(self.err))
+
+    def _read(self):
+        for line in self.process.stderr:
+            self.err.append(line)
+            found = re.match(r"# watching at (http://127\.0\.0\.1:\d+/)$", line.strip())
+            if found:
+                self.url = found.group(1)
+                self._ready.set()
+
+    def wait(self, timeout):
+        code = self.process.wait(timeout)
+        time.sleep(0.1)                          # the readers take the last lines
+        return code
+
+    def kill(self):
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def open_page(browser, url, viewport):
+    page = browser.new_page(viewport=viewport)
+    page.problems = []
+    page.on("pageerror", lambda e: page.problems.append(str(e)))
+    page.on("console", lambda m: m.type == "error" and page.problems.append(m.text))
+    page.goto(url)
+    return page
+
+
+def number(page, selector, attribute):
+    value = page.locator(selector).get_attribute(attribute)
+    return int(value) if value is not None else 0
+
+
+def wait_until(page, condition, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        page.wait_for_timeout(50)
+
+
+def filter_pixels(page):
+    return page.evaluate("""() => {
+        const c = document.getElementById('filters');
+        return [c.dataset.epoch, Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)];
+    }""")
+
+
+def inked(page, canvas_id):
+    """How many pixels of a chart's canvas are drawn (not transparent)."""
+    return page.evaluate(f"""() => {{
+        const c = document.getElementById('{canvas_id}');
+        return c.getContext('2d').getImageData(0, 0, c.width, c.height).data.filter((v, i) => i % 4 === 3 && v > 0)
+                .length;
+    }}""")
+
+
+def test_the_page_shows_the_run_learning_and_its_stop_button_saves_the_model(browser, tmp_path):
+    model = tmp_path / "m.npz"
+    run = Training("--dataset", "digits", "--epochs", "100000", "--mini-batch-size", "20", "--eta", "0.5",
+                   "--log-every", "100", "--save", str(model))
+    try:
+        page = open_page(browser, run.url, {"width": 1200, "height": 900})
+        expect(page.locator("#run")).to_contain_text("64-30-10")
+        wait_until(page, lambda: number(page, "#accuracy-chart", "data-points") >= 3)    # >= 3 epochs of curves
+        assert number(page, "#cost-chart", "data-points") >= 3
+
+        epoch, before = filter_pixels(page)                 # the weights are redrawn as they change
+        wait_until(page, lambda: filter_pixels(page)[0] != epoch)
+        assert filter_pixels(page)[1] != before
+        assert number(page, "#filters", "data-count") == 30
+
+        wait_until(page, lambda: number(page, "#classes", "data-columns") >= 3)          # per-digit view
+        wait_until(page, lambda: number(page, "#speed", "data-points") >= 3)             # per-layer view
+        assert inked(page, "classes") > 2000 and inked(page, "speed") > 200
+        expect(page.locator("#speed-legend li")).to_have_text(["hidden 1", "output"])
+
+        page.click("#pause")                                # pause: nothing moves, then resume
+        expect(page.locator("#state")).to_have_text("paused")
+        expect(page.locator("#pause")).to_have_text("Resume")
+        page.wait_for_timeout(600)
+        done = page.locator("#epoch").text_content()
+        page.wait_for_timeout(600)
+        assert page.locator("#epoch").text_content() == done
+        page.click("#pause")
+        expect(page.locator("#state")).to_have_text("running")
+
+        phone = open_page(browser, run.url, {"width": 390, "height": 844})   # a phone-sized screen
+        wait_until(phone, lambda: number(phone, "#accuracy-chart", "data-points") >= 3)
+        assert phone.evaluate("() => document.documentElement.scrollWidth") <= 390       # no sideways scroll
+        for selector in ("#accuracy-chart", "#filters", "#classes", "#speed", "#stop"):
+            box = phone.locator(selector).bounding_box()
+            assert box["width"] > 100 and box["x"] >= 0 and box["x"] + box["width"] <= 390, selector
+        phone.close()
+
+        page.click("#stop")
+        assert run.wait(30) == 0, "".join(run.err)
+        expect(page.locator("#state")).to_have_text("stopped")
+        expect(page.locator("#stop")).to_be_disabled()
+        assert any("# stopped from the watch page" in line for line in run.err)
+        net, header = load(model, with_header=True)
+        assert net.sizes == [64, 30, 10] and header["stopped"] == "interrupted"
+        assert 3 <= len(header["history"]) < 100000
+        assert page.problems == []
+    finally:
+        run.kill()
+
+
+@pytest.mark.skipif(not os.environ.get("GLASSNET_SCREENSHOT_WATCH"), reason="set GLASSNET_SCREENSHOT_WATCH=PATH")
+def test_screenshot_of_the_books_run(browser):
+    """The book's run (MNIST, 784-30-10, mini-batch 10, eta 3.0) a few epochs in."""
+    run = Training("--monitor-training", "10000")
+    try:
+        page = open_page(browser, run.url, {"width": 1200, "height": 900})
+        wait_until(page, lambda: number(page, "#accuracy-chart", "data-points") >= 3 * 5, timeout=60)
+        wait_until(page, lambda: number(page, "#classes", "data-columns") >= 3)
+        page.wait_for_timeout(300)
+        path = Path(os.environ["GLASSNET_SCREENSHOT_WATCH"])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(path), full_page=True)
+        page.click("#stop")
+        assert run.wait(30) == 0
+        assert page.problems == []
+    finally:
+        run.kill()
