@@ -105,3 +105,23 @@ def test_a_damaged_layer_model_is_refused_in_one_line(tmp_path, change, message)
     write_npz(path, header, arrays)
     with pytest.raises(ModelFormatError, match=message):
         load(path)
+
+
+def test_glassnet_train_layers_saves_and_resumes_bit_identically(tmp_path, capsys):
+    from glassnet.cli import main
+    def args(epochs):
+        return ["train", "--dataset", "digits", "--layers", "conv4x3:relu,pool2,fc20:relu:d0.2", "--epochs",
+                str(epochs), "--mini-batch-size", "20", "--eta", "0.1", "--momentum", "0.5", "--log-every", "1"]
+    assert main(args(4) + ["--save", str(tmp_path / "full.npz")]) == 0
+    full_out = capsys.readouterr().out
+    assert main(args(2) + ["--checkpoint", str(tmp_path / "ck.npz")]) == 0
+    capsys.readouterr()
+    assert main(args(4) + ["--checkpoint", str(tmp_path / "ck.npz"), "--resume", "--save", str(tmp_path / "r.npz")]) == 0
+    assert capsys.readouterr().out.splitlines()[-2:] == full_out.splitlines()[-2:]
+    a, b = load(tmp_path / "full.npz"), load(tmp_path / "r.npz")
+    for p, q in zip(a.params(), b.params()):
+        np.testing.assert_array_equal(p, q)
+    assert main(["train", "--layers", "fc100", "--init", "he"]) == 2
+    assert "--init: not used by a --layers network" in capsys.readouterr().err
+    assert main(["train", "--layers", "pool2"]) == 2
+    assert "a pool must follow a conv layer" in capsys.readouterr().err

@@ -7,12 +7,13 @@ and flags are merged in that order (a flag beats a preset beats the dataset's de
 from __future__ import annotations
 
 import argparse
+import math
 
 import numpy as np
 
 from ..version import __version__
 from ..core.functions import COSTS
-from .common import (EXIT_INTERRUPTED, EXIT_OK, CLIError, add_data_options, at_least, describe_sizes,
+from .common import (EXIT_INTERRUPTED, EXIT_OK, CLIError, add_data_options, at_least, describe_network,
                      non_negative, parse_sizes, plots_dir, positive, writable)
 
 NAME = "train"
@@ -26,7 +27,7 @@ PRESET_HELP = {
 }
 
 #: train options that a preset or the dataset may set and a flag may override
-OPTION_KEYS = ("sizes", "epochs", "mini_batch_size", "eta", "log_every", "cost", "activation", "init",
+OPTION_KEYS = ("sizes", "layers", "epochs", "mini_batch_size", "eta", "log_every", "cost", "activation", "init",
                "l2", "momentum", "schedule", "patience", "max_halvings", "early_stop", "augment",
                "train_on_validation", "monitor_training")
 
@@ -40,6 +41,11 @@ def add_arguments(t):
                         "64-30-10, full batch, 3000 epochs, eta 0.25)")
     t.add_argument("--sizes", type=parse_sizes, metavar="N,N,...",
                    help="neurons per layer, input first (default 784,30,10; 64,30,10 for digits)")
+    t.add_argument("--layers", metavar="SPEC",
+                   help="a chapter-6 layer network instead of --sizes, e.g. conv20x5,pool2,conv40x5,pool2,fc100 "
+                        "(convFxK, poolP, fcN, softmaxN; options :relu :tanh :sigmoid :linear and :dP for "
+                        "dropout P on a layer's input; the softmax output layer is added); cost log-likelihood, "
+                        "the book's network3 initialisation, L2 divided by the number of mini-batches")
     t.add_argument("--epochs", type=positive(int, 1_000_000), help="passes over the training data (default 30)")
     t.add_argument("--mini-batch-size", type=positive(int, 10_000_000), metavar="M",
                    help="examples per gradient step (default 10; the whole training set for digits)")
@@ -120,6 +126,11 @@ def _options(args):
         opts["monitor_training"] = 10000         # the learning curves show the training cost
     if not 0 <= opts.get("momentum", 0.0) < 1:
         raise CLIError(f"--momentum must be below 1, got {opts['momentum']:g}")
+    if opts.get("layers"):
+        given = [f"--{name}" for name in ("sizes", "cost", "init") if getattr(args, name) is not None]
+        if given:
+            raise CLIError(f"{', '.join(given)}: not used by a --layers network (its output is a softmax with "
+                           f"the log-likelihood cost and network3's initialisation)")
     return opts
 
 
@@ -151,6 +162,8 @@ def _data(args, opts, show, err):
         training = Dataset(np.concatenate([training.X, validation.X]), np.concatenate([training.y, validation.y]))
         validation = None
     sizes = opts["sizes"]
+    if opts.get("layers"):
+        return training, validation, test, sha
     if training.X.shape[1] != sizes[0] or sizes[-1] != 10:
         raise CLIError(f"sizes {','.join(map(str, sizes))} do not fit {args.dataset}: the input layer "
                        f"must have {training.X.shape[1]} neurons and the output layer 10")
@@ -188,13 +201,11 @@ def run(args, out, err):
 
 
 def _train(args, opts, paths, show, watch, out, err):
-    from ..core.network import Network
     from ..progress import BatchProgress
     from ..training import fit
 
     training, validation, test, sha = _data(args, opts, show, err)
-    net = Network(opts["sizes"], seed=args.seed, cost=opts.get("cost", "quadratic"),
-                  activation=opts.get("activation", "sigmoid"), init=opts.get("init", "standard"))
+    net = _network(args, opts, training)
     config = _config(opts, len(training.X))
     augment = None
     if opts.get("augment"):
@@ -202,7 +213,7 @@ def _train(args, opts, paths, show, watch, out, err):
         # a preset may give the share of images distorted each epoch; --augment means all of them
         augment = Augmenter(fraction=1.0 if opts["augment"] is True else float(opts["augment"]))
     described = f"{_describe(net, config, augment)}, seed {args.seed}"
-    print(f"# glassnet {__version__}: {describe_sizes(net.sizes)} on {args.dataset} ({len(training.X)} "
+    print(f"# glassnet {__version__}: {describe_network(net)} on {args.dataset} ({len(training.X)} "
           f"training, {len(test.X)} test images), {described}", file=err)
     bar = BatchProgress("training", stream=err, enabled=show)
     callbacks, on_batch, stop = _watch_hooks(watch, args, net, (training, test), (config, described),
@@ -228,6 +239,18 @@ def _train(args, opts, paths, show, watch, out, err):
     _summarise(net, result, config, test, err)
     _write_outputs(args, net, result, dict(metadata, engine=result.engine), paths, test, err)
     return EXIT_OK
+
+
+def _network(args, opts, training):
+    """The book's Network for --sizes, or the LayerNetwork --layers describes (images 1 x side x side)."""
+    from ..core.network import Network
+    if not opts.get("layers"):
+        return Network(opts["sizes"], seed=args.seed, cost=opts.get("cost", "quadratic"),
+                       activation=opts.get("activation", "sigmoid"), init=opts.get("init", "standard"))
+    from ..training.layerspec import layer_network
+    side = math.isqrt(training.X.shape[1])
+    return layer_network(opts["layers"], (1, side, side), 10, activation=opts.get("activation", "sigmoid"),
+                         seed=args.seed)
 
 
 def _start_watch(args, err):
@@ -285,7 +308,7 @@ def _summarise(net, result, config, test, err):
               f"{best['epoch']}; {sum(h['seconds'] for h in history):.1f} s of training on the {result.engine} "
               f"engine" + (f"; stopped: {result.stopped}" if result.stopped != "completed" else ""), file=err)
     if result.best_epoch is not None and config.keep_best and result.stopped != "interrupted":
-        final = net.evaluate((test.X, test.y))
+        final = net.measure(test.X, test.y)[1]
         print(f"# kept the weights of epoch {result.best_epoch} (best validation accuracy "
               f"{100 * history[result.best_epoch]['validation_accuracy']:.2f}%): test {final} / "
               f"{len(test.y)}", file=err)
@@ -308,9 +331,11 @@ def _write_outputs(args, net, result, metadata, paths, test, err):
 
 def _describe(net, config, augment):
     parts = [f"{config.epochs} epochs", f"mini-batch {config.mini_batch_size}", f"eta {config.eta:g}"]
-    if net.cost.name != "quadratic" or net.activation.name != "sigmoid":
+    if not hasattr(net, "sizes"):
+        parts.append("softmax, log-likelihood cost")
+    elif net.cost.name != "quadratic" or net.activation.name != "sigmoid":
         parts.append(f"{net.activation.name}/{net.output_activation.name}, {net.cost.name} cost")
-    if net.init != "standard":
+    if getattr(net, "init", "standard") != "standard":
         parts.append(f"{net.init} init")
     for name, value in (("L2", config.lmbda), ("momentum", config.momentum)):
         if value:
