@@ -6,7 +6,9 @@ skipped, except under CI (CI=...), where it fails: ``.ci/install-browser`` insta
 
 GLASSNET_SCREENSHOT=PATH also writes a screenshot of the page with the "1" drawn to PATH
 (docs/screenshot-serve.png); GLASSNET_SCREENSHOT_WHY=PATH one of a drawn "7" with its
-"why this digit?" map (docs/screenshot-why.png).
+"why this digit?" map (docs/screenshot-why.png); GLASSNET_SCREENSHOT_CONV=PATH one of a
+convolutional network (chapter 6) reading a drawn "7", its feature maps shown
+(docs/screenshot-serve-conv.png).
 """
 import os
 import re
@@ -75,17 +77,50 @@ def browser():
         browser.close()
 
 
+@pytest.fixture(scope="module")
+def conv_url(tmp_path_factory):
+    """Chapter 6's kind of network -- conv 8 5x5 / pool 2 (relu), fc 30 (relu), softmax 10 --
+    after one epoch on 20,000 MNIST images (a few seconds), served on a free port."""
+    from glassnet.core.layernet import ConvPoolLayer, FullyConnectedLayer, LayerNetwork, SoftmaxLayer
+    from glassnet.training import TrainingConfig, fit
+    mnist = load_mnist()
+    net = LayerNetwork([ConvPoolLayer((8, 1, 5, 5), (1, 28, 28), activation_fn="relu"),
+                        FullyConnectedLayer(8 * 12 * 12, 30, activation_fn="relu"), SoftmaxLayer(30, 10)], seed=0)
+    result = fit(net, (mnist.training.X[:20000], mnist.training.y[:20000]),
+                 TrainingConfig(epochs=1, mini_batch_size=10, eta=0.1), test=(mnist.test.X, mnist.test.y))
+    assert result.history[-1]["accuracy"] > 0.9
+    path = save(net, tmp_path_factory.mktemp("conv") / "conv.npz",
+                metadata={"dataset": "mnist", "history": result.history})
+    with Server(create_app(*load(path, with_header=True)), port=0) as server:
+        yield server.url
+
+
+def open_page(browser, url, model_text):
+    page = browser.new_page(viewport={"width": 1100, "height": 600})
+    page.problems = []
+    page.on("pageerror", lambda e: page.problems.append(str(e)))
+    page.on("console", lambda m: m.type == "error" and page.problems.append(m.text))
+    page.goto(url)
+    expect(page.locator("#model")).to_contain_text(model_text)       # /api/model answered
+    return page
+
+
 @pytest.fixture
 def page(browser, url):
-    page = browser.new_page(viewport={"width": 1100, "height": 600})
+    page = open_page(browser, url, "784")
     try:
-        page.problems = []
-        page.on("pageerror", lambda e: page.problems.append(str(e)))
-        page.on("console", lambda m: m.type == "error" and page.problems.append(m.text))
-        page.goto(url)
-        expect(page.locator("#model")).to_contain_text("784")        # /api/model answered
         yield page
         assert page.problems == []              # no script error, no CSP violation, no 404
+    finally:
+        page.close()
+
+
+@pytest.fixture
+def conv_page(browser, conv_url):
+    page = open_page(browser, conv_url, "conv 8 5x5 / pool 2")
+    try:
+        yield page
+        assert page.problems == []
     finally:
         page.close()
 
@@ -115,6 +150,7 @@ def assert_blank(page):
 def test_draw_a_one_then_clear_then_random_noise(page):
     assert_blank(page)
     expect(page.locator("#hidden .cell")).to_have_count(30)
+    expect(page.locator("#maps-figure")).to_be_hidden()             # the book's network has no feature maps
 
     draw(page, (142, 40), (140, 240))                         # a vertical stroke: a "1"
     expect(page.locator("#prediction")).to_have_text("1")
@@ -227,3 +263,49 @@ def test_the_page_prepares_a_drawing_like_preprocess_to_mnist(page, strokes):
     ink = np.array(alpha, dtype=np.float64).reshape(280, 280) / 255
     pixels = np.array(json.loads(sent[-1])["pixels"])
     assert pixels.max() == 1 and np.abs(pixels - to_mnist(ink)).max() < 1e-3   # the page rounds to 1e-4
+
+
+def map_pixels(page):
+    """(inked, blank): the feature-map canvas's pixels drawn grey (not the gaps between the
+    tiles, grey 214) and white ones."""
+    return tuple(page.evaluate("""() => {
+        const c = document.querySelector('#maps canvas');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let inked = 0, blank = 0;
+        for (let i = 0; i < d.length; i += 4) {
+            if (d[i + 3] === 0) continue;
+            if (d[i] === 255 && d[i + 1] === 255 && d[i + 2] === 255) blank++;
+            else if (d[i] < 250 && d[i] !== 214 && d[i] === d[i + 1] && d[i] === d[i + 2]) inked++;
+        }
+        return [inked, blank];
+    }"""))
+
+
+def test_a_convolutional_network_shows_its_feature_maps(conv_page):
+    page = conv_page
+    assert_blank(page)
+    expect(page.locator("#maps-figure")).to_be_visible()
+    expect(page.locator("#maps canvas")).to_have_count(1)
+    expect(page.locator("#maps-caption")).to_contain_text("8 filters")
+    expect(page.locator("#hidden .cell")).to_have_count(30)
+    expect(page.locator("#hidden .layer-name")).to_have_text("fc 30: 30 neurons")
+    canvas = page.locator("#maps canvas")
+    assert (canvas.get_attribute("width"), canvas.get_attribute("height")) == ("40", "40")   # 3x3 tiles of 12x12
+
+    draw(page, (60, 60), (220, 60), (120, 250))                       # a "7"
+    expect(page.locator("#prediction")).to_have_text("7")
+    expect(canvas).to_have_attribute("data-drawn", "true")
+    inked, blank = map_pixels(page)
+    assert inked > 100 and blank > 100                 # some units fire where the filters find their pattern
+    assert page.locator("#hidden .cell[style*='background']").count() == 30
+    red, _ = saliency_colours(page)                      # why this digit, through the conv layer
+    assert red > 20
+    expect(page.locator("#saliency")).to_have_attribute("data-digit", "7")
+    shot = os.environ.get("GLASSNET_SCREENSHOT_CONV")
+    if shot:
+        Path(shot).parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=shot, full_page=True)
+
+    page.click("#clear")
+    assert_blank(page)
+    expect(canvas).not_to_have_attribute("data-drawn", "true")

@@ -394,3 +394,113 @@ def test_train_watch_stop_from_the_page_saves_the_model_and_exits_0(tmp_path):
     net, header = load(model, with_header=True)
     assert net.sizes == [64, 30, 10] and header["stopped"] == "interrupted"
     assert 3 <= len(header["history"]) < 100000
+
+
+# -- chapter 6: layer networks -------------------------------------------------------------------------
+from glassnet.core.layernet import ConvPoolLayer, FullyConnectedLayer, LayerNetwork, SoftmaxLayer  # noqa: E402
+from glassnet.web.measures import fixed_masks  # noqa: E402
+
+
+def layer_net(conv=True, seed=0, dtype=np.float32):
+    """A small layer network for the 16 blob inputs seen as 1x4x4 images, with dropout."""
+    first = (ConvPoolLayer((5, 1, 3, 3), (1, 4, 4), poolsize=(1, 1), activation_fn="relu") if conv
+             else FullyConnectedLayer(16, 10, activation_fn="relu"))
+    return LayerNetwork([first, FullyConnectedLayer(first.n_out, 8, p_dropout=0.3), SoftmaxLayer(8, 4, p_dropout=0.2)],
+                        seed=seed, dtype=dtype)
+
+
+def test_a_layer_networks_gradient_norms_are_the_per_example_loop_averaged():
+    """||dC/db^l|| of a LayerNetwork: its backprop one example at a time, with the same fixed
+    masks, averaged; the network's Generator is not touched."""
+    net = layer_net(dtype=np.float64)
+    for p in net.params():                                  # the softmax layer starts at zero
+        p[...] = np.random.default_rng(1).normal(0, 0.5, p.shape)
+    X, y = TRAIN[0][:40].astype(np.float64), TRAIN[1][:40]
+    state = net.rng.bit_generator.state
+    masks = fixed_masks(net, len(X))
+    assert [None if m is None else m.shape for m in masks] == [None, (40, 20), (40, 8)]
+    assert net.rng.bit_generator.state == state
+    assert all(a is None and b is None or np.array_equal(a, b) for a, b in zip(masks, fixed_masks(net, 40)))
+    total = [np.zeros_like(layer.b) for layer in net.layers]
+    for i in range(len(X)):
+        grads = net.backprop(X[i:i + 1], y[i:i + 1], masks=[None if m is None else m[i:i + 1] for m in masks])
+        total = [t + g for t, g in zip(total, grads[1::2])]
+    expected = [np.linalg.norm(t / len(X)) for t in total]
+    assert gradient_norms(net, X, y, chunk=7, masks=masks) == pytest.approx(expected, rel=1e-9)
+    no_dropout = net.backprop(X, y, masks=[None] * 3)[1::2]      # masks=None: no dropout at all
+    assert gradient_norms(net, X, y) == pytest.approx([np.linalg.norm(g) for g in no_dropout], rel=1e-9)
+    assert net.rng.bit_generator.state == state
+
+
+@pytest.mark.parametrize("conv", [True, False], ids=["conv first", "dense first"])
+def test_a_watched_layer_network_shows_its_layers_filters_and_measures(conv):
+    watch = Watch(max_filters=4, measure_share=1.0, unwatched_share=1.0)
+    net = layer_net(conv)
+    params = {-1: [p.copy() for p in net.params()]}
+    watch.attach(net, test=TEST, sample=(TRAIN[0][:100], TRAIN[1][:100]), image_shape=(4, 4), meta={"epochs": 5})
+    record = lambda n, r: params.update({r["epoch"]: [p.copy() for p in n.params()]})  # noqa: E731
+    fit(net, TRAIN, TrainingConfig(epochs=5, mini_batch_size=20, eta=0.5), test=TEST,
+        callbacks=[watch.callback, record], on_batch=watch.on_batch, stop=watch.stop_event)
+    watch.finish("finished", network=net)
+    watch.close()
+    message, _ = watch.updates(None)
+    meta = message["meta"]
+    first = "conv 5 3x3" if conv else "fc 10"
+    assert meta["layers"] == [first, "fc 8", "softmax 4"]
+    assert meta["architecture"] == " \u00b7 ".join(["1x4x4" if conv else "16", first, "fc 8", "softmax 4"])
+    assert meta["first_layer"] == ("conv" if conv else "dense") and meta["classes"] == 4
+    assert meta["image_shape"] == ([3, 3] if conv else [4, 4])
+    assert (meta["filters_shown"], meta["filters_total"]) == (4, 5 if conv else 10)
+    filters = message["filters"]
+    q = np.frombuffer(base64.b64decode(filters["data"]), np.int8).reshape(4, -1)
+    W = net.layers[0].w[:4].reshape(4, -1) if not conv else net.layers[0].w[:4, 0].reshape(4, 9)
+    assert np.abs(q / 127 * np.array(filters["scale"])[:, None] - W).max() < np.abs(W).max() / 100
+    measured = {m["epoch"]: m for m in message["measures"]}
+    assert -1 in measured and 4 in measured
+    copy = layer_net(conv)
+    for epoch, m in measured.items():
+        copy.set_params(params[epoch])
+        predicted = copy.predict(TEST[0])
+        assert m["per_class"] == pytest.approx([np.mean(predicted[TEST[1] == c] == c) for c in range(4)], abs=1e-12)
+        X, y = TRAIN[0][:100], TRAIN[1][:100]
+        assert m["gradient_norms"] == pytest.approx(gradient_norms(copy, X, y, masks=fixed_masks(copy, 100)),
+                                                    rel=1e-4, abs=1e-9)
+        assert len(m["gradient_norms"]) == 3
+    json.dumps(message, allow_nan=False)
+
+
+@pytest.mark.parametrize("kind", ["layer network", "network"])
+def test_watching_does_not_change_the_run(kind):
+    """The measuring thread works on a copy with masks of its own: the same seed gives the very
+    same weights with a page and without (the network's Generator draws the order and dropout)."""
+    def run(watch):
+        net = layer_net() if kind == "layer network" else Network([16, 12, 8, 4], seed=0, cost="cross-entropy")
+        options = {}
+        if watch is not None:
+            watch.attach(net, test=TEST, sample=(TRAIN[0][:100], TRAIN[1][:100]), image_shape=(4, 4))
+            options = dict(callbacks=[watch.callback], on_batch=watch.on_batch, stop=watch.stop_event)
+        fit(net, TRAIN, TrainingConfig(epochs=6, mini_batch_size=10, eta=0.3), test=TEST, **options)
+        if watch is not None:
+            watch.finish("finished", network=net)
+            watch.close()
+            assert len(watch.updates(None)[0]["measures"]) >= 2       # it did measure meanwhile
+        params = net.params() if kind == "layer network" else net.weights + net.biases
+        return params, net.rng.bit_generator.state
+
+    alone, watched_run = run(None), run(Watch(measure_share=1.0, unwatched_share=1.0, filter_interval=0.0))
+    assert all(np.array_equal(a, b) for a, b in zip(alone[0], watched_run[0]))
+    assert alone[1] == watched_run[1]
+
+
+def test_train_layers_with_watch_saves_the_same_model_as_without(tmp_path):
+    """``glassnet train --layers ... --watch`` on the digits ends with the weights of the run
+    without the page (same seed), and the page described the layer network."""
+    pytest.importorskip("sklearn")
+    argv = ["train", "--dataset", "digits", "--layers", "conv4x3,pool2,fc20:d0.2", "--epochs", "3",
+            "--log-every", "100"]
+    assert main(argv + ["--save", str(tmp_path / "a.npz")], out=io.StringIO(), err=io.StringIO()) == 0
+    err = Lines()
+    assert main(argv + ["--save", str(tmp_path / "b.npz"), "--watch"], out=io.StringIO(), err=err) == 0
+    assert err.url is not None, err.getvalue()
+    a, b = load(tmp_path / "a.npz"), load(tmp_path / "b.npz")
+    assert isinstance(a, LayerNetwork) and all(np.array_equal(p, q) for p, q in zip(a.params(), b.params()))

@@ -178,6 +178,37 @@ def test_the_page_shows_the_run_learning_and_its_stop_button_saves_the_model(bro
         run.kill()
 
 
+def test_a_layer_network_run_shows_its_layers_and_its_filters(browser, tmp_path):
+    """``--layers conv4x3,pool2,fc20``: the page names chapter 6's layers, draws the four 3x3
+    filters as they learn and measures every layer's speed of learning."""
+    model = tmp_path / "conv.npz"
+    run = Training("--dataset", "digits", "--layers", "conv4x3,pool2,fc20", "--epochs", "100000",
+                   "--mini-batch-size", "10", "--eta", "0.5", "--log-every", "100", "--save", str(model))
+    try:
+        page = open_page(browser, run.url, {"width": 1200, "height": 900})
+        expect(page.locator("#run")).to_contain_text("1x8x8 \u00b7 conv 4 3x3 / pool 2 \u00b7 fc 20 \u00b7 softmax 10")
+        expect(page.locator("#speed-legend li")).to_have_text(["conv 4 3x3 / pool 2", "fc 20", "softmax 10"])
+        expect(page.locator("#filters-caption")).to_contain_text("All 4 filters of the convolutional first layer")
+        expect(page.locator("#filters-caption")).to_contain_text("3\u00d73 kernel")
+        wait_until(page, lambda: number(page, "#filters", "data-count") == 4)
+        assert page.evaluate("() => [document.getElementById('filters').width, "
+                             "document.getElementById('filters').height]") == [33, 33]  # 2x2 tiles of 3x3, x5
+        epoch, before = filter_pixels(page)
+        wait_until(page, lambda: filter_pixels(page)[0] != epoch)          # the filters learn
+        assert filter_pixels(page)[1] != before
+        wait_until(page, lambda: number(page, "#classes", "data-columns") >= 3)
+        wait_until(page, lambda: number(page, "#speed", "data-points") >= 3 * 3)   # three layers, 3 epochs
+        page.click("#stop")
+        assert run.wait(30) == 0, "".join(run.err)
+        expect(page.locator("#state")).to_have_text("stopped")
+        net = load(model)
+        assert [type(layer).__name__ for layer in net.layers] == ["ConvPoolLayer", "FullyConnectedLayer",
+                                                                  "SoftmaxLayer"]
+        assert page.problems == []
+    finally:
+        run.kill()
+
+
 @pytest.mark.skipif(not os.environ.get("GLASSNET_SCREENSHOT_WATCH"), reason="set GLASSNET_SCREENSHOT_WATCH=PATH")
 def test_screenshot_of_the_books_run(browser):
     """The book's run (MNIST, 784-30-10, mini-batch 10, eta 3.0) a few epochs in."""

@@ -414,3 +414,160 @@ def test_serve_prints_the_url_and_stops_cleanly_on_ctrl_c(model):
             proc.wait()
     assert proc.returncode == 0, err
     assert "stopped" in err and "Traceback" not in err
+
+
+# -- chapter 6: layer networks and ensembles ------------------------------------------------------
+from glassnet.core.ensemble import Ensemble  # noqa: E402
+from glassnet.core.layernet import ConvPoolLayer, FullyConnectedLayer, LayerNetwork, SoftmaxLayer  # noqa: E402
+from glassnet.explain import saliency as explain_saliency  # noqa: E402
+from glassnet.io import save_ensemble  # noqa: E402
+from glassnet.training import TrainingConfig, fit  # noqa: E402
+from glassnet.web.models import (architecture, as_images, first_layer_images, first_layer_weights,  # noqa: E402
+                                 layer_name, layer_names, reading)
+
+
+def conv_net(seed=0):
+    """conv 8 5x5 / pool 2 (relu) -> fc 30 (relu) -> softmax 10, for 1x28x28 images."""
+    return LayerNetwork([ConvPoolLayer((8, 1, 5, 5), (1, 28, 28), activation_fn="relu"),
+                         FullyConnectedLayer(8 * 12 * 12, 30, activation_fn="relu"), SoftmaxLayer(30, 10)], seed=seed)
+
+
+@pytest.fixture(scope="module")
+def conv_model(mnist, tmp_path_factory):
+    """The conv net after one epoch on 10,000 MNIST images (about a second), saved and loaded."""
+    net = conv_net()
+    result = fit(net, (mnist.training.X[:10000], mnist.training.y[:10000]),
+                 TrainingConfig(epochs=1, mini_batch_size=10, eta=0.1), test=(mnist.test.X[:1000], mnist.test.y[:1000]))
+    path = tmp_path_factory.mktemp("conv") / "conv.npz"
+    save(net, path, metadata={"dataset": "mnist", "history": result.history})
+    return load(path, with_header=True)
+
+
+@pytest.fixture(scope="module")
+def conv_client(conv_model):
+    return create_app(*conv_model).test_client()
+
+
+def test_layer_names_and_architecture_come_from_the_layers():
+    net = conv_net()
+    assert layer_names(net) == ["conv 8 5x5 / pool 2", "fc 30", "softmax 10"]
+    assert architecture(net) == "1x28x28 \u00b7 conv 8 5x5 / pool 2 \u00b7 fc 30 \u00b7 softmax 10"
+    assert layer_name(ConvPoolLayer((4, 2, 3, 5), (2, 9, 9), poolsize=(1, 1))) == "conv 4 3x5"
+    assert layer_name(ConvPoolLayer((4, 1, 3, 3), (1, 9, 9), poolsize=(1, 2))) == "conv 4 3x3 / pool 1x2"
+    assert layer_names(Network([784, 30, 20, 10])) == ["hidden 1", "hidden 2", "output"]
+    assert architecture(Network([784, 30, 10])) == "784-30-10"
+    both = Ensemble([conv_net(), conv_net(1)], combine="vote")
+    assert architecture(both) == f"ensemble of 2 \u00d7 ({architecture(conv_net())}), majority vote"
+
+
+def test_first_layer_images_of_every_kind():
+    net = LayerNetwork([ConvPoolLayer((5, 3, 2, 4), (3, 8, 8)), SoftmaxLayer(5 * 3 * 2, 4)], seed=0)
+    assert first_layer_images(net) == ((2, 4), 5)
+    W = first_layer_weights(net, 3)
+    assert W.shape == (3, 3, 2, 4) and not np.shares_memory(W, net.layers[0].w)
+    assert np.array_equal(as_images(W), net.layers[0].w[:3].mean(axis=1).reshape(3, 8))   # mean over channels
+    dense = LayerNetwork([FullyConnectedLayer(64, 12), SoftmaxLayer(12, 10)], seed=0)
+    assert first_layer_images(dense, (8, 8)) == ((8, 8), 12)
+    assert np.array_equal(as_images(first_layer_weights(dense, 20)), dense.layers[0].w)
+    assert first_layer_images(Network([784, 30, 10])) == ((28, 28), 30)
+
+
+def test_a_conv_model_says_what_it_is(conv_client):
+    info = conv_client.get("/api/model").get_json()
+    assert info["kind"] == "layer network" and info["description"].startswith("1x28x28 \u00b7 conv 8 5x5 / pool 2")
+    assert info["sizes"] == [784, 8 * 12 * 12, 30, 10]
+    assert info["hidden"] == [30] and info["hidden_names"] == ["fc 30"]
+    assert info["maps"] == [{"name": "conv 8 5x5 / pool 2", "shape": [8, 12, 12], "activation": "relu"}]
+    assert info["output_activation"] == "softmax" and info["dataset"] == "mnist" and info["accuracy"] > 0.8
+
+
+def test_a_conv_model_reads_real_digits_and_shows_its_feature_maps(conv_client, conv_model, mnist):
+    net, _ = conv_model
+    X, y = mnist.test.X[:20], mnist.test.y[:20]
+    assert np.mean(net.predict(X) == y) >= 0.8
+    for x in X:
+        body = predict(conv_client, {"pixels": x.tolist()}).get_json()
+        assert body["prediction"] == int(net.predict(x[None])[0])
+        assert body["probabilities"] == pytest.approx(net.feedforward(x[None])[0].tolist(), rel=1e-5, abs=1e-7)
+        conv = net.layers[0]                 # the first layer by hand: correlate, pool 2x2, + b, relu
+        image = x.reshape(28, 28).astype(np.float64)
+        windows = np.lib.stride_tricks.sliding_window_view(image, (5, 5))                 # (24, 24, 5, 5)
+        z = np.einsum("rspq,fpq->frs", windows, conv.w[:, 0].astype(np.float64))
+        pooled = z.reshape(8, 12, 2, 12, 2).max(axis=(2, 4)) + conv.b[:, None, None]
+        (maps,) = body["maps"]
+        assert maps["shape"] == [8, 12, 12]
+        assert maps["values"] == pytest.approx(np.maximum(pooled, 0).reshape(-1).tolist(), abs=2e-5)
+        fc_in = np.maximum(pooled, 0).reshape(-1)
+        fc = net.layers[1]
+        assert body["hidden"] == [pytest.approx(np.maximum(fc.w @ fc_in + fc.b, 0).tolist(), rel=1e-4, abs=1e-4)]
+        assert body["saliency"] == pytest.approx(explain_saliency(net, x.astype(np.float64)).tolist(), abs=1e-12)
+        assert body["saliency_digit"] == body["prediction"]
+    why_not = predict(conv_client, {"pixels": X[0].tolist(), "digit": 3}).get_json()
+    assert why_not["saliency"] == pytest.approx(explain_saliency(net, X[0].astype(np.float64), 3).tolist(), abs=1e-12)
+
+
+def test_a_layer_network_without_conv_layers_has_no_maps_and_a_dropout_net_reads_at_inference():
+    net = LayerNetwork([FullyConnectedLayer(784, 20, activation_fn="tanh", p_dropout=0.5),
+                        FullyConnectedLayer(20, 12, p_dropout=0.5), SoftmaxLayer(12, 10, p_dropout=0.5)], seed=4)
+    for layer in net.layers[2:]:
+        layer.w[...] = np.random.default_rng(1).normal(0, 1, layer.w.shape)
+    client = create_app(net, {}).test_client()
+    info = client.get("/api/model").get_json()
+    assert info["maps"] == [] and info["hidden"] == [20, 12] and info["hidden_names"] == ["fc 20", "fc 12"]
+    x = np.random.default_rng(0).random(784)
+    body = predict(client, {"pixels": x.tolist()}).get_json()
+    before = net.rng.bit_generator.state
+    assert body["probabilities"] == pytest.approx(net.feedforward(x[None])[0].tolist(), rel=1e-5)
+    assert [len(h) for h in body["hidden"]] == [20, 12] and body["maps"] == []
+    again = predict(client, {"pixels": x.tolist()}).get_json()
+    assert again == body and net.rng.bit_generator.state == before     # no dropout at inference
+
+
+def test_an_ensemble_answers_with_the_mean_and_explains_it(conv_model, tmp_path):
+    net, _ = conv_model
+    book = Network([784, 16, 10], seed=2)        # sigmoid outputs: made into probabilities by their sum
+    for combine in ("mean", "vote"):
+        ensemble = Ensemble([net, book, conv_net(5)], combine=combine)
+        path = save_ensemble(ensemble, tmp_path / f"{combine}.npz", metadata={"dataset": "mnist"})
+        client = create_app(*load(path, with_header=True)).test_client()
+        info = client.get("/api/model").get_json()
+        assert info["kind"] == "ensemble" and info["members"] == 3 and info["combine"] == combine
+        assert info["hidden"] == [] and info["maps"] == [] and info["description"].startswith("ensemble of 3")
+        x = np.random.default_rng(7).random(784) * (np.random.default_rng(8).random(784) < 0.2)
+        body = predict(client, {"pixels": x.tolist(), "digit": 4}).get_json()
+        mean = ensemble.feedforward(x[None])[0]
+        assert body["probabilities"] == pytest.approx(mean.tolist(), rel=1e-5) and sum(body["probabilities"]) == \
+            pytest.approx(1)
+        assert body["prediction"] == int(ensemble.predict(x[None])[0])
+        assert body["saliency_digit"] == 4
+        assert body["saliency"] == pytest.approx(explain_saliency(ensemble, x, 4).tolist(), rel=1e-6, abs=1e-9)
+        assert body["hidden"] == [] and body["maps"] == []
+
+
+def test_reading_is_the_same_for_the_book_network_as_before():
+    net = Network([784, 16, 12, 10], seed=1)
+    x = np.random.default_rng(0).random(784)
+    r = reading(net, x)
+    a = [v[0] for v in net.activations(x[None].astype(np.float32))]
+    assert r["prediction"] == int(np.argmax(a[-1])) and np.allclose(r["outputs"], a[-1])
+    assert [h.shape for h in r["hidden"]] == [(16,), (12,)] and r["maps"] == []
+    assert r["probabilities"].sum() == pytest.approx(1)
+
+
+def test_serve_takes_layer_networks_and_ensembles(tmp_path, conv_model, monkeypatch):
+    from glassnet.web import server
+    monkeypatch.setattr(server.Server, "run", lambda self: (_ for _ in ()).throw(KeyboardInterrupt))
+    net, _ = conv_model
+    conv = save(net, tmp_path / "conv.npz", metadata={"dataset": "mnist"})
+    code, out, err = run(["serve", str(conv), "--port", "0"])
+    assert code == 0, err
+    assert "serving 1x28x28-conv8x5/pool2-fc30-softmax10 (mnist)" in err and out.startswith("http://127.0.0.1:")
+    both = tmp_path / "ensemble.npz"
+    save_ensemble(Ensemble([net, Network([784, 16, 10], seed=0)]), both)
+    code, out, err = run(["serve", str(both), "--port", "0"])
+    assert code == 0 and "serving ensemble of 2" in err, err
+    small = tmp_path / "digits.npz"
+    save(LayerNetwork([ConvPoolLayer((4, 1, 3, 3), (1, 8, 8)), SoftmaxLayer(36, 10)], seed=0), small)
+    code, _, err = run(["serve", str(small)])
+    assert code == 2 and "1x8x8-conv4x3/pool2-softmax10 layer network (64 inputs, 10 outputs)" in err
+    assert "784" in err and len(err.splitlines()) == 1

@@ -1,12 +1,14 @@
 """``glassnet serve MODEL``: a page where a person draws a digit and the network reads it.
 
+Any saved MNIST model: the book's network, a chapter-6 layer network (its convolutional
+layers' feature maps are drawn) or an ensemble (the mean of its members' answers).
 Needs the ``web`` extra (``pip install 'glassnet[web]'``): Flask and waitress.
 """
 from __future__ import annotations
 
 import argparse
 
-from .common import EXIT_OK, CLIError, describe_sizes, load_model
+from .common import EXIT_OK, CLIError, describe_network, io_sizes, load_model, model_kind
 
 NAME = "serve"
 HELP = "serve a page where you draw a digit and watch the network read it"
@@ -14,11 +16,11 @@ HELP = "serve a page where you draw a digit and watch the network read it"
 
 def add_arguments(p):
     p.description = ("Serve a web page for a saved MNIST model: draw a digit with the mouse or a "
-                    "finger and see the 28x28 input the network receives, its hidden neurons and "
-                    "its output for every digit, live. Ctrl-C stops the server. Needs the 'web' "
-                    "extra: pip install 'glassnet[web]'.")
-    p.add_argument("model", metavar="MODEL", help="a model saved by 'glassnet train --save' "
-                                                  "(784 inputs, 10 outputs)")
+                    "finger and see the 28x28 input the network receives, its hidden neurons (a "
+                    "convolutional network's feature maps) and its output for every digit, live. "
+                    "Ctrl-C stops the server. Needs the 'web' extra: pip install 'glassnet[web]'.")
+    p.add_argument("model", metavar="MODEL", help="a model saved by 'glassnet train --save': a network, "
+                                                  "a layer network or an ensemble (784 inputs, 10 outputs)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1: this computer only; "
                         "0.0.0.0 opens the page to your network)")
@@ -42,12 +44,13 @@ def run(args, out, err):
     except ImportError as e:
         raise CLIError(f"glassnet serve needs the 'web' extra ({e}): pip install 'glassnet[web]'") from None
     net, header = load_model(args.model)
-    if net.sizes[0] != 784 or net.sizes[-1] != 10:
-        raise CLIError(f"{args.model} is a {describe_sizes(net.sizes)} network; the drawing page "
-                         f"needs 784 inputs (28x28 pixels) and 10 outputs, an MNIST model")
+    n_in, n_out = io_sizes(net)
+    if (n_in, n_out) != (784, 10):
+        raise CLIError(f"{args.model} is a {describe_network(net)} {model_kind(net)} ({n_in} inputs, {n_out} "
+                       f"outputs); the drawing page needs 784 inputs (28x28 pixels) and 10 outputs, an MNIST model")
     server = Server(create_app(net, header), host=args.host, port=args.port)
     dataset = f" ({header['dataset']})" if header.get("dataset") else ""
-    print(f"glassnet: serving {describe_sizes(net.sizes)}{dataset} from {args.model}", file=err)
+    print(f"glassnet: serving {describe_network(net)}{dataset} from {args.model}", file=err)
     print(server.url, file=out, flush=True)
     print("glassnet: press Ctrl-C to stop", file=err, flush=True)
     try:

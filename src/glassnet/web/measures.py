@@ -3,12 +3,14 @@
     per_class_accuracy   the share of each class's examples the network gets right
     gradient_norms       the speed of learning of each layer: ||dC/db^l|| = ||delta^l||
                          averaged over examples (chapter 5), output layer included
+    fixed_masks          a layer network's dropout masks for that measurement, drawn from
+                         a Generator of their own (never the network's)
     filter_shape         the image shape of one hidden neuron's incoming weights
     encode_filters       the first layer's incoming weights as small images, one per
                          neuron, quantised to int8 and base64-encoded for the page
 
-A filter message is self-describing so that other first layers can be shown the same way
-later (a convolutional layer's (channels, height, width) kernels): ``shape`` is the shape
+A filter message is self-describing (a convolutional first layer's kernels are sent as
+(kh, kw) images, the book's network's rows as (28, 28) ones): ``shape`` is the shape
 of one neuron's weights, its last two entries the image's height and width; ``count``
 images follow each other in ``data``, each ``prod(shape)`` int8 values, row-major, with
 value ``q`` standing for ``q / 127 * scale[k]``.
@@ -20,7 +22,13 @@ import math
 
 import numpy as np
 
-__all__ = ["per_class_accuracy", "gradient_norms", "filter_shape", "encode_filters", "predictions"]
+from ..core.layernet import LayerNetwork
+
+__all__ = ["per_class_accuracy", "gradient_norms", "fixed_masks", "filter_shape", "encode_filters",
+           "predictions", "MASK_SEED"]
+
+#: the seed of the dropout masks the speed of learning is measured with
+MASK_SEED = 20240601
 
 
 def predictions(network, X, forward=None, chunk=10000):
@@ -46,27 +54,54 @@ def per_class_accuracy(predicted, labels, n_classes):
     return [float(r / s) if s else None for r, s in zip(right, seen)]
 
 
-def gradient_norms(network, X, Y, chunk=10):
+def gradient_norms(network, X, Y, chunk=10, masks=None):
     """The speed of learning of every layer, first hidden layer to output: ``||dC/db^l||``,
     the length of the gradient of the mean cost over X with respect to layer l's biases
     (by BP3 that is delta^l averaged over the examples).
 
-    X : (m, n_in). Y : (m, n_out) targets (one-hot). Returns a list of floats.
+    X : (m, n_in). Y : (m, n_out) one-hot targets for a Network, int labels (m,) for a
+        LayerNetwork (whose cost is the log-likelihood without its L2 term, lmbda = 0).
+    masks : a LayerNetwork's dropout masks for the m rows (``fixed_masks``); None: no
+        dropout (never masks drawn from the network's Generator).
+    Returns a list of floats, one per layer with biases.
     chunk : rows per ``backprop`` call.  Small products stay on the calling thread: OpenBLAS
         hands a product of more than ~2^18 multiply-adds to its thread pool, whose threads
         then spin on the cores the training runs on (784-30-10: 500 rows at once took 1 ms
         on an idle machine, 40 ms on a busy one; 10 at a time, 2.6 ms on both).
     """
     X = np.asarray(X, dtype=network.dtype)
-    Y = np.asarray(Y, dtype=network.dtype)
     if len(X) == 0:
         raise ValueError("gradient_norms needs at least one example, got none")
+    if isinstance(network, LayerNetwork):
+        return _layer_gradient_norms(network, X, np.asarray(Y), chunk, masks)
+    Y = np.asarray(Y, dtype=network.dtype)
     total = [np.zeros(b.shape, np.float64) for b in network.biases]
     for i in range(0, len(X), chunk):
         nabla_b, _ = network.backprop(X[i:i + chunk], Y[i:i + chunk], scale=1.0 / len(X))
         for t, nb in zip(total, nabla_b):
             t += nb
     return [float(np.linalg.norm(t)) for t in total]
+
+
+def _layer_gradient_norms(network, X, y, chunk, masks):
+    """``gradient_norms`` of a LayerNetwork: its backprop gives each chunk's mean gradient."""
+    masks = masks if masks is not None else [None] * len(network.layers)
+    total = [np.zeros(layer.b.shape, np.float64) for layer in network.layers]
+    for i in range(0, len(X), chunk):
+        rows = slice(i, i + chunk)
+        grads = network.backprop(X[rows], y[rows], masks=[None if m is None else m[rows] for m in masks])
+        for t, db in zip(total, grads[1::2]):          # params() = [w0, b0, w1, b1, ...]
+            t += db * (len(X[rows]) / len(X))
+    return [float(np.linalg.norm(t)) for t in total]
+
+
+def fixed_masks(network, m, seed=MASK_SEED):
+    """Dropout masks for m rows, one per layer (None where it has no dropout), as
+    ``LayerNetwork.draw_masks`` makes them but from a Generator of their own: measuring
+    with them leaves the network's Generator -- and so the training run -- untouched, and
+    the same masks every epoch make the epochs' measurements comparable."""
+    rng = np.random.default_rng(seed)
+    return [layer.draw_mask(rng, m, network.dtype) for layer in network.layers]
 
 
 def filter_shape(n_inputs, image_shape=None):

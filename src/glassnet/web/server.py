@@ -2,14 +2,22 @@
 
     GET  /              the drawing page (static/index.html)
     GET  /static/<f>    the page's script and style sheet, from the package's static folder only
-    GET  /api/model     sizes, activations, dataset and test accuracy from the model's header
+    GET  /api/model     the model's kind and shape (``model_info``), dataset and test accuracy
+                        from its header
     POST /api/predict   {"pixels": [784 numbers in 0..1]} (28x28 row-major, ink = 1), and
                         optionally "digit": 0..9 (which output to explain) ->
                         {"prediction", "probabilities" (10, sum 1), "outputs" (the raw output
                         layer), "input" (what the network received), "hidden" (one list of
-                        activations per hidden layer), "saliency" (784: why this digit --
-                        glassnet.explain.saliency for "saliency_digit", the prediction unless
-                        "digit" was given)}
+                        activations per hidden fully connected layer), "maps" (one
+                        {"shape": [f, h, w], "values": [f*h*w]} per convolutional layer: its
+                        feature maps after convolution, pooling and activation), "saliency"
+                        (784: why this digit -- glassnet.explain.saliency for
+                        "saliency_digit", the prediction unless "digit" was given)}
+
+The model is any that ``glassnet.io.load`` returns with 784 inputs and 10 outputs: the
+book's ``Network``, a chapter-6 ``LayerNetwork`` (its convolutional layers' feature maps
+are drawn on the page) or an ``Ensemble`` (its answer and "why" are those of the mean of
+its members' probabilities; its members' insides are not shown).
 
 Every error is JSON ``{"error": "..."}`` with a 4xx status: a body over ``MAX_BODY`` bytes
 is 413, a body that is not JSON 400, JSON that is not 784 numbers in 0..1 is 422. Served
@@ -32,9 +40,10 @@ from flask import Flask, Response, request, send_from_directory
 from werkzeug.exceptions import HTTPException
 
 from .. import errors
-from ..core.functions import as_probabilities
-from ..explain import saliency
-from ..trace import float64_copy
+from ..core.ensemble import Ensemble
+from ..core.layernet import ConvPoolLayer, LayerNetwork, SoftmaxLayer
+from ..explain import as_float64, saliency
+from .models import architecture, io_sizes, layer_name, reading
 
 __all__ = ["MAX_BODY", "STATIC", "Server", "activations", "create_app", "model_info", "parse_pixels",
            "parse_predict", "InputError"]
@@ -117,23 +126,45 @@ def parse_predict(body, n_inputs=784, n_outputs=10):
 
 
 def activations(network, x):
-    """Every layer's activations for one input x (n_in,): a list, input first, output last."""
+    """Every layer's activations of the book's Network for one input x (n_in,): a list,
+    input first, output last."""
     layers = network.activations(np.asarray(x, dtype=network.dtype).reshape(1, -1))
     return [a[0] for a in layers]
 
 
+def _shape_info(network):
+    """The part of ``model_info`` that depends on the kind of model."""
+    if isinstance(network, Ensemble):
+        n_in, n_out = io_sizes(network)
+        return {"kind": "ensemble", "sizes": [n_in, n_out], "hidden": [], "hidden_names": [], "maps": [],
+                "members": len(network), "combine": network.combine, "activation": None,
+                "output_activation": "softmax", "cost": "log-likelihood"}
+    if isinstance(network, LayerNetwork):
+        layers = network.layers
+        dense = [l for l in layers if not isinstance(l, (ConvPoolLayer, SoftmaxLayer))]
+        return {"kind": "layer network", "sizes": [layers[0].n_in] + [l.n_out for l in layers],
+                "hidden": [l.n_out for l in dense], "hidden_names": [layer_name(l) for l in dense],
+                "maps": [{"name": layer_name(l), "shape": list(l.output_shape), "activation": l.activation_fn.name}
+                         for l in layers if isinstance(l, ConvPoolLayer)],
+                "activation": layers[0].activation_fn.name if len(layers) > 1 else None,
+                "output_activation": "softmax", "cost": "log-likelihood"}
+    hidden = network.sizes[1:-1]
+    return {"kind": "network", "sizes": network.sizes, "hidden": hidden,
+            "hidden_names": [f"hidden layer {l + 1}" for l in range(len(hidden))], "maps": [],
+            "activation": network.activation.name, "output_activation": network.output_activation.name,
+            "cost": network.cost.name}
+
+
 def model_info(network, header=None):
-    """What ``GET /api/model`` answers: the network's shape and what its header says."""
+    """What ``GET /api/model`` answers: the model's kind, shape and one-line ``description``
+    (``models.architecture``), and what its header says (dataset, last test accuracy)."""
     header = header or {}
     history = header.get("history") or []
     last = history[-1] if history and isinstance(history[-1], dict) else {}
     accuracy = last.get("accuracy")
     return {
-        "sizes": network.sizes,
-        "hidden": network.sizes[1:-1],
-        "activation": network.activation.name,
-        "output_activation": network.output_activation.name,
-        "cost": network.cost.name,
+        "description": architecture(network),
+        **_shape_info(network),
         "dataset": header.get("dataset"),
         "accuracy": accuracy if isinstance(accuracy, (int, float)) else None,
         "epochs": len(history) or None,
@@ -141,14 +172,32 @@ def model_info(network, header=None):
     }
 
 
+def _answer(network, network64, x, digit):
+    """The JSON of ``POST /api/predict`` for pixels x (n_in,) and the digit to explain."""
+    r = reading(network, x)
+    explained = r["prediction"] if digit is None else digit
+    return {
+        "prediction": r["prediction"],
+        "probabilities": r["probabilities"].tolist(),
+        "outputs": r["outputs"].tolist(),
+        "input": x.tolist(),
+        "hidden": [h.tolist() for h in r["hidden"]],
+        "maps": [{"shape": list(m.shape), "values": np.round(m.reshape(-1), 5).tolist()} for m in r["maps"]],
+        "saliency": saliency(network64, x, explained).tolist(),
+        "saliency_digit": explained,
+    }
+
+
 def create_app(network, header=None):
-    """The Flask app serving ``network`` (a glassnet Network with 784 inputs)."""
+    """The Flask app serving ``network``: a Network, LayerNetwork or Ensemble with 784
+    inputs (any n_in, n_out work; the page draws 28x28 digits and 10 bars)."""
     app = Flask(__name__, static_folder=str(STATIC), static_url_path="/static")
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY)
     app.json.sort_keys = False
     app.url_map.merge_slashes = False          # "/static//x" is not found, not redirected
     info = model_info(network, header)
-    network64 = network if network.dtype == np.float64 else float64_copy(network)    # for saliency
+    n_in, n_out = io_sizes(network)
+    network64 = as_float64(network)            # for saliency, copied once
 
     def error(message, status):
         return Response(json.dumps({"error": message}), status=status, mimetype="application/json")
@@ -179,22 +228,10 @@ def create_app(network, header=None):
     @app.post("/api/predict")
     def predict():
         try:
-            x, digit = parse_predict(request.get_data(cache=False), network.sizes[0], network.sizes[-1])
+            x, digit = parse_predict(request.get_data(cache=False), n_in, n_out)
         except InputError as e:
             return error(str(e), e.status)
-        layers = activations(network, x)
-        probs = as_probabilities(layers[-1], network.output_activation.name)
-        prediction = int(np.argmax(layers[-1]))
-        explained = prediction if digit is None else digit
-        return {
-            "prediction": prediction,
-            "probabilities": probs.tolist(),
-            "outputs": layers[-1].astype(np.float64).tolist(),
-            "input": layers[0].astype(np.float64).tolist(),
-            "hidden": [a.astype(np.float64).tolist() for a in layers[1:-1]],
-            "saliency": saliency(network64, x, explained).tolist(),
-            "saliency_digit": explained,
-        }
+        return _answer(network, network64, x, digit)
 
     return app
 

@@ -17,12 +17,24 @@ the speed of learning of each layer, ``||dC/db^l||`` on a fixed sample (``measur
 works at most ``measure_share`` of the time while a page is open, ``unwatched_share`` while
 none is (it shares the GIL and the cores with the training): when epochs come faster than
 that, it measures the newest and skips the others -- dropped frames, not a slower run.
-The network before training and the last epoch are always measured.
+The network before training (the measuring thread's first job: a layer network's
+forward pass over 10,000 test images takes the better part of a second) and the last
+epoch are always measured.
+
+Any network glassnet trains is watched the same way (``models``): the book's ``Network``
+(each hidden neuron's incoming weights drawn as an image of the input) and chapter 6's
+``LayerNetwork`` (a convolutional first layer's filters as kh x kw images, the mean over
+input channels; a dense first layer's rows as images of the input).  A layer network's
+speed of learning is measured with dropout masks of its own, drawn once from a separate
+Generator (``measures.fixed_masks``): the same masks every epoch, and the network's own
+Generator -- which draws the training's masks and order -- is never touched, so a run
+with the page ends with the very weights of one without it.
 
 A page's stream keeps a cursor and calls ``updates(cursor)`` a few times a second; it
 gets one message with everything new since its last call (``None`` when nothing is):
 
-    meta      once: sizes, layer names, classes, image shape of the weights, dataset, epochs
+    meta      once: sizes, architecture (one line), layer names, classes, first_layer ("dense"
+              or "conv"), image shape of the weights, dataset, epochs
     records   fit's history entries (epoch j, 0-based; costs, accuracies, seconds, eta)
     measures  {"epoch": j, "per_class": [n_classes], "gradient_norms": [one per layer]}
               (epoch -1: the network before training)
@@ -43,9 +55,12 @@ import time
 
 import numpy as np
 
+from ..core.layernet import LayerNetwork
 from ..engines import kernel
 from ..labels import one_hot
-from .measures import encode_filters, filter_shape, gradient_norms, per_class_accuracy, predictions
+from .measures import encode_filters, fixed_masks, gradient_norms, per_class_accuracy, predictions
+from .models import (architecture, as_images, first_layer_images, first_layer_weights, io_sizes,
+                     is_conv_first, layer_names, parameters)
 
 __all__ = ["Watch", "FINAL_STATES"]
 
@@ -64,8 +79,16 @@ def _number(value):
 
 
 def _copy(network):
-    """A copy of the network's parameters: weights, then biases."""
-    return [np.array(p, copy=True) for p in network.weights + network.biases]
+    """A copy of the network's parameters (``models.parameters``: weights then biases for a
+    Network, [w0, b0, w1, b1, ...] for a LayerNetwork)."""
+    return [np.array(p, copy=True) for p in parameters(network)]
+
+
+def _sizes(network):
+    """A Network's sizes; a LayerNetwork's values per sample at its input and each layer's output."""
+    if isinstance(network, LayerNetwork):
+        return [network.layers[0].n_in] + [layer.n_out for layer in network.layers]
+    return list(network.sizes)
 
 
 def _clean(record):
@@ -113,39 +136,53 @@ class Watch:
     # -- the training thread's side -----------------------------------------------------------
     def attach(self, network, *, test=None, sample=None, image_shape=None, test_name="test", meta=None,
                history=None):
-        """Start watching ``network``, before ``fit`` runs.
+        """Start watching ``network`` (a Network or a LayerNetwork), before ``fit`` runs.
 
         test : (X (m, n_in), labels (m,)) for the accuracy on each class (the test set, or the
             validation set); sample : (X (s, n_in), labels (s,)) for the gradient norms (e.g.
             500 training images); image_shape : the shape of the input images ((28, 28) for
-            MNIST, (8, 8) for the digits; default: a square when n_in is one);
+            MNIST, (8, 8) for the digits; default: a square when n_in is one) -- a dense
+            first layer's weights are drawn in it, a convolutional one's as its kernels;
             meta : more facts for the page's header (dataset, epochs, description);
             history : the records of the epochs before a resumed run (the network's weights
             are still those fit replaces from the checkpoint: nothing is measured before
             the first mini-batch then).
         """
-        n_classes = network.sizes[-1]
-        shape = filter_shape(network.sizes[0], image_shape)
-        self._shadow = copy.deepcopy(network)    # the measuring thread's own copy
+        _, n_classes = io_sizes(network)
+        shape, total = first_layer_images(network, image_shape)
+        self._shadow = copy.deepcopy(network)    # the measuring thread's own copy (its Generator unused)
+        self._n_classes, self._shape = n_classes, shape
         self._test = None if test is None else (np.asarray(test[0], network.dtype), np.asarray(test[1]))
         self._forward = self._choose_forward(self._test)
-        self._sample = None if sample is None else (
-            np.asarray(sample[0], network.dtype), one_hot(np.asarray(sample[1]), n_classes, network.dtype))
-        self._shape = shape
-        layers = [f"hidden {l}" for l in range(1, len(network.sizes) - 1)] + ["output"]
-        self._meta = dict(meta or {}, sizes=list(network.sizes), layers=layers, classes=n_classes,
-                          image_shape=list(shape), filters_shown=min(self.max_filters, network.sizes[1]),
-                          filters_total=network.sizes[1], test_name=test_name if test is not None else None,
+        self._sample, self._masks = self._gradient_sample(sample)
+        self._meta = dict(meta or {}, sizes=_sizes(network), architecture=architecture(network),
+                          layers=layer_names(network), classes=n_classes,
+                          first_layer="conv" if is_conv_first(network) else "dense",
+                          image_shape=list(shape), filters_shown=min(self.max_filters, total),
+                          filters_total=total, test_name=test_name if test is not None else None,
                           gradient_sample=0 if sample is None else len(sample[0]))
+        initial = None
         if history:
             self._records.extend(_clean(r) for r in history)
             self._epoch, self._live = history[-1]["epoch"] + 1, network
         else:
             self._snapshot(network, epoch=0, fraction=0.0)
-            self._measures.append(self.measure(-1, _copy(network)))    # before training
-        self._worker = threading.Thread(target=self._measure_loop, name="glassnet-watch-measure", daemon=True)
+            initial = (-1, _copy(network))      # before training: the measuring thread's first job
+        self._worker = threading.Thread(target=self._measure_loop, args=(initial,), name="glassnet-watch-measure",
+                                        daemon=True)
         self._worker.start()
         return self
+
+    def _gradient_sample(self, sample):
+        """``((X, targets), masks)`` for ``gradient_norms``: one-hot targets for a Network;
+        int labels and fixed dropout masks (``measures.fixed_masks``) for a LayerNetwork."""
+        net = self._shadow
+        if sample is None:
+            return None, None
+        X, labels = np.asarray(sample[0], net.dtype), np.asarray(sample[1])
+        if isinstance(net, LayerNetwork):
+            return (X, labels), fixed_masks(net, len(X))
+        return (X, one_hot(labels, self._n_classes, net.dtype)), None
 
     def callback(self, network, record):
         """fit's callback after each epoch (never asks fit to stop: the stop Event does)."""
@@ -191,7 +228,7 @@ class Watch:
         if network is None:
             return
         self._live = network
-        W = np.array(network.weights[0][:self.max_filters], copy=True)
+        W = first_layer_weights(network, self.max_filters)
         self._filters = (next(self._seq), epoch, float(fraction), W)
         self._next_snapshot = time.monotonic() + self.filter_interval
 
@@ -199,6 +236,8 @@ class Watch:
     def _choose_forward(self, test):
         """The compiled forward pass on one thread (the training thread has the other core)."""
         net = self._shadow
+        if isinstance(net, LayerNetwork):
+            return net.logits                       # the argmax of z^L is the prediction
         if test is not None and kernel.supports_forward(net, test[0]):
             return lambda rows: kernel.forward(net, rows, threads=1)
         return net.feedforward
@@ -206,17 +245,22 @@ class Watch:
     def measure(self, epoch, params):
         """The measurement of one epoch from a copy of the parameters (weights then biases)."""
         net = self._shadow
-        for dst, src in zip(net.weights + net.biases, params):
+        for dst, src in zip(parameters(net), params):
             dst[...] = src
         entry = {"epoch": int(epoch)}
         if self._test is not None:
             predicted = predictions(net, self._test[0], self._forward)
-            entry["per_class"] = per_class_accuracy(predicted, self._test[1], net.sizes[-1])
+            entry["per_class"] = per_class_accuracy(predicted, self._test[1], self._n_classes)
         if self._sample is not None:
-            entry["gradient_norms"] = [_number(g) for g in gradient_norms(net, *self._sample)]
+            norms = gradient_norms(net, *self._sample, masks=self._masks)
+            entry["gradient_norms"] = [_number(g) for g in norms]
         return entry
 
-    def _measure_loop(self):
+    def _measure_loop(self, initial=None):
+        """The measuring thread: ``initial`` first (the network before training), then the
+        newest epoch whenever its share of the time allows, until the run is final."""
+        if initial is not None:
+            self._measure_job(initial)
         taken = None
         while True:
             job, final = self._latest, self._final is not None
@@ -230,15 +274,20 @@ class Watch:
             if rest > 0 and not final:                # within the share of time: rest, then take the newest
                 time.sleep(min(rest, 0.1))
                 continue
-            taken, started = job, time.monotonic()
-            try:
-                self._measures.append(self.measure(*job))
-            except Exception as e:     # a view that fails must not end the run: the page says so
-                self._error = f"measuring epoch {job[0]} failed: {type(e).__name__}: {e}"
-            spent = time.monotonic() - started
-            self.measure_seconds += spent
-            share = self.measure_share if self.open_streams else self.unwatched_share
-            self._next_measure = time.monotonic() + spent * (1 / share - 1)
+            taken = job
+            self._measure_job(job)
+
+    def _measure_job(self, job):
+        """Measure one (epoch, parameters), then rest in proportion to the time it took."""
+        started = time.monotonic()
+        try:
+            self._measures.append(self.measure(*job))
+        except Exception as e:     # a view that fails must not end the run: the page says so
+            self._error = f"measuring epoch {job[0]} failed: {type(e).__name__}: {e}"
+        spent = time.monotonic() - started
+        self.measure_seconds += spent
+        share = self.measure_share if self.open_streams else self.unwatched_share
+        self._next_measure = time.monotonic() + spent * (1 / share - 1)
 
     @property
     def epochs_done(self):
@@ -303,7 +352,7 @@ class Watch:
         version, epoch, fraction, W = filters
         cached_version, cached = self._encoded
         if cached_version != version:
-            cached = dict(encode_filters(W.reshape(len(W), -1), self._shape, self._meta["filters_total"]),
+            cached = dict(encode_filters(as_images(W), self._shape, self._meta["filters_total"]),
                           epoch=epoch, fraction=round(fraction, 4))
             self._encoded = (version, cached)
         return cached

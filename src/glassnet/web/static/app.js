@@ -18,6 +18,9 @@ const confidenceEl = document.getElementById("confidence");
 const barsEl = document.getElementById("bars");
 const hiddenEl = document.getElementById("hidden");
 const hiddenCaption = document.getElementById("hidden-caption");
+const mapsFigure = document.getElementById("maps-figure");
+const mapsEl = document.getElementById("maps");
+const mapsCaption = document.getElementById("maps-caption");
 const noiseCaption = document.getElementById("noise-caption");
 const hintEl = document.getElementById("hint");
 const statusEl = document.getElementById("status");
@@ -26,6 +29,7 @@ let mode = "empty";        // "empty" | "draw" | "noise"
 let noise = null;          // the 784 random pixels of "Random pixels"
 let last = null;           // last pen position while drawing
 let hiddenCells = [];      // one array of cell elements per hidden layer
+let mapCanvases = [];      // one canvas per convolutional layer: its feature maps side by side
 let explain = null;        // the digit whose saliency map is asked for (null: the network's answer)
 
 // -- the page's pieces --------------------------------------------------------------------------
@@ -48,19 +52,30 @@ function buildBars() {
   }
 }
 
-function buildHidden(sizes) {
+// m: what /api/model says. The book's network: one grid of cells per hidden layer; a layer
+// network: one per fully connected hidden layer (its conv layers get feature maps instead);
+// an ensemble: none (its members' insides are their own).
+function buildHidden(m) {
   hiddenEl.textContent = "";
   hiddenCells = [];
-  const layers = sizes.slice(1, -1);
+  const layers = m.hidden, names = m.hidden_names || [];
+  if (m.kind === "ensemble") {
+    hiddenCaption.innerHTML = `<strong>An ensemble</strong> of ${m.members} networks: the answer is ` +
+      (m.combine === "vote" ? "their majority vote" : "the mean of their probabilities") +
+      "; each member\u2019s hidden layers are its own.";
+    return;
+  }
   if (layers.length === 0) {
-    hiddenCaption.innerHTML = "<strong>No hidden layer</strong>: the inputs feed the outputs directly.";
+    hiddenCaption.innerHTML = m.maps && m.maps.length
+      ? "<strong>No fully connected hidden layer</strong>: the feature maps feed the outputs directly."
+      : "<strong>No hidden layer</strong>: the inputs feed the outputs directly.";
     return;
   }
   layers.forEach((n, l) => {
-    if (layers.length > 1) {
+    if (layers.length > 1 || m.kind !== "network") {
       const name = document.createElement("div");
       name.className = "layer-name";
-      name.textContent = `hidden layer ${l + 1}: ${n} neurons`;
+      name.textContent = `${names[l] || `hidden layer ${l + 1}`}: ${n} neurons`;
       hiddenEl.appendChild(name);
     }
     const grid = document.createElement("div");
@@ -78,10 +93,81 @@ function buildHidden(sizes) {
     hiddenEl.appendChild(grid);
     hiddenCells.push(cells);
   });
-  if (layers.length === 1) {
-    hiddenCaption.innerHTML = `<strong>Hidden layer</strong>: how strongly each of its ${layers[0]} ` +
-      "neurons fires, from 0 (pale) to 1 (dark).";
+  const one = layers.length === 1 ? `its ${layers[0]} neurons` : "their neurons";
+  const title = layers.length === 1 ? "Hidden layer" : "Hidden layers";
+  hiddenCaption.innerHTML = `<strong>${title}</strong>: how strongly each of ${one} fires, from 0 (pale) ` +
+    (m.activation === "sigmoid" && m.kind === "network" ? "to 1 (dark)." : "to the layer\u2019s largest (dark).");
+}
+
+// A convolutional layer's f feature maps (h x w each) as tiles of one canvas, 1px apart.
+function mapGrid(shape) {
+  const [f, h, w] = shape;
+  const cols = Math.ceil(Math.sqrt(f)), rows = Math.ceil(f / cols);
+  return { f, h, w, cols, width: cols * (w + 1) + 1, height: rows * (h + 1) + 1 };
+}
+
+function buildMaps(m) {
+  mapsEl.textContent = "";
+  mapCanvases = [];
+  const maps = m.maps || [];
+  mapsFigure.hidden = maps.length === 0;
+  maps.forEach((layer) => {
+    if (maps.length > 1) {
+      const name = document.createElement("div");
+      name.className = "layer-name";
+      name.textContent = `${layer.name}: ${layer.shape[0]} maps of ${layer.shape[1]}\u00d7${layer.shape[2]}`;
+      mapsEl.appendChild(name);
+    }
+    const g = mapGrid(layer.shape);
+    const canvas = document.createElement("canvas");
+    canvas.width = g.width;
+    canvas.height = g.height;
+    canvas.className = "feature-maps";
+    canvas.style.width = `${g.width * Math.max(2, Math.min(8, Math.floor(300 / g.width)))}px`;
+    canvas.setAttribute("aria-label", `${layer.name}: ${layer.shape[0]} feature maps`);
+    mapsEl.appendChild(canvas);
+    mapCanvases.push(canvas);
+  });
+  if (maps.length) {
+    const [f, h, w] = maps[0].shape;
+    mapsCaption.innerHTML = `<strong>Feature maps</strong> of the convolutional layer${maps.length > 1 ? "s" : ""}: ` +
+      `each of the first layer\u2019s ${f} filters slid over the input, max-pooled to ${h}\u00d7${w} and ` +
+      `passed through ${maps[0].activation}: dark where the filter finds its pattern (each layer scaled ` +
+      "to its largest value).";
   }
+}
+
+// One layer's maps (values f*h*w, row-major): grey from white (0) to black (the layer's largest
+// value); negative values (tanh) in blue.
+function drawMaps(canvas, map) {
+  const g = mapGrid(map.shape);
+  const ctx = canvas.getContext("2d");
+  const img = ctx.createImageData(g.width, g.height);
+  for (let i = 0; i < img.data.length; i += 4) { img.data[i] = img.data[i + 1] = img.data[i + 2] = 214; img.data[i + 3] = 255; }
+  let top = 0;
+  for (const v of map.values) top = Math.max(top, Math.abs(v));
+  const scale = top > 0 ? 1 / top : 0;
+  for (let k = 0; k < g.f; k++) {
+    const x0 = 1 + (k % g.cols) * (g.w + 1), y0 = 1 + Math.floor(k / g.cols) * (g.h + 1);
+    for (let i = 0; i < g.h; i++) {
+      for (let j = 0; j < g.w; j++) {
+        const t = map.values[(k * g.h + i) * g.w + j] * scale;
+        const at = 4 * ((y0 + i) * g.width + x0 + j);
+        const rgb = t >= 0 ? [255 * (1 - t), 255 * (1 - t), 255 * (1 - t)] : [255 + 218 * t, 255 + 156 * t, 255];
+        img.data[at] = rgb[0]; img.data[at + 1] = rgb[1]; img.data[at + 2] = rgb[2];
+      }
+    }
+  }
+  ctx.putImageData(img, 0, 0);
+  canvas.dataset.drawn = "true";
+}
+
+function clearMaps() {
+  mapCanvases.forEach((canvas) => {
+    const ctx = canvas.getContext("2d");
+    ctx.clearRect(0, 0, canvas.width, canvas.height);
+    delete canvas.dataset.drawn;
+  });
 }
 
 // -- drawing ------------------------------------------------------------------------------------
@@ -324,12 +410,16 @@ function chooseExplained(d) {
 function show(result) {
   drawInput(result.input);
   showWhy(result);
-  result.hidden.forEach((layer, l) => layer.forEach((a, j) => {
-    const cell = hiddenCells[l] && hiddenCells[l][j];
-    if (!cell) return;
-    cell.style.backgroundColor = mix(a);
-    cell.title = `hidden neuron ${j}: ${a.toFixed(3)}`;
-  }));
+  result.hidden.forEach((layer, l) => {
+    const top = Math.max(1, ...layer);          // sigmoid: 0..1 as it is; relu: up to the largest
+    layer.forEach((a, j) => {
+      const cell = hiddenCells[l] && hiddenCells[l][j];
+      if (!cell) return;
+      cell.style.backgroundColor = mix(Math.max(0, a / top));
+      cell.title = `hidden neuron ${j}: ${a.toFixed(3)}`;
+    });
+  });
+  (result.maps || []).forEach((map, l) => { if (mapCanvases[l]) drawMaps(mapCanvases[l], map); });
   const top = result.prediction;
   const p = result.probabilities;
   barsEl.querySelectorAll(".bar").forEach((li, d) => {
@@ -357,6 +447,7 @@ function showEmpty() {
   whyCaption.innerHTML = "<strong>Why this digit?</strong> Red ink raised the answer's output, " +
     "blue ink lowered it.";
   hiddenCells.flat().forEach((cell) => { cell.style.backgroundColor = ""; });
+  clearMaps();
   barsEl.querySelectorAll(".bar").forEach((li) => {
     li.classList.remove("top", "explained");
     li.querySelector(".fill").style.width = "0";
@@ -403,10 +494,11 @@ setBusy(false);
 fetch("/api/model")
   .then((r) => r.json())
   .then((m) => {
-    const parts = [m.sizes.join("\u2013")];
+    const parts = [m.kind === "network" ? m.sizes.join("\u2013") : m.description];
     if (m.dataset) parts.push(m.dataset.toUpperCase());
     if (typeof m.accuracy === "number") parts.push(`${(100 * m.accuracy).toFixed(1)}% on its test set`);
     document.getElementById("model").textContent = parts.join(" \u00b7 ");
-    buildHidden(m.sizes);
+    buildMaps(m);
+    buildHidden(m);
   })
   .catch((err) => { statusEl.textContent = `Could not load the model: ${err.message}`; });

@@ -59,15 +59,19 @@ function redrawAll() {
 
 // -- header, status and buttons -----------------------------------------------------------------
 function describeRun(meta) {
-  const parts = [meta.sizes.join("-")];
+  const parts = [meta.architecture || meta.sizes.join("-")];
   if (meta.dataset) parts.push(`on ${meta.dataset}`);
   if (meta.description) parts.push(meta.description);
   el("run").textContent = parts.join(" \u00b7 ");
   const shown = meta.filters_shown, total = meta.filters_total;
   const shape = meta.image_shape.slice(-2).join("\u00d7");
-  el("filters-caption").textContent = `${shown === total ? `All ${total}` : `The first ${shown} of ${total}`} ` +
-    `hidden neurons' incoming weights, each drawn as a ${shape} image of the input: red pixels excite the ` +
-    "neuron, blue ones inhibit it (each tile scaled to its own largest weight).";
+  const which = shown === total ? `All ${total}` : `The first ${shown} of ${total}`;
+  el("filters-caption").textContent = meta.first_layer === "conv"
+    ? `${which} filters of the convolutional first layer, each a ${shape} kernel slid over the whole ` +
+      "image (the mean over its input channels): red weights excite the filter, blue ones inhibit it " +
+      "(each tile scaled to its own largest weight)."
+    : `${which} hidden neurons' incoming weights, each drawn as a ${shape} image of the input: red pixels ` +
+      "excite the neuron, blue ones inhibit it (each tile scaled to its own largest weight).";
   const digits = !meta.dataset || ["mnist", "digits"].includes(meta.dataset);
   el("classes-title").textContent = `Accuracy on each ${digits ? "digit" : "class"}`;
   if (meta.test_name) {
@@ -337,7 +341,8 @@ function drawFilters() {
   const shape = f.shape;
   const h = shape[shape.length - 2], w = shape[shape.length - 1];
   const channels = shape.slice(0, -2).reduce((a, b) => a * b, 1);
-  const tileW = channels * w + (channels - 1), tileH = h;         // channels side by side
+  const zoom = Math.max(1, Math.floor(16 / Math.max(h, w)));    // small kernels: weights as blocks, thin gaps
+  const tileW = (channels * w + (channels - 1)) * zoom, tileH = h * zoom;   // channels side by side
   const cols = Math.ceil(Math.sqrt(f.count * tileH / tileW)), rows = Math.ceil(f.count / cols);
   const width = cols * (tileW + 1) + 1, height = rows * (tileH + 1) + 1;
   if (canvas.width !== width || canvas.height !== height) { canvas.width = width; canvas.height = height; }
@@ -348,10 +353,10 @@ function drawFilters() {
   for (let k = 0; k < f.count; k++) {
     const x0 = 1 + (k % cols) * (tileW + 1), y0 = 1 + Math.floor(k / cols) * (tileH + 1);
     for (let c = 0; c < channels; c++) {
-      for (let i = 0; i < h; i++) {
-        for (let j = 0; j < w; j++) {
-          const v = q[k * size + c * h * w + i * w + j] / 127;
-          const at = 4 * ((y0 + i) * canvas.width + x0 + c * (w + 1) + j);
+      for (let i = 0; i < h * zoom; i++) {
+        for (let j = 0; j < w * zoom; j++) {
+          const v = q[k * size + c * h * w + Math.floor(i / zoom) * w + Math.floor(j / zoom)] / 127;
+          const at = 4 * ((y0 + i) * canvas.width + x0 + c * (w + 1) * zoom + j);
           const rgb = v >= 0 ? [255 - 35 * v, 255 - 217 * v, 255 - 217 * v] : [255 + 218 * v, 255 + 156 * v, 255 + 20 * v];
           img.data[at] = rgb[0]; img.data[at + 1] = rgb[1]; img.data[at + 2] = rgb[2];
         }
