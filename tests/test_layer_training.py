@@ -34,7 +34,7 @@ def test_fit_trains_a_layer_network_with_the_books_l2_scaling():
     X, y = images(200)
     net = convnet()
     r = fit(net, (X, y), TrainingConfig(epochs=15, mini_batch_size=10, eta=0.1, lmbda=0.1), test=(X, y))
-    assert r.history[-1]["accuracy"] > 0.9 and r.engine in ("numpy", "layers")
+    assert r.history[-1]["accuracy"] > 0.9 and r.engine in ("numpy", "layer-kernel")
     # one epoch of fit without shuffling equals network3's loop of steps, lambda divided by n_batches
     a, b = convnet(seed=3), convnet(seed=3)
     fit(a, (X[:50], y[:50]), TrainingConfig(epochs=1, mini_batch_size=10, eta=0.2, lmbda=2.0, shuffle=False))

@@ -8,6 +8,8 @@ network and the settings -- never per call inside the core -- and recorded by th
     NumpyEngine    the core's own NumPy step, one mini-batch at a time (the reference)
     KernelEngine   the compiled C kernel (``kernel``): sigmoid networks, quadratic or
                    cross-entropy cost, L2, no momentum; runs thousands of mini-batches a call
+    LayerKernelEngine  chapter 6's layer networks compiled (``layers_fast``): convolution,
+                   pooling, dropout, softmax; plain SGD or momentum
 
 ``GLASSNET_KERNEL=off|avx2|portable|auto`` overrides which kernel build loads (``off``:
 NumPy only).  Importing this package installs :func:`choose` as ``Network.choose_engine``,
@@ -28,9 +30,9 @@ import numpy as np
 
 from ..core.layernet import LayerNetwork
 from ..core.network import Network
-from . import kernel
+from . import kernel, layers_fast
 
-__all__ = ["NumpyEngine", "KernelEngine", "choose", "forward_for", "predict", "kernel"]
+__all__ = ["NumpyEngine", "KernelEngine", "choose", "forward_for", "predict", "kernel", "layers_fast"]
 
 
 class NumpyEngine:
@@ -89,6 +91,8 @@ def choose(network, mini_batch_size, optimizer=None):
     """The engine for training ``network`` with these settings: the kernel when it was
     built, computes the same steps (plain SGD, no momentum) and pays off; else NumPy."""
     if isinstance(network, LayerNetwork):
+        if layers_fast.supports(network, int(mini_batch_size), optimizer):
+            return layers_fast.LayerKernelEngine()
         return NumpyEngine()
     plain = optimizer is None or getattr(optimizer, "plain", False)
     if plain and kernel.supports(network, 0.0, int(mini_batch_size)):
@@ -102,6 +106,8 @@ def forward_for(network, X):
     on up to 64 rows spread over X), else ``network.feedforward``.  Returns ``(name, fn)``."""
     X = np.asarray(X)
     if isinstance(network, LayerNetwork):
+        if layers_fast.supports(network, 1):
+            return "layer-kernel", lambda rows: layers_fast.forward(network, rows)
         return "numpy", network.feedforward
     if X.ndim == 2 and kernel.supports_forward(network, X):
         return "kernel", lambda rows: kernel.forward(network, rows)

@@ -1,0 +1,1071 @@
+/* The layer-network kernel written once for a floating type; _layerkernel.c includes it
+ * twice: REAL float (names ending _f32) and double (_f64).  IREAL is the integer of REAL's
+ * size (what a vector comparison yields); FN names a static function, EXPORT an exported
+ * one.  See _layerkernel.c for the equations and the ideas.
+ *
+ * Layouts (one sample a row everywhere; m = the mini-batch, at most mb):
+ *   in     a layer's input, (mb, ins): a conv layer reads its image channels-last,
+ *          (h, w, c); a fully connected layer its n_in values padded with zeros to ins,
+ *          a whole number of vectors.  A conv layer writes its output channels-last when
+ *          a conv layer follows, else channel-first (f, poh, pow) = NumPy's flattening.
+ *   W      conv: (F, KP), row f = filter f read in im2col's order (p, q, c), padded to KP;
+ *          WT = its transpose (K, FP) for the forward product.  Fully connected: (n_out, ins).
+ *   col    conv: (mb, P, KP), row pos = the patch whose top-left corner is pos;
+ *   pos    conv: (mb, T, FP), the position (in 0..P) of each pooling block's winner.
+ */
+
+typedef REAL FN(vec) __attribute__((vector_size(VBYTES), aligned(sizeof(REAL)), may_alias));
+typedef IREAL FN(ivec) __attribute__((vector_size(VBYTES), aligned(sizeof(REAL)), may_alias));
+#define VEC FN(vec)
+#define IVEC FN(ivec)
+#define LANES ((int64_t)(VBYTES / sizeof(REAL)))
+#define LOADV(p) (*(const VEC *)(p))
+#define STOREV(p, v) (*(VEC *)(p) = (v))
+#define SPLAT(c) ((VEC){0} + (REAL)(c))
+#define SELECT(mask, a, b) ((VEC)(((IVEC)(a) & (mask)) | ((IVEC)(b) & ~(mask))))
+/* vectors per chunk of a conv filter's gradient held in registers */
+#define CHUNK 8
+/* rows of W the fully connected backward sweep prefetches ahead (1000 x 1000 weights,
+ * mini-batch 10: 376 us a sweep with 12, 446 with 8 or 16, 728 without) */
+#ifndef SWEEP_AHEAD
+#define SWEEP_AHEAD 12
+#endif
+
+typedef struct {
+    lk_shape s;
+    int64_t ins, KP, FP;            /* input row stride; conv: patch and filter count, padded */
+    int out_chw;                    /* conv: writes its output channel-first */
+    REAL *W, *b, *WT, *vW, *vb;     /* packed parameters and velocities (NULL without momentum) */
+    REAL *dW, *db;                  /* conv: one step's gradient, one (F, KP) and (FP) per group */
+    REAL *in, *xm, *din;            /* input, masked input (dropout), dC/d(input) */
+    REAL *col, *pos;                /* conv: im2col rows, pooling winners */
+    REAL *user_w, *user_b, *user_vw, *user_vb;
+} FN(layer);
+
+typedef struct {                    /* one thread's scratch for the conv layers */
+    REAL *conv, *g, *wg, *dcol;     /* one image's convolution (P, FP); deltas (F, T), by position; a patch row */
+    int64_t *win, *bucket;          /* winners (F, T); the wins of each position (2P + 1 + F T) */
+} FN(scratch);
+
+typedef struct {
+    int64_t L, mb, training, threads, n_conv;
+    FN(layer) layer[LK_MAX_LAYERS];
+    REAL *out;                      /* (mb, n_out): z^L, then delta^L */
+    REAL *dz, *dzt;                 /* a fully connected layer's delta (mb, n_out) and transpose */
+    int64_t *y;                     /* the mini-batch's labels */
+    FN(scratch) sc[LK_MAX_THREADS];
+    /* the step in progress, for the tasks of its phases */
+    lk_team *team;
+    int64_t m, cur, groups;
+    const uint8_t *mask[LK_MAX_LAYERS];
+    REAL eta, decay, mu;
+    void *blocks[16 * LK_MAX_LAYERS + 8 * LK_MAX_THREADS + 8];
+    int64_t nblocks;
+} FN(net);
+
+/* ---- memory --------------------------------------------------------------------------- */
+/* n zeroed REALs (plus a vector of room) on a 64-byte boundary, freed by FN(release) */
+static void *FN(alloc)(FN(net) *net, int64_t n, size_t size)
+{
+    size_t bytes = (size_t)round_up((n > 0 ? n : 1) * (int64_t)size + VBYTES, 64);
+    void *p = aligned_alloc(64, bytes);
+    if (!p)
+        return NULL;
+    memset(p, 0, bytes);
+    net->blocks[net->nblocks++] = p;
+    return p;
+}
+
+static void FN(release)(FN(net) *net)
+{
+    for (int64_t i = 0; i < net->nblocks; i++)
+        free(net->blocks[i]);
+    net->nblocks = 0;
+}
+
+/* the sum of a vector's lanes, as a tree (a loop over the lanes would be a chain of adds) */
+static inline REAL FN(hsum)(VEC v)
+{
+#if defined(__AVX512F__)
+    if (sizeof(REAL) == 4)
+        return (REAL)_mm512_reduce_add_ps((__m512)v);
+    return (REAL)_mm512_reduce_add_pd((__m512d)v);
+#else
+    for (int64_t w = LANES / 2; w > 0; w /= 2)
+        for (int64_t j = 0; j < w; j++)
+            v[j] += v[j + w];
+    return v[0];
+#endif
+}
+
+/* ---- activations --------------------------------------------------------------------- */
+static VEC FN(vact)(VEC z, int64_t act)
+{
+    switch (act) {
+    case LK_RELU:
+        return SELECT(z > SPLAT(0), z, SPLAT(0));
+    case LK_SIGMOID:
+#if HAVE_VEXP
+        return SPLAT(1) / (SPLAT(1) + lk_vexp_f32(-z));
+#else
+        for (int64_t e = 0; e < LANES; e++)
+            z[e] = 1 / (1 + SCALAR_EXP(-z[e] < EXP_CAP ? -z[e] : EXP_CAP));
+        return z;
+#endif
+    case LK_TANH:
+        for (int64_t e = 0; e < LANES; e++)
+            z[e] = SCALAR_TANH(z[e]);
+        return z;
+    default:
+        return z;
+    }
+}
+
+/* act'(z) from the output a = act(z) (core/layers.py's prime_from_output) */
+static inline REAL FN(prime)(REAL a, int64_t act)
+{
+    switch (act) {
+    case LK_SIGMOID:
+        return a * (1 - a);
+    case LK_TANH:
+        return 1 - a * a;
+    case LK_RELU:
+        return a > 0 ? 1 : 0;
+    default:
+        return 1;
+    }
+}
+
+/* z[0:n] = act(z[0:n]) in place; entries past n are left alone (they are padding) */
+static void FN(activate)(REAL *z, int64_t n, int64_t act)
+{
+    if (act == LK_LINEAR)
+        return;
+    int64_t k = 0;
+    for (; k + LANES <= n; k += LANES)
+        STOREV(z + k, FN(vact)(LOADV(z + k), act));
+    if (k < n) {
+        VEC t = SPLAT(0);
+        for (int64_t e = 0; e < n - k; e++)
+            t[e] = z[k + e];
+        t = FN(vact)(t, act);
+        for (int64_t e = 0; e < n - k; e++)
+            z[k + e] = t[e];
+    }
+}
+
+/* ---- set-up: buffers and the packed parameters ----------------------------------------- */
+/* one image's im2col rows, plus a vector of room for im2col's spill (so that threads doing
+ * neighbouring images never write the same memory) */
+static inline int64_t FN(col_stride)(const FN(layer) *L)
+{
+    return L->s.P * L->KP + LANES;
+}
+
+static int FN(alloc_layer)(FN(net) *net, FN(layer) *L, int next_kind)
+{
+    const lk_shape *s = &L->s;
+    int64_t mb = net->mb;
+    int conv = s->kind == LK_CONV;
+    L->ins = conv ? s->n_in : round_up(s->n_in, LANES);
+    L->KP = conv ? round_up(s->K, LANES) : 0;
+    L->FP = conv ? round_up(s->f, LANES) : 0;
+    L->out_chw = next_kind != LK_CONV;
+    int64_t rows = conv ? s->f : s->n_out, cols = conv ? L->KP : L->ins, nb = conv ? L->FP : s->n_out;
+    L->W = FN(alloc)(net, rows * cols, sizeof(REAL));
+    L->b = FN(alloc)(net, nb, sizeof(REAL));
+    L->in = FN(alloc)(net, mb * L->ins, sizeof(REAL));
+    if (!L->W || !L->b || !L->in)
+        return -1;
+    if (conv) {
+        L->WT = FN(alloc)(net, s->K * L->FP, sizeof(REAL));
+        L->col = FN(alloc)(net, (net->training ? mb : 1) * FN(col_stride)(L), sizeof(REAL));
+        L->pos = FN(alloc)(net, mb * s->T * L->FP, sizeof(REAL));
+        if (!L->WT || !L->col || !L->pos)
+            return -1;
+    }
+    if (!net->training)
+        return 0;
+    int64_t groups = mb < LK_GROUPS ? mb : LK_GROUPS;
+    if (conv && (!(L->dW = FN(alloc)(net, groups * rows * cols, sizeof(REAL)))
+                 || !(L->db = FN(alloc)(net, groups * nb, sizeof(REAL)))))
+        return -1;
+    if (s->dropout && !(L->xm = FN(alloc)(net, mb * L->ins, sizeof(REAL))))
+        return -1;
+    if (L != net->layer && !(L->din = FN(alloc)(net, mb * L->ins, sizeof(REAL))))
+        return -1;
+    if (L->user_vw && (!(L->vW = FN(alloc)(net, rows * cols, sizeof(REAL))) || !(L->vb = FN(alloc)(net, nb, sizeof(REAL)))))
+        return -1;
+    return 0;
+}
+
+/* dst (packed) <- src (the network's layout), or back when `back`: conv weights (f, c, kh, kw)
+ * <-> (F, KP) in (p, q, c) order; fully connected (n_out, n_in) <-> (n_out, ins) */
+static void FN(pack_weights)(const FN(layer) *L, REAL *packed, REAL *user, int back)
+{
+    const lk_shape *s = &L->s;
+    if (s->kind != LK_CONV) {
+        for (int64_t j = 0; j < s->n_out; j++) {
+            REAL *pk = packed + j * L->ins, *us = user + j * s->n_in;
+            memcpy(back ? us : pk, back ? pk : us, (size_t)s->n_in * sizeof(REAL));
+        }
+        return;
+    }
+    for (int64_t f = 0; f < s->f; f++)
+        for (int64_t ch = 0; ch < s->c; ch++)
+            for (int64_t p = 0; p < s->kh; p++)
+                for (int64_t q = 0; q < s->kw; q++) {
+                    REAL *pk = packed + f * L->KP + (p * s->kw + q) * s->c + ch;
+                    REAL *us = user + ((f * s->c + ch) * s->kh + p) * s->kw + q;
+                    if (back)
+                        *us = *pk;
+                    else
+                        *pk = *us;
+                }
+}
+
+/* WT (K, FP) <- W (F, KP) transposed: the forward product's layout, after every update */
+static void FN(refresh_wt)(FN(layer) *L)
+{
+    for (int64_t f = 0; f < L->s.f; f++)
+        for (int64_t k = 0; k < L->s.K; k++)
+            L->WT[k * L->FP + f] = L->W[f * L->KP + k];
+}
+
+static void FN(pack)(FN(layer) *L, int back)
+{
+    int64_t nb = L->s.kind == LK_CONV ? L->s.f : L->s.n_out;
+    FN(pack_weights)(L, L->W, L->user_w, back);
+    memcpy(back ? L->user_b : L->b, back ? L->b : L->user_b, (size_t)nb * sizeof(REAL));
+    if (L->vW) {
+        FN(pack_weights)(L, L->vW, L->user_vw, back);
+        memcpy(back ? L->user_vb : L->vb, back ? L->vb : L->user_vb, (size_t)nb * sizeof(REAL));
+    }
+    if (!back && L->s.kind == LK_CONV)
+        FN(refresh_wt)(L);
+}
+
+/* one thread's conv scratch, for the largest conv layer */
+static int FN(alloc_scratch)(FN(net) *net, FN(scratch) *sc, int64_t conv, int64_t ft, int64_t buckets, int64_t kp)
+{
+    sc->conv = FN(alloc)(net, conv, sizeof(REAL));
+    sc->g = FN(alloc)(net, ft, sizeof(REAL));
+    sc->wg = FN(alloc)(net, ft, sizeof(REAL));
+    sc->dcol = FN(alloc)(net, kp, sizeof(REAL));
+    sc->win = FN(alloc)(net, ft, sizeof(int64_t));
+    sc->bucket = FN(alloc)(net, buckets, sizeof(int64_t));
+    return sc->conv && sc->g && sc->wg && sc->dcol && sc->win && sc->bucket ? 0 : -1;
+}
+
+/* Buffers for mini-batches of up to mb on `threads` threads and the parameters params[2l],
+ * params[2l+1] (w, b of layer l, the network's arrays; vel likewise or NULL) packed.
+ * 0, -1 (memory), -2 (a network this kernel does not run). */
+static int FN(setup)(FN(net) *net, const int64_t *spec, int64_t count, int64_t mb, REAL **params,
+                     REAL **vel, int training, int64_t threads)
+{
+    lk_shape shapes[LK_MAX_LAYERS];
+    memset(net, 0, sizeof *net);
+    if (lk_shapes(spec, count, shapes) || mb < 1)
+        return -2;
+    net->L = count, net->mb = mb, net->training = training;
+    net->threads = threads < 1 ? 1 : threads > LK_MAX_THREADS ? LK_MAX_THREADS : threads;
+    int64_t widest = 1, conv = 1, ft = 1, buckets = 1, kp = 1;
+    for (int64_t l = 0; l < count; l++) {
+        FN(layer) *L = net->layer + l;
+        L->s = shapes[l];
+        L->user_w = params[2 * l], L->user_b = params[2 * l + 1];
+        L->user_vw = vel ? vel[2 * l] : NULL, L->user_vb = vel ? vel[2 * l + 1] : NULL;
+        if (FN(alloc_layer)(net, L, l + 1 < count ? shapes[l + 1].kind : LK_FC))
+            return -1;
+        FN(pack)(L, 0);
+        if (L->s.kind == LK_CONV) {
+            const lk_shape *c = &L->s;
+            net->n_conv = l + 1;
+            conv = conv > c->P * L->FP ? conv : c->P * L->FP;
+            ft = ft > c->f * c->T ? ft : c->f * c->T;
+            buckets = buckets > 2 * c->P + 1 + c->f * c->T ? buckets : 2 * c->P + 1 + c->f * c->T;
+            kp = kp > L->KP ? kp : L->KP;
+        } else {
+            widest = widest > L->s.n_out ? widest : L->s.n_out;
+        }
+    }
+    for (int64_t t = 0; t < net->threads; t++)
+        if (FN(alloc_scratch)(net, net->sc + t, conv, ft, buckets, kp))
+            return -1;
+    net->out = FN(alloc)(net, mb * shapes[count - 1].n_out, sizeof(REAL));
+    net->dz = FN(alloc)(net, mb * widest, sizeof(REAL));
+    net->dzt = FN(alloc)(net, mb * widest, sizeof(REAL));
+    net->y = FN(alloc)(net, mb, sizeof(int64_t));
+    return net->out && net->dz && net->dzt && net->y ? 0 : -1;
+}
+
+/* ---- matrix products ------------------------------------------------------------------------- */
+/* What a product does with its result C = A B: store it, or take it as the gradient g of
+ * the parameters at C and step them there: C -= eta (g + decay C), or with velocities V
+ * (laid out like C) V = mu V - eta (g + decay C); C += V. */
+typedef struct {
+    REAL *V;
+    REAL eta, decay, mu;
+} FN(epilogue);
+
+/* C (mr, nvb vectors) = A (mr, K) B (K, nvb vectors), or the step above when `step`: the
+ * accumulators live in registers (mr, nvb and step are constants where this is inlined);
+ * A is read one number at a time, at A[i * lda + k * acs]. */
+INLINE void FN(gemm_tile)(const int mr, const int nvb, const int step, int64_t K, const REAL *A, int64_t lda,
+                          int64_t acs, const REAL *B, int64_t ldb, REAL *C, int64_t ldc, const FN(epilogue) *e)
+{
+    VEC acc[MRMAX][4];
+#pragma GCC unroll 16
+    for (int i = 0; i < mr; i++)
+#pragma GCC unroll 4
+        for (int j = 0; j < nvb; j++)
+            acc[i][j] = SPLAT(0);
+    for (int64_t k = 0; k < K; k++) {
+        VEC b[4];
+#pragma GCC unroll 4
+        for (int j = 0; j < nvb; j++)
+            b[j] = LOADV(B + k * ldb + j * LANES);
+#pragma GCC unroll 16
+        for (int i = 0; i < mr; i++) {
+            VEC a = SPLAT(A[i * lda + k * acs]);
+#pragma GCC unroll 4
+            for (int j = 0; j < nvb; j++)
+                acc[i][j] += a * b[j];
+        }
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < mr; i++)
+#pragma GCC unroll 4
+        for (int j = 0; j < nvb; j++) {
+            REAL *c = C + i * ldc + j * LANES;
+            if (!step) {
+                STOREV(c, acc[i][j]);
+                continue;
+            }
+            VEC w = LOADV(c), g = acc[i][j] + SPLAT(e->decay) * w;
+            if (e->V) {
+                VEC vel = SPLAT(e->mu) * LOADV(e->V + i * ldc + j * LANES) - SPLAT(e->eta) * g;
+                STOREV(e->V + i * ldc + j * LANES, vel);
+                STOREV(c, w + vel);
+            } else {
+                STOREV(c, w - SPLAT(e->eta) * g);
+            }
+        }
+}
+
+#define GEMM_MR(nvb) (ACC_BUDGET / (nvb) < MRMAX ? ACC_BUDGET / (nvb) : MRMAX)
+
+INLINE void FN(gemm_cols)(const int nvb, const int step, int64_t M, int64_t K, const REAL *A, int64_t lda,
+                          int64_t acs, const REAL *B, int64_t ldb, REAL *C, int64_t ldc, const FN(epilogue) *e)
+{
+    int64_t i = 0;
+    for (; i + GEMM_MR(nvb) <= M; i += GEMM_MR(nvb)) {
+        FN(epilogue) ei = {e && e->V ? e->V + i * ldc : NULL, e ? e->eta : 0, e ? e->decay : 0, e ? e->mu : 0};
+        FN(gemm_tile)(GEMM_MR(nvb), nvb, step, K, A + i * lda, lda, acs, B, ldb, C + i * ldc, ldc, &ei);
+    }
+    for (; i < M; i++) {
+        FN(epilogue) ei = {e && e->V ? e->V + i * ldc : NULL, e ? e->eta : 0, e ? e->decay : 0, e ? e->mu : 0};
+        FN(gemm_tile)(1, nvb, step, K, A + i * lda, lda, acs, B, ldb, C + i * ldc, ldc, &ei);
+    }
+}
+
+#define GEMM_CASE(NVB) case NVB: \
+    if (e) FN(gemm_cols)(NVB, 1, M, K, A, lda, acs, Bj, ldb, Cj, ldc, &ej); \
+    else FN(gemm_cols)(NVB, 0, M, K, A, lda, acs, Bj, ldb, Cj, ldc, NULL); \
+    break;
+
+/* C (M, NV vectors) = A (M, K) B (K, NV vectors), A[i, k] at A[i * lda + k * acs], four
+ * vector columns at a time (B's block then stays in the cache for all of A's rows); with
+ * an epilogue `e`, the parameters at C take an SGD step with gradient A B instead. */
+static void FN(gemm)(int64_t M, int64_t NV, int64_t K, const REAL *A, int64_t lda, int64_t acs, const REAL *B,
+                     int64_t ldb, REAL *C, int64_t ldc, const FN(epilogue) *e)
+{
+    for (int64_t j0 = 0; j0 < NV; j0 += 4) {
+        const REAL *Bj = B + j0 * LANES;
+        REAL *Cj = C + j0 * LANES;
+        FN(epilogue) ej = {e && e->V ? e->V + j0 * LANES : NULL, e ? e->eta : 0, e ? e->decay : 0, e ? e->mu : 0};
+        switch (NV - j0 < 4 ? NV - j0 : 4) {
+        GEMM_CASE(1) GEMM_CASE(2) GEMM_CASE(3) default: GEMM_CASE(4)
+        }
+    }
+}
+
+/* ---- conv-pool layer: forward ----------------------------------------------------------- */
+/* col (P, KP) <- the patches of one channels-last image x (h, w, c): row r*ow + s is the
+ * patch at (r, s), kh runs of kw*c contiguous numbers.  Runs are copied in whole vectors,
+ * so each may spill up to a vector past its end: into the next run or row (written over
+ * next) or the row's padding, which is zeroed last (buffers have a vector of room). */
+static void FN(im2col)(const lk_shape *s, int64_t KP, const REAL *x, REAL *col)
+{
+    int64_t run = s->kw * s->c;
+    for (int64_t r = 0; r < s->oh; r++)
+        for (int64_t c0 = 0; c0 < s->ow; c0++) {
+            REAL *row = col + (r * s->ow + c0) * KP;
+            for (int64_t p = 0; p < s->kh; p++) {
+                const REAL *src = x + ((r + p) * s->w + c0) * s->c;
+                REAL *dst = row + p * run;
+                for (int64_t k = 0; k < run; k += LANES)
+                    STOREV(dst + k, LOADV(src + k));
+            }
+            if (s->K < KP)
+                STOREV(row + s->K, SPLAT(0));
+        }
+}
+
+/* out <- act(maxpool(conv) + b) for one image, conv (P, FP); pos (T, FP) <- each block's
+ * winner, the first maximum in row-major order (as core/layers.py's backward picks) */
+static void FN(pool_act)(const FN(layer) *L, const REAL *conv, REAL *pos, REAL *out)
+{
+    const lk_shape *s = &L->s;
+    for (int64_t pr = 0; pr < s->poh; pr++)
+        for (int64_t pc = 0; pc < s->pow; pc++) {
+            int64_t t = pr * s->pow + pc, p0 = pr * s->ph * s->ow + pc * s->pw;
+            for (int64_t fv = 0; fv < L->FP; fv += LANES) {
+                VEC best = LOADV(conv + p0 * L->FP + fv), at = SPLAT(p0);
+                for (int64_t a = 0; a < s->ph; a++)
+                    for (int64_t b = (a == 0); b < s->pw; b++) {
+                        int64_t p = p0 + a * s->ow + b;
+                        VEC v = LOADV(conv + p * L->FP + fv);
+                        IVEC gt = v > best;
+                        best = SELECT(gt, v, best);
+                        at = SELECT(gt, SPLAT(p), at);
+                    }
+                VEC z = FN(vact)(best + LOADV(L->b + fv), s->act);
+                STOREV(pos + t * L->FP + fv, at);
+                for (int64_t e = 0; e < LANES && fv + e < s->f; e++)
+                    out[L->out_chw ? (fv + e) * s->T + t : t * s->f + fv + e] = z[e];
+            }
+        }
+}
+
+/* the conv-pool layer's forward pass for image i, into the next layer's input */
+static void FN(conv_forward)(FN(net) *net, FN(layer) *L, int64_t i, int thread, REAL *out, int64_t ldo)
+{
+    const lk_shape *s = &L->s;
+    REAL *col = L->col + (net->training ? i * FN(col_stride)(L) : 0);   /* inference: one image's */
+    REAL *conv = net->sc[thread].conv;
+    FN(im2col)(s, L->KP, L->in + i * L->ins, col);
+    FN(gemm)(s->P, L->FP / LANES, s->K, col, L->KP, 1, L->WT, L->FP, conv, L->FP, NULL);
+    FN(pool_act)(L, conv, L->pos + i * s->T * L->FP, out + i * ldo);
+}
+
+/* ---- fully connected layer: forward ------------------------------------------------------- */
+/* Z (ib, jb) = X (ib rows) W^T (jb rows) + b: ib*jb dot products of nv vectors each,
+ * accumulated in registers, then summed across lanes */
+INLINE void FN(dot_tile)(const int ib, const int jb, int64_t nv, const REAL *X, int64_t ldx,
+                         const REAL *W, int64_t ldw, const REAL *b, REAL *Z, int64_t ldz)
+{
+    VEC acc[IBMAX][2];
+#pragma GCC unroll 10
+    for (int i = 0; i < ib; i++)
+        acc[i][0] = acc[i][1] = SPLAT(0);
+    for (int64_t k = 0; k < nv * LANES; k += LANES) {
+        VEC w0 = LOADV(W + k), w1 = jb > 1 ? LOADV(W + ldw + k) : w0;
+#pragma GCC unroll 10
+        for (int i = 0; i < ib; i++) {
+            VEC x = LOADV(X + i * ldx + k);
+            acc[i][0] += x * w0;
+            if (jb > 1)
+                acc[i][1] += x * w1;
+        }
+    }
+#pragma GCC unroll 10
+    for (int i = 0; i < ib; i++)
+        for (int j = 0; j < jb; j++)
+            Z[i * ldz + j] = FN(hsum)(acc[i][j]) + b[j];
+}
+
+#define DOT_CASE(I) case I: \
+    if (jb == 2) FN(dot_tile)(I, 2, nv, X, ldx, W, ldw, b, Z, ldz); \
+    else FN(dot_tile)(I, 1, nv, X, ldx, W, ldw, b, Z, ldz); \
+    break;
+
+static void FN(dot_block)(int64_t ib, int jb, int64_t nv, const REAL *X, int64_t ldx, const REAL *W,
+                          int64_t ldw, const REAL *b, REAL *Z, int64_t ldz)
+{
+    switch (ib) {
+    DOT_CASE(1) DOT_CASE(2) DOT_CASE(3) DOT_CASE(4) DOT_CASE(5)
+#if IBMAX > 5
+    DOT_CASE(6) DOT_CASE(7) DOT_CASE(8) DOT_CASE(9) DOT_CASE(10)
+#endif
+    default: break;
+    }
+}
+
+/* rows i0..i1 of the dropout layer's masked input xm = in (.) mask */
+static void FN(mask_rows)(FN(layer) *L, int64_t i0, int64_t i1, const uint8_t *mask)
+{
+    for (int64_t i = i0; i < i1; i++)
+        for (int64_t k = 0; k < L->s.n_in; k++)
+            L->xm[i * L->ins + k] = L->in[i * L->ins + k] * (REAL)mask[i * L->s.n_in + k];
+}
+
+/* units j0..j1 (j0 even) of the fully connected layer's forward pass over m samples:
+ * out[:, j0:j1] = act(x W[j0:j1]^T + b[j0:j1]), x = in, or xm with dropout */
+static void FN(fc_forward)(FN(layer) *L, int64_t m, int dropout, int64_t j0, int64_t j1, REAL *out, int64_t ldo)
+{
+    const REAL *x = dropout ? L->xm : L->in;
+    for (int64_t j = j0; j < j1; j += 2) {
+        int jb = j1 - j >= 2 ? 2 : 1;
+        for (int64_t i = 0; i < m; i += IBMAX)
+            FN(dot_block)(m - i < IBMAX ? m - i : IBMAX, jb, L->ins / LANES, x + i * L->ins, L->ins,
+                          L->W + j * L->ins, L->ins, L->b + j, out + i * ldo + j, ldo);
+    }
+    for (int64_t i = 0; i < m; i++)
+        FN(activate)(out + i * ldo + j0, j1 - j0, L->s.act);
+}
+
+/* ---- the output: softmax and BP1 ------------------------------------------------------------ */
+/* z (m, n) -> delta (m, n) = (softmax(z) - onehot(y)) / m, softmax through log-sum-exp as
+ * core/layers.py's softmax_loglik_forward; returns the summed cost -sum ln a_y */
+static double FN(softmax_delta)(const REAL *z, int64_t m, int64_t n, const int64_t *y, REAL *delta)
+{
+    double cost = 0;
+    for (int64_t i = 0; i < m; i++) {
+        const REAL *zi = z + i * n;
+        REAL *di = delta + i * n, top = zi[0], sum = 0;
+        for (int64_t j = 1; j < n; j++)
+            top = zi[j] > top ? zi[j] : top;
+        for (int64_t j = 0; j < n; j++)
+            sum += SCALAR_EXP(zi[j] - top);
+        REAL log_norm = SCALAR_LOG(sum);
+        for (int64_t j = 0; j < n; j++)
+            di[j] = SCALAR_EXP((zi[j] - top) - log_norm);
+        cost -= (double)((zi[y[i]] - top) - log_norm);
+        di[y[i]] -= 1;
+        for (int64_t j = 0; j < n; j++)
+            di[j] /= (REAL)m;
+    }
+    return cost;
+}
+
+/* ---- fully connected layer: backward and update ---------------------------------------------- */
+/* For up to IBMAX samples, one sweep down a column block (one vector wide) of W (n_out
+ * rows) does both, while the block is in the cache:
+ *   do_dx:  dx[i, block] = sum_j delta[i, j] W[j, block]      (BP2, with the weights before the step)
+ *   then    W[j, block] -= eta (sum_i delta[i, j] x[i, block] + decay W[j, block])   (BP4)
+ * (or the momentum step); x[i, block] and dx[i, block] stay in registers throughout. */
+INLINE void FN(fc_sweep)(const int ib, const int do_dx, int64_t n_out, const REAL *X, int64_t ldx, REAL *W,
+                         REAL *V, int64_t ldw, const REAL *dzt, REAL *dX, REAL eta, REAL decay, REAL mu)
+{
+    VEC x[IBMAX], dx[IBMAX];
+#pragma GCC unroll 10
+    for (int i = 0; i < ib; i++) {
+        dx[i] = SPLAT(0);
+        x[i] = LOADV(X + i * ldx);
+    }
+    for (int64_t j = 0; j < n_out; j++) {
+        REAL *wp = W + j * ldw;
+        const REAL *d = dzt + j * ib;
+        __builtin_prefetch(wp + SWEEP_AHEAD * ldw, 1);   /* rows a page apart: no hardware prefetch */
+        if (V)
+            __builtin_prefetch(V + (j + SWEEP_AHEAD) * ldw, 1);
+        VEC w = LOADV(wp), g = SPLAT(decay) * w;
+#pragma GCC unroll 10
+        for (int i = 0; i < ib; i++) {
+            VEC di = SPLAT(d[i]);
+            if (do_dx)
+                dx[i] += di * w;
+            g += di * x[i];
+        }
+        if (V) {
+            VEC v = SPLAT(mu) * LOADV(V + j * ldw) - SPLAT(eta) * g;
+            STOREV(V + j * ldw, v);
+            STOREV(wp, w + v);
+        } else {
+            STOREV(wp, w - SPLAT(eta) * g);
+        }
+    }
+    if (do_dx)
+#pragma GCC unroll 10
+        for (int i = 0; i < ib; i++)
+            STOREV(dX + i * ldx, dx[i]);
+}
+
+#define SWEEP_CASE(I) case I: \
+    if (dX) FN(fc_sweep)(I, 1, n_out, X, ldx, W, V, ldw, dzt, dX, eta, decay, mu); \
+    else FN(fc_sweep)(I, 0, n_out, X, ldx, W, V, ldw, dzt, dX, eta, decay, mu); \
+    break;
+
+static void FN(sweep)(int64_t ib, int64_t n_out, const REAL *X, int64_t ldx, REAL *W, REAL *V, int64_t ldw,
+                      const REAL *dzt, REAL *dX, REAL eta, REAL decay, REAL mu)
+{
+    switch (ib) {
+    SWEEP_CASE(1) SWEEP_CASE(2) SWEEP_CASE(3) SWEEP_CASE(4) SWEEP_CASE(5)
+#if IBMAX > 5
+    SWEEP_CASE(6) SWEEP_CASE(7) SWEEP_CASE(8) SWEEP_CASE(9) SWEEP_CASE(10)
+#endif
+    default: break;
+    }
+}
+
+/* p -= eta g, or with momentum v = mu v - eta g; p += v (one parameter) */
+static inline void FN(update)(REAL *p, REAL *v, REAL g, REAL eta, REAL mu)
+{
+    if (v) {
+        *v = mu * *v - eta * g;
+        *p += *v;
+    } else {
+        *p -= eta * g;
+    }
+}
+
+/* the fully connected layer's delta dz (m, n_out) transposed into net->dzt, and its biases' step */
+static void FN(fc_backward_prep)(FN(net) *net, FN(layer) *L, int64_t m, const REAL *dz)
+{
+    for (int64_t j = 0; j < L->s.n_out; j++) {
+        REAL db = 0;
+        for (int64_t i = 0; i < m; i++) {
+            net->dzt[j * m + i] = dz[i * L->s.n_out + j];
+            db += dz[i * L->s.n_out + j];
+        }
+        FN(update)(L->b + j, L->vb ? L->vb + j : NULL, db, net->eta, net->mu);
+    }
+}
+
+/* columns v0..v1 (in vectors) of the fully connected layer's backward pass and step:
+ * dx[:, cols] = (delta W[:, cols]) (.) mask (unless need_dx is 0), then W[:, cols] steps */
+static void FN(fc_backward)(FN(net) *net, FN(layer) *L, int64_t m, const uint8_t *mask, int need_dx,
+                            int64_t v0, int64_t v1)
+{
+    const REAL *x = mask ? L->xm : L->in;
+    REAL *dX = need_dx ? L->din : NULL;
+    int64_t ld = L->ins, n_out = L->s.n_out;
+    if (m <= IBMAX) {           /* one sweep down each column block of W does dx and the step */
+        for (int64_t kv = v0 * LANES; kv < v1 * LANES; kv += LANES)
+            FN(sweep)(m, n_out, x + kv, ld, L->W + kv, L->vW ? L->vW + kv : NULL, ld, net->dzt,
+                      dX ? dX + kv : NULL, net->eta, net->decay, net->mu);
+    } else {                    /* dx = delta W, then W steps by delta^T x, both blocked products */
+        int64_t k0 = v0 * LANES;
+        FN(epilogue) e = {L->vW ? L->vW + k0 : NULL, net->eta, net->decay, net->mu};
+        if (dX)
+            FN(gemm)(m, v1 - v0, n_out, net->dz, n_out, 1, L->W + k0, ld, dX + k0, ld, NULL);
+        FN(gemm)(n_out, v1 - v0, m, net->dzt, m, 1, x + k0, ld, L->W + k0, ld, &e);
+    }
+    int64_t k1 = v1 * LANES < L->s.n_in ? v1 * LANES : L->s.n_in;
+    if (dX && mask)
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t k = v0 * LANES; k < k1; k++)
+                dX[i * ld + k] *= (REAL)mask[i * L->s.n_in + k];
+}
+
+/* delta (m, n) = dA (.) act'(A), both read from the next layer's input rows (stride ld) */
+static void FN(delta_from)(const REAL *A, const REAL *dA, int64_t ld, int64_t m, int64_t n, int64_t act,
+                           REAL *delta)
+{
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++)
+            delta[i * n + j] = dA[i * ld + j] * FN(prime)(A[i * ld + j], act);
+}
+
+/* ---- conv-pool layer: backward and update ------------------------------------------------- */
+/* acc[0:nvec vectors] += sum_t coef[t] rows[which[t]][0:nvec vectors], the accumulators in
+ * registers (nvec is a constant where this is inlined) */
+INLINE void FN(gather_tile)(const int nvec, REAL *acc, const REAL *rows, int64_t ld, const int64_t *which,
+                            const REAL *coef, int64_t n)
+{
+    VEC a[CHUNK];
+#pragma GCC unroll 8
+    for (int v = 0; v < nvec; v++)
+        a[v] = LOADV(acc + v * LANES);
+    for (int64_t t = 0; t < n; t++) {
+        const REAL *row = rows + which[t] * ld;
+        VEC c = SPLAT(coef[t]);
+#pragma GCC unroll 8
+        for (int v = 0; v < nvec; v++)
+            a[v] += c * LOADV(row + v * LANES);
+    }
+#pragma GCC unroll 8
+    for (int v = 0; v < nvec; v++)
+        STOREV(acc + v * LANES, a[v]);
+}
+
+#define GATHER_CASE(V) case V: FN(gather_tile)(V, acc, rows, ld, which, coef, n); break;
+
+static void FN(gather_axpy)(int64_t nvec, REAL *acc, const REAL *rows, int64_t ld, const int64_t *which,
+                            const REAL *coef, int64_t n)
+{
+    switch (nvec) {
+    GATHER_CASE(1) GATHER_CASE(2) GATHER_CASE(3) GATHER_CASE(4)
+    GATHER_CASE(5) GATHER_CASE(6) GATHER_CASE(7) default: FN(gather_tile)(8, acc, rows, ld, which, coef, n);
+    }
+}
+
+/* y[0:n] += c x[0:n] (with AVX-512, the last partial vector under a mask) */
+static inline void FN(axpy)(REAL *y, const REAL *x, int64_t n, REAL c)
+{
+    int64_t k = 0;
+    VEC cv = SPLAT(c);
+    for (; k + LANES <= n; k += LANES)
+        STOREV(y + k, LOADV(y + k) + cv * LOADV(x + k));
+#if defined(__AVX512F__)
+    if (k < n && sizeof(REAL) == 4) {
+        __mmask16 m = (__mmask16)((1u << (n - k)) - 1);
+        __m512 v = _mm512_fmadd_ps(_mm512_set1_ps((float)c), _mm512_maskz_loadu_ps(m, x + k),
+                                   _mm512_maskz_loadu_ps(m, y + k));
+        _mm512_mask_storeu_ps(y + k, m, v);
+        return;
+    }
+#endif
+    for (; k < n; k++)
+        y[k] += c * x[k];
+}
+
+/* dx (h, w, c) of one image from its winners: a patch position that won pooling blocks
+ * has gradient row sum over its wins (f, t) of g[f, t] W[f] (built CHUNK vectors at a time
+ * in registers), added back where the patch came from (col2im).  Positions go column by
+ * column, so that consecutive patches overlap exactly or not at all. */
+static void FN(conv_dx_image)(FN(scratch) *sc, const FN(layer) *L, REAL *dx)
+{
+    const lk_shape *s = &L->s;
+    const REAL *g = sc->g;
+    const int64_t *win = sc->win;
+    int64_t *start = sc->bucket, *cursor = start + s->P + 1, *wf = cursor + s->P;
+    REAL *wg = sc->wg, *row = sc->dcol;
+    memset(start, 0, (size_t)(s->P + 1) * sizeof(int64_t));
+    for (int64_t e = 0; e < s->f * s->T; e++)
+        start[win[e] + 1]++;
+    for (int64_t p = 0; p < s->P; p++)
+        cursor[p] = start[p + 1] += start[p];
+    for (int64_t p = 0; p < s->P; p++)
+        cursor[p] = start[p];
+    for (int64_t f = 0; f < s->f; f++)          /* the wins of each position: filter and delta */
+        for (int64_t t = 0; t < s->T; t++) {
+            int64_t k = cursor[win[f * s->T + t]]++;
+            wf[k] = f;
+            wg[k] = g[f * s->T + t];
+        }
+    int64_t run = s->kw * s->c, nv = L->KP / LANES;
+    for (int64_t c0 = 0; c0 < s->ow; c0++)
+        for (int64_t r = 0; r < s->oh; r++) {
+            int64_t p = r * s->ow + c0, n = start[p + 1] - start[p];
+            if (n == 0)
+                continue;
+            memset(row, 0, (size_t)L->KP * sizeof(REAL));
+            for (int64_t v0 = 0; v0 < nv; v0 += CHUNK)
+                FN(gather_axpy)(nv - v0 < CHUNK ? nv - v0 : CHUNK, row + v0 * LANES, L->W + v0 * LANES, L->KP,
+                                wf + start[p], wg + start[p], n);
+            for (int64_t q = 0; q < s->kh; q++)
+                FN(axpy)(dx + ((r + q) * s->w + c0) * s->c, row + q * run, run, 1);
+        }
+}
+
+/* One image's share of the conv-pool layer's gradient, added to group `group`'s dW and db.
+ * Only each pooling block's winner has a nonzero gradient, g = dA (.) act'(A) there, so
+ * dW[f] += sum_t g[f, t] col[winner(f, t)] (a chunk of CHUNK vectors of the patch row at a
+ * time: this image's patches' chunk and dW's then sit in the L1 cache) and, unless this is
+ * the first layer, dx as above (into din, which the caller zeroed). */
+static void FN(conv_back_image)(FN(net) *net, FN(layer) *L, int64_t i, int thread, int64_t group)
+{
+    const lk_shape *s = &L->s;
+    const FN(layer) *next = L + 1;
+    const REAL *A = next->in + i * next->ins, *dA = next->din + i * next->ins;
+    const REAL *pos = L->pos + i * s->T * L->FP, *col = L->col + i * FN(col_stride)(L);
+    FN(scratch) *sc = net->sc + thread;
+    REAL *g = sc->g, *dW = L->dW + group * s->f * L->KP, *db = L->db + group * L->FP;
+    int64_t *win = sc->win, T = s->T, nv = L->KP / LANES;
+    for (int64_t f = 0; f < s->f; f++)
+        for (int64_t t = 0; t < T; t++) {
+            int64_t at = L->out_chw ? f * T + t : t * s->f + f;
+            REAL d = dA[at] * FN(prime)(A[at], s->act);
+            g[f * T + t] = d;
+            db[f] += d;
+            win[f * T + t] = (int64_t)pos[t * L->FP + f];
+        }
+    for (int64_t v0 = 0; v0 < nv; v0 += CHUNK)
+        for (int64_t f = 0; f < s->f; f++)
+            FN(gather_axpy)(nv - v0 < CHUNK ? nv - v0 : CHUNK, dW + f * L->KP + v0 * LANES, col + v0 * LANES,
+                            L->KP, win + f * T, g + f * T, T);
+    if (L->din)
+        FN(conv_dx_image)(sc, L, L->din + i * L->ins);
+}
+
+/* the images of group g, m images in `groups` groups: [g m / groups, (g + 1) m / groups) */
+static inline int64_t FN(group_start)(int64_t g, int64_t m, int64_t groups)
+{
+    return g * m / groups;
+}
+
+/* task: group g's images through every conv layer's backward pass, top down (an image's
+ * dx from one conv layer is all the layer below needs of it) */
+static void FN(task_conv_backward)(void *ctx, int64_t g, int thread)
+{
+    FN(net) *net = ctx;
+    int64_t i0 = FN(group_start)(g, net->m, net->groups), i1 = FN(group_start)(g + 1, net->m, net->groups);
+    for (int64_t l = net->n_conv - 1; l >= 0; l--) {
+        FN(layer) *L = net->layer + l;
+        memset(L->dW + g * L->s.f * L->KP, 0, (size_t)(L->s.f * L->KP) * sizeof(REAL));
+        memset(L->db + g * L->FP, 0, (size_t)L->FP * sizeof(REAL));
+        if (L->din)
+            memset(L->din + i0 * L->ins, 0, (size_t)((i1 - i0) * L->ins) * sizeof(REAL));
+        for (int64_t i = i0; i < i1; i++)
+            FN(conv_back_image)(net, L, i, thread, g);
+    }
+}
+
+/* task: the step of one conv layer's weights k0..k0+CONV_COLUMNS of every filter (and,
+ * for the first such task, its biases), the gradient the sum of the groups' in their order
+ * (so that it does not depend on which thread did which group).  Split by k, each task
+ * writes whole rows of WT, and threads never write the same cache line. */
+#define CONV_COLUMNS 64
+static void FN(task_conv_update)(void *ctx, int64_t task, int thread)
+{
+    FN(net) *net = ctx;
+    (void)thread;
+    int64_t l = 0, k0 = task * CONV_COLUMNS;
+    while (k0 >= round_up(net->layer[l].s.K, CONV_COLUMNS)) {
+        k0 -= round_up(net->layer[l].s.K, CONV_COLUMNS);
+        l++;
+    }
+    FN(layer) *L = net->layer + l;
+    int64_t k1 = k0 + CONV_COLUMNS < L->s.K ? k0 + CONV_COLUMNS : L->s.K, stride = L->s.f * L->KP;
+    for (int64_t f = 0; f < L->s.f; f++)
+        for (int64_t k = k0; k < k1; k++) {
+            int64_t at = f * L->KP + k;
+            REAL g = L->dW[at];
+            for (int64_t grp = 1; grp < net->groups; grp++)
+                g += L->dW[grp * stride + at];
+            FN(update)(L->W + at, L->vW ? L->vW + at : NULL, g + net->decay * L->W[at], net->eta, net->mu);
+            L->WT[k * L->FP + f] = L->W[at];
+        }
+    for (int64_t f = 0; k0 == 0 && f < L->s.f; f++) {
+        REAL db = L->db[f];
+        for (int64_t grp = 1; grp < net->groups; grp++)
+            db += L->db[grp * L->FP + f];
+        FN(update)(L->b + f, L->vb ? L->vb + f : NULL, db, net->eta, net->mu);
+    }
+}
+
+/* ---- one mini-batch ------------------------------------------------------------------------- */
+/* the first layer's input rows X[idx[i]] (n_in numbers each, images channel-first) */
+static void FN(gather)(FN(layer) *L, const REAL *X, const int64_t *idx, int64_t m)
+{
+    const lk_shape *s = &L->s;
+    for (int64_t i = 0; i < m; i++) {
+        const REAL *row = X + (idx ? idx[i] : i) * s->n_in;
+        REAL *dst = L->in + i * L->ins;
+        if (s->kind != LK_CONV || s->c == 1) {
+            memcpy(dst, row, (size_t)s->n_in * sizeof(REAL));
+            continue;
+        }
+        for (int64_t ch = 0; ch < s->c; ch++)           /* (c, h, w) -> (h, w, c) */
+            for (int64_t yx = 0; yx < s->h * s->w; yx++)
+                dst[yx * s->c + ch] = row[ch * s->h * s->w + yx];
+    }
+}
+
+/* task: image i through the conv layers' forward passes, then the first fully connected
+ * layer's dropout mask on its row */
+static void FN(task_conv_forward)(void *ctx, int64_t i, int thread)
+{
+    FN(net) *net = ctx;
+    for (int64_t l = 0; l < net->n_conv; l++) {
+        FN(layer) *next = net->layer + l + 1;
+        FN(conv_forward)(net, net->layer + l, i, thread, next->in, next->ins);
+    }
+    if (net->mask[net->n_conv])
+        FN(mask_rows)(net->layer + net->n_conv, i, i + 1, net->mask[net->n_conv]);
+}
+
+/* units of a fully connected layer per task of its forward pass (even), and vectors of
+ * its input per task of its backward pass */
+#define FC_UNITS 64
+#define FC_VECTORS 4
+
+/* task: units task*FC_UNITS.. of the fully connected layer net->cur */
+static void FN(task_fc_forward)(void *ctx, int64_t task, int thread)
+{
+    FN(net) *net = ctx;
+    (void)thread;
+    FN(layer) *L = net->layer + net->cur;
+    int last = net->cur == net->L - 1;
+    int64_t j0 = task * FC_UNITS, j1 = j0 + FC_UNITS < L->s.n_out ? j0 + FC_UNITS : L->s.n_out;
+    FN(fc_forward)(L, net->m, net->mask[net->cur] != NULL, j0, j1, last ? net->out : L[1].in,
+                   last ? L->s.n_out : L[1].ins);
+}
+
+/* task: input vectors task*FC_VECTORS.. of the fully connected layer net->cur, backward */
+static void FN(task_fc_backward)(void *ctx, int64_t task, int thread)
+{
+    FN(net) *net = ctx;
+    (void)thread;
+    FN(layer) *L = net->layer + net->cur;
+    int64_t v0 = task * FC_VECTORS, nv = L->ins / LANES, v1 = v0 + FC_VECTORS < nv ? v0 + FC_VECTORS : nv;
+    FN(fc_backward)(net, L, net->m, net->mask[net->cur], net->cur > 0, v0, v1);
+}
+
+/* the forward pass of the m gathered samples (masks set in net->mask), phase by phase */
+static void FN(forward_pass)(FN(net) *net)
+{
+    lk_run(net->team, FN(task_conv_forward), net, net->m);
+    for (int64_t l = net->n_conv; l < net->L; l++) {
+        FN(layer) *L = net->layer + l;
+        if (l > net->n_conv && net->mask[l])
+            FN(mask_rows)(L, 0, net->m, net->mask[l]);
+        net->cur = l;
+        lk_run(net->team, FN(task_fc_forward), net, (L->s.n_out + FC_UNITS - 1) / FC_UNITS);
+    }
+}
+
+/* one SGD step on the m samples X[idx], labels[idx]; advances *masks past this batch's */
+static double FN(step)(FN(net) *net, const REAL *X, const int64_t *labels, const int64_t *idx, int64_t m,
+                       const uint8_t **masks)
+{
+    net->m = m;
+    net->groups = m < LK_GROUPS ? m : LK_GROUPS;
+    for (int64_t l = 0; l < net->L; l++) {
+        FN(layer) *L = net->layer + l;
+        net->mask[l] = L->s.dropout ? *masks : NULL;
+        *masks += L->s.dropout ? m * L->s.n_in : 0;
+    }
+    for (int64_t i = 0; i < m; i++)
+        net->y[i] = labels[idx[i]];
+    FN(gather)(net->layer, X, idx, m);
+    FN(forward_pass)(net);
+    const FN(layer) *top = net->layer + net->L - 1;
+    double cost = FN(softmax_delta)(net->out, m, top->s.n_out, net->y, net->dz);
+    for (int64_t l = net->L - 1; l >= net->n_conv; l--) {
+        FN(layer) *L = net->layer + l, *next = L + 1;
+        if (l < net->L - 1)
+            FN(delta_from)(next->in, next->din, next->ins, m, L->s.n_out, L->s.act, net->dz);
+        FN(fc_backward_prep)(net, L, m, net->dz);
+        net->cur = l;
+        lk_run(net->team, FN(task_fc_backward), net, (L->ins / LANES + FC_VECTORS - 1) / FC_VECTORS);
+    }
+    if (net->n_conv) {
+        int64_t tasks = 0;
+        for (int64_t l = 0; l < net->n_conv; l++)
+            tasks += round_up(net->layer[l].s.K, CONV_COLUMNS) / CONV_COLUMNS;
+        lk_run(net->team, FN(task_conv_backward), net, net->groups);
+        lk_run(net->team, FN(task_conv_update), net, tasks);
+    }
+    return cost;
+}
+
+/* ---- exported ------------------------------------------------------------------------------- */
+/* SGD steps on the mini-batches order[0:mb], order[mb:2mb], ... (the last may be partial),
+ * as core/layernet.py's LayerNetwork.step (or the Momentum optimizer's step with vel).
+ *   spec (count, 13): the layers;  params: w0, b0, w1, b1, ... (updated in place)
+ *   vel: velocities like params, or NULL for plain SGD;  X (n, n_in0);  labels (n,)
+ *   masks: the dropout masks (0/1 bytes), batch after batch, layer after layer, (m, n_in)
+ *   decay = lmbda / num_training_batches;  threads: how many threads share the work (the
+ *   results do not depend on it);  cost_out: the summed mean costs, or NULL
+ * Returns 0, -1 (out of memory) or -2 (a network this kernel does not run). */
+int64_t EXPORT(train)(const int64_t *spec, int64_t count, REAL **params, REAL **vel, const REAL *X,
+                      const int64_t *labels, const int64_t *order, int64_t n_order, int64_t mb,
+                      const uint8_t *masks, REAL eta, REAL decay, REAL mu, int64_t threads, double *cost_out)
+{
+    FN(net) *net = malloc(sizeof *net);
+    if (!net)
+        return -1;
+    int64_t status = FN(setup)(net, spec, count, mb, params, vel, 1, threads);
+    lk_worker_arg args[LK_MAX_THREADS];
+    net->team = status == 0 ? lk_team_start((int)net->threads, args) : NULL;
+    net->eta = eta, net->decay = decay, net->mu = mu;
+    double cost = 0;
+    for (int64_t start = 0; status == 0 && start < n_order; start += mb) {
+        int64_t m = n_order - start < mb ? n_order - start : mb;
+        cost += FN(step)(net, X, labels, order + start, m, &masks) / (double)m;
+    }
+    lk_team_stop(net->team);
+    if (status == 0)
+        for (int64_t l = 0; l < count; l++)
+            FN(pack)(net->layer + l, 1);
+    if (cost_out)
+        *cost_out = cost;
+    FN(release)(net);
+    free(net);
+    return status;
+}
+
+typedef struct {
+    const int64_t *spec;
+    int64_t count, rows, status;
+    REAL **params;
+    const REAL *X;
+    REAL *out;
+} FN(job);
+
+/* one thread's share of the forward pass: its rows, 64 at a time */
+static void *FN(forward_job)(void *arg)
+{
+    FN(job) *job = arg;
+    FN(net) *net = malloc(sizeof *net);
+    if (!net) {
+        job->status = -1;
+        return NULL;
+    }
+    const int64_t block = 64;
+    job->status = FN(setup)(net, job->spec, job->count, block, job->params, NULL, 0, 1);
+    const FN(layer) *first = net->layer, *top = net->layer + job->count - 1;
+    for (int64_t r = 0; job->status == 0 && r < job->rows; r += block) {
+        int64_t m = job->rows - r < block ? job->rows - r : block;
+        FN(gather)(net->layer, job->X + r * first->s.n_in, NULL, m);
+        net->m = m;
+        FN(forward_pass)(net);
+        memcpy(job->out + r * top->s.n_out, net->out, (size_t)(m * top->s.n_out) * sizeof(REAL));
+    }
+    FN(release)(net);
+    free(net);
+    return NULL;
+}
+
+/* out (n, n_out) = z^L for the n rows of X, in inference mode: params hold the weights as
+ * inference uses them (a dropout layer's already times 1 - p_dropout).  `threads` threads
+ * (at most 16) take contiguous shares of the rows.  Returns 0, -1 or -2 as train. */
+int64_t EXPORT(forward)(const int64_t *spec, int64_t count, REAL **params, const REAL *X, int64_t n,
+                        REAL *out, int64_t threads)
+{
+    lk_shape shapes[LK_MAX_LAYERS];
+    if (lk_shapes(spec, count, shapes))
+        return -2;
+    threads = threads < 1 ? 1 : threads > 16 ? 16 : threads;
+    threads = n < 128 * threads ? (n + 127) / 128 : threads;
+    threads = threads < 1 ? 1 : threads;
+    FN(job) jobs[16];
+    pthread_t ids[16];
+    int64_t per = (n + threads - 1) / threads, status = 0;
+    for (int64_t t = 0; t < threads; t++) {
+        int64_t r0 = t * per < n ? t * per : n, r1 = r0 + per < n ? r0 + per : n;
+        jobs[t] = (FN(job)){spec, count, r1 - r0, 0, params, X + r0 * shapes[0].n_in,
+                            out + r0 * shapes[count - 1].n_out};
+    }
+    int64_t started = 1;
+    for (int64_t t = 1; t < threads; t++, started++)
+        if (pthread_create(ids + t, NULL, FN(forward_job), jobs + t))
+            break;
+    FN(forward_job)(jobs);
+    for (int64_t t = started; t < threads; t++)   /* a thread that did not start: run it here */
+        FN(forward_job)(jobs + t);
+    for (int64_t t = 1; t < started; t++)
+        pthread_join(ids[t], NULL);
+    for (int64_t t = 0; t < threads; t++)
+        status = status ? status : jobs[t].status;
+    return status;
+}
+
+#undef REAL
+#undef IREAL
+#undef FN
+#undef EXPORT
+#undef SCALAR_EXP
+#undef SCALAR_LOG
+#undef SCALAR_TANH
+#undef EXP_CAP
+#undef HAVE_VEXP
+#undef VEC
+#undef IVEC
+#undef LANES
+#undef LOADV
+#undef STOREV
+#undef SPLAT
+#undef SELECT
+#undef CHUNK
+#undef GATHER_CASE
+#undef GEMM_CASE
+#undef GEMM_MR
+#undef DOT_CASE
+#undef SWEEP_CASE
+#undef CONV_COLUMNS
+#undef FC_UNITS
+#undef FC_VECTORS
