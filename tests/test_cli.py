@@ -71,6 +71,7 @@ def test_progress_bar_can_be_forced():
     (["train", "--momentum", "1.5"], "--momentum must be below 1"),
     (["serve", "missing.npz"], "missing.npz: no such model file"),
     (["evaluate", "missing.npz"], "missing.npz: no such model file"),
+    (["train", "--data-dir", "/nonexistent/mnist", "--epochs", "1"], "/nonexistent/mnist: no such folder"),
     (["train", "--sizes", "64,x,10"], "--sizes"),
     (["train", "--dataset", "cifar"], "invalid choice: 'cifar'"),
     (["train", "--dataset", "digits", "--sizes", "784,30,10", "--epochs", "1"], "input layer must have 64"),
@@ -109,3 +110,14 @@ def test_fetch_progress_only_when_enabled():
             bar("train-images", done, 8192)
     assert quiet.getvalue() == ""
     assert "fetching train-images" in loud.getvalue()
+
+
+def test_resuming_with_another_seed_is_refused_in_one_line(tmp_path, capsys):
+    """On the digits the seed also picks the train/test split: a resumed run must keep it."""
+    ck = str(tmp_path / "ck.npz")
+    base = ["train", "--dataset", "digits", "--epochs", "3", "--checkpoint", ck]
+    assert main(base[:4] + ["1"] + base[5:] + ["--seed", "1"]) == 0
+    capsys.readouterr()
+    assert main(base + ["--seed", "2", "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "made with seed 1, not 2" in err

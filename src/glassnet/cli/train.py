@@ -211,6 +211,9 @@ def _train(args, opts, paths, show, watch, out, err):
     training, validation, test, sha = _data(args, opts, show, err)
     net = _network(args, opts, training)
     config = _config(opts, len(training.X))
+    if args.resume:                              # a checkpoint of another run is refused before any output
+        from ..training import verify_checkpoint
+        verify_checkpoint(paths["checkpoint"], net, config)
     augment = None
     if opts.get("augment"):
         from ..training.augment import Augmenter

@@ -15,7 +15,7 @@ from dataclasses import asdict
 from ..errors import CheckpointError
 from ..io import expected_shapes, network_header, parameter_arrays, read_npz, write_npz
 
-__all__ = ["save_checkpoint", "read_checkpoint", "load_checkpoint", "CheckpointError", "CHECKPOINT_VERSION"]
+__all__ = ["save_checkpoint", "read_checkpoint", "verify_checkpoint", "load_checkpoint", "CheckpointError", "CHECKPOINT_VERSION"]
 
 CHECKPOINT_FORMAT = "glassnet-checkpoint"
 CHECKPOINT_VERSION = 2
@@ -48,8 +48,10 @@ def read_checkpoint(path):
     return arrays, header
 
 
-def load_checkpoint(path, network, config, optimizer):
-    """Restore ``network`` (weights, Generator) and ``optimizer`` from ``path``; return (state, best)."""
+def verify_checkpoint(path, network, config):
+    """CheckpointError (one line) unless ``path`` is a current checkpoint of this very run: the
+    same network (sizes or layer spec), seed and options (all but the number of epochs).
+    Returns ``(arrays, header)``; reads and allocates only what the header's shapes allow."""
     arrays, header = read_checkpoint(path)
     mine = network_header(network)
     for key in ("sizes", "spec"):
@@ -63,6 +65,12 @@ def load_checkpoint(path, network, config, optimizer):
     if saved != wanted:
         diff = sorted(k for k in wanted if saved.get(k) != wanted[k])
         raise CheckpointError(f"{path}: checkpoint was made with different options ({', '.join(diff)})")
+    return arrays, header
+
+
+def load_checkpoint(path, network, config, optimizer):
+    """Restore ``network`` (weights, Generator) and ``optimizer`` from ``path``; return (state, best)."""
+    arrays, header = verify_checkpoint(path, network, config)
     own = parameter_arrays(network)
     try:
         for name, p in own.items():
