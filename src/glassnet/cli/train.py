@@ -24,10 +24,10 @@ PRESET_HELP = {
     "fast": "784-800-10 ReLU/softmax, He init, momentum 0.9, eta 0.1 cosine decay, batch 128, 50 epochs on "
             "60,000 images, half distorted each epoch",
     "best": "784-800-800-10, otherwise as fast but 110 epochs with every image distorted",
-    "conv-fast": "two ReLU conv-pools (20, 40 5x5) + FC 100, momentum 0.9, eta 0.05 cosine, batch 64, 3 epochs "
+    "conv-fast": "two ReLU conv-pools (20, 40 5x5) + FC 100, momentum 0.9, eta 0.05 cosine, batch 64, 5 epochs "
                  "on 60,000 images",
     "conv-best": "the book's dropout network (two conv-pools, two FC 1000 with dropout 0.5), momentum 0.9, "
-                 "eta 0.02 cosine, batch 64, 20 epochs on 60,000 images, half distorted each epoch",
+                 "eta 0.02 cosine, batch 64, 14 epochs on 60,000 images, half distorted each epoch",
 }
 
 #: train options that a preset or the dataset may set and a flag may override
