@@ -113,3 +113,25 @@ def test_failed_write_leaves_nothing_behind(tmp_path, net, monkeypatch):
         save(glassnet.Network([6, 5, 3], seed=4), path)
     assert path.read_bytes() == before                   # the old model is intact
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]   # no temporary left
+
+
+@pytest.mark.parametrize("header_text, message", [
+    ("[" * 200000, "not valid JSON"),
+    ('{"format": "glassnet-model", "format_version": 2, "network": "layers", "spec": {"layers": '
+     '[{"type": "FullyConnectedLayer", "n_in": Infinity, "n_out": 3}]}}', "not valid JSON"),
+    ('{"format": "glassnet-model", "format_version": 2, "network": "layers", "spec": {"layers": '
+     '[{"type": "FullyConnectedLayer", "n_in": 1.5, "n_out": 3}]}}', "positive integers"),
+    ('{"format": "glassnet-model", "format_version": 1, "sizes": [6, 5, 3], "cost": 3}', "'cost' must be a name"),
+    ('{"format": "glassnet-model", "format_version": 1, "sizes": [6, 5, 3], "output_activation": 7}',
+     "'output_activation' must be a name"),
+])
+def test_a_crafted_header_is_one_error_not_a_crash(tmp_path, net, header_text, message):
+    """Deep nesting, Infinity, a fractional size or a number where a name belongs."""
+    from glassnet.io import parameter_arrays
+    path = tmp_path / "m.npz"
+    arrays = dict(parameter_arrays(glassnet.Network([6, 5, 3], seed=0)))
+    arrays["header"] = np.frombuffer(header_text.encode(), np.uint8)
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+    with pytest.raises(ModelFormatError, match=message):
+        load(path)

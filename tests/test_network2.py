@@ -369,7 +369,7 @@ def test_a_failed_save_leaves_the_old_file(tmp_path, monkeypatch):
     ('{"sizes": [2, 1]}', "sizes, weights"),
     ('{"sizes": [2, 1], "weights": [[[1, 2]]], "biases": [[[0]]], "cost": "os.system"}', "unknown cost"),
     ('{"sizes": [2, 1], "weights": [[[1, 2, 3]]], "biases": [[[0]]], "cost": "QuadraticCost"}', "shape"),
-    ('{"sizes": [2, 1], "weights": [[[1, NaN]]], "biases": [[[0]]], "cost": "QuadraticCost"}', "finite"),
+    ('{"sizes": [2, 1], "weights": [[[1, NaN]]], "biases": [[[0]]], "cost": "QuadraticCost"}', "NaN is not a number"),
 ])
 def test_bad_files_are_refused(tmp_path, content, message):
     path = tmp_path / "bad.json"

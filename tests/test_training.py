@@ -11,6 +11,7 @@ import pytest
 import glassnet
 from glassnet.training.augment import Augmenter
 from glassnet.io import load
+from glassnet.errors import InputError
 from glassnet.training import CheckpointError, Momentum, TrainingConfig, TrainingDiverged, fit
 
 
@@ -208,3 +209,11 @@ def test_a_stale_temporary_file_of_a_killed_writer_is_removed(tmp_path):
     fit(glassnet.Network([8, 6, 3], seed=0), (X, y), TrainingConfig(epochs=1, mini_batch_size=10, eta=0.5),
         checkpoint=ck)
     assert not dead.exists() and alive.exists() and ck.exists()
+
+
+def test_an_l2_decay_that_would_zero_the_weights_is_refused():
+    """1 - eta*lambda/n <= 0 (e.g. partial_fit on one example with a strong L2) is refused, not run."""
+    X, y = blobs(n=20)
+    with pytest.raises(InputError, match="would zero or flip the weights"):
+        fit(glassnet.Network([8, 6, 3], seed=0), (X[:1], y[:1]), TrainingConfig(epochs=1, mini_batch_size=1,
+                                                                                eta=0.02, lmbda=50.0))

@@ -17,10 +17,15 @@ from pathlib import Path
 __all__ = ["atomic_output", "atomic_write", "remove_stale_temporaries"]
 
 
-def _umask():
+def _read_umask():
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+#: read once, when glassnet is imported (before any thread of glassnet's starts): changing the
+#: umask to read it is not thread-safe
+_UMASK = _read_umask()
 
 
 def _pid_alive(pid):
@@ -67,7 +72,7 @@ def atomic_output(path):
     remove_stale_temporaries(path)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
     try:
-        os.fchmod(fd, 0o666 & ~_umask())
+        os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, "wb") as f:
             yield f
             f.flush()

@@ -21,7 +21,8 @@ own version-1 or version-2 header (``network_header``); member i's arrays are st
 ``m{i}_w0``, ``m{i}_b0``, ...  ``load`` returns an Ensemble for such a file.
 
 Files are written atomically (temporary file in the same folder, then ``os.replace``)
-and read with ``allow_pickle=False``: a file carrying pickled objects is refused.
+and read through ``safeload`` (non-regular files refused, every size checked against the
+header's shapes and limits before anything is allocated or inflated, no pickle).
 """
 from __future__ import annotations
 
@@ -94,9 +95,9 @@ def read_npz(path, error=ModelFormatError, what="glassnet model", shapes=None):
         if raw.ndim != 1:
             raise error(f"{path}: no glassnet header (not a {what} file)")
         try:
-            header = json.loads(raw.tobytes().decode())
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise error(f"{path}: the header is not valid JSON ({e})") from None
+            header = json.loads(raw.tobytes().decode(), parse_constant=_no_constant)
+        except (UnicodeDecodeError, ValueError, RecursionError) as e:
+            raise error(f"{path}: the header is not valid JSON ({type(e).__name__}: {e})") from None
         if not isinstance(header, dict):
             raise error(f"{path}: not a {what} file")
         expected = shapes(path, header) if shapes is not None else None
@@ -109,6 +110,10 @@ def read_npz(path, error=ModelFormatError, what="glassnet model", shapes=None):
                             f"arrays the header describes")
             arrays[name] = npz.read(name, shape=None if expected is None else expected[name])
     return header, arrays
+
+
+def _no_constant(name):
+    raise ValueError(f"{name} is not a number a header may hold")
 
 
 def _layer_shapes(path, header):
@@ -231,6 +236,11 @@ def book_network_from(path, header, arrays):
             raise ModelFormatError(f"{path}: layer {l} holds NaN or infinite values")
         weights.append(w)
         biases.append(b)
+    names = {key: header.get(key, default) for key, default in
+             (("cost", "quadratic"), ("activation", "sigmoid"), ("init", "standard"), ("dtype", "float32"))}
+    bad = [key for key, value in names.items() if not isinstance(value, str)]
+    if bad or not isinstance(header.get("output_activation", ""), (str, type(None))):
+        raise ModelFormatError(f"{path}: header field {(bad or ['output_activation'])[0]!r} must be a name")
     try:
         net = Network(sizes, weights=weights, biases=biases, dtype=header.get("dtype", "float32"),
                       cost=header.get("cost", "quadratic"), activation=header.get("activation", "sigmoid"),

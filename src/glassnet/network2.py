@@ -65,6 +65,7 @@ from .core.functions import sigmoid, sigmoid_prime
 from .core.network import Network as CoreNetwork
 from .errors import InputError, LabelError, ModelFormatError
 from .labels import one_hot
+from .safeload import open_regular_file
 from .engines import forward_for
 from .files import atomic_write
 from .training import TrainingConfig, fit
@@ -497,6 +498,14 @@ def _write_atomically(filename, text):
     atomic_write(filename, lambda f: f.write(text.encode("utf-8")))
 
 
+#: the largest network2 JSON file read (a 784-800-800-10 network's is about 30 MB)
+MAX_JSON_BYTES = 256 << 20
+
+
+def _no_constant(name):
+    raise ValueError(f"{name} is not a number")
+
+
 def load(filename, *, seed=None, dtype=None):
     """A Network from a file in the book's JSON format (``Network.save``'s, or the book's own).
 
@@ -507,14 +516,14 @@ def load(filename, *, seed=None, dtype=None):
     values that are not finite numbers.
     """
     try:
-        with open(filename, encoding="utf-8") as f:
-            data = json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ModelFormatError(f"{filename}: not a network2 JSON file ({e})") from None
+        with open_regular_file(filename, error=ModelFormatError) as f:     # a FIFO is refused, not waited on
+            data = json.loads(f.read(MAX_JSON_BYTES + 1).decode("utf-8"), parse_constant=_no_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
+        raise ModelFormatError(f"{filename}: not a network2 JSON file ({type(e).__name__}: {e})") from None
     if not isinstance(data, dict) or not {"sizes", "weights", "biases", "cost"} <= set(data):
         raise ModelFormatError(f"{filename}: a network2 file is a JSON object with sizes, weights, "
                                f"biases and cost")
-    if data["cost"] not in COSTS:
+    if not isinstance(data["cost"], str) or data["cost"] not in COSTS:
         raise ModelFormatError(f"{filename}: unknown cost {data['cost']!r}; expected one of "
                                f"{', '.join(COSTS)}")
     sizes = data["sizes"]

@@ -108,8 +108,8 @@ class Network(LayerNetwork):
         except (TypeError, ValueError):
             raise InputError(f"{name} must be a pair (X, y) as load_data_shared returns, "
                              f"got {type(data).__name__}") from None
-        X = self._inputs(X)
-        return X, self._labels(y, len(X))
+        X = self.check_inputs(X)
+        return X, self.check_labels(y, len(X))
 
     def _batch_accuracy(self, X, y, mini_batch_size):
         """The mean over whole mini-batches of their accuracy (a final partial one is left out)."""

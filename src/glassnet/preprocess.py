@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataFormatError, ResourceLimitError
+from .errors import DataFormatError, ResourceLimitError, one_line
 from .safeload import format_bytes, open_regular_file
 
 __all__ = ["ImageError", "ImageTooLargeError", "load_image", "to_mnist", "prepare", "preview",
@@ -106,10 +106,10 @@ def load_image(source, *, max_pixels=MAX_PIXELS, max_stream_bytes=MAX_STREAM_BYT
                     raise
                 except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
                     raise ImageTooLargeError(f"{name}: the image is too large to read safely "
-                                             f"({_one_line(e)})") from None
+                                             f"({one_line(e)})") from None
                 except Exception as e:    # a decoder meeting damaged data raises many kinds
                     raise ImageError(f"{name}: the image data is damaged or unsupported "
-                                     f"({type(e).__name__}: {_one_line(e)})") from None
+                                     f"({type(e).__name__}: {one_line(e)})") from None
     finally:
         if fp is not source and hasattr(fp, "close"):
             fp.close()
@@ -122,11 +122,11 @@ def _open_image(Image, UnidentifiedImageError, fp, name, max_pixels):
     try:
         im = Image.open(fp)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise ImageTooLargeError(f"{name}: the image is too large to read safely ({_one_line(e)})") from None
+        raise ImageTooLargeError(f"{name}: the image is too large to read safely ({one_line(e)})") from None
     except UnidentifiedImageError:
         raise ImageError(f"{name}: not an image (or not a format Pillow can read)") from None
     except OSError as e:
-        raise ImageError(f"{name}: cannot read the image ({_one_line(e)})") from None
+        raise ImageError(f"{name}: cannot read the image ({one_line(e)})") from None
     width, height = im.size
     if width < 1 or height < 1 or width * height > max_pixels:
         im.close()
@@ -173,11 +173,6 @@ def _open_source(source, max_stream_bytes=MAX_STREAM_BYTES):
         raise ImageError(f"{name}: no such file") from None
     except OSError as e:
         raise ImageError(f"{name}: cannot read ({e.strerror or e})") from None
-
-
-def _one_line(e):
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__
 
 
 def _upright(im, ImageOps):

@@ -58,7 +58,7 @@ import zlib
 import numpy as np
 from numpy.lib import format as npy_format
 
-from .errors import DataFormatError, GlassnetError, ModelFormatError, ResourceLimitError
+from .errors import DataFormatError, GlassnetError, ModelFormatError, ResourceLimitError, one_line
 
 __all__ = ["read_npz", "open_npz", "NpzArchive", "check_regular_file", "open_regular_file",
            "MAX_BYTES", "MAX_MEMBER_BYTES", "MAX_MEMBERS", "format_bytes"]
@@ -185,7 +185,7 @@ class NpzArchive:
                 self._zip = zipfile.ZipFile(self._file)
             except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, OverflowError,
                     NotImplementedError, UnicodeDecodeError, struct.error) as e:
-                reason = "not a zip file" if size < 4 or not _starts_like_zip(self._file) else _one_line(e)
+                reason = "not a zip file" if size < 4 or not _starts_like_zip(self._file) else one_line(e)
                 raise self._bad(reason) from None
             self._infos = self._check_members(max_bytes, max_members)
         except BaseException:
@@ -317,7 +317,7 @@ class NpzArchive:
         except GlassnetError:
             raise
         except Exception as e:       # numpy's header parser raises ValueError, SyntaxError, TokenError, ...
-            raise self._bad(f"array {name!r} has no valid .npy header: {type(e).__name__}: {_one_line(e)}") from None
+            raise self._bad(f"array {name!r} has no valid .npy header: {type(e).__name__}: {one_line(e)}") from None
         if dtype.hasobject:
             raise self._bad(f"array {name!r} holds pickled objects (dtype {dtype}), which glassnet never loads")
         if self.allowed is None:
@@ -464,6 +464,3 @@ def _starts_like_zip(f):
     return f.read(4) in (b"PK\x03\x04", b"PK\x05\x06")
 
 
-def _one_line(e):
-    text = " ".join(str(e).split()) or type(e).__name__
-    return text if len(text) <= 160 else text[:157] + "..."

@@ -112,7 +112,7 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
         The labels, sorted; output neuron ``k`` stands for ``classes_[k]``.
     n_features_in_ : int
     feature_names_in_ : ndarray of str (only when fitted on a DataFrame with string columns)
-    network_ : glassnet.Network
+    network_ : glassnet.Network, or a LayerNetwork with ``layers``
     history_ : list of dict
         One record per epoch (``glassnet.training.fit``'s history): training cost and
         accuracy on all the training data and, with a held-out part, validation cost/accuracy.

@@ -15,7 +15,7 @@ import contextlib
 import sys
 
 from ..version import __version__
-from ..errors import GlassnetError
+from ..errors import GlassnetError, one_line
 from . import baselines, evaluate, export, inspect, plot, predict, reproduce, serve, sweep, trace, train
 from .common import EXIT_INTERRUPTED, EXIT_USAGE
 
@@ -46,11 +46,6 @@ def build_parser():
     return parser
 
 
-def _one_line(error):
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
 def main(argv=None, out=None, err=None):
     out = out or sys.stdout
     err = err or sys.stderr
@@ -69,7 +64,7 @@ def main(argv=None, out=None, err=None):
         print("glassnet: interrupted", file=err)
         return EXIT_INTERRUPTED
     except (GlassnetError, OSError, ImportError) as e:
-        print(f"glassnet: error: {_one_line(e)}", file=err)
+        print(f"glassnet: error: {one_line(e)}", file=err)
         return EXIT_USAGE
     except MemoryError:
         print("glassnet: error: out of memory: the machine cannot hold what was asked for "

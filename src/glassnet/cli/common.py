@@ -78,11 +78,14 @@ def parse_sizes(text):
 
 
 def int_list(text):
-    """Integers separated by commas (seeds, row numbers)."""
+    """Integers >= 0 separated by commas (seeds, row numbers): at least one."""
     try:
-        return [int(s) for s in text.split(",") if s.strip()]
+        values = [int(s) for s in text.split(",") if s.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected integers separated by commas, got {text!r}") from None
+    if not values or min(values) < 0:
+        raise argparse.ArgumentTypeError(f"expected integers >= 0 separated by commas, got {text!r}")
+    return values
 
 
 def add_data_options(p):

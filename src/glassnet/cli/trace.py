@@ -13,7 +13,7 @@ import numpy as np
 from ..core.functions import COSTS
 from ..errors import InputError
 from ..trace import EXAMPLES, build_network, format_trace, trace
-from .common import EXIT_OK, load_model, parse_sizes
+from .common import EXIT_OK, at_least, load_model, parse_sizes
 
 NAME = "trace"
 HELP = "print one step of backpropagation, every z, a, delta, gradient and update with its numbers"
@@ -45,7 +45,7 @@ def add_arguments(p):
                         "meaning 1 for output k and 0 elsewhere (default: the example's, else label 0)")
     p.add_argument("--eta", type=float, metavar="ETA",
                    help="the learning rate (default: the example's 0.1, else 0.1)")
-    p.add_argument("--seed", type=int, default=0,
+    p.add_argument("--seed", type=at_least(int, 0), default=0,
                    help="seed for --sizes and for a random --input (default 0)")
     p.add_argument("--cost", choices=list(COSTS),
                    help="the cost of a --sizes network (default quadratic, the primer's)")
@@ -93,6 +93,9 @@ def _problem(args):
     else:
         if args.model is not None:
             net = load_model(args.model)[0]
+            if not hasattr(net, "sizes"):
+                raise InputError(f"{args.model}: trace works one step of the book's fully connected network; "
+                                 f"this model is a {type(net).__name__}")
         else:
             net = build_network(args.sizes, seed=args.seed, cost=args.cost or "quadratic")
         n_in, n_out = net.sizes[0], net.sizes[-1]

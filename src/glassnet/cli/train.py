@@ -165,6 +165,8 @@ def _data(args, opts, show, err):
             raise CLIError("--train-on-validation leaves no validation set for --early-stop or --schedule halve")
         training = Dataset(np.concatenate([training.X, validation.X]), np.concatenate([training.y, validation.y]))
         validation = None
+    if validation is None and (opts.get("early_stop") or opts.get("schedule") == "halve"):
+        raise CLIError(f"--early-stop and --schedule halve watch a validation set; {args.dataset} has none")
     sizes = opts["sizes"]
     if opts.get("layers"):
         return training, validation, test, sha

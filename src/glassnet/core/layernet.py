@@ -36,8 +36,11 @@ def _shape(value, n, name):
     """``value`` as a tuple of ``n`` positive ints; ValueError naming it otherwise."""
     try:
         shape = tuple(int(v) for v in value)
-    except (TypeError, ValueError):
+        whole = all(int(v) == v for v in value)
+    except (TypeError, ValueError, OverflowError):
         raise InputError(f"{name} must be a tuple of {n} positive integers, got {value!r}") from None
+    if not whole:
+        raise InputError(f"{name} must be a tuple of {n} positive integers, got {value!r}")
     if len(shape) != n or min(shape) < 1:
         raise InputError(f"{name} must be a tuple of {n} positive integers, got {value!r}")
     return shape
@@ -331,7 +334,8 @@ class LayerNetwork:
         return twin
 
     # -- forward -------------------------------------------------------------------------
-    def _inputs(self, X):
+    def check_inputs(self, X):
+        """X as an array of the network's dtype, (m, *input_shape) or (m, n_in); InputError otherwise."""
         X = np.asarray(X)
         if X.dtype != self.dtype:
             X = X.astype(self.dtype)
@@ -341,7 +345,8 @@ class LayerNetwork:
             raise InputError(f"inputs must have shape (m, {_dims(first.input_shape)}){flat}, got {X.shape}")
         return X
 
-    def _labels(self, y, m):
+    def check_labels(self, y, m):
+        """y as ``m`` integer labels in 0..n_out-1; InputError otherwise."""
         y = check_labels(np.asarray(y), self.n_out)
         if len(y) != m:
             raise InputError(f"{m} inputs but {len(y)} labels")
@@ -350,7 +355,7 @@ class LayerNetwork:
     def logits(self, X, *, batch_size=200):
         """The output layer's weighted input z^L, shape (m, n_out), inference mode (no
         dropout masks, weights scaled by 1 - p_dropout); ``batch_size`` rows at a time."""
-        X = self._inputs(X)
+        X = self.check_inputs(X)
         out = np.empty((X.shape[0], self.n_out), dtype=self.dtype)
         for start in range(0, X.shape[0], batch_size):
             a = X[start:start + batch_size]
@@ -375,7 +380,7 @@ class LayerNetwork:
         """``(mean cost, number correct)`` over X (m, ...) with int labels y (m,), inference
         mode; the cost is the mean log-likelihood, without the L2 term."""
         Z = self.logits(X, batch_size=batch_size)
-        y = self._labels(y, len(Z))
+        y = self.check_labels(y, len(Z))
         if len(y) == 0:
             return 0.0, 0
         cost, _ = L.softmax_loglik_forward(Z, y)
@@ -397,8 +402,8 @@ class LayerNetwork:
 
         ``training=True`` uses dropout (masks drawn unless given); False uses inference mode.
         """
-        X = self._inputs(X)
-        y = self._labels(y, len(X))
+        X = self.check_inputs(X)
+        y = self.check_labels(y, len(X))
         if training and masks is None:
             masks = self.draw_masks(len(X))
         a = X
@@ -413,8 +418,8 @@ class LayerNetwork:
         X : (m, ...) inputs;  y : int labels (m,);  masks : from ``draw_masks`` (default: drawn)
         Returns ``(C, grads)``: C a float, grads a list matching ``params()`` in order and shapes.
         """
-        X = self._inputs(X)
-        y = self._labels(y, len(X))
+        X = self.check_inputs(X)
+        y = self.check_labels(y, len(X))
         if masks is None:
             masks = self.draw_masks(len(X))
         caches, a = [], X
@@ -488,7 +493,7 @@ def layer_gradient_check(net, X, y, *, lmbda=0.0, n_batches=1, eps=None, order=4
     eps = (1e-4 if order == 4 else 1e-6) if eps is None else eps
     stencil = [(1, 1), (-1, -1)] if order == 2 else [(2, -1), (1, 8), (-1, -8), (-2, 1)]
     denominator = 2 * eps if order == 2 else 12 * eps
-    X = net._inputs(X)
+    X = net.check_inputs(X)
     masks = net.draw_masks(len(X)) if masks is None else masks
     _, grads = net.loss_and_grads(X, y, lmbda=lmbda, n_batches=n_batches, masks=masks)
     rng = np.random.default_rng(rng)

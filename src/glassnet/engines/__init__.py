@@ -17,7 +17,7 @@ so the book's ``net.SGD(...)`` runs on the kernel where it applies.
 
 Engine protocol (shapes: X (n, n_in), Y (n, n_out), order a permutation of range(n)):
 
-    engine.name                                 "numpy" | "kernel"
+    engine.name                                 "numpy" | "kernel" | "layer-kernel"
     engine.prepare(X) -> engine                 an engine that may keep facts about X (its nonzeros)
     engine.epoch(network, X, Y, order, mini_batch_size, eta, optimizer=None, on_batch=None)
         the mini-batches order[0:m], order[m:2m], ... each stepped by ``optimizer.step``

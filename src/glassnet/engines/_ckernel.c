@@ -1,8 +1,8 @@
 /* glassnet's optional compiled kernel: mini-batch SGD steps and the forward pass of a
- * sigmoid network, in C, for float32 and float64.  Called through ctypes by kernels.py;
- * network.py (NumPy) stays the reference it is tested against.
+ * sigmoid network, in C, for float32 and float64.  Called through ctypes by engines/kernel.py;
+ * core/network.py (NumPy) stays the reference it is tested against.
  *
- * The equations are the book's (and network.py's), one sample at a time inside a batch:
+ * The equations are the book's (and core/network.py's), one sample at a time inside a batch:
  *   forward   a^1 = sigma(W^1 x + b^1),  a^l = sigma(W^l a^{l-1} + b^l)
  *   BP1       delta^L = (a^L - y) sigma'(z^L)   (cross-entropy: a^L - y), times eta/m
  *   BP2       delta^l = (W^{l+1})^T delta^{l+1} (.) sigma'(z^l),   sigma' = a (1 - a)
@@ -14,7 +14,7 @@
  *     zero weights and zero activations in the padding, so rows are vector loops;
  *   - the forward pass of many rows (inference) runs on several threads.
  *
- * Parameters travel in one flat array `params` (kernels.pack / kernels.unpack):
+ * Parameters travel in one flat array `params` (kernel.pack / kernel.unpack):
  *   Wt^1 (n_in, P[1]): the first layer's weights transposed, row k = the weights of input k;
  *   b^1 (P[1]); then for l = 2..L: W^l (sizes[l], P[l-1]) and b^l (P[l]),
  * where P[l] is sizes[l] rounded up to the vector length.
@@ -175,7 +175,7 @@ static inline vf vrecip_f32(vf d)
 #include "_ckernel_impl.h"
 
 /* Whether this processor has the instructions this build was compiled for.  setup.py
- * builds the kernel three times (AVX-512, AVX2, portable) and kernels.py loads the first
+ * builds the kernel three times (AVX-512, AVX2, portable) and engines/kernel.py loads the first
  * whose check passes; the check itself is compiled for the baseline x86-64, so that
  * asking never executes an instruction the processor lacks. */
 #if defined(__x86_64__)

@@ -223,7 +223,7 @@ class _Params:
 
 def _inputs(network, X):
     """X as the kernel reads it: C-contiguous rows of n_in numbers in the network's dtype."""
-    X = network._inputs(X)
+    X = network.check_inputs(X)
     return np.ascontiguousarray(X.reshape(len(X), network.layers[0].n_in))
 
 
@@ -281,7 +281,7 @@ def _batch_sizes(n_samples, mini_batch_size):
 def _arrays(network, X, y, order, mini_batch_size):
     """X, y and order as the kernel reads them (checked), and the mini-batch size."""
     X = _inputs(network, X)
-    y = np.ascontiguousarray(network._labels(y, len(X)), np.int64)
+    y = np.ascontiguousarray(network.check_labels(y, len(X)), np.int64)
     m = int(mini_batch_size)
     if m < 1:
         raise ValueError(f"mini_batch_size must be at least 1, got {mini_batch_size}")

@@ -31,7 +31,11 @@ ACTIVATIONS = ("relu", "sigmoid", "tanh", "linear")
 
 def _options(text, token, allowed):
     activation, dropout = None, 0.0
-    for option in filter(None, text.split(":")):
+    options = [o for o in text.split(":") if o]
+    kinds = ["act" if o in ACTIVATIONS else "drop" if o.startswith("d") else o for o in options]
+    if len(set(kinds)) < len(kinds):
+        raise InputError(f"layer {token!r}: an option is given twice")
+    for option in options:
         if option in ACTIVATIONS and "act" in allowed:
             activation = option
         elif option.startswith("d") and "drop" in allowed:

@@ -85,7 +85,7 @@ class FitResult:
     stopped: str = "completed"           # completed | early-stop | schedule | interrupted | callback
     best_epoch: int | None = None
     state: dict = field(default_factory=dict)
-    engine: str = "numpy"                # the engine that took the steps: "numpy" or "kernel"
+    engine: str = "numpy"                # the engine that took the steps: "numpy", "kernel" or "layer-kernel"
 
 
 class _Interrupted(Exception):
@@ -161,8 +161,12 @@ class _Run:
         self.labels = self.Y if is_layered(network) else np.argmax(self.Y, axis=1)
         self.val = evaluation_arrays(network, validation)
         self.tst = evaluation_arrays(network, test)
-        self.optimizer = make_optimizer(config.momentum, config.lmbda,
-                                        l2_count(network, len(self.X), config.mini_batch_size))
+        n = l2_count(network, len(self.X), config.mini_batch_size)
+        if config.lmbda and config.eta * config.lmbda / n >= 1:
+            raise InputError(f"L2 decay 1 - eta*lambda/n = 1 - {config.eta:g}*{config.lmbda:g}/{n} would zero or flip "
+                             f"the weights every step (n = {n} sample{'s' if n != 1 else ''}): give more training "
+                             f"examples or a smaller lambda or eta")
+        self.optimizer = make_optimizer(config.momentum, config.lmbda, n)
         self.prepare_seconds = 0.0
         k = len(self.X) if config.monitor_training is None else min(config.monitor_training, len(self.X))
         self.monitored = (self.X[:k], self.labels[:k]) if k else None

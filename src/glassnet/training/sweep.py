@@ -9,7 +9,7 @@ reports the best validation accuracy, the test accuracy at that epoch and its
 seconds.  The data are loaded once, in the caller, and passed to the workers as
 arrays (joblib memory-maps them for local processes; dask scatters them once).
 
-This module is library code: it never prints.  ``glassnet sweep`` (cli_sweep) is
+This module is library code: it never prints.  ``glassnet sweep`` (cli/sweep.py) is
 the command around it.
 """
 from __future__ import annotations
