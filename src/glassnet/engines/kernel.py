@@ -22,12 +22,12 @@ hidden widths padded to whole 64-byte vectors) is made by :func:`pack` and undon
 from __future__ import annotations
 
 import ctypes
-import importlib.util
 import os
 
 import numpy as np
 
 from ..core.functions import ACTIVATIONS, COSTS, exp_cap
+from .builds import load_fastest
 
 __all__ = ["available", "info", "supports", "supports_forward", "SparseRows", "sgd_batches", "forward",
            "pack", "unpack"]
@@ -43,28 +43,13 @@ VARIANTS = {"avx512": "_ckernel_avx512", "avx2": "_ckernel_avx2", "portable": "_
 
 
 def _library():
-    """The fastest built kernel this processor can run, or None.
-
-    ``GLASSNET_KERNEL`` chooses: "auto" (default), one of VARIANTS' names, or "off"
-    (NumPy only).  A build is found by its file and loaded with ctypes, never imported,
-    and used only once its baseline-compiled check says the processor has its instructions.
-    """
+    """The fastest built kernel this processor can run, or None (``builds.load_fastest``;
+    ``GLASSNET_KERNEL`` chooses)."""
     if "lib" not in _state:
-        choice = os.environ.get("GLASSNET_KERNEL", "auto").strip().lower() or "auto"
-        names = list(VARIANTS.values()) if choice == "auto" else [VARIANTS.get(choice)]
-        _state["lib"] = None
-        for name in names if choice != "off" else ():
-            spec = importlib.util.find_spec(f"glassnet.engines.{name}") if name else None
-            if spec is None or not spec.origin:
-                continue
-            try:
-                lib = load(spec.origin)
-            except (OSError, AttributeError):
-                continue
-            if lib.glassnet_cpu_ok():
-                lib.glassnet_prepare()
-                _state["lib"] = lib
-                break
+        lib = load_fastest(VARIANTS, load, lambda lib: bool(lib.glassnet_cpu_ok()))
+        if lib is not None:
+            lib.glassnet_prepare()
+        _state["lib"] = lib
     return _state["lib"]
 
 

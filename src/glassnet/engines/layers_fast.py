@@ -35,7 +35,6 @@ of fully connected layers only), labels int (n,), weights in the network's own l
 from __future__ import annotations
 
 import ctypes
-import importlib.util
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -43,6 +42,7 @@ import numpy as np
 
 from ..core import layers as L
 from ..core.layernet import ConvPoolLayer, FullyConnectedLayer, LayerNetwork, SoftmaxLayer
+from .builds import load_fastest
 
 __all__ = ["available", "info", "supports", "LayerKernelEngine", "sgd_batches", "draw_masks",
            "logits", "forward"]
@@ -67,23 +67,10 @@ _state = {}
 
 
 def _library():
-    """The fastest built kernel this processor runs, or None (``GLASSNET_KERNEL=off``:
-    NumPy only; =avx512|avx2|portable: that build)."""
+    """The fastest built kernel this processor runs, or None (``builds.load_fastest``;
+    ``GLASSNET_KERNEL=off``: NumPy only; =avx512|avx2|portable: that build)."""
     if "lib" not in _state:
-        choice = os.environ.get("GLASSNET_KERNEL", "auto").strip().lower() or "auto"
-        names = list(VARIANTS.values()) if choice == "auto" else [VARIANTS.get(choice)]
-        _state["lib"] = None
-        for name in names if choice != "off" else ():
-            spec = importlib.util.find_spec(f"glassnet.engines.{name}") if name else None
-            if spec is None or not spec.origin:
-                continue
-            try:
-                lib = load(spec.origin)
-            except (OSError, AttributeError):
-                continue
-            if lib.glassnet_layers_cpu_ok():
-                _state["lib"] = lib
-                break
+        _state["lib"] = load_fastest(VARIANTS, load, lambda lib: bool(lib.glassnet_layers_cpu_ok()))
     return _state["lib"]
 
 
