@@ -28,6 +28,7 @@ from ..core.ensemble import Ensemble
 from ..core.layernet import LayerNetwork
 from ..errors import InputError
 from .loop import TrainingConfig, fit
+from .sweep import map_parallel
 
 __all__ = ["train_ensemble", "train_member", "MemberResult", "layer_builder", "map_parallel"]
 
@@ -94,51 +95,6 @@ def train_member(build, seed, X, y, config, validation=None, test=None, augment=
         result = fit(network, (X, y), config, validation=validation, test=test, augment=augment)
     return network, MemberResult(seed, result.history, result.best_epoch, result.stopped, result.engine,
                                  time.perf_counter() - start)
-
-
-def _indexed(i, fn, *args, **kwargs):
-    return i, fn(*args, **kwargs)
-
-
-def map_parallel(fn, calls, *, n_jobs=2, scheduler=None, on_result=None):
-    """``[fn(*args, **kwargs) for args, kwargs in calls]``, computed in parallel.
-
-    n_jobs : local worker processes (joblib's loky backend); 1 computes in this process.
-    scheduler : a Dask scheduler address: compute on that cluster instead (joblib's dask
-        backend; needs dask.distributed).
-    on_result : ``on_result(value, done, total, index)`` as each call finishes (finishing order).
-    Returns the values in the order of ``calls``.  Large arrays among the arguments are
-    memory-mapped for local workers (joblib) and scattered once to a cluster (dask).
-    """
-    calls = list(calls)
-    values = [None] * len(calls)
-
-    def collect(results):
-        for done, (i, value) in enumerate(results, 1):
-            values[i] = value
-            if on_result is not None:
-                on_result(value, done, len(calls), i)
-
-    if scheduler is None and n_jobs == 1:
-        collect((i, fn(*args, **kwargs)) for i, (args, kwargs) in enumerate(calls))
-        return values
-    try:
-        import joblib
-    except ImportError:
-        raise ImportError("training in parallel needs joblib: pip install joblib (or use n_jobs=1)") from None
-    tasks = [joblib.delayed(_indexed)(i, fn, *args, **kwargs) for i, (args, kwargs) in enumerate(calls)]
-    if scheduler is None:
-        with joblib.parallel_config(backend="loky", n_jobs=n_jobs):
-            collect(joblib.Parallel(return_as="generator_unordered")(tasks))
-        return values
-    try:
-        from dask.distributed import Client
-    except ImportError:
-        raise ImportError("scheduler= needs dask.distributed: pip install \"glassnet[dask]\"") from None
-    with Client(scheduler, timeout=30) as client:     # connects to the cluster; closes only this client
-        with joblib.parallel_config(backend="dask", client=client):
-            collect(joblib.Parallel(return_as="generator_unordered")(tasks))
-    return values
 
 
 def _pair(data):

@@ -27,7 +27,7 @@ import numpy as np
 from ..core.functions import COSTS as COST_TABLE
 from ..errors import InputError
 
-__all__ = ["Run", "grid", "load_sweep_data", "run_one", "run_sweep", "write_csv", "best_config",
+__all__ = ["map_parallel", "Run", "grid", "load_sweep_data", "run_one", "run_sweep", "write_csv", "best_config",
            "format_table", "COLUMNS", "CONFIG_KEYS", "INPUTS"]
 
 #: the number of input neurons each data set needs (its output layer has 10)
@@ -158,6 +158,51 @@ def run_one(run, X_train, y_train, X_val, y_val, X_test, y_test, *, blas_threads
     return row
 
 
+def _call_indexed(i, fn, *args, **kwargs):
+    return i, fn(*args, **kwargs)
+
+
+def map_parallel(fn, calls, *, n_jobs=2, scheduler=None, on_result=None):
+    """``[fn(*args, **kwargs) for args, kwargs in calls]``, computed in parallel.
+
+    n_jobs : local worker processes (joblib's loky backend); 1 computes in this process.
+    scheduler : a Dask scheduler address: compute on that cluster instead (joblib's dask
+        backend; needs dask.distributed).
+    on_result : ``on_result(value, done, total, index)`` as each call finishes (finishing order).
+    Returns the values in the order of ``calls``.  Large arrays among the arguments are
+    memory-mapped for local workers (joblib) and scattered once to a cluster (dask).
+    """
+    calls = list(calls)
+    values = [None] * len(calls)
+
+    def collect(results):
+        for done, (i, value) in enumerate(results, 1):
+            values[i] = value
+            if on_result is not None:
+                on_result(value, done, len(calls), i)
+
+    if scheduler is None and n_jobs == 1:
+        collect((i, fn(*args, **kwargs)) for i, (args, kwargs) in enumerate(calls))
+        return values
+    try:
+        import joblib
+    except ImportError:
+        raise ImportError("training in parallel needs joblib: pip install joblib (or use n_jobs=1)") from None
+    tasks = [joblib.delayed(_call_indexed)(i, fn, *args, **kwargs) for i, (args, kwargs) in enumerate(calls)]
+    if scheduler is None:
+        with joblib.parallel_config(backend="loky", n_jobs=n_jobs):
+            collect(joblib.Parallel(return_as="generator_unordered")(tasks))
+        return values
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise ImportError("scheduler= needs dask.distributed: pip install \"glassnet[dask]\"") from None
+    with Client(scheduler, timeout=30) as client:     # connects to the cluster; closes only this client
+        with joblib.parallel_config(backend="dask", client=client):
+            collect(joblib.Parallel(return_as="generator_unordered")(tasks))
+    return values
+
+
 def run_sweep(runs, data, *, n_jobs=2, scheduler=None, on_result=None):
     """Train every run of ``runs`` on ``data`` = (training, validation, test) pairs.
 
@@ -172,43 +217,10 @@ def run_sweep(runs, data, *, n_jobs=2, scheduler=None, on_result=None):
     """
     (X_train, y_train), (X_val, y_val), (X_test, y_test) = data
     arrays = (X_train, y_train, X_val, y_val, X_test, y_test)
-    runs = list(runs)
-    rows = [None] * len(runs)
-
-    def collect(results):
-        for done, (i, row) in enumerate(results, 1):
-            rows[i] = row
-            if on_result is not None:
-                on_result(row, done, len(runs), i)
-
-    if scheduler is None and n_jobs == 1:
-        collect((i, run_one(r, *arrays)) for i, r in enumerate(runs))
-        return rows
-    try:
-        import joblib
-    except ImportError:
-        raise ImportError("parallel sweeps need joblib: pip install joblib (or run with --n-jobs 1)") \
-            from None
-
-    def tasks():
-        return (joblib.delayed(_indexed)(i, r, *arrays, blas_threads=1) for i, r in enumerate(runs))
-
-    if scheduler is None:
-        with joblib.parallel_config(backend="loky", n_jobs=n_jobs):
-            collect(joblib.Parallel(return_as="generator_unordered")(tasks()))
-        return rows
-    try:
-        from dask.distributed import Client
-    except ImportError:
-        raise ImportError("--scheduler needs dask.distributed: pip install \"glassnet[dask]\"") from None
-    with Client(scheduler, timeout=30) as client:   # connects to the cluster; closes only this client
-        with joblib.parallel_config(backend="dask", client=client):
-            collect(joblib.Parallel(return_as="generator_unordered")(tasks()))
-    return rows
-
-
-def _indexed(i, run, *arrays, blas_threads=None):
-    return i, run_one(run, *arrays, blas_threads=blas_threads)
+    # workers share the cores: one BLAS thread each (in this process, BLAS keeps its own)
+    limit = {} if scheduler is None and n_jobs == 1 else {"blas_threads": 1}
+    return map_parallel(run_one, [((r, *arrays), limit) for r in runs], n_jobs=n_jobs, scheduler=scheduler,
+                        on_result=on_result)
 
 
 # -- results -----------------------------------------------------------------------------------
