@@ -20,30 +20,9 @@ from glassnet import Network
 from glassnet.datasets import FetchError, load_mnist
 from glassnet.io import load, save
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
+from browser_support import CHROMIUM, CHROMIUM_ARGS, require_browser  # noqa: E402
 
-
-def _require(ok, reason):
-    if not ok:
-        if os.environ.get("CI"):
-            pytest.fail(f"{reason}; CI must run the browser test (see .ci/install-browser)")
-        pytest.skip(reason, allow_module_level=True)
-
-
-def _importable(name):
-    try:
-        __import__(name)
-    except ImportError:
-        return False
-    return True
-
-
-_require(os.path.exists(CHROMIUM), f"no {CHROMIUM} (apt-get install chromium, or bash .ci/install-browser)")
-_require(_importable("playwright.sync_api"), "the Python package playwright is missing (pip install playwright)")
-_require(_importable("flask") and _importable("waitress"),
-         "needs the web extra: pip install -e '.[web]'")
+require_browser()
 
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
