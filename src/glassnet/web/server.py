@@ -53,13 +53,24 @@ MAX_BODY = 64 * 1024
 TOO_LARGE = f"the request body is larger than {MAX_BODY // 1024} KB"
 STATIC = Path(__file__).resolve().parent / "static"
 
-_HEADERS = {
+SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; "
                                "base-uri 'none'; frame-ancestors 'none'",
 }
+
+
+def add_security_headers(app, headers=None):
+    """Send ``headers`` (default ``SECURITY_HEADERS``: no sniffing, no framing, no referrer, a
+    same-origin content policy) with every response of ``app``."""
+    headers = SECURITY_HEADERS if headers is None else headers
+
+    @app.after_request
+    def add(response):
+        response.headers.update(headers)
+        return response
 
 
 class InputError(errors.InputError):
@@ -212,10 +223,7 @@ def create_app(network, header=None):
         app.logger.exception("unexpected error")
         return error(f"internal error ({type(e).__name__})", 500)
 
-    @app.after_request
-    def headers(response):
-        response.headers.update(_HEADERS)
-        return response
+    add_security_headers(app)
 
     @app.get("/")
     def index():
@@ -254,7 +262,7 @@ class Server:
                                          clear_untrusted_proxy_headers=True, ident="glassnet")
         except OSError as e:
             raise OSError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
-        install(self._server, {413: TOO_LARGE}, _HEADERS)
+        install(self._server, {413: TOO_LARGE}, SECURITY_HEADERS)
         listen = getattr(self._server, "effective_listen", None)
         host, self.port = listen[0][:2] if listen else (self._server.effective_host,
                                                       self._server.effective_port)

@@ -29,7 +29,7 @@ from pathlib import Path
 from flask import Flask, Response, request, send_from_directory
 from werkzeug.exceptions import HTTPException
 
-from .server import Server
+from .server import SECURITY_HEADERS, Server, add_security_headers
 from .watch import FINAL_STATES, Watch
 
 __all__ = ["create_watch_app", "WatchServer", "events", "INTERVAL", "HEARTBEAT", "MAX_STREAMS"]
@@ -44,13 +44,9 @@ MAX_STREAMS = 8
 #: the host names the page is served under (a DNS-rebinding site uses its own)
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 
-_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; "
-                               "base-uri 'none'; frame-ancestors 'none'; form-action 'none'",
-}
+#: the drawing page's headers; this page also posts no forms anywhere
+_HEADERS = {**SECURITY_HEADERS,
+            "Content-Security-Policy": SECURITY_HEADERS["Content-Security-Policy"] + "; form-action 'none'"}
 
 
 def events(watch, interval=INTERVAL, heartbeat=HEARTBEAT, sleep=time.sleep):
@@ -93,10 +89,7 @@ def create_watch_app(watch: Watch, interval=INTERVAL, heartbeat=HEARTBEAT):
             return error("the watch page answers its own origin on this computer only", 403)
         return None
 
-    @app.after_request
-    def headers(response):
-        response.headers.update(_HEADERS)
-        return response
+    add_security_headers(app, _HEADERS)
 
     @app.get("/")
     def index():
