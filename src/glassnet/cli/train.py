@@ -117,6 +117,15 @@ def _add_run_options(t):
                         "(stop saves the network with --save and exits 0); needs the web extra")
     t.add_argument("--watch-port", type=at_least(int, 0, high=65535), metavar="PORT",
                    help="the port of the --watch page (implies --watch; default 0: a free one)")
+    t.add_argument("--members", type=positive(int, 1000), default=1, metavar="K",
+                   help="train an ensemble of K networks (seeds SEED, SEED+1, ...; chapter 6) and save it as "
+                        "one model with --save; prints each member's accuracy and the ensemble's")
+    t.add_argument("--combine", choices=["mean", "vote"], default="mean",
+                   help="with --members: answer by the mean of the members' probabilities (default) or by "
+                        "majority vote (the book's)")
+    t.add_argument("--n-jobs", type=positive(int, 512), default=1, metavar="N",
+                   help="with --members: train N members at once in worker processes (default 1: one after "
+                        "another in this process)")
 
 
 def _options(args):
@@ -140,6 +149,14 @@ def _options(args):
 
 def _check_files(args):
     """Every output path checked before any data is read or any line printed."""
+    if args.members > 1:
+        given = [flag for flag, value in (("--watch", args.watch or args.watch_port is not None),
+                                          ("--checkpoint", args.checkpoint), ("--plots", args.plots)) if value]
+        if given:
+            raise CLIError(f"{', '.join(given)}: not available with --members (train the members one by one "
+                           f"and combine them with 'glassnet ensemble')")
+    elif args.n_jobs != 1 or args.combine != "mean":
+        raise CLIError("--n-jobs and --combine are for an ensemble: add --members K")
     paths = dict(save=writable(args.save) if args.save else None,
                  checkpoint=writable(args.checkpoint) if args.checkpoint else None,
                  plots=plots_dir(args.plots) if args.plots else None)
@@ -216,11 +233,9 @@ def _train(args, opts, paths, show, watch, out, err):
     if args.resume:                              # a checkpoint of another run is refused before any output
         from ..training import verify_checkpoint
         verify_checkpoint(paths["checkpoint"], net, config)
-    augment = None
-    if opts.get("augment"):
-        from ..training.augment import Augmenter
-        # a preset may give the share of images distorted each epoch; --augment means all of them
-        augment = Augmenter(fraction=1.0 if opts["augment"] is True else float(opts["augment"]))
+    augment = _augmenter(opts)
+    if args.members > 1:
+        return _train_members(args, (training, validation, test, sha), net, config, augment, paths, out, err)
     described = f"{_describe(net, config, augment)}, seed {args.seed}"
     print(f"# glassnet {__version__}: {describe_network(net)} on {args.dataset} ({len(training.X)} "
           f"training, {len(test.X)} test images), {described}", file=err)
@@ -247,6 +262,60 @@ def _train(args, opts, paths, show, watch, out, err):
         return EXIT_INTERRUPTED
     _summarise(net, result, config, test, err)
     _write_outputs(args, net, result, dict(metadata, engine=result.engine), paths, test, err)
+    return EXIT_OK
+
+
+def _augmenter(opts):
+    if not opts.get("augment"):
+        return None
+    from ..training.augment import Augmenter
+    # a preset may give the share of images distorted each epoch; --augment means all of them
+    return Augmenter(fraction=1.0 if opts["augment"] is True else float(opts["augment"]))
+
+
+def _builder(net):
+    """A picklable ``build(seed)`` for networks like ``net`` (its members' recipe)."""
+    from ..training.ensemble import layer_builder, network_builder
+    if hasattr(net, "sizes"):
+        return network_builder(net.sizes, cost=net.cost.name, activation=net.activation.name,
+                               output_activation=net.output_activation.name, init=net.init)
+    return layer_builder(net.spec())
+
+
+def _train_members(args, data, net, config, augment, paths, out, err):
+    """``--members K``: K networks like ``net`` from seeds SEED.., trained by train_ensemble."""
+    import time
+    from ..io import save_ensemble
+    from ..training.ensemble import train_ensemble
+    training, validation, test, sha = data
+    seeds = [args.seed + k for k in range(args.members)]
+    print(f"# glassnet {__version__}: an ensemble of {args.members} x {describe_network(net)} on {args.dataset} "
+          f"({len(training.X)} training, {len(test.X)} test images), {_describe(net, config, augment)}, "
+          f"seeds {seeds[0]}-{seeds[-1]}, {args.n_jobs} at a time", file=err)
+
+    def on_member(result, done, total, index):
+        print(f"# member {index} (seed {result.seed}) trained: {len(result.history)} epochs, "
+              f"{result.seconds:.1f} s ({done} of {total} done)", file=err, flush=True)
+
+    started = time.perf_counter()
+    ensemble, results = train_ensemble(_builder(net), training, config, seeds=seeds, validation=validation,
+                                       test=test, n_jobs=args.n_jobs, augment=augment, on_member=on_member,
+                                       combine=args.combine)
+    wall = time.perf_counter() - started
+    scores = ensemble.breakdown(test.X, test.y)
+    for index, (seed, correct) in enumerate(zip(seeds, scores["members"])):
+        print(f"Member {index} (seed {seed}): {correct} / {len(test.y)}", file=out)
+    for rule in ("mean", "vote"):
+        print(f"Ensemble of {len(ensemble)} ({rule}): {scores[rule]} / {len(test.y)}", file=out)
+    print(f"# {wall:.1f} s in all ({sum(r.seconds for r in results):.1f} s of member training); the ensemble "
+          f"answers by {args.combine}", file=err)
+    if paths["save"]:
+        training_meta = dict(config.__dict__, seed=args.seed, seeds=seeds, preset=args.preset,
+                             augment=repr(augment) if augment else None, training_images=len(training.X))
+        save_ensemble(ensemble, paths["save"], metadata=dict(
+            dataset=args.dataset, data_sha256=sha, training=training_meta, engine=results[0].engine,
+            members_history=[r.history for r in results], seconds=wall))
+        print(f"# saved the ensemble to {paths['save']}", file=err)
     return EXIT_OK
 
 

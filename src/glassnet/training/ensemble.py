@@ -26,11 +26,12 @@ from dataclasses import dataclass, field
 
 from ..core.ensemble import Ensemble
 from ..core.layernet import LayerNetwork
+from ..core.network import Network
 from ..errors import InputError
 from .loop import TrainingConfig, fit
 from .sweep import map_parallel
 
-__all__ = ["train_ensemble", "train_member", "MemberResult", "layer_builder", "map_parallel"]
+__all__ = ["train_ensemble", "train_member", "MemberResult", "layer_builder", "network_builder", "map_parallel"]
 
 
 @dataclass
@@ -66,6 +67,16 @@ class MemberResult:
 
 def _build_layer_network(spec, seed, dtype=None):
     return LayerNetwork.from_spec(spec, seed=seed, dtype=dtype)
+
+
+def _build_network(options, seed):
+    return Network(seed=seed, **options)
+
+
+def network_builder(sizes, **options):
+    """A picklable ``build(seed)`` making the book's ``Network(sizes, seed=seed, **options)``
+    (options: cost, activation, init, dtype, as ``Network`` takes them)."""
+    return functools.partial(_build_network, dict(options, sizes=list(sizes)))
 
 
 def layer_builder(spec, dtype=None):
@@ -125,7 +136,10 @@ def train_ensemble(build, training, config: TrainingConfig, *, seeds, validation
     if not seeds:
         raise InputError("train_ensemble needs at least one seed, got none")
     X, y = _pair(training)
-    common = dict(validation=_pair(validation), test=_pair(test), augment=augment, blas_threads=1)
+    # parallel members get one BLAS thread each; members trained here one after another get all
+    alone = scheduler is None and n_jobs == 1
+    common = dict(validation=_pair(validation), test=_pair(test), augment=augment,
+                  blas_threads=None if alone else 1)
     calls = [((build, seed, X, y, config), common) for seed in seeds]
     report = None if on_member is None else (lambda value, done, total, i: on_member(value[1], done, total, i))
     trained = map_parallel(train_member, calls, n_jobs=n_jobs, scheduler=scheduler, on_result=report)
