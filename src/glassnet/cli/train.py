@@ -7,9 +7,6 @@ and flags are merged in that order (a flag beats a preset beats the dataset's de
 from __future__ import annotations
 
 import argparse
-import math
-
-import numpy as np
 
 from ..version import __version__
 from ..core.functions import COSTS
@@ -130,11 +127,9 @@ def _add_run_options(t):
 
 def _options(args):
     """The merged options: the dataset's defaults, then the preset, then explicit flags."""
-    from ..training.experiments import DATASETS, PRESETS
-    opts = {**DATASETS[args.dataset], **(PRESETS[args.preset] if args.preset else {})}
-    for key in OPTION_KEYS:
-        if getattr(args, key) is not None:
-            opts[key] = getattr(args, key)
+    from ..training.experiments import run_options
+    opts = run_options(args.dataset, args.preset,
+                       **{key: getattr(args, key) for key in OPTION_KEYS if getattr(args, key) is not None})
     if args.plots and not opts.get("monitor_training"):
         opts["monitor_training"] = 10000         # the learning curves show the training cost
     if not 0 <= opts.get("momentum", 0.0) < 1:
@@ -169,9 +164,8 @@ def _check_files(args):
 
 
 def _data(args, opts, show, err):
-    from ..datasets import Dataset
     from ..progress import FetchProgress
-    from ..training.experiments import load_dataset
+    from ..training.experiments import joined, load_dataset
     training, validation, test, sha = load_dataset(args.dataset, seed=args.seed, data_dir=args.data_dir,
                                                    cache_dir=args.cache_dir,
                                                    progress=FetchProgress(err, enabled=show))
@@ -180,8 +174,7 @@ def _data(args, opts, show, err):
             raise CLIError(f"--train-on-validation: {args.dataset} has no validation set")
         if opts.get("early_stop") or opts.get("schedule") == "halve":
             raise CLIError("--train-on-validation leaves no validation set for --early-stop or --schedule halve")
-        training = Dataset(np.concatenate([training.X, validation.X]), np.concatenate([training.y, validation.y]))
-        validation = None
+        training, validation = joined(training, validation), None
     if validation is None and (opts.get("early_stop") or opts.get("schedule") == "halve"):
         raise CLIError(f"--early-stop and --schedule halve watch a validation set; {args.dataset} has none")
     sizes = opts["sizes"]
@@ -191,17 +184,6 @@ def _data(args, opts, show, err):
         raise CLIError(f"sizes {','.join(map(str, sizes))} do not fit {args.dataset}: the input layer "
                        f"must have {training.X.shape[1]} neurons and the output layer 10")
     return training, validation, test, sha
-
-
-def _config(opts, n_training):
-    from ..training import TrainingConfig
-    schedule = opts.get("schedule", "constant")
-    return TrainingConfig(
-        epochs=opts["epochs"], mini_batch_size=opts["mini_batch_size"] or n_training, eta=opts["eta"],
-        lmbda=opts.get("l2", 0.0), momentum=opts.get("momentum", 0.0), schedule=schedule,
-        patience=opts.get("patience", 5), max_halvings=opts.get("max_halvings", 7),
-        early_stop=opts.get("early_stop"), keep_best=bool(opts.get("early_stop") or schedule == "halve"),
-        monitor_training=opts.get("monitor_training", 0))
 
 
 def run(args, out, err):
@@ -228,12 +210,13 @@ def _train(args, opts, paths, show, watch, out, err):
     from ..training import fit
 
     training, validation, test, sha = _data(args, opts, show, err)
-    net = _network(args, opts, training)
-    config = _config(opts, len(training.X))
+    from ..training.experiments import augmenter_from_options, config_from_options, network_from_options
+    net = network_from_options(opts, training.X.shape[1], args.seed)
+    config = config_from_options(opts, len(training.X))
     if args.resume:                              # a checkpoint of another run is refused before any output
         from ..training import verify_checkpoint
         verify_checkpoint(paths["checkpoint"], net, config)
-    augment = _augmenter(opts)
+    augment = augmenter_from_options(opts)
     if args.members > 1:
         return _train_members(args, (training, validation, test, sha), net, config, augment, paths, out, err)
     described = f"{_describe(net, config, augment)}, seed {args.seed}"
@@ -263,14 +246,6 @@ def _train(args, opts, paths, show, watch, out, err):
     _summarise(net, result, config, test, err)
     _write_outputs(args, net, result, dict(metadata, engine=result.engine), paths, test, err)
     return EXIT_OK
-
-
-def _augmenter(opts):
-    if not opts.get("augment"):
-        return None
-    from ..training.augment import Augmenter
-    # a preset may give the share of images distorted each epoch; --augment means all of them
-    return Augmenter(fraction=1.0 if opts["augment"] is True else float(opts["augment"]))
 
 
 def _builder(net):
@@ -317,18 +292,6 @@ def _train_members(args, data, net, config, augment, paths, out, err):
             members_history=[r.history for r in results], seconds=wall))
         print(f"# saved the ensemble to {paths['save']}", file=err)
     return EXIT_OK
-
-
-def _network(args, opts, training):
-    """The book's Network for --sizes, or the LayerNetwork --layers describes (images 1 x side x side)."""
-    from ..core.network import Network
-    if not opts.get("layers"):
-        return Network(opts["sizes"], seed=args.seed, cost=opts.get("cost", "quadratic"),
-                       activation=opts.get("activation", "sigmoid"), init=opts.get("init", "standard"))
-    from ..training.layerspec import layer_network
-    side = math.isqrt(training.X.shape[1])
-    return layer_network(opts["layers"], (1, side, side), 10, activation=opts.get("activation", "sigmoid"),
-                         seed=args.seed)
 
 
 def _start_watch(args, err):

@@ -4,6 +4,7 @@ This module is library code (no printing): the CLI formats what it returns.
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -13,7 +14,8 @@ from ..core.network import Network
 from ..errors import InputError
 from .loop import TrainingConfig, fit
 
-__all__ = ["DATASETS", "PRESETS", "load_dataset", "train", "REPRODUCTION", "reproduce", "Row"]
+__all__ = ["DATASETS", "PRESETS", "load_dataset", "train", "REPRODUCTION", "reproduce", "Row", "run_options",
+           "network_from_options", "config_from_options", "augmenter_from_options", "train_preset", "joined"]
 
 #: per-dataset defaults for ``glassnet train``: the book's run for MNIST, the
 #: tutorial's full-batch gradient descent for scikit-learn's 8x8 digits.
@@ -46,6 +48,73 @@ PRESETS = {
                              "softmax10:d0.5", momentum=0.9, eta=0.02, schedule="cosine", mini_batch_size=64,
                       epochs=14, augment=0.5, train_on_validation=True),
 }
+
+
+def run_options(dataset="mnist", preset=None, **overrides):
+    """The merged options of a run: the data set's defaults, then the preset, then ``overrides``."""
+    if dataset not in DATASETS:
+        raise InputError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
+    if preset is not None and preset not in PRESETS:
+        raise InputError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    return {**DATASETS[dataset], **(PRESETS[preset] if preset else {}), **overrides}
+
+
+def network_from_options(opts, n_inputs, seed):
+    """The book's ``Network`` for ``opts["sizes"]``, or the ``LayerNetwork`` that ``opts["layers"]``
+    describes on square images of ``n_inputs`` pixels (1 x side x side), seeded with ``seed``."""
+    if not opts.get("layers"):
+        return Network(opts["sizes"], seed=seed, cost=opts.get("cost", "quadratic"),
+                       activation=opts.get("activation", "sigmoid"), init=opts.get("init", "standard"))
+    from .layerspec import layer_network
+    side = math.isqrt(n_inputs)
+    return layer_network(opts["layers"], (1, side, side), 10, activation=opts.get("activation", "sigmoid"),
+                         seed=seed)
+
+
+def config_from_options(opts, n_training):
+    """The ``TrainingConfig`` of merged options (a mini-batch size of None: all ``n_training``)."""
+    schedule = opts.get("schedule", "constant")
+    return TrainingConfig(
+        epochs=opts["epochs"], mini_batch_size=opts["mini_batch_size"] or n_training, eta=opts["eta"],
+        lmbda=opts.get("l2", 0.0), momentum=opts.get("momentum", 0.0), schedule=schedule,
+        patience=opts.get("patience", 5), max_halvings=opts.get("max_halvings", 7),
+        early_stop=opts.get("early_stop"), keep_best=bool(opts.get("early_stop") or schedule == "halve"),
+        monitor_training=opts.get("monitor_training", 0))
+
+
+def augmenter_from_options(opts):
+    """The ``Augmenter`` of ``opts["augment"]``: None when absent or false; True: every image
+    with the default distortions; a number: that share of the images; a dict: Augmenter's
+    own arguments."""
+    value = opts.get("augment")
+    if not value:
+        return None
+    from .augment import Augmenter
+    if isinstance(value, dict):
+        return Augmenter(**value)
+    return Augmenter(fraction=1.0 if value is True else float(value))
+
+
+def joined(training, validation):
+    """One data set of the training images followed by the validation images (MNIST's 60,000)."""
+    return type(training)(np.concatenate([training.X, validation.X]), np.concatenate([training.y, validation.y]))
+
+
+def train_preset(preset, *, seed=0, dataset="mnist", data_dir=None, cache_dir=None, callbacks=(), **overrides):
+    """Train a documented recipe from Python as ``glassnet train --preset PRESET`` does.
+
+    ``overrides`` replace the preset's options (e.g. ``epochs=3``).  Returns
+    ``(network, FitResult, test)``: the trained network, its per-epoch history (test
+    accuracy after every epoch) and the test set it was measured on.
+    """
+    opts = run_options(dataset, preset, **overrides)
+    training, validation, test, _ = load_dataset(dataset, seed=seed, data_dir=data_dir, cache_dir=cache_dir)
+    if opts.get("train_on_validation") and validation is not None:
+        training, validation = joined(training, validation), None
+    net = network_from_options(opts, training.X.shape[1], seed)
+    result = fit(net, training, config_from_options(opts, len(training.X)), validation=validation, test=test,
+                 augment=augmenter_from_options(opts), callbacks=callbacks)
+    return net, result, test
 
 
 def load_dataset(name, *, seed=0, data_dir=None, cache_dir=None, progress=None, dtype=np.float32):
