@@ -21,3 +21,17 @@ def test_benchmark_quick_run_writes_its_tables(tmp_path):
     assert len(rows) == 1 and "glassnet" in rows[0]
     assert "book loop (per-example, float64)" in report
     assert "| glassnet `feedforward` (float32) |" in report
+
+
+def test_presets_benchmark_reports_the_final_epoch_against_its_target(tmp_path):
+    out = tmp_path / "tta.md"
+    run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_presets.py"), "--preset", "conv-fast",
+                          "--epochs", "1", "--seeds", "4", "--target", "99.9", "--budget", "1000",
+                          "--output", str(out)], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    report = out.read_text()
+    assert report == run.stdout
+    row = next(line for line in report.splitlines() if line.startswith("| 4 |"))
+    final = float(row.split("|")[2].strip().rstrip("%"))
+    assert 90 < final < 99.9 and "- seed 4: " + f"{final:.2f}".rstrip("0").rstrip(".") in report
+    assert f"| mean | **{final:.2f}%**" in report and "Target >= 99.9% (mean) in <= 1000 s (every seed): FAIL" in report
