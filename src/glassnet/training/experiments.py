@@ -40,13 +40,14 @@ PRESETS = {
                  momentum=0.9, eta=0.1, schedule="cosine", mini_batch_size=128, epochs=110, augment=1.0,
                  monitor_training=10000, train_on_validation=True),
     # chapter 6's layers with glassnet's recipe: ReLU, momentum, a cosine schedule, mini-batches
-    # of 64 on all 60,000 training images; conv-fast for a quick 99% (five epochs), conv-best
-    # with the book's dropout layers and distorted images
+    # of 64 on all 60,000 training images; conv-fast for a quick 99% (five epochs); conv-best
+    # for 99.5% in 3 minutes: wider convolutions (32, 64), dropout before an FC 256 layer, L2,
+    # and every image freshly rotated, zoomed and shifted each epoch (no elastic distortion)
     "conv-fast": dict(layers="conv20x5:relu,pool2,conv40x5:relu,pool2,fc100:relu", momentum=0.9, eta=0.05,
                       schedule="cosine", mini_batch_size=64, epochs=5, train_on_validation=True),
-    "conv-best": dict(layers="conv20x5:relu,pool2,conv40x5:relu,pool2,fc1000:relu:d0.5,fc1000:relu:d0.5,"
-                             "softmax10:d0.5", momentum=0.9, eta=0.02, schedule="cosine", mini_batch_size=64,
-                      epochs=14, augment=0.5, train_on_validation=True),
+    "conv-best": dict(layers="conv32x5:relu,pool2,conv64x5:relu,pool2,fc256:relu:d0.5", momentum=0.9, eta=0.05,
+                      l2=0.5, schedule="cosine", mini_batch_size=64, epochs=20, train_on_validation=True,
+                      augment=dict(rotate=8.0, zoom=0.08, shift=2.0, elastic_alpha=0.0)),
 }
 
 
