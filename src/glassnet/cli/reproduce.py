@@ -77,12 +77,17 @@ def run(args, out, err):
 
     done = reproduce(rows, args.seeds, epochs=args.epochs, data_dir=args.data_dir,
                      cache_dir=args.cache_dir, on_result=on_result)
-    table = format_reproduction(done, args.seeds)
-    print(table, file=out)
+    _emit(format_reproduction(done, args.seeds), output, out)
+    return EXIT_OK
+
+
+def _emit(text, output, out):
+    """Print a table (Markdown) and, with --output, write the same lines to that file atomically."""
+    text = text.rstrip("\n") + "\n"
+    print(text, end="", file=out)
     if output:
         from ..files import atomic_write
-        atomic_write(output, lambda f: f.write((table + "\n").encode()))
-    return EXIT_OK
+        atomic_write(output, lambda f: f.write(text.encode()))
 
 
 def format_reproduction(rows, seeds):
@@ -131,10 +136,7 @@ def run_book_chapter(args, out, err):
                                            on_result=on_result, data=data, only=[row.name])
     text = (f"Chapter {args.chapter} (network2), seeds {','.join(map(str, args.seeds))}"
             + (" -- QUICK FORM, not the book's settings" if args.quick else "") + "\n\n" + chapters.format_markdown(done))
-    print(text, file=out)
-    if output:
-        from ..files import atomic_write
-        atomic_write(output, lambda f: f.write(text.encode()))
+    _emit(text, output, out)
     if folder:
         for path in _chapter_figures(args.chapter, data, args.seeds[0], folder, args.quick):
             print(f"# wrote {path}", file=err)
@@ -188,11 +190,9 @@ def run_chapter6(args, out, err):
             + chapter6.format_markdown(done)
             + "\nThe book's figures and ours: test accuracy at the epoch of best validation accuracy; the "
               "ensemble's: the majority vote of its networks (the book: 9,967 of 10,000).\n")
-    print(text, file=out)
-    from ..files import atomic_write
-    if output:
-        atomic_write(output, lambda f: f.write(text.encode()))
+    _emit(text, output, out)
     if curves:
         import json
+        from ..files import atomic_write
         atomic_write(curves, lambda f: f.write(json.dumps(chapter6.curves(done), indent=1).encode()))
     return EXIT_OK
