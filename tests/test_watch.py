@@ -294,6 +294,11 @@ def test_the_controls_answer_json_from_this_page_only():
     assert r.get_json()["state"] == "stopping" and watch.stop_event.is_set()
     page = client.get("/", **base)
     assert page.status_code == 200 and b"watch.js" in page.data
+    sheets = re.findall(r'<link rel="stylesheet" href="([^"]+)">', page.get_data(as_text=True))
+    assert sheets == ["/static/base.css", "/static/watch.css"]          # shared with the drawing page
+    for sheet in sheets:
+        css = client.get(sheet, **base)
+        assert css.status_code == 200 and css.mimetype == "text/css" and b"{" in css.data
     assert "default-src 'self'" in page.headers["Content-Security-Policy"]
     state = client.get("/api/state", **base).get_json()
     assert state["meta"]["dataset"] == "blobs" and state["status"]["state"] == "stopping"

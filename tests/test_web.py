@@ -96,8 +96,11 @@ def test_the_page_and_its_static_files(client):
     assert "default-src 'self'" in page.headers["Content-Security-Policy"]
     js = client.get("/static/app.js")
     assert js.status_code == 200 and "javascript" in js.mimetype and b"/api/predict" in js.data
-    css = client.get("/static/style.css")
-    assert css.status_code == 200 and css.mimetype == "text/css"
+    sheets = re.findall(r'<link rel="stylesheet" href="([^"]+)">', html)
+    assert sheets == ["/static/base.css", "/static/style.css"]          # shared with the watch page, then its own
+    for sheet in sheets:
+        css = client.get(sheet)
+        assert css.status_code == 200 and css.mimetype == "text/css" and b"{" in css.data
 
 
 def test_model_info_comes_from_the_header(client, loaded):
