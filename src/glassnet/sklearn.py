@@ -34,7 +34,7 @@ except ImportError:        # no scikit-learn, or one older than 1.6 (no validate
 from .core.functions import as_probabilities
 from .core.layernet import LayerNetwork
 from .core.network import Network
-from .training import TrainingConfig, fit as _fit
+from .training import TrainingConfig, fit as _fit, make_optimizer
 from .training.layerspec import parse_layers
 
 __all__ = ["GlassnetClassifier", "BOOK_CHAPTER_1"]
@@ -167,7 +167,8 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
             validation = (X[order[:n_val]], yi[order[:n_val]])
             X, yi = X[order[n_val:]], yi[order[n_val:]]
         self.network_ = self._new_network(X.shape[1], len(self.classes_), rng, dtype)
-        result = _fit(self.network_, (X, yi), config, validation=validation)
+        self.optimizer_ = make_optimizer(self.momentum)      # partial_fit continues it
+        result = _fit(self.network_, (X, yi), config, validation=validation, optimizer=self.optimizer_)
         self.history_ = result.history
         self.n_iter_ = len(result.history)
         self.best_epoch_ = result.best_epoch
@@ -180,9 +181,9 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
         ``classes`` (every label that will ever be seen) is required on the first call;
         later calls may leave it out.  No data is held out: ``early_stop`` is not applied
         and ``schedule="halve"`` acts as "constant".  Each call is one epoch of
-        ``glassnet.training.fit``, whose optimizer starts afresh, so momentum's velocities
-        start at zero on every call: with ``momentum=0``, n calls on the same data give
-        exactly the network ``fit`` gives with ``epochs=n``; with momentum, nearly that.
+        ``glassnet.training.fit`` continuing the same optimizer (``optimizer_``: momentum's
+        velocities carry over from call to call), so n calls on the same data give exactly
+        the network ``fit`` gives with ``epochs=n``.
         """
         first = not hasattr(self, "network_")
         dtype = self._dtype()
@@ -204,13 +205,15 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
             self.classes_ = known
             self.network_ = self._new_network(X.shape[1], len(known), self._generator(), dtype)
             self.history_ = []
+        if getattr(self, "optimizer_", None) is None or self.optimizer_.momentum != float(self.momentum):
+            self.optimizer_ = make_optimizer(self.momentum)    # first call, or momentum changed by set_params
         t = len(self.history_)
         eta = self.eta
         if self.schedule == "cosine":     # the schedule fit follows, one epoch per call
             epochs = max(int(self.epochs), 1)
             eta = self.eta * 0.5 * (1 + np.cos(np.pi * min(t, epochs - 1) / epochs))
         config = self._config(1, float(eta), "constant")
-        result = _fit(self.network_, (X, yi), config)
+        result = _fit(self.network_, (X, yi), config, optimizer=self.optimizer_)
         for record in result.history:
             record["epoch"] = t
         self.history_ = self.history_ + result.history

@@ -94,7 +94,7 @@ class _Interrupted(Exception):
 
 def fit(network: Network, training, config: TrainingConfig, *, validation=None, test=None,
         augment=None, callbacks=(), on_batch=None, checkpoint=None, resume=False,
-        handle_signals=False, metadata=None, engine=None, stop=None) -> FitResult:
+        handle_signals=False, metadata=None, engine=None, stop=None, optimizer=None) -> FitResult:
     """Train ``network`` on ``training`` as ``config`` says; returns a FitResult.
 
     network : a ``Network`` (chapters 1-3) or a ``LayerNetwork`` (chapter 6), trained in place.
@@ -113,8 +113,11 @@ def fit(network: Network, training, config: TrainingConfig, *, validation=None, 
     engine : who takes the steps (default: ``engines.choose``, once for the run).
     stop : a ``threading.Event`` another thread may set to stop cleanly, as SIGINT does
         (a live page's stop button); the result says "interrupted".
+    optimizer : an optimizer of an earlier run to continue with (``make_optimizer``, the same
+        momentum as ``config``): its state -- momentum's velocities -- carries on, so training
+        in several calls of one epoch each equals one call of several epochs.
     """
-    run = _Run(network, config, training, validation, test, augment)
+    run = _Run(network, config, training, validation, test, augment, optimizer)
     if engine is None:
         engine = engines.choose(network, config.mini_batch_size, run.optimizer)
     # the inputs' nonzeros for the compiled kernel, once (a distorted copy each epoch is new data)
@@ -155,7 +158,7 @@ def fit(network: Network, training, config: TrainingConfig, *, validation=None, 
 class _Run:
     """One training run's data (as arrays), optimizer and evaluation passes."""
 
-    def __init__(self, network, config, training, validation, test, augment):
+    def __init__(self, network, config, training, validation, test, augment, optimizer=None):
         self.network, self.config, self.augment = network, config, augment
         self.X, self.Y = training_arrays(network, training)
         self.labels = self.Y if is_layered(network) else np.argmax(self.Y, axis=1)
@@ -167,6 +170,12 @@ class _Run:
                              f"the weights every step (n = {n} sample{'s' if n != 1 else ''}): give more training "
                              f"examples or a smaller lambda or eta")
         self.optimizer = make_optimizer(config.momentum, config.lmbda, n)
+        if optimizer is not None:
+            if optimizer.momentum != self.optimizer.momentum:
+                raise InputError(f"the optimizer to continue has momentum {optimizer.momentum:g}, the run "
+                                 f"{config.momentum:g}")
+            optimizer.lmbda, optimizer.n = self.optimizer.lmbda, self.optimizer.n     # this run's L2 scale
+            self.optimizer = optimizer
         self.prepare_seconds = 0.0
         k = len(self.X) if config.monitor_training is None else min(config.monitor_training, len(self.X))
         self.monitored = (self.X[:k], self.labels[:k]) if k else None
