@@ -113,9 +113,8 @@ def fit(network: Network, training, config: TrainingConfig, *, validation=None, 
     engine : who takes the steps (default: ``engines.choose``, once for the run).
     stop : a ``threading.Event`` another thread may set to stop cleanly, as SIGINT does
         (a live page's stop button); the result says "interrupted".
-    optimizer : an optimizer of an earlier run to continue with (``make_optimizer``, the same
-        momentum as ``config``): its state -- momentum's velocities -- carries on, so training
-        in several calls of one epoch each equals one call of several epochs.
+    optimizer : an earlier run's optimizer (same momentum) to continue: its velocities carry
+        on, so several calls of one epoch each equal one call of several epochs.
     """
     run = _Run(network, config, training, validation, test, augment, optimizer)
     if engine is None:
