@@ -83,6 +83,29 @@ def test_chapter_6_quick_through_the_cli_prints_the_books_figures(mnist, tmp_pat
     assert len(accuracies) == 8 and all(0 <= a <= 100 for a in accuracies) and np.max(accuracies) > 20
 
 
+def test_save_writes_each_network_and_ensemble_that_evaluate_reads_back(mnist, tmp_path, capsys):
+    from glassnet.core.ensemble import Ensemble
+    from glassnet.io import load
+    folder = tmp_path / "models" / "new"                     # created, parents and all
+    code = main(["reproduce", "--chapter", "6", "--quick", "--rows", "4,8", "--seeds", "1", "--save", str(folder)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert sorted(p.name for p in folder.iterdir()) == ["chapter6-row4-seed1.npz", "chapter6-row8-seed1.npz"]
+    net, header = load(folder / "chapter6-row4-seed1.npz", with_header=True)
+    X, y = mnist.test.X[:1000], mnist.test.y[:1000]          # the quick form tests on these
+    training = header["training"]
+    assert training["seed"] == 1 and training["quick"] and training["recipe"].startswith("chapter 6 row 4: ReLU")
+    assert training["kept_epoch"] == 0 and len(header["history"]) == 1
+    assert 100.0 * np.mean(net.predict(X) == y) == pytest.approx(training["test_at_best"])
+    ensemble, header = load(folder / "chapter6-row8-seed1.npz", with_header=True)
+    assert isinstance(ensemble, Ensemble) and ensemble.combine == "vote" and len(ensemble) == 3
+    assert header["training"]["member_seeds"] == [3, 4, 5] and len(header["members_history"]) == 3
+    assert 100.0 * ensemble.accuracy(X, y) == pytest.approx(header["training"]["vote"])
+    assert f"vote {header['training']['vote']:.2f}" in out
+    assert main(["evaluate", str(folder / "chapter6-row8-seed1.npz")]) == 0
+    assert "majority vote of the members" in capsys.readouterr().out
+
+
 def test_chapter_6_lists_its_rows_and_refuses_what_it_does_not_do(capsys):
     assert main(["reproduce", "--chapter", "6", "--list"]) == 0
     listing = capsys.readouterr().out
@@ -93,3 +116,5 @@ def test_chapter_6_lists_its_rows_and_refuses_what_it_does_not_do(capsys):
     assert main(["reproduce", "--chapter", "6", "--plots", "x"]) == 2
     assert main(["reproduce", "--chapter", "3", "--n-jobs", "2"]) == 2
     assert "are for --chapter 6" in capsys.readouterr().err
+    assert main(["reproduce", "--chapter", "1", "--save", "x"]) == 2
+    assert "--save are for --chapter 6" in capsys.readouterr().err

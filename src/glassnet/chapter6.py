@@ -221,21 +221,23 @@ def _curve_result(member, n_images, n_evaluate, best=None):
     return dict(seed=member.seed, validation=validation, test=test, best_epoch=best,
                 best_validation=validation[best], test_at_best=test[best], final=test[-1], epochs=len(test),
                 n_train=n_images, n_evaluate=n_evaluate, members=1, seconds=member.seconds,
-                engine=member.engine)
+                engine=member.engine, kept_epoch=member.best_epoch, history=member.history)
 
 
-def _config(row, n_epochs, keep_best):
+def _config(row, n_epochs):
+    """The row's SGD settings; every network ends at its best validation epoch (fit's ``keep_best``)."""
     return TrainingConfig(epochs=n_epochs, mini_batch_size=row.mini_batch_size, eta=row.eta, lmbda=row.lmbda,
-                          shuffle=False, keep_best=keep_best)
+                          shuffle=False, keep_best=True)
 
 
 def _ensemble_result(row, seed, prepared, n_epochs, n_members, n_jobs, scheduler):
-    """Train one ensemble (members of seeds seed*n_members + k) and measure its vote and mean."""
+    """Train one ensemble (members of seeds seed*n_members + k) and measure its vote and mean;
+    returns (result, the Ensemble, combining by vote as the book does)."""
     training = prepared.training(row)
     member_seeds = [seed * n_members + k for k in range(n_members)]
-    ensemble, members = train_ensemble(layer_builder(row.spec), training, _config(row, n_epochs, True),
+    ensemble, members = train_ensemble(layer_builder(row.spec), training, _config(row, n_epochs),
                                        seeds=member_seeds, validation=prepared.validation,
-                                       test=prepared.test, n_jobs=n_jobs, scheduler=scheduler)
+                                       test=prepared.test, n_jobs=n_jobs, scheduler=scheduler, combine="vote")
     on_validation = ensemble.breakdown(*prepared.validation)
     on_test = ensemble.breakdown(*prepared.test)
     n_val, n_test = len(prepared.validation[1]), len(prepared.test[1])
@@ -246,16 +248,18 @@ def _ensemble_result(row, seed, prepared, n_epochs, n_members, n_jobs, scheduler
                 test_at_best=vote, best_validation=100.0 * on_validation["vote"] / n_val, best_epoch=None,
                 final=vote, epochs=n_epochs, n_train=len(training[1]), n_evaluate=n_test, members=n_members,
                 member_results=[_curve_result(m, len(training[1]), n_test, best=m.best_epoch) for m in members],
-                seconds=sum(m.seconds for m in members))
+                seconds=sum(m.seconds for m in members)), ensemble
 
 
-def _run_row(row, prepared, seeds, n_epochs, n_members, n_jobs, scheduler, on_result):
+def _run_row(row, prepared, seeds, n_epochs, n_members, n_jobs, scheduler, on_result, on_model):
     if row.members > 1:
         for seed in seeds:
-            result = _ensemble_result(row, seed, prepared, n_epochs, n_members, n_jobs, scheduler)
+            result, ensemble = _ensemble_result(row, seed, prepared, n_epochs, n_members, n_jobs, scheduler)
             row.results.append(result)
             if on_result is not None:
                 on_result(row, result)
+            if on_model is not None:
+                on_model(row, result, ensemble)
         return row.results
     training = prepared.training(row)
     n_evaluate = len(prepared.test[1])
@@ -264,10 +268,13 @@ def _run_row(row, prepared, seeds, n_epochs, n_members, n_jobs, scheduler, on_re
         if on_result is not None:
             on_result(row, _curve_result(member, len(training[1]), n_evaluate))
 
-    _, members = train_ensemble(layer_builder(row.spec), training, _config(row, n_epochs, False), seeds=seeds,
-                                validation=prepared.validation, test=prepared.test, n_jobs=n_jobs,
-                                scheduler=scheduler, on_member=report)
-    row.results.extend(_curve_result(m, len(training[1]), n_evaluate) for m in members)
+    trained, members = train_ensemble(layer_builder(row.spec), training, _config(row, n_epochs), seeds=seeds,
+                                      validation=prepared.validation, test=prepared.test, n_jobs=n_jobs,
+                                      scheduler=scheduler, on_member=report)
+    results = [_curve_result(m, len(training[1]), n_evaluate) for m in members]
+    row.results.extend(results)
+    for result, network in zip(results, trained.members if on_model is not None else ()):
+        on_model(row, result, network)
     return row.results
 
 
@@ -283,33 +290,37 @@ def _check_options(seeds, epochs, n_train):
 
 
 def run_row(row, data, seeds, *, quick=False, epochs=None, n_train=None, n_jobs=1, scheduler=None,
-            on_result=None):
+            on_result=None, on_model=None):
     """Train ``row`` (a ``Row``) once per seed; returns its results (also appended to ``row.results``).
 
     A network's result: seed, validation and test (accuracy in percent after each epoch),
     best_epoch (network3's rule), best_validation, test_at_best (the book's figure), final
     (test, last epoch), epochs, n_train (training images per epoch), n_evaluate (test
-    images), members (1), seconds (building and training, measured in the worker), engine.
+    images), members (1), seconds (building and training, measured in the worker), engine,
+    kept_epoch (the epoch whose weights the network ends with: fit's best validation epoch),
+    history (fit's records, one per epoch).
     An ensemble's: seed, member_seeds, vote and mean (test accuracy by each rule),
     validation_vote, validation_mean, test_at_best (= vote) and best_validation
     (= validation_vote) so that tables treat it like a network, best_epoch None,
     member_results (a network's result per member, at the epoch it was kept), seconds (the
     members' sum), epochs, n_train, n_evaluate, members.
+    on_model : ``on_model(row, result, model)`` for each trained network (a ``LayerNetwork``,
+    at its kept epoch) or ensemble (an ``Ensemble`` combining by vote), e.g. to save it.
     """
     seeds = _check_options(seeds, epochs, n_train)
     n_epochs = epochs or (QUICK["epochs"] if quick else row.epochs)
     n_members = min(row.members, QUICK["members"]) if quick else row.members
     return _run_row(row, _Data(data, quick, n_train), seeds, int(n_epochs), n_members, n_jobs, scheduler,
-                    on_result)
+                    on_result, on_model)
 
 
 def reproduce_chapter6(seeds, *, rows=None, quick=False, epochs=None, n_train=None, on_result=None, data=None,
-                       n_jobs=1, scheduler=None):
+                       n_jobs=1, scheduler=None, on_model=None):
     """Run the chapter's rows (all, or ``rows``: numbers from 1 or names) once per seed.
 
     quick / epochs / n_train : the shorter forms (module docstring).  n_jobs, scheduler :
     where seeds (an ensemble row: its members) train, as in ``train_ensemble``.
-    on_result : ``on_result(row, result)`` after each run.  data : MNIST as ``load_mnist()``
+    on_result : ``on_result(row, result)`` after each run; on_model : as in ``run_row``.  data : MNIST as ``load_mnist()``
     returns it (loaded if None).  Returns copies of the rows with ``results`` filled in (see
     ``run_row``); ``CHAPTER_6`` itself is left untouched.
     """
@@ -322,7 +333,7 @@ def reproduce_chapter6(seeds, *, rows=None, quick=False, epochs=None, n_train=No
     for row in chosen:
         n_epochs = epochs or (QUICK["epochs"] if quick else row.epochs)
         n_members = min(row.members, QUICK["members"]) if quick else row.members
-        _run_row(row, prepared, seeds, int(n_epochs), n_members, n_jobs, scheduler, on_result)
+        _run_row(row, prepared, seeds, int(n_epochs), n_members, n_jobs, scheduler, on_result, on_model)
     return chosen
 
 
@@ -379,6 +390,11 @@ def format_markdown(rows):
     return "\n".join(lines) + "\n"
 
 
+def _rounded(percentages):
+    """Percentages of at most 10,000 images are exact to two decimals: drop float noise."""
+    return [round(float(p), 2) for p in percentages]
+
+
 def curves(rows):
     """The per-epoch curves of every run, as JSON-able dicts: row, seed (member_seed for an
     ensemble's members), epochs, book_epochs, n_train, validation and test (percent per epoch)."""
@@ -388,7 +404,8 @@ def curves(rows):
             runs = r.get("member_results") or [r]
             for run in runs:
                 entry = dict(row=row.name, seed=r["seed"], epochs=run["epochs"], book_epochs=row.epochs,
-                             n_train=run["n_train"], validation=run["validation"], test=run["test"])
+                             n_train=run["n_train"], validation=_rounded(run["validation"]),
+                             test=_rounded(run["test"]))
                 if run is not r:
                     entry["member_seed"] = run["seed"]
                 out.append(entry)

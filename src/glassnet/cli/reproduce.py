@@ -37,6 +37,10 @@ def add_arguments(r):
     r.add_argument("--n-jobs", type=positive(int, 512), default=1, metavar="N",
                    help="chapter 6: train N seeds (an ensemble: N members) at once in worker processes, "
                         "one BLAS thread each (default 1: in this process)")
+    r.add_argument("--save", metavar="DIR",
+                   help="chapter 6: also save every trained network (at its best validation epoch) and every "
+                        "ensemble (combining by vote) into DIR, created if missing, as "
+                        "chapter6-row<N>-seed<S>.npz, for evaluate, predict, serve and ensemble")
     r.add_argument("--curves", metavar="PATH",
                    help="chapter 6: also write every run's validation and test accuracy per epoch (JSON) "
                         "to PATH, to set a shortened run's curve beside a full one")
@@ -53,8 +57,8 @@ def _rows(args, table):
 
 
 def run(args, out, err):
-    if args.chapter != 6 and (args.n_train or args.n_jobs != 1 or args.curves):
-        raise CLIError("--n-train, --n-jobs and --curves are for --chapter 6")
+    if args.chapter != 6 and (args.n_train or args.n_jobs != 1 or args.curves or args.save):
+        raise CLIError("--n-train, --n-jobs, --curves and --save are for --chapter 6")
     if args.chapter == 6:
         return run_chapter6(args, out, err)
     if args.chapter != 1:
@@ -172,6 +176,7 @@ def run_chapter6(args, out, err):
     rows = _rows(args, chapter6.CHAPTER_6)
     output = writable(args.output) if args.output else None
     curves = writable(args.curves) if args.curves else None
+    models = plots_dir(args.save) if args.save else None
 
     def on_result(row, r):
         if "vote" in r:
@@ -184,7 +189,8 @@ def run_chapter6(args, out, err):
 
     done = chapter6.reproduce_chapter6(args.seeds, rows=[row.name for row in rows], quick=args.quick,
                                        epochs=args.epochs, n_train=args.n_train, on_result=on_result,
-                                       data=_mnist(args), n_jobs=args.n_jobs)
+                                       data=_mnist(args), n_jobs=args.n_jobs,
+                                       on_model=_saver(models, args.quick, err) if models else None)
     text = (f"Chapter 6 (network3), seeds {','.join(map(str, args.seeds))}"
             + (" -- QUICK FORM, not the book's settings" if args.quick else "") + "\n\n"
             + chapter6.format_markdown(done)
@@ -196,3 +202,27 @@ def run_chapter6(args, out, err):
         from ..files import atomic_write
         atomic_write(curves, lambda f: f.write(json.dumps(chapter6.curves(done), indent=1).encode()))
     return EXIT_OK
+
+
+def _saver(folder, quick, err):
+    """``on_model`` for chapter 6: each network or ensemble to folder/chapter6-row<N>-seed<S>.npz
+    (atomically), its row's settings, results and training history in the header."""
+    from .. import chapter6
+    from ..io import save
+    numbers = {row.name: i for i, row in enumerate(chapter6.CHAPTER_6, 1)}
+
+    def on_model(row, result, model):
+        path = folder / f"chapter6-row{numbers[row.name]}-seed{result['seed']}.npz"
+        training = dict(seed=result["seed"], recipe=f"chapter 6 row {numbers[row.name]}: {row.describe()}",
+                        epochs=result["epochs"], n_train=result["n_train"], quick=quick)
+        if row.members > 1:
+            members = result["member_results"]
+            training.update(member_seeds=result["member_seeds"], vote=result["vote"], mean=result["mean"],
+                            member_kept_epochs=[m["kept_epoch"] for m in members])
+            histories = dict(members_history=[m["history"] for m in members])
+        else:
+            training.update(kept_epoch=result["kept_epoch"], test_at_best=result["test_at_best"])
+            histories = dict(history=result["history"])
+        save(model, path, metadata=dict(dataset="mnist", training=training, **histories))
+        print(f"# wrote {path}", file=err, flush=True)
+    return on_model
