@@ -16,8 +16,8 @@ from setuptools import Extension, setup
 
 BASE = ["-O3", "-std=gnu11", "-fno-math-errno"]
 ENGINES = "src/glassnet/engines"
-KERNELS = {"_ckernel": ["_ckernel.c", "_ckernel_impl.h"],
-           "_layerkernel": ["_layerkernel.c", "_layerkernel_impl.h"]}
+KERNELS = {"_ckernel": ["_ckernel.c", "_ckernel_impl.h", "_kernel_common.h"],
+           "_layerkernel": ["_layerkernel.c", "_layerkernel_impl.h", "_kernel_common.h"]}
 FLAGS = {"": []}
 if platform.machine().lower() in ("x86_64", "amd64"):
     FLAGS = {"_avx512": ["-march=skylake-avx512"],   # (its own tuning: ~15% faster here than generic)

@@ -174,28 +174,6 @@ static inline vf vrecip_f32(vf d)
 #endif
 #include "_ckernel_impl.h"
 
-/* Whether this processor has the instructions this build was compiled for.  setup.py
- * builds the kernel three times (AVX-512, AVX2, portable) and engines/kernel.py loads the first
- * whose check passes; the check itself is compiled for the baseline x86-64, so that
- * asking never executes an instruction the processor lacks. */
-#if defined(__x86_64__)
-__attribute__((target("arch=x86-64")))
-#endif
-int64_t glassnet_cpu_ok(void)
-{
-#if defined(__x86_64__) && (defined(__AVX2__) || defined(__AVX512F__))
-    __builtin_cpu_init();
-    int64_t ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#if defined(__AVX512F__)
-    ok = ok && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")
-         && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
-#endif
-    return ok;
-#else
-    return 1;
-#endif
-}
-
 /* One-time set-up, after glassnet_cpu_ok said yes. */
 void glassnet_prepare(void)
 {
@@ -207,35 +185,13 @@ void glassnet_prepare(void)
 #endif
 }
 
-/* what the kernel was compiled for, for the benchmark's report */
-const char *glassnet_kernel_info(void)
-{
-#if defined(__AVX512F__)
-    return "C, AVX-512";
-#elif defined(__AVX2__)
-    return "C, AVX2";
-#else
-    return "C, portable vectors";
-#endif
-}
-
-#ifndef GLASSNET_NO_PYTHON
-/* An importable (empty) module, so that setuptools builds and installs the file like any
- * extension; engines/kernel.py finds it and loads it with ctypes, without importing it.  The
- * variants (_ckernel_avx512.c, _ckernel_avx2.c) define GLASSNET_MODULE to their names. */
+/* The processor check, the build's description and the module stub (the variants,
+ * _ckernel_avx512.c and _ckernel_avx2.c, define GLASSNET_MODULE to their own names). */
 #ifndef GLASSNET_MODULE
 #define GLASSNET_MODULE _ckernel
 #endif
-#define GLASSNET_JOIN2(a, b) a##b
-#define GLASSNET_JOIN(a, b) GLASSNET_JOIN2(a, b)
-#define GLASSNET_TEXT2(a) #a
-#define GLASSNET_TEXT(a) GLASSNET_TEXT2(a)
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, GLASSNET_TEXT(GLASSNET_MODULE),
-                                    "glassnet's compiled kernel (use it through glassnet.engines)", -1,
-                                    NULL, NULL, NULL, NULL, NULL};
-
-PyMODINIT_FUNC GLASSNET_JOIN(PyInit_, GLASSNET_MODULE)(void)
-{
-    return PyModule_Create(&module);
-}
-#endif
+#define KERNEL_CPU_OK glassnet_cpu_ok
+#define KERNEL_INFO glassnet_kernel_info
+#define KERNEL_MODULE GLASSNET_MODULE
+#define KERNEL_DOC "glassnet's compiled kernel (use it through glassnet.engines)"
+#include "_kernel_common.h"

@@ -317,55 +317,13 @@ static inline lk_vf lk_vexp_f32(lk_vf t)
 #define HAVE_VEXP 0
 #include "_layerkernel_impl.h"
 
-/* Whether this processor has the instructions this build was compiled for (setup.py builds
- * the file for AVX-512, AVX2 and any x86-64; layers_fast.py loads the first that passes).
- * Compiled for the baseline, so that asking never runs an instruction the CPU lacks. */
-#if defined(__x86_64__)
-__attribute__((target("arch=x86-64")))
-#endif
-int64_t glassnet_layers_cpu_ok(void)
-{
-#if defined(__x86_64__) && defined(__AVX512F__)
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")
-           && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq")
-           && __builtin_cpu_supports("fma") && __builtin_cpu_supports("avx2");
-#elif defined(__x86_64__) && defined(__AVX2__)
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-    return 1;
-#endif
-}
-
-const char *glassnet_layers_info(void)
-{
-#if defined(__AVX512F__)
-    return "C, AVX-512";
-#elif defined(__AVX2__)
-    return "C, AVX2";
-#else
-    return "C, portable vectors";
-#endif
-}
-
-#ifndef GLASSNET_NO_PYTHON
-/* An importable empty module, so that setuptools builds and installs the library like any
- * extension; layers_fast.py finds the file and loads it with ctypes.  The variants
- * (_layerkernel_avx512.c, _layerkernel_avx2.c) define LK_MODULE to their own names. */
+/* The processor check, the build's description and the module stub (the variants,
+ * _layerkernel_avx512.c and _layerkernel_avx2.c, define LK_MODULE to their own names). */
 #ifndef LK_MODULE
 #define LK_MODULE _layerkernel
 #endif
-#define LK_JOIN2(a, b) a##b
-#define LK_JOIN(a, b) LK_JOIN2(a, b)
-#define LK_TEXT2(a) #a
-#define LK_TEXT(a) LK_TEXT2(a)
-static struct PyModuleDef lk_module = {PyModuleDef_HEAD_INIT, LK_TEXT(LK_MODULE),
-                                       "glassnet's compiled layer-network kernel (use glassnet.engines)",
-                                       -1, NULL, NULL, NULL, NULL, NULL};
-
-PyMODINIT_FUNC LK_JOIN(PyInit_, LK_MODULE)(void)
-{
-    return PyModule_Create(&lk_module);
-}
-#endif
+#define KERNEL_CPU_OK glassnet_layers_cpu_ok
+#define KERNEL_INFO glassnet_layers_info
+#define KERNEL_MODULE LK_MODULE
+#define KERNEL_DOC "glassnet's compiled layer-network kernel (use glassnet.engines)"
+#include "_kernel_common.h"
