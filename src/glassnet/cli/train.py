@@ -116,7 +116,8 @@ def _add_run_options(t):
                    help="the port of the --watch page (implies --watch; default 0: a free one)")
     t.add_argument("--members", type=positive(int, 1000), default=1, metavar="K",
                    help="train an ensemble of K networks (seeds SEED, SEED+1, ...; chapter 6) and save it as "
-                        "one model with --save; prints each member's accuracy and the ensemble's")
+                        "one model with --save; prints each member's accuracy and the ensemble's (on the digits all "
+                        "members share SEED's 60/40 split, so they are tested on the same images)")
     t.add_argument("--combine", choices=["mean", "vote"], default="mean",
                    help="with --members: answer by the mean of the members' probabilities (default) or by "
                         "majority vote (the book's)")
