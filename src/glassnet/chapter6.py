@@ -12,9 +12,9 @@ test accuracy whenever the validation accuracy is the best so far, ties included
 chapter quotes the last such figure).  The ensemble's 99.67% (9,967 of 10,000 test images)
 is the majority vote of five networks of the dropout row, each near 99.6% on its own.
 Here, likewise, the test data never choose anything: the best epoch is the last epoch of
-highest validation accuracy (network3's ``>=``), an ensemble's members are kept at their
-best validation epoch (fit's ``keep_best``, the first of equal bests), and the table's
-"ours" is the seed with the best validation accuracy.  An ensemble row's seed s trains k
+highest validation accuracy (network3's ``>=``), every network (an ensemble's members too)
+ends with the weights of its best validation epoch (fit's ``keep_best``, the first of equal
+bests), and the table's "ours" is the seed with the best validation accuracy.  An ensemble row's seed s trains k
 members with seeds s*k, ..., s*k + k - 1: seed 0's five members are the dropout row's
 networks of seeds 0-4 (the same training; the ensemble keeps each at its best epoch).
 
@@ -320,9 +320,9 @@ def reproduce_chapter6(seeds, *, rows=None, quick=False, epochs=None, n_train=No
 
     quick / epochs / n_train : the shorter forms (module docstring).  n_jobs, scheduler :
     where seeds (an ensemble row: its members) train, as in ``train_ensemble``.
-    on_result : ``on_result(row, result)`` after each run; on_model : as in ``run_row``.  data : MNIST as ``load_mnist()``
-    returns it (loaded if None).  Returns copies of the rows with ``results`` filled in (see
-    ``run_row``); ``CHAPTER_6`` itself is left untouched.
+    on_result : ``on_result(row, result)`` after each run; on_model : as in ``run_row``.
+    data : MNIST as ``load_mnist()`` returns it (loaded if None).  Returns copies of the rows
+    with ``results`` filled in (see ``run_row``); ``CHAPTER_6`` itself is left untouched.
     """
     seeds = _check_options(seeds, epochs, n_train)
     chosen = select_rows(rows)
