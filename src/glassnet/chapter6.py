@@ -50,7 +50,7 @@ from .training.ensemble import layer_builder, train_ensemble
 from .training.loop import TrainingConfig
 
 __all__ = ["Row", "CHAPTER_6", "QUICK", "reproduce_chapter6", "run_row", "format_markdown",
-           "format_curves", "curves", "compare_curves", "select_rows"]
+           "format_curves", "curves", "compare_curves", "select_rows", "row_number"]
 
 #: quick=True (see the module docstring)
 QUICK = dict(epochs=1, n_train=1000, n_evaluate=1000, members=3)
@@ -158,6 +158,12 @@ CHAPTER_6 = [
     # five networks of the dropout row, each trained from its own seed, voting: 9,967 correct
     Row("ensemble of 5 dropout networks (vote)", _DROPOUT, 40, 0.03, 0.0, 99.67, expanded=True, members=5),
 ]
+
+
+def row_number(row):
+    """``row``'s number in the book's table (from 1, the order of ``CHAPTER_6``); None for a
+    row that is not one of the book's."""
+    return next((i for i, r in enumerate(CHAPTER_6, 1) if r.name == row.name), None)
 
 
 def select_rows(rows=None):
@@ -273,8 +279,9 @@ def _run_row(row, prepared, seeds, n_epochs, n_members, n_jobs, scheduler, on_re
                                       scheduler=scheduler, on_member=report)
     results = [_curve_result(m, len(training[1]), n_evaluate) for m in members]
     row.results.extend(results)
-    for result, network in zip(results, trained.members if on_model is not None else ()):
-        on_model(row, result, network)
+    if on_model is not None:
+        for result, network in zip(results, trained.members):
+            on_model(row, result, network)
     return row.results
 
 
@@ -376,7 +383,7 @@ def format_markdown(rows):
              "| run at | s / run |",
              "| ---: | --- | ---: | ---: | ---: | --- | --- | ---: |"]
     for i, row in enumerate(rows, 1):
-        number = next((j for j, r in enumerate(CHAPTER_6, 1) if r.name == row.name), i)
+        number = row_number(row) or i
         res = row.results
         if res:
             chosen = max(res, key=lambda r: r["best_validation"])

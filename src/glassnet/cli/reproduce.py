@@ -207,13 +207,13 @@ def run_chapter6(args, out, err):
 def _saver(folder, quick, err):
     """``on_model`` for chapter 6: each network or ensemble to folder/chapter6-row<N>-seed<S>.npz
     (atomically), its row's settings, results and training history in the header."""
-    from .. import chapter6
+    from ..chapter6 import row_number
     from ..io import save
-    numbers = {row.name: i for i, row in enumerate(chapter6.CHAPTER_6, 1)}
 
     def on_model(row, result, model):
-        path = folder / f"chapter6-row{numbers[row.name]}-seed{result['seed']}.npz"
-        training = dict(seed=result["seed"], recipe=f"chapter 6 row {numbers[row.name]}: {row.describe()}",
+        number = row_number(row)
+        path = folder / f"chapter6-row{number}-seed{result['seed']}.npz"
+        training = dict(seed=result["seed"], recipe=f"chapter 6 row {number}: {row.describe()}",
                         epochs=result["epochs"], n_train=result["n_train"], quick=quick)
         if row.members > 1:
             members = result["member_results"]
