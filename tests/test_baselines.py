@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import pytest
 
-from glassnet.baselines import (
+from glassnet.book.baselines import (
     SVM_HINT,
     fit_darkness,
     fit_random,

@@ -228,11 +228,11 @@ def test_touch_strokes_draw_too(page):
     [[(20, 20), (40, 34)], [(30, 20), (26, 40)]],               # a tiny mark in a corner: enlarged
 ])
 def test_the_page_prepares_a_drawing_like_preprocess_to_mnist(page, strokes):
-    """The page's JavaScript follows glassnet.preprocess.to_mnist: same 784 inputs."""
+    """The page's JavaScript follows glassnet.datasets.preprocess.to_mnist: same 784 inputs."""
     import json
 
     import numpy as np
-    to_mnist = pytest.importorskip("glassnet.preprocess").to_mnist
+    to_mnist = pytest.importorskip("glassnet.datasets.preprocess").to_mnist
     sent = []
     page.on("request", lambda r: r.url.endswith("/api/predict") and sent.append(r.post_data))
     for points in strokes:

@@ -1,10 +1,10 @@
-"""glassnet.chapter6 and glassnet reproduce --chapter 6: the book's table, shortened runs, the CLI."""
+"""glassnet.book.chapter6 and glassnet reproduce --chapter 6: the book's table, shortened runs, the CLI."""
 import json
 
 import numpy as np
 import pytest
 
-from glassnet import chapter6
+from glassnet.book import chapter6
 from glassnet.cli import main
 from glassnet.core.layernet import LayerNetwork
 

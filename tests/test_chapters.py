@@ -1,10 +1,10 @@
-"""glassnet.chapters: the book's chapter-3 and chapter-5 runs, in their quick form on real MNIST."""
+"""glassnet.book.chapters: the book's chapter-3 and chapter-5 runs, in their quick form on real MNIST."""
 import numpy as np
 import pytest
 
 import glassnet
 import glassnet.network2 as network2
-from glassnet import chapters
+from glassnet.book import chapters
 from glassnet.training import TrainingConfig, fit
 
 

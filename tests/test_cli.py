@@ -102,7 +102,7 @@ def test_reproduce_lists_and_runs_a_row(tmp_path):
 
 
 def test_fetch_progress_only_when_enabled():
-    from glassnet.progress import FetchProgress
+    from glassnet.cli.progress import FetchProgress
     quiet, loud = io.StringIO(), io.StringIO()
     for stream, enabled in ((quiet, None), (loud, True)):      # a StringIO is not a terminal
         bar = FetchProgress(stream, enabled=enabled)

@@ -9,11 +9,6 @@ what they claim.  Cases whose input is a FIFO (or a link to one) run with a watc
 the command must refuse it without opening it, not wait for a writer.  A few inputs
 that look unusual but are fine (16-bit and palette images) must succeed.
 
-Cases marked ``pending`` need ``glassnet.io.read_npz`` (which models and checkpoints
-go through) to read with ``glassnet.safeload``; until it does they are reported as
-expected failures (not run: the unguarded reader would allocate the bombs' 512 MiB),
-and they run as ordinary cases as soon as it does.
-
 The library-level tests (test_idx, test_io, test_preprocess, test_web, ...) check the
 same refusals one function at a time; this file checks what the user sees.  ``CASES``
 is the corpus: its size is in every test id ("007of96-...") and in docs/robustness.md.
@@ -57,7 +52,6 @@ class Case:
     code: int = 2
     hostile: bool = False           # claims a huge size: check the peak allocation
     special: bool = False           # a FIFO: run with a watchdog, never wait for a writer
-    pending: bool = False           # needs glassnet.io.read_npz to read through glassnet.safeload
 
 
 # -- helpers that write inputs -----------------------------------------------------------------
@@ -430,31 +424,31 @@ W0 = np.zeros((30, 784), np.float32)
 #: (name, damage, words, flags): models that only glassnet.safeload reads safely
 HOSTILE_MODELS = [
     ("npy-header-claims-298GiB", model_zip("huge.npz", w0=lying_member("w0", npy_header(HUGE_SHAPE) + bytes(64))),
-     ("huge.npz", "w0", "298 GiB"), dict(hostile=True, pending=True)),
+     ("huge.npz", "w0", "298 GiB"), dict(hostile=True)),
     ("header-member-claims-298GiB",
      model_zip("huge.npz", header=lying_member("header", npy_header(HUGE_SHAPE, "|u1") + bytes(64))),
-     ("huge.npz", "header", "37 GiB"), dict(hostile=True, pending=True)),
+     ("huge.npz", "header", "37 GiB"), dict(hostile=True)),
     ("zip-bomb-512MiB", model_zip("bomb.npz", w0=bomb(lying=False)), ("bomb.npz", "w0"),
-     dict(hostile=True, pending=True)),
+     dict(hostile=True)),
     ("zip-bomb-512MiB-declared-80-bytes", model_zip("bomb.npz", w0=bomb(lying=True)), ("bomb.npz", "w0"),
-     dict(hostile=True, pending=True)),
+     dict(hostile=True)),
     ("member-inflates-past-its-declared-size", model_zip("over.npz", w0=overflowing()), ("over.npz", "w0"),
-     dict(hostile=True, pending=True)),
+     dict(hostile=True)),
     ("member-declares-4GiB", model_zip("big.npz", w0=lambda: array_member("w0", W0, size=2**32 - 1)),
-     ("big.npz", "w0", "4.0 GiB"), dict(hostile=True, pending=True)),
+     ("big.npz", "w0", "4.0 GiB"), dict(hostile=True)),
     ("zip-directory-claims-65535-members",
      lambda tmp, good: write(tmp, "dir.npz", _with_entries(model_zip("x.npz")(tmp, good).read_bytes(), 65535)),
-     ("dir.npz", "65,535"), dict(hostile=True, pending=True)),
+     ("dir.npz", "65,535"), dict(hostile=True)),
     ("member-appears-twice", model_zip("twice.npz", extra=lambda: array_member("w0", W0)), ("twice.npz", "twice"),
-     dict(pending=True)),
+     dict()),
     ("encrypted-member", model_zip("secret.npz", w0=lambda: array_member("w0", W0, flags=1)),
-     ("secret.npz", "encrypted"), dict(pending=True)),
+     ("secret.npz", "encrypted"), dict()),
     ("lzma-member", model_zip("lzma.npz", w0=lambda: array_member("w0", W0, method=14, raw=b"\x09\x14\x05\x00")),
-     ("lzma.npz", "compression method 14"), dict(pending=True)),
+     ("lzma.npz", "compression method 14"), dict()),
     ("bzip2-member", model_zip("bz.npz", w0=lambda: array_member("w0", W0, method=12, raw=b"BZh91AY&SY")),
-     ("bz.npz", "compression method 12"), dict(pending=True)),
+     ("bz.npz", "compression method 12"), dict()),
     ("not-an-npy-member", model_zip("notes.npz", extra=lambda: member("notes.txt", b"trained on a Tuesday\n")),
-     ("notes.npz", "notes"), dict(pending=True)),
+     ("notes.npz", "notes"), dict()),
     ("bad-crc", model_zip("crc.npz", w0=lambda: array_member("w0", W0, crc=12345)), ("crc.npz", "CRC-32"), {}),
     ("npy-header-is-code", model_zip("code.npz", w0=lambda: member(
         "w0.npy", b"\x93NUMPY\x01\x00\x20\x00" + b"__import__('os').system('x')".ljust(31) + b"\n")),
@@ -569,9 +563,9 @@ CHECKPOINT_CASES = [
          ("ck.npz", "folder|directory")),
     Case("checkpoint", "npy-header-claims-298GiB",
          resume(model_zip("ck.npz", w0=lying_member("w0", npy_header(HUGE_SHAPE) + bytes(64)))),
-         ("ck.npz", "298 GiB"), hostile=True, pending=True),
+         ("ck.npz", "298 GiB"), hostile=True),
     Case("checkpoint", "zip-bomb-512MiB", resume(model_zip("ck.npz", w0=bomb(lying=False))), ("ck.npz", "w0"),
-         hostile=True, pending=True),
+         hostile=True),
     Case("checkpoint", "pickled-object-array",
          resume(lambda tmp, good: rewrite_model(good, tmp / "ck.npz", w0=np.array([object()], dtype=object))),
          ("ck.npz", "pickled objects")),
@@ -583,16 +577,7 @@ IDS = [f"{i:03d}of{len(CASES)}-{c.kind}-{c.name}" for i, c in enumerate(CASES, 1
 assert len(set(IDS)) == len(IDS)
 
 
-def _reads_with_safeload(module):
-    """True once ``module`` (glassnet.io) reads .npz files through glassnet.safeload."""
-    return any("glassnet.safeload" in (getattr(v, "__module__", None), getattr(v, "__name__", None))
-               for v in vars(module).values())
-
-
-SAFE_NPZ = _reads_with_safeload(glassnet.io)
-PENDING = pytest.mark.xfail(run=False, reason="needs glassnet.io.read_npz to read through glassnet.safeload")
-PARAMS = [pytest.param(c, id=i, marks=[PENDING] if c.pending and not SAFE_NPZ else [])
-          for c, i in zip(CASES, IDS)]
+PARAMS = [pytest.param(c, id=i) for c, i in zip(CASES, IDS)]
 
 
 # -- running a case -----------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""glassnet.explain: "why this digit?" -- the output's gradient with respect to the input, times it.
+"""glassnet.views.explain: "why this digit?" -- the output's gradient with respect to the input, times it.
 
 Checked against central finite differences on small networks of every output kind, and on a
 network trained on real MNIST: removing a little of the ink the map marks most positive lowers
@@ -9,8 +9,8 @@ import pytest
 
 from glassnet import Network
 from glassnet.errors import InputError
-from glassnet.explain import input_gradient, saliency
-from glassnet.trace import build_network
+from glassnet.views.explain import input_gradient, saliency
+from glassnet.book.trace import build_network
 
 
 def central_gradient(net, x, k, eps=1e-6):

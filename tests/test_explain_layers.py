@@ -1,4 +1,4 @@
-"""glassnet.explain for chapter 6: "why this digit?" of a LayerNetwork and of an Ensemble.
+"""glassnet.views.explain for chapter 6: "why this digit?" of a LayerNetwork and of an Ensemble.
 
 The input gradient of the probability of digit k, checked against central differences of
 the model's own ``feedforward`` (inference mode: dropout-scaled weights, no masks) for
@@ -12,7 +12,7 @@ from glassnet import Network
 from glassnet.core.ensemble import Ensemble
 from glassnet.core.layernet import ConvPoolLayer, FullyConnectedLayer, LayerNetwork, SoftmaxLayer
 from glassnet.errors import InputError
-from glassnet.explain import as_float64, input_gradient, saliency
+from glassnet.views.explain import as_float64, input_gradient, saliency
 
 
 def central_gradient(model, x, k, eps=1e-6):

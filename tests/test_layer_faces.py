@@ -133,7 +133,7 @@ def pngs(mnist, tmp_path_factory):
 
 @pytest.mark.parametrize("name", ["conv", "fc", "ensemble"])
 def test_predict_shows_the_models_own_probabilities(models, pngs, name):
-    from glassnet.preprocess import prepare
+    from glassnet.datasets.preprocess import prepare
     code, out, err = run(["predict", models["paths"][name], *pngs, "--json", "--top", "10"])
     assert code == 0 and err == ""
     P = np.asarray(models[name].feedforward(np.stack([prepare(p) for p in pngs])), dtype=np.float64)
@@ -157,7 +157,7 @@ def tiles(fig):
 
 def test_plot_weights_draws_the_conv_filters_as_the_book_shows_them(models, tmp_path):
     pytest.importorskip("matplotlib")
-    from glassnet import plots
+    from glassnet.views import plots
     conv = models["conv"]
     fig = plots.weights_grid_figure(conv)
     w = conv.layers[0].w                                    # (8, 1, 5, 5)
@@ -179,7 +179,7 @@ def test_plot_weights_draws_the_conv_filters_as_the_book_shows_them(models, tmp_
 
 def test_filters_over_several_channels_show_the_mean_or_one_channel():
     pytest.importorskip("matplotlib")
-    from glassnet import plots
+    from glassnet.views import plots
     w = np.random.default_rng(0).normal(size=(4, 3, 5, 5))
     fig = plots.filters_figure(w)
     assert "the mean over its 3 input channels" in fig._suptitle.get_text()
@@ -193,7 +193,7 @@ def test_filters_over_several_channels_show_the_mean_or_one_channel():
 
 def test_plot_weights_of_an_fc_first_layer_network_and_of_an_ensemble(models, tmp_path):
     pytest.importorskip("matplotlib")
-    from glassnet import plots
+    from glassnet.views import plots
     fig = plots.weights_grid_figure(models["fc"])
     assert len(tiles(fig)) == 16 and "all 16 hidden neurons" in fig._suptitle.get_text()
     np.testing.assert_allclose(tiles(fig)[3].images[0].get_array(), models["fc"].layers[0].w[3].reshape(28, 28),
@@ -207,7 +207,7 @@ def test_plot_weights_of_an_fc_first_layer_network_and_of_an_ensemble(models, tm
 @pytest.mark.parametrize("name", ["conv", "ensemble"])
 def test_plot_confusion_and_misclassified_use_the_models_predictions(models, mnist, tmp_path, name):
     pytest.importorskip("matplotlib")
-    from glassnet import plots
+    from glassnet.views import plots
     model, test = models[name], mnist.test
     predicted = model.predict(test.X[:2000])
     counts = plots.confusion_counts(model, test.X[:2000], test.y[:2000])
@@ -281,7 +281,7 @@ def test_export_command_writes_what_the_model_computes(models, mnist, tmp_path, 
 def test_export_onnx_of_layer_networks_from_python(tmp_path):
     pytest.importorskip("onnx")
     from glassnet.io import export_onnx
-    from glassnet.onnx_export import network_layers
+    from glassnet.io.onnx import network_layers
     net = LayerNetwork.from_spec(conv_net().spec(), seed=4, dtype="float64")
     specs = network_layers(net)
     assert [k for k, _ in specs] == ["conv-pool", "fully-connected", "softmax"]
@@ -294,7 +294,7 @@ def test_export_onnx_of_layer_networks_from_python(tmp_path):
 
 def test_ensembles_that_cannot_be_exported_say_why():
     pytest.importorskip("onnx")
-    from glassnet.onnx_export import network_layers, to_onnx
+    from glassnet.io.onnx import network_layers, to_onnx
     net = conv_net()
     with pytest.raises(InputError, match="one chain of layers per member"):
         network_layers(Ensemble([net]))

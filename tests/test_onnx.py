@@ -17,7 +17,7 @@ ort = pytest.importorskip("onnxruntime")
 import glassnet  # noqa: E402
 from glassnet import Network  # noqa: E402
 from glassnet.errors import InputError  # noqa: E402
-from glassnet.onnx_export import (  # noqa: E402
+from glassnet.io.onnx import (  # noqa: E402
     DEFAULT_OPSET, MIN_OPSET, EMITTERS, LayerSpec, build_model, export_onnx, network_layers, to_onnx,
 )
 

@@ -9,7 +9,7 @@ pytest.importorskip("matplotlib")
 pytest.importorskip("sklearn")
 Image = pytest.importorskip("PIL.Image")
 
-from glassnet import plots  # noqa: E402
+from glassnet.views import plots  # noqa: E402
 from glassnet.cli import build_parser, main  # noqa: E402
 from glassnet.datasets import load_digits_split  # noqa: E402
 from glassnet.core.functions import sigmoid  # noqa: E402

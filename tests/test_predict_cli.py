@@ -52,7 +52,7 @@ def digits(mnist, tmp_path_factory):
 
 def normalised(net, paths):
     """Sigmoid outputs divided by their sum, for the prepared image files."""
-    from glassnet.preprocess import prepare
+    from glassnet.datasets.preprocess import prepare
     A = net.feedforward(np.stack([prepare(p) for p in paths])).astype(np.float64)
     return A / A.sum(axis=1, keepdims=True)
 
@@ -101,7 +101,7 @@ def test_softmax_outputs_are_shown_as_they_are(digits, tmp_path):
     code, out, _ = run(["predict", tmp_path / "softmax.npz", paths[0], "--json", "--top", "2"])
     assert code == 0
     top = json.loads(out)[0]["top"]
-    from glassnet.preprocess import prepare
+    from glassnet.datasets.preprocess import prepare
     a = net.feedforward(prepare(paths[0])).astype(np.float64)
     assert len(top) == 2 and np.allclose([t["probability"] for t in top], np.sort(a)[::-1][:2], atol=1e-6)
 

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, assume, given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 
 import glassnet
-from glassnet.preprocess import ImageError, RAMP, load_image, prepare, preview, to_mnist
+from glassnet.datasets.preprocess import ImageError, RAMP, load_image, prepare, preview, to_mnist
 
 N_DIGITS = 100
 
@@ -461,7 +461,7 @@ def test_special_files_are_refused_without_blocking(kind, Image, tmp_path):
 
 def test_a_file_object_is_read_up_to_a_limit(Image):
     from glassnet.errors import ResourceLimitError
-    from glassnet.preprocess import ImageTooLargeError
+    from glassnet.datasets.preprocess import ImageTooLargeError
     buf = io.BytesIO()
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64)).astype(np.uint8)).save(buf, "PNG")
     size = len(buf.getvalue())

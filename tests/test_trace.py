@@ -1,4 +1,4 @@
-"""glassnet.trace: one backpropagation step, every number, checked three ways.
+"""glassnet.book.trace: one backpropagation step, every number, checked three ways.
 
 1. the primer's hand-worked single chain, every number it prints;
 2. every derivative of other shapes (the primer's [2,3,2] demo, random networks) against
@@ -15,7 +15,7 @@ import pytest
 from glassnet import Network
 from glassnet.errors import GlassnetError, InputError
 from glassnet.io import save
-from glassnet.trace import (EXAMPLES, Trace, build_network, float64_copy, format_trace, primer_demo,
+from glassnet.book.trace import (EXAMPLES, Trace, build_network, float64_copy, format_trace, primer_demo,
                             primer_example, trace)
 
 # The primer's single chain (seed 000, "Example Calculation"): input 0.8, target 1, w = 1.58 and

@@ -158,7 +158,7 @@ def test_softmax_outputs_as_they_are_and_every_hidden_layer(tmp_path):
 
 
 def test_predict_explains_the_answer_with_a_saliency_map(client, loaded, mnist):
-    from glassnet.explain import saliency
+    from glassnet.views.explain import saliency
     net, _ = loaded
     for x in mnist.test.X[:5]:
         body = predict(client, {"pixels": x.tolist()}).get_json()
@@ -422,7 +422,7 @@ def test_serve_prints_the_url_and_stops_cleanly_on_ctrl_c(model):
 # -- chapter 6: layer networks and ensembles ------------------------------------------------------
 from glassnet.core.ensemble import Ensemble  # noqa: E402
 from glassnet.core.layernet import ConvPoolLayer, FullyConnectedLayer, LayerNetwork, SoftmaxLayer  # noqa: E402
-from glassnet.explain import saliency as explain_saliency  # noqa: E402
+from glassnet.views.explain import saliency as explain_saliency  # noqa: E402
 from glassnet.io import save_ensemble  # noqa: E402
 from glassnet.training import TrainingConfig, fit  # noqa: E402
 from glassnet.web.models import (architecture, as_images, first_layer_images, first_layer_weights,  # noqa: E402

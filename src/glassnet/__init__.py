@@ -10,7 +10,7 @@ from .core.gradcheck import gradient_check
 from .core.network import Network
 from .errors import GlassnetError, LabelError
 from .labels import one_hot
-from .trace import trace            # glassnet.trace(network, x, y, eta): one step of backprop as data
+from .book.trace import trace            # glassnet.book.trace(network, x, y, eta): one step of backprop as data
 
 from .version import __version__
 __all__ = ["io", "engines", "Network", "sigmoid", "sigmoid_prime", "gradient_check", "one_hot", "LabelError",

@@ -35,7 +35,7 @@ def add_arguments(b):
 
 def run(args, out, err):
     from ..version import __version__
-    from ..baselines import import_svc, run_baselines
+    from ..book.baselines import import_svc, run_baselines
     from ..training.experiments import load_dataset
 
     output = writable(args.output) if args.output else None

@@ -26,7 +26,7 @@ def run(args, out, err):
     output = writable(args.output)
     net, header = load_model(args.model)
     try:
-        from ..onnx_export import export_onnx
+        from ..io.onnx import export_onnx
         path = export_onnx(net, output, opset=args.opset, batch=args.batch)
     except ModuleNotFoundError as e:
         raise CLIError(f"glassnet export needs the 'onnx' extra ({e}): pip install 'glassnet[onnx]'") from None

@@ -92,7 +92,7 @@ def _add_figure_kinds(kinds):
 
 
 def run(args, out, err):
-    from .. import plots
+    from ..views import plots
 
     if args.kind == "sigmoid":
         outdir = Path(args.output)
@@ -150,7 +150,8 @@ def _weights_drawn(net):
 
 
 def _learning_speed(args, output, out, err):
-    from .. import chapters, plots
+    from ..book import chapters
+    from ..views import plots
     from ..datasets import load_mnist
     if args.sizes[0] != 784 or args.sizes[-1] != 10 or len(args.sizes) < 3:
         raise CLIError(f"--sizes {','.join(map(str, args.sizes))}: need 784 inputs, at least one hidden layer "

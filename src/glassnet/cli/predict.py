@@ -1,7 +1,7 @@
 """``glassnet predict MODEL IMAGE [IMAGE...]``: read digits from image files (needs Pillow,
 the extra ``image``).
 
-``predict`` prepares each image as MNIST prepared its digits (``glassnet.preprocess``)
+``predict`` prepares each image as MNIST prepared its digits (``glassnet.datasets.preprocess``)
 and prints the most likely digits.  Every image is read and checked before anything
 is printed, so a bad file stops the command with one line naming it and exit code 2.
 """
@@ -37,7 +37,7 @@ def add_arguments(p):
                    help="also show the 28x28 input the network receives, drawn with characters")
 
 def run(args, out, err):
-    from ..preprocess import prepare, preview
+    from ..datasets.preprocess import prepare, preview
 
     net, header = load_model(args.model)
     if io_sizes(net) != (784, 10):

@@ -117,8 +117,8 @@ def format_reproduction(rows, seeds):
 
 
 def run_book_chapter(args, out, err):
-    """Chapters 3 and 5: network2's experiments (``glassnet.chapters``), over the seeds."""
-    from .. import chapters
+    """Chapters 3 and 5: network2's experiments (``glassnet.book.chapters``), over the seeds."""
+    from ..book import chapters
     table = chapters.CHAPTERS[args.chapter]
     if args.list:
         for i, row in enumerate(table, 1):
@@ -153,7 +153,8 @@ def _mnist(args):
 
 
 def _chapter_figures(chapter, data, seed, folder, quick):
-    from .. import chapters, plots
+    from ..book import chapters
+    from ..views import plots
     if chapter == 5:
         speed = chapters.learning_speed_during_training(data, seed, quick=quick)
         return [plots.series(speed, folder / "learning_speed.png", log_y=True)]
@@ -165,8 +166,8 @@ def _chapter_figures(chapter, data, seed, folder, quick):
 
 
 def run_chapter6(args, out, err):
-    """Chapter 6: network3's table (``glassnet.chapter6``), over the seeds."""
-    from .. import chapter6
+    """Chapter 6: network3's table (``glassnet.book.chapter6``), over the seeds."""
+    from ..book import chapter6
     if args.plots:
         raise CLIError("--plots is for --chapter 3 and 5")
     if args.list:
@@ -207,7 +208,7 @@ def run_chapter6(args, out, err):
 def _saver(folder, quick, err):
     """``on_model`` for chapter 6: each network or ensemble to folder/chapter6-row<N>-seed<S>.npz
     (atomically), its row's settings, results and training history in the header."""
-    from ..chapter6 import row_number
+    from ..book.chapter6 import row_number
     from ..io import save
 
     def on_model(row, result, model):

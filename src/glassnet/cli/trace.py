@@ -12,7 +12,7 @@ import numpy as np
 
 from ..core.functions import COSTS
 from ..errors import InputError
-from ..trace import EXAMPLES, build_network, format_trace, trace
+from ..book.trace import EXAMPLES, build_network, format_trace, trace
 from .common import EXIT_OK, at_least, load_model, parse_sizes
 
 NAME = "trace"

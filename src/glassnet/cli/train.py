@@ -165,7 +165,7 @@ def _check_files(args):
 
 
 def _data(args, opts, show, err):
-    from ..progress import FetchProgress
+    from .progress import FetchProgress
     from ..training.experiments import joined, load_dataset
     training, validation, test, sha = load_dataset(args.dataset, seed=args.seed, data_dir=args.data_dir,
                                                    cache_dir=args.cache_dir,
@@ -188,7 +188,7 @@ def _data(args, opts, show, err):
 
 
 def run(args, out, err):
-    from ..progress import is_terminal
+    from .progress import is_terminal
 
     opts = _options(args)
     paths = _check_files(args)
@@ -207,7 +207,7 @@ def run(args, out, err):
 
 
 def _train(args, opts, paths, show, watch, out, err):
-    from ..progress import BatchProgress
+    from .progress import BatchProgress
     from ..training import fit
 
     training, validation, test, sha = _data(args, opts, show, err)
@@ -364,7 +364,7 @@ def _write_outputs(args, net, result, metadata, paths, test, err):
         print(f"# saved the network to {paths['save']}", file=err)
     if paths["plots"]:
         from ..datasets import digits_test_images
-        from ..plots import save_training_plots
+        from ..views.plots import save_training_plots
         # on the digits, show the raw 8x8 images, not the standardised ones the network sees
         images = digits_test_images(args.seed, test.y) if args.dataset == "digits" else None
         written = save_training_plots(net, result.history, paths["plots"], test=(test.X, test.y), images=images)

@@ -11,7 +11,7 @@
                         activations per hidden fully connected layer), "maps" (one
                         {"shape": [f, h, w], "values": [f*h*w]} per convolutional layer: its
                         feature maps after convolution, pooling and activation), "saliency"
-                        (784: why this digit -- glassnet.explain.saliency for
+                        (784: why this digit -- glassnet.views.explain.saliency for
                         "saliency_digit", the prediction unless "digit" was given)}
 
 The model is any that ``glassnet.io.load`` returns with 784 inputs and 10 outputs: the
@@ -42,7 +42,7 @@ from werkzeug.exceptions import HTTPException
 from .. import errors
 from ..core.ensemble import Ensemble
 from ..core.layernet import ConvPoolLayer, LayerNetwork, SoftmaxLayer
-from ..explain import as_float64, saliency
+from ..views.explain import as_float64, saliency
 from .models import architecture, io_sizes, layer_name, reading
 
 __all__ = ["MAX_BODY", "STATIC", "Server", "activations", "create_app", "model_info", "parse_pixels",

@@ -219,7 +219,7 @@ pad.addEventListener("pointercancel", endStroke);
 pad.addEventListener("lostpointercapture", endStroke);
 
 // -- from the pad to MNIST's format ---------------------------------------------------------------
-// The same steps as glassnet.preprocess.to_mnist (kept in step with it: tests/test_browser.py
+// The same steps as glassnet.datasets.preprocess.to_mnist (kept in step with it: tests/test_browser.py
 // compares the two), so the page and `glassnet predict IMAGE` prepare a digit alike.
 
 // Weights resampling nIn cells to nOut: shrinking averages the area each output cell covers,

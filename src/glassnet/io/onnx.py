@@ -51,11 +51,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .core.ensemble import Ensemble
-from .core.layernet import ConvPoolLayer, LayerNetwork, SoftmaxLayer
-from .errors import InputError
-from .files import atomic_write
-from .version import __version__
+from ..core.ensemble import Ensemble
+from ..core.layernet import ConvPoolLayer, LayerNetwork, SoftmaxLayer
+from ..errors import InputError
+from ..files import atomic_write
+from ..version import __version__
 
 __all__ = ["export_onnx", "to_onnx", "build_model", "build_mean_model", "save_model", "network_layers",
            "ensemble_members", "LayerSpec", "EMITTERS", "DEFAULT_OPSET", "MIN_OPSET"]

@@ -31,11 +31,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .core.ensemble import Ensemble
-from .core.layernet import LayerNetwork
-from .core.layers import softmax
-from .errors import InputError
-from .trace import float64_copy
+from ..core.ensemble import Ensemble
+from ..core.layernet import LayerNetwork
+from ..core.layers import softmax
+from ..errors import InputError
+from ..book.trace import float64_copy
 
 __all__ = ["input_gradient", "saliency", "as_float64"]
 

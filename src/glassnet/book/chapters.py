@@ -24,8 +24,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .labels import one_hot
-from .network2 import CrossEntropyCost, Network
+from ..labels import one_hot
+from ..network2 import CrossEntropyCost, Network
 
 __all__ = ["Experiment", "CHAPTER_3", "CHAPTER_5", "CHAPTERS", "QUICK", "run_experiment",
            "reproduce_chapter", "format_markdown", "learning_speed", "LearningSpeedRecorder",
@@ -153,7 +153,7 @@ def reproduce_chapter(chapter, seeds, *, quick=False, epochs=None, on_result=Non
     if epochs is not None and int(epochs) < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
     if data is None:
-        from .datasets import load_mnist
+        from ..datasets import load_mnist
         data = load_mnist()
     rows = [replace(experiment, results=[]) for experiment in CHAPTERS[chapter]
             if only is None or experiment.name in only]

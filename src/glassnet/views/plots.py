@@ -27,14 +27,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .core.ensemble import Ensemble, member_sizes
-from .core.functions import sigmoid
-from .core.layernet import ConvPoolLayer, LayerNetwork
-from .core.network import Network, as_arrays
-from .engines import predict
-from .errors import InputError
-from .files import atomic_write
-from .labels import check_labels
+from ..core.ensemble import Ensemble, member_sizes
+from ..core.functions import sigmoid
+from ..core.layernet import ConvPoolLayer, LayerNetwork
+from ..core.network import Network, as_arrays
+from ..engines import predict
+from ..errors import InputError
+from ..files import atomic_write
+from ..labels import check_labels
 
 __all__ = [
     "learning_curves", "learning_curves_figure",
@@ -437,7 +437,7 @@ def save_training_plots(network, history, outdir, test=None, *, images=None):
 def series_figure(data, *, log_y=False):
     """One line per label over the epochs: ``data`` has ``title``, ``xlabel``, ``ylabel``,
     ``x`` (list) and ``lines`` (label -> list of y, each as long as x), like
-    ``glassnet.chapters.Series`` (chapter 3's learning-rate and initialisation comparisons,
+    ``glassnet.book.chapters.Series`` (chapter 3's learning-rate and initialisation comparisons,
     chapter 5's speed of learning, drawn on a log scale)."""
     fig = _figure(figsize=(7.5, 4.5))
     ax = fig.add_subplot()

@@ -27,9 +27,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .core.functions import get_cost
-from .core.network import Network
-from .errors import InputError
+from ..core.functions import get_cost
+from ..core.network import Network
+from ..errors import InputError
 
 __all__ = ["Trace", "trace", "format_trace", "build_network", "float64_copy",
            "primer_example", "primer_demo", "EXAMPLES"]

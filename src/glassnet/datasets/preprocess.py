@@ -31,8 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataFormatError, ResourceLimitError, one_line
-from .safeload import format_bytes, open_regular_file
+from ..errors import DataFormatError, ResourceLimitError, one_line
+from ..safeload import format_bytes, open_regular_file
 
 __all__ = ["ImageError", "ImageTooLargeError", "load_image", "to_mnist", "prepare", "preview",
            "MAX_PIXELS", "MAX_STREAM_BYTES", "SIDE", "BOX", "RAMP"]

@@ -31,16 +31,16 @@ import math
 
 import numpy as np
 
-from .core.ensemble import Ensemble
-from .core.layernet import LayerNetwork, layers_from_spec
-from .core.network import Network
-from .errors import ModelFormatError, ResourceLimitError
-from .files import atomic_write
-from .safeload import open_npz
+from ..core.ensemble import Ensemble
+from ..core.layernet import LayerNetwork, layers_from_spec
+from ..core.network import Network
+from ..errors import ModelFormatError, ResourceLimitError
+from ..files import atomic_write
+from ..safeload import open_npz
 
 __all__ = ["save", "load", "ModelFormatError", "FORMAT_VERSION", "atomic_write", "write_npz", "read_npz",
            "network_header", "parameter_arrays", "export_onnx", "save_ensemble", "ensemble_header",
-           "ensemble_arrays", "ENSEMBLE_FORMAT_VERSION"]
+           "ensemble_arrays", "ENSEMBLE_FORMAT_VERSION", "expected_shapes", "MAX_MODEL_BYTES"]
 
 FORMAT = "glassnet-model"
 FORMAT_VERSION = 1              # the book's Network (chapters 1-3)
@@ -58,7 +58,7 @@ MAX_INFLATION = 16
 
 def network_header(network, metadata=None):
     """The JSON header that describes ``network`` (plus ``metadata``) in a model or checkpoint."""
-    from .version import __version__
+    from ..version import __version__
     common = {"format": FORMAT, "glassnet_version": __version__, "dtype": network.dtype.name,
               "seed": network.seed}
     if isinstance(network, LayerNetwork):
@@ -252,9 +252,9 @@ def book_network_from(path, header, arrays):
 
 
 def export_onnx(network, path, *, opset=None, batch=None):
-    """Write ``network`` as an ONNX model (``glassnet.onnx_export.export_onnx``; needs the
+    """Write ``network`` as an ONNX model (``glassnet.io.onnx.export_onnx``; needs the
     ``onnx`` extra): "input" (N, n_in) -> "output" (N, n_out), checked by ``onnx.checker``."""
-    from .onnx_export import export_onnx as export
+    from .onnx import export_onnx as export
     return export(network, path, opset=opset, batch=batch)
 
 
@@ -285,7 +285,7 @@ def layer_network_from(path, header, arrays):
 def ensemble_header(ensemble, metadata=None):
     """The JSON header of an ensemble file: format_version 3, network "ensemble", combine,
     and "members", each member's own ``network_header`` (plus ``metadata`` at the top)."""
-    from .version import __version__
+    from ..version import __version__
     return {"format": FORMAT, "format_version": ENSEMBLE_FORMAT_VERSION, "glassnet_version": __version__,
             "network": "ensemble", "combine": ensemble.combine,
             "members": [network_header(m) for m in ensemble.members], **(metadata or {})}

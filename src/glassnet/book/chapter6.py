@@ -45,9 +45,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .network3 import expand_mnist
-from .training.ensemble import layer_builder, train_ensemble
-from .training.loop import TrainingConfig
+from ..network3 import expand_mnist
+from ..training.ensemble import layer_builder, train_ensemble
+from ..training.loop import TrainingConfig
 
 __all__ = ["Row", "CHAPTER_6", "QUICK", "reproduce_chapter6", "run_row", "format_markdown",
            "format_curves", "curves", "compare_curves", "select_rows", "row_number"]
@@ -334,7 +334,7 @@ def reproduce_chapter6(seeds, *, rows=None, quick=False, epochs=None, n_train=No
     seeds = _check_options(seeds, epochs, n_train)
     chosen = select_rows(rows)
     if data is None:
-        from .datasets import load_mnist
+        from ..datasets import load_mnist
         data = load_mnist()
     prepared = _Data(data, quick, n_train)
     for row in chosen:

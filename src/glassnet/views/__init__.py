@@ -1,0 +1,1 @@
+"""Ways to look at a model: figures (``plots``) and "why this digit" (``explain``)."""
