@@ -355,10 +355,10 @@ BAD_MODELS = [
      ("shapes.npz", r"array 'w0' has shape \(30, 784\), expected \(20, 784\)")),
     ("nan-weights", lambda tmp, good: rewrite_model(good, tmp / "nan.npz",
                                                     w1=np.full((10, 30), np.nan, np.float32)),
-     ("nan.npz", "layer 1 holds NaN or infinite")),
+     ("nan.npz", "w1 holds NaN or infinite")),
     ("infinite-weights", lambda tmp, good: rewrite_model(good, tmp / "inf.npz",
                                                          b0=np.r_[np.inf, np.zeros(29)].astype(np.float32)),
-     ("inf.npz", "layer 0 holds NaN or infinite")),
+     ("inf.npz", "b0 holds NaN or infinite")),
     ("unknown-format-version",
      lambda tmp, good: rewrite_model(good, tmp / "v99.npz", header=dict(format_version=99)),
      ("v99.npz", "unknown format version 99")),
@@ -701,7 +701,7 @@ def test_inspect_describes_good_files(env, tmp_path):
     assert "labels: 0: 2, 1: 2," in out and "all labels in 0..9" in out
     assert "uint8 (20,)" in out and "float32 (3,)" in out and "min -2, max 0.5" in out
     assert "1 element is NaN or infinite" in out
-    assert "glassnet model, format glassnet-model version 1" in out and "sizes 784-30-10" in out
+    assert "glassnet model, format glassnet-model version 1" in out and "network 784-30-10" in out
     assert "cost quadratic, activation sigmoid" in out and "dtype float32" in out and "seed 0" in out
     assert "history of 0 epochs" in out
     assert "pair: 20 images and 20 labels" in out

@@ -156,8 +156,8 @@ def damage(header, arrays, case):
 
 @pytest.mark.parametrize("case, words", [
     ("no members", "non-empty list of member headers"), ("member version", "(member 1): a member header"),
-    ("missing array", "(member 1): arrays do not match"), ("stray array", "'m7_w0': it belongs to none"),
-    ("wrong shape", "array 'm0_w1' has shape (3, 2), expected (3, 6)"), ("nan", "(member 2): w1 holds NaN"),
+    ("missing array", "arrays do not match the header; missing ['m1_w0']"), ("stray array", "'m7_w0': it belongs to none"),
+    ("wrong shape", "array 'm0_w1' has shape (3, 2), expected (3, 6)"), ("nan", "m2_w1 holds NaN"),
     ("combine", "combine must be one of"), ("sizes disagree", "must share n_in and n_out"),
     ("bad spec", "(member 2): the header's layer spec is unusable"), ("member not a dict", "(member 0)"),
 ])

@@ -160,7 +160,7 @@ def test_unexportable_network_raises_input_error_and_writes_nothing(tmp_path):
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda: to_onnx(object()), "no sizes, weights"),
+    (lambda: to_onnx(object()), "not a glassnet model"),
     (lambda: to_onnx(Network([4, 3, 2], seed=0), opset=7), "opset must be an integer"),
     (lambda: to_onnx(Network([4, 3, 2], seed=0), batch=0), "batch must be None"),
     (lambda: build_model([LayerSpec("dense", {"w": np.ones((2, 4)), "b": np.ones(2), "activation": "swish"})], 4),

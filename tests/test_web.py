@@ -426,7 +426,7 @@ from glassnet.views.explain import saliency as explain_saliency  # noqa: E402
 from glassnet.io import save_ensemble  # noqa: E402
 from glassnet.training import TrainingConfig, fit  # noqa: E402
 from glassnet.web.models import (architecture, as_images, first_layer_images, first_layer_weights,  # noqa: E402
-                                 layer_name, layer_names, reading)
+                                 layer_names, reading)
 
 
 def conv_net(seed=0):
@@ -455,8 +455,8 @@ def test_layer_names_and_architecture_come_from_the_layers():
     net = conv_net()
     assert layer_names(net) == ["conv 8 5x5 / pool 2", "fc 30", "softmax 10"]
     assert architecture(net) == "1x28x28 \u00b7 conv 8 5x5 / pool 2 \u00b7 fc 30 \u00b7 softmax 10"
-    assert layer_name(ConvPoolLayer((4, 2, 3, 5), (2, 9, 9), poolsize=(1, 1))) == "conv 4 3x5"
-    assert layer_name(ConvPoolLayer((4, 1, 3, 3), (1, 9, 9), poolsize=(1, 2))) == "conv 4 3x3 / pool 1x2"
+    assert ConvPoolLayer((4, 2, 3, 5), (2, 9, 9), poolsize=(1, 1)).describe() == "conv 4 3x5"
+    assert ConvPoolLayer((4, 1, 3, 3), (1, 9, 9), poolsize=(1, 2)).describe() == "conv 4 3x3 / pool 1x2"
     assert layer_names(Network([784, 30, 20, 10])) == ["hidden 1", "hidden 2", "output"]
     assert architecture(Network([784, 30, 10])) == "784-30-10"
     both = Ensemble([conv_net(), conv_net(1)], combine="vote")

@@ -14,7 +14,7 @@ from ..errors import GlassnetError
 
 __all__ = ["EXIT_OK", "EXIT_USAGE", "EXIT_INTERRUPTED", "CLIError", "at_least", "positive", "non_negative",
            "parse_sizes", "MAX_PARAMETERS", "int_list", "add_data_options", "writable", "plots_dir", "load_model",
-           "model_dataset", "model_test_set", "describe_sizes", "describe_network", "describe_layer", "io_sizes",
+           "model_dataset", "model_test_set", "describe_sizes", "describe_network", "io_sizes",
            "model_kind", "predict_classes", "probabilities"]
 
 EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
@@ -154,74 +154,31 @@ def describe_sizes(sizes):
 
 
 def io_sizes(net):
-    """``(n_in, n_out)`` of a Network, LayerNetwork or Ensemble: values per input sample
-    (c*h*w for images) and outputs (classes)."""
-    from ..core.ensemble import Ensemble, member_sizes
-    if isinstance(net, Ensemble):
-        return net.n_in, net.n_out
-    return member_sizes(net)
+    """``(n_in, n_out)`` of any model: values per input sample (c*h*w for images) and outputs."""
+    return net.n_in, net.n_out
 
 
 def model_kind(net):
-    """"network" (chapters 1-3), "layer network" (chapter 6) or "ensemble"."""
-    from ..core.ensemble import Ensemble
-    from ..core.layernet import LayerNetwork
-    if isinstance(net, Ensemble):
-        return "ensemble"
-    return "layer network" if isinstance(net, LayerNetwork) else "network"
-
-
-def _pair(a, b):
-    return str(a) if a == b else f"{a}x{b}"
-
-
-def describe_layer(layer):
-    """One layer of a LayerNetwork in a few characters: "conv20x5/pool2", "fc100", "softmax10"."""
-    from ..core.layernet import ConvPoolLayer, SoftmaxLayer
-    if isinstance(layer, ConvPoolLayer):
-        f, _, kh, kw = layer.filter_shape
-        return f"conv{f}x{_pair(kh, kw)}/pool{_pair(*layer.poolsize)}"
-    return f"{'softmax' if isinstance(layer, SoftmaxLayer) else 'fc'}{layer.n_out}"
+    """"network" (chapters 1-3), "layer network" (chapter 6) or "ensemble": the model's ``kind``."""
+    return net.kind
 
 
 def describe_network(net):
-    """Any model in one short line, input first:
-
-        Network         "784-30-10"
-        LayerNetwork    "1x28x28-conv20x5/pool2-conv40x5/pool2-fc100-softmax10"
-        Ensemble        "ensemble of 5 1x28x28-conv20x5/pool2-fc100-softmax10 (mean)", or its
-                        members' descriptions in brackets when they differ
-    """
-    kind = model_kind(net)
-    if kind == "network":
-        return describe_sizes(net.sizes)
-    if kind == "layer network":
-        return "-".join(["x".join(map(str, net.input_shape))] + [describe_layer(l) for l in net.layers])
-    members = [describe_network(m) for m in net.members]
-    what = members[0] if len(set(members)) == 1 else "[" + ", ".join(members) + "]"
-    return f"ensemble of {len(members)} {what} ({net.combine})"
+    """Any model in one short line, input first (``describe(compact=True)``): "784-30-10",
+    "1x28x28-conv20x5/pool2-conv40x5/pool2-fc100-softmax10", "ensemble of 5 ... (mean)"."""
+    return net.describe(compact=True)
 
 
 def predict_classes(net, X):
     """The predicted class (m,) of every row of X: ``engines.predict`` (chunked, the fastest
-    forward pass) for a Network, the model's own ``predict`` otherwise (a LayerNetwork
-    goes 200 rows at a time; an Ensemble combines its members by its rule)."""
-    from ..core.network import Network
-    if isinstance(net, Network):
-        from ..engines import predict
-        return predict(net, X)
-    return net.predict(X)
+    forward pass; an ensemble combines its members by its rule)."""
+    from ..engines import predict
+    return predict(net, X)
 
 
 def probabilities(net, X):
-    """Output probabilities (m, n_out), rows summing to 1: a Network's output activations
-    through ``as_probabilities`` (sigmoid outputs divided by their sum), a LayerNetwork's
-    softmax and an Ensemble's mean of its members' probabilities as they are."""
-    from ..core.functions import as_probabilities
-    from ..core.network import Network
-    if isinstance(net, Network):
-        return as_probabilities(net.feedforward(X), net.output_activation.name)
-    return net.feedforward(X)
+    """Output probabilities (m, n_out), rows summing to 1 (``probabilities``)."""
+    return net.probabilities(X)
 
 
 def model_test_set(path, net, header, args):

@@ -23,13 +23,12 @@ def add_arguments(p):
 def _members(paths):
     """Every network in the files, in order, and the one (data set, seed) they were trained on
     (the seed matters for the digits only: it chose the 60/40 split)."""
-    from ..core.ensemble import Ensemble
     members, sources = [], {}
     for path in paths:
         net, header = load_model(path)
         name, seed = model_dataset(path, header)
         sources.setdefault((name, seed if name == "digits" else 0), path)
-        members.extend(net.members if isinstance(net, Ensemble) else [net])
+        members.extend(net.members)
     if len(sources) > 1:
         ((a, a_seed), first), ((b, b_seed), other) = list(sources.items())[:2]
         what = f"the digits split by seeds {a_seed} and {b_seed}" if a == b else f"{a} and {b}"

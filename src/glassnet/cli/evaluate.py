@@ -22,13 +22,11 @@ def add_arguments(e):
 
 
 def run(args, out, err):
-    from ..core.ensemble import Ensemble
-
     net, header = load_model(args.model)
     dataset, seed, test = model_test_set(args.model, net, header, args)
     where = f"the digits' test part (split with seed {seed})" if dataset == "digits" else f"the {dataset} test set"
     print(f"# {args.model}: {describe_network(net)} on {where}", file=err)
-    if isinstance(net, Ensemble):
+    if net.members[0] is not net:                      # an ensemble: each member and both rules
         predicted, lines = ensemble_evaluation(net, test.X, test.y)
         print(format_evaluation(test.y, predicted, dataset) + "\n\n" + "\n".join(lines), file=out)
     else:

@@ -164,7 +164,7 @@ def describe_model(path):
     net, header = load_model(path)
     lines = [f"{path}: glassnet model, format {header.get('format')} version {header.get('format_version')}"
              f" (written by glassnet {header.get('glassnet_version', 'unknown')})"]
-    if model_kind(net) == "ensemble":
+    if net.members[0] is not net:
         lines.append(f"  ensemble of {len(net)} members answering by {net.combine} "
                      f"({_count(net):,} weights and biases in all), {io_sizes(net)[0]} inputs, "
                      f"{io_sizes(net)[1]} outputs")
@@ -178,36 +178,15 @@ def describe_model(path):
 
 def _count(net):
     """Weights and biases of a model, all members of an ensemble together."""
-    if model_kind(net) == "ensemble":
-        return sum(_count(m) for m in net.members)
-    if model_kind(net) == "layer network":
-        return sum(p.size for p in net.params())
-    return sum(w.size + b.size for w, b in zip(net.weights, net.biases))
+    return sum(p.size for p in net.named_parameters().values())
 
 
 def _network_lines(net, indent):
-    """A Network's or LayerNetwork's description, each line starting with ``indent``."""
-    if model_kind(net) == "network":
-        return [f"{indent}sizes {describe_sizes(net.sizes)} ({_count(net):,} weights and biases), dtype {net.dtype}",
-                f"{indent}cost {net.cost.name}, activation {net.activation.name}, output "
-                f"{net.output_activation.name}, init {net.init}, seed {net.seed}"]
-    lines = [f"{indent}layer network {describe_network(net)} ({_count(net):,} weights and biases), "
-             f"dtype {net.dtype}, seed {net.seed}, log-likelihood cost"]
-    return lines + [f"{indent}layer {i}: {_layer_line(layer)}" for i, layer in enumerate(net.layers)]
-
-
-def _layer_line(layer):
-    """One chapter-6 layer: kind, shapes in and out, activation, dropout, parameter shapes."""
-    from ..core.layernet import ConvPoolLayer, SoftmaxLayer
-    params = f"w {tuple(layer.w.shape)}, b {tuple(layer.b.shape)}"
-    if isinstance(layer, ConvPoolLayer):
-        f, c, kh, kw = layer.filter_shape
-        return (f"ConvPoolLayer, {f} filters {kh}x{kw} over {c} channel{'s' * (c != 1)} of "
-                f"{'x'.join(map(str, layer.input_shape[1:]))}, max-pool {'x'.join(map(str, layer.poolsize))}, "
-                f"{layer.activation_fn.name} -> {'x'.join(map(str, layer.output_shape))}; {params}")
-    dropout = f"dropout {layer.p_dropout:g} on its input" if layer.p_dropout else "no dropout"
-    activation = "softmax" if isinstance(layer, SoftmaxLayer) else layer.activation_fn.name
-    return f"{type(layer).__name__}, {layer.n_in} -> {layer.n_out}, {activation}, {dropout}; {params}"
+    """A network's description (``describe``, then its ``details()``), each line starting
+    with ``indent``."""
+    lines = [f"{indent}{net.kind} {describe_network(net)} ({_count(net):,} weights and biases), "
+             f"dtype {net.dtype}, seed {net.seed}"]
+    return lines + [f"{indent}{line}" for line in net.details()]
 
 
 def _training_line(header):

@@ -140,10 +140,11 @@ def _history(path, header, err):
 
 def _weights_drawn(net):
     """What ``plot weights`` draws for ``net``, in words."""
-    from ..core.layernet import ConvPoolLayer
-    member, note = (net.members[0], "member 0's ") if model_kind(net) == "ensemble" else (net, "")
-    if model_kind(member) == "layer network" and isinstance(member.layers[0], ConvPoolLayer):
-        f, c, kh, kw = member.layers[0].filter_shape
+    member = net.members[0]
+    note = "" if member is net else "member 0's "
+    W = member.first_layer_weights()
+    if W.ndim == 4:
+        f, c, kh, kw = W.shape
         channels = f" (the mean over {c} input channels unless --channel)" if c > 1 else ""
         return f"{note}{f} {kh}x{kw} filters of the first convolutional layer{channels}"
     return f"{note}first-layer weights, one image per neuron"

@@ -93,12 +93,12 @@ def _problem(args):
     else:
         if args.model is not None:
             net = load_model(args.model)[0]
-            if not hasattr(net, "sizes"):
+            if not callable(getattr(net, "activations", None)):
                 raise InputError(f"{args.model}: trace works one step of the book's fully connected network; "
-                                 f"this model is a {type(net).__name__}")
+                                 f"this model is a {net.kind}")
         else:
             net = build_network(args.sizes, seed=args.seed, cost=args.cost or "quadratic")
-        n_in, n_out = net.sizes[0], net.sizes[-1]
+        n_in, n_out = net.n_in, net.n_out
         x = np.random.default_rng(args.seed).random(n_in)
         y = np.zeros(n_out)
         y[0] = 1.0

@@ -8,9 +8,34 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..labels import LabelError, one_hot
+import math
 
-__all__ = ["as_arrays", "one_hot", "LabelError"]
+from ..errors import InputError
+from ..labels import LabelError, check_labels, one_hot
+
+__all__ = ["as_arrays", "check_input", "check_pair", "one_hot", "LabelError"]
+
+
+def check_input(X, n_in, dtype=None):
+    """X as a contiguous array (m, n_in) (in ``dtype`` when given): rows of n_in values,
+    images (m, c, h, w) with c*h*w = n_in (flattened), or one sample (n_in,) (one row).
+    InputError naming the shape otherwise."""
+    X = np.asarray(X)
+    if X.ndim == 1 and X.shape[0] == n_in:
+        X = X.reshape(1, n_in)
+    if X.ndim < 2 or math.prod(X.shape[1:]) != n_in:
+        raise InputError(f"inputs must have {n_in} values per sample, got shape {X.shape}")
+    return np.ascontiguousarray(X.reshape(len(X), n_in), dtype=dtype)
+
+
+def check_pair(X, labels, n_in, n_out, dtype=None):
+    """``(X (m, n_in), labels (m,))`` checked: X by ``check_input``, labels integers in
+    0..n_out-1, one per row of X.  InputError otherwise."""
+    X = check_input(X, n_in, dtype)
+    labels = check_labels(np.asarray(labels), n_out)
+    if len(labels) != len(X):
+        raise InputError(f"{len(X)} inputs but {len(labels)} labels")
+    return X, labels
 
 
 def _from_pairs(data, dtype):
@@ -32,14 +57,17 @@ def as_arrays(data, n_in, n_out, dtype, *, targets="onehot"):
 
     ``data`` is either the book's list of ``(x, y)`` pairs -- x of shape (n_in,) or
     (n_in, 1), y a one-hot column (n_out, 1), a vector (n_out,) or an integer label --
-    or, the fast path, a pair of arrays ``(X, Y)`` with X of shape (m, n_in) and Y of
-    shape (m, n_out) (targets) or (m,) (integer labels).
+    or, the fast path, a pair of arrays ``(X, Y)`` with X of shape (m, n_in) (or images
+    (m, c, h, w) with c*h*w = n_in, flattened) and Y of shape (m, n_out) (targets) or (m,)
+    (integer labels).
 
     Returns ``(X, T)``: X of shape (m, n_in) in ``dtype``; T of shape (m, n_out) in
     ``dtype`` when ``targets="onehot"``, or integer labels (m,) when ``targets="labels"``.
     """
-    if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], np.ndarray) and data[0].ndim == 2:
+    if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], np.ndarray) and data[0].ndim >= 2:
         X, Y = data[0], np.asarray(data[1])
+        if X.ndim > 2 and math.prod(X.shape[1:]) == n_in:
+            X = X.reshape(len(X), n_in)
     else:
         X, Y = _from_pairs(data, dtype)
     X = np.ascontiguousarray(X, dtype=dtype)

@@ -26,9 +26,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..labels import check_labels
-from .functions import as_probabilities
-from .layernet import LayerNetwork
-from .network import Network
+from .model import KINDS, Trainable, model_from_header, parameter_shapes, register_kind
 
 __all__ = ["Ensemble", "COMBINE_RULES", "member_sizes", "vote"]
 
@@ -37,12 +35,12 @@ COMBINE_RULES = ("mean", "vote")
 
 
 def member_sizes(network):
-    """``(n_in, n_out)`` of a ``Network`` or ``LayerNetwork``; TypeError for anything else."""
-    if isinstance(network, LayerNetwork):
-        return network.layers[0].n_in, network.n_out
-    if isinstance(network, Network):
-        return network.sizes[0], network.sizes[-1]
-    raise TypeError(f"an ensemble member must be a Network or a LayerNetwork, got {type(network).__name__}")
+    """``(n_in, n_out)`` of a trained network (a ``Trainable`` model); TypeError for anything
+    else (an ensemble is not a member: join their members instead)."""
+    if not isinstance(network, Trainable):
+        raise TypeError(f"an ensemble member must be a trained network (a Network or a LayerNetwork), "
+                        f"got {type(network).__name__}")
+    return network.n_in, network.n_out
 
 
 def vote(predictions, mean_probabilities):
@@ -64,6 +62,7 @@ def vote(predictions, mean_probabilities):
     return np.argmax(np.where(tied, mean_probabilities, -np.inf), axis=1)
 
 
+@register_kind
 class Ensemble:
     """Trained networks answering together (chapter 6's ensemble).
 
@@ -73,7 +72,12 @@ class Ensemble:
         number of inputs (n_in) and outputs (n_out).  Held, not copied.
     combine : "mean" (default: argmax of the mean probabilities) or "vote" (majority of the
         members' predictions; ties to the tied class with the largest mean probability).
+
+    It meets the model protocol of ``core.model`` (not ``Trainable``: its members are trained).
     """
+
+    kind = "ensemble"
+    format_version = 3          # of its header (``header``, ``from_header``)
 
     def __init__(self, members, combine="mean"):
         self.members = list(members)
@@ -96,6 +100,128 @@ class Ensemble:
         kinds = ", ".join(type(m).__name__ for m in self.members)
         return f"Ensemble([{kinds}], combine={self.combine!r})"
 
+    # -- the model protocol (``core.model``) -----------------------------------------
+    @property
+    def input_shape(self):
+        return self.members[0].input_shape
+
+    @property
+    def dtype(self):
+        return self.members[0].dtype
+
+    @property
+    def seed(self):
+        return self.members[0].seed
+
+    def astype(self, dtype):
+        """An ensemble of copies of the members in ``dtype`` (itself when they all are)."""
+        if all(m.dtype == np.dtype(dtype) for m in self.members):
+            return self
+        return Ensemble([m.astype(dtype) for m in self.members], self.combine)
+
+    def header(self):
+        """The ensemble as JSON-able data: its rule and each member's own ``header()``."""
+        return {"format_version": self.format_version, "network": "ensemble", "combine": self.combine,
+                "members": [m.header() for m in self.members]}
+
+    def named_parameters(self):
+        """``{"m0_w0": ..., "m0_b0": ..., "m1_w0": ...}``: member i's arrays, prefixed."""
+        return {f"m{i}_{name}": a for i, m in enumerate(self.members) for name, a in m.named_parameters().items()}
+
+    @staticmethod
+    def _member_headers(header):
+        members = header.get("members")
+        if header.get("network") != "ensemble" or not isinstance(members, list) or not members:
+            raise ValueError("a version-3 model needs network 'ensemble' and a non-empty list of member headers")
+        for i, m in enumerate(members):
+            if not isinstance(m, dict) or KINDS.get(m.get("format_version")) in (None, Ensemble):
+                raise ValueError(f"(member {i}): a member header needs the format version of a network, "
+                                 f"got {m.get('format_version') if isinstance(m, dict) else m!r}")
+        return members
+
+    @staticmethod
+    def parameter_shapes(header):
+        """Every member's parameter shapes, named m{i}_{name}, from the header alone."""
+        shapes = {}
+        for i, m in enumerate(Ensemble._member_headers(header)):
+            try:
+                shapes.update({f"m{i}_{k}": v for k, v in parameter_shapes(m).items()})
+            except ValueError as e:
+                raise ValueError(f"(member {i}): {e}") from None
+        return shapes
+
+    @classmethod
+    def from_header(cls, header, arrays):
+        """The ensemble ``header`` describes, each member rebuilt from its header and arrays."""
+        networks = []
+        for i, m in enumerate(cls._member_headers(header)):
+            own = {k[len(f"m{i}_"):]: a for k, a in arrays.items() if k.startswith(f"m{i}_")}
+            try:
+                networks.append(model_from_header(m, own))
+            except ValueError as e:
+                raise ValueError(f"(member {i}): {e}") from None
+        combine = header.get("combine", "mean")
+        if not isinstance(combine, str):
+            raise ValueError("header field 'combine' must be a name")
+        return cls(networks, combine=combine)
+
+    def describe(self, compact=False):
+        """"ensemble of 5 × (784-30-10), mean of their probabilities"; compact: "ensemble of
+        5 784-30-10 (mean)", the members in brackets when they differ."""
+        if compact:
+            members = [m.describe(compact=True) for m in self.members]
+            what = members[0] if len(set(members)) == 1 else "[" + ", ".join(members) + "]"
+            return f"ensemble of {len(members)} {what} ({self.combine})"
+        members = [m.describe() for m in self.members]
+        what = members[0] if len(set(members)) == 1 else "; ".join(members)
+        rule = "mean of their probabilities" if self.combine == "mean" else "majority vote"
+        return f"ensemble of {len(members)} \u00d7 ({what}), {rule}"
+
+    def layer_names(self):
+        """Member 0's layer names."""
+        return self.members[0].layer_names()
+
+    def summary(self):
+        """JSON-able facts for pages: sizes in and out, the members and their rule."""
+        return {"sizes": [self.n_in, self.n_out], "members": len(self), "combine": self.combine,
+                "activation": None, "output_activation": "softmax", "cost": "log-likelihood",
+                "layers": [{"name": "mean of the members' probabilities", "shape": [self.n_out],
+                            "activation": "softmax"}]}
+
+    def details(self):
+        """Lines for people beyond ``describe()``: each member's."""
+        return [f"member {i}: {m.describe(compact=True)}" for i, m in enumerate(self.members)]
+
+    def layer_specs(self):
+        """None of its own: each member has its chain (``members[i].layer_specs()``)."""
+        raise InputError("an ensemble has one chain of layers per member: use ensemble_members(ensemble), "
+                         "or to_onnx / export_onnx, which average the members")
+
+    def first_layer_weights(self):
+        """Member 0's first-layer weights."""
+        return self.members[0].first_layer_weights()
+
+    def layer_outputs(self, X):
+        """[the mean probabilities (m, n_out)]: the members' layers are their own."""
+        return [self.feedforward(X)]
+
+    def probabilities(self, X):
+        """The mean of the members' probabilities (m, n_out), float64."""
+        return self.feedforward(X)
+
+    def input_gradient(self, x, k=None):
+        """``(d p_k / dx, k)`` of the mean probabilities p, k None: the most likely class."""
+        x = np.asarray(x, dtype=np.float64).reshape(-1)
+        p = self.feedforward(x.reshape(1, -1))[0]
+        if k is None:
+            k = int(np.argmax(p))
+        elif isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or not 0 <= k < len(p):
+            raise InputError(f"digit must be an integer 0..{len(p) - 1}, got {k!r}")
+        return np.mean([m.probability_gradient(x, int(k)) for m in self.members], axis=0), int(k)
+
+    def probability_gradient(self, x, k):
+        return self.input_gradient(x, k)[0]
+
     # -- the members' answers --------------------------------------------------------
     def _inputs(self, X):
         X = np.asarray(X)
@@ -109,10 +235,7 @@ class Ensemble:
         X = self._inputs(X)
         out = np.empty((len(self.members), len(X), self.n_out))
         for j, member in enumerate(self.members):
-            if isinstance(member, LayerNetwork):
-                out[j] = member.feedforward(X)
-            else:
-                out[j] = as_probabilities(member.feedforward(X), member.output_activation.name)
+            out[j] = member.probabilities(X)
         return out
 
     def feedforward(self, X):
@@ -137,11 +260,12 @@ class Ensemble:
             raise InputError(f"{m} inputs but {len(y)} labels")
         return y
 
-    def measure(self, X, y):
+    def measure(self, X, y, forward=None):
         """``(cost, number correct)`` over X (m, n_in) with int labels y (m,): the cost is the
         mean log-likelihood -(1/m) sum_i ln p(x_i)_{y_i} of the mean probabilities (each
         probability floored at 1e-300, so a confident mistake costs ~690, not infinity); the
-        count is of predictions by ``combine`` that equal y."""
+        count is of predictions by ``combine`` that equal y.  ``forward`` is not used (the
+        members choose their own)."""
         P = self.member_probabilities(X)
         y = self._labels(y, P.shape[1])
         if len(y) == 0:

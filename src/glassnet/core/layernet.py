@@ -26,7 +26,9 @@ import numpy as np
 from ..errors import InputError
 from ..labels import check_labels
 from . import layers as L
+from .dataforms import check_input
 from .layers import get_activation, sigmoid
+from .model import check_seed, register_kind
 
 __all__ = ["ConvPoolLayer", "FullyConnectedLayer", "SoftmaxLayer", "LayerNetwork",
            "LAYER_TYPES", "layers_from_spec", "layer_gradient_check"]
@@ -49,6 +51,11 @@ def _shape(value, n, name):
 def _dims(shape):
     """(1, 28, 28) -> "1, 28, 28", for messages that write a shape as (m, ...)."""
     return ", ".join(map(str, shape))
+
+
+def _pair(a, b):
+    """(2, 2) -> "2", (2, 3) -> "2x3"."""
+    return str(a) if a == b else f"{a}x{b}"
 
 
 def _p_dropout(p):
@@ -148,6 +155,29 @@ class ConvPoolLayer(_Layer):
         dx, dw = L.conv_backward(dconv, conv_cache, need_dx)
         return (None if dx is None else dx.reshape(x_shape)), [dw, db]
 
+    def details(self):
+        """One line: filters, channels, input, pooling, activation, output, parameter shapes."""
+        f, c, kh, kw = self.filter_shape
+        return (f"ConvPoolLayer, {f} filters {kh}x{kw} over {c} channel{'s' * (c != 1)} of "
+                f"{'x'.join(map(str, self.input_shape[1:]))}, max-pool {'x'.join(map(str, self.poolsize))}, "
+                f"{self.activation_fn.name} -> {'x'.join(map(str, self.output_shape))}; "
+                f"w {tuple(self.w.shape)}, b {tuple(self.b.shape)}")
+
+    def export(self):
+        """This layer as data for exporters: kind "conv-pool", w, b (themselves), poolsize,
+        image_shape (c, h, w), activation."""
+        return {"kind": "conv-pool", "w": self.w, "b": self.b, "poolsize": self.poolsize,
+                "image_shape": self.input_shape, "activation": self.activation_fn.name}
+
+    def describe(self, compact=False):
+        """"conv 20 5x5 / pool 2" (without "/ pool" when the pool is 1x1); compact, as
+        ``--layers`` writes it: "conv20x5/pool2"."""
+        f, _, kh, kw = self.filter_shape
+        if compact:
+            return f"conv{f}x{_pair(kh, kw)}/pool{_pair(*self.poolsize)}"
+        pool = "" if self.poolsize == (1, 1) else f" / pool {_pair(*self.poolsize)}"
+        return f"conv {f} {kh}x{kw}{pool}"
+
     def spec(self):
         return {"type": "ConvPoolLayer", "filter_shape": list(self.filter_shape),
                 "image_shape": list(self.input_shape), "poolsize": list(self.poolsize),
@@ -201,6 +231,22 @@ class FullyConnectedLayer(_Layer):
         cache, act_cache = cache
         return self._backward_from_z(L.activation_backward(dA, act_cache), cache, need_dx)
 
+    def details(self):
+        """One line: sizes in and out, activation, dropout, parameter shapes."""
+        dropout = f"dropout {self.p_dropout:g} on its input" if self.p_dropout else "no dropout"
+        activation = self.spec().get("activation_fn", "softmax")
+        return (f"{type(self).__name__}, {self.n_in} -> {self.n_out}, {activation}, {dropout}; "
+                f"w {tuple(self.w.shape)}, b {tuple(self.b.shape)}")
+
+    def export(self):
+        """This layer as data for exporters: kind "fully-connected", w, b, p_dropout, activation."""
+        return {"kind": "fully-connected", "w": self.w, "b": self.b, "p_dropout": self.p_dropout,
+                "activation": self.activation_fn.name}
+
+    def describe(self, compact=False):
+        """"fc 100" (compact "fc100")."""
+        return f"fc{'' if compact else ' '}{self.n_out}"
+
     def spec(self):
         return {"type": "FullyConnectedLayer", "n_in": self.n_in, "n_out": self.n_out,
                 "activation_fn": self.activation_fn.name, "p_dropout": self.p_dropout}
@@ -231,6 +277,14 @@ class SoftmaxLayer(FullyConnectedLayer):
         """dZ = delta^L (m, n_out) -> ``(dx, [dw, db])``."""
         return self._backward_from_z(dZ, cache, need_dx)
 
+    def export(self):
+        """This layer as data for exporters: kind "softmax", w, b, p_dropout."""
+        return {"kind": "softmax", "w": self.w, "b": self.b, "p_dropout": self.p_dropout}
+
+    def describe(self, compact=False):
+        """"softmax 10" (compact "softmax10")."""
+        return f"softmax{'' if compact else ' '}{self.n_out}"
+
     def spec(self):
         return {"type": "SoftmaxLayer", "n_in": self.n_in, "n_out": self.n_out,
                 "p_dropout": self.p_dropout}
@@ -258,6 +312,7 @@ def _check_chain(layers):
                              f"{nxt.input_shape}: {prev!r} -> {nxt!r}")
 
 
+@register_kind
 class LayerNetwork:
     """A chain of layers ending in a ``SoftmaxLayer``, trained by SGD on the book's cost.
 
@@ -273,7 +328,12 @@ class LayerNetwork:
 
     Parameters are reachable as one flat list, ``params()`` -> [w0, b0, w1, b1, ...]
     (layer by layer, w before b, the arrays themselves) with names ``param_names()``.
+    It meets the model protocol of ``core.model``.
     """
+
+    kind = "layer network"
+    format_version = 2          # of its header (``header``, ``from_header``)
+    targets = "labels"          # it trains on integer labels (m,)
 
     def __init__(self, layers, *, seed=None, dtype=np.float32):
         self.layers = list(layers)
@@ -286,23 +346,37 @@ class LayerNetwork:
         for layer in self.layers:
             layer.init_params(self.rng, self.dtype)
 
-    # -- shapes and parameters -----------------------------------------------------------
+    # -- shapes and parameters (the model protocol, ``core.model``) ------------------------
     @property
     def input_shape(self):
         """One sample's shape, e.g. (1, 28, 28) or (784,); inputs may also come flat."""
         return self.layers[0].input_shape
 
     @property
+    def n_in(self):
+        return self.layers[0].n_in
+
+    @property
     def n_out(self):
         return self.layers[-1].n_out
+
+    @property
+    def members(self):
+        return [self]
 
     def params(self):
         """[w0, b0, w1, b1, ...]: every parameter array, layer by layer (not copies)."""
         return [p for layer in self.layers for p in layer.params]
 
+    parameters = params
+
     def param_names(self):
         """["w0", "b0", "w1", "b1", ...], matching ``params()``."""
         return [f"{k}{i}" for i in range(len(self.layers)) for k in "wb"]
+
+    def named_parameters(self):
+        """``{"w0": ..., "b0": ..., ...}`` in ``params()`` order."""
+        return dict(zip(self.param_names(), self.params()))
 
     def set_params(self, arrays):
         """Copy ``arrays`` (in ``params()`` order and shapes) into the parameters, in place."""
@@ -316,6 +390,72 @@ class LayerNetwork:
             if a.shape != p.shape:
                 raise InputError(f"parameter {name} must have shape {p.shape}, got {a.shape}")
             p[...] = a
+
+    def header(self):
+        """The network as JSON-able data: its layers' ``spec()``, dtype and seed."""
+        return {"format_version": self.format_version, "dtype": self.dtype.name, "seed": self.seed,
+                "network": "layers", "spec": self.spec()}
+
+    @staticmethod
+    def parameter_shapes(header):
+        """``{"w0": shape, "b0": shape, ...}`` of the layers a header's spec describes (the
+        layers are built without parameters: nothing large is allocated)."""
+        if header.get("network") != "layers" or not isinstance(header.get("spec"), dict):
+            raise ValueError("the header's layer spec is unusable (a version-2 model needs network 'layers' and a spec)")
+        try:
+            layers = layers_from_spec(header["spec"])
+        except (TypeError, ValueError, KeyError) as e:
+            raise ValueError(f"the header's layer spec is unusable ({e})") from None
+        shapes = {}
+        for i, layer in enumerate(layers):
+            w = tuple(layer.filter_shape) if isinstance(layer, ConvPoolLayer) else (layer.n_out, layer.n_in)
+            shapes[f"w{i}"], shapes[f"b{i}"] = w, (w[0],)
+        return shapes
+
+    @classmethod
+    def from_header(cls, header, arrays):
+        """The network ``header`` describes holding ``arrays`` (checked by ``model_from_header``)."""
+        try:
+            net = cls.from_spec(header["spec"], seed=check_seed(header), dtype=header.get("dtype", "float32"))
+        except (TypeError, KeyError) as e:
+            raise ValueError(f"the header's layer spec is unusable ({e})") from None
+        net.set_params([arrays[name] for name in net.param_names()])
+        return net
+
+    def describe(self, compact=False):
+        """The architecture in one line: "1x28x28 · conv 20 5x5 / pool 2 · fc 100 · softmax 10";
+        compact: "1x28x28-conv20x5/pool2-fc100-softmax10"."""
+        shape = "x".join(map(str, self.input_shape))
+        if compact:
+            return "-".join([shape] + [layer.describe(compact=True) for layer in self.layers])
+        return " \u00b7 ".join([shape] + self.layer_names())
+
+    def layer_names(self):
+        """Each layer's ``describe()``: ["conv 20 5x5 / pool 2", "fc 100", "softmax 10"]."""
+        return [layer.describe() for layer in self.layers]
+
+    def summary(self):
+        """JSON-able facts for pages: sizes (values per sample at the input and after each
+        layer), activations, cost, and each layer's name, output shape and activation."""
+        layers = [{"name": layer.describe(), "shape": list(layer.output_shape),
+                   "activation": layer.activation_fn.name} for layer in self.layers]
+        layers[-1]["activation"] = "softmax"
+        return {"sizes": [self.n_in] + [layer.n_out for layer in self.layers],
+                "activation": self.layers[0].activation_fn.name if len(self.layers) > 1 else None,
+                "output_activation": "softmax", "cost": "log-likelihood", "layers": layers}
+
+    def details(self):
+        """Lines for people beyond ``describe()``: the cost, then each layer's ``details()``."""
+        return ["log-likelihood cost"] + [f"layer {i}: {layer.details()}" for i, layer in enumerate(self.layers)]
+
+    def layer_specs(self):
+        """Each layer as data for exporters (``layer.export()``): "conv-pool" (with poolsize,
+        image_shape, activation), "fully-connected" (p_dropout, activation), "softmax"."""
+        return [layer.export() for layer in self.layers]
+
+    def first_layer_weights(self):
+        """The first layer's w: filters (f, c, kh, kw) or rows (n_out, n_in)."""
+        return self.layers[0].w
 
     def spec(self):
         """The architecture as JSON-able data: {"dtype": ..., "layers": [layer specs]}."""
@@ -376,21 +516,68 @@ class LayerNetwork:
         """Fraction of the m samples whose predicted class equals y (m,)."""
         return self.measure(X, y, batch_size=batch_size)[1] / max(len(y), 1)
 
-    def measure(self, X, y, *, batch_size=200):
+    def measure(self, X, y, forward=None, *, batch_size=200):
         """``(mean cost, number correct)`` over X (m, ...) with int labels y (m,), inference
-        mode; the cost is the mean log-likelihood, without the L2 term."""
-        Z = self.logits(X, batch_size=batch_size)
-        y = self.check_labels(y, len(Z))
+        mode; the cost is the mean log-likelihood -ln a^L_y (a^L floored at the dtype's
+        smallest normal number, computed in float64), without the L2 term.  ``forward``
+        computes the probabilities of a batch (default ``feedforward``; an engine's
+        faster forward pass gives the same numbers to rounding)."""
+        A = forward(X) if forward is not None else self.feedforward(X, batch_size=batch_size)
+        y = self.check_labels(y, len(A))
         if len(y) == 0:
             return 0.0, 0
-        cost, _ = L.softmax_loglik_forward(Z, y)
-        return cost, int(np.sum(np.argmax(Z, axis=1) == y))
+        picked = np.maximum(A[np.arange(len(y)), y], np.finfo(A.dtype).tiny)
+        return float(-np.log(picked.astype(np.float64)).mean()), int(np.sum(np.argmax(A, axis=1) == y))
+
+    def evaluate(self, test_data):
+        """Number of samples of ``test_data`` = (X (m, ...), y (m,)) classified correctly."""
+        X, y = test_data
+        return self.measure(X, y)[1]
+
+    def probabilities(self, X):
+        """a^L = softmax(z^L), (m, n_out): ``feedforward``."""
+        return self.feedforward(X)
+
+    def layer_outputs(self, X):
+        """Every layer's output for X (m, ...), inference mode: (m, f, h, w) after a conv-pool
+        layer, (m, n) after a fully connected one, the probabilities a^L last."""
+        a, outputs = self.check_inputs(X), []
+        for layer in self.layers:
+            a, _ = layer.forward(a)
+            outputs.append(a)
+        outputs[-1] = L.softmax(a)                          # the last a is z^L
+        return outputs
+
+    def input_gradient(self, x, k=None):
+        """``(d a^L_k / dx (n_in,), k)`` for one input x: every layer's backward pass from the
+        softmax down to the input (inference mode), for class k (None: the most likely)."""
+        a, caches = check_input(x, self.n_in, self.dtype).reshape(1, *self.input_shape), []
+        for layer in self.layers:
+            a, cache = layer.forward(a)
+            caches.append(cache)
+        p = L.softmax(a)[0]
+        if k is None:
+            k = int(np.argmax(p))
+        elif isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or not 0 <= k < len(p):
+            raise InputError(f"digit must be an integer 0..{len(p) - 1}, got {k!r}")
+        delta = -p[k] * p                                   # BP1 at the softmax
+        delta[k] += p[k]
+        d = delta.reshape(1, -1)
+        for layer, cache in zip(reversed(self.layers), reversed(caches)):     # BP2 through every layer
+            d, _ = layer.backward(d, cache, need_dx=True)
+        return d.reshape(-1), int(k)
+
+    def probability_gradient(self, x, k):
+        """d p_k / dx: ``input_gradient`` (the output is already a probability)."""
+        return self.input_gradient(x, k)[0]
 
     # -- training --------------------------------------------------------------------------
-    def draw_masks(self, m):
+    def draw_masks(self, m, rng=None):
         """One dropout mask per layer for a mini-batch of ``m`` (None where there is no
-        dropout), drawn from ``self.rng``: pass them to ``loss_and_grads`` to fix them."""
-        return [layer.draw_mask(self.rng, m, self.dtype) for layer in self.layers]
+        dropout), drawn from ``rng`` (default ``self.rng``): pass them to ``loss_and_grads``
+        (or ``gradients``) to fix them."""
+        rng = self.rng if rng is None else rng
+        return [layer.draw_mask(rng, m, self.dtype) for layer in self.layers]
 
     def _weight_penalty(self, lmbda, n_batches):
         if lmbda == 0:
@@ -439,6 +626,22 @@ class LayerNetwork:
     def backprop(self, X, y, *, lmbda=0.0, n_batches=1, masks=None):
         """The gradient of the cost (see ``loss_and_grads``), a list matching ``params()``."""
         return self.loss_and_grads(X, y, lmbda=lmbda, n_batches=n_batches, masks=masks)[1]
+
+    def gradients(self, X, y, *, scale=1.0, lmbda=0.0, n=1, masks=None):
+        """``scale`` times dC/dparam on a mini-batch, a list in ``params()`` order, with this
+        network's L2 rule inside: C holds 0.5 lmbda sum w^2 / n (n the number of training
+        mini-batches, network3's num_training_batches).  Dropout ``masks`` from
+        ``draw_masks`` (default: drawn from ``rng``)."""
+        grads = self.loss_and_grads(X, y, lmbda=lmbda, n_batches=n, masks=masks)[1]
+        return grads if scale == 1.0 else [scale * g for g in grads]
+
+    def decay(self, eta, lmbda, n):
+        """Nothing: this network's L2 term is in its ``gradients``."""
+
+    @staticmethod
+    def l2_count(n_examples, mini_batch_size):
+        """The n dividing lambda: training mini-batches per epoch (network3's rule)."""
+        return max(1, n_examples // mini_batch_size)
 
     def step(self, X, y, eta, lmbda=0.0, n_batches=1):
         """One SGD step on a mini-batch: param -= eta * dC/dparam, in place.

@@ -28,6 +28,8 @@ import numpy as np
 
 from .dataforms import as_arrays, one_hot
 from .functions import get_activation, get_cost
+from .model import register_kind, resolve_engine
+from .network_model import NetworkModel
 
 __all__ = ["Network", "as_arrays", "one_hot"]
 
@@ -36,8 +38,13 @@ INITS = {"standard": lambda n: 1.0,                 # the book's chapter 1: N(0,
          "he": lambda n: np.sqrt(2 / n)}             # for ReLU: N(0, 2/n_in)
 
 
-class Network:
+@register_kind
+class Network(NetworkModel):
     """A feedforward network of sigmoid neurons trained by mini-batch SGD.
+
+    The book's methods are here; what every glassnet model also answers (its sizes,
+    parameters in one order, header, probabilities, descriptions: ``core.model``) is in
+    ``NetworkModel``, written in terms of ``sizes``, ``weights`` and ``biases``.
 
     Parameters
     ----------
@@ -57,11 +64,6 @@ class Network:
     output_activation : "sigmoid" by default, "softmax" by default with log-likelihood.
     init : "standard" (the book's N(0, 1), default), "scaled" (chapter 3) or "he".
     """
-
-    #: ``choose_engine(network, mini_batch_size) -> engine`` used by ``SGD`` when it is given
-    #: no engine; ``glassnet.engines`` installs its chooser here on import (the core never
-    #: imports an engine).  None: the NumPy steps of this class.
-    choose_engine = None
 
     def __init__(self, sizes, *, seed=None, weights=None, biases=None, dtype=None,
                  cost="quadratic", activation="sigmoid", output_activation=None, init="standard"):
@@ -212,18 +214,39 @@ class Network:
         X, Y = as_arrays(mini_batch, self.sizes[0], self.sizes[-1], self.dtype)
         self.step(X, Y, eta, lmbda, n or len(X))
 
+    def draw_masks(self, m, rng=None):
+        """None: this network has no dropout (the protocol's ``draw_masks``)."""
+        return None
+
+    def gradients(self, X, Y, *, scale=1.0, lmbda=0.0, n=1, masks=None):
+        """``scale`` times the mean gradient of the cost over the mini-batch X (m, n_in),
+        Y (m, n_out): [dC/dw0, dC/db0, dC/dw1, ...] in ``parameters()`` order.  The L2 term
+        is not in it: this network's L2 rule is the weight decay of ``decay``.  ``masks``
+        is unused (no dropout)."""
+        nabla_b, nabla_w = self.backprop(X, Y, scale=scale / len(X))
+        return [g for nw, nb in zip(nabla_w, nabla_b) for g in (nw, nb)]
+
+    def decay(self, eta, lmbda, n):
+        """L2 as the book writes it (eq. 93): every weight times (1 - eta lmbda / n)."""
+        if lmbda:
+            decay = self.dtype.type(1 - eta * lmbda / n)
+            for w in self.weights:
+                w *= decay
+
+    @staticmethod
+    def l2_count(n_examples, mini_batch_size):
+        """The n of the book's L2 term lambda/(2n) sum w^2: the number of training examples."""
+        return n_examples
+
     def step(self, X, Y, eta, lmbda=0.0, n=1):
         """``update_mini_batch`` on arrays X (m, n_in), Y (m, n_out):
         w -> (1 - eta lmbda / n) w - eta/m sum_x dC_x/dw,  b -> b - eta/m sum_x dC_x/db."""
-        nabla_b, nabla_w = self.backprop(X, Y, scale=eta / len(X))   # already times eta/m
-        decay = self.dtype.type(1 - eta * lmbda / n) if lmbda else None
-        for w, b, nw, nb in zip(self.weights, self.biases, nabla_w, nabla_b):
-            if decay is not None:
-                w *= decay
-            w -= nw
-            b -= nb
+        grads = self.gradients(X, Y, scale=eta)          # already times eta/m
+        self.decay(eta, lmbda, n)
+        for p, g in zip(self.parameters(), grads):
+            p -= g
 
-    def SGD(self, training_data, epochs, mini_batch_size, eta, test_data=None, *, log=print, engine=None):
+    def SGD(self, training_data, epochs, mini_batch_size, eta, test_data=None, *, log=print, engine="auto"):
         """Train by mini-batch stochastic gradient descent (the book's ``SGD``).
 
         Each epoch shuffles the training data with the network's Generator, splits it
@@ -240,20 +263,13 @@ class Network:
             raise ValueError(f"need epochs >= 0, mini_batch_size >= 1 and eta > 0, got {epochs}, {m}, {eta}")
         X, Y = as_arrays(training_data, self.sizes[0], self.sizes[-1], self.dtype)
         test = None if test_data is None else as_arrays(test_data, self.sizes[0], self.sizes[-1], self.dtype, targets="labels")
-        if engine is None and self.choose_engine is not None and epochs:
-            engine = self.choose_engine(m).prepare(X)
+        engine = resolve_engine(engine, self, m).prepare(X) if epochs else None
         history = []
         for j in range(epochs):
             started = time.perf_counter()
             order = self.rng.permutation(len(X))
-            if engine is not None:
-                engine.epoch(self, X, Y, order, m, eta)
-            else:
-                for k in range(0, len(X), m):
-                    batch = order[k:k + m]
-                    self.step(X[batch], Y[batch], eta)
-            record = {"epoch": j, "seconds": time.perf_counter() - started,
-                      "engine": getattr(engine, "name", "numpy")}
+            engine.epoch(self, X, Y, order, m, eta)
+            record = {"epoch": j, "seconds": time.perf_counter() - started, "engine": engine.name}
             if test:
                 correct = self.evaluate(test)
                 record.update(correct=correct, total=len(test[1]), accuracy=correct / len(test[1]))
@@ -261,3 +277,4 @@ class Network:
             if log is not None:
                 log(f"Epoch {j}: {record['correct']} / {record['total']}" if test else f"Epoch {j} complete")
         return history
+

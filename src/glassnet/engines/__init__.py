@@ -12,50 +12,20 @@ network and the settings -- never per call inside the core -- and recorded by th
                    pooling, dropout, softmax; plain SGD or momentum
 
 ``GLASSNET_KERNEL=off|avx2|portable|auto`` overrides which kernel build loads (``off``:
-NumPy only).  Importing this package installs :func:`choose` as ``Network.choose_engine``,
-so the book's ``net.SGD(...)`` runs on the kernel where it applies.
-
-Engine protocol (shapes: X (n, n_in), Y (n, n_out), order a permutation of range(n)):
-
-    engine.name                                 "numpy" | "kernel" | "layer-kernel"
-    engine.prepare(X) -> engine                 an engine that may keep facts about X (its nonzeros)
-    engine.epoch(network, X, Y, order, mini_batch_size, eta, optimizer=None, on_batch=None)
-        the mini-batches order[0:m], order[m:2m], ... each stepped by ``optimizer.step``
-        (plain ``network.step(Xb, Yb, eta)`` when None); ``on_batch(done, total)`` after
-        each mini-batch or run of them.
+NumPy only).  Importing this package registers the two kernels with the core's engine
+registry (``core.model.register_engine``), so ``engine="auto"`` -- the default of the
+book's ``net.SGD(...)`` and of ``fit`` -- runs on a kernel where one applies; ``"numpy"``
+asks for the core's own steps.  The engine protocol is described at
+``core.model.NumpyEngine``.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..core.layernet import LayerNetwork
-from ..core.network import Network
+from ..core.model import NumpyEngine, register_engine, resolve_engine
 from . import kernel, layers_fast
 
 __all__ = ["NumpyEngine", "KernelEngine", "choose", "forward_for", "predict", "kernel", "layers_fast"]
-
-
-class NumpyEngine:
-    """The core's NumPy step, one mini-batch at a time: the readable reference."""
-
-    name = "numpy"
-
-    def prepare(self, X):
-        return self
-
-    def epoch(self, network, X, Y, order, mini_batch_size, eta, optimizer=None, on_batch=None):
-        n_batches = -(-len(order) // mini_batch_size)
-        for k in range(n_batches):
-            batch = order[k * mini_batch_size:(k + 1) * mini_batch_size]
-            if optimizer is None:
-                network.step(X[batch], Y[batch], eta)
-            else:
-                optimizer.step(network, X[batch], Y[batch], eta)
-            if on_batch is not None:
-                on_batch(k + 1, n_batches)
-
-    def __repr__(self):
-        return "NumpyEngine()"
 
 
 class KernelEngine:
@@ -87,40 +57,58 @@ class KernelEngine:
         return f"KernelEngine({kernel.info()!r})"
 
 
-def choose(network, mini_batch_size, optimizer=None):
-    """The engine for training ``network`` with these settings: the kernel when it was
-    built, computes the same steps (plain SGD, no momentum) and pays off; else NumPy."""
-    if isinstance(network, LayerNetwork):
-        if layers_fast.supports(network, int(mini_batch_size), optimizer):
-            return layers_fast.LayerKernelEngine()
-        return NumpyEngine()
+def _kernel_engine(network, mini_batch_size, optimizer=None):
+    """The compiled kernel when it was built, computes these steps (plain SGD, no momentum)
+    and pays off; else None."""
     plain = optimizer is None or getattr(optimizer, "plain", False)
-    if plain and kernel.supports(network, 0.0, int(mini_batch_size)):
-        return KernelEngine()
-    return NumpyEngine()
+    return KernelEngine() if plain and kernel.supports(network, 0.0, mini_batch_size) else None
 
 
-def forward_for(network, X):
+def _layer_kernel_engine(network, mini_batch_size, optimizer=None):
+    """The compiled layer kernel when it runs this network with these settings; else None."""
+    return layers_fast.LayerKernelEngine() if layers_fast.supports(network, mini_batch_size, optimizer) else None
+
+
+register_engine(_kernel_engine)
+register_engine(_layer_kernel_engine)
+
+
+def choose(network, mini_batch_size, optimizer=None):
+    """The engine for training ``network`` with these settings (``resolve_engine("auto")``):
+    a compiled kernel that computes the same steps and pays off, else NumPy."""
+    return resolve_engine("auto", network, mini_batch_size, optimizer)
+
+
+#: ``offer(network, X, threads) -> (name, fn) or None``: the faster forward passes, asked in order
+FORWARDS = [
+    lambda net, X, threads: (("layer-kernel", lambda rows: layers_fast.forward(net, rows, threads))
+                             if layers_fast.supports(net, 1) else None),
+    lambda net, X, threads: (("kernel", lambda rows: kernel.forward(net, rows, threads))
+                             if X.ndim == 2 and kernel.supports_forward(net, X) else None),
+]
+
+
+def forward_for(network, X, threads=None):
     """The forward pass to use for ``network`` on data like X (n, n_in), chosen once for
-    a call site: ``kernel.forward`` for mostly-zero inputs of small sigmoid networks (judged
-    on up to 64 rows spread over X), else ``network.feedforward``.  Returns ``(name, fn)``."""
+    a call site: a compiled kernel's (``FORWARDS``: the sigmoid kernel for mostly-zero inputs
+    of small sigmoid networks, judged on up to 64 rows spread over X; the layer kernel for the
+    layer networks it runs; on ``threads`` threads, default all), else ``network.feedforward``.
+    Returns ``(name, fn)``."""
     X = np.asarray(X)
-    if isinstance(network, LayerNetwork):
-        if layers_fast.supports(network, 1):
-            return "layer-kernel", lambda rows: layers_fast.forward(network, rows)
-        return "numpy", network.feedforward
-    if X.ndim == 2 and kernel.supports_forward(network, X):
-        return "kernel", lambda rows: kernel.forward(network, rows)
+    for offer in FORWARDS:
+        chosen = offer(network, X, threads)
+        if chosen is not None:
+            return chosen
     return "numpy", network.feedforward
 
 
 def predict(network, X, chunk=10000):
-    """Predicted class (m,) for every row of X (m, n_in), a chunk of rows at a time, through
-    the forward pass chosen once for X (``forward_for``)."""
-    forward = forward_for(network, X)[1]
+    """Predicted class (m,) for every row of X (m, n_in), a chunk of rows at a time: the
+    argmax of the compiled forward pass chosen once for X (``forward_for``) where one
+    applies, else the model's own ``predict`` (an ensemble's by its rule)."""
+    name, forward = forward_for(network, X)
     if not len(X):
         return np.zeros(0, np.int64)
+    if name == "numpy":
+        return np.concatenate([network.predict(X[i:i + chunk]) for i in range(0, len(X), chunk)])
     return np.concatenate([np.argmax(forward(X[i:i + chunk]), axis=1) for i in range(0, len(X), chunk)])
-
-
-Network.choose_engine = choose

@@ -27,6 +27,7 @@ import os
 import numpy as np
 
 from ..core.functions import ACTIVATIONS, COSTS, exp_cap
+from ..core.network import Network
 from .builds import load_fastest
 
 __all__ = ["available", "info", "supports", "supports_forward", "SparseRows", "sgd_batches", "forward",
@@ -94,7 +95,7 @@ def _sigmoid_network(network):
     merely named "sigmoid" is not what the kernel computes), and finite first-layer weights
     (the kernel skips zero inputs, so it would miss the NaN of 0 * inf that NumPy gives)."""
     sigmoid = ACTIVATIONS["sigmoid"]
-    return (network.activation is sigmoid and network.output_activation is sigmoid
+    return (isinstance(network, Network) and network.activation is sigmoid and network.output_activation is sigmoid
             and network.dtype in (np.float32, np.float64) and 2 <= network.num_layers <= MAX_LAYERS + 1
             and bool(np.isfinite(network.weights[0]).all()))
 

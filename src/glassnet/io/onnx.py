@@ -51,8 +51,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..core.ensemble import Ensemble
-from ..core.layernet import ConvPoolLayer, LayerNetwork, SoftmaxLayer
+from ..core.model import Model
 from ..errors import InputError
 from ..files import atomic_write
 from ..version import __version__
@@ -274,48 +273,20 @@ EMITTERS = {
 
 # -- networks -> layer specs ---------------------------------------------------------------------
 def network_layers(network):
-    """The ``LayerSpec`` list of one network: a ``glassnet.Network`` gives one "dense" spec per
-    weight matrix; a chapter-6 ``LayerNetwork`` one spec per layer ("conv-pool" with its
-    poolsize, input image shape and activation; "fully-connected" and "softmax" with their
-    p_dropout). The arrays are the network's own (not copies).
-
-    This is the one place that knows network classes. An ``Ensemble`` has one list per
-    member: see ``ensemble_members``.
+    """The ``LayerSpec`` list of one network, from its ``layer_specs()`` (``core.model``): a
+    ``glassnet.Network`` gives one "dense" spec per weight matrix; a chapter-6 ``LayerNetwork``
+    one spec per layer ("conv-pool" with its poolsize, input image shape and activation;
+    "fully-connected" and "softmax" with their p_dropout). The arrays are the network's own
+    (not copies). An ``Ensemble`` has one list per member: see ``ensemble_members``.
     """
-    if isinstance(network, Ensemble):
-        raise InputError("an ensemble has one chain of layers per member: use ensemble_members(ensemble), "
-                         "or to_onnx / export_onnx, which average the members")
-    if isinstance(network, LayerNetwork):
-        return [_layer_spec(layer) for layer in network.layers]
-    needed = ("sizes", "weights", "biases", "activation", "output_activation", "dtype")
-    missing = [a for a in needed if not hasattr(network, a)]
-    if missing:
-        raise InputError(f"cannot export a {type(network).__name__}: it has no {', '.join(missing)} "
+    _check_model(network)
+    return [LayerSpec(spec.pop("kind"), spec) for spec in map(dict, network.layer_specs())]
+
+
+def _check_model(network):
+    if not isinstance(network, Model):
+        raise InputError(f"cannot export a {type(network).__name__}: it is not a glassnet model "
                          "(export_onnx takes a glassnet.Network, LayerNetwork or Ensemble)")
-    n_layers = len(network.sizes) - 1
-    if len(network.weights) != n_layers or len(network.biases) != n_layers:
-        raise InputError(f"network of sizes {network.sizes} has {len(network.weights)} weight matrices "
-                         f"and {len(network.biases)} bias vectors, expected {n_layers} of each")
-    activations = [network.activation] * (n_layers - 1) + [network.output_activation]
-    return [LayerSpec("dense", {"w": w, "b": b, "activation": getattr(a, "name", a)})
-            for w, b, a in zip(network.weights, network.biases, activations)]
-
-
-def _layer_spec(layer):
-    """One chapter-6 layer as a LayerSpec (its w and b themselves)."""
-    params = {"w": layer.w, "b": layer.b}
-    if isinstance(layer, ConvPoolLayer):
-        return LayerSpec("conv-pool", {**params, "poolsize": layer.poolsize, "image_shape": layer.input_shape,
-                                       "activation": layer.activation_fn.name})
-    if isinstance(layer, SoftmaxLayer):
-        return LayerSpec("softmax", {**params, "p_dropout": layer.p_dropout})
-    return LayerSpec("fully-connected", {**params, "p_dropout": layer.p_dropout,
-                                         "activation": layer.activation_fn.name})
-
-
-def _n_in(network):
-    """Values per input sample: sizes[0], or c*h*w of a layer network's first layer."""
-    return network.layers[0].n_in if isinstance(network, LayerNetwork) else network.sizes[0]
 
 
 def ensemble_members(ensemble):
@@ -328,7 +299,7 @@ def ensemble_members(ensemble):
     """
     members = []
     for j, member in enumerate(ensemble.members):
-        output = "softmax" if isinstance(member, LayerNetwork) else getattr(member.output_activation, "name", "?")
+        output = member.summary()["output_activation"]
         if output not in ("softmax", "sigmoid"):
             raise InputError(f"ensemble member {j}: cannot export a {output!r} output layer as "
                              f"probabilities; members need softmax or sigmoid outputs")
@@ -337,16 +308,9 @@ def ensemble_members(ensemble):
 
 
 def _network_info(network):
-    """What ``metadata_props`` says of one network, as JSON-able values."""
-    if isinstance(network, LayerNetwork):
-        return {"network": "layers", "spec": network.spec()}
-    info = {"sizes": [int(s) for s in network.sizes],
-            "activation": getattr(network.activation, "name", str(network.activation)),
-            "output_activation": getattr(network.output_activation, "name", str(network.output_activation))}
-    cost = getattr(network, "cost", None)
-    if cost is not None:
-        info["cost"] = getattr(cost, "name", str(cost))
-    return info
+    """What ``metadata_props`` says of one network, as JSON-able values (its ``header()``
+    without dtype, seed, init and format version)."""
+    return {k: v for k, v in network.header().items() if k not in ("format_version", "dtype", "seed", "init")}
 
 
 def _network_metadata(network):
@@ -475,14 +439,15 @@ def _assemble(g, n_in, opset, batch, metadata):
 def to_onnx(network, *, opset=None, batch=None):
     """``network`` (a ``glassnet.Network``, ``LayerNetwork`` or ``Ensemble``) as a checked
     ``onnx.ModelProto``: see ``export_onnx``."""
-    if isinstance(network, Ensemble):
+    _check_model(network)
+    if network.members[0] is not network:                  # an ensemble: the mean of its members
         members = ensemble_members(network)
         metadata = {"network": "ensemble", "combine": network.combine,
                     "members": json.dumps([_network_info(m) for m in network.members])}
         return build_mean_model(members, network.n_in, dtype=_ensemble_dtype(network), opset=opset,
                                 batch=batch, metadata=metadata)
     layers = network_layers(network)
-    return build_model(layers, _n_in(network), dtype=network.dtype, opset=opset, batch=batch,
+    return build_model(layers, network.n_in, dtype=network.dtype, opset=opset, batch=batch,
                        metadata=_network_metadata(network))
 
 

@@ -3,22 +3,28 @@
 A checkpoint is a model file (``glassnet.io.write_npz``: .npz arrays + JSON header,
 written atomically) whose header also holds ``format: glassnet-checkpoint``, the
 checkpoint format version, the training config, the loop's state (epoch, eta, best
-epoch, history), the Generator's state and the engine; its arrays are the weights
-``w{l}``/``b{l}``, the optimizer's state ``opt{i}`` (momentum's velocities) and the best
-weights so far ``best{i}``.  Version 2 moved the velocities from the network to the
-optimizer; version-1 checkpoints are refused with a message saying so.
+epoch, history), the Generator's state and the engine; its arrays are the parameters
+(``named_parameters()``: ``w{l}``/``b{l}``), the optimizer's state ``opt{i}`` (momentum's
+velocities) and the best parameters so far ``best{i}``, both in ``parameters()`` order.
+Version 2 moved the velocities from the network to the optimizer; version 3 put every
+kind of network's parameters in one order (w0, b0, w1, b1, ...; version 2 kept the book's
+network's weights before its biases).  Version-1 checkpoints, and version-2 checkpoints of
+the book's network, are refused with a message saying so; version-2 checkpoints of layer
+networks (whose order is unchanged) still resume.
 """
 from __future__ import annotations
 
 from dataclasses import asdict
 
 from ..errors import CheckpointError
-from ..io import expected_shapes, network_header, parameter_arrays, read_npz, write_npz
+from ..io import expected_shapes, network_header, read_npz, write_npz
 
 __all__ = ["save_checkpoint", "read_checkpoint", "verify_checkpoint", "load_checkpoint", "CheckpointError", "CHECKPOINT_VERSION"]
 
 CHECKPOINT_FORMAT = "glassnet-checkpoint"
-CHECKPOINT_VERSION = 2
+CHECKPOINT_VERSION = 3
+#: older versions still resumed, for headers of these model format versions
+STILL_RESUMED = {2: (2,)}
 
 
 def save_checkpoint(path, network, config, state, optimizer, best=None, metadata=None):
@@ -26,7 +32,7 @@ def save_checkpoint(path, network, config, state, optimizer, best=None, metadata
     header = network_header(network, metadata)
     header.update(format=CHECKPOINT_FORMAT, checkpoint_version=CHECKPOINT_VERSION, config=asdict(config),
                   state=state, rng_state=network.rng.bit_generator.state)
-    arrays = parameter_arrays(network)
+    arrays = dict(network.named_parameters())
     arrays.update({f"opt{i}": a for i, a in enumerate(optimizer.state())})
     arrays.update({f"best{i}": p for i, p in enumerate(best or [])})
     write_npz(path, header, arrays)
@@ -42,7 +48,7 @@ def read_checkpoint(path):
     if header.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path}: not a glassnet checkpoint")
     version = header.get("checkpoint_version", 1)
-    if version != CHECKPOINT_VERSION:
+    if version != CHECKPOINT_VERSION and header.get("format_version") not in STILL_RESUMED.get(version, ()):
         raise CheckpointError(f"{path}: checkpoint format version {version!r}, this glassnet resumes version "
                               f"{CHECKPOINT_VERSION} only: start the run again without --resume")
     return arrays, header
@@ -71,7 +77,7 @@ def verify_checkpoint(path, network, config):
 def load_checkpoint(path, network, config, optimizer):
     """Restore ``network`` (weights, Generator) and ``optimizer`` from ``path``; return (state, best)."""
     arrays, header = verify_checkpoint(path, network, config)
-    own = parameter_arrays(network)
+    own = network.named_parameters()
     try:
         for name, p in own.items():
             p[...] = arrays[name]

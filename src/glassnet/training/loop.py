@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import engines
-from ..core.network import Network
+from ..core.dataforms import as_arrays
+from ..core.model import Trainable, resolve_engine
 from ..errors import CheckpointError, InputError, TrainingDiverged
 from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
-from .models import evaluation_arrays, is_layered, l2_count, parameters, training_arrays, weight_arrays
 from .optimizers import make_optimizer
 
 __all__ = ["TrainingConfig", "fit", "TrainingDiverged", "FitResult", "save_checkpoint",
@@ -92,12 +92,12 @@ class _Interrupted(Exception):
     pass
 
 
-def fit(network: Network, training, config: TrainingConfig, *, validation=None, test=None,
+def fit(network: Trainable, training, config: TrainingConfig, *, validation=None, test=None,
         augment=None, callbacks=(), on_batch=None, checkpoint=None, resume=False,
         handle_signals=False, metadata=None, engine=None, stop=None, optimizer=None) -> FitResult:
     """Train ``network`` on ``training`` as ``config`` says; returns a FitResult.
 
-    network : a ``Network`` (chapters 1-3) or a ``LayerNetwork`` (chapter 6), trained in place.
+    network : any ``core.model.Trainable`` (Network, LayerNetwork), trained in place.
 
     training, validation, test : data sets with ``.X`` (n, n_in) and ``.y`` (n,), or
         ``(X, y)`` pairs.
@@ -110,15 +110,15 @@ def fit(network: Network, training, config: TrainingConfig, *, validation=None, 
         continues from it and ends bit-identical to an uninterrupted run.
     handle_signals : stop cleanly on SIGINT/SIGTERM (main thread only): the epoch in
         progress is abandoned and the run can resume from the last checkpoint.
-    engine : who takes the steps (default: ``engines.choose``, once for the run).
+    engine : "auto" (None: the fastest registered engine, ``core.model.resolve_engine``),
+        "numpy" (the core's own steps) or an engine object; chosen once for the run.
     stop : a ``threading.Event`` another thread may set to stop cleanly, as SIGINT does
         (a live page's stop button); the result says "interrupted".
     optimizer : an earlier run's optimizer (same momentum) to continue: its velocities carry
         on, so several calls of one epoch each equal one call of several epochs.
     """
     run = _Run(network, config, training, validation, test, augment, optimizer)
-    if engine is None:
-        engine = engines.choose(network, config.mini_batch_size, run.optimizer)
+    engine = resolve_engine(engine, network, config.mini_batch_size, run.optimizer)
     # the inputs' nonzeros for the compiled kernel, once (a distorted copy each epoch is new data)
     started = time.perf_counter()
     engine = engine.prepare(run.X) if augment is None else engine
@@ -138,7 +138,7 @@ def fit(network: Network, training, config: TrainingConfig, *, validation=None, 
             state["epoch"] = record["epoch"] + 1
             stopped = _after_epoch(config, state, record, run.val is not None)
             if run.val is not None and state["best_epoch"] == record["epoch"] and config.keep_best:
-                best = [p.copy() for p in parameters(network)]
+                best = [p.copy() for p in network.parameters()]
             if checkpoint is not None:
                 save_checkpoint(checkpoint, network, config, state, run.optimizer, best, metadata)
             if any([cb(network, record) for cb in callbacks]):
@@ -149,7 +149,7 @@ def fit(network: Network, training, config: TrainingConfig, *, validation=None, 
         if restore is not None:
             restore()
     if best is not None and config.keep_best and stopped != "interrupted":
-        for p, saved in zip(parameters(network), best):
+        for p, saved in zip(network.parameters(), best):
             p[...] = saved
     return FitResult(state["history"], stopped, state["best_epoch"], state, engine.name)
 
@@ -159,11 +159,11 @@ class _Run:
 
     def __init__(self, network, config, training, validation, test, augment, optimizer=None):
         self.network, self.config, self.augment = network, config, augment
-        self.X, self.Y = training_arrays(network, training)
-        self.labels = self.Y if is_layered(network) else np.argmax(self.Y, axis=1)
-        self.val = evaluation_arrays(network, validation)
-        self.tst = evaluation_arrays(network, test)
-        n = l2_count(network, len(self.X), config.mini_batch_size)
+        self.X, self.Y = _arrays(network, training, network.targets)
+        self.labels = self.Y if self.Y.ndim == 1 else np.argmax(self.Y, axis=1)
+        self.val = _arrays(network, validation, "labels")
+        self.tst = _arrays(network, test, "labels")
+        n = network.l2_count(len(self.X), config.mini_batch_size)
         if config.lmbda and config.eta * config.lmbda / n >= 1:
             raise InputError(f"L2 decay 1 - eta*lambda/n = 1 - {config.eta:g}*{config.lmbda:g}/{n} would zero or flip "
                              f"the weights every step (n = {n} sample{'s' if n != 1 else ''}): give more training "
@@ -210,6 +210,19 @@ class _Run:
         return record
 
 
+def _arrays(network, data, targets):
+    """``(X (n, n_in), T)`` of a data set (``.X``/``.y`` or a pair) for this network: T one-hot
+    (n, n_out) or integer labels (n,) as ``targets`` says; None for no data."""
+    if data is None:
+        return None
+    data = (data.X, data.y) if hasattr(data, "X") else data
+    try:
+        X, y = data
+    except (TypeError, ValueError):
+        raise InputError(f"a data set is a pair (X, y) or has .X and .y, got {type(data).__name__}") from None
+    return as_arrays((np.asarray(X), np.asarray(y)), network.n_in, network.n_out, network.dtype, targets=targets)
+
+
 def epoch_record(network, epoch, seconds, training=None, validation=None, test=None):
     """The history entry of one epoch: cost and accuracy on each given data set.
 
@@ -223,25 +236,12 @@ def epoch_record(network, epoch, seconds, training=None, validation=None, test=N
         if data is None:
             continue
         X, labels = data
-        if is_layered(network):
-            cost, correct = _layered_measure(network, X, labels)
-        else:
-            cost, correct = network.measure(X, labels, forward=engines.forward_for(network, X)[1])
+        cost, correct = network.measure(X, labels, forward=engines.forward_for(network, X)[1])
         if name == "test":
             record.update(test_cost=cost, correct=correct, total=len(labels), accuracy=correct / len(labels))
         else:
             record[f"{name}_cost"], record[f"{name}_accuracy"] = cost, correct / len(labels)
     return record
-
-
-def _layered_measure(network, X, labels):
-    """``LayerNetwork.measure`` through the forward pass the engines choose for X (the compiled
-    layer kernel where it runs the network): (mean log-likelihood, number correct)."""
-    A = engines.forward_for(network, X)[1](X)
-    if not len(labels):
-        return 0.0, 0
-    picked = np.maximum(A[np.arange(len(labels)), labels], np.finfo(A.dtype).tiny)
-    return float(-np.log(picked.astype(np.float64)).mean()), int(np.sum(np.argmax(A, axis=1) == labels))
 
 
 def _start(network, config, optimizer, checkpoint, resume, metadata):
@@ -276,7 +276,7 @@ def _after_epoch(config, state, record, have_validation):
 
 def _check_finite(network, record, eta):
     costs = [v for k, v in record.items() if k.endswith("_cost")]
-    if not all(math.isfinite(c) for c in costs) or not all(np.all(np.isfinite(w)) for w in weight_arrays(network)):
+    if not all(math.isfinite(c) for c in costs) or not all(np.all(np.isfinite(p)) for p in network.parameters()):
         shown = f" (the cost is {costs[0]})" if costs else ""
         raise TrainingDiverged(f"training diverged at epoch {record['epoch']}{shown}: "
                                f"try a smaller eta than {eta:g}")

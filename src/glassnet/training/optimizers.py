@@ -2,13 +2,13 @@
 
 An optimizer never lives on the network (scikit-learn's ``update_params`` habit): the
 training loop holds it, and a checkpoint saves ``state()`` and restores it with
-``load_state``.  Every ``step(network, X, Y, eta)`` takes X (m, n_in), Y (m, n_out).
+``load_state``.  Every ``step(network, X, T, eta)`` takes a mini-batch X (m, n_in) and its
+targets T (as the network trains on them) and updates the network's ``parameters()`` list;
+it knows no class of network (``core.model.Trainable``): each network keeps its own L2 rule
+in its ``gradients`` and ``decay``, with n = ``network.l2_count(...)``.
 
-    SGD(lmbda, n)            w -> (1 - eta lmbda / n) w - eta/m sum dC/dw    (book eq. 20, 93)
-    Momentum(mu, lmbda, n)   v -> mu v - eta/m sum dC/dp;  p -> p + v       (book ch. 3)
-
-Both also step a chapter-6 ``LayerNetwork`` (``network.step(X, y, eta, lmbda, n)`` with n the
-number of training mini-batches, as network3 divides lambda).
+    SGD(lmbda, n)            p -> p - eta dC/dp                 (book eq. 20-21; with L2 eq. 93)
+    Momentum(mu, lmbda, n)   v -> mu v - eta dC/dp;  p -> p + v    (book ch. 3)
 """
 from __future__ import annotations
 
@@ -29,8 +29,8 @@ class SGD:
     def __init__(self, lmbda=0.0, n=1):
         self.lmbda, self.n = float(lmbda), int(n)
 
-    def step(self, network, X, Y, eta):
-        network.step(X, Y, eta, self.lmbda, self.n)
+    def step(self, network, X, T, eta):
+        network.step(X, T, eta, self.lmbda, self.n)
 
     def state(self):
         """Arrays to checkpoint: none (plain SGD keeps no state)."""
@@ -44,7 +44,7 @@ class SGD:
 class Momentum(SGD):
     """Momentum-based gradient descent (book ch. 3): a velocity per parameter.
 
-    The velocities (one per weight matrix, then one per bias vector, shaped like them)
+    The velocities (one per parameter array, in ``parameters()`` order, shaped like them)
     start at zero on the first step.
     """
 
@@ -57,35 +57,17 @@ class Momentum(SGD):
         self.momentum = float(mu)
         self.velocities = None
 
-    def step(self, network, X, Y, eta):
-        if hasattr(network, "layers"):               # a LayerNetwork: its gradient holds the L2 term
-            self._layered_step(network, X, Y, eta)
-            return
-        nabla_b, nabla_w = network.backprop(X, Y, scale=eta / len(X))   # already times eta/m
-        params = network.weights + network.biases
+    def step(self, network, X, T, eta):
+        """v -> mu v - eta dC/dp; p -> p + v for every parameter p (velocities from zero)."""
+        grads = network.gradients(X, T, scale=eta, lmbda=self.lmbda, n=self.n)     # eta dC/dp
+        network.decay(eta, self.lmbda, self.n)
+        params = network.parameters()
         if self.velocities is None:
             self.velocities = [np.zeros_like(p) for p in params]
-        if self.lmbda:
-            decay = network.dtype.type(1 - eta * self.lmbda / self.n)
-            for w in network.weights:
-                w *= decay
         mu = network.dtype.type(self.momentum)
-        for p, v, g in zip(params, self.velocities, nabla_w + nabla_b):
-            v *= mu
-            v -= g
-            p += v
-
-    def _layered_step(self, network, X, y, eta):
-        """v -> mu v - eta dC/dp; p -> p + v, with dC/dp from ``LayerNetwork.backprop``
-        (mean over the mini-batch, L2 term lmbda w / n included)."""
-        grads = network.backprop(X, y, lmbda=self.lmbda, n_batches=self.n)
-        params = network.params()
-        if self.velocities is None:
-            self.velocities = [np.zeros_like(p) for p in params]
-        mu, eta = network.dtype.type(self.momentum), network.dtype.type(eta)
         for p, v, g in zip(params, self.velocities, grads):
             v *= mu
-            v -= eta * g
+            v -= g
             p += v
 
     def state(self):

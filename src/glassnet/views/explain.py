@@ -26,51 +26,31 @@ probability of digit k:
                    d p_k / d x = (1/K) sum_j d p_jk / d x; a member whose outputs are not a
                    softmax has p_j = a_j / sum_i a_ji (``as_probabilities``), whose gradient
                    follows by the quotient rule from every output's d a_ji / d x
+
+Every model computes its own ``input_gradient`` (``core.model``: the BP above in its own
+layers); this module checks the input and the digit and makes the map.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..core.ensemble import Ensemble
-from ..core.layernet import LayerNetwork
-from ..core.layers import softmax
 from ..errors import InputError
-from ..book.trace import float64_copy
 
 __all__ = ["input_gradient", "saliency", "as_float64"]
 
 
 def as_float64(network):
     """``network`` in float64 (itself when it is already), for explaining it many times
-    without a copy each time: a Network, a LayerNetwork or an Ensemble (of copies)."""
-    if isinstance(network, Ensemble):
-        if all(m.dtype == np.float64 for m in network.members):
-            return network
-        return Ensemble([as_float64(m) for m in network.members], network.combine)
-    if network.dtype == np.float64:
+    without a copy each time: any model (an ensemble: of copies of its members)."""
+    if all(m.dtype == np.float64 for m in network.members):
         return network
-    return network.astype(np.float64) if isinstance(network, LayerNetwork) else float64_copy(network)
-
-
-def _n_in(network):
-    if isinstance(network, Ensemble):
-        return network.n_in
-    return network.layers[0].n_in if isinstance(network, LayerNetwork) else network.sizes[0]
-
-
-def _digit(digit, output):
-    if digit is None:
-        return int(np.argmax(output))
-    if isinstance(digit, (bool, np.bool_)) or not isinstance(digit, (int, np.integer)) \
-            or not 0 <= digit < len(output):
-        raise InputError(f"digit must be an integer 0..{len(output) - 1}, got {digit!r}")
-    return int(digit)
+    return network.astype(np.float64)
 
 
 def _check_input(network, x):
     x = np.asarray(x, dtype=np.float64)
-    if x.shape != (_n_in(network),):
-        raise InputError(f"x must have shape ({_n_in(network)},) for this network, got {x.shape}")
+    if x.shape != (network.n_in,):
+        raise InputError(f"x must have shape ({network.n_in},) for this network, got {x.shape}")
     if not np.all(np.isfinite(x)):
         raise InputError("x must hold finite numbers")
     return x
@@ -80,61 +60,12 @@ def input_gradient(network, x, digit=None):
     """``(grad, k)``: grad = d a^L_k / d x, shape (n_in,), for output neuron k = ``digit``
     (default: the most active output neuron, the network's answer) and that k.
 
-    network : a Network, a LayerNetwork (a^L_k: the probability of k) or an Ensemble (the
+    network : any model (a LayerNetwork's a^L_k is the probability of k; an Ensemble's the
     mean of its members' probabilities of k). x : ndarray of shape (n_in,) (images flat).
     Raises InputError for a wrong shape, a non-finite x or a digit outside 0..n_out-1.
     """
     net = as_float64(network)
-    x = _check_input(net, x)
-    if isinstance(net, LayerNetwork):
-        return _layer_input_gradient(net, x, digit)
-    if isinstance(net, Ensemble):
-        return _ensemble_input_gradient(net, x, digit)
-    a = [layer[0] for layer in net.activations(x.reshape(1, -1))]      # [x, a^1, ..., a^L]
-    out = a[-1]
-    k = _digit(digit, out)
-    if net.output_activation.name == "softmax":                          # BP1, softmax outputs
-        delta = -out[k] * out
-        delta[k] += out[k]
-    else:                                                                # BP1, elementwise f
-        delta = np.zeros_like(out)
-        delta[k] = net.output_activation.prime_from_output(out[k:k + 1])[0]
-    for l in range(len(net.weights) - 1, 0, -1):                         # BP2, down to layer 1
-        delta = (delta @ net.weights[l]) * net.activation.prime_from_output(a[l])
-    return delta @ net.weights[0], k                                     # (w^1)^T delta^1
-
-
-def _layer_input_gradient(net, x, digit):
-    """d a^L_k / d x for a float64 LayerNetwork: its layers' backward passes from the softmax."""
-    a, caches = x.reshape(1, *net.input_shape), []
-    for layer in net.layers:                                             # inference mode
-        a, cache = layer.forward(a)
-        caches.append(cache)
-    p = softmax(a)[0]                                                    # the last a is z^L
-    k = _digit(digit, p)
-    delta = -p[k] * p                                                    # BP1 at the softmax
-    delta[k] += p[k]
-    d = delta.reshape(1, -1)
-    for layer, cache in zip(reversed(net.layers), reversed(caches)):     # BP2 through every layer
-        d, _ = layer.backward(d, cache, need_dx=True)
-    return d.reshape(-1), k
-
-
-def _probability_gradient(member, x, k):
-    """d p_k / d x for one float64 ensemble member, p its output probabilities."""
-    if isinstance(member, LayerNetwork) or member.output_activation.name == "softmax":
-        return input_gradient(member, x, k)[0]
-    a = member.feedforward(x.reshape(1, -1))[0]                          # p = a / sum(a)
-    total = a.sum()
-    grads = np.array([input_gradient(member, x, j)[0] for j in range(len(a))])
-    return grads[k] / total - a[k] / total ** 2 * grads.sum(axis=0)     # the quotient rule
-
-
-def _ensemble_input_gradient(ensemble, x, digit):
-    """d p_k / d x of the ensemble's mean probabilities p (float64 members)."""
-    k = _digit(digit, ensemble.feedforward(x.reshape(1, -1))[0])
-    grads = [_probability_gradient(m, x, k) for m in ensemble.members]
-    return np.mean(grads, axis=0), k
+    return net.input_gradient(_check_input(net, x), digit)
 
 
 def saliency(network, x, digit=None):

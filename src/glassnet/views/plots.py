@@ -27,14 +27,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.ensemble import Ensemble, member_sizes
+from ..core.dataforms import check_pair
 from ..core.functions import sigmoid
-from ..core.layernet import ConvPoolLayer, LayerNetwork
-from ..core.network import Network, as_arrays
 from ..engines import predict
 from ..errors import InputError
 from ..files import atomic_write
-from ..labels import check_labels
 
 __all__ = [
     "learning_curves", "learning_curves_figure",
@@ -154,10 +151,10 @@ def learning_curves(history, path):
 
 # -- weights --------------------------------------------------------------------------------------
 def _first_member(network):
-    """``(network, note)``: an Ensemble's member 0 and a note saying so; any other model as it is."""
-    if isinstance(network, Ensemble):
-        return network.members[0], f" (member 0 of an ensemble of {len(network)})"
-    return network, ""
+    """``(network, note)``: a model of several members' member 0 and a note saying so; a
+    single network as it is."""
+    first = network.members[0]
+    return (network, "") if first is network else (first, f" (member 0 of an ensemble of {len(network.members)})")
 
 
 def _tiles(fig, tiles, names, *, cmap, label):
@@ -204,16 +201,15 @@ def weights_grid_figure(network, *, image_shape=None, max_neurons=100, channel=N
     """
     net, note = _first_member(network)
     max_neurons = _check_max(max_neurons)
-    if isinstance(net, LayerNetwork) and isinstance(net.layers[0], ConvPoolLayer):
-        return filters_figure(net.layers[0].w, max_filters=max_neurons, channel=channel, note=note)
-    layered = isinstance(net, LayerNetwork)
-    W = np.asarray(net.layers[0].w if layered else net.weights[0], dtype=float)    # (n_hidden, n_in)
+    W = np.asarray(net.first_layer_weights(), dtype=float)             # (n_hidden, n_in) or filters
+    if W.ndim == 4:
+        return filters_figure(W, max_filters=max_neurons, channel=channel, note=note)
     shape = image_shape_for(W.shape[1], image_shape)
     shown = W[:max_neurons]
     n = len(shown)
     fig = _tile_figure(n)
     _tiles(fig, shown.reshape(n, *shape), [f"neuron {j}" for j in range(n)], cmap="RdBu_r", label="weight")
-    layer = "hidden" if (len(net.layers) if layered else net.num_layers - 1) > 1 else "output"
+    layer = "hidden" if len(net.layer_names()) > 1 else "output"
     of = f"the first {n} of {len(W)}" if n < len(W) else f"all {n}"
     fig.suptitle(f"Incoming weights of {of} {layer} neurons{note}")
     fig.supxlabel(f"pixel column (each tile: one neuron's {W.shape[1]} weights as a "
@@ -260,27 +256,13 @@ def weights_grid(network, path, *, image_shape=None, max_neurons=100, channel=No
 
 
 # -- errors ---------------------------------------------------------------------------------------
-def _sizes(network):
-    """``(n_in, n_out)`` of a Network, LayerNetwork or Ensemble."""
-    return (network.n_in, network.n_out) if isinstance(network, Ensemble) else member_sizes(network)
-
-
 def _predictions(network, X, y, chunk=10000):
-    """``(X (m, n_in), labels (m,), predictions (m,))``: a Network through ``engines.predict``,
-    a LayerNetwork or Ensemble through its own ``predict`` (an ensemble's rule)."""
-    n_in, n_out = _sizes(network)
-    if isinstance(network, Network):
-        X, y = as_arrays((np.asarray(X), np.asarray(y)), n_in, n_out, network.dtype, targets="labels")
-    else:
-        X = np.asarray(X)
-        if X.ndim < 2 or math.prod(X.shape[1:]) != n_in:
-            raise InputError(f"inputs must have {n_in} values per image, got shape {X.shape}")
-        X, y = X.reshape(len(X), n_in), check_labels(np.asarray(y), n_out)
-        if len(y) != len(X):
-            raise InputError(f"{len(X)} images but {len(y)} labels")
+    """``(X (m, n_in), labels (m,), predictions (m,))``: any model's predictions
+    (``engines.predict``: a compiled forward pass where one applies, else its own rule)."""
+    X, y = check_pair(X, y, network.n_in, network.n_out, network.dtype)
     if not len(X):
         raise ValueError("no images to plot")
-    pred = predict(network, X, chunk) if isinstance(network, Network) else network.predict(X)
+    pred = predict(network, X, chunk)
     return X, y, pred
 
 
@@ -290,7 +272,7 @@ def confusion_counts(network, X, y):
     Shape (n_out, n_out); the diagonal holds the correct answers.
     """
     _, y, pred = _predictions(network, X, y)
-    k = _sizes(network)[1]
+    k = network.n_out
     return np.bincount(y * k + pred, minlength=k * k).reshape(k, k)
 
 

@@ -22,8 +22,6 @@ import math
 
 import numpy as np
 
-from ..core.layernet import LayerNetwork
-
 __all__ = ["per_class_accuracy", "gradient_norms", "fixed_masks", "filter_shape", "encode_filters",
            "predictions", "MASK_SEED"]
 
@@ -54,17 +52,16 @@ def per_class_accuracy(predicted, labels, n_classes):
     return [float(r / s) if s else None for r, s in zip(right, seen)]
 
 
-def gradient_norms(network, X, Y, chunk=10, masks=None):
+def gradient_norms(network, X, T, chunk=10, masks=None):
     """The speed of learning of every layer, first hidden layer to output: ``||dC/db^l||``,
     the length of the gradient of the mean cost over X with respect to layer l's biases
-    (by BP3 that is delta^l averaged over the examples).
+    (by BP3 that is delta^l averaged over the examples), from ``network.gradients`` without L2.
 
-    X : (m, n_in). Y : (m, n_out) one-hot targets for a Network, int labels (m,) for a
-        LayerNetwork (whose cost is the log-likelihood without its L2 term, lmbda = 0).
-    masks : a LayerNetwork's dropout masks for the m rows (``fixed_masks``); None: no
-        dropout (never masks drawn from the network's Generator).
+    X : (m, n_in). T : the targets as the network trains on them (``network.targets``:
+        one-hot rows (m, n_out) or int labels (m,)).
+    masks : dropout masks for the m rows (``fixed_masks``); None: no dropout at all.
     Returns a list of floats, one per layer with biases.
-    chunk : rows per ``backprop`` call.  Small products stay on the calling thread: OpenBLAS
+    chunk : rows per ``gradients`` call.  Small products stay on the calling thread: OpenBLAS
         hands a product of more than ~2^18 multiply-adds to its thread pool, whose threads
         then spin on the cores the training runs on (784-30-10: 500 rows at once took 1 ms
         on an idle machine, 40 ms on a busy one; 10 at a time, 2.6 ms on both).
@@ -72,36 +69,25 @@ def gradient_norms(network, X, Y, chunk=10, masks=None):
     X = np.asarray(X, dtype=network.dtype)
     if len(X) == 0:
         raise ValueError("gradient_norms needs at least one example, got none")
-    if isinstance(network, LayerNetwork):
-        return _layer_gradient_norms(network, X, np.asarray(Y), chunk, masks)
-    Y = np.asarray(Y, dtype=network.dtype)
-    total = [np.zeros(b.shape, np.float64) for b in network.biases]
-    for i in range(0, len(X), chunk):
-        nabla_b, _ = network.backprop(X[i:i + chunk], Y[i:i + chunk], scale=1.0 / len(X))
-        for t, nb in zip(total, nabla_b):
-            t += nb
-    return [float(np.linalg.norm(t)) for t in total]
-
-
-def _layer_gradient_norms(network, X, y, chunk, masks):
-    """``gradient_norms`` of a LayerNetwork: its backprop gives each chunk's mean gradient."""
-    masks = masks if masks is not None else [None] * len(network.layers)
-    total = [np.zeros(layer.b.shape, np.float64) for layer in network.layers]
+    biases = [i for i, name in enumerate(network.named_parameters()) if name.startswith("b")]
+    params = network.parameters()
+    total = [np.zeros(params[i].shape, np.float64) for i in biases]
+    masks = [None] * len(biases) if masks is None else masks          # one per layer
     for i in range(0, len(X), chunk):
         rows = slice(i, i + chunk)
-        grads = network.backprop(X[rows], y[rows], masks=[None if m is None else m[rows] for m in masks])
-        for t, db in zip(total, grads[1::2]):          # params() = [w0, b0, w1, b1, ...]
-            t += db * (len(X[rows]) / len(X))
+        part = [None if m is None else m[rows] for m in masks]
+        grads = network.gradients(X[rows], T[rows], scale=len(X[rows]) / len(X), masks=part)
+        for t, j in zip(total, biases):
+            t += grads[j]
     return [float(np.linalg.norm(t)) for t in total]
 
 
 def fixed_masks(network, m, seed=MASK_SEED):
     """Dropout masks for m rows, one per layer (None where it has no dropout), as
-    ``LayerNetwork.draw_masks`` makes them but from a Generator of their own: measuring
-    with them leaves the network's Generator -- and so the training run -- untouched, and
-    the same masks every epoch make the epochs' measurements comparable."""
-    rng = np.random.default_rng(seed)
-    return [layer.draw_mask(rng, m, network.dtype) for layer in network.layers]
+    ``draw_masks`` makes them but from a Generator of their own: measuring with them leaves
+    the network's Generator -- and so the training run -- untouched, and the same masks
+    every epoch make the epochs' measurements comparable."""
+    return network.draw_masks(m, rng=np.random.default_rng(seed))
 
 
 def filter_shape(n_inputs, image_shape=None):

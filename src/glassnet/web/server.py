@@ -40,10 +40,8 @@ from flask import Flask, Response, request, send_from_directory
 from werkzeug.exceptions import HTTPException
 
 from .. import errors
-from ..core.ensemble import Ensemble
-from ..core.layernet import ConvPoolLayer, LayerNetwork, SoftmaxLayer
 from ..views.explain import as_float64, saliency
-from .models import architecture, io_sizes, layer_name, reading
+from .models import architecture, io_sizes, reading
 
 __all__ = ["MAX_BODY", "STATIC", "Server", "activations", "create_app", "model_info", "parse_pixels",
            "parse_predict", "InputError"]
@@ -144,26 +142,14 @@ def activations(network, x):
 
 
 def _shape_info(network):
-    """The part of ``model_info`` that depends on the kind of model."""
-    if isinstance(network, Ensemble):
-        n_in, n_out = io_sizes(network)
-        return {"kind": "ensemble", "sizes": [n_in, n_out], "hidden": [], "hidden_names": [], "maps": [],
-                "members": len(network), "combine": network.combine, "activation": None,
-                "output_activation": "softmax", "cost": "log-likelihood"}
-    if isinstance(network, LayerNetwork):
-        layers = network.layers
-        dense = [l for l in layers if not isinstance(l, (ConvPoolLayer, SoftmaxLayer))]
-        return {"kind": "layer network", "sizes": [layers[0].n_in] + [l.n_out for l in layers],
-                "hidden": [l.n_out for l in dense], "hidden_names": [layer_name(l) for l in dense],
-                "maps": [{"name": layer_name(l), "shape": list(l.output_shape), "activation": l.activation_fn.name}
-                         for l in layers if isinstance(l, ConvPoolLayer)],
-                "activation": layers[0].activation_fn.name if len(layers) > 1 else None,
-                "output_activation": "softmax", "cost": "log-likelihood"}
-    hidden = network.sizes[1:-1]
-    return {"kind": "network", "sizes": network.sizes, "hidden": hidden,
-            "hidden_names": [f"hidden layer {l + 1}" for l in range(len(hidden))], "maps": [],
-            "activation": network.activation.name, "output_activation": network.output_activation.name,
-            "cost": network.cost.name}
+    """The part of ``model_info`` that the model's ``summary()`` gives: kind, sizes, the
+    hidden fully connected layers and the convolutional layers' maps."""
+    summary = network.summary()
+    inner = summary.pop("layers")[:-1]
+    dense = [layer for layer in inner if len(layer["shape"]) == 1]
+    return {"kind": network.kind, **summary, "hidden": [layer["shape"][0] for layer in dense],
+            "hidden_names": [layer["name"] for layer in dense],
+            "maps": [layer for layer in inner if len(layer["shape"]) == 3]}
 
 
 def model_info(network, header=None):

@@ -55,12 +55,11 @@ import time
 
 import numpy as np
 
-from ..core.layernet import LayerNetwork
-from ..engines import kernel
-from ..labels import one_hot
+from ..core.dataforms import as_arrays
+from .. import engines
 from .measures import encode_filters, fixed_masks, gradient_norms, per_class_accuracy, predictions
 from .models import (architecture, as_images, first_layer_images, first_layer_weights, io_sizes,
-                     is_conv_first, layer_names, parameters)
+                     is_conv_first, layer_names)
 
 __all__ = ["Watch", "FINAL_STATES"]
 
@@ -79,16 +78,13 @@ def _number(value):
 
 
 def _copy(network):
-    """A copy of the network's parameters (``models.parameters``: weights then biases for a
-    Network, [w0, b0, w1, b1, ...] for a LayerNetwork)."""
-    return [np.array(p, copy=True) for p in parameters(network)]
+    """A copy of the network's parameters (in ``parameters()`` order: w0, b0, w1, b1, ...)."""
+    return [np.array(p, copy=True) for p in network.parameters()]
 
 
 def _sizes(network):
-    """A Network's sizes; a LayerNetwork's values per sample at its input and each layer's output."""
-    if isinstance(network, LayerNetwork):
-        return [network.layers[0].n_in] + [layer.n_out for layer in network.layers]
-    return list(network.sizes)
+    """Values per sample at the input and after each layer (``summary()["sizes"]``)."""
+    return list(network.summary()["sizes"])
 
 
 def _clean(record):
@@ -174,15 +170,14 @@ class Watch:
         return self
 
     def _gradient_sample(self, sample):
-        """``((X, targets), masks)`` for ``gradient_norms``: one-hot targets for a Network;
-        int labels and fixed dropout masks (``measures.fixed_masks``) for a LayerNetwork."""
+        """``((X, targets), masks)`` for ``gradient_norms``: the targets as the network trains
+        on them, and fixed dropout masks (``measures.fixed_masks``; None without dropout)."""
         net = self._shadow
         if sample is None:
             return None, None
-        X, labels = np.asarray(sample[0], net.dtype), np.asarray(sample[1])
-        if isinstance(net, LayerNetwork):
-            return (X, labels), fixed_masks(net, len(X))
-        return (X, one_hot(labels, self._n_classes, net.dtype)), None
+        X, T = as_arrays((np.asarray(sample[0]), np.asarray(sample[1])), net.n_in, net.n_out, net.dtype,
+                         targets=net.targets)
+        return (X, T), fixed_masks(net, len(X))
 
     def callback(self, network, record):
         """fit's callback after each epoch (never asks fit to stop: the stop Event does)."""
@@ -236,16 +231,13 @@ class Watch:
     def _choose_forward(self, test):
         """The compiled forward pass on one thread (the training thread has the other core)."""
         net = self._shadow
-        if isinstance(net, LayerNetwork):
-            return net.logits                       # the argmax of z^L is the prediction
-        if test is not None and kernel.supports_forward(net, test[0]):
-            return lambda rows: kernel.forward(net, rows, threads=1)
-        return net.feedforward
+        return engines.forward_for(net, test[0] if test is not None else np.zeros((0, net.n_in)),
+                                   threads=1)[1]
 
     def measure(self, epoch, params):
-        """The measurement of one epoch from a copy of the parameters (weights then biases)."""
+        """The measurement of one epoch from a copy of the parameters (``parameters()`` order)."""
         net = self._shadow
-        for dst, src in zip(parameters(net), params):
+        for dst, src in zip(net.parameters(), params):
             dst[...] = src
         entry = {"epoch": int(epoch)}
         if self._test is not None:
