@@ -46,7 +46,7 @@ def exp_cap(dtype):
     return cap
 
 
-_EXP_CAP = {}
+_EXP_CAP: dict = {}
 
 
 def sigmoid_prime(z):

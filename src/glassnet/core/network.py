@@ -23,11 +23,14 @@ This module is the core: it imports only NumPy, the core's ``functions`` and
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from .dataforms import as_arrays, one_hot
-from .functions import get_activation, get_cost
+from .functions import Activation, Cost, get_activation, get_cost
 from .model import register_kind, resolve_engine
 from .network_model import NetworkModel
 
@@ -65,8 +68,10 @@ class Network(NetworkModel):
     init : "standard" (the book's N(0, 1), default), "scaled" (chapter 3) or "he".
     """
 
-    def __init__(self, sizes, *, seed=None, weights=None, biases=None, dtype=None,
-                 cost="quadratic", activation="sigmoid", output_activation=None, init="standard"):
+    def __init__(self, sizes: Sequence[int], *, seed: int | None = None, weights: Sequence | None = None,
+                 biases: Sequence | None = None, dtype: DTypeLike | None = None, cost: str | Cost = "quadratic",
+                 activation: str | Activation = "sigmoid", output_activation: str | Activation | None = None,
+                 init: str = "standard") -> None:
         sizes = [int(s) for s in sizes]
         if len(sizes) < 2 or min(sizes) < 1:
             raise ValueError(f"sizes must list at least two layer sizes, each > 0, got {sizes}")
@@ -82,7 +87,8 @@ class Network(NetworkModel):
         self.init = init
         if (weights is None) != (biases is None):
             raise ValueError("give both weights and biases, or neither")
-        if weights is None:
+        self.dtype: Any
+        if weights is None or biases is None:
             self.dtype = np.dtype(dtype or np.float32)
             # N(0, 1) biases and (scaled) N(0, 1) weights, layer by layer, from the one Generator
             self.weights, self.biases = [], []
@@ -106,14 +112,14 @@ class Network(NetworkModel):
                 raise ValueError(f"layer {l}: weights must have shape {want} and biases ({want[0]},), "
                                  f"got {w.shape} and {b.shape}")
 
-    def astype(self, dtype):
+    def astype(self, dtype: DTypeLike) -> Network:
         """A copy of this network (same sizes, parameters, cost, activations, seed) in ``dtype``."""
         return Network(self.sizes, weights=[w.astype(dtype) for w in self.weights], seed=self.seed,
                        biases=[b.astype(dtype) for b in self.biases], dtype=dtype, cost=self.cost,
                        activation=self.activation, output_activation=self.output_activation, init=self.init)
 
     # -- the network's function ------------------------------------------------
-    def feedforward(self, a):
+    def feedforward(self, a: ArrayLike) -> np.ndarray:
         """The network's output for input ``a`` (book eq. 22, applied layer by layer).
 
         ``a`` of shape (n_in,) gives (n_out,); the book's column (n_in, 1) gives
@@ -127,7 +133,7 @@ class Network(NetworkModel):
         A = self.activations(A)[-1]
         return A[0] if a.ndim == 1 else (A.T if column else A)
 
-    def activations(self, X):
+    def activations(self, X: np.ndarray) -> list[np.ndarray]:
         """Every layer's activations for a batch X (m, n_in): ``[X, A^2, ..., A^L]``.
 
         The feedforward pass of backprop: Z = A W^T + b, A = sigma(Z), layer by layer;
@@ -141,11 +147,11 @@ class Network(NetworkModel):
             activations.append(act(Z, out=Z))
         return activations
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Predicted digit per row of X (m, n_in): the index of the most active output neuron."""
         return np.argmax(self.feedforward(np.atleast_2d(X)), axis=1)
 
-    def evaluate(self, test_data):
+    def evaluate(self, test_data) -> int:
         """Number of test inputs for which the network's output is correct (the book's count).
 
         ``test_data`` is the book's list of ``(x, label)`` pairs or a pair ``(X, labels)``.
@@ -153,7 +159,8 @@ class Network(NetworkModel):
         X, labels = as_arrays(test_data, self.sizes[0], self.sizes[-1], self.dtype, targets="labels")
         return self.measure(X, labels)[1]
 
-    def measure(self, X, labels, forward=None, chunk=10000):
+    def measure(self, X: np.ndarray, labels: np.ndarray, forward: Callable | None = None,
+                chunk: int = 10000) -> tuple[float, int]:
         """``(mean cost, number correct)`` over X (m, n_in) with integer labels (m,), in one pass.
 
         ``forward`` computes the output of a chunk of rows (default ``feedforward``; an
@@ -167,16 +174,16 @@ class Network(NetworkModel):
             correct += int(np.sum(np.argmax(A, axis=1) == labels[i:i + chunk]))
         return total / max(len(X), 1), correct
 
-    def total_cost(self, X, Y):
+    def total_cost(self, X: np.ndarray, Y: np.ndarray) -> float:
         """Mean cost over the rows of X (m, n_in) and one-hot targets Y (m, n_out)."""
         return self.measure(X, np.argmax(Y, axis=1))[0]
 
-    def cost_derivative(self, output_activations, y):
+    def cost_derivative(self, output_activations: np.ndarray, y: np.ndarray) -> np.ndarray:
         """dC_x/da for the output activations: (a - y) for the book's quadratic cost."""
         return self.cost.derivative(output_activations, y)
 
     # -- learning --------------------------------------------------------------
-    def backprop(self, x, y, scale=1.0):
+    def backprop(self, x: ArrayLike, y: ArrayLike, scale: float = 1.0) -> tuple[list, list]:
         """Gradient of the cost, summed over a mini-batch, by backpropagation.
 
         ``x`` is one input (n_in,) / (n_in, 1) with its target ``y`` (n_out,) / (n_out, 1),
@@ -204,7 +211,7 @@ class Network(NetworkModel):
             nabla_w[l] = delta.T @ activations[l]   # BP4: dC/dw^l = delta^l (a^{l-1})^T, summed
         return nabla_b, nabla_w
 
-    def update_mini_batch(self, mini_batch, eta, lmbda=0.0, n=None):
+    def update_mini_batch(self, mini_batch, eta: float, lmbda: float = 0.0, n: int | None = None) -> None:
         """One step of gradient descent on a mini-batch (book eq. 20-21).
 
         ``mini_batch`` is a list of ``(x, y)`` pairs or a pair ``(X, Y)``.  With ``lmbda``
@@ -214,11 +221,12 @@ class Network(NetworkModel):
         X, Y = as_arrays(mini_batch, self.sizes[0], self.sizes[-1], self.dtype)
         self.step(X, Y, eta, lmbda, n or len(X))
 
-    def draw_masks(self, m, rng=None):
+    def draw_masks(self, m: int, rng: np.random.Generator | None = None) -> None:
         """None: this network has no dropout (the protocol's ``draw_masks``)."""
         return None
 
-    def gradients(self, X, Y, *, scale=1.0, lmbda=0.0, n=1, masks=None):
+    def gradients(self, X: np.ndarray, Y: np.ndarray, *, scale: float = 1.0, lmbda: float = 0.0, n: int = 1,
+                  masks: list | None = None) -> list[np.ndarray]:
         """``scale`` times the mean gradient of the cost over the mini-batch X (m, n_in),
         Y (m, n_out): [dC/dw0, dC/db0, dC/dw1, ...] in ``parameters()`` order.  The L2 term
         is not in it: this network's L2 rule is the weight decay of ``decay``.  ``masks``
@@ -226,7 +234,7 @@ class Network(NetworkModel):
         nabla_b, nabla_w = self.backprop(X, Y, scale=scale / len(X))
         return [g for nw, nb in zip(nabla_w, nabla_b) for g in (nw, nb)]
 
-    def decay(self, eta, lmbda, n):
+    def decay(self, eta: float, lmbda: float, n: int) -> None:
         """L2 as the book writes it (eq. 93): every weight times (1 - eta lmbda / n)."""
         if lmbda:
             decay = self.dtype.type(1 - eta * lmbda / n)
@@ -234,11 +242,11 @@ class Network(NetworkModel):
                 w *= decay
 
     @staticmethod
-    def l2_count(n_examples, mini_batch_size):
+    def l2_count(n_examples: int, mini_batch_size: int) -> int:
         """The n of the book's L2 term lambda/(2n) sum w^2: the number of training examples."""
         return n_examples
 
-    def step(self, X, Y, eta, lmbda=0.0, n=1):
+    def step(self, X: np.ndarray, Y: np.ndarray, eta: float, lmbda: float = 0.0, n: int = 1) -> None:
         """``update_mini_batch`` on arrays X (m, n_in), Y (m, n_out):
         w -> (1 - eta lmbda / n) w - eta/m sum_x dC_x/dw,  b -> b - eta/m sum_x dC_x/db."""
         grads = self.gradients(X, Y, scale=eta)          # already times eta/m
@@ -246,7 +254,8 @@ class Network(NetworkModel):
         for p, g in zip(self.parameters(), grads):
             p -= g
 
-    def SGD(self, training_data, epochs, mini_batch_size, eta, test_data=None, *, log=print, engine="auto"):
+    def SGD(self, training_data, epochs: int, mini_batch_size: int, eta: float, test_data=None, *,
+            log: Callable[[str], object] | None = print, engine="auto") -> list[dict]:
         """Train by mini-batch stochastic gradient descent (the book's ``SGD``).
 
         Each epoch shuffles the training data with the network's Generator, splits it

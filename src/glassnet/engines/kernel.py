@@ -33,7 +33,7 @@ from .builds import load_fastest
 __all__ = ["available", "info", "supports", "supports_forward", "SparseRows", "sgd_batches", "forward",
            "pack", "unpack"]
 
-_state = {}
+_state: dict = {}
 
 #: below this many rows a forward pass stays in NumPy (one BLAS call is as fast there)
 MIN_FORWARD_ROWS = 64

@@ -63,7 +63,7 @@ SAMPLES_PER_CALL = 10_000
 #: above this one NumPy's BLAS products are left to it (the kernel's buffers grow with it)
 MAX_BATCH = 512
 
-_state = {}
+_state: dict = {}
 
 
 def _library():

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core.model import Trainable
+
 __all__ = ["SGD", "Momentum", "make_optimizer"]
 
 
@@ -26,17 +28,17 @@ class SGD:
     plain = True            # an engine may take these steps its own way (the compiled kernel does)
     momentum = 0.0
 
-    def __init__(self, lmbda=0.0, n=1):
+    def __init__(self, lmbda: float = 0.0, n: int = 1) -> None:
         self.lmbda, self.n = float(lmbda), int(n)
 
-    def step(self, network, X, T, eta):
+    def step(self, network: Trainable, X: np.ndarray, T: np.ndarray, eta: float) -> None:
         network.step(X, T, eta, self.lmbda, self.n)
 
-    def state(self):
+    def state(self) -> list[np.ndarray]:
         """Arrays to checkpoint: none (plain SGD keeps no state)."""
         return []
 
-    def load_state(self, arrays):
+    def load_state(self, arrays: list[np.ndarray]) -> None:
         if arrays:
             raise ValueError(f"plain SGD keeps no state, got {len(arrays)} arrays")
 
@@ -50,14 +52,14 @@ class Momentum(SGD):
 
     plain = False
 
-    def __init__(self, mu, lmbda=0.0, n=1):
+    def __init__(self, mu: float, lmbda: float = 0.0, n: int = 1) -> None:
         super().__init__(lmbda, n)
         if not 0 <= mu < 1:
             raise ValueError(f"momentum must be in [0, 1), got {mu}")
         self.momentum = float(mu)
-        self.velocities = None
+        self.velocities: list[np.ndarray] | None = None
 
-    def step(self, network, X, T, eta):
+    def step(self, network: Trainable, X: np.ndarray, T: np.ndarray, eta: float) -> None:
         """v -> mu v - eta dC/dp; p -> p + v for every parameter p (velocities from zero)."""
         grads = network.gradients(X, T, scale=eta, lmbda=self.lmbda, n=self.n)     # eta dC/dp
         network.decay(eta, self.lmbda, self.n)
@@ -70,13 +72,13 @@ class Momentum(SGD):
             v -= g
             p += v
 
-    def state(self):
+    def state(self) -> list[np.ndarray]:
         return list(self.velocities or [])
 
-    def load_state(self, arrays):
+    def load_state(self, arrays: list[np.ndarray]) -> None:
         self.velocities = [np.array(a) for a in arrays] or None
 
 
-def make_optimizer(momentum=0.0, lmbda=0.0, n=1):
+def make_optimizer(momentum: float = 0.0, lmbda: float = 0.0, n: int = 1) -> SGD:
     """The optimizer for these settings: ``Momentum`` when momentum > 0, else ``SGD``."""
     return Momentum(momentum, lmbda, n) if momentum else SGD(lmbda, n)
