@@ -85,6 +85,13 @@ def _relu(z, out=None):
     return np.maximum(z, 0, out=out)
 
 
+def _identity(z, out=None):
+    if out is None:
+        return np.array(z, copy=True)
+    out[...] = z
+    return out
+
+
 def _softmax(z, out=None):
     """Row-wise softmax of Z, shape (m, n): e^z_j / sum_k e^z_k, shifted for stability."""
     z = np.asarray(z)
@@ -98,6 +105,7 @@ ACTIVATIONS = {
     "sigmoid": Activation("sigmoid", sigmoid, lambda a: a * (1.0 - a)),
     "tanh": Activation("tanh", _tanh, lambda a: 1.0 - a * a),
     "relu": Activation("relu", _relu, lambda a: (a > 0).astype(a.dtype)),
+    "linear": Activation("linear", _identity, lambda a: np.ones_like(a)),
     # softmax is only used as an output layer with the log-likelihood cost, whose
     # output error a - y already includes the softmax Jacobian (book eq. 81-84).
     "softmax": Activation("softmax", _softmax, None),

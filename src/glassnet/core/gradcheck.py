@@ -17,7 +17,37 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["gradient_check"]
+__all__ = ["gradient_check", "worst_difference"]
+
+#: the central-difference stencils: order -> ([(step, weight), ...], denominator in units of eps)
+STENCILS = {2: ([(1, 1), (-1, -1)], 2), 4: ([(2, -1), (1, 8), (-1, -8), (-2, 1)], 12)}
+
+
+def worst_difference(params, grads, cost, *, eps, order=4, max_params=None, rng=None, floor=1e-12):
+    """max |g - g_fd| / max(|g| + |g_fd|, floor) over the entries of ``params``, where g is the
+    matching entry of ``grads`` and g_fd the central-difference estimate of dC/dp from the
+    stencil of ``order`` (``STENCILS``) with step ``eps``; ``cost()`` computes C with the
+    parameters as they stand.  Each entry is moved in place and restored.  ``max_params``
+    checks only that many entries per array, chosen by ``rng`` (a seed or Generator)."""
+    if order not in STENCILS:
+        raise ValueError(f"order must be 2 or 4, got {order}")
+    stencil, units = STENCILS[order]
+    rng = np.random.default_rng(rng)
+    worst = 0.0
+    for p, g in zip(params, grads):
+        flat, gflat = p.reshape(-1), g.reshape(-1)      # views: writing flat changes p
+        idx = np.arange(flat.size)
+        if max_params is not None and flat.size > max_params:
+            idx = rng.choice(flat.size, size=max_params, replace=False)
+        for i in idx:
+            saved, total = flat[i], 0.0
+            for step, weight in stencil:
+                flat[i] = saved + step * eps
+                total += weight * cost()
+            flat[i] = saved
+            numeric = total / (units * eps)
+            worst = max(worst, float(abs(gflat[i] - numeric) / max(abs(gflat[i]) + abs(numeric), floor)))
+    return worst
 
 
 def gradient_check(network, X, Y, *, eps=None, order=4, max_params=None, rng=None):
@@ -37,34 +67,12 @@ def gradient_check(network, X, Y, *, eps=None, order=4, max_params=None, rng=Non
     float : max over the checked parameters of |g_bp - g_fd| / max(|g_bp| + |g_fd|, 1e-12)
         -- the symmetric relative error, 0 for a perfect match.
     """
-    if order not in (2, 4):
+    if order not in STENCILS:
         raise ValueError(f"order must be 2 or 4, got {order}")
     eps = (1e-3 if order == 4 else 1e-4) if eps is None else eps
-    stencil = [(1, 1), (-1, -1)] if order == 2 else [(2, -1), (1, 8), (-1, -8), (-2, 1)]
-    denominator = 2 * eps if order == 2 else 12 * eps
     X = np.atleast_2d(np.asarray(X, dtype=network.dtype))
     Y = np.atleast_2d(np.asarray(Y, dtype=network.dtype))
-    rng = np.random.default_rng(rng)
     nabla_b, nabla_w = network.backprop(X, Y)
-
-    def cost():
-        return network.cost(network.feedforward(X), Y)
-
-    worst = 0.0
-    for params, grads in ((network.weights, nabla_w), (network.biases, nabla_b)):
-        for p, g in zip(params, grads):
-            flat, gflat = p.reshape(-1), g.reshape(-1)   # views: writing flat changes p
-            idx = np.arange(flat.size)
-            if max_params is not None and flat.size > max_params:
-                idx = rng.choice(flat.size, size=max_params, replace=False)
-            for i in idx:
-                saved = flat[i]
-                total = 0.0
-                for step, weight in stencil:
-                    flat[i] = saved + step * eps
-                    total += weight * cost()
-                flat[i] = saved
-                numeric = total / denominator
-                err = abs(gflat[i] - numeric) / max(abs(gflat[i]) + abs(numeric), 1e-12)
-                worst = max(worst, float(err))
-    return worst
+    return worst_difference(network.weights + network.biases, nabla_w + nabla_b,
+                            lambda: network.cost(network.feedforward(X), Y),
+                            eps=eps, order=order, max_params=max_params, rng=rng)

@@ -27,6 +27,7 @@ from ..errors import InputError
 from ..labels import check_labels
 from . import layers as L
 from .dataforms import check_input
+from .gradcheck import STENCILS, worst_difference
 from .layers import get_activation, sigmoid
 from .model import check_seed, register_kind
 
@@ -691,27 +692,12 @@ def layer_gradient_check(net, X, y, *, lmbda=0.0, n_batches=1, eps=None, order=4
     cannot be matched relatively.  Gradients smaller than ``floor`` are therefore held to
     an absolute error of ``floor`` times the returned figure instead.
     """
-    if order not in (2, 4):
+    if order not in STENCILS:
         raise InputError(f"order must be 2 or 4, got {order}")
     eps = (1e-4 if order == 4 else 1e-6) if eps is None else eps
-    stencil = [(1, 1), (-1, -1)] if order == 2 else [(2, -1), (1, 8), (-1, -8), (-2, 1)]
-    denominator = 2 * eps if order == 2 else 12 * eps
     X = net.check_inputs(X)
     masks = net.draw_masks(len(X)) if masks is None else masks
     _, grads = net.loss_and_grads(X, y, lmbda=lmbda, n_batches=n_batches, masks=masks)
-    rng = np.random.default_rng(rng)
-    worst = 0.0
-    for p, g in zip(net.params(), grads):
-        flat, gflat = p.reshape(-1), g.reshape(-1)      # flat is a view: writing it changes p
-        idx = np.arange(flat.size)
-        if max_params is not None and flat.size > max_params:
-            idx = rng.choice(flat.size, size=max_params, replace=False)
-        for i in idx:
-            saved, total = flat[i], 0.0
-            for step, weight in stencil:
-                flat[i] = saved + step * eps
-                total += weight * net.loss(X, y, lmbda=lmbda, n_batches=n_batches, masks=masks)
-            flat[i] = saved
-            numeric = total / denominator
-            worst = max(worst, abs(gflat[i] - numeric) / max(abs(gflat[i]) + abs(numeric), floor))
-    return float(worst)
+    return worst_difference(net.params(), grads,
+                            lambda: net.loss(X, y, lmbda=lmbda, n_batches=n_batches, masks=masks),
+                            eps=eps, order=order, max_params=max_params, rng=rng, floor=floor)

@@ -200,36 +200,18 @@ def fc_backward(dZ, cache, need_dx=True):
 
 
 # -- activations -------------------------------------------------------------------------
-class Activation(_functions.Activation):
-    """An activation a = f(z) with f'(z) written from the output, ``prime_from_output(a)``.
+Activation = _functions.Activation
 
-    Call it like a function: ``sigmoid(z)``.  ``name`` identifies it in model specs.
-    """
-
-    def __reduce__(self):
-        return get_activation, (self.name,)
-
-
-def _identity(z, out=None):
-    if out is None:
-        return np.array(z, copy=True)
-    out[...] = z
-    return out
-
-
-sigmoid = Activation("sigmoid", _functions.sigmoid, lambda a: a * (1.0 - a))
-tanh = Activation("tanh", lambda z, out=None: np.tanh(z, out=out), lambda a: 1.0 - a * a)
-relu = Activation("relu", lambda z, out=None: np.maximum(z, 0, out=out),
-                  lambda a: (a > 0).astype(a.dtype))
-linear = Activation("linear", _identity, lambda a: np.ones_like(a))
-
+#: the elementwise activations a layer may apply: the very objects of ``functions.ACTIVATIONS``
+#: (one table for the whole core; softmax is the output layer's, applied with the cost)
+sigmoid, tanh, relu, linear = (_functions.ACTIVATIONS[name] for name in ("sigmoid", "tanh", "relu", "linear"))
 ACTIVATIONS = {a.name: a for a in (sigmoid, tanh, relu, linear)}
 
 
 def get_activation(name_or_fn):
     """The activation called ``name_or_fn`` ("sigmoid", "tanh", "relu" or "linear"), or the
     object itself when it is already one of them; TypeError/ValueError naming it otherwise."""
-    if isinstance(name_or_fn, Activation):
+    if isinstance(name_or_fn, Activation) and ACTIVATIONS.get(name_or_fn.name) is name_or_fn:
         return name_or_fn
     if isinstance(name_or_fn, str):
         key = "relu" if name_or_fn == "ReLU" else name_or_fn
