@@ -61,6 +61,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .core.dataforms import from_pairs
 from .core.functions import sigmoid, sigmoid_prime
 from .core.network import Network as CoreNetwork
 from .errors import InputError, LabelError, ModelFormatError
@@ -160,7 +161,7 @@ def _as_data(data, sizes, dtype, what="data"):
         X, y = np.ascontiguousarray(data[0], dtype=dtype), np.asarray(data[1])
         pairs = False
     else:
-        X, y = _from_pairs(data, n_in, dtype, what)
+        X, y = from_pairs(data, n_in, dtype, what)
         pairs = True
     if len(X) == 0:
         raise InputError(f"{what} is empty")
@@ -175,31 +176,6 @@ def _as_data(data, sizes, dtype, what="data"):
     if Y.shape[1] != n_out:
         raise InputError(f"{what}: label vectors must have {n_out} entries, got shape {y.shape[1:]}")
     return _Data(X, np.argmax(Y, axis=1), np.ascontiguousarray(Y, dtype=dtype), True, pairs)
-
-
-def _from_pairs(data, n_in, dtype, what):
-    """X (m, n_in) and labels (m,) int or targets (m, n_out) from an iterable of (x, y) pairs."""
-    try:
-        pairs = list(data)
-        ys = [y for _, y in pairs]
-        X = np.empty((len(pairs), n_in), dtype)
-        for i, (x, _) in enumerate(pairs):   # row by row: 2-3x faster than np.stack for 50,000 columns
-            x = np.asarray(x)
-            if x.size != n_in:
-                raise InputError(f"{what}: input {i} has shape {x.shape}, the network takes {n_in} values")
-            X[i] = x.reshape(-1)
-        ints = [isinstance(y, (int, np.integer)) and not isinstance(y, (bool, np.bool_)) for y in ys]
-        if all(ints):
-            return X, np.array(ys, dtype=np.int64)
-        if any(ints):
-            raise InputError(f"{what} mixes int labels (e.g. example {ints.index(True)}) with label "
-                             f"vectors (e.g. example {ints.index(False)})")
-        return X, np.stack([np.asarray(y, dtype=float).reshape(-1) for y in ys])
-    except InputError:
-        raise
-    except (TypeError, ValueError) as e:
-        raise InputError(f"{what} must be the book's (x, y) pairs or glassnet's arrays (X (m, {n_in}), "
-                         f"y (m,)): {e}") from None
 
 
 def _check_convert(d, vectorized, flag, call):

@@ -47,6 +47,7 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
+from .core.dataforms import square_side
 from .core.layernet import ConvPoolLayer, FullyConnectedLayer, LayerNetwork, SoftmaxLayer
 from .core.layers import linear, relu, sigmoid, tanh
 from .errors import InputError
@@ -231,8 +232,8 @@ def expand_mnist(training, *, shuffle=True, seed=0):
     X, y = training
     X, y = np.asarray(X), np.asarray(y)
     if X.ndim == 2:
-        side = math.isqrt(X.shape[1])
-        if side * side != X.shape[1]:
+        side = square_side(X.shape[1])
+        if side is None:
             raise InputError(f"expand_mnist needs square images, got {X.shape[1]} pixels per row "
                              f"of X {X.shape}")
         images = X.reshape(len(X), side, side)

@@ -13,7 +13,14 @@ import math
 from ..errors import InputError
 from ..labels import LabelError, check_labels, one_hot
 
-__all__ = ["as_arrays", "check_input", "check_pair", "one_hot", "LabelError"]
+__all__ = ["as_arrays", "from_pairs", "check_input", "check_pair", "one_hot", "square_side", "LabelError"]
+
+
+def square_side(n_values):
+    """The side of a square image of ``n_values`` pixels (784 -> 28, 64 -> 8), or None when
+    n_values is not a square."""
+    side = math.isqrt(int(n_values))
+    return side if side * side == n_values else None
 
 
 def check_input(X, n_in, dtype=None):
@@ -38,18 +45,40 @@ def check_pair(X, labels, n_in, n_out, dtype=None):
     return X, labels
 
 
-def _from_pairs(data, dtype):
-    pairs = list(data)
-    if not pairs:
-        raise ValueError("the data set is empty")
+def _is_label(y):
+    """An integer label: a Python or NumPy integer, or a one-element integer array."""
+    if isinstance(y, (bool, np.bool_)):
+        return False
+    return isinstance(y, (int, np.integer)) or (isinstance(y, np.ndarray) and y.size == 1 and y.dtype.kind in "iu")
+
+
+def from_pairs(data, n_in, dtype, what="the data"):
+    """``(X (m, n_in), labels (m,) int64 or targets (m, n_out))`` from the book's iterable of
+    ``(x, y)`` pairs: x any shape of n_in values ((n_in, 1) columns in the book), y an integer
+    label or a target vector (a one-hot column in the book).  InputError naming ``what``."""
     try:
-        X = np.stack([np.asarray(x, dtype=dtype).reshape(-1) for x, _ in pairs])
-        ys = [np.asarray(y) for _, y in pairs]
+        pairs = list(data)
+        if not pairs:
+            raise InputError(f"{what} is empty")
+        ys = [y for _, y in pairs]
+        X = np.empty((len(pairs), n_in), dtype)
+        for i, (x, _) in enumerate(pairs):   # row by row: 2-3x faster than np.stack for 50,000 columns
+            x = np.asarray(x)
+            if x.size != n_in:
+                raise InputError(f"{what}: input {i} has shape {x.shape}, the network takes {n_in} values")
+            X[i] = x.reshape(-1)
+        ints = [_is_label(y) for y in ys]
+        if all(ints):
+            return X, np.array([int(np.asarray(y).reshape(-1)[0]) for y in ys], dtype=np.int64)
+        if any(ints):
+            raise InputError(f"{what} mixes int labels (e.g. example {ints.index(True)}) with label "
+                             f"vectors (e.g. example {ints.index(False)})")
+        return X, np.stack([np.asarray(y, dtype=float).reshape(-1) for y in ys])
+    except InputError:
+        raise
     except (TypeError, ValueError) as e:
-        raise ValueError(f"data must be a list of (x, y) pairs or a pair of arrays (X, Y): {e}") from None
-    if all(y.size == 1 and np.issubdtype(y.dtype, np.integer) for y in ys):
-        return X, np.array([y.item() for y in ys])
-    return X, np.stack([y.reshape(-1) for y in ys])
+        raise InputError(f"{what} must be the book's (x, y) pairs or glassnet's arrays (X (m, {n_in}), "
+                         f"y (m,)): {e}") from None
 
 
 def as_arrays(data, n_in, n_out, dtype, *, targets="onehot"):
@@ -69,7 +98,7 @@ def as_arrays(data, n_in, n_out, dtype, *, targets="onehot"):
         if X.ndim > 2 and math.prod(X.shape[1:]) == n_in:
             X = X.reshape(len(X), n_in)
     else:
-        X, Y = _from_pairs(data, dtype)
+        X, Y = from_pairs(data, n_in, dtype)
     X = np.ascontiguousarray(X, dtype=dtype)
     if X.ndim != 2 or X.shape[1] != n_in:
         raise ValueError(f"inputs must have shape (m, {n_in}) for this network, got {X.shape}")

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.dataforms import check_pair
+from ..core.dataforms import check_pair, square_side
 from ..core.functions import sigmoid
 from ..engines import predict
 from ..errors import InputError
@@ -80,8 +80,8 @@ def image_shape_for(n_inputs, image_shape=None):
         if h * w != n_inputs:
             raise ValueError(f"image_shape {h}x{w} holds {h * w} pixels, but there are {n_inputs} inputs")
         return h, w
-    side = math.isqrt(n_inputs)
-    if side * side != n_inputs:
+    side = square_side(n_inputs)
+    if side is None:
         raise ValueError(f"{n_inputs} inputs are not a square image; give image_shape=(height, width)")
     return side, side
 

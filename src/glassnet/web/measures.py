@@ -22,6 +22,8 @@ import math
 
 import numpy as np
 
+from ..core.dataforms import square_side
+
 __all__ = ["per_class_accuracy", "gradient_norms", "fixed_masks", "filter_shape", "encode_filters",
            "predictions", "MASK_SEED"]
 
@@ -99,8 +101,8 @@ def filter_shape(n_inputs, image_shape=None):
         if len(image_shape) < 2 or math.prod(image_shape) != n_inputs:
             raise ValueError(f"image_shape {image_shape} does not hold {n_inputs} weights")
         return image_shape
-    side = math.isqrt(n_inputs)
-    return (side, side) if side * side == n_inputs else (1, n_inputs)
+    side = square_side(n_inputs)
+    return (side, side) if side is not None else (1, n_inputs)
 
 
 def encode_filters(W, shape, total=None):
