@@ -37,11 +37,7 @@ def run(args, out, err):
 def ensemble_evaluation(ensemble, X, labels):
     """``(predictions by the ensemble's own rule (m,), lines)`` from one pass of every member:
     the lines give the correct count of both combining rules and of each member alone."""
-    from ..core.ensemble import vote
-
-    P = ensemble.member_probabilities(X)                   # (k, m, n_out)
-    mean, member_predictions = P.mean(axis=0), np.argmax(P, axis=2)
-    by_rule = {"mean": np.argmax(mean, axis=1), "vote": vote(member_predictions, mean)}
+    by_rule = ensemble.answers(X)
     labels, total = np.asarray(labels), len(labels)
 
     def score(predicted):
@@ -50,7 +46,7 @@ def ensemble_evaluation(ensemble, X, labels):
     lines = [f"ensemble of {len(ensemble)} (answers by {ensemble.combine}):",
              f"  mean of the members' probabilities  {score(by_rule['mean'])}",
              f"  majority vote of the members        {score(by_rule['vote'])}"]
-    lines += [f"  member {j}: {score(p)}" for j, p in enumerate(member_predictions)]
+    lines += [f"  member {j}: {score(p)}" for j, p in enumerate(by_rule["members"])]
     return by_rule[ensemble.combine], lines
 
 

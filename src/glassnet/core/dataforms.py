@@ -13,7 +13,7 @@ import math
 from ..errors import InputError
 from ..labels import LabelError, check_labels, one_hot
 
-__all__ = ["as_arrays", "from_pairs", "check_input", "check_pair", "one_hot", "square_side", "LabelError"]
+__all__ = ["as_arrays", "from_pairs", "check_input", "check_pair", "check_labels_for", "one_hot", "square_side", "LabelError"]
 
 
 def square_side(n_values):
@@ -35,14 +35,19 @@ def check_input(X, n_in, dtype=None):
     return np.ascontiguousarray(X.reshape(len(X), n_in), dtype=dtype)
 
 
+def check_labels_for(labels, n_out, m):
+    """``labels`` as m integers in 0..n_out-1 (one per input); InputError otherwise."""
+    labels = check_labels(np.asarray(labels), n_out)
+    if len(labels) != m:
+        raise InputError(f"{m} inputs but {len(labels)} labels")
+    return labels
+
+
 def check_pair(X, labels, n_in, n_out, dtype=None):
     """``(X (m, n_in), labels (m,))`` checked: X by ``check_input``, labels integers in
     0..n_out-1, one per row of X.  InputError otherwise."""
     X = check_input(X, n_in, dtype)
-    labels = check_labels(np.asarray(labels), n_out)
-    if len(labels) != len(X):
-        raise InputError(f"{len(X)} inputs but {len(labels)} labels")
-    return X, labels
+    return X, check_labels_for(labels, n_out, len(X))
 
 
 def _is_label(y):

@@ -20,12 +20,11 @@ member); y int labels (m,); probabilities (m, n_out) in float64.  NumPy only.
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
 from ..errors import InputError
-from ..labels import check_labels
+from .dataforms import check_input, check_labels_for
 from .model import KINDS, Trainable, model_from_header, parameter_shapes, register_kind
 
 __all__ = ["Ensemble", "COMBINE_RULES", "member_sizes", "vote"]
@@ -223,16 +222,9 @@ class Ensemble:
         return self.input_gradient(x, k)[0]
 
     # -- the members' answers --------------------------------------------------------
-    def _inputs(self, X):
-        X = np.asarray(X)
-        if X.ndim < 2 or math.prod(X.shape[1:]) != self.n_in:
-            raise InputError(f"inputs must have shape (m, {self.n_in}) (or images with {self.n_in} "
-                             f"values each), got {X.shape}")
-        return X.reshape(len(X), self.n_in)
-
     def member_probabilities(self, X):
         """Every member's output probabilities: float64 array (k, m, n_out) for X (m, n_in)."""
-        X = self._inputs(X)
+        X = check_input(X, self.n_in)
         out = np.empty((len(self.members), len(X), self.n_out))
         for j, member in enumerate(self.members):
             out[j] = member.probabilities(X)
@@ -242,23 +234,22 @@ class Ensemble:
         """The mean of the members' probabilities, float64 (m, n_out), rows summing to 1."""
         return self.member_probabilities(X).mean(axis=0)
 
-    def _combined(self, P):
-        """(mean probabilities (m, n_out), predictions (m,) by ``combine``) from P (k, m, n_out)."""
-        mean = P.mean(axis=0)
-        if self.combine == "mean":
-            return mean, np.argmax(mean, axis=1)
-        return mean, vote(np.argmax(P, axis=2), mean)
+    def answers(self, X):
+        """Every way the members answer, from one pass of each over X (m, n_in):
+        ``{"probabilities": the mean probabilities (m, n_out), "members": each member's
+        classes (k, m), "mean": argmax of the mean (m,), "vote": the majority vote (m,)}``."""
+        P = self.member_probabilities(X)
+        mean, members = P.mean(axis=0), np.argmax(P, axis=2)
+        return {"probabilities": mean, "members": members, "mean": np.argmax(mean, axis=1),
+                "vote": vote(members, mean)}
 
     def predict(self, X):
         """The ensemble's class for each row of X: int array (m,), by ``combine``."""
-        return self._combined(self.member_probabilities(X))[1]
+        return self.answers(X)[self.combine]
 
     # -- measuring -----------------------------------------------------------------
     def _labels(self, y, m):
-        y = check_labels(np.asarray(y), self.n_out)
-        if len(y) != m:
-            raise InputError(f"{m} inputs but {len(y)} labels")
-        return y
+        return check_labels_for(y, self.n_out, m)
 
     def measure(self, X, y, forward=None):
         """``(cost, number correct)`` over X (m, n_in) with int labels y (m,): the cost is the
@@ -266,13 +257,13 @@ class Ensemble:
         probability floored at 1e-300, so a confident mistake costs ~690, not infinity); the
         count is of predictions by ``combine`` that equal y.  ``forward`` is not used (the
         members choose their own)."""
-        P = self.member_probabilities(X)
-        y = self._labels(y, P.shape[1])
+        answers = self.answers(X)
+        mean = answers["probabilities"]
+        y = self._labels(y, len(mean))
         if len(y) == 0:
             return 0.0, 0
-        mean, predicted = self._combined(P)
         cost = -float(np.mean(np.log(np.maximum(mean[np.arange(len(y)), y], 1e-300))))
-        return cost, int(np.sum(predicted == y))
+        return cost, int(np.sum(answers[self.combine] == y))
 
     def accuracy(self, X, y):
         """Fraction of the m samples the ensemble (by ``combine``) classifies correctly."""
@@ -289,10 +280,7 @@ class Ensemble:
     def breakdown(self, X, y):
         """Both rules and every member on X (m, n_in), y (m,), from one pass of each member:
         ``{"mean": correct, "vote": correct, "members": [correct of each member]}``."""
-        P = self.member_probabilities(X)
-        y = self._labels(y, P.shape[1])
-        member_predictions = np.argmax(P, axis=2)                       # (k, m)
-        mean = P.mean(axis=0)
-        return {"mean": int(np.sum(np.argmax(mean, axis=1) == y)),
-                "vote": int(np.sum(vote(member_predictions, mean) == y)),
-                "members": [int(np.sum(p == y)) for p in member_predictions]}
+        answers = self.answers(X)
+        y = self._labels(y, answers["members"].shape[1])
+        return {"mean": int(np.sum(answers["mean"] == y)), "vote": int(np.sum(answers["vote"] == y)),
+                "members": [int(np.sum(p == y)) for p in answers["members"]]}

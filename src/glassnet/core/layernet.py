@@ -24,9 +24,8 @@ import math
 import numpy as np
 
 from ..errors import InputError
-from ..labels import check_labels
 from . import layers as L
-from .dataforms import check_input
+from .dataforms import check_input, check_labels_for
 from .gradcheck import STENCILS, worst_difference
 from .layers import get_activation, sigmoid
 from .model import check_seed, register_kind
@@ -488,10 +487,7 @@ class LayerNetwork:
 
     def check_labels(self, y, m):
         """y as ``m`` integer labels in 0..n_out-1; InputError otherwise."""
-        y = check_labels(np.asarray(y), self.n_out)
-        if len(y) != m:
-            raise InputError(f"{m} inputs but {len(y)} labels")
-        return y
+        return check_labels_for(y, self.n_out, m)
 
     def logits(self, X, *, batch_size=200):
         """The output layer's weighted input z^L, shape (m, n_out), inference mode (no
