@@ -72,7 +72,7 @@ def test_members_must_agree_and_bad_arguments_are_named():
         Ensemble([])
     with pytest.raises(TypeError, match="got str"):
         Ensemble(["net"])
-    with pytest.raises(InputError, match=r"inputs must have shape \(m, 3\)"):
+    with pytest.raises(InputError, match=r"inputs must have 3 values per sample"):
         Ensemble([Network([3, 3])]).predict(np.zeros((2, 4)))
 
 
