@@ -189,8 +189,10 @@ def test_nothing_found_is_one_line_with_a_hint(fake, tmp_path):
 
 
 def test_load_dataset_and_defaults(tmp_path, monkeypatch):
-    from glassnet.training.experiments import DATASETS, load_dataset
-    assert DATASETS["fashion"] == DATASETS["mnist"]
+    from glassnet.datasets import dataset_info, load_dataset
+    from glassnet.training.runs import DEFAULTS
+    assert DEFAULTS["fashion"] == DEFAULTS["mnist"]
+    assert dataset_info("fashion").image_shape == dataset_info("mnist").image_shape == (1, 28, 28)
     content = dict(CONTENT)           # load_dataset keeps the last 10,000 training images for validation
     content["train-images-idx3-ubyte"] = encode_idx(np.zeros((10_003, 28, 28), dtype=np.uint8))
     content["train-labels-idx1-ubyte"] = encode_idx(np.arange(10_003, dtype=np.uint8) % 10)

@@ -10,28 +10,40 @@ from glassnet.core.network import Network
 from glassnet.errors import InputError
 from glassnet.io import load
 from glassnet.training.augment import Augmenter
-from glassnet.training.experiments import (PRESETS, augmenter_from_options, config_from_options,
-                                           network_from_options, run_options, train_preset)
+from glassnet.training.runs import (PRESETS, augmenter_from_options, config_from_options, network_from_options,
+                                    run_options, train_preset)
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_every_preset_builds_its_network_and_schedule(name):
     opts = run_options("mnist", name)
-    net = network_from_options(opts, 784, seed=0)
+    preset = PRESETS[name].options
+    net = network_from_options(opts, (1, 28, 28), 10, seed=0)
     config = config_from_options(opts, 60000)
-    assert isinstance(net, LayerNetwork if "layers" in PRESETS[name] else Network)
-    assert config.epochs == PRESETS[name]["epochs"] and config.eta == PRESETS[name]["eta"]
-    assert config.mini_batch_size == PRESETS[name]["mini_batch_size"]
-    assert (augmenter_from_options(opts) is None) == (not PRESETS[name].get("augment"))
+    assert isinstance(net, LayerNetwork if "layers" in preset else Network)
+    assert config.epochs == preset["epochs"] and config.eta == preset["eta"]
+    assert config.mini_batch_size == preset["mini_batch_size"]
+    assert (augmenter_from_options(opts) is None) == (not preset.get("augment"))
+
+
+def test_every_preset_describes_itself_in_the_help():
+    from glassnet.cli import build_parser
+    parser = build_parser()
+    train = next(a for a in parser._actions if a.dest == "command").choices["train"]
+    text = next(a for a in train._actions if a.dest == "preset").help
+    for name, preset in PRESETS.items():
+        assert f"{name}: {preset.description}" in text
 
 
 def test_flags_beat_the_preset_which_beats_the_datasets_defaults():
     opts = run_options("mnist", "conv-fast", epochs=2)
-    assert opts["epochs"] == 2 and opts["eta"] == PRESETS["conv-fast"]["eta"] and opts["log_every"] == 1
+    assert opts["epochs"] == 2 and opts["eta"] == PRESETS["conv-fast"].options["eta"] and opts["log_every"] == 1
     with pytest.raises(InputError, match="unknown preset 'nope'"):
         run_options("mnist", "nope")
     with pytest.raises(InputError, match="unknown dataset"):
         run_options("cifar")
+    with pytest.raises(InputError, match="unknown option 'epoch'"):       # a typo is not silently ignored
+        run_options("mnist", "conv-fast", epoch=2)
 
 
 def test_augment_option_forms():

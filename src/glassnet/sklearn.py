@@ -32,10 +32,9 @@ except ImportError:        # no scikit-learn, or one older than 1.6 (no validate
     raise ImportError("glassnet.sklearn needs scikit-learn >= 1.6: pip install \"glassnet[sklearn]\"") from None
 
 from .core.functions import as_probabilities
-from .core.layernet import LayerNetwork
-from .core.network import Network
 from .training import TrainingConfig, fit as _fit, make_optimizer
-from .training.layerspec import parse_layers
+from .training.runs import network_from_options
+from .training.schedules import cosine_eta
 
 __all__ = ["GlassnetClassifier", "BOOK_CHAPTER_1"]
 
@@ -210,8 +209,7 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
         t = len(self.history_)
         eta = self.eta
         if self.schedule == "cosine":     # the schedule fit follows, one epoch per call
-            epochs = max(int(self.epochs), 1)
-            eta = self.eta * 0.5 * (1 + np.cos(np.pi * min(t, epochs - 1) / epochs))
+            eta = cosine_eta(self.eta, t, max(int(self.epochs), 1))
         config = self._config(1, float(eta), "constant")
         result = _fit(self.network_, (X, yi), config, optimizer=self.optimizer_)
         for record in result.history:
@@ -283,21 +281,20 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
         raise ValueError(f"random_state must be None, an int, a numpy Generator or RandomState, got {rs!r}")
 
     def _new_network(self, n_in, n_classes, rng, dtype):
+        """The network of the parameters (``training.runs.network_from_options``, as every run's):
+        the layers on (1, side, side) images when n_in is a square, else on rows of n_in values."""
         if self.layers is not None:
-            return self._new_layer_network(n_in, n_classes, rng, dtype)
-        net = Network([n_in, *self._hidden(), n_classes], seed=rng, cost=self.cost,
-                      activation=self.activation, init=self.init, dtype=dtype)
+            if not isinstance(self.layers, str):
+                raise ValueError(f"layers must be a string such as 'conv20x5,pool2,fc100', got {self.layers!r}")
+            side = math.isqrt(n_in)
+            shape = (1, side, side) if side * side == n_in else (n_in,)
+            options = dict(layers=self.layers, activation=self.activation)
+        else:
+            shape = (n_in,)
+            options = dict(sizes=[n_in, *self._hidden(), n_classes], cost=self.cost, activation=self.activation,
+                           init=self.init)
+        net = network_from_options(options, shape, n_classes, rng, dtype=dtype)
         # the Generator itself drives the network; record an int seed only (saved headers are JSON)
-        net.seed = int(self.random_state) if isinstance(self.random_state, numbers.Integral) else None
-        return net
-
-    def _new_layer_network(self, n_in, n_classes, rng, dtype):
-        if not isinstance(self.layers, str):
-            raise ValueError(f"layers must be a string such as 'conv20x5,pool2,fc100', got {self.layers!r}")
-        side = math.isqrt(n_in)
-        shape = (1, side, side) if side * side == n_in else (n_in,)
-        net = LayerNetwork(parse_layers(self.layers, shape, n_classes, activation=self.activation),
-                           seed=rng, dtype=dtype)
         net.seed = int(self.random_state) if isinstance(self.random_state, numbers.Integral) else None
         return net
 

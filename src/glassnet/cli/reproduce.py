@@ -1,8 +1,6 @@
 """``glassnet reproduce``: the book's tables, trained over seeds and printed against the book."""
 from __future__ import annotations
 
-import numpy as np
-
 from .common import EXIT_OK, CLIError, add_data_options, int_list, plots_dir, positive, writable
 
 NAME = "reproduce"
@@ -65,23 +63,22 @@ def run(args, out, err):
         return run_book_chapter(args, out, err)
     if args.quick or args.plots:
         raise CLIError("--quick and --plots are for --chapter 3 and 5")
-    from ..training.experiments import REPRODUCTION, reproduce
+    from ..book import chapter1
 
     if args.list:
-        for i, row in enumerate(REPRODUCTION, 1):
-            print(f"{i}. {row.name} ({row.dataset}, {row.epochs} epochs, "
-                  f"mini-batch {row.mini_batch_size or 'full'}, eta {row.eta:g})", file=out)
+        for i, row in enumerate(chapter1.CHAPTER_1, 1):
+            print(f"{i}. {row.describe()}", file=out)
         return EXIT_OK
-    rows = _rows(args, REPRODUCTION)
+    rows = _rows(args, chapter1.CHAPTER_1)
     output = writable(args.output) if args.output else None
 
     def on_result(row, r):
         print(f"# {row.name}, seed {r['seed']}: best {r['best']:.2f}%, final {r['final']:.2f}% "
               f"({r['seconds']:.0f} s)", file=err, flush=True)
 
-    done = reproduce(rows, args.seeds, epochs=args.epochs, data_dir=args.data_dir,
-                     cache_dir=args.cache_dir, on_result=on_result)
-    _emit(format_reproduction(done, args.seeds), output, out)
+    done = chapter1.reproduce_chapter1(rows, args.seeds, epochs=args.epochs, data_dir=args.data_dir,
+                                       cache_dir=args.cache_dir, on_result=on_result)
+    _emit(chapter1.format_markdown(done, args.seeds), output, out)
     return EXIT_OK
 
 
@@ -92,28 +89,6 @@ def _emit(text, output, out):
     if output:
         from ..files import atomic_write
         atomic_write(output, lambda f: f.write(text.encode()))
-
-
-def format_reproduction(rows, seeds):
-    """The chapter-1 table (Markdown): ours against the book, per seed, seconds per run."""
-    lines = ["| experiment | book | source | ours (best of seeds) | mean ± sd | per seed | seconds/run |",
-             "|---|---|---|---|---|---|---|"]
-    for row in rows:
-        key = "best" if row.best_of_seeds else "final"
-        vals = np.array([r[key] for r in row.results])
-        book = "-" if row.book is None else f"{row.book:.2f}%"
-        per_seed = ", ".join(f"{r['seed']}: {r[key]:.2f}" for r in row.results)
-        secs = np.mean([r["seconds"] for r in row.results])
-        label = "best epoch" if row.best_of_seeds else "final epoch"
-        if row.metric == "validation":
-            top = max(row.results, key=lambda r: r[key])
-            label = f"best validation epoch; test {top['test']:.2f}% there"
-        lines.append(f"| {row.name} | {book} | {row.source} | {vals.max():.2f}% ({label}) | "
-                     f"{vals.mean():.2f} ± {vals.std():.2f} | {per_seed} | {secs:.0f} |")
-    lines.append("")
-    lines.append(f"Seeds {','.join(map(str, seeds))}; accuracy on the 10,000 MNIST test images (on the "
-                 f"40% test part for the digits; on the 10,000 validation images where the row says so).")
-    return "\n".join(lines)
 
 
 def run_book_chapter(args, out, err):

@@ -77,9 +77,10 @@ def add_arguments(p):
 
 
 def run(args, out, err):
+    from ..training.runs import DEFAULTS
     from ..training.sweep import grid, load_sweep_data, run_sweep, write_csv
 
-    sizes = args.sizes or [[784, 30, 10] if args.dataset == "mnist" else [64, 30, 10]]
+    sizes = args.sizes or [DEFAULTS[args.dataset]["sizes"]]
     runs = grid(sizes=sizes, eta=args.eta, mini_batch_size=args.mini_batch_size, epochs=args.epochs,
                 cost=args.cost, l2=args.l2, seeds=args.seeds, dataset=args.dataset)
     output = writable(args.output)

@@ -3,6 +3,9 @@
 With no options this is the book's run: MNIST, 784-30-10, 30 epochs, mini-batch 10, eta
 3.0, printing ``Epoch j: correct / 10000`` after every epoch.  Dataset defaults, presets
 and flags are merged in that order (a flag beats a preset beats the dataset's default).
+The run itself -- network, configuration, data, augmenter, metadata -- is planned by
+``glassnet.training.runs.plan_run``, as ``train_preset`` plans it from Python; this module
+keeps the flags, the printing and the live page.
 """
 from __future__ import annotations
 
@@ -10,33 +13,19 @@ import argparse
 
 from ..version import __version__
 from ..core.functions import COSTS
+from ..training.runs import DEFAULTS, OPTION_KEYS, PRESETS, plan_run, run_options
 from .common import (EXIT_INTERRUPTED, EXIT_OK, CLIError, add_data_options, at_least, describe_network,
                      non_negative, parse_sizes, plots_dir, positive, writable)
 
 NAME = "train"
 HELP = "train a network and print the book's transcript"
 
-PRESET_HELP = {
-    "chapter3": "784-100-10 sigmoid, cross-entropy, scaled init, L2 5.0, eta 0.1 halved on plateaus",
-    "fast": "784-800-10 ReLU/softmax, He init, momentum 0.9, eta 0.1 cosine decay, batch 128, 50 epochs on "
-            "60,000 images, half distorted each epoch",
-    "best": "784-800-800-10, otherwise as fast but 110 epochs with every image distorted",
-    "conv-fast": "two ReLU conv-pools (20, 40 5x5) + FC 100, momentum 0.9, eta 0.05 cosine, batch 64, 5 epochs "
-                 "on 60,000 images",
-    "conv-best": "two ReLU conv-pools (32, 64 5x5), dropout 0.5 into FC 256, L2 0.5, momentum 0.9, eta 0.05 "
-                 "cosine, batch 64, 20 epochs on 60,000 images, each rotated, zoomed and shifted afresh every epoch",
-}
-
-#: train options that a preset or the dataset may set and a flag may override
-OPTION_KEYS = ("sizes", "layers", "epochs", "mini_batch_size", "eta", "log_every", "cost", "activation", "init",
-               "l2", "momentum", "schedule", "patience", "max_halvings", "early_stop", "augment",
-               "train_on_validation", "monitor_training")
 
 def add_arguments(t):
     t.description = ("Train a network by mini-batch SGD, printing 'Epoch j: correct / n' on the test set "
                      "after every epoch. With no options this is the book's run: MNIST, 784-30-10, 30 "
                      "epochs, mini-batch 10, eta 3.0.")
-    t.add_argument("--dataset", default="mnist", choices=["mnist", "digits", "fashion"],
+    t.add_argument("--dataset", default="mnist", choices=list(DEFAULTS),
                    help="mnist (the book's 50k/10k/10k split), fashion (Fashion-MNIST, the same split) or "
                         "digits (scikit-learn's 8x8 digits, the tutorial's 60/40 split; default there: "
                         "64-30-10, full batch, 3000 epochs, eta 0.25)")
@@ -56,9 +45,9 @@ def add_arguments(t):
                         "digits split (default 0): the same seed gives the same transcript")
     t.add_argument("--log-every", type=positive(int), metavar="K",
                    help="print every K-th epoch line (default 1; 100 for digits)")
-    t.add_argument("--preset", choices=sorted(PRESET_HELP),
+    t.add_argument("--preset", choices=sorted(PRESETS),
                    help="a documented recipe; flags given beside it override it. "
-                        + "; ".join(f"{k}: {v}" for k, v in sorted(PRESET_HELP.items())))
+                        + "; ".join(f"{k}: {PRESETS[k].description}" for k in sorted(PRESETS)))
     _add_chapter3_options(t)
     _add_run_options(t)
     add_data_options(t)
@@ -126,21 +115,21 @@ def _add_run_options(t):
                         "another in this process)")
 
 
-def _options(args):
-    """The merged options: the dataset's defaults, then the preset, then explicit flags."""
-    from ..training.experiments import run_options
-    opts = run_options(args.dataset, args.preset,
-                       **{key: getattr(args, key) for key in OPTION_KEYS if getattr(args, key) is not None})
+def _overrides(args):
+    """The flags given, as run options (``training.runs``: a flag beats a preset beats the
+    dataset's default), refused in one line where a flag cannot be used."""
+    overrides = {key: getattr(args, key) for key in OPTION_KEYS if getattr(args, key) is not None}
+    opts = run_options(args.dataset, args.preset, **overrides)
     if args.plots and not opts.get("monitor_training"):
-        opts["monitor_training"] = 10000         # the learning curves show the training cost
+        overrides["monitor_training"] = 10000        # the learning curves show the training cost
     if not 0 <= opts.get("momentum", 0.0) < 1:
         raise CLIError(f"--momentum must be below 1, got {opts['momentum']:g}")
-    if opts.get("layers"):
+    if opts.get("layers") is not None:
         given = [f"--{name}" for name in ("sizes", "cost", "init") if getattr(args, name) is not None]
         if given:
             raise CLIError(f"{', '.join(given)}: not used by a --layers network (its output is a softmax with "
                            f"the log-likelihood cost and network3's initialisation)")
-    return opts
+    return overrides
 
 
 def _check_files(args):
@@ -164,39 +153,16 @@ def _check_files(args):
     return paths
 
 
-def _data(args, opts, show, err):
-    from .progress import FetchProgress
-    from ..training.experiments import joined, load_dataset
-    training, validation, test, sha = load_dataset(args.dataset, seed=args.seed, data_dir=args.data_dir,
-                                                   cache_dir=args.cache_dir,
-                                                   progress=FetchProgress(err, enabled=show))
-    if opts.get("train_on_validation"):
-        if validation is None:
-            raise CLIError(f"--train-on-validation: {args.dataset} has no validation set")
-        if opts.get("early_stop") or opts.get("schedule") == "halve":
-            raise CLIError("--train-on-validation leaves no validation set for --early-stop or --schedule halve")
-        training, validation = joined(training, validation), None
-    if validation is None and (opts.get("early_stop") or opts.get("schedule") == "halve"):
-        raise CLIError(f"--early-stop and --schedule halve watch a validation set; {args.dataset} has none")
-    sizes = opts["sizes"]
-    if opts.get("layers"):
-        return training, validation, test, sha
-    if training.X.shape[1] != sizes[0] or sizes[-1] != 10:
-        raise CLIError(f"sizes {','.join(map(str, sizes))} do not fit {args.dataset}: the input layer "
-                       f"must have {training.X.shape[1]} neurons and the output layer 10")
-    return training, validation, test, sha
-
-
 def run(args, out, err):
     from .progress import is_terminal
 
-    opts = _options(args)
+    overrides = _overrides(args)
     paths = _check_files(args)
     show = is_terminal(err) if args.progress is None else args.progress
     watching = args.watch or args.watch_port is not None
     page = _start_watch(args, err) if watching else None    # before the data: the page opens meanwhile
     try:
-        return _train(args, opts, paths, show, page.watch if page else None, out, err)
+        return _train(args, overrides, paths, show, page.watch if page else None, out, err)
     except BaseException as e:
         if page is not None:        # the page says why the run ended
             page.watch.finish("interrupted" if isinstance(e, KeyboardInterrupt) else "failed", str(e) or None)
@@ -206,38 +172,32 @@ def run(args, out, err):
             page.close()
 
 
-def _train(args, opts, paths, show, watch, out, err):
-    from .progress import BatchProgress
-    from ..training import fit
+def _train(args, overrides, paths, show, watch, out, err):
+    from .progress import BatchProgress, FetchProgress
 
-    training, validation, test, sha = _data(args, opts, show, err)
-    from ..training.experiments import augmenter_from_options, config_from_options, network_from_options
-    net = network_from_options(opts, training.X.shape[1], args.seed)
-    config = config_from_options(opts, len(training.X))
+    plan = plan_run(args.dataset, args.preset, overrides, args.seed, data_dir=args.data_dir,
+                    cache_dir=args.cache_dir, progress=FetchProgress(err, enabled=show))
+    net, config, training, test = plan.network, plan.config, plan.training, plan.test
     if args.resume:                              # a checkpoint of another run is refused before any output
         from ..training import verify_checkpoint
         verify_checkpoint(paths["checkpoint"], net, config)
-    augment = augmenter_from_options(opts)
     if args.members > 1:
-        return _train_members(args, (training, validation, test, sha), net, config, augment, paths, out, err)
-    described = f"{_describe(net, config, augment)}, seed {args.seed}"
+        return _train_members(args, plan, paths, out, err)
+    described = f"{plan.describe()}, seed {args.seed}"
     print(f"# glassnet {__version__}: {describe_network(net)} on {args.dataset} ({len(training.X)} "
           f"training, {len(test.X)} test images), {described}", file=err)
     bar = BatchProgress("training", stream=err, enabled=show)
-    callbacks, on_batch, stop = _watch_hooks(watch, args, net, (training, test), (config, described),
-                                             bar if show else None)
+    callbacks, on_batch, stop = _watch_hooks(watch, args, plan, described, bar if show else None)
 
     def report(network, record):
         j = record["epoch"]
-        if j % opts["log_every"] == 0 or j == config.epochs - 1:
+        if j % plan.options["log_every"] == 0 or j == config.epochs - 1:
             print(f"Epoch {j}: {record['correct']} / {record['total']}", file=out, flush=True)
 
-    metadata = dict(dataset=args.dataset, data_sha256=sha,
-                    training=dict(config.__dict__, seed=args.seed, preset=args.preset,
-                                  augment=repr(augment) if augment else None, training_images=len(training.X)))
-    result = fit(net, training, config, validation=validation, test=test, augment=augment,
-                 callbacks=[report] + callbacks, on_batch=on_batch, checkpoint=paths["checkpoint"],
-                 resume=args.resume, handle_signals=paths["checkpoint"] is not None, metadata=metadata, stop=stop)
+    metadata = plan.metadata()
+    result = plan.fit(callbacks=[report] + callbacks, on_batch=on_batch, checkpoint=paths["checkpoint"],
+                      resume=args.resume, handle_signals=paths["checkpoint"] is not None, metadata=metadata,
+                      stop=stop)
     bar.close()
     by_page = watch is not None and _watch_finished(watch, net, result, paths, err)
     if result.stopped == "interrupted" and not by_page:    # the page's stop saves as a finished run does
@@ -245,28 +205,19 @@ def _train(args, opts, paths, show, watch, out, err):
               f"holds it: run the same command with --resume to continue", file=err)
         return EXIT_INTERRUPTED
     _summarise(net, result, config, test, err)
-    _write_outputs(args, net, result, dict(metadata, engine=result.engine), paths, test, err)
+    _write_outputs(args, plan, result, dict(metadata, engine=result.engine), paths, err)
     return EXIT_OK
 
 
-def _builder(net):
-    """A picklable ``build(seed)`` for networks like ``net`` (its members' recipe)."""
-    from ..training.ensemble import layer_builder, network_builder
-    if hasattr(net, "sizes"):
-        return network_builder(net.sizes, cost=net.cost.name, activation=net.activation.name,
-                               output_activation=net.output_activation.name, init=net.init)
-    return layer_builder(net.spec())
-
-
-def _train_members(args, data, net, config, augment, paths, out, err):
-    """``--members K``: K networks like ``net`` from seeds SEED.., trained by train_ensemble."""
+def _train_members(args, plan, paths, out, err):
+    """``--members K``: K networks like the plan's from seeds SEED.., trained by train_ensemble."""
     import time
     from ..io import save_ensemble
     from ..training.ensemble import train_ensemble
-    training, validation, test, sha = data
+    training, test = plan.training, plan.test
     seeds = [args.seed + k for k in range(args.members)]
-    print(f"# glassnet {__version__}: an ensemble of {args.members} x {describe_network(net)} on {args.dataset} "
-          f"({len(training.X)} training, {len(test.X)} test images), {_describe(net, config, augment)}, "
+    print(f"# glassnet {__version__}: an ensemble of {args.members} x {describe_network(plan.network)} on "
+          f"{args.dataset} ({len(training.X)} training, {len(test.X)} test images), {plan.describe()}, "
           f"seeds {seeds[0]}-{seeds[-1]}, {args.n_jobs} at a time", file=err)
 
     def on_member(result, done, total, index):
@@ -274,8 +225,8 @@ def _train_members(args, data, net, config, augment, paths, out, err):
               f"{result.seconds:.1f} s ({done} of {total} done)", file=err, flush=True)
 
     started = time.perf_counter()
-    ensemble, results = train_ensemble(_builder(net), training, config, seeds=seeds, validation=validation,
-                                       test=test, n_jobs=args.n_jobs, augment=augment, on_member=on_member,
+    ensemble, results = train_ensemble(plan.build, training, plan.config, seeds=seeds, validation=plan.validation,
+                                       test=test, n_jobs=args.n_jobs, augment=plan.augment, on_member=on_member,
                                        combine=args.combine)
     wall = time.perf_counter() - started
     scores = ensemble.breakdown(test.X, test.y)
@@ -286,11 +237,9 @@ def _train_members(args, data, net, config, augment, paths, out, err):
     print(f"# {wall:.1f} s in all ({sum(r.seconds for r in results):.1f} s of member training); the ensemble "
           f"answers by {args.combine}", file=err)
     if paths["save"]:
-        training_meta = dict(config.__dict__, seed=args.seed, seeds=seeds, preset=args.preset,
-                             augment=repr(augment) if augment else None, training_images=len(training.X))
         save_ensemble(ensemble, paths["save"], metadata=dict(
-            dataset=args.dataset, data_sha256=sha, training=training_meta, engine=results[0].engine,
-            members_history=[r.history for r in results], seconds=wall))
+            plan.metadata(seeds=seeds), engine=results[0].engine, members_history=[r.history for r in results],
+            seconds=wall))
         print(f"# saved the ensemble to {paths['save']}", file=err)
     return EXIT_OK
 
@@ -305,21 +254,20 @@ def _start_watch(args, err):
     return page
 
 
-def _watch_hooks(watch, args, net, data, run, bar):
+def _watch_hooks(watch, args, plan, description, bar):
     """``(callbacks, on_batch, stop)`` for fit: the live page's callback, its on_batch (then the
     progress bar's, if any) and its stop Event; without a page, none of them but the bar.
-    data: (training, test); run: (config, description). The speed of learning is measured on
-    the first 500 training images."""
+    The speed of learning is measured on the first 500 training images."""
     if watch is None:
         return [], bar, None
-    (training, test), (config, description) = data, run
+    training, test = plan.training, plan.test
     history = None
     if args.resume:                           # the page shows the curves from the first epoch
         from ..training import read_checkpoint
         history = read_checkpoint(args.checkpoint)[1]["state"]["history"]
-    image_shape = (8, 8) if args.dataset == "digits" else (28, 28)
-    watch.attach(net, test=(test.X, test.y), sample=(training.X[:500], training.y[:500]), image_shape=image_shape,
-                 meta=dict(dataset=args.dataset, epochs=config.epochs, description=description), history=history)
+    watch.attach(plan.network, test=(test.X, test.y), sample=(training.X[:500], training.y[:500]),
+                 image_shape=plan.info.image_shape[1:], history=history,
+                 meta=dict(dataset=args.dataset, epochs=plan.config.epochs, description=description))
 
     def on_batch(done, total):
         watch.on_batch(done, total)
@@ -356,36 +304,17 @@ def _summarise(net, result, config, test, err):
               f"{len(test.y)}", file=err)
 
 
-def _write_outputs(args, net, result, metadata, paths, test, err):
+def _write_outputs(args, plan, result, metadata, paths, err):
+    net, test = plan.network, plan.test
     if paths["save"]:
         from ..io import save
         save(net, paths["save"], metadata=dict(metadata, history=result.history, stopped=result.stopped,
                                                best_epoch=result.best_epoch))
         print(f"# saved the network to {paths['save']}", file=err)
     if paths["plots"]:
-        from ..datasets import digits_test_images
+        from ..datasets import readable_test_images
         from ..views.plots import save_training_plots
-        # on the digits, show the raw 8x8 images, not the standardised ones the network sees
-        images = digits_test_images(args.seed, test.y) if args.dataset == "digits" else None
+        # the images as a person reads them (the digits' raw 8x8 pixels), not as the network sees them
+        images = readable_test_images(args.dataset, args.seed, test.y)
         written = save_training_plots(net, result.history, paths["plots"], test=(test.X, test.y), images=images)
         print(f"# wrote {len(written)} plots to {paths['plots']}", file=err)
-
-
-def _describe(net, config, augment):
-    parts = [f"{config.epochs} epochs", f"mini-batch {config.mini_batch_size}", f"eta {config.eta:g}"]
-    if not hasattr(net, "sizes"):
-        parts.append("softmax, log-likelihood cost")
-    elif net.cost.name != "quadratic" or net.activation.name != "sigmoid":
-        parts.append(f"{net.activation.name}/{net.output_activation.name}, {net.cost.name} cost")
-    if getattr(net, "init", "standard") != "standard":
-        parts.append(f"{net.init} init")
-    for name, value in (("L2", config.lmbda), ("momentum", config.momentum)):
-        if value:
-            parts.append(f"{name} {value:g}")
-    if config.schedule != "constant":
-        parts.append(f"{config.schedule} schedule")
-    if config.early_stop:
-        parts.append(f"early stop {config.early_stop}")
-    if augment is not None:
-        parts.append("augmented")
-    return ", ".join(parts)

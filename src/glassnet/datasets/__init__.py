@@ -1,4 +1,9 @@
-"""Datasets for glassnet: MNIST and Fashion-MNIST (fetched and verified), scikit-learn's 8x8 digits."""
+"""Datasets for glassnet: MNIST and Fashion-MNIST (fetched and verified), scikit-learn's 8x8 digits.
+
+``load_dataset(name)`` loads any of them by name; ``dataset_info(name)`` says what it is (image
+shape, classes, whether it has a validation set) without loading it.
+"""
+from .catalog import CATALOG, DatasetInfo, dataset_info, load_dataset, readable_test_images
 from .digits import digits_test_images, load_digits_split
 from .fashion import (
     FASHION_CLASSES,
@@ -30,7 +35,10 @@ from .mnist import (
 )
 
 __all__ = [
+    "CATALOG",
     "Dataset",
+    "DatasetInfo",
+    "dataset_info",
     "digits_test_images",
     "FASHION_CLASSES",
     "FASHION_FILES",
@@ -48,6 +56,7 @@ __all__ = [
     "fetch_fashion_mnist",
     "fetch_files",
     "fetch_mnist",
+    "load_dataset",
     "load_digits_split",
     "load_fashion_mnist",
     "load_mnist",
@@ -55,6 +64,7 @@ __all__ = [
     "mnist_mirrors",
     "one_hot",
     "read_idx",
+    "readable_test_images",
     "vectorized_result",
     "write_idx",
 ]

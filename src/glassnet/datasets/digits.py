@@ -10,7 +10,10 @@ import numpy as np
 
 from .mnist import Dataset
 
-__all__ = ["load_digits_split", "digits_test_images"]
+__all__ = ["load_digits_split", "digits_test_images", "IMAGE_SHAPE"]
+
+#: (height, width) of one image: 8 x 8 pixels, a row of 64 features
+IMAGE_SHAPE = (8, 8)
 
 _NEEDS_SKLEARN = 'the digits dataset needs scikit-learn: pip install "glassnet[digits]"'
 

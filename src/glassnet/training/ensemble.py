@@ -12,7 +12,8 @@ masks, shuffling, augmentation -- comes from its network's Generator, seeded by 
 
 ``build`` travels to the worker processes, so it must pickle: a top-level function or a
 ``functools.partial`` of one over plain data, e.g. ``layer_builder(spec)`` for
-``LayerNetwork.from_spec(spec, seed=seed)`` -- not a lambda or a nested function
+``LayerNetwork.from_spec(spec, seed=seed)``, or a run plan's ``build`` (``training.runs``:
+``network_from_options`` over the run's options) -- not a lambda or a nested function
 (loky and dask ship them with cloudpickle, which may cope, but a plain ``pickle`` would not).
 
 Library code: it never prints; ``on_member`` reports each member as it finishes.
@@ -26,12 +27,11 @@ from dataclasses import dataclass, field
 
 from ..core.ensemble import Ensemble
 from ..core.layernet import LayerNetwork
-from ..core.network import Network
 from ..errors import InputError
 from .loop import TrainingConfig, fit
 from .sweep import map_parallel
 
-__all__ = ["train_ensemble", "train_member", "MemberResult", "layer_builder", "network_builder", "map_parallel"]
+__all__ = ["train_ensemble", "train_member", "MemberResult", "layer_builder", "map_parallel"]
 
 
 @dataclass
@@ -67,16 +67,6 @@ class MemberResult:
 
 def _build_layer_network(spec, seed, dtype=None):
     return LayerNetwork.from_spec(spec, seed=seed, dtype=dtype)
-
-
-def _build_network(options, seed):
-    return Network(seed=seed, **options)
-
-
-def network_builder(sizes, **options):
-    """A picklable ``build(seed)`` making the book's ``Network(sizes, seed=seed, **options)``
-    (options: cost, activation, init, dtype, as ``Network`` takes them)."""
-    return functools.partial(_build_network, dict(options, sizes=list(sizes)))
 
 
 def layer_builder(spec, dtype=None):
@@ -119,7 +109,7 @@ def train_ensemble(build, training, config: TrainingConfig, *, seeds, validation
     """Train one member per seed and return ``(Ensemble, [MemberResult, ...])`` in seed order.
 
     build : ``build(seed) -> Network or LayerNetwork``, picklable (see the module docstring;
-        ``layer_builder(spec)`` for a layer network)
+        ``layer_builder(spec)`` for a layer network, ``RunPlan.build`` for a run's)
     training, validation, test : ``(X, y)`` pairs or data sets with ``.X``/``.y``;
         X (n, n_in) (images flat), y int labels (n,)
     config : the ``TrainingConfig`` every member trains with (``keep_best=True``, the

@@ -3,11 +3,12 @@
 ``grid(...)`` lists the runs (every combination of the values given, times the seeds);
 ``run_sweep(runs, ...)`` trains them on the local cores through joblib, or on a Dask
 cluster with ``scheduler="tcp://host:8786"`` (joblib's "dask" backend; needs the
-extra ``dask``), and returns one row per run.  Each run builds a ``Network``, trains
-it with ``glassnet.training.fit`` watching a validation set and the test set, and
-reports the best validation accuracy, the test accuracy at that epoch and its
-seconds.  The data are loaded once, in the caller, and passed to the workers as
-arrays (joblib memory-maps them for local processes; dask scatters them once).
+extra ``dask``), and returns one row per run.  Each run builds a ``Network`` from its
+options (``training.runs``, as every run does), trains it with ``glassnet.training.fit``
+watching a validation set and the test set, and reports the best validation accuracy,
+the test accuracy at that epoch and its seconds.  The data are loaded once, in the
+caller, and passed to the workers as arrays (joblib memory-maps them for local
+processes; dask scatters them once).
 
 This module is library code: it never prints.  ``glassnet sweep`` (cli/sweep.py) is
 the command around it.
@@ -28,10 +29,7 @@ from ..core.functions import COSTS as COST_TABLE
 from ..errors import InputError
 
 __all__ = ["map_parallel", "Run", "grid", "load_sweep_data", "run_one", "run_sweep", "write_csv", "best_config",
-           "format_table", "COLUMNS", "CONFIG_KEYS", "INPUTS"]
-
-#: the number of input neurons each data set needs (its output layer has 10)
-INPUTS = {"mnist": 784, "digits": 64}
+           "format_table", "COLUMNS", "CONFIG_KEYS"]
 
 #: the hyper-parameters a sweep varies (everything of a run but its seed)
 CONFIG_KEYS = ("sizes", "eta", "mini_batch_size", "epochs", "cost", "l2")
@@ -65,15 +63,15 @@ def grid(*, sizes, eta, mini_batch_size, epochs, cost=("quadratic",), l2=(0.0,),
     a value given twice counts once.
 
     Raises ValueError naming the first bad value.  With ``dataset`` the sizes must fit
-    it (``INPUTS[dataset]`` inputs, 10 outputs).
+    it (its inputs and classes: ``runs.check_sizes``).
     """
+    from .runs import check_sizes
     sizes = [tuple(int(n) for n in s) for s in sizes]
     for s in sizes:
         if len(s) < 2 or min(s) < 1:
             raise InputError(f"sizes need at least two layers, each > 0, got {'-'.join(map(str, s))}")
-        if dataset is not None and (s[0] != INPUTS[dataset] or s[-1] != 10):
-            raise InputError(f"sizes {'-'.join(map(str, s))} do not fit {dataset}: the input layer must "
-                             f"have {INPUTS[dataset]} neurons and the output layer 10")
+        if dataset is not None:
+            check_sizes(s, dataset, sep="-")
     for value in eta:
         if not (value > 0 and math.isfinite(value)):
             raise InputError(f"eta must be > 0, got {value}")
@@ -106,7 +104,7 @@ def load_sweep_data(dataset, *, split_seed=0, validation_fraction=1 / 6, data_di
     (seeded by ``split_seed``), with ``validation_fraction`` of its training part held
     out as validation, drawn by ``numpy.random.default_rng(split_seed)``.
     """
-    from .experiments import load_dataset
+    from ..datasets import load_dataset
     training, validation, test, _ = load_dataset(dataset, seed=split_seed, data_dir=data_dir,
                                                  cache_dir=cache_dir, progress=progress)
     if validation is None:
@@ -126,8 +124,8 @@ def run_one(run, X_train, y_train, X_val, y_val, X_test, y_test, *, blas_threads
     can scatter each once.  ``blas_threads`` caps the BLAS threads while it trains
     (threadpoolctl, when installed), so parallel runs do not oversubscribe cores.
     """
-    from ..core.network import Network
-    from .loop import TrainingConfig, TrainingDiverged, fit
+    from .loop import TrainingDiverged, fit
+    from .runs import config_from_options, network_from_options
 
     limit = contextlib.nullcontext()
     if blas_threads is not None:
@@ -138,9 +136,10 @@ def run_one(run, X_train, y_train, X_val, y_val, X_test, y_test, *, blas_threads
             pass
     start = time.perf_counter()
     with limit:
-        net = Network(list(run.sizes), seed=run.seed, cost=run.cost)
-        config = TrainingConfig(epochs=run.epochs, mini_batch_size=run.mini_batch_size, eta=run.eta,
-                                lmbda=run.l2, keep_best=False)
+        options = dict(sizes=list(run.sizes), cost=run.cost, epochs=run.epochs, mini_batch_size=run.mini_batch_size,
+                       eta=run.eta, l2=run.l2)
+        net = network_from_options(options, run.sizes[:1], run.sizes[-1], run.seed)
+        config = config_from_options(options, len(X_train))
         try:
             result = fit(net, (X_train, y_train), config, validation=(X_val, y_val), test=(X_test, y_test))
             history, best = result.history, result.best_epoch

@@ -1,0 +1,289 @@
+"""One path from options to a training run: ``plan_run(dataset, preset, overrides, seed)``.
+
+A run's options are merged in one order: the data set's defaults (``DEFAULTS``), then a
+documented recipe (``PRESETS``), then the caller's overrides (``glassnet train``'s flags, a
+Python caller's keywords).  ``plan_run`` checks them against the data set
+(``glassnet.datasets.dataset_info``), loads the data and returns a ``RunPlan``: the network,
+its ``TrainingConfig``, the data, the augmenter, a picklable ``build(seed)`` for more networks
+like it (an ensemble's members), the run's metadata and its one-line description.
+``glassnet train``, ``train_preset``, the chapter-1 table, sweeps and the estimator all build
+their networks here (``network_from_options``).
+
+The options (``OPTION_KEYS``):
+    sizes          neurons per layer, input first (the book's ``Network``), or
+    layers         a chapter-6 layer network in ``layerspec``'s notation (``LayerNetwork``)
+    cost, activation, init     of a ``Network`` (activation: also a layer network's default)
+    epochs, mini_batch_size (None: all the training images), eta, l2, momentum, schedule,
+    patience, max_halvings, early_stop, monitor_training    the ``TrainingConfig``
+    augment        True, a share of the images, or ``Augmenter``'s arguments (a dict)
+    train_on_validation        train on the training and validation images together
+    log_every      how often ``glassnet train`` prints an epoch's line
+
+Library code: nothing here prints.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..core.network import Network
+from ..errors import InputError
+from .loop import TrainingConfig, fit
+
+__all__ = ["DEFAULTS", "Preset", "PRESETS", "OPTION_KEYS", "run_options", "network_from_options",
+           "config_from_options", "augmenter_from_options", "check_sizes", "joined", "RunPlan", "plan_run",
+           "train_preset"]
+
+#: every option a run takes (see the module docstring)
+OPTION_KEYS = ("sizes", "layers", "epochs", "mini_batch_size", "eta", "log_every", "cost", "activation", "init",
+               "l2", "momentum", "schedule", "patience", "max_halvings", "early_stop", "augment",
+               "train_on_validation", "monitor_training")
+
+#: per-dataset defaults: the book's run for MNIST (and Fashion-MNIST), the tutorial's
+#: full-batch gradient descent for scikit-learn's 8x8 digits.
+DEFAULTS = {
+    "mnist": dict(sizes=[784, 30, 10], epochs=30, mini_batch_size=10, eta=3.0, log_every=1),
+    "digits": dict(sizes=[64, 30, 10], epochs=3000, mini_batch_size=None, eta=0.25, log_every=100),
+    "fashion": dict(sizes=[784, 30, 10], epochs=30, mini_batch_size=10, eta=3.0, log_every=1),
+}
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A documented recipe: its options and the line that describes it (``glassnet train --help``)."""
+    description: str
+    options: dict
+
+
+#: documented recipes for ``glassnet train --preset NAME`` and ``train_preset(NAME)``
+PRESETS = {
+    # chapter 3 of the book
+    "chapter3": Preset(
+        "784-100-10 sigmoid, cross-entropy, scaled init, L2 5.0, eta 0.1 halved on plateaus",
+        dict(sizes=[784, 100, 10], cost="cross-entropy", init="scaled", l2=5.0, eta=0.1, epochs=60,
+             mini_batch_size=10, schedule="halve", patience=10, max_halvings=7)),
+    # MLPs with ReLU, softmax and momentum on all 60,000 training images, freshly distorted
+    # every epoch (rotation, zoom, shift, elastic)
+    "fast": Preset(
+        "784-800-10 ReLU/softmax, He init, momentum 0.9, eta 0.1 cosine decay, batch 128, 50 epochs on "
+        "60,000 images, half distorted each epoch",
+        dict(sizes=[784, 800, 10], activation="relu", cost="log-likelihood", init="he", momentum=0.9, eta=0.1,
+             schedule="cosine", mini_batch_size=128, epochs=50, augment=0.5, monitor_training=10000,
+             train_on_validation=True)),
+    "best": Preset(
+        "784-800-800-10, otherwise as fast but 110 epochs with every image distorted",
+        dict(sizes=[784, 800, 800, 10], activation="relu", cost="log-likelihood", init="he", momentum=0.9,
+             eta=0.1, schedule="cosine", mini_batch_size=128, epochs=110, augment=1.0, monitor_training=10000,
+             train_on_validation=True)),
+    # chapter 6's layers with glassnet's recipe: conv-fast for a quick 99% (five epochs);
+    # conv-best for 99.5% in 3 minutes (no elastic distortion)
+    "conv-fast": Preset(
+        "two ReLU conv-pools (20, 40 5x5) + FC 100, momentum 0.9, eta 0.05 cosine, batch 64, 5 epochs "
+        "on 60,000 images",
+        dict(layers="conv20x5:relu,pool2,conv40x5:relu,pool2,fc100:relu", momentum=0.9, eta=0.05,
+             schedule="cosine", mini_batch_size=64, epochs=5, train_on_validation=True)),
+    "conv-best": Preset(
+        "two ReLU conv-pools (32, 64 5x5), dropout 0.5 into FC 256, L2 0.5, momentum 0.9, eta 0.05 "
+        "cosine, batch 64, 20 epochs on 60,000 images, each rotated, zoomed and shifted afresh every epoch",
+        dict(layers="conv32x5:relu,pool2,conv64x5:relu,pool2,fc256:relu:d0.5", momentum=0.9, eta=0.05, l2=0.5,
+             schedule="cosine", mini_batch_size=64, epochs=20, train_on_validation=True,
+             augment=dict(rotate=8.0, zoom=0.08, shift=2.0, elastic_alpha=0.0))),
+}
+
+
+def run_options(dataset="mnist", preset=None, **overrides):
+    """The merged options of a run: the data set's defaults, then the preset, then ``overrides``.
+
+    InputError naming an unknown dataset, preset or option.
+    """
+    if dataset not in DEFAULTS:
+        raise InputError(f"unknown dataset {dataset!r}; choose one of {', '.join(DEFAULTS)}")
+    if preset is not None and preset not in PRESETS:
+        raise InputError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    unknown = sorted(set(overrides) - set(OPTION_KEYS))
+    if unknown:
+        raise InputError(f"unknown option {unknown[0]!r}; the options are {', '.join(OPTION_KEYS)}")
+    return {**DEFAULTS[dataset], **(PRESETS[preset].options if preset else {}), **overrides}
+
+
+def _layered(opts):
+    return opts.get("layers") is not None
+
+
+def network_from_options(opts, input_shape, n_out=10, seed=None, *, dtype=None):
+    """The network ``opts`` describe, drawn from ``seed`` (an int or a Generator).
+
+    ``opts["layers"]``: the ``LayerNetwork`` those layers make on one input of ``input_shape``
+    ((c, h, w) images, or (n,)) with an ``n_out`` softmax (float32 unless ``dtype``); else the
+    book's ``Network`` of ``opts["sizes"]`` with the options' cost, activation and init.
+    """
+    if _layered(opts):
+        from .layerspec import layer_network
+        return layer_network(opts["layers"], input_shape, n_out, activation=opts.get("activation", "sigmoid"),
+                             seed=seed, dtype=dtype or "float32")
+    return Network(opts["sizes"], seed=seed, cost=opts.get("cost", "quadratic"),
+                   activation=opts.get("activation", "sigmoid"), init=opts.get("init", "standard"), dtype=dtype)
+
+
+def config_from_options(opts, n_training):
+    """The ``TrainingConfig`` of merged options (a mini-batch size of None: all ``n_training``)."""
+    schedule = opts.get("schedule", "constant")
+    return TrainingConfig(
+        epochs=opts["epochs"], mini_batch_size=opts["mini_batch_size"] or n_training, eta=opts["eta"],
+        lmbda=opts.get("l2", 0.0), momentum=opts.get("momentum", 0.0), schedule=schedule,
+        patience=opts.get("patience", 5), max_halvings=opts.get("max_halvings", 7),
+        early_stop=opts.get("early_stop"), keep_best=bool(opts.get("early_stop") or schedule == "halve"),
+        monitor_training=opts.get("monitor_training", 0))
+
+
+def augmenter_from_options(opts):
+    """The ``Augmenter`` of ``opts["augment"]``: None when absent or false; True: every image
+    with the default distortions; a number: that share of the images; a dict: Augmenter's
+    own arguments."""
+    value = opts.get("augment")
+    if not value:
+        return None
+    from .augment import Augmenter
+    if isinstance(value, dict):
+        return Augmenter(**value)
+    return Augmenter(fraction=1.0 if value is True else float(value))
+
+
+def check_sizes(sizes, dataset, sep=","):
+    """InputError unless a ``Network`` of ``sizes`` fits ``dataset``'s inputs and classes
+    (the sizes written joined by ``sep`` in the message)."""
+    from ..datasets import dataset_info        # here, not above: the command line starts without the data layer
+    info = dataset_info(dataset)
+    if sizes[0] != info.n_inputs or sizes[-1] != info.n_classes:
+        raise InputError(f"sizes {sep.join(map(str, sizes))} do not fit {dataset}: the input layer must have "
+                         f"{info.n_inputs} neurons and the output layer {info.n_classes}")
+
+
+def _check_against_data(opts, info):
+    """Refuse options the data set cannot serve, before any data are read (the messages name
+    the options as ``glassnet train``'s flags spell them)."""
+    watching = opts.get("early_stop") or opts.get("schedule") == "halve"
+    if opts.get("train_on_validation"):
+        if not info.has_validation:
+            raise InputError(f"--train-on-validation: {info.name} has no validation set")
+        if watching:
+            raise InputError("--train-on-validation leaves no validation set for --early-stop or --schedule halve")
+    elif watching and not info.has_validation:
+        raise InputError(f"--early-stop and --schedule halve watch a validation set; {info.name} has none")
+    if not _layered(opts):
+        check_sizes(opts["sizes"], info.name)
+
+
+def _check_augmenter(augment, info):
+    if augment is None:
+        return
+    shape = (augment.side, augment.side)
+    if shape != tuple(info.image_shape[1:]):
+        raise InputError(f"the augmenter distorts {shape[0]}x{shape[1]} images; the {info.name} images are "
+                         f"{'x'.join(map(str, info.image_shape[1:]))}")
+
+
+def joined(training, validation):
+    """One data set of the training images followed by the validation images (MNIST's 60,000)."""
+    return type(training)(np.concatenate([training.X, validation.X]), np.concatenate([training.y, validation.y]))
+
+
+@dataclass
+class RunPlan:
+    """A run, ready to train: what ``plan_run`` returns.
+
+    network : the network to train, drawn from ``seed``; ``build(seed)`` draws another like it
+        (picklable: a ``functools.partial`` of ``network_from_options`` over plain data)
+    config : its ``TrainingConfig``;  augment : an ``Augmenter`` or None
+    training, validation, test : the data sets (``.X`` (n, n_inputs), ``.y`` (n,));
+        validation None for the digits and when training on the validation images
+    sha256 : the data files' hashes;  info : the data set's ``DatasetInfo``
+    """
+    dataset: str
+    preset: str | None
+    seed: int
+    options: dict
+    info: object
+    network: object = field(repr=False)
+    build: object = field(repr=False)
+    config: TrainingConfig
+    augment: object
+    training: object = field(repr=False)
+    validation: object = field(repr=False)
+    test: object = field(repr=False)
+    sha256: dict = field(default_factory=dict, repr=False)
+
+    def fit(self, **kwargs):
+        """``training.fit`` of the plan's network on its data; ``kwargs`` go to ``fit`` (and
+        replace the plan's validation, test or augment when given)."""
+        data = dict(validation=self.validation, test=self.test, augment=self.augment)
+        return fit(self.network, self.training, self.config, **{**data, **kwargs})
+
+    def metadata(self, **training):
+        """The header facts of a model file of this run: dataset, data_sha256 and training (the
+        config, seed, ``training``'s extra facts, preset, augmenter, number of training images)."""
+        facts = dict(self.config.__dict__, seed=self.seed, **training, preset=self.preset,
+                     augment=repr(self.augment) if self.augment else None, training_images=len(self.training.X))
+        return dict(dataset=self.dataset, data_sha256=self.sha256, training=facts)
+
+    def describe(self):
+        """One line: epochs, mini-batch, eta and every choice away from the book's chapter 1."""
+        opts, config = self.options, self.config
+        parts = [f"{config.epochs} epochs", f"mini-batch {config.mini_batch_size}", f"eta {config.eta:g}"]
+        if _layered(opts):
+            parts.append("softmax, log-likelihood cost")
+        else:
+            cost, activation, init = (opts.get("cost", "quadratic"), opts.get("activation", "sigmoid"),
+                                      opts.get("init", "standard"))
+            if cost != "quadratic" or activation != "sigmoid":
+                parts.append(f"{activation}/{self.network.summary()['output_activation']}, {cost} cost")
+            if init != "standard":
+                parts.append(f"{init} init")
+        for name, value in (("L2", config.lmbda), ("momentum", config.momentum)):
+            if value:
+                parts.append(f"{name} {value:g}")
+        if config.schedule != "constant":
+            parts.append(f"{config.schedule} schedule")
+        if config.early_stop:
+            parts.append(f"early stop {config.early_stop}")
+        if self.augment is not None:
+            parts.append("augmented")
+        return ", ".join(parts)
+
+
+def plan_run(dataset="mnist", preset=None, overrides=None, seed=0, *, data=None, data_dir=None, cache_dir=None,
+             progress=None):
+    """Everything a run of ``dataset`` with ``preset`` and ``overrides`` needs, as a ``RunPlan``.
+
+    seed : draws the network (and the digits' split).  data : ``load_dataset(dataset,
+    seed=seed)``'s tuple, to reuse one load for several runs (loaded when None, with
+    data_dir, cache_dir and progress).  InputError, before any data are read, for options
+    the data set cannot serve (sizes that do not fit it, a validation set it does not have).
+    """
+    from ..datasets import dataset_info, load_dataset
+    opts = run_options(dataset, preset, **(overrides or {}))
+    info = dataset_info(dataset)
+    _check_against_data(opts, info)
+    augment = augmenter_from_options(opts)
+    _check_augmenter(augment, info)
+    if data is None:
+        data = load_dataset(dataset, seed=seed, data_dir=data_dir, cache_dir=cache_dir, progress=progress)
+    training, validation, test, sha256 = data
+    if opts.get("train_on_validation"):
+        training, validation = joined(training, validation), None
+    build = functools.partial(network_from_options, opts, info.image_shape, info.n_classes)
+    return RunPlan(dataset, preset, seed, opts, info, build(seed), build, config_from_options(opts, len(training.X)),
+                   augment, training, validation, test, dict(sha256))
+
+
+def train_preset(preset, *, seed=0, dataset="mnist", data_dir=None, cache_dir=None, callbacks=(), **overrides):
+    """Train a documented recipe from Python as ``glassnet train --preset PRESET`` does.
+
+    ``overrides`` replace the preset's options (e.g. ``epochs=3``).  Returns
+    ``(network, FitResult, test)``: the trained network, its per-epoch history (test
+    accuracy after every epoch) and the test set it was measured on.
+    """
+    plan = plan_run(dataset, preset, overrides, seed, data_dir=data_dir, cache_dir=cache_dir)
+    return plan.network, plan.fit(callbacks=callbacks), plan.test
