@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Time to accuracy: glassnet's presets trained over several seeds, one after another.
 
-Each run is ``glassnet.training.experiments.train_preset(PRESET, seed=S)`` -- exactly
+Each run is ``glassnet.training.runs.train_preset(PRESET, seed=S)`` -- exactly
 ``glassnet train --preset PRESET --seed S`` -- on MNIST's 60,000 training images, measured
 on the 10,000 test images after every epoch; the figure reported is the *final* epoch's
 (no selection on the test set). Training seconds are the sum of the epochs' seconds (the
@@ -23,7 +23,7 @@ import statistics
 import sys
 import time
 
-from glassnet.training.experiments import PRESETS, train_preset
+from glassnet.training.runs import PRESETS, train_preset
 from glassnet.version import __version__
 
 
@@ -49,7 +49,7 @@ def run(preset, seed, epochs):
 
 
 def table(preset, runs, target, budget):
-    lines = [f"`{preset}` ({PRESETS[preset]}), glassnet {__version__}, Python {platform.python_version()}",
+    lines = [f"`{preset}` ({PRESETS[preset].options}), glassnet {__version__}, Python {platform.python_version()}",
              "", "| seed | test accuracy, final epoch | best epoch (not used) | training s | wall s | engine |",
              "|---:|---:|---:|---:|---:|---|"]
     for r in runs:

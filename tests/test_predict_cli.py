@@ -183,7 +183,7 @@ def test_evaluate_reports_accuracy_and_a_table_per_digit(trained, mnist):
 
 def test_evaluate_a_digits_model_on_its_own_split(tmp_path):
     pytest.importorskip("sklearn")
-    from glassnet.training.experiments import load_dataset
+    from glassnet.datasets import load_dataset
     training, _, test, _ = load_dataset("digits", seed=3)
     net = glassnet.Network([64, 30, 10], seed=0)
     net.SGD((training.X, training.y), 30, len(training.X), 0.5, log=None)

@@ -36,7 +36,7 @@ def add_arguments(b):
 def run(args, out, err):
     from ..version import __version__
     from ..book.baselines import import_svc, run_baselines
-    from ..training.experiments import load_dataset
+    from ..datasets import load_dataset
 
     output = writable(args.output) if args.output else None
     if args.svm:

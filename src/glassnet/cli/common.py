@@ -185,7 +185,7 @@ def model_test_set(path, net, header, args):
     """``(dataset, seed, test set)`` a saved model is measured on: MNIST's 10,000 test images,
     Fashion-MNIST's, or the digits' 40% test part split with the model's training seed.
     Any model kind (``io_sizes``); CLIError when its inputs or outputs do not fit the data."""
-    from ..training.experiments import load_dataset
+    from ..datasets import load_dataset
     name, seed = model_dataset(path, header)
     _, _, test, _ = load_dataset(name, seed=seed, data_dir=args.data_dir, cache_dir=args.cache_dir)
     n_in, n_out = io_sizes(net)

@@ -6,7 +6,8 @@
     optimizers   plain SGD with L2 and momentum, each owning its state
     checkpoint   atomic checkpoints and bit-identical resume
     augment      distorted copies of the training images, redrawn every epoch
-    experiments  named data sets, presets and the reproduction tables
+    runs         one path from options (data set, preset, overrides, seed) to a run
+    schedules    learning-rate schedules (cosine)
     sweep        grids of runs in parallel (joblib, or Dask on a cluster)
 
 Imports the core, the engines, the data layer and ``io``; never the CLI or the web.

@@ -27,6 +27,7 @@ from ..core.model import Trainable, resolve_engine
 from ..errors import CheckpointError, InputError, TrainingDiverged
 from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from .optimizers import make_optimizer
+from .schedules import cosine_eta
 
 __all__ = ["TrainingConfig", "fit", "TrainingDiverged", "FitResult", "save_checkpoint",
            "load_checkpoint", "read_checkpoint", "CheckpointError", "epoch_record"]
@@ -184,7 +185,7 @@ class _Run:
         network, config, j = self.network, self.config, state["epoch"]
         eta = state["eta"]
         if config.schedule == "cosine":
-            eta = config.eta * 0.5 * (1 + math.cos(math.pi * j / config.epochs))
+            eta = cosine_eta(config.eta, j, config.epochs)
         started = time.perf_counter()
         X = self.augment(self.X, network.rng) if self.augment is not None else self.X
 
