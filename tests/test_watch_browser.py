@@ -26,7 +26,7 @@ require(importable("sklearn"), "the digits need scikit-learn")
 
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
 class Training:
