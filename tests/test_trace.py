@@ -304,3 +304,13 @@ def test_the_command_refuses_bad_input_in_one_line(argv, needle):
 def test_the_command_rejects_two_sources_at_once():
     with pytest.raises(SystemExit):
         command(["--example", "demo", "--sizes", "1,1,1"])
+
+
+def test_a_saved_models_trace_starts_from_a_real_test_digit(tmp_path, mnist):
+    """--model: the first image of the model's test set is the input and its label the target."""
+    path = save(Network([784, 12, 10], seed=2), tmp_path / "m.npz", metadata={"dataset": "mnist"})
+    code, out, _ = command(["--model", str(path), "--limit", "0"])
+    x, label = mnist.test.X[0], int(mnist.test.y[0])
+    inked = [int(k) for k in np.flatnonzero(x)[:5]]
+    assert code == 0 and inked and all(f"x[{k}] = {float(x[k])!r}\n" in out for k in inked)
+    assert f"y[{label}] = 1.0" in out and out.count("] = 1.0\n") >= 1

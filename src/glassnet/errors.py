@@ -7,7 +7,7 @@ for ``FetchError``) so that code written against the built-in types keeps workin
 """
 from __future__ import annotations
 
-__all__ = ["GlassnetError", "InputError", "LabelError", "ModelFormatError", "CheckpointError",
+__all__ = ["plural", "GlassnetError", "InputError", "LabelError", "ModelFormatError", "CheckpointError",
            "TrainingDiverged", "DataFormatError", "ResourceLimitError", "one_line"]
 
 
@@ -47,3 +47,8 @@ def one_line(error: BaseException) -> str:
     """An exception's message as one short line (its type's name when it has none)."""
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
+
+
+def plural(n: int, noun: str) -> str:
+    """"1 epoch", "2 epochs", "0 epochs": a count with its noun, for messages."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

@@ -41,7 +41,6 @@ Differences from the book, all deliberate:
 """
 from __future__ import annotations
 
-import math
 import os
 from typing import NamedTuple, Optional
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..datasets import dataset_info, load_dataset
+from ..errors import plural
 from ..training.runs import plan_run
 
 __all__ = ["Row", "CHAPTER_1", "reproduce_chapter1", "format_markdown"]
@@ -36,7 +37,7 @@ class Row:
 
     def describe(self):
         """One line: dataset, epochs, mini-batch and eta."""
-        return (f"{self.name} ({self.dataset}, {self.epochs} epochs, mini-batch {self.mini_batch_size or 'full'}, "
+        return (f"{self.name} ({self.dataset}, {plural(self.epochs, 'epoch')}, mini-batch {self.mini_batch_size or 'full'}, "
                 f"eta {self.eta:g})")
 
 

@@ -45,6 +45,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from ..errors import plural
 from ..network3 import expand_mnist
 from ..training.ensemble import layer_builder, train_ensemble
 from ..training.loop import TrainingConfig
@@ -90,7 +91,7 @@ class Row:
         """One line with the book's settings and figure."""
         layers = " + ".join(_layer_text(layer) for layer in self.spec["layers"])
         ensemble = f"majority vote of {self.members} networks, each " if self.members > 1 else ""
-        return (f"{self.name}: {ensemble}{layers}; {self.epochs} epochs, mini-batch {self.mini_batch_size}, "
+        return (f"{self.name}: {ensemble}{layers}; {plural(self.epochs, 'epoch')}, mini-batch {self.mini_batch_size}, "
                 f"eta {self.eta:g}, lambda {self.lmbda:g}, {self.book_images:,} training images"
                 f"{' (expanded)' if self.expanded else ''}; book {self.book:.2f}% on test data at the best "
                 f"validation epoch")

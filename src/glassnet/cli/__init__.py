@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
+import re
 import sys
 
 from ..version import __version__
@@ -26,10 +28,21 @@ COMMANDS = [train, reproduce, evaluate, predict, plot, trace, serve, export, ens
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line on stderr and exit code 2."""
+    """argparse, but a usage error is one line on stderr and exit code 2, and a mistyped
+    choice (a command, a plot) gets "did you mean ...?"."""
 
     def error(self, message):
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {_suggest(message)} (see {self.prog} --help)\n")
+
+
+def _suggest(message):
+    """argparse's "invalid choice: 'trian' (choose from ...)" with the closest choice named."""
+    found = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+    if found is None:
+        return message
+    choices = re.findall(r"'([^']*)'", found.group(2)) or [c.strip() for c in found.group(2).split(",")]
+    close = difflib.get_close_matches(found.group(1), choices, n=1)
+    return f"{message}: did you mean {close[0]!r}?" if close else message
 
 
 def build_parser():

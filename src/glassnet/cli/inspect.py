@@ -23,7 +23,13 @@ from pathlib import Path
 import numpy as np
 
 from ..safeload import open_regular_file
-from .common import EXIT_OK, CLIError, describe_network, describe_sizes, io_sizes, load_model, model_kind
+from .common import (
+    EXIT_OK,
+    CLIError,
+    describe_network,
+    io_sizes,
+    load_model,
+)
 
 NAME = "inspect"
 HELP = "show what an IDX data file or a saved model holds"

@@ -17,8 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import (EXIT_OK, CLIError, add_data_options, at_least, describe_network, load_model, model_kind,
-                     model_test_set, parse_sizes, positive, writable)
+from .common import (EXIT_OK, CLIError, add_data_options, at_least, describe_network, load_model, model_test_set, parse_sizes, positive, writable)
 
 NAME = "plot"
 HELP = "draw a saved model: learning curves, weights, confusion matrix, mistakes"
@@ -96,6 +95,9 @@ def run(args, out, err):
 
     if args.kind == "sigmoid":
         outdir = Path(args.output)
+        if outdir.suffix.lower() == ".png" and not outdir.is_dir():
+            raise CLIError(f"plot sigmoid draws two figures: -o takes a folder to write sigmoid_weights.png "
+                           f"and sigmoid_biases.png into, not a PNG file ({outdir})")
         if outdir.exists() and not outdir.is_dir():
             raise CLIError(f"cannot write into {outdir}: it is not a folder")
         outdir.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,16 @@
 """``glassnet reproduce``: the book's tables, trained over seeds and printed against the book."""
 from __future__ import annotations
 
-from .common import EXIT_OK, CLIError, add_data_options, int_list, plots_dir, positive, writable
+from ..errors import plural
+from .common import (
+    EXIT_OK,
+    CLIError,
+    add_data_options,
+    int_list,
+    plots_dir,
+    positive,
+    writable,
+)
 
 NAME = "reproduce"
 HELP = "reproduce the book's tables (chapter 1 by default) against the book"
@@ -97,7 +106,7 @@ def run_book_chapter(args, out, err):
     table = chapters.CHAPTERS[args.chapter]
     if args.list:
         for i, row in enumerate(table, 1):
-            print(f"{i}. {row.name} ({row.epochs} epochs, eta {row.eta:g}, lambda {row.lmbda:g}; book "
+            print(f"{i}. {row.name} ({plural(row.epochs, 'epoch')}, eta {row.eta:g}, lambda {row.lmbda:g}; book "
                   f"{row.book:.2f}% on {row.evaluate} data)", file=out)
         return EXIT_OK
     rows = _rows(args, table)
@@ -175,6 +184,7 @@ def run_chapter6(args, out, err):
     _emit(text, output, out)
     if curves:
         import json
+
         from ..files import atomic_write
         atomic_write(curves, lambda f: f.write(json.dumps(chapter6.curves(done), indent=1).encode()))
     return EXIT_OK

@@ -13,7 +13,9 @@ import numpy as np
 from ..core.functions import COSTS
 from ..errors import InputError
 from ..book.trace import EXAMPLES, build_network, format_trace, trace
-from .common import EXIT_OK, at_least, load_model, parse_sizes
+from ..labels import one_hot
+from ..datasets import dataset_info
+from .common import EXIT_OK, add_data_options, at_least, load_model, model_dataset, model_test_set, parse_sizes
 
 NAME = "trace"
 HELP = "print one step of backpropagation, every z, a, delta, gradient and update with its numbers"
@@ -38,7 +40,8 @@ def add_arguments(p):
     source.add_argument("--model", "--weights", dest="model", metavar="MODEL.npz",
                         help="take the network (weights, biases, cost, activations) from a saved model")
     p.add_argument("--input", metavar="X,X,...",
-                   help="the input, one number per input neuron (default: the example's, else random "
+                   help="the input, one number per input neuron (default: the example's; with --model the "
+                        "first image of the model's test set and its label as the target; else random "
                         "numbers in [0, 1) drawn from --seed)")
     p.add_argument("--target", metavar="Y,Y,...",
                    help="the desired output, one number per output neuron, or a single integer label k "
@@ -51,6 +54,7 @@ def add_arguments(p):
                    help="the cost of a --sizes network (default quadratic, the primer's)")
     p.add_argument("--limit", type=int, default=DEFAULT_LIMIT, metavar="N",
                    help=f"show at most N entries per block (default {DEFAULT_LIMIT}; 0 shows all)")
+    add_data_options(p)
 
 
 def _numbers(text, option):
@@ -91,18 +95,14 @@ def _problem(args):
     if args.sizes is None and args.model is None:
         net, x, y, eta = EXAMPLES[args.example or "primer"]()
     else:
+        eta = 0.1
         if args.model is not None:
-            net = load_model(args.model)[0]
-            if not callable(getattr(net, "activations", None)):
-                raise InputError(f"{args.model}: trace works one step of the book's fully connected network; "
-                                 f"this model is a {net.kind}")
+            net, x, y = _model_problem(args)
         else:
             net = build_network(args.sizes, seed=args.seed, cost=args.cost or "quadratic")
-        n_in, n_out = net.n_in, net.n_out
-        x = np.random.default_rng(args.seed).random(n_in)
-        y = np.zeros(n_out)
-        y[0] = 1.0
-        eta = 0.1
+            x = np.random.default_rng(args.seed).random(net.n_in)
+            y = np.zeros(net.n_out)
+            y[0] = 1.0
     if args.input is not None:
         x = _sized(_numbers(args.input, "--input"), net.sizes[0], "--input", "one per input neuron")
     if args.target is not None:
@@ -114,9 +114,34 @@ def _problem(args):
     return net, x, y, eta
 
 
+def _model_problem(args):
+    """A saved book network, the first image of its test set (unless --input) and that image's
+    label as the target (unless --target): one real step on a real digit."""
+    net, header = load_model(args.model)
+    if not callable(getattr(net, "activations", None)):
+        raise InputError(f"{args.model}: trace works one step of the book's fully connected network; "
+                         f"this model is a {net.kind}")
+    name, _ = model_dataset(args.model, header)
+    info = dataset_info(name)
+    if (args.input is not None and args.target is not None) or (info.n_inputs, info.n_classes) != (net.n_in, net.n_out):
+        x = np.random.default_rng(args.seed).random(net.n_in)       # not a model of its data set's images
+        return net, x, np.eye(net.n_out)[0]
+    _, _, test = model_test_set(args.model, net, header, args)
+    return net, np.asarray(test.X[0], np.float64), one_hot(test.y[:1], net.n_out, np.float64)[0]
+
+
+def _data_sizes(path):
+    """(inputs, classes) of the data set a saved model names."""
+    info = dataset_info(model_dataset(path, load_model(path)[1])[0])
+    return info.n_inputs, info.n_classes
+
+
 def run(args, out, err):
     if args.limit < 0:
         raise InputError(f"--limit must be 0 (all) or more, got {args.limit}")
     net, x, y, eta = _problem(args)
+    if args.model is not None and args.input is None and (net.n_in, net.n_out) == _data_sizes(args.model):
+        target = f", its label {int(np.argmax(y))} as the target" if args.target is None else ""
+        print(f"# {args.model}: the first image of its test set as the input{target}", file=err)
     out.write(format_trace(trace(net, x, y, eta), limit=args.limit or None))
     return EXIT_OK

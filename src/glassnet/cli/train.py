@@ -11,11 +11,23 @@ from __future__ import annotations
 
 import argparse
 
-from ..version import __version__
 from ..core.functions import COSTS
+from ..errors import plural
 from ..training.runs import DEFAULTS, OPTION_KEYS, PRESETS, plan_run, run_options
-from .common import (EXIT_INTERRUPTED, EXIT_OK, CLIError, add_data_options, at_least, describe_network,
-                     non_negative, parse_sizes, plots_dir, positive, writable)
+from ..version import __version__
+from .common import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    CLIError,
+    add_data_options,
+    at_least,
+    describe_network,
+    non_negative,
+    parse_sizes,
+    plots_dir,
+    positive,
+    writable,
+)
 
 NAME = "train"
 HELP = "train a network and print the book's transcript"
@@ -212,6 +224,7 @@ def _train(args, overrides, paths, show, watch, out, err):
 def _train_members(args, plan, paths, out, err):
     """``--members K``: K networks like the plan's from seeds SEED.., trained by train_ensemble."""
     import time
+
     from ..io import save_ensemble
     from ..training.ensemble import train_ensemble
     training, test = plan.training, plan.test
@@ -221,7 +234,7 @@ def _train_members(args, plan, paths, out, err):
           f"seeds {seeds[0]}-{seeds[-1]}, {args.n_jobs} at a time", file=err)
 
     def on_member(result, done, total, index):
-        print(f"# member {index} (seed {result.seed}) trained: {len(result.history)} epochs, "
+        print(f"# member {index} (seed {result.seed}) trained: {plural(len(result.history), 'epoch')}, "
               f"{result.seconds:.1f} s ({done} of {total} done)", file=err, flush=True)
 
     started = time.perf_counter()
@@ -286,7 +299,7 @@ def _watch_finished(watch, net, result, paths, err):
     if by_page:
         kept = (f"; the checkpoint {paths['checkpoint']} holds epoch {len(result.history) - 1}: --resume "
                 "continues" if paths["checkpoint"] else "")
-        print(f"# stopped from the watch page after {len(result.history)} epochs{kept}", file=err)
+        print(f"# stopped from the watch page after {plural(len(result.history), 'epoch')}{kept}", file=err)
     return by_page
 
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..core.network import Network
-from ..errors import InputError
+from ..errors import InputError, plural
 from .loop import TrainingConfig, fit
 
 __all__ = ["DEFAULTS", "Preset", "PRESETS", "OPTION_KEYS", "run_options", "network_from_options",
@@ -154,7 +154,9 @@ def augmenter_from_options(opts):
 def check_sizes(sizes, dataset, sep=","):
     """InputError unless a ``Network`` of ``sizes`` fits ``dataset``'s inputs and classes
     (the sizes written joined by ``sep`` in the message)."""
-    from ..datasets import dataset_info        # here, not above: the command line starts without the data layer
+    from ..datasets import (
+        dataset_info,  # here, not above: the command line starts without the data layer
+    )
     info = dataset_info(dataset)
     if sizes[0] != info.n_inputs or sizes[-1] != info.n_classes:
         raise InputError(f"sizes {sep.join(map(str, sizes))} do not fit {dataset}: the input layer must have "
@@ -231,7 +233,7 @@ class RunPlan:
     def describe(self):
         """One line: epochs, mini-batch, eta and every choice away from the book's chapter 1."""
         opts, config = self.options, self.config
-        parts = [f"{config.epochs} epochs", f"mini-batch {config.mini_batch_size}", f"eta {config.eta:g}"]
+        parts = [plural(config.epochs, "epoch"), f"mini-batch {config.mini_batch_size}", f"eta {config.eta:g}"]
         if _layered(opts):
             parts.append("softmax, log-likelihood cost")
         else:
