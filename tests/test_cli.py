@@ -121,3 +121,22 @@ def test_resuming_with_another_seed_is_refused_in_one_line(tmp_path, capsys):
     assert main(base + ["--seed", "2", "--resume"]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "made with seed 1, not 2" in err
+
+
+@pytest.mark.parametrize("argv, suggestion", [
+    (["trian"], "did you mean 'train'?"), (["plot", "sigmoud", "-o", "x"], "did you mean 'sigmoid'?"),
+    (["train", "--cost", "quadratik"], "did you mean 'quadratic'?"),
+])
+def test_a_mistyped_choice_gets_a_suggestion_in_one_line(argv, suggestion):
+    code, out, err = run(argv)
+    assert code == 2 and out == "" and err.count("\n") == 1 and suggestion in err
+
+
+def test_plot_sigmoid_refuses_a_png_name_and_makes_no_folder(tmp_path):
+    code, out, err = run(["plot", "sigmoid", "-o", str(tmp_path / "sig.png")])
+    assert code == 2 and out == "" and "takes a folder" in err and not (tmp_path / "sig.png").exists()
+
+
+def test_one_epoch_is_not_plural(tmp_path):
+    code, _, err = run(["train", "--dataset", "digits", "--epochs", "1", "--sizes", "64,10,10"])
+    assert code == 0 and "1 epoch," in err and "1 epochs" not in err
