@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 
+from .. import engines
 from ..core.functions import COSTS
 from ..errors import plural
 from ..training.runs import DEFAULTS, OPTION_KEYS, PRESETS, plan_run, run_options
@@ -310,6 +311,9 @@ def _summarise(net, result, config, test, err):
         print(f"# best {best['correct']} / {best['total']} ({100 * best['accuracy']:.2f}%) at epoch "
               f"{best['epoch']}; {sum(h['seconds'] for h in history):.1f} s of training on the {result.engine} "
               f"engine" + (f"; stopped: {result.stopped}" if result.stopped != "completed" else ""), file=err)
+        if result.engine == "numpy" and not (engines.kernel.available() or engines.layers_fast.available()):
+            print("# no compiled kernel here (installed without a working C compiler, or GLASSNET_KERNEL=off): "
+                  "NumPy alone, several times slower", file=err)
     if result.best_epoch is not None and config.keep_best and result.stopped != "interrupted":
         final = net.measure(test.X, test.y)[1]
         print(f"# kept the weights of epoch {result.best_epoch} (best validation accuracy "
