@@ -313,7 +313,7 @@ def _summarise(net, result, config, test, err):
               f"engine" + (f"; stopped: {result.stopped}" if result.stopped != "completed" else ""), file=err)
         if result.engine == "numpy" and not (engines.kernel.available() or engines.layers_fast.available()):
             print("# no compiled kernel here (installed without a working C compiler, or GLASSNET_KERNEL=off): "
-                  "NumPy alone, several times slower", file=err)
+                  "NumPy alone, slower", file=err)
     if result.best_epoch is not None and config.keep_best and result.stopped != "interrupted":
         final = net.measure(test.X, test.y)[1]
         print(f"# kept the weights of epoch {result.best_epoch} (best validation accuracy "
