@@ -59,7 +59,7 @@ def run_fit(data, epochs, seed, monitor):
     net = glassnet.Network(SIZES, seed=seed, cost="cross-entropy", init="scaled")
     clock = EpochClock()
     start = time.perf_counter()
-    fit(net, data["arrays"], TrainingConfig(epochs=epochs, mini_batch_size=BATCH, eta=ETA, lmbda=LMBDA),
+    fit(net, data["arrays"], TrainingConfig(epochs=epochs, mini_batch_size=BATCH, eta=ETA, l2=LMBDA),
         validation=data["validation"] if monitor else None, callbacks=[clock])
     return time.perf_counter() - start, clock.steady()
 

@@ -36,7 +36,7 @@ def test_compiled_epochs_equal_the_numpy_step(sizes, cost, mini_batch_size, lmbd
     fast = glassnet.Network(sizes, seed=3, dtype=np.float64, cost=cost)
     ref = glassnet.Network(sizes, seed=3, dtype=np.float64, cost=cost)
     assert isinstance(engines.choose(fast, mini_batch_size), KernelEngine)
-    config = TrainingConfig(epochs=3, mini_batch_size=mini_batch_size, eta=0.7, lmbda=lmbda)
+    config = TrainingConfig(epochs=3, mini_batch_size=mini_batch_size, eta=0.7, l2=lmbda)
     rf = fit(fast, (X, y), config, test=(X, y))
     rr = fit(ref, (X, y), config, test=(X, y), engine=NumpyEngine())
     assert rf.engine == "kernel" and rr.engine == "numpy"

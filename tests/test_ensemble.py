@@ -189,7 +189,7 @@ def test_parallel_members_are_the_members_trained_here(mnist):
     training = (mnist.training.X[:300], mnist.training.y[:300])
     validation = (mnist.validation.X[:200], mnist.validation.y[:200])
     test = (mnist.test.X[:200], mnist.test.y[:200])
-    config = TrainingConfig(epochs=2, mini_batch_size=10, eta=0.1, lmbda=0.1, shuffle=True)
+    config = TrainingConfig(epochs=2, mini_batch_size=10, eta=0.1, l2=0.1, shuffle=True)
     runs = {}
     for n_jobs in (1, 2):
         seen = []

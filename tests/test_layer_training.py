@@ -33,11 +33,11 @@ def params(net):
 def test_fit_trains_a_layer_network_with_the_books_l2_scaling():
     X, y = images(200)
     net = convnet()
-    r = fit(net, (X, y), TrainingConfig(epochs=15, mini_batch_size=10, eta=0.1, lmbda=0.1), test=(X, y))
+    r = fit(net, (X, y), TrainingConfig(epochs=15, mini_batch_size=10, eta=0.1, l2=0.1), test=(X, y))
     assert r.history[-1]["accuracy"] > 0.9 and r.engine in ("numpy", "layer-kernel")
     # one epoch of fit without shuffling equals network3's loop of steps, lambda divided by n_batches
     a, b = convnet(seed=3), convnet(seed=3)
-    fit(a, (X[:50], y[:50]), TrainingConfig(epochs=1, mini_batch_size=10, eta=0.2, lmbda=2.0, shuffle=False))
+    fit(a, (X[:50], y[:50]), TrainingConfig(epochs=1, mini_batch_size=10, eta=0.2, l2=2.0, shuffle=False))
     for k in range(5):
         b.step(X[10 * k:10 * k + 10], y[10 * k:10 * k + 10], 0.2, 2.0, 5)
     for p, q in zip(a.params(), b.params()):
@@ -47,7 +47,7 @@ def test_fit_trains_a_layer_network_with_the_books_l2_scaling():
 def test_momentum_steps_a_layer_network_with_its_own_velocities():
     X, y = images(30)
     net, ref = convnet(seed=1), convnet(seed=1)
-    opt = Momentum(0.9, lmbda=0.5, n=3)
+    opt = Momentum(0.9, l2=0.5, n=3)
     velocity = [np.zeros_like(p) for p in ref.params()]
     for _ in range(3):
         masks_state = ref.rng.bit_generator.state
@@ -63,7 +63,7 @@ def test_momentum_steps_a_layer_network_with_its_own_velocities():
 
 def test_resume_of_a_layer_network_with_dropout_and_momentum_is_bit_identical(tmp_path):
     X, y = images(80)
-    config = dict(mini_batch_size=8, eta=0.05, momentum=0.5, lmbda=0.1)
+    config = dict(mini_batch_size=8, eta=0.05, momentum=0.5, l2=0.1)
     full = convnet(seed=4, dtype=np.float32, p=0.3)
     fit(full, (X, y), TrainingConfig(epochs=4, **config), validation=(X, y))
     part = convnet(seed=4, dtype=np.float32, p=0.3)

@@ -102,7 +102,7 @@ def test_the_number_of_threads_changes_nothing(mini_batch_size):
 def test_fit_with_the_kernel_equals_fit_with_numpy():
     """Through the training loop: shuffled epochs, L2, momentum, test accuracy per epoch."""
     X, y = images(60)
-    config = TrainingConfig(epochs=3, mini_batch_size=7, eta=0.1, lmbda=0.5, momentum=0.5)
+    config = TrainingConfig(epochs=3, mini_batch_size=7, eta=0.1, l2=0.5, momentum=0.5)
     ref, fast = conv_net(np.float64, dropout=0.5), conv_net(np.float64, dropout=0.5)
     r_ref = fit(ref, (X, y), config, test=(X, y), engine=NumpyEngine())
     r_fast = fit(fast, (X, y), config, test=(X, y), engine=lf.LayerKernelEngine())

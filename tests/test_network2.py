@@ -314,7 +314,7 @@ def test_sgd_trains_exactly_as_glassnets_fit():
     net = network2.Network([30, 16, 10], seed=9)
     net.SGD((X, y), 3, 10, 0.5, lmbda=5.0, log=None)
     core = glassnet.Network([30, 16, 10], seed=9, cost="cross-entropy", init="scaled")
-    fit(core, (X, y), TrainingConfig(epochs=3, mini_batch_size=10, eta=0.5, lmbda=5.0))
+    fit(core, (X, y), TrainingConfig(epochs=3, mini_batch_size=10, eta=0.5, l2=5.0))
     for a, b in zip(net.weights + [b.ravel() for b in net.biases], core.weights + core.biases):
         np.testing.assert_array_equal(a, b)
 

@@ -43,7 +43,7 @@ def test_l2_decays_the_weights():
     X, y = blobs()
     nets = [glassnet.Network([8, 6, 3], seed=1) for _ in range(2)]
     fit(nets[0], (X, y), TrainingConfig(epochs=2, mini_batch_size=10, eta=0.5))
-    fit(nets[1], (X, y), TrainingConfig(epochs=2, mini_batch_size=10, eta=0.5, lmbda=50.0))
+    fit(nets[1], (X, y), TrainingConfig(epochs=2, mini_batch_size=10, eta=0.5, l2=50.0))
     assert np.linalg.norm(nets[1].weights[0]) < 0.9 * np.linalg.norm(nets[0].weights[0])
 
 
@@ -216,4 +216,15 @@ def test_an_l2_decay_that_would_zero_the_weights_is_refused():
     X, y = blobs(n=20)
     with pytest.raises(InputError, match="would zero or flip the weights"):
         fit(glassnet.Network([8, 6, 3], seed=0), (X[:1], y[:1]), TrainingConfig(epochs=1, mini_batch_size=1,
-                                                                                eta=0.02, lmbda=50.0))
+                                                                                eta=0.02, l2=50.0))
+
+
+def test_l2_is_the_one_name_and_lmbda_a_deprecated_alias():
+    """glassnet's own API says l2 (the book's lambda); TrainingConfig(lmbda=) still works, warning."""
+    with pytest.warns(DeprecationWarning, match="use l2"):
+        old = TrainingConfig(epochs=1, lmbda=2.5)
+    assert old == TrainingConfig(epochs=1, l2=2.5) and old.l2 == 2.5
+    with pytest.warns(DeprecationWarning):
+        assert old.lmbda == 2.5
+    with pytest.raises(InputError, match="not both"), pytest.warns(DeprecationWarning):
+        TrainingConfig(l2=1.0, lmbda=2.0)

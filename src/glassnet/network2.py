@@ -406,7 +406,7 @@ class Network:
         if epochs:
             exact = not training.vectorized or np.array_equal(
                 training.Y, one_hot(training.labels, self.sizes[-1], self.core.dtype))
-            config = TrainingConfig(epochs=epochs, mini_batch_size=mini_batch_size, eta=eta, lmbda=lmbda)
+            config = TrainingConfig(epochs=epochs, mini_batch_size=mini_batch_size, eta=eta, l2=lmbda)
             fit(self.core, (training.X, training.labels if exact else training.Y), config,
                 callbacks=[monitor])
         return monitor.lists()

@@ -142,7 +142,7 @@ class Network(LayerNetwork):
         # fit, glassnet's one training loop, in the data's own order (the book never reshuffles)
         # and over whole mini-batches only, as the book's loop runs
         n = num_training_batches * mbs
-        fit(self, (X[:n], y[:n]), TrainingConfig(epochs=epochs, mini_batch_size=mbs, eta=eta, lmbda=lmbda,
+        fit(self, (X[:n], y[:n]), TrainingConfig(epochs=epochs, mini_batch_size=mbs, eta=eta, l2=lmbda,
                                                  shuffle=False, keep_best=False),
             callbacks=[book.after_epoch], on_batch=book.on_batch)
         best, best_iteration, test_accuracy, history = (book.best, book.best_iteration, book.test_accuracy,

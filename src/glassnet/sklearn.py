@@ -259,7 +259,7 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
         if self.early_stop is not None and not isinstance(self.early_stop, numbers.Integral):
             raise ValueError(f"early_stop must be an integer or None, got {self.early_stop!r}")
         return TrainingConfig(epochs=int(epochs), mini_batch_size=int(self.mini_batch_size), eta=eta,
-                              lmbda=self.l2, momentum=self.momentum, schedule=schedule,
+                              l2=self.l2, momentum=self.momentum, schedule=schedule,
                               early_stop=self.early_stop, monitor_training=None,
                               keep_best=self.early_stop is not None or schedule == "halve")
 

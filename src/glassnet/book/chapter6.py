@@ -233,7 +233,7 @@ def _curve_result(member, n_images, n_evaluate, best=None):
 
 def _config(row, n_epochs):
     """The row's SGD settings; every network ends at its best validation epoch (fit's ``keep_best``)."""
-    return TrainingConfig(epochs=n_epochs, mini_batch_size=row.mini_batch_size, eta=row.eta, lmbda=row.lmbda,
+    return TrainingConfig(epochs=n_epochs, mini_batch_size=row.mini_batch_size, eta=row.eta, l2=row.lmbda,
                           shuffle=False, keep_best=True)
 
 

@@ -43,7 +43,7 @@ class KernelEngine:
         return KernelEngine(X, kernel.SparseRows.of(X))
 
     def epoch(self, network, X, Y, order, mini_batch_size, eta, optimizer=None, on_batch=None):
-        lmbda, n = (0.0, 1) if optimizer is None else (optimizer.lmbda, optimizer.n)
+        lmbda, n = (0.0, 1) if optimizer is None else (optimizer.l2, optimizer.n)
         rows = self._rows if X is self._X else None
         n_batches = -(-len(order) // mini_batch_size)
         per_call = max(1, self.EXAMPLES_PER_CALL // mini_batch_size)

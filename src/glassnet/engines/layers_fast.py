@@ -336,14 +336,14 @@ class LayerKernelEngine:
 
     def epoch(self, network, X, Y, order, mini_batch_size, eta, optimizer=None, on_batch=None):
         """The mini-batches order[0:m], order[m:2m], ... (Y: integer labels), each an SGD step
-        (``optimizer``: None, plain SGD or Momentum, with its lmbda and n); ``on_batch(done,
+        (``optimizer``: None, plain SGD or Momentum, with its l2 and n); ``on_batch(done,
         total)`` after each call into the kernel.
 
         With dropout, the masks of the next call are drawn (from ``network.rng``, in order)
         on a second thread while the kernel runs; an epoch stopped part-way has then drawn
         one call's masks more, which no one uses (the training loop abandons that epoch).
         """
-        lmbda, n = (0.0, 1) if optimizer is None else (optimizer.lmbda, optimizer.n)
+        lmbda, n = (0.0, 1) if optimizer is None else (optimizer.l2, optimizer.n)
         X = _inputs(network, X)
         m = int(mini_batch_size)
         n_batches = -(-len(order) // m)

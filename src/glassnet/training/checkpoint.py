@@ -66,7 +66,7 @@ def verify_checkpoint(path, network, config):
     if header.get("seed") != network.seed:
         raise CheckpointError(f"{path}: checkpoint was made with seed {header.get('seed')}, not {network.seed} "
                               f"(the seed also picks the shuffles and, on the digits, the split)")
-    saved = {k: v for k, v in header["config"].items() if k != "epochs"}
+    saved = {("l2" if k == "lmbda" else k): v for k, v in header["config"].items() if k != "epochs"}
     wanted = {k: v for k, v in asdict(config).items() if k != "epochs"}
     if saved != wanted:
         diff = sorted(k for k in wanted if saved.get(k) != wanted[k])

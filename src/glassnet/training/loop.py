@@ -13,10 +13,12 @@ through ``callbacks`` and ``on_batch``.
 """
 from __future__ import annotations
 
+import functools
 import math
 import signal
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,7 +40,8 @@ class TrainingConfig:
     """What ``fit`` does, beyond the network itself.
 
     epochs, mini_batch_size, eta : the book's hyper-parameters.
-    lmbda : L2 regularisation strength (book eq. 87), weight decay 1 - eta lmbda / n.
+    l2 : L2 regularisation strength, the book's lambda (eq. 87): weight decay 1 - eta l2 / n
+        (n as the network's ``l2_count`` says).  ``lmbda=`` is a deprecated alias.
     momentum : mu of momentum-based gradient descent (0 = plain SGD).
     schedule : "constant"; "halve" -- halve eta after ``patience`` epochs without a new
         best validation accuracy, stop after ``max_halvings`` halvings (chapter 3's
@@ -56,7 +59,7 @@ class TrainingConfig:
     epochs: int = 30
     mini_batch_size: int = 10
     eta: float = 3.0
-    lmbda: float = 0.0
+    l2: float = 0.0
     momentum: float = 0.0
     schedule: str = "constant"
     patience: int = 5
@@ -72,12 +75,35 @@ class TrainingConfig:
                              f"{self.mini_batch_size}")
         if not (self.eta >= 0 and math.isfinite(self.eta)):
             raise InputError(f"eta must be a finite number >= 0, got {self.eta}")
-        if self.lmbda < 0 or not 0 <= self.momentum < 1:
-            raise InputError(f"need lmbda >= 0 and 0 <= momentum < 1, got {self.lmbda} and {self.momentum}")
+        if self.l2 < 0 or not 0 <= self.momentum < 1:
+            raise InputError(f"need l2 >= 0 and 0 <= momentum < 1, got {self.l2} and {self.momentum}")
         if self.schedule not in ("constant", "halve", "cosine"):
             raise InputError(f"unknown schedule {self.schedule!r}; choose constant, halve or cosine")
         if self.early_stop is not None and self.early_stop < 1:
             raise InputError(f"early_stop must be >= 1 epochs, got {self.early_stop}")
+
+
+def _deprecated_lmbda(self):
+    """The former name of ``l2`` (deprecated: one name per idea in glassnet's own API)."""
+    warnings.warn("TrainingConfig.lmbda is deprecated: use l2", DeprecationWarning, stacklevel=2)
+    return self.l2
+
+
+_generated_init = TrainingConfig.__init__
+
+
+@functools.wraps(_generated_init)
+def _init_accepting_lmbda(self, *args, lmbda=None, **kwargs):
+    if lmbda is not None:
+        warnings.warn("TrainingConfig(lmbda=...) is deprecated: use l2=...", DeprecationWarning, stacklevel=2)
+        if "l2" in kwargs:
+            raise InputError("give l2 or its deprecated alias lmbda, not both")
+        kwargs["l2"] = lmbda
+    _generated_init(self, *args, **kwargs)
+
+
+TrainingConfig.__init__ = _init_accepting_lmbda
+TrainingConfig.lmbda = property(_deprecated_lmbda)
 
 
 @dataclass
@@ -165,16 +191,16 @@ class _Run:
         self.val = _arrays(network, validation, "labels")
         self.tst = _arrays(network, test, "labels")
         n = network.l2_count(len(self.X), config.mini_batch_size)
-        if config.lmbda and config.eta * config.lmbda / n >= 1:
-            raise InputError(f"L2 decay 1 - eta*lambda/n = 1 - {config.eta:g}*{config.lmbda:g}/{n} would zero or flip "
+        if config.l2 and config.eta * config.l2 / n >= 1:
+            raise InputError(f"L2 decay 1 - eta*l2/n = 1 - {config.eta:g}*{config.l2:g}/{n} would zero or flip "
                              f"the weights every step (n = {n} sample{'s' if n != 1 else ''}): give more training "
                              f"examples or a smaller lambda or eta")
-        self.optimizer = make_optimizer(config.momentum, config.lmbda, n)
+        self.optimizer = make_optimizer(config.momentum, config.l2, n)
         if optimizer is not None:
             if optimizer.momentum != self.optimizer.momentum:
                 raise InputError(f"the optimizer to continue has momentum {optimizer.momentum:g}, the run "
                                  f"{config.momentum:g}")
-            optimizer.lmbda, optimizer.n = self.optimizer.lmbda, self.optimizer.n     # this run's L2 scale
+            optimizer.l2, optimizer.n = self.optimizer.l2, self.optimizer.n     # this run's L2 scale
             self.optimizer = optimizer
         self.prepare_seconds = 0.0
         k = len(self.X) if config.monitor_training is None else min(config.monitor_training, len(self.X))

@@ -7,8 +7,10 @@ targets T (as the network trains on them) and updates the network's ``parameters
 it knows no class of network (``core.model.Trainable``): each network keeps its own L2 rule
 in its ``gradients`` and ``decay``, with n = ``network.l2_count(...)``.
 
-    SGD(lmbda, n)            p -> p - eta dC/dp                 (book eq. 20-21; with L2 eq. 93)
-    Momentum(mu, lmbda, n)   v -> mu v - eta dC/dp;  p -> p + v    (book ch. 3)
+    SGD(l2, n)               p -> p - eta dC/dp                 (book eq. 20-21; with L2 eq. 93)
+    Momentum(mu, l2, n)      v -> mu v - eta dC/dp;  p -> p + v    (book ch. 3)
+
+``l2`` is the book's lambda, the L2 strength; n divides it (``network.l2_count``).
 """
 from __future__ import annotations
 
@@ -22,17 +24,17 @@ __all__ = ["SGD", "Momentum", "make_optimizer"]
 class SGD:
     """Plain mini-batch SGD with optional L2 weight decay: exactly ``Network.step``.
 
-    lmbda : L2 strength (the book's lambda); n : the training-set size.
+    l2 : L2 strength (the book's lambda); n : what divides it (the network's ``l2_count``).
     """
 
     plain = True            # an engine may take these steps its own way (the compiled kernel does)
     momentum = 0.0
 
-    def __init__(self, lmbda: float = 0.0, n: int = 1) -> None:
-        self.lmbda, self.n = float(lmbda), int(n)
+    def __init__(self, l2: float = 0.0, n: int = 1) -> None:
+        self.l2, self.n = float(l2), int(n)
 
     def step(self, network: Trainable, X: np.ndarray, T: np.ndarray, eta: float) -> None:
-        network.step(X, T, eta, self.lmbda, self.n)
+        network.step(X, T, eta, self.l2, self.n)
 
     def state(self) -> list[np.ndarray]:
         """Arrays to checkpoint: none (plain SGD keeps no state)."""
@@ -52,8 +54,8 @@ class Momentum(SGD):
 
     plain = False
 
-    def __init__(self, mu: float, lmbda: float = 0.0, n: int = 1) -> None:
-        super().__init__(lmbda, n)
+    def __init__(self, mu: float, l2: float = 0.0, n: int = 1) -> None:
+        super().__init__(l2, n)
         if not 0 <= mu < 1:
             raise ValueError(f"momentum must be in [0, 1), got {mu}")
         self.momentum = float(mu)
@@ -61,8 +63,8 @@ class Momentum(SGD):
 
     def step(self, network: Trainable, X: np.ndarray, T: np.ndarray, eta: float) -> None:
         """v -> mu v - eta dC/dp; p -> p + v for every parameter p (velocities from zero)."""
-        grads = network.gradients(X, T, scale=eta, lmbda=self.lmbda, n=self.n)     # eta dC/dp
-        network.decay(eta, self.lmbda, self.n)
+        grads = network.gradients(X, T, scale=eta, lmbda=self.l2, n=self.n)     # eta dC/dp
+        network.decay(eta, self.l2, self.n)
         params = network.parameters()
         if self.velocities is None:
             self.velocities = [np.zeros_like(p) for p in params]
@@ -79,6 +81,6 @@ class Momentum(SGD):
         self.velocities = [np.array(a) for a in arrays] or None
 
 
-def make_optimizer(momentum: float = 0.0, lmbda: float = 0.0, n: int = 1) -> SGD:
+def make_optimizer(momentum: float = 0.0, l2: float = 0.0, n: int = 1) -> SGD:
     """The optimizer for these settings: ``Momentum`` when momentum > 0, else ``SGD``."""
-    return Momentum(momentum, lmbda, n) if momentum else SGD(lmbda, n)
+    return Momentum(momentum, l2, n) if momentum else SGD(l2, n)

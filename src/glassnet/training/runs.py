@@ -132,7 +132,7 @@ def config_from_options(opts, n_training):
     schedule = opts.get("schedule", "constant")
     return TrainingConfig(
         epochs=opts["epochs"], mini_batch_size=opts["mini_batch_size"] or n_training, eta=opts["eta"],
-        lmbda=opts.get("l2", 0.0), momentum=opts.get("momentum", 0.0), schedule=schedule,
+        l2=opts.get("l2", 0.0), momentum=opts.get("momentum", 0.0), schedule=schedule,
         patience=opts.get("patience", 5), max_halvings=opts.get("max_halvings", 7),
         early_stop=opts.get("early_stop"), keep_best=bool(opts.get("early_stop") or schedule == "halve"),
         monitor_training=opts.get("monitor_training", 0))
@@ -243,7 +243,7 @@ class RunPlan:
                 parts.append(f"{activation}/{self.network.summary()['output_activation']}, {cost} cost")
             if init != "standard":
                 parts.append(f"{init} init")
-        for name, value in (("L2", config.lmbda), ("momentum", config.momentum)):
+        for name, value in (("L2", config.l2), ("momentum", config.momentum)):
             if value:
                 parts.append(f"{name} {value:g}")
         if config.schedule != "constant":
