@@ -100,7 +100,7 @@ def test_save_writes_each_network_and_ensemble_that_evaluate_reads_back(mnist, t
     ensemble, header = load(folder / "chapter6-row8-seed1.npz", with_header=True)
     assert isinstance(ensemble, Ensemble) and ensemble.combine == "vote" and len(ensemble) == 3
     assert header["training"]["member_seeds"] == [3, 4, 5] and len(header["members_history"]) == 3
-    assert 100.0 * ensemble.accuracy(X, y) == pytest.approx(header["training"]["vote"])
+    assert 100.0 * ensemble.score(X, y) == pytest.approx(header["training"]["vote"])
     assert f"vote {header['training']['vote']:.2f}" in out
     assert main(["evaluate", str(folder / "chapter6-row8-seed1.npz")]) == 0
     assert "majority vote of the members" in capsys.readouterr().out

@@ -205,5 +205,5 @@ def test_parallel_members_are_the_members_trained_here(mnist):
            [[h["validation_accuracy"] for h in r.history] for r in results_two]
     assert not np.array_equal(one.members[0].params()[0], one.members[1].params()[0])   # seeds differ
     for net, r in zip(two.members, results_two):     # keep_best: each member at its best validation epoch
-        assert net.accuracy(*validation) == r.best_validation_accuracy
+        assert net.score(*validation) == r.best_validation_accuracy
         assert r.test_accuracy == r.history[r.best_epoch]["accuracy"] and r.seconds > 0

@@ -386,7 +386,7 @@ def test_training_lowers_the_cost_in_float32():
     assert all(g.dtype == np.float32 for g in net.backprop(X[:10], y[:10]))
     cost, correct = net.measure(X, y)
     assert cost == pytest.approx(net.loss(X, y, training=False), rel=1e-6)
-    assert correct == int(np.sum(net.predict(X) == y)) and net.accuracy(X, y) == correct / 40
+    assert correct == int(np.sum(net.predict(X) == y)) and net.score(X, y) == correct / 40
 
 
 def test_inputs_flat_or_images_give_the_same_output():
@@ -440,3 +440,16 @@ def test_spec_round_trip_and_params():
         layers_from_spec({"layers": [{"type": "Pickle"}]})
     with pytest.raises(ValueError, match="bad fields"):
         layers_from_spec({"layers": [{"type": "SoftmaxLayer", "n_in": 3, "n_out": 2, "size": 1}]})
+
+
+def test_score_is_the_fraction_evaluate_the_count_and_accuracy_a_deprecated_alias():
+    """One name per idea: score (a fraction) and evaluate (the book's count) on every kind."""
+    from glassnet import Network
+    from glassnet.core.ensemble import Ensemble
+    rng = np.random.default_rng(0)
+    X, y = rng.random((30, 16)), rng.integers(0, 3, 30)
+    layered = LayerNetwork([FullyConnectedLayer(16, 5), SoftmaxLayer(5, 3)], seed=1, dtype=np.float64)
+    for model in (Network([16, 5, 3], seed=2), layered, Ensemble([Network([16, 4, 3], seed=3), layered])):
+        assert model.score(X, y) == model.evaluate((X, y)) / 30 == np.mean(model.predict(X) == y)
+    with pytest.warns(DeprecationWarning, match="use score"):
+        assert layered.accuracy(X, y) == layered.score(X, y)

@@ -57,7 +57,7 @@ def test_shallow_listing_runs_and_learns(book_data, capsys):
     best = result.best_validation_accuracy
     assert lines[5] == f"Best validation accuracy of {best:.2%} obtained at iteration 59"
     assert result.best_validation_accuracy > 0.3          # 60 mini-batches: well above 10% already
-    assert result.best_validation_accuracy == net.accuracy(*validation_data)
+    assert result.best_validation_accuracy == net.score(*validation_data)
 
 
 @pytest.mark.mnist

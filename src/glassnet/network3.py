@@ -114,7 +114,7 @@ class Network(LayerNetwork):
     def _batch_accuracy(self, X, y, mini_batch_size):
         """The mean over whole mini-batches of their accuracy (a final partial one is left out)."""
         n = (len(X) // mini_batch_size) * mini_batch_size
-        return self.accuracy(X[:n], y[:n])
+        return self.score(X[:n], y[:n])
 
     def SGD(self, training_data, epochs, mini_batch_size, eta, validation_data, test_data=None,
             lmbda=0.0, *, log=print):

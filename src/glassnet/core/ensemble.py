@@ -265,9 +265,15 @@ class Ensemble:
         cost = -float(np.mean(np.log(np.maximum(mean[np.arange(len(y)), y], 1e-300))))
         return cost, int(np.sum(answers[self.combine] == y))
 
-    def accuracy(self, X, y):
-        """Fraction of the m samples the ensemble (by ``combine``) classifies correctly."""
+    def score(self, X, y):
+        """Accuracy: the fraction of the m samples the ensemble (by ``combine``) classifies correctly."""
         return self.measure(X, y)[1] / max(len(y), 1)
+
+    def accuracy(self, X, y):
+        """Deprecated name of ``score`` (glassnet names the fraction ``score``, the count ``evaluate``)."""
+        warnings.warn("Ensemble.accuracy is deprecated: use score (a fraction) or evaluate (a count)",
+                      DeprecationWarning, stacklevel=2)
+        return self.score(X, y)
 
     def evaluate(self, test_data):
         """Number of samples of ``test_data`` = (X (m, n_in), y (m,)) classified correctly."""

@@ -20,6 +20,7 @@ book's (n_out, n_in) orientation (network3 stored their transpose).
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -509,9 +510,15 @@ class LayerNetwork:
         """The most likely class of each row of X: int array of shape (m,)."""
         return np.argmax(self.logits(X, batch_size=batch_size), axis=1)
 
-    def accuracy(self, X, y, *, batch_size=200):
-        """Fraction of the m samples whose predicted class equals y (m,)."""
+    def score(self, X, y, *, batch_size=200):
+        """Accuracy: the fraction of the m samples whose predicted class equals y (m,)."""
         return self.measure(X, y, batch_size=batch_size)[1] / max(len(y), 1)
+
+    def accuracy(self, X, y, *, batch_size=200):
+        """Deprecated name of ``score`` (glassnet names the fraction ``score``, the count ``evaluate``)."""
+        warnings.warn("LayerNetwork.accuracy is deprecated: use score (a fraction) or evaluate (a count)",
+                      DeprecationWarning, stacklevel=2)
+        return self.score(X, y, batch_size=batch_size)
 
     def measure(self, X, y, forward=None, *, batch_size=200):
         """``(mean cost, number correct)`` over X (m, ...) with int labels y (m,), inference

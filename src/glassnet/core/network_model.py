@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError
-from .dataforms import check_input
+from .dataforms import check_input, check_pair
 from .functions import as_probabilities
 from .model import check_name, check_seed
 
@@ -114,6 +114,11 @@ class NetworkModel:
     def layer_outputs(self, X):
         """[a^2, ..., a^L] for X (m, n_in): every layer's activations but the input's."""
         return self.activations(check_input(X, self.n_in, self.dtype))[1:]
+
+    def score(self, X, labels):
+        """Accuracy: the fraction of the rows of X (m, n_in) whose predicted class equals labels (m,)."""
+        X, labels = check_pair(X, labels, self.n_in, self.n_out, self.dtype)
+        return self.measure(X, labels)[1] / max(len(labels), 1)
 
     def probabilities(self, X):
         """The output as probabilities (m, n_out): a softmax output as it is, a sigmoid
