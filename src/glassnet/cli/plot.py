@@ -75,8 +75,8 @@ def _add_figure_kinds(kinds):
                                       "learning ||dC/db^l|| at initialisation and after every epoch, on a log "
                                       "scale: the earlier layers learn far more slowly (vanishing gradients).")
     ls.add_argument("-o", "--output", required=True, metavar="PNG", help="the PNG file to write")
-    ls.add_argument("--sizes", type=parse_sizes, default=[784, 30, 30, 30, 30, 10], metavar="N,N,...",
-                    help="the network (default 784,30,30,30,30,10: the book's four hidden layers)")
+    ls.add_argument("--sizes", type=parse_sizes, default=[784, 30, 30, 30, 30, 10], metavar="N-N-...",
+                    help="the network (default 784-30-30-30-30-10: the book's four hidden layers)")
     ls.add_argument("--epochs", type=positive(int, 100_000), default=500, help="epochs (default 500, as the book)")
     ls.add_argument("--seed", type=at_least(int, 0), default=0, help="seed of the network's generator")
     add_data_options(ls)

@@ -34,8 +34,8 @@ def add_arguments(p):
     source = p.add_mutually_exclusive_group()
     source.add_argument("--example", choices=sorted(EXAMPLES),
                         help="primer: the primer's 1-1-1 chain (the default); demo: its [2,3,2] network")
-    source.add_argument("--sizes", type=parse_sizes, metavar="N,N,...",
-                        help="a network of these layer sizes (e.g. 1,1,1 or 3,4,2) with N(0, 1) weights "
+    source.add_argument("--sizes", type=parse_sizes, metavar="N-N-...",
+                        help="a network of these layer sizes (e.g. 1-1-1 or 3-4-2) with N(0, 1) weights "
                              "drawn from --seed")
     source.add_argument("--model", "--weights", dest="model", metavar="MODEL.npz",
                         help="take the network (weights, biases, cost, activations) from a saved model")

@@ -42,8 +42,8 @@ def add_arguments(t):
                    help="mnist (the book's 50k/10k/10k split), fashion (Fashion-MNIST, the same split) or "
                         "digits (scikit-learn's 8x8 digits, the tutorial's 60/40 split; default there: "
                         "64-30-10, full batch, 3000 epochs, eta 0.25)")
-    t.add_argument("--sizes", type=parse_sizes, metavar="N,N,...",
-                   help="neurons per layer, input first (default 784,30,10; 64,30,10 for digits)")
+    t.add_argument("--sizes", type=parse_sizes, metavar="N-N-...",
+                   help="neurons per layer, input first (default 784-30-10; 64-30-10 for digits; 784,30,10 works too)")
     t.add_argument("--layers", metavar="SPEC",
                    help="a chapter-6 layer network instead of --sizes, e.g. conv20x5,pool2,conv40x5,pool2,fc100 "
                         "(convFxK, poolP, fcN, softmaxN; options :relu :tanh :sigmoid :linear and :dP for "
