@@ -14,10 +14,14 @@ networks (whose order is unchanged) still resume.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict
+
+import numpy as np
 
 from ..errors import CheckpointError
 from ..io import expected_shapes, network_header, read_npz, write_npz
+from .optimizers import make_optimizer
 
 __all__ = ["save_checkpoint", "read_checkpoint", "verify_checkpoint", "load_checkpoint", "CheckpointError", "CHECKPOINT_VERSION"]
 
@@ -54,9 +58,86 @@ def read_checkpoint(path):
     return arrays, header
 
 
+#: the loop's state in a checkpoint: key -> (types, what it must be)
+_STATE = {"epoch": ((int,), "a whole number >= 0"), "eta": ((int, float), "a finite number >= 0"),
+          "halvings": ((int,), "a whole number >= 0"), "best_accuracy": ((int, float), "a number in [-1, 1]"),
+          "best_epoch": ((int, type(None)), "null or an earlier epoch"), "since_best": ((int,), "a whole number >= 0"),
+          "history": ((list,), "a list of one record per epoch")}
+
+
+def _damaged(path, what):
+    return CheckpointError(f"{path}: the checkpoint is damaged: {what}")
+
+
+def _check_state(path, state, epochs):
+    """The loop's state: every field present, of its type and in its range (``_STATE``)."""
+    if not isinstance(state, dict) or set(state) != set(_STATE):
+        raise _damaged(path, f"its state must hold exactly {', '.join(_STATE)}")
+    for key, (types, what) in _STATE.items():
+        value = state[key]
+        if isinstance(value, bool) or not isinstance(value, types):
+            raise _damaged(path, f"state {key} must be {what}, got {type(value).__name__}")
+    epoch = state["epoch"]
+    numbers_ok = (0 <= epoch <= epochs and math.isfinite(state["eta"]) and state["eta"] >= 0
+                  and state["halvings"] >= 0 and state["since_best"] >= 0 and -1 <= state["best_accuracy"] <= 1
+                  and (state["best_epoch"] is None or 0 <= state["best_epoch"] < epoch))
+    if not numbers_ok:
+        raise _damaged(path, f"its state is out of range (epoch {epoch} of {epochs}, eta {state['eta']!r}, "
+                             f"best epoch {state['best_epoch']!r})")
+    if len(state["history"]) != epoch or not all(isinstance(r, dict) for r in state["history"]):
+        raise _damaged(path, f"its history must hold one record per epoch done ({epoch})")
+
+
+def _check_rng(path, rng_state, rng):
+    """The Generator's state: of the network's bit generator, and one it accepts."""
+    kind = rng.bit_generator.state["bit_generator"]
+    if not isinstance(rng_state, dict) or rng_state.get("bit_generator") != kind:
+        got = rng_state.get("bit_generator") if isinstance(rng_state, dict) else type(rng_state).__name__
+        raise _damaged(path, f"its random state is not a {kind} state (got {str(got)[:40]})")
+    try:
+        type(rng.bit_generator)().state = rng_state
+    except (TypeError, ValueError, KeyError, OverflowError) as e:
+        raise _damaged(path, f"its {kind} random state is unusable ({str(e)[:80]})") from None
+
+
+def _check_arrays(path, arrays, network, optimizer):
+    """Parameters, the optimizer's state and the best parameters so far: real floats, finite,
+    each copy complete (none or one per parameter) and the optimizer's only if it keeps one."""
+    params = network.parameters()
+    for prefix, label in (("", "parameter"), ("opt", "optimizer state"), ("best", "best parameters")):
+        names = list(network.named_parameters()) if not prefix else [f"{prefix}{i}" for i in range(len(params))]
+        present = [name for name in names if name in arrays]
+        if prefix and present and len(present) != len(names):
+            raise _damaged(path, f"it holds {len(present)} of the {len(names)} arrays of its {label}")
+        if prefix == "opt" and present and not optimizer.state_size(network):
+            raise _damaged(path, f"it holds {label} arrays, but {type(optimizer).__name__} keeps none")
+        for name in present:
+            a = arrays[name]
+            if a.dtype.kind != "f" or not np.all(np.isfinite(a)):
+                raise _damaged(path, f"{label} {name} must be finite real floats, got {a.dtype}")
+    missing = [name for name in network.named_parameters() if name not in arrays]
+    if missing:
+        raise _damaged(path, f"parameters {missing[:4]} are missing")
+
+
+def check_checkpoint(path, arrays, header, network, config):
+    """Every field of a checkpoint checked in one place, before anything is restored or printed:
+    the config, the loop's state, the random state and every array.  CheckpointError (one line)."""
+    saved = header.get("config")
+    if not isinstance(saved, dict):
+        raise _damaged(path, "it holds no training config")
+    epochs = saved.get("epochs")
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise _damaged(path, f"its config's epochs must be a whole number >= 1, got {str(epochs)[:40]}")
+    _check_state(path, header.get("state"), max(epochs, config.epochs))
+    _check_rng(path, header.get("rng_state"), network.rng)
+    _check_arrays(path, arrays, network, make_optimizer(config.momentum))
+
+
 def verify_checkpoint(path, network, config):
-    """CheckpointError (one line) unless ``path`` is a current checkpoint of this very run: the
-    same network (sizes or layer spec), seed and options (all but the number of epochs).
+    """CheckpointError (one line) unless ``path`` is a sound, current checkpoint of this very run:
+    the same network (sizes or layer spec), seed and options (all but the number of epochs),
+    every field of it checked (``check_checkpoint``).
     Returns ``(arrays, header)``; reads and allocates only what the header's shapes allow."""
     arrays, header = read_checkpoint(path)
     mine = network_header(network)
@@ -66,11 +147,14 @@ def verify_checkpoint(path, network, config):
     if header.get("seed") != network.seed:
         raise CheckpointError(f"{path}: checkpoint was made with seed {header.get('seed')}, not {network.seed} "
                               f"(the seed also picks the shuffles and, on the digits, the split)")
+    if not isinstance(header.get("config"), dict):
+        raise _damaged(path, "it holds no training config")
     saved = {("l2" if k == "lmbda" else k): v for k, v in header["config"].items() if k != "epochs"}
     wanted = {k: v for k, v in asdict(config).items() if k != "epochs"}
     if saved != wanted:
         diff = sorted(k for k in wanted if saved.get(k) != wanted[k])
         raise CheckpointError(f"{path}: checkpoint was made with different options ({', '.join(diff)})")
+    check_checkpoint(path, arrays, header, network, config)
     return arrays, header
 
 

@@ -40,6 +40,10 @@ class SGD:
         """Arrays to checkpoint: none (plain SGD keeps no state)."""
         return []
 
+    def state_size(self, network: Trainable) -> int:
+        """How many arrays ``state()`` holds for this network once stepped: none."""
+        return 0
+
     def load_state(self, arrays: list[np.ndarray]) -> None:
         if arrays:
             raise ValueError(f"plain SGD keeps no state, got {len(arrays)} arrays")
@@ -73,6 +77,10 @@ class Momentum(SGD):
             v *= mu
             v -= g
             p += v
+
+    def state_size(self, network: Trainable) -> int:
+        """One velocity per parameter array."""
+        return len(network.parameters())
 
     def state(self) -> list[np.ndarray]:
         return list(self.velocities or [])
