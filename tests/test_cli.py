@@ -140,3 +140,28 @@ def test_plot_sigmoid_refuses_a_png_name_and_makes_no_folder(tmp_path):
 def test_one_epoch_is_not_plural(tmp_path):
     code, _, err = run(["train", "--dataset", "digits", "--epochs", "1", "--sizes", "64,10,10"])
     assert code == 0 and "1 epoch," in err and "1 epochs" not in err
+
+
+@pytest.mark.parametrize("command", ["evaluate", "inspect", "predict"])
+@pytest.mark.parametrize("field", ["dataset", "layers"])
+def test_a_huge_header_field_gives_a_short_error(tmp_path, command, field):
+    """A megabyte in a header field (a dataset name) or 100,000 layers: one line of at most
+    300 characters, before any other output."""
+    from glassnet import Network
+    from glassnet.io import read_npz, save, write_npz
+    path = save(Network([784, 5, 10], seed=0), tmp_path / "m.npz")
+    header, arrays = read_npz(path)
+    if field == "dataset":
+        header["dataset"] = "x" * 1_000_000
+    else:
+        header.update(format_version=2, network="layers", spec={"layers": [
+            {"type": "FullyConnectedLayer", "n_in": 7, "n_out": 7}] * 100_000})
+    write_npz(path, header, arrays)
+    image = tmp_path / "digit.png"
+    if command == "predict":
+        pytest.importorskip("PIL.Image").new("L", (28, 28)).save(image)
+    code, out, err = run([command, str(path)] + ([str(image)] if command == "predict" else []))
+    if command == "inspect" and field == "dataset":       # a description, not an error: cut short
+        assert code == 0 and max(map(len, out.splitlines())) <= 300, out[:400]
+        return
+    assert code == 2 and out == "" and err.count("\n") == 1 and len(err) <= 300, (code, out, err[:400])

@@ -43,10 +43,16 @@ class ResourceLimitError(GlassnetError):
     """A file or an option asks for more memory or work than glassnet allows."""
 
 
-def one_line(error: BaseException) -> str:
-    """An exception's message as one short line (its type's name when it has none)."""
+#: the longest message a command prints for an error (a file may embed a megabyte in a field)
+MAX_MESSAGE = 280
+
+
+def one_line(error: BaseException, limit: int = MAX_MESSAGE) -> str:
+    """An exception's message as one short line (its type's name when it has none), cut to
+    ``limit`` characters with an ellipsis when longer."""
     text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+    line = text.splitlines()[0] if text else type(error).__name__
+    return line if len(line) <= limit else line[:limit - 1] + "\u2026"
 
 
 def plural(n: int, noun: str) -> str:

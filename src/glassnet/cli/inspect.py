@@ -197,7 +197,9 @@ def _network_lines(net, indent):
 
 def _training_line(header):
     history = header.get("history") if isinstance(header.get("history"), list) else []
-    line = (f"  dataset {header.get('dataset', 'not recorded')}, history of {len(history)} "
+    dataset = str(header.get("dataset", "not recorded"))
+    dataset = dataset if len(dataset) <= 40 else dataset[:39] + "\u2026"
+    line = (f"  dataset {dataset}, history of {len(history)} "
             f"epoch{'' if len(history) == 1 else 's'}")
     last = history[-1] if history and isinstance(history[-1], dict) else {}
     if isinstance(last.get("accuracy"), (int, float)):
