@@ -37,8 +37,9 @@ requests = pytest.importorskip("requests")
 def model(mnist, tmp_path_factory):
     """784-30-10 after one epoch on real MNIST (a few seconds), saved and loaded back."""
     net = Network([784, 30, 10], seed=0)
-    history = net.SGD((mnist.training.X, mnist.training.y), 1, 10, 3.0,
-                      test_data=(mnist.test.X[:1000], mnist.test.y[:1000]), log=None)
+    net.SGD((mnist.training.X, mnist.training.y), 1, 10, 3.0,
+            test_data=(mnist.test.X[:1000], mnist.test.y[:1000]), log=None)
+    history = net.history
     path = tmp_path_factory.mktemp("model") / "mnist.npz"
     save(net, path, metadata={"dataset": "mnist", "history": history})
     return path
@@ -574,3 +575,20 @@ def test_serve_takes_layer_networks_and_ensembles(tmp_path, conv_model, monkeypa
     code, _, err = run(["serve", str(small)])
     assert code == 2 and "1x8x8-conv4x3/pool2-softmax10 layer network (64 inputs, 10 outputs)" in err
     assert "784" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("headers", [{"Host": "evil.example"}, {"Host": "evil.example:8000"},
+                                     {"Origin": "http://evil.example"}, {"Origin": "null"},
+                                     {"Host": "127.0.0.1.evil.example"}])
+@pytest.mark.parametrize("method, route", [("get", "/api/model"), ("post", "/api/predict"), ("get", "/")])
+def test_the_drawing_page_answers_its_own_origin_only(headers, method, route):
+    """One policy for both pages: another host name (DNS rebinding) or another origin gets 403."""
+    from glassnet import Network
+    from glassnet.web.server import create_app
+    client = create_app(Network([784, 5, 10], seed=0)).test_client()
+    body = {"json": {"pixels": [0.0] * 784}} if method == "post" else {}
+    refused = getattr(client, method)(route, headers=headers, **body)
+    assert refused.status_code == 403 and "own origin" in refused.get_json()["error"]
+    own = getattr(client, method)(route, headers={"Host": "127.0.0.1:5000", "Origin": "http://127.0.0.1:5000"},
+                                  **body)
+    assert own.status_code == 200

@@ -71,6 +71,25 @@ def add_security_headers(app, headers=None):
         return response
 
 
+#: the host names a page of glassnet answers under (a DNS-rebinding site uses its own)
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
+def add_local_only(app, answer):
+    """One policy for every page glassnet serves: answer only requests for this computer's own
+    host names (``LOCAL_HOSTS``: a DNS-rebinding site sends its own name) and, when a browser
+    says where a request comes from (``Origin``), only the page's own origin; anything else
+    gets ``answer(message, 403)``."""
+
+    @app.before_request
+    def local_only():
+        host = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
+        origin = request.headers.get("Origin")
+        if host not in LOCAL_HOSTS or (origin is not None and origin != request.host_url.rstrip("/")):
+            return answer("this page answers its own origin on this computer only", 403)
+        return None
+
+
 class InputError(errors.InputError):
     """A request the server refuses; ``status`` is the HTTP status to answer with."""
 
@@ -210,6 +229,7 @@ def create_app(network, header=None):
         return error(f"internal error ({type(e).__name__})", 500)
 
     add_security_headers(app)
+    add_local_only(app, error)
 
     @app.get("/")
     def index():

@@ -29,7 +29,7 @@ from pathlib import Path
 from flask import Flask, Response, request, send_from_directory
 from werkzeug.exceptions import HTTPException
 
-from .server import SECURITY_HEADERS, Server, add_security_headers
+from .server import SECURITY_HEADERS, Server, add_local_only, add_security_headers
 from .watch import FINAL_STATES, Watch
 
 __all__ = ["create_watch_app", "WatchServer", "events", "INTERVAL", "HEARTBEAT", "MAX_STREAMS"]
@@ -41,8 +41,6 @@ INTERVAL = 0.5
 HEARTBEAT = 10.0
 #: pages that may stream at once
 MAX_STREAMS = 8
-#: the host names the page is served under (a DNS-rebinding site uses its own)
-LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 
 #: the drawing page's headers; this page also posts no forms anywhere
 _HEADERS = {**SECURITY_HEADERS,
@@ -81,13 +79,7 @@ def create_watch_app(watch: Watch, interval=INTERVAL, heartbeat=HEARTBEAT):
     def http_error(e):
         return error(e.description if e.code == 400 else e.name.lower(), e.code or 500)
 
-    @app.before_request
-    def local_only():
-        host = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
-        origin = request.headers.get("Origin")
-        if host not in LOCAL_HOSTS or (origin is not None and origin != request.host_url.rstrip("/")):
-            return error("the watch page answers its own origin on this computer only", 403)
-        return None
+    add_local_only(app, error)
 
     add_security_headers(app, _HEADERS)
 
