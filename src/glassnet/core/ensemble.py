@@ -20,6 +20,7 @@ member); y int labels (m,); probabilities (m, n_out) in float64.  NumPy only.
 """
 from __future__ import annotations
 
+import warnings
 
 import numpy as np
 
