@@ -212,6 +212,6 @@ def test_parallel_members_are_the_members_trained_here(mnist):
 def test_an_ensembles_accuracy_is_a_deprecated_alias_of_score():
     rng = np.random.default_rng(0)
     X, y = rng.random((20, 6)), rng.integers(0, 3, 20)
-    ensemble = Ensemble([glassnet.Network([6, 4, 3], seed=s) for s in (1, 2)])
+    ensemble = Ensemble([Network([6, 4, 3], seed=s) for s in (1, 2)])
     with pytest.warns(DeprecationWarning, match="use score"):
         assert ensemble.accuracy(X, y) == ensemble.score(X, y)
