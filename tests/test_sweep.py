@@ -144,3 +144,19 @@ def test_run_sweep_library_call():
     seen = []
     rows = run_sweep(runs, data, n_jobs=1, on_result=lambda row, done, total, i: seen.append((done, total, i)))
     assert seen == [(1, 1, 0)] and rows[0]["sizes"] == "64-10" and rows[0]["epochs_run"] == 1
+
+
+def test_map_parallel_starts_no_more_workers_than_calls(monkeypatch):
+    """n_jobs=6 for 2 calls starts 2 workers (joblib is asked for 2); n_jobs=6 for 1 call runs here."""
+    import joblib
+    from glassnet.training import sweep
+    asked = []
+    real = joblib.parallel_config
+
+    def spy(*args, **kwargs):
+        asked.append(kwargs.get("n_jobs"))
+        return real(*args, **kwargs)
+    monkeypatch.setattr(joblib, "parallel_config", spy)
+    assert sweep.map_parallel(abs, [((-1,), {}), ((-2,), {})], n_jobs=6) == [1, 2]
+    assert asked == [2]
+    assert sweep.map_parallel(abs, [((-3,), {})], n_jobs=6) == [3] and asked == [2]

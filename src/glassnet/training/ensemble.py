@@ -127,7 +127,7 @@ def train_ensemble(build, training, config: TrainingConfig, *, seeds, validation
         raise InputError("train_ensemble needs at least one seed, got none")
     X, y = _pair(training)
     # parallel members get one BLAS thread each; members trained here one after another get all
-    alone = scheduler is None and n_jobs == 1
+    alone = scheduler is None and min(n_jobs, len(seeds)) == 1
     common = dict(validation=_pair(validation), test=_pair(test), augment=augment,
                   blas_threads=None if alone else 1)
     calls = [((build, seed, X, y, config), common) for seed in seeds]

@@ -164,7 +164,8 @@ def _call_indexed(i, fn, *args, **kwargs):
 def map_parallel(fn, calls, *, n_jobs=2, scheduler=None, on_result=None):
     """``[fn(*args, **kwargs) for args, kwargs in calls]``, computed in parallel.
 
-    n_jobs : local worker processes (joblib's loky backend); 1 computes in this process.
+    n_jobs : local worker processes (joblib's loky backend), never more than there are calls;
+        1 computes in this process.
     scheduler : a Dask scheduler address: compute on that cluster instead (joblib's dask
         backend; needs dask.distributed).
     on_result : ``on_result(value, done, total, index)`` as each call finishes (finishing order).
@@ -173,6 +174,7 @@ def map_parallel(fn, calls, *, n_jobs=2, scheduler=None, on_result=None):
     """
     calls = list(calls)
     values = [None] * len(calls)
+    n_jobs = max(1, min(int(n_jobs), len(calls)))          # 6 workers for 2 members would idle 4
 
     def collect(results):
         for done, (i, value) in enumerate(results, 1):
