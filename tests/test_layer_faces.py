@@ -265,10 +265,17 @@ def test_export_command_writes_what_the_model_computes(models, mnist, tmp_path, 
     target = tmp_path / f"{name}.onnx"
     code, out, err = run(["export", models["paths"][name], target])
     assert code == 0 and out.strip() == str(target) and describe_network(models[name]) in err
+    # a convolutional network (and an ensemble whose first member is one) reads images (N, 1, 28, 28)
+    images = name in ("conv", "ensemble")
+    assert err.rstrip().endswith("its input is (N, 1, 28, 28)" if images else "its input is (N, 784)")
     X = mnist.test.X[:500]
-    got = onnx_run(target, X)
+    got = onnx_run(target, X.reshape(-1, 1, 28, 28) if images else X)
     assert got.dtype == np.float32 and got.shape == (500, 10)
     assert np.max(np.abs(got - models[name].feedforward(X))) < 1e-5
+    if images:                                       # --flat-input: rows of 784 values, the same numbers
+        code, _, err = run(["export", models["paths"][name], tmp_path / "flat.onnx", "--flat-input"])
+        assert code == 0 and err.rstrip().endswith("its input is (N, 784)")
+        np.testing.assert_array_equal(onnx_run(tmp_path / "flat.onnx", X), got)
     props = {p.key: p.value for p in onnx.load(str(target)).metadata_props}
     assert props["network"] == {"conv": "layers", "fc": "layers", "ensemble": "ensemble"}[name]
     if name == "ensemble":
@@ -288,7 +295,7 @@ def test_export_onnx_of_layer_networks_from_python(tmp_path):
     assert specs[0].params["w"] is net.layers[0].w and specs[0].params["activation"] == "relu"
     assert specs[1].params["p_dropout"] == 0.3 and specs[0].params["image_shape"] == (1, 28, 28)
     X = np.random.default_rng(0).random((40, 784))
-    got = onnx_run(export_onnx(net, tmp_path / "n64.onnx"), X)
+    got = onnx_run(export_onnx(net, tmp_path / "n64.onnx"), X.reshape(-1, 1, 28, 28))
     assert got.dtype == np.float64 and np.max(np.abs(got - net.feedforward(X))) < 1e-12
 
 

@@ -1,9 +1,11 @@
 """ONNX export: the exported graph, run by onnxruntime, computes what glassnet computes.
 
 The dense networks (the book's, a chapter-3 one) and a trained chapter-6 layer network are
-compared with their ``feedforward`` on all 10,000 MNIST test images; the chapter-6 emitters
-(conv-pool, dropout-scaled fully connected, softmax) with a small NumPy reference written
-here (sliding-window valid convolution, reshape max-pool).
+compared with their ``feedforward`` on all 10,000 MNIST test images, the layer network on
+images (N, 1, 28, 28) and on rows; the chapter-6 emitters (conv-pool, dropout-scaled fully
+connected, softmax) with a small NumPy reference written here (sliding-window valid
+convolution, reshape max-pool); the estimator and its pipelines (scalers, labels) with
+their own ``predict`` and ``predict_proba``.
 """
 import json
 import os
@@ -18,17 +20,28 @@ import glassnet  # noqa: E402
 from glassnet import Network  # noqa: E402
 from glassnet.errors import InputError  # noqa: E402
 from glassnet.io.onnx import (  # noqa: E402
-    DEFAULT_OPSET, MIN_OPSET, EMITTERS, LayerSpec, build_model, export_onnx, network_layers, to_onnx,
+    DEFAULT_OPSET,
+    EMITTERS,
+    MIN_OPSET,
+    LayerSpec,
+    build_model,
+    export_onnx,
+    network_layers,
+    to_onnx,
 )
 
 
-def run(model, X):
-    """Run a model (ModelProto or path) on X with onnxruntime's CPU provider, one thread."""
+def session(model):
+    """An onnxruntime session of a model (ModelProto or path): the CPU provider, one thread."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     source = model.SerializeToString() if hasattr(model, "SerializeToString") else str(model)
-    session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
-    return session.run(["output"], {"input": X})[0]
+    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+
+
+def run(model, X):
+    """Run a model on X: its "output"."""
+    return session(model).run(["output"], {"input": X})[0]
 
 
 def trained(mnist, **kwargs):
@@ -69,15 +82,25 @@ def test_exported_layer_network_matches_feedforward_on_mnist_test(mnist, tmp_pat
     fit(net, (mnist.training.X[:3000], mnist.training.y[:3000]), TrainingConfig(epochs=1, mini_batch_size=10, eta=0.1))
     path = export_onnx(net, tmp_path / "layers.onnx")
     model = onnx.load(str(path))
-    assert [n.op_type for n in model.graph.node] == ["Reshape", "Conv", "MaxPool", "Add", "Relu", "Flatten", "Gemm",
+    # images in, as the network reads them: (N, 1, 28, 28), no reshaping
+    assert [n.op_type for n in model.graph.node] == ["Conv", "MaxPool", "Add", "Relu", "Flatten", "Gemm",
                                                       "Relu", "Gemm", "Softmax"]
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    assert [d.dim_param or d.dim_value for d in dims] == ["N", 1, 28, 28]
     assert json.loads({p.key: p.value for p in model.metadata_props}["spec"]) == net.spec()
     X = mnist.test.X
-    got, want = run(path, X), net.feedforward(X)
+    got, want = run(path, X.reshape(-1, 1, 28, 28)), net.feedforward(X)
     assert got.dtype == np.float32 and got.shape == (10000, 10)
     assert np.max(np.abs(got - want)) < 1e-5
     assert (got.argmax(axis=1) == want.argmax(axis=1)).mean() > 0.999
     assert (want.argmax(axis=1) == mnist.test.y).mean() > 0.7       # it did learn
+    with pytest.raises(Exception, match="Invalid rank for input"):  # rows are not images
+        run(path, X[:5])
+    # flat=True: rows of 784 values, reshaped inside the graph (the layout before images)
+    flat = to_onnx(net, flat=True)
+    assert [n.op_type for n in flat.graph.node][0] == "Reshape"
+    assert [d.dim_param or d.dim_value for d in flat.graph.input[0].type.tensor_type.shape.dim] == ["N", 784]
+    np.testing.assert_array_equal(run(flat, X[:500]), got[:500])
 
 
 def test_graph_uses_gemm_with_transposed_weights_and_the_named_activations():
@@ -110,7 +133,7 @@ def test_fixed_batch_of_one_and_dynamic_batch_of_one(tmp_path):
     dynamic = to_onnx(net)
     assert dynamic.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "N"
     assert run(dynamic, x).shape == (1, 10)
-    with pytest.raises(Exception):                    # the fixed model refuses another batch size
+    with pytest.raises(Exception, match="invalid dimensions"):     # the fixed model refuses another batch size
         run(fixed, np.zeros((2, 784), np.float32))
 
 
@@ -273,7 +296,7 @@ def test_fully_connected_dropout_scaling_uses_gemm_alpha():
 
 
 def test_emitter_table_and_conv_errors():
-    assert set(EMITTERS) == {"dense", "fully-connected", "softmax", "conv-pool"}
+    assert set(EMITTERS) == {"dense", "fully-connected", "softmax", "conv-pool", "elementwise", "round"}
     w = np.ones((2, 1, 3, 3))
     with pytest.raises(InputError, match="softmax is an output-layer activation"):
         build_model([LayerSpec("conv-pool", {"w": w, "b": np.ones(2), "activation": "softmax"})], 36)
@@ -295,3 +318,114 @@ def test_the_export_command_writes_a_model_onnxruntime_runs(tmp_path, capsys):
     np.testing.assert_allclose(session.run(["output"], {"input": X})[0], net.feedforward(X), atol=1e-5)
     assert main(["export", str(tmp_path / "none.npz"), str(tmp_path / "x.onnx")]) == 2
     assert "no such model file" in capsys.readouterr().err
+
+
+# -- the estimator and its pipelines: labels and probabilities --------------------------------------
+@pytest.fixture(scope="module")
+def digits_split():
+    pytest.importorskip("sklearn")
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+    X, y = load_digits(return_X_y=True)
+    return train_test_split(X, y, test_size=0.3, random_state=0, stratify=y)
+
+
+def classifier_outputs(model, X):
+    """(labels, probabilities) of an exported classifier, in its output order."""
+    s = session(model)
+    assert [o.name for o in s.get_outputs()] == ["label", "probabilities"]
+    return s.run(None, {"input": X})
+
+
+def pipeline(*steps, **params):
+    from sklearn.pipeline import make_pipeline
+
+    from glassnet.sklearn import GlassnetClassifier
+    return make_pipeline(*steps, GlassnetClassifier(**{"random_state": 0, "max_iter": 20, **params}))
+
+
+@pytest.mark.parametrize("dtype, tol", [("float32", 1e-5), ("float64", 1e-12)])
+def test_a_scaler_and_classifier_pipeline_exports_labels_and_probabilities(digits_split, dtype, tol):
+    from sklearn.preprocessing import StandardScaler
+    X_train, X_test, y_train, y_test = digits_split
+    pipe = pipeline(StandardScaler()).fit(X_train, y_train)
+    model = to_onnx(pipe, dtype=dtype)
+    labels, proba = classifier_outputs(model, X_test.astype(dtype))
+    assert proba.dtype == dtype and proba.shape == (len(X_test), 10) and labels.dtype == np.int64
+    np.testing.assert_allclose(proba, pipe.predict_proba(X_test), rtol=0, atol=tol)
+    np.testing.assert_array_equal(labels, pipe.predict(X_test))
+    assert (labels == y_test).mean() > 0.9
+    props = {p.key: p.value for p in model.metadata_props}
+    assert json.loads(props["classes"]) == list(range(10)) and props["estimator"] == "GlassnetClassifier"
+    assert json.loads(props["pipeline"]) == [["standardscaler", "StandardScaler"],
+                                             ["glassnetclassifier", "GlassnetClassifier"]]
+    assert json.loads(props["sizes"]) == [64, 100, 10]
+    ops = [n.op_type for n in model.graph.node]
+    assert ops[:2] == ["Sub", "Div"] and ops[-2:] == ["ArgMax", "Gather"]
+    assert ("Cast" in ops) == (dtype == "float64")        # float64 rounds the scaled input to float32, as predict
+
+
+def test_a_layer_network_pipeline_with_string_labels_and_other_scalers(digits_split, tmp_path):
+    """Labels kept as they are (strings here); a convolutional network on rows of 64 features."""
+    from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, StandardScaler
+    X_train, X_test, y_train, _ = digits_split
+    names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])
+    pipe = pipeline(MinMaxScaler(clip=True), "passthrough", MaxAbsScaler(), StandardScaler(with_std=False),
+                    layers="conv6x3,pool2,fc20").fit(X_train, names[y_train])
+    path = export_onnx(pipe, tmp_path / "pipe.onnx", dtype="float64")
+    X = np.vstack([X_test, 20.0 * X_test[:5]])            # beyond the training range: MinMaxScaler clips
+    labels, proba = classifier_outputs(path, X)
+    assert labels.dtype == object and set(labels) <= set(names)
+    np.testing.assert_array_equal(labels, pipe.predict(X))
+    np.testing.assert_allclose(proba, pipe.predict_proba(X), rtol=0, atol=1e-12)
+    props = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    assert json.loads(props["classes"]) == sorted(names) and props["network"] == "layers"
+    ops = [n.op_type for n in onnx.load(str(path)).graph.node]
+    assert ops[:6] == ["Mul", "Add", "Max", "Min", "Div", "Sub"] and "Reshape" in ops
+
+
+def test_the_estimator_alone_and_a_sigmoid_output(digits_split):
+    """A bare estimator reads rows as it does; sigmoid outputs become rows summing to 1, as predict_proba."""
+    from glassnet.sklearn import GlassnetClassifier
+    X_train, X_test, y_train, _ = digits_split
+    X_train, X_test = X_train / 16, X_test / 16
+    clf = GlassnetClassifier(cost="cross-entropy", activation="sigmoid", max_iter=10, eta=0.5, l2=0.0,
+                             random_state=0).fit(X_train, 3 * y_train + 1)
+    model = to_onnx(clf)
+    assert "pipeline" not in {p.key for p in model.metadata_props}
+    labels, proba = classifier_outputs(model, X_test.astype(np.float32))
+    np.testing.assert_allclose(proba, clf.predict_proba(X_test), atol=1e-5)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-5)
+    np.testing.assert_array_equal(labels, clf.predict(X_test))
+    assert set(labels) <= set(3 * np.arange(10) + 1)
+
+
+def test_what_cannot_be_exported_says_why(digits_split):
+    from sklearn.decomposition import PCA
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from glassnet.sklearn import GlassnetClassifier
+    X_train, _, y_train, _ = digits_split
+    with pytest.raises(InputError, match="not fitted"):
+        to_onnx(GlassnetClassifier())
+    with pytest.raises(InputError, match="step 'pca' is a PCA: ONNX export takes StandardScaler"):
+        to_onnx(pipeline(PCA(10), max_iter=1).fit(X_train, y_train))
+    with pytest.raises(InputError, match="cannot export a Pipeline: it is not a glassnet model"):
+        to_onnx(make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(X_train, y_train))
+    with pytest.raises(InputError, match="got 12 numbers|value must be a number or 64"):
+        build_model([LayerSpec("elementwise", {"op": "Sub", "value": np.ones(12)}),
+                     LayerSpec("dense", {"w": np.ones((2, 64)), "b": np.ones(2), "activation": "relu"})], 64)
+    with pytest.raises(InputError, match="op must be one of"):
+        build_model([LayerSpec("elementwise", {"op": "Pow", "value": 2.0})], 64)
+
+
+def test_glassnet_io_export_onnx_takes_a_pipeline_too(digits_split, tmp_path):
+    from sklearn.preprocessing import StandardScaler
+
+    from glassnet.io import export_onnx as io_export
+    X_train, X_test, y_train, _ = digits_split
+    pipe = pipeline(StandardScaler(), max_iter=3).fit(X_train, y_train)
+    labels, _ = classifier_outputs(io_export(pipe, tmp_path / "p.onnx"), X_test.astype(np.float32))
+    np.testing.assert_array_equal(labels, pipe.predict(X_test))

@@ -1,14 +1,29 @@
-"""ONNX export: a glassnet network as a graph that onnxruntime (or any ONNX runtime) can run.
+"""ONNX export: a glassnet model as a graph that onnxruntime (or any ONNX runtime) can run.
 
-The exported model computes ``network.feedforward(X)``:
+The exported model of a network computes ``network.feedforward(X)``:
 
-    input   "input"  of shape (N, n_in), N dynamic unless ``batch`` is given
-    output  "output" of shape (N, n_out)
+    input   "input"  of shape (N, *input_shape): (N, c, h, w) images for a network whose
+                     input is images (a convolutional layer network), else (N, n_in) rows;
+                     ``flat=True`` gives rows (N, c*h*w) for every network
+    output  "output" of shape (N, n_out), N dynamic unless ``batch`` is given
 
-in the network's own dtype: float32 -> ONNX FLOAT, float64 -> ONNX DOUBLE (onnxruntime's CPU
-provider runs every op used here in both, see ``emit_conv_pool`` for the one detour).
+The exported model of a classifier -- a fitted ``glassnet.sklearn.GlassnetClassifier``, or a
+scikit-learn ``Pipeline`` of feature scalers ending in one -- computes its ``predict`` and
+``predict_proba`` (see ``build_classifier_model``):
 
-A network is first turned into a list of ``LayerSpec(kind, params)`` -- plain NumPy arrays
+    input   "input"          (N, n_features) rows, as the pipeline takes them
+    outputs "label"          (N,) the predicted class labels (int64, double, bool or string)
+            "probabilities"  (N, n_classes) rows summing to 1, columns in ``classes`` order
+
+with the labels also in ``metadata_props["classes"]`` (JSON).  Converters that turn such
+objects into plain parts (``ClassifierParts``) register themselves with ``register_converter``
+(``glassnet.sklearn`` does so when it is imported), so that this module knows no scikit-learn.
+
+Models compute in the dtype asked for (default: the model's own): float32 -> ONNX FLOAT,
+float64 -> ONNX DOUBLE (onnxruntime's CPU provider runs every op used here in both, see
+``emit_conv_pool`` for the one detour).
+
+A model is first turned into a list of ``LayerSpec(kind, params)`` -- plain NumPy arrays
 and names -- and each spec is written into the graph by the emitter ``EMITTERS[kind]``:
 
     "dense"            chapters 1-3: Z = A W^T + b (one Gemm, transB=1), then the activation
@@ -18,6 +33,10 @@ and names -- and each spec is written into the graph by the emitter ``EMITTERS[k
     "softmax"          chapter 6's output layer: "fully-connected" with a softmax
     "conv-pool"        chapter 6: A = f(maxpool(conv(X, w)) + b), valid convolution with
                        stride 1, non-overlapping max-pool (leftover rows/columns dropped)
+    "elementwise"      X op value, ``op`` one of Sub, Div, Mul, Add, Max, Min and ``value`` a
+                       number or one per feature: a feature scaler's step
+    "round"            the values rounded to ``dtype`` and back (Cast, Cast): what a model
+                       computing in float64 sees of an input first cast to float32
 
 Weights keep glassnet's shapes: ``w`` (n_out, n_in) for the fully connected kinds and
 (filters, channels, kh, kw) for "conv-pool"; ``b`` (n_out,) / (filters,). The convolution is
@@ -27,20 +46,22 @@ reaching a "conv-pool" layer is reshaped to (N, c, h, w) (``image_shape`` or a s
 an image input reaching a fully connected layer is flattened row-major first.
 
 A ``glassnet.Network`` becomes "dense" specs; a chapter-6 ``LayerNetwork`` becomes one spec per
-layer ("conv-pool", "fully-connected", "softmax"), its input read flat, (N, c*h*w), as glassnet
-reads it. An ``Ensemble`` becomes one chain of specs per member, all reading "input"; the output
-is the mean of the members' probabilities, ``Ensemble.feedforward`` (a sigmoid output divided by
-its row sum first, as ``functions.as_probabilities`` does). An ensemble that answers by majority
-vote still outputs that mean: its argmax can differ from the vote on a few samples.
+layer ("conv-pool", "fully-connected", "softmax"). An ``Ensemble`` becomes one chain of specs
+per member, all reading "input"; the output is the mean of the members' probabilities,
+``Ensemble.feedforward`` (a sigmoid output divided by its row sum first, as
+``functions.as_probabilities`` does). An ensemble that answers by majority vote still outputs
+that mean: its argmax can differ from the vote on a few samples.
 
-Public functions: ``export_onnx(network, path)`` (write a file), ``to_onnx(network)`` (the
+Public functions: ``export_onnx(model, path)`` (write a file), ``to_onnx(model)`` (the
 checked ``onnx.ModelProto``), ``network_layers(network)`` (the specs), ``build_model(layers,
 n_in)`` (a model from specs of any kind), ``ensemble_members(ensemble)`` and
-``build_mean_model(members, n_in)`` (several chains averaged) and ``save_model(model, path)``
-(atomic write). Every model carries ``metadata_props``: glassnet_version, dtype, layers (JSON)
-and, for a ``glassnet.Network``, sizes (JSON), activation, output_activation and cost; for a
-``LayerNetwork`` network "layers" and its spec (JSON); for an ``Ensemble`` network "ensemble",
-combine and members (JSON: each member's metadata).
+``build_mean_model(members, n_in)`` (several chains averaged), ``build_classifier_model``
+(labels and probabilities), ``register_converter`` and ``save_model(model, path)`` (atomic
+write). Every model carries ``metadata_props``: glassnet_version, dtype, layers (JSON) and,
+for a ``glassnet.Network``, sizes (JSON), activation, output_activation and cost; for a
+``LayerNetwork`` network "layers" and its spec (JSON); for an ``Ensemble`` network
+"ensemble", combine and members (JSON: each member's metadata); for a classifier, classes
+(JSON) and what its converter adds (the pipeline's steps).
 
 The ``onnx`` package is needed (``pip install "glassnet[onnx]"``); it is imported on first use.
 """
@@ -56,8 +77,9 @@ from ..errors import InputError
 from ..files import atomic_write
 from ..version import __version__
 
-__all__ = ["export_onnx", "to_onnx", "build_model", "build_mean_model", "save_model", "network_layers",
-           "ensemble_members", "LayerSpec", "EMITTERS", "DEFAULT_OPSET", "MIN_OPSET"]
+__all__ = ["export_onnx", "to_onnx", "build_model", "build_mean_model", "build_classifier_model", "save_model",
+           "network_layers", "ensemble_members", "LayerSpec", "ClassifierParts", "register_converter", "CONVERTERS",
+           "EMITTERS", "DEFAULT_OPSET", "MIN_OPSET"]
 
 DEFAULT_OPSET = 17      # run by every onnxruntime of the last few years
 MIN_OPSET = 13          # Softmax over the last axis only (opset 13 semantics)
@@ -68,6 +90,36 @@ class LayerSpec(NamedTuple):
     """One layer to export: ``kind`` (a key of ``EMITTERS``) and its ``params`` (dict)."""
     kind: str
     params: dict
+
+
+class ClassifierParts(NamedTuple):
+    """A classifier around a glassnet model, as plain parts (what a converter returns).
+
+    steps : LayerSpecs run on the input rows (N, n_in) before the model (feature scaling)
+    model : the glassnet model (``core.model.Model``) whose probabilities the classifier gives
+    classes : (n_out,) the label of each of the model's outputs, in output order
+    n_in : features per input row
+    metadata : extra ``metadata_props`` (string keys and values)
+    """
+    steps: list
+    model: object
+    classes: np.ndarray
+    n_in: int
+    metadata: dict
+
+
+#: ``converter(obj) -> ClassifierParts or None``, asked in order by ``to_onnx`` for an object
+#: that is not a glassnet model
+CONVERTERS: list = []
+
+
+def register_converter(converter):
+    """Teach ``to_onnx`` / ``export_onnx`` another kind of object: ``converter(obj)`` returns
+    its ``ClassifierParts``, or None for objects it does not know.  ``glassnet.sklearn``
+    registers its estimator and pipelines this way when it is imported; returns converter."""
+    if converter not in CONVERTERS:
+        CONVERTERS.append(converter)
+    return converter
 
 
 def _onnx():
@@ -91,6 +143,10 @@ class _Graph:
         self.dtype = np.dtype(dtype)
         self.nodes, self.initializers, self.shape = [], [], {}
         self._count = 0
+
+    def elem(self):
+        """The ONNX element type of the graph's dtype."""
+        return self.onnx.helper.np_dtype_to_tensor_dtype(self.dtype)
 
     def name(self, stem):
         self._count += 1
@@ -263,11 +319,51 @@ def _conv_valid(g, x, w):
     return g.node("Transpose", [out], (f, oh, ow), perm=[0, 3, 1, 2])
 
 
+_ELEMENTWISE_OPS = ("Sub", "Div", "Mul", "Add", "Max", "Min")
+
+
+def _emit_elementwise(g, x, params, where):
+    """X op value on rows X (N, n): ``op`` Sub, Div, Mul, Add (a feature scaler: X - mean,
+    X / scale, ...) or Max, Min (clipping); ``value`` a number or one per feature (n,),
+    computed in the graph's dtype, as the scaler computes on an input of that dtype."""
+    op = params.get("op")
+    if op not in _ELEMENTWISE_OPS:
+        raise InputError(f"{where}: op must be one of {', '.join(_ELEMENTWISE_OPS)}, got {op!r}")
+    if len(g.shape[x]) != 1:
+        raise InputError(f"{where}: works on rows of features, got per-sample shape {g.shape[x]}")
+    value = np.asarray(params.get("value"))
+    if value.dtype.kind not in "fiub" or value.shape not in ((), g.shape[x]):
+        raise InputError(f"{where}: value must be a number or {g.shape[x][0]} numbers, got {value.dtype} of "
+                         f"shape {value.shape}")
+    if not np.all(np.isfinite(value)):
+        raise InputError(f"{where}: value holds non-finite numbers (NaN or inf)")
+    return g.node(op, [x, g.const(op.lower(), value.astype(g.dtype))], g.shape[x])
+
+
+def _emit_round(g, x, params, where):
+    """The values rounded to ``params["dtype"]`` and back (Cast, Cast) when it is narrower
+    than the graph's: a float64 graph of a model that casts its input to float32 first (as
+    ``GlassnetClassifier`` casts X to its network's dtype) sees the same numbers."""
+    try:
+        dtype = np.dtype(params.get("dtype"))
+    except TypeError:
+        raise InputError(f"{where}: dtype must name a float type, got {params.get('dtype')!r}") from None
+    if dtype not in (np.float32, np.float64):
+        raise InputError(f"{where}: dtype must be float32 or float64, got {dtype}")
+    if dtype.itemsize >= g.dtype.itemsize:
+        return x
+    to_type = g.onnx.helper.np_dtype_to_tensor_dtype
+    narrow = g.node("Cast", [x], g.shape[x], to=to_type(dtype))
+    return g.node("Cast", [narrow], g.shape[x], to=to_type(g.dtype))
+
+
 EMITTERS = {
     "dense": _emit_fully_connected,
     "fully-connected": _emit_fully_connected,
     "softmax": _emit_softmax,
     "conv-pool": _emit_conv_pool,
+    "elementwise": _emit_elementwise,
+    "round": _emit_round,
 }
 
 
@@ -286,7 +382,9 @@ def network_layers(network):
 def _check_model(network):
     if not isinstance(network, Model):
         raise InputError(f"cannot export a {type(network).__name__}: it is not a glassnet model "
-                         "(export_onnx takes a glassnet.Network, LayerNetwork or Ensemble)")
+                         "(export_onnx takes a glassnet.Network, LayerNetwork or Ensemble, and, once "
+                         "glassnet.sklearn is loaded, a fitted GlassnetClassifier or a Pipeline of scalers "
+                         "ending in one)")
 
 
 def ensemble_members(ensemble):
@@ -328,7 +426,10 @@ def _ensemble_dtype(ensemble):
 # -- models ------------------------------------------------------------------------------------
 def _check_options(dtype, opset, batch):
     onnx = _onnx()
-    dtype = np.dtype(dtype)
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise InputError(f"dtype must be float32 or float64, got {dtype!r}") from None
     if dtype not in (np.float32, np.float64):
         raise InputError(f"ONNX export supports float32 and float64 networks, got {dtype}")
     opset = DEFAULT_OPSET if opset is None else opset
@@ -341,28 +442,30 @@ def _check_options(dtype, opset, batch):
 
 
 def build_model(layers, n_in, *, dtype=np.float32, opset=None, batch=None, metadata=None):
-    """A checked ``onnx.ModelProto`` running ``layers`` (LayerSpecs) on input (N, n_in).
+    """A checked ``onnx.ModelProto`` running ``layers`` (LayerSpecs) on "input" (N, *n_in).
 
-    ``dtype`` float32 or float64 (inputs, weights and outputs); ``opset`` the ONNX opset
-    (``DEFAULT_OPSET`` when None); ``batch`` None for a dynamic batch axis "N", or a fixed
-    size; ``metadata`` extra string pairs for ``metadata_props``. Raises ``InputError``
-    for anything that cannot be exported, naming the layer and the reason.
+    ``n_in`` the per-sample input shape: a number n for rows (N, n), a tuple (c, h, w) for
+    images (N, c, h, w); ``dtype`` float32 or float64 (inputs, weights and outputs); ``opset``
+    the ONNX opset (``DEFAULT_OPSET`` when None); ``batch`` None for a dynamic batch axis
+    "N", or a fixed size; ``metadata`` extra string pairs for ``metadata_props``. Raises
+    ``InputError`` for anything that cannot be exported, naming the layer and the reason.
     """
     dtype, opset, batch = _check_options(dtype, opset, batch)
-    n_in = _check_n_in(n_in, layers)
+    shape = _check_input(n_in, layers)
     g = _Graph(dtype)
-    g.shape["input"] = (n_in,)
+    g.shape["input"] = shape
     x = _emit_chain(g, "input", layers, "")
     if x == "input":
         x = g.node("Identity", [x], g.shape[x])
     g.rename_output(x, "output")
-    return _assemble(g, n_in, opset, batch, {"layers": json.dumps(_describe(layers)), **(metadata or {})})
+    outputs = [("output", g.elem(), g.shape["output"])]
+    return _assemble(g, shape, outputs, opset, batch, {"layers": json.dumps(_describe(layers)), **(metadata or {})})
 
 
 def build_mean_model(members, n_in, *, dtype=np.float32, opset=None, batch=None, metadata=None):
     """A checked ``onnx.ModelProto`` whose output is the mean of several chains' outputs.
 
-    members : list of ``(layers, normalise)``: each chain of LayerSpecs reads "input" (N, n_in);
+    members : list of ``(layers, normalise)``: each chain of LayerSpecs reads "input" (N, *n_in);
         with ``normalise`` its output rows are divided by their sums (sigmoid outputs as
         probabilities) before the mean. Every chain must end in the same shape (n_out,).
     Other arguments as ``build_model``; InputError naming the member and layer otherwise.
@@ -371,30 +474,94 @@ def build_mean_model(members, n_in, *, dtype=np.float32, opset=None, batch=None,
     if not members:
         raise InputError("need at least one member to average, got none")
     for layers, _ in members:
-        n_in = _check_n_in(n_in, layers)
+        shape = _check_input(n_in, layers)
     g = _Graph(dtype)
-    g.shape["input"] = (n_in,)
+    g.shape["input"] = shape
+    g.rename_output(_emit_mean(g, "input", members), "output")
+    described = [_describe(layers) for layers, _ in members]
+    outputs = [("output", g.elem(), g.shape["output"])]
+    return _assemble(g, shape, outputs, opset, batch, {"layers": json.dumps(described), **(metadata or {})})
+
+
+def _emit_mean(g, x, members):
+    """The mean of the members' (normalised) outputs, each chain reading ``x``; one member's
+    output is its own (no Mean node)."""
     outputs = []
     for j, (layers, normalise) in enumerate(members):
-        x = _emit_chain(g, "input", layers, f"member {j}, ")
+        y = _emit_chain(g, x, layers, f"member {j}, " if len(members) > 1 else "")
         if normalise:
             axes = g.const("axes", np.array([-1], np.int64))
-            total = g.node("ReduceSum", [x, axes], g.shape[x][:-1] + (1,), keepdims=1)
-            x = g.node("Div", [x, total], g.shape[x])
-        if outputs and g.shape[x] != g.shape[outputs[0]]:
-            raise InputError(f"member {j} outputs per-sample shape {g.shape[x]}, member 0 {g.shape[outputs[0]]}")
-        outputs.append(x)
-    mean = g.node("Mean", outputs, g.shape[outputs[0]])
-    g.rename_output(mean, "output")
-    described = [_describe(layers) for layers, _ in members]
-    return _assemble(g, n_in, opset, batch, {"layers": json.dumps(described), **(metadata or {})})
+            total = g.node("ReduceSum", [y, axes], g.shape[y][:-1] + (1,), keepdims=1)
+            y = g.node("Div", [y, total], g.shape[y])
+        if outputs and g.shape[y] != g.shape[outputs[0]]:
+            raise InputError(f"member {j} outputs per-sample shape {g.shape[y]}, member 0 {g.shape[outputs[0]]}")
+        outputs.append(y)
+    if len(outputs) == 1:
+        return outputs[0]
+    return g.node("Mean", outputs, g.shape[outputs[0]])
 
 
-def _check_n_in(n_in, layers):
-    n_in = int(n_in)
-    if n_in < 1 or not layers:
-        raise InputError(f"need n_in >= 1 and at least one layer, got n_in={n_in} and {len(layers)} layers")
-    return n_in
+def build_classifier_model(steps, members, n_in, classes, *, dtype=np.float32, opset=None, batch=None,
+                           metadata=None):
+    """A checked ``onnx.ModelProto`` of a classifier: "input" (N, n_in) rows, then ``steps``
+    (LayerSpecs: feature scaling), then the mean of the members' probabilities
+    (``build_mean_model``'s members; one member for one network) as "probabilities"
+    (N, n_classes), and "label" (N,) = classes[argmax] (the first of equal maxima, as NumPy).
+
+    classes : (n_classes,) the labels, one per output: integers (int64 in the graph), floats
+        (double), booleans or strings; also written to ``metadata_props["classes"]`` (JSON).
+    Other arguments as ``build_model``; outputs in the order "label", "probabilities".
+    """
+    dtype, opset, batch = _check_options(dtype, opset, batch)
+    classes, label_type = _check_classes(classes)
+    if not members:
+        raise InputError("a classifier needs a model, got no members")
+    for layers, _ in members:
+        shape = _check_input(n_in, list(steps) + list(layers))
+    g = _Graph(dtype)
+    g.shape["input"] = shape
+    x = _emit_chain(g, "input", steps, "preprocessing ")
+    probabilities = _emit_mean(g, x, members)
+    if g.shape[probabilities] != (len(classes),):
+        raise InputError(f"the model outputs per-sample shape {g.shape[probabilities]}, the classifier has "
+                         f"{len(classes)} classes")
+    g.rename_output(probabilities, "probabilities")
+    index = g.node("ArgMax", ["probabilities"], (), axis=1, keepdims=0)
+    table = g.name("classes")
+    g.initializers.append(g.onnx.numpy_helper.from_array(classes, table))
+    g.rename_output(g.node("Gather", [table, index], (), axis=0), "label")
+    outputs = [("label", label_type, ()), ("probabilities", g.elem(), (len(classes),))]
+    props = {"layers": json.dumps([_describe(list(steps) + list(layers)) for layers, _ in members]),
+             "classes": json.dumps(classes.tolist()), **(metadata or {})}
+    return _assemble(g, shape, outputs, opset, batch, props)
+
+
+def _check_classes(classes):
+    """``(classes as an array the graph can hold, its ONNX element type)``."""
+    TensorProto = _onnx().TensorProto
+    classes = np.asarray(classes)
+    if classes.ndim != 1 or len(classes) < 1:
+        raise InputError(f"classes must be a 1-D array of at least one label, got shape {classes.shape}")
+    kind = classes.dtype.kind
+    if kind in "iu":
+        return classes.astype(np.int64), TensorProto.INT64
+    if kind == "f":
+        return classes.astype(np.float64), TensorProto.DOUBLE
+    if kind == "b":
+        return classes, TensorProto.BOOL
+    if kind in "US" or (kind == "O" and all(isinstance(c, str) for c in classes)):
+        return np.array([str(c) for c in classes], dtype=object), TensorProto.STRING
+    raise InputError(f"class labels must be integers, floats, booleans or strings, got {classes.dtype} "
+                     f"({classes[:3].tolist()!r})")
+
+
+def _check_input(n_in, layers):
+    """The per-sample input shape: (n,) from a number, a tuple of positive sizes as it is."""
+    shape = tuple(int(s) for s in n_in) if isinstance(n_in, (tuple, list)) else (int(n_in),)
+    if not shape or len(shape) not in (1, 3) or min(shape) < 1 or not layers:
+        raise InputError(f"need an input of n_in >= 1 values or (c, h, w) images and at least one layer, got "
+                         f"{n_in} and {len(layers)} layers")
+    return shape
 
 
 def _emit_chain(g, x, layers, prefix):
@@ -410,24 +577,25 @@ def _emit_chain(g, x, layers, prefix):
 
 def _describe(layers):
     return [{"kind": kind, "activation": str(getattr(p.get("activation"), "name", p.get("activation"))),
-             "shape": list(np.shape(p.get("w")))} for kind, p in layers]
+             "shape": list(np.shape(p.get("w", p.get("value"))))} for kind, p in layers]
 
 
-def _assemble(g, n_in, opset, batch, metadata):
-    """Wrap the graph's nodes into a model with inputs, outputs and metadata; check it."""
+def _assemble(g, input_shape, outputs, opset, batch, metadata):
+    """Wrap the graph's nodes into a model with "input" (N, *input_shape), ``outputs``
+    (``(name, ONNX element type, per-sample shape)`` each) and metadata; check it."""
     onnx, helper = g.onnx, g.onnx.helper
-    elem = onnx.helper.np_dtype_to_tensor_dtype(g.dtype)
     n = "N" if batch is None else batch
     graph = helper.make_graph(
         g.nodes, "glassnet",
-        [helper.make_tensor_value_info("input", elem, [n, n_in])],
-        [helper.make_tensor_value_info("output", elem, [n, *g.shape["output"]])],
+        [helper.make_tensor_value_info("input", g.elem(), [n, *input_shape])],
+        [helper.make_tensor_value_info(name, elem, [n, *shape]) for name, elem, shape in outputs],
         g.initializers)
     opsets = [helper.make_opsetid("", opset)]
     model = helper.make_model(graph, opset_imports=opsets, producer_name="glassnet",
                               producer_version=__version__,
                               ir_version=helper.find_min_ir_version_for(opsets),
-                              doc_string="glassnet network: output = feedforward(input), one sample a row")
+                              doc_string="glassnet model: " + ", ".join(f'"{name}"' for name, _, _ in outputs)
+                              + ' from "input", one sample per index of the first axis')
     props = {"glassnet_version": __version__, "dtype": g.dtype.name, **metadata}
     helper.set_model_props(model, {str(k): str(v) for k, v in props.items()})
     if model.ByteSize() > _PROTOBUF_LIMIT:
@@ -436,19 +604,37 @@ def _assemble(g, n_in, opset, batch, metadata):
     return model
 
 
-def to_onnx(network, *, opset=None, batch=None):
-    """``network`` (a ``glassnet.Network``, ``LayerNetwork`` or ``Ensemble``) as a checked
-    ``onnx.ModelProto``: see ``export_onnx``."""
-    _check_model(network)
-    if network.members[0] is not network:                  # an ensemble: the mean of its members
-        members = ensemble_members(network)
-        metadata = {"network": "ensemble", "combine": network.combine,
-                    "members": json.dumps([_network_info(m) for m in network.members])}
-        return build_mean_model(members, network.n_in, dtype=_ensemble_dtype(network), opset=opset,
-                                batch=batch, metadata=metadata)
-    layers = network_layers(network)
-    return build_model(layers, network.n_in, dtype=network.dtype, opset=opset, batch=batch,
-                       metadata=_network_metadata(network))
+def to_onnx(model, *, opset=None, batch=None, flat=False, dtype=None):
+    """``model`` as a checked ``onnx.ModelProto``: see ``export_onnx``."""
+    if not isinstance(model, Model):
+        parts = next((p for p in (convert(model) for convert in CONVERTERS) if p is not None), None)
+        if parts is not None:
+            return _classifier_onnx(parts, opset, batch, dtype)
+    _check_model(model)
+    shape = (model.n_in,) if flat else tuple(model.input_shape)
+    if model.members[0] is not model:                  # an ensemble: the mean of its members
+        members = ensemble_members(model)
+        metadata = {"network": "ensemble", "combine": model.combine,
+                    "members": json.dumps([_network_info(m) for m in model.members])}
+        return build_mean_model(members, shape, dtype=dtype or _ensemble_dtype(model), opset=opset, batch=batch,
+                                metadata=metadata)
+    layers = network_layers(model)
+    return build_model(layers, shape, dtype=dtype or model.dtype, opset=opset, batch=batch,
+                       metadata=_network_metadata(model))
+
+
+def _classifier_onnx(parts, opset, batch, dtype):
+    """The labels-and-probabilities model of a converter's ``ClassifierParts``."""
+    model = parts.model
+    _check_model(model)
+    if model.members[0] is model:
+        metadata = _network_metadata(model)
+    else:
+        metadata = {"network": "ensemble", "combine": model.combine,
+                    "members": json.dumps([_network_info(m) for m in model.members])}
+    metadata.update({str(k): str(v) for k, v in parts.metadata.items()})
+    return build_classifier_model(list(parts.steps), ensemble_members(model), int(parts.n_in), parts.classes,
+                                  dtype=dtype or _ensemble_dtype(model), opset=opset, batch=batch, metadata=metadata)
 
 
 def save_model(model, path):
@@ -458,28 +644,39 @@ def save_model(model, path):
     return atomic_write(path, lambda f: f.write(data))
 
 
-def export_onnx(network, path, *, opset=None, batch=None):
-    """Write ``network`` as an ONNX model to ``path`` and return the path.
+def export_onnx(model, path, *, opset=None, batch=None, flat=False, dtype=None):
+    """Write ``model`` as an ONNX model to ``path`` and return the path.
 
-    The model maps "input" (N, n_in) to "output" (N, n_out) exactly as
-    ``network.feedforward`` does, in the network's dtype (float32 or float64; an ensemble's
-    in its members' dtype, where ``Ensemble.feedforward`` returns float64).
+    A network maps "input" to "output" (N, n_out) exactly as ``feedforward`` does; a
+    classifier maps "input" (N, n_features) to "label" (N,) and "probabilities"
+    (N, n_classes) as its ``predict`` and ``predict_proba`` do.
 
     Parameters
     ----------
-    network : glassnet.Network, LayerNetwork or Ensemble
+    model : glassnet.Network, LayerNetwork or Ensemble; or a classifier a converter knows
         A Network: hidden activation sigmoid/tanh/relu, output sigmoid or softmax. A chapter-6
         LayerNetwork: conv-pool, fully connected (dropout scaling included) and softmax
-        layers; its input is flat, c*h*w values a row. An Ensemble: the mean of its members'
-        probabilities (members sharing one dtype, each with a softmax or sigmoid output).
+        layers. An Ensemble: the mean of its members' probabilities (members sharing one
+        dtype, each with a softmax or sigmoid output). With ``glassnet.sklearn`` loaded: a
+        fitted ``GlassnetClassifier``, or a ``Pipeline`` of StandardScaler, MinMaxScaler or
+        MaxAbsScaler steps ending in one.
     path : str or path-like
         The file to write (conventionally ``*.onnx``); its folder must exist.
     opset : int, optional
         ONNX opset, ``DEFAULT_OPSET`` (17) by default; at least ``MIN_OPSET`` (13).
     batch : int, optional
         A fixed batch size; None (default) leaves the batch axis dynamic ("N").
+    flat : bool, default False
+        A network whose input is images (a convolutional layer network, input_shape
+        (c, h, w)) reads "input" (N, c, h, w) by default; True makes it read rows
+        (N, c*h*w), as glassnet's own ``feedforward`` also accepts. Other networks and
+        classifiers read rows either way.
+    dtype : "float32" or "float64", optional
+        What the graph computes in (input, weights, outputs); default the model's own
+        dtype. A float32 classifier exported as float64 rounds its (scaled) input to
+        float32 first, as its ``predict_proba`` does, and then reproduces it to ~1e-12.
 
-    Raises ``InputError`` (naming why) for a network or option that cannot be exported;
+    Raises ``InputError`` (naming why) for a model or option that cannot be exported;
     nothing is written then.
     """
-    return save_model(to_onnx(network, opset=opset, batch=batch), path)
+    return save_model(to_onnx(model, opset=opset, batch=batch, flat=flat, dtype=dtype), path)
