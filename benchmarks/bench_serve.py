@@ -227,8 +227,8 @@ def train_model(folder, data_dir=None):
 
     mnist = load_mnist(data_dir=data_dir)
     net = glassnet.Network([784, 30, 10], seed=0)
-    history = net.SGD((mnist.training.X, mnist.training.y), 1, 10, 3.0,
-                      test_data=(mnist.test.X, mnist.test.y), log=None)
+    net.SGD((mnist.training.X, mnist.training.y), 1, 10, 3.0, test_data=(mnist.test.X, mnist.test.y), log=None)
+    history = net.history
     return save(net, Path(folder) / "mnist-784-30-10.npz", metadata=dict(dataset="mnist", history=history))
 
 

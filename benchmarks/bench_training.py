@@ -172,8 +172,8 @@ def bench_glassnet(config, data, epochs, repeats, seed, engine=None):
     times, accuracies, net, prepare = [], [], None, []
     for r in range(repeats):
         net = glassnet.Network(sizes, seed=seed + r, dtype=np.float32)
-        history = net.SGD((data.X, data.y), epochs, batch, ETA, test_data=(data.Xt, data.yt), log=None,
-                          engine=engine)
+        net.SGD((data.X, data.y), epochs, batch, ETA, test_data=(data.Xt, data.yt), log=None, engine=engine)
+        history = net.history
         times += [h["seconds"] for h in history]
         prepare.append(_prepare_seconds(net, data.X, batch))
         accuracies.append(history[-1]["accuracy"])

@@ -39,8 +39,8 @@ def url(tmp_path_factory):
     except FetchError as e:
         pytest.fail(f"could not fetch MNIST: {e}")
     net = Network([784, 30, 10], seed=0)
-    history = net.SGD((mnist.training.X, mnist.training.y), 1, 10, 3.0,
-                      test_data=(mnist.test.X, mnist.test.y), log=None)
+    net.SGD((mnist.training.X, mnist.training.y), 1, 10, 3.0, test_data=(mnist.test.X, mnist.test.y), log=None)
+    history = net.history
     assert history[-1]["accuracy"] > 0.85
     path = save(net, tmp_path_factory.mktemp("model") / "mnist.npz",
                 metadata={"dataset": "mnist", "history": history})

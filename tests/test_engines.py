@@ -86,8 +86,9 @@ def test_float32_stays_close_and_float32():
     X = X.astype(np.float32)
     fast = glassnet.Network([12, 8, 4], seed=1)
     ref = glassnet.Network([12, 8, 4], seed=1)
-    assert fast.SGD((X, y), 2, 10, 3.0, log=None)[0]["engine"] == "kernel"
-    assert ref.SGD((X, y), 2, 10, 3.0, log=None, engine=NumpyEngine())[0]["engine"] == "numpy"
+    fast.SGD((X, y), 2, 10, 3.0, log=None)
+    ref.SGD((X, y), 2, 10, 3.0, log=None, engine=NumpyEngine())
+    assert fast.history[0]["engine"] == "kernel" and ref.history[0]["engine"] == "numpy"
     for p, q in zip(fast.weights + fast.biases, ref.weights + ref.biases):
         assert p.dtype == np.float32
         np.testing.assert_allclose(p, q, rtol=1e-4, atol=1e-5)
@@ -224,11 +225,14 @@ def test_glassnet_kernel_chooses_the_build_or_turns_it_off():
                              env={**os.environ, "GLASSNET_KERNEL": choice}, check=True)
         assert run.stdout.strip() == expected
     net = glassnet.Network([4, 3, 2], seed=0)
-    run = subprocess.run([sys.executable, "-c", "import glassnet, numpy as np; net = glassnet.Network([4, 3, 2], seed=0); "
-                          "print(net.SGD((np.ones((8, 4)), np.zeros(8, int)), 1, 2, 0.1, log=None)[0]['engine'])"],
+    run = subprocess.run([sys.executable, "-c", "import glassnet, numpy as np; "
+                          "net = glassnet.Network([4, 3, 2], seed=0); "
+                          "net.SGD((np.ones((8, 4)), np.zeros(8, int)), 1, 2, 0.1, log=None); "
+                          "print(net.history[0]['engine'])"],
                          capture_output=True, text=True, env={**os.environ, "GLASSNET_KERNEL": "off"}, check=True)
     assert run.stdout.split() == ["numpy"]
-    assert net.SGD((np.ones((8, 4)), np.zeros(8, int)), 1, 2, 0.1, log=None)[0]["engine"] == "kernel"
+    net.SGD((np.ones((8, 4)), np.zeros(8, int)), 1, 2, 0.1, log=None)
+    assert net.history[0]["engine"] == "kernel"
 
 
 def test_the_kernel_refuses_what_it_cannot_compute():

@@ -24,8 +24,8 @@ def test_the_book_split(mnist):
 
 def test_one_epoch_of_784_30_10_reaches_90_percent(mnist):
     net = glassnet.Network([784, 30, 10], seed=0)
-    history = net.SGD((mnist.training.X, mnist.training.y), 1, 10, 3.0,
-                      test_data=(mnist.test.X, mnist.test.y), log=None)
+    net.SGD((mnist.training.X, mnist.training.y), 1, 10, 3.0, test_data=(mnist.test.X, mnist.test.y), log=None)
+    history = net.history
     assert history[0]["accuracy"] >= 0.90
     assert net.evaluate((mnist.test.X, mnist.test.y)) == history[0]["correct"]
 

@@ -212,8 +212,8 @@ def test_primer_chain_cost_before_the_step():
 
 def test_primer_chain_one_sgd_step_gives_every_updated_number():
     net = chain_network()
-    history = net.SGD([(X_CHAIN, Y_CHAIN)], epochs=1, mini_batch_size=1, eta=STEP, log=None)
-    assert len(history) == 1
+    net.SGD([(X_CHAIN, Y_CHAIN)], epochs=1, mini_batch_size=1, eta=STEP, log=None)
+    assert len(net.history) == 1
 
     assert close(net.biases[1][0], PRIMER["updated_b_l2"])
     assert close(net.weights[1][0, 0], PRIMER["updated_w_l2"])

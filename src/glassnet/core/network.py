@@ -4,6 +4,7 @@ Glossary (book symbol -> code name), with one sample a row:
 
     x, y           X (m, n_in), Y (m, n_out)   inputs and desired outputs of a mini-batch
     w^l, b^l       weights[l] (n_out, n_in), biases[l] (n_out,)   -- the book's w_jk and b_j
+                   (b a vector, not the book's column (n_out, 1): see ``Network``)
     z^l = w a + b  Z = A_prev @ W.T + b        (m, n_out)       eq. 25, a row per sample
     a^l = sigma(z) A = sigma(Z)                (m, n_out)
     BP1  delta^L = grad_a C (.) sigma'(z^L)    delta = (A - Y) * sigma'(Z)   (quadratic cost)
@@ -66,6 +67,13 @@ class Network(NetworkModel):
     activation : hidden-layer activation, "sigmoid" (default), "tanh" or "relu".
     output_activation : "sigmoid" by default, "softmax" by default with log-likelihood.
     init : "standard" (the book's N(0, 1), default), "scaled" (chapter 3) or "he".
+
+    Biases are vectors (n_out,), a sample a row: z = w a + b is ``a @ w.T + b`` for rows, and
+    the book's ``np.dot(w, a) + b`` works as printed on a vector a (n_in,).  On the book's
+    column a (n_in, 1) (``mnist_loader``'s x) write ``np.dot(w, a) + b[:, None]``: NumPy turns
+    (n_out, 1) + (n_out,) into (n_out, n_out) without a word.  ``network2.Network`` keeps the
+    book's (n_out, 1) columns, so there its expressions run as printed.  ``history``: the
+    per-epoch records of the last ``SGD`` call.
     """
 
     def __init__(self, sizes: Sequence[int], *, seed: int | None = None, weights: Sequence | None = None,
@@ -77,6 +85,7 @@ class Network(NetworkModel):
             raise ValueError(f"sizes must list at least two layer sizes, each > 0, got {sizes}")
         self.sizes, self.num_layers, self.seed = sizes, len(sizes), seed
         self.rng = np.random.default_rng(seed)
+        self.history: list[dict] = []        # the last SGD call's records, one per epoch
         self.cost = get_cost(cost)
         self.activation = get_activation(activation)
         if output_activation is None:
@@ -255,7 +264,7 @@ class Network(NetworkModel):
             p -= g
 
     def SGD(self, training_data, epochs: int, mini_batch_size: int, eta: float, test_data=None, *,
-            log: Callable[[str], object] | None = print, engine="auto") -> list[dict]:
+            log: Callable[[str], object] | None = print, engine="auto") -> None:
         """Train by mini-batch stochastic gradient descent (the book's ``SGD``).
 
         Each epoch shuffles the training data with the network's Generator, splits it
@@ -264,16 +273,21 @@ class Network(NetworkModel):
         after each epoch, else ``Epoch {j} complete``, through ``log`` (``print`` like the
         book; None for silence).  ``engine`` takes the steps of an epoch (default: the one
         ``choose_engine`` picks, else ``step`` one mini-batch at a time); every engine
-        computes what ``step`` computes.  Returns one dict per epoch: epoch, seconds (of
-        the steps), engine, and with test data correct, total and accuracy.
+        computes what ``step`` computes.
+
+        Returns None, as the book's does (so nothing is echoed after the transcript at the
+        ``>>>`` prompt or in a notebook).  The run's record is ``self.history``: one dict per
+        epoch of this call -- epoch, seconds (of the steps), engine, and with test data
+        correct, total and accuracy.
         """
         epochs, m = int(epochs), int(mini_batch_size)
         if epochs < 0 or m < 1 or not eta > 0:
             raise ValueError(f"need epochs >= 0, mini_batch_size >= 1 and eta > 0, got {epochs}, {m}, {eta}")
         X, Y = as_arrays(training_data, self.sizes[0], self.sizes[-1], self.dtype)
-        test = None if test_data is None else as_arrays(test_data, self.sizes[0], self.sizes[-1], self.dtype, targets="labels")
+        test = None if test_data is None else \
+            as_arrays(test_data, self.sizes[0], self.sizes[-1], self.dtype, targets="labels")
         engine = resolve_engine(engine, self, m).prepare(X) if epochs else None
-        history = []
+        self.history = history = []
         for j in range(epochs):
             started = time.perf_counter()
             order = self.rng.permutation(len(X))
@@ -285,5 +299,4 @@ class Network(NetworkModel):
             history.append(record)
             if log is not None:
                 log(f"Epoch {j}: {record['correct']} / {record['total']}" if test else f"Epoch {j} complete")
-        return history
 
