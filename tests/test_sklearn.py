@@ -451,13 +451,17 @@ def test_l2_shrinks_every_weight_by_eta_l2_over_n_a_step_for_every_kind(small, l
 
 
 def test_l2_reaches_a_layer_network_scaled_for_its_rule_and_momentum():
-    from glassnet.sklearn import _decays_outside_gradient
     from glassnet.training.layerspec import layer_network
     dense = Network([64, 10, 10], seed=0)
     layered = layer_network("fc10", (64,), 10, seed=0)
+    assert (dense.l2_rule, layered.l2_rule) == ("decay", "gradient")       # the protocol says which
     weights = [p.copy() for p in dense.parameters()]
-    assert _decays_outside_gradient(dense) and not _decays_outside_gradient(layered)
-    assert all(np.array_equal(a, b) for a, b in zip(weights, dense.parameters()))    # the trial is undone
+    dense.decay(0.5, 1.0, 1)
+    assert all(np.array_equal(a * np.float32(0.5), b) for a, b in zip(weights[::2], dense.parameters()[::2]))
+    layered_weights = [p.copy() for p in layered.parameters()]
+    layered.decay(0.5, 1.0, 1)                                  # its L2 is in its gradient: no decay
+    assert all(np.array_equal(a, b) for a, b in zip(layered_weights, layered.parameters()))
+    dense = Network([64, 10, 10], seed=0)
     clf = GlassnetClassifier(l2=50.0, momentum=0.9, mini_batch_size=32)
     clf.network_ = dense
     assert clf._l2(1000) == 50.0

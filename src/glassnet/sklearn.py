@@ -112,19 +112,6 @@ class _WeightedEpochs:
         self.inner.epoch(network, X, T, drawn, mini_batch_size, eta, optimizer, on_batch)
 
 
-def _decays_outside_gradient(network):
-    """Whether ``network`` applies L2 as the book's weight decay (its ``decay``: outside the
-    gradient, so outside momentum) rather than as a term of its ``gradients`` (``core.model``
-    splits every network's L2 rule between the two).  Asked by one trial decay, undone."""
-    params = network.parameters()
-    saved = [p.copy() for p in params]
-    network.decay(0.5, 1.0, 1)
-    changed = any(not np.array_equal(p, s) for p, s in zip(params, saved))
-    for p, s in zip(params, saved):
-        p[...] = s
-    return changed
-
-
 @contextmanager
 def _ctrl_c_stops(event):
     """Within the block, Ctrl-C (SIGINT) sets ``event`` -- ``training.fit``'s ``stop``: the run
@@ -558,7 +545,7 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
         l2 = self.l2
         if not isinstance(l2, numbers.Real) or isinstance(l2, bool) or not (l2 >= 0 and math.isfinite(l2)):
             raise ValueError(f"l2 must be a number >= 0, got {l2!r}")
-        if l2 == 0 or _decays_outside_gradient(self.network_):
+        if l2 == 0 or self.network_.l2_rule == "decay":
             return float(l2)
         n_steps = self.network_.l2_count(n, int(self.mini_batch_size))
         return float(l2) * (1.0 - float(self.momentum)) * n_steps / n

@@ -335,6 +335,7 @@ class LayerNetwork:
     kind = "layer network"
     format_version = 2          # of its header (``header``, ``from_header``)
     targets = "labels"          # it trains on integer labels (m,)
+    l2_rule = "gradient"        # L2 as a term of the cost, inside ``gradients`` (network3's rule)
 
     def __init__(self, layers, *, seed=None, dtype=np.float32):
         self.layers = list(layers)

@@ -41,6 +41,9 @@ A ``Trainable`` model (a network; not an ensemble) also answers:
 
     rng                  its one ``numpy.random.Generator`` (initial weights, shuffles, masks)
     targets              "onehot" (it trains on one-hot rows) or "labels" (on integers)
+    l2_rule              "decay" (L2 as the book's weight decay in ``decay``, outside the
+                         gradient and so outside momentum) or "gradient" (a term of the cost,
+                         inside ``gradients``)
     parameters()         every parameter array, the arrays themselves, in one fixed order
                          w0, b0, w1, b1, ... (what optimizers and checkpoints rely on)
     gradients(X, T, scale=1.0, lmbda=0.0, n=1, masks=None)  ``scale`` times the mini-batch's
@@ -104,6 +107,7 @@ class Trainable(Model, Protocol):
 
     rng: np.random.Generator
     targets: str
+    l2_rule: str
 
     def parameters(self) -> list: ...
     def gradients(self, X, T, *, scale=1.0, lmbda=0.0, n=1, masks=None) -> list: ...
@@ -180,8 +184,9 @@ def check_seed(header):
 class NumpyEngine:
     """The core's own steps, one mini-batch at a time: the readable reference engine.
 
-    Engine protocol (X (n, n_in), T (n, n_out) or labels (n,), order a permutation of range(n)):
-    ``name``; ``prepare(X) -> engine`` (an engine that may keep facts about X);
+    Engine protocol (X (n, n_in), T (n, n_out) or labels (n,), order row numbers of X):
+    ``name``; ``prepare(X) -> engine`` (an engine that may keep facts about X); ``order``
+    holds row numbers of X (a permutation, or any rows, repeats allowed: a weighted draw);
     ``epoch(network, X, T, order, mini_batch_size, eta, optimizer=None, on_batch=None)``
     steps the mini-batches order[0:m], order[m:2m], ... by ``optimizer.step`` (``network.step``
     when None) and calls ``on_batch(done, total)`` after each mini-batch or run of them.

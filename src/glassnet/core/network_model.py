@@ -22,6 +22,7 @@ class NetworkModel:
     kind = "network"
     format_version = 1          # of its header (``header``, ``from_header``)
     targets = "onehot"          # it trains on one-hot target rows Y (m, n_out)
+    l2_rule = "decay"           # L2 as the book's weight decay (``decay``), outside the gradient
 
     @property
     def n_in(self):
