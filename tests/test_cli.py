@@ -165,3 +165,39 @@ def test_a_huge_header_field_gives_a_short_error(tmp_path, command, field):
         assert code == 0 and max(map(len, out.splitlines())) <= 300, out[:400]
         return
     assert code == 2 and out == "" and err.count("\n") == 1 and len(err) <= 300, (code, out, err[:400])
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["reproduce", "--chapter", "6", "--n-train", "5"], "--n-train: must be >= 10"),
+    (["reproduce", "--chapter", "6", "--n-train", "300000"], "at most 250,000"),
+    (["reproduce", "--seeds", "0,4294967296"], "at most 4,294,967,295"),
+    (["reproduce", "--chapter", "6", "--n-jobs", "512"], "at most 64"),
+    (["trace", "--seed", "4294967296"], "at most 4,294,967,295"),
+    (["sweep", "--seeds", "0,5000000000"], "4,294,967,295"),
+    (["plot", "learning-speed", "--seed", "-1", "-o", "x.png"], "--seed"),
+])
+def test_each_number_is_bounded_where_it_is_typed(argv, words):
+    """An option's range is the range the code below it accepts, checked when parsed."""
+    code, out, err = run(argv)
+    assert code == 2 and out == "" and err.count("\n") == 1 and words in err, err
+
+
+def test_a_model_file_with_a_seed_no_split_takes_is_refused_in_one_line(tmp_path):
+    from glassnet import Network
+    from glassnet.io import save
+    path = save(Network([64, 5, 10], seed=0), tmp_path / "m.npz",
+                metadata={"dataset": "digits", "training": {"seed": 2**40}})
+    code, out, err = run(["evaluate", str(path)])
+    assert code == 2 and out == "" and "0..4294967295" in err and err.count("\n") == 1, err
+
+
+def test_what_glassnet_writes_it_reads_an_ensemble_too_large_is_refused_before_writing(tmp_path):
+    from glassnet import Network
+    from glassnet.core.ensemble import Ensemble
+    from glassnet.errors import ResourceLimitError
+    from glassnet.io import load, save
+    net = Network([4, 3, 2], seed=0)
+    with pytest.raises(ResourceLimitError, match="at most 1,023"):
+        save(Ensemble([net] * 300), tmp_path / "big.npz")
+    assert list(tmp_path.iterdir()) == []
+    assert len(load(save(Ensemble([net] * 255), tmp_path / "ok.npz")).members) == 255

@@ -45,7 +45,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..errors import plural
+from ..errors import InputError, plural
 from ..network3 import expand_mnist
 from ..training.ensemble import layer_builder, train_ensemble
 from ..training.loop import TrainingConfig
@@ -289,11 +289,11 @@ def _run_row(row, prepared, seeds, n_epochs, n_members, n_jobs, scheduler, on_re
 def _check_options(seeds, epochs, n_train):
     seeds = [seeds] if isinstance(seeds, (int, np.integer)) else [int(s) for s in seeds]
     if not seeds or min(seeds) < 0:
-        raise ValueError(f"give at least one seed, each >= 0, got {seeds}")
+        raise InputError(f"give at least one seed, each >= 0, got {seeds}")
     if epochs is not None and int(epochs) < 1:
-        raise ValueError(f"epochs must be at least 1, got {epochs}")
-    if n_train is not None and int(n_train) < 10:
-        raise ValueError(f"n_train must be at least 10 (one mini-batch), got {n_train}")
+        raise InputError(f"epochs must be at least 1, got {epochs}")
+    if n_train is not None and not 10 <= int(n_train) <= 250_000:
+        raise InputError(f"n_train must be 10 (one mini-batch) to 250,000 (the expanded images), got {n_train}")
     return seeds
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from ..errors import GlassnetError
 
 __all__ = ["EXIT_OK", "EXIT_USAGE", "EXIT_INTERRUPTED", "CLIError", "at_least", "positive", "non_negative",
-           "parse_sizes", "MAX_PARAMETERS", "int_list", "add_data_options", "writable", "plots_dir", "load_model",
+           "parse_sizes", "MAX_PARAMETERS", "int_list", "seed", "seed_list", "MAX_SEED", "add_data_options", "writable", "plots_dir", "load_model",
            "model_dataset", "model_test_set", "describe_sizes", "describe_network", "io_sizes",
            "model_kind", "predict_classes", "probabilities"]
 
@@ -77,15 +77,27 @@ def parse_sizes(text):
     return sizes
 
 
-def int_list(text):
-    """Integers >= 0 separated by commas (seeds, row numbers): at least one."""
+def int_list(text, high=None):
+    """Integers >= 0 (and at most ``high``) separated by commas (seeds, row numbers): at least one."""
     try:
         values = [int(s) for s in text.split(",") if s.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected integers separated by commas, got {text!r}") from None
     if not values or min(values) < 0:
         raise argparse.ArgumentTypeError(f"expected integers >= 0 separated by commas, got {text!r}")
+    if high is not None and max(values) > high:
+        raise argparse.ArgumentTypeError(f"each must be at most {high:,}, got {max(values)}")
     return values
+
+
+#: the largest seed: what every generator here and scikit-learn's split (the digits) accept
+MAX_SEED = 2**32 - 1
+#: an argparse type for one seed, and for a list of them
+seed = at_least(int, 0, high=MAX_SEED)
+
+
+def seed_list(text):
+    return int_list(text, MAX_SEED)
 
 
 def add_data_options(p):
@@ -141,8 +153,9 @@ def model_dataset(path, header):
     training = header.get("training") if isinstance(header.get("training"), dict) else {}
     seed = training.get("seed", header.get("seed"))
     seed = 0 if seed is None else seed
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise CLIError(f"{path}: the header's training seed {seed!r} is not a non-negative integer")
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
+        raise CLIError(f"{path}: the header's training seed {str(seed)[:30]} is not a whole number in "
+                       f"0..{MAX_SEED}")
     if name not in ("mnist", "digits", "fashion"):
         raise CLIError(f"{path}: trained on {name!r}; glassnet knows mnist, fashion and digits")
     return name, seed

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import (EXIT_OK, CLIError, add_data_options, at_least, describe_network, load_model, model_test_set, parse_sizes, positive, writable)
+from .common import (EXIT_OK, CLIError, add_data_options, at_least, describe_network, load_model, model_test_set, parse_sizes, positive, seed, writable)
 
 NAME = "plot"
 HELP = "draw a saved model: learning curves, weights, confusion matrix, mistakes"
@@ -78,7 +78,7 @@ def _add_figure_kinds(kinds):
     ls.add_argument("--sizes", type=parse_sizes, default=[784, 30, 30, 30, 30, 10], metavar="N-N-...",
                     help="the network (default 784-30-30-30-30-10: the book's four hidden layers)")
     ls.add_argument("--epochs", type=positive(int, 100_000), default=500, help="epochs (default 500, as the book)")
-    ls.add_argument("--seed", type=at_least(int, 0), default=0, help="seed of the network's generator")
+    ls.add_argument("--seed", type=seed, default=0, help="seed of the network's generator")
     add_data_options(ls)
 
     s = kinds.add_parser("sigmoid", help="the tutorial's sigmoid-neuron figures (two PNG files)",

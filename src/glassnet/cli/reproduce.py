@@ -2,15 +2,7 @@
 from __future__ import annotations
 
 from ..errors import plural
-from .common import (
-    EXIT_OK,
-    CLIError,
-    add_data_options,
-    int_list,
-    plots_dir,
-    positive,
-    writable,
-)
+from .common import EXIT_OK, CLIError, add_data_options, at_least, int_list, plots_dir, positive, seed_list, writable
 
 NAME = "reproduce"
 HELP = "reproduce the book's tables (chapter 1 by default) against the book"
@@ -31,17 +23,17 @@ def add_arguments(r):
     r.add_argument("--plots", metavar="DIR",
                    help="chapters 3 and 5: also draw the chapter's figures into DIR (chapter 3: the "
                         "learning-rate and initialisation comparisons; chapter 5: the speed of learning)")
-    r.add_argument("--seeds", type=int_list, default=[0, 1, 2], metavar="S,S,...",
+    r.add_argument("--seeds", type=seed_list, default=[0, 1, 2], metavar="S,S,...",
                    help="seeds to run every row with (default 0,1,2; the book reports best of three)")
     r.add_argument("--rows", metavar="I,I,...", type=int_list,
                    help="only these rows, numbered from 1 in the order printed by --list")
     r.add_argument("--list", action="store_true", help="list the rows and exit")
     r.add_argument("--epochs", type=positive(int, 1_000_000), help="override every row's epochs (quick checks)")
     r.add_argument("--output", metavar="PATH", help="also write the table (Markdown) to PATH")
-    r.add_argument("--n-train", type=positive(int, 1_000_000), metavar="N",
+    r.add_argument("--n-train", type=at_least(int, 10, high=250_000), metavar="N",
                    help="chapter 6: train on N images (the first N, or the expansions of the first N/5 for "
                         "the expanded rows) instead of the book's 50,000 / 250,000")
-    r.add_argument("--n-jobs", type=positive(int, 512), default=1, metavar="N",
+    r.add_argument("--n-jobs", type=positive(int, 64), default=1, metavar="N",
                    help="chapter 6: train N seeds (an ensemble: N members) at once in worker processes, "
                         "one BLAS thread each (default 1: in this process)")
     r.add_argument("--save", metavar="DIR",

@@ -64,6 +64,10 @@ def network_header(network, metadata=None):
 def write_npz(path, header, arrays):
     """Write ``arrays`` (name -> ndarray) and ``header`` (a JSON-able dict) to ``path``
     atomically, as an .npz whose member ``header`` holds the UTF-8 JSON."""
+    from ..safeload import MAX_MEMBERS
+    if len(arrays) + 1 > MAX_MEMBERS:           # what glassnet writes, glassnet reads
+        raise ResourceLimitError(f"{path}: {len(arrays):,} arrays (an ensemble of many members?); a glassnet "
+                                 f"file holds at most {MAX_MEMBERS - 1:,}: use fewer members")
     data = json.dumps(header, default=_jsonable).encode()
     members = {"header": np.frombuffer(data, dtype=np.uint8), **arrays}
     return atomic_write(path, lambda f: np.savez(f, **members))
