@@ -11,6 +11,7 @@ from .core.network import Network
 from .errors import GlassnetError, LabelError
 from .labels import one_hot
 from .book.trace import trace            # glassnet.book.trace(network, x, y, eta): one step of backprop as data
+from .book import universality          # glassnet.universality: chapter 4's construction as a Network
 
 from .version import __version__
 __all__ = ["io", "engines", "Network", "sigmoid", "sigmoid_prime", "gradient_check", "one_hot", "LabelError",

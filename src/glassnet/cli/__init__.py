@@ -18,13 +18,15 @@ import sys
 
 from ..version import __version__
 from ..errors import GlassnetError, one_line
-from . import baselines, ensemble, evaluate, export, inspect, plot, predict, reproduce, serve, sweep, trace, train
+from . import (baselines, ensemble, evaluate, export, inspect, plot, predict, reproduce, serve, sweep, trace, train,
+               universality)
 from .common import EXIT_INTERRUPTED, EXIT_USAGE
 
 __all__ = ["main", "entry", "build_parser", "COMMANDS"]
 
 #: every command, in the order ``glassnet --help`` lists them
-COMMANDS = [train, reproduce, evaluate, predict, plot, trace, serve, export, ensemble, baselines, sweep, inspect]
+COMMANDS = [train, reproduce, evaluate, predict, plot, trace, serve, universality, export, ensemble, baselines, sweep,
+            inspect]
 
 
 class _Parser(argparse.ArgumentParser):
