@@ -56,7 +56,6 @@ sigmoid rounds to exactly 1 from z = 17 onwards, where ln(1 - a) would be -inf).
 """
 from __future__ import annotations
 
-import json
 from typing import NamedTuple
 
 import numpy as np
@@ -66,9 +65,9 @@ from .core.functions import sigmoid, sigmoid_prime
 from .core.network import Network as CoreNetwork
 from .errors import InputError, LabelError, ModelFormatError
 from .labels import one_hot
-from .safeload import open_regular_file
 from .engines import forward_for
-from .files import atomic_write
+from .io import read_book_json, write_book_json
+from .mnist_loader import load_data_wrapper, vectorized_result      # the book's helpers, one copy of each
 from .training import TrainingConfig, fit
 
 
@@ -414,12 +413,33 @@ class Network:
     def save(self, filename):
         """Write the network to ``filename`` in the book's JSON format (atomically):
         {"sizes", "weights" (nested lists (n_out, n_in)), "biases" (nested lists of
-        columns (n_out, 1)), "cost": "CrossEntropyCost" | "QuadraticCost"}."""
-        data = {"sizes": list(self.sizes),
-                "weights": [w.tolist() for w in self.weights],
-                "biases": [b.tolist() for b in self.biases],
-                "cost": self.cost.__name__}
-        _write_atomically(filename, json.dumps(data))
+        columns (n_out, 1)), "cost": "CrossEntropyCost" | "QuadraticCost"}
+        (``glassnet.io.write_book_json``).  ``glassnet.save(net, path)`` writes glassnet's
+        model file instead, which keeps the dtype and seed too."""
+        write_book_json(filename, self.core)
+
+    # -- glassnet's files (glassnet.save / glassnet.load) ------------------------------
+    def _to_file(self):
+        """``(model, metadata)`` for ``glassnet.save``: the core network (the same arrays) and
+        the face that rebuilds this network from it."""
+        return self.core, {"face": {"class": "glassnet.network2.Network"}}
+
+    @classmethod
+    def _from_file(cls, model, header):
+        """The network2 network a file's core ``model`` stands for (``glassnet.load``)."""
+        return cls._from_core(model, seed=model.seed)
+
+    @classmethod
+    def _from_core(cls, core, seed=None):
+        """A network2 network holding a copy of a core Network's parameters, its Generator
+        drawn from ``seed``; ModelFormatError for a core that network2 cannot be."""
+        if core.cost.name not in ("cross-entropy", "quadratic") or \
+                {core.activation.name, core.output_activation.name} != {"sigmoid"}:
+            raise ModelFormatError(f"a network2 network has sigmoid neurons and the cross-entropy or "
+                                   f"quadratic cost, not a {core.describe()} {core.cost.name} network")
+        net = cls(core.sizes, cost=core.cost.name, seed=seed, dtype=core.dtype)
+        net.weights, net.biases = core.weights, core.biases
+        return net
 
 
 class _BookMonitor:
@@ -469,19 +489,6 @@ class _BookMonitor:
 
 
 # -- files ---------------------------------------------------------------------------------------
-def _write_atomically(filename, text):
-    """Write ``text`` (UTF-8) to ``filename`` through a temporary file moved into place."""
-    atomic_write(filename, lambda f: f.write(text.encode("utf-8")))
-
-
-#: the largest network2 JSON file read (a 784-800-800-10 network's is about 30 MB)
-MAX_JSON_BYTES = 256 << 20
-
-
-def _no_constant(name):
-    raise ValueError(f"{name} is not a number")
-
-
 def load(filename, *, seed=None, dtype=None):
     """A Network from a file in the book's JSON format (``Network.save``'s, or the book's own).
 
@@ -489,69 +496,7 @@ def load(filename, *, seed=None, dtype=None):
     Network (float32 by default). Raises ModelFormatError for a file that is not such a
     network: bad JSON, missing keys, an unknown cost name (only the two classes are
     accepted; nothing in the file is looked up by name beyond them), wrong shapes or
-    values that are not finite numbers.
+    values that are not finite numbers (``glassnet.io.read_book_json`` reads it; every
+    glassnet command that takes a model reads these files too).
     """
-    try:
-        with open_regular_file(filename, error=ModelFormatError) as f:     # a FIFO is refused, not waited on
-            data = json.loads(f.read(MAX_JSON_BYTES + 1).decode("utf-8"), parse_constant=_no_constant)
-    except (ValueError, UnicodeDecodeError, RecursionError) as e:
-        raise ModelFormatError(f"{filename}: not a network2 JSON file ({type(e).__name__}: {e})") from None
-    if not isinstance(data, dict) or not {"sizes", "weights", "biases", "cost"} <= set(data):
-        raise ModelFormatError(f"{filename}: a network2 file is a JSON object with sizes, weights, "
-                               f"biases and cost")
-    if not isinstance(data["cost"], str) or data["cost"] not in COSTS:
-        raise ModelFormatError(f"{filename}: unknown cost {data['cost']!r}; expected one of "
-                               f"{', '.join(COSTS)}")
-    sizes = data["sizes"]
-    if (not isinstance(sizes, list) or len(sizes) < 2
-            or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in sizes)):
-        raise ModelFormatError(f"{filename}: sizes must be a list of at least two positive ints, got {sizes!r}")
-    weights = _arrays(data["weights"], [(o, i) for i, o in zip(sizes[:-1], sizes[1:])], filename, "weights")
-    biases = _arrays(data["biases"], [(o, 1) for o in sizes[1:]], filename, "biases")
-    net = Network(sizes, cost=COSTS[data["cost"]], seed=seed, dtype=dtype)
-    net.weights, net.biases = weights, biases
-    return net
-
-
-def _arrays(values, shapes, filename, name):
-    """Nested lists as float64 arrays of the given shapes (ModelFormatError otherwise)."""
-    if not isinstance(values, list) or len(values) != len(shapes):
-        raise ModelFormatError(f"{filename}: {name} must be a list of {len(shapes)} arrays")
-    arrays = []
-    for l, (value, shape) in enumerate(zip(values, shapes)):
-        try:
-            a = np.array(value, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise ModelFormatError(f"{filename}: {name}[{l}] is not a nested list of numbers") from None
-        if a.shape != shape:
-            raise ModelFormatError(f"{filename}: {name}[{l}] must have shape {shape}, got {a.shape}")
-        if not np.all(np.isfinite(a)):
-            raise ModelFormatError(f"{filename}: {name}[{l}] holds values that are not finite")
-        arrays.append(a)
-    return arrays
-
-
-# -- the book's helpers -----------------------------------------------------------------------
-def vectorized_result(j):
-    """The one-hot column (10, 1) for digit ``j``: 1.0 in row j, 0.0 elsewhere."""
-    if isinstance(j, (bool, np.bool_)) or not isinstance(j, (int, np.integer)):
-        raise LabelError(f"label must be an int in 0..9, got {j!r}")
-    return one_hot([j], 10, np.float64).reshape(10, 1)
-
-
-def load_data_wrapper(*, cache_dir=None, data_dir=None, dtype=np.float32):
-    """MNIST in the forms of the book's ``mnist_loader.load_data_wrapper()``:
-    ``(training_data, validation_data, test_data)``, lists of ``(x, y)`` pairs.
-
-    x is a (784, 1) column of pixel intensities in [0, 1] (a view of a row of
-    ``glassnet.datasets.load_mnist()``'s arrays, float32 as in the book's file); y is a
-    one-hot column (10, 1) in the 50,000 training pairs and an int label in the 10,000
-    validation and 10,000 test pairs. ``cache_dir`` and ``data_dir`` go to ``load_mnist``.
-    """
-    from .datasets import load_mnist
-    data = load_mnist(cache_dir=cache_dir, data_dir=data_dir, dtype=dtype)
-    Y = one_hot(data.training.y, 10, np.float64)[:, :, None]           # (50000, 10, 1)
-    training = list(zip(data.training.X[:, :, None], Y))
-    validation = list(zip(data.validation.X[:, :, None], data.validation.y.tolist()))
-    test = list(zip(data.test.X[:, :, None], data.test.y.tolist()))
-    return training, validation, test
+    return Network._from_core(read_book_json(filename, dtype=dtype or np.float32), seed=seed)

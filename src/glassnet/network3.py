@@ -101,6 +101,22 @@ class Network(LayerNetwork):
         inner = ",\n    ".join(repr(layer) for layer in self.layers)
         return f"Network([\n    {inner}], {self.mini_batch_size})"
 
+    # -- glassnet's files (glassnet.save / glassnet.load) --------------------------------------
+    def _to_file(self):
+        """``(model, metadata)`` for ``glassnet.save``: the network itself (a ``LayerNetwork``)
+        and what makes it a network3 network again (the face and its mini-batch size)."""
+        return self, {"face": {"class": "glassnet.network3.Network", "mini_batch_size": self.mini_batch_size}}
+
+    @classmethod
+    def _from_file(cls, model, header):
+        """The network3 network a file's ``LayerNetwork`` stands for (``glassnet.load``): the
+        same layers, parameters, dtype and seed, and the saved mini-batch size."""
+        face = header.get("face") if isinstance(header.get("face"), dict) else {}
+        net = cls.from_spec(model.spec(), seed=model.seed, dtype=model.dtype,
+                            mini_batch_size=face.get("mini_batch_size", 10))
+        net.set_params(model.params())
+        return net
+
     def _data(self, data, name):
         """``data`` as (X, y) arrays in this network's dtype, or InputError naming ``name``."""
         try:

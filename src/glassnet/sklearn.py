@@ -599,3 +599,85 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
         tags.input_tags.sparse = False
         tags.input_tags.allow_nan = False
         return tags
+
+    # -- files: glassnet.save / glassnet.load (the estimator as its network plus header data) ---
+    def _to_file(self):
+        """``(model, metadata)`` for ``glassnet.save``: the fitted network, and under "face" the
+        estimator's parameters, its classes and the fitted attributes JSON can hold (not
+        ``optimizer_``'s momentum velocities: ``partial_fit`` after ``load`` starts them afresh;
+        nor a ``random_state`` Generator, which is loaded as None)."""
+        check_is_fitted(self, "network_")
+        params = {k: _json_value(v) for k, v in self.get_params(deep=False).items()}
+        fitted = {k: _json_value(v) for k, v in vars(self).items()
+                  if k.endswith("_") and not k.startswith("_") and k not in ("network_", "optimizer_")}
+        return self.network_, {"face": {
+            "class": "glassnet.sklearn.GlassnetClassifier", "classes": self.classes_.tolist(),
+            "params": {k: v for k, v in params.items() if v is not _UNSTORED},
+            "fitted": {k: v for k, v in fitted.items() if v is not _UNSTORED}}}
+
+    @classmethod
+    def _from_file(cls, model, header):
+        """The fitted estimator a file's ``model`` and header stand for (``glassnet.load``)."""
+        face = header["face"]
+        estimator = cls()
+        known = estimator.get_params(deep=False)
+        estimator.set_params(**{k: _from_json(v) for k, v in dict(face.get("params", {})).items() if k in known})
+        for name, value in dict(face.get("fitted", {})).items():
+            if name.isidentifier() and name.endswith("_") and not name.startswith("_") and name != "optimizer_":
+                setattr(estimator, name, _from_json(value))
+        estimator.network_ = model
+        classes = getattr(estimator, "classes_", None)
+        if classes is None or np.ndim(classes) != 1 or len(classes) != model.n_out:
+            raise ValueError(f"the estimator's classes do not match its network's {model.n_out} outputs")
+        if getattr(estimator, "n_features_in_", model.n_in) != model.n_in:
+            raise ValueError(f"n_features_in_ is not the network's {model.n_in} inputs")
+        return estimator
+
+
+_UNSTORED = object()          # a value JSON cannot hold (a Generator, an optimizer): not saved
+
+
+def _json_value(value):
+    """``value`` as JSON data that ``_from_json`` turns back into it (tuples, dicts with any keys,
+    NumPy arrays, scalars and dtypes, non-finite floats tagged); ``_UNSTORED`` otherwise."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else {"float": repr(value)}
+    if isinstance(value, (list, tuple)):
+        items = [_json_value(v) for v in value]
+        return _UNSTORED if any(v is _UNSTORED for v in items) else \
+            (items if isinstance(value, list) else {"tuple": items})
+    if isinstance(value, dict):
+        items = [[_json_value(k), _json_value(v)] for k, v in value.items()]
+        return _UNSTORED if any(v is _UNSTORED for pair in items for v in pair) else {"dict": items}
+    if isinstance(value, np.ndarray) and value.dtype.kind in "biufUO":
+        items = _json_value(value.tolist())
+        return _UNSTORED if items is _UNSTORED else {"array": [items, value.dtype.str]}
+    if isinstance(value, np.dtype) or (isinstance(value, type) and issubclass(value, np.generic)):
+        return {"dtype": np.dtype(value).name}
+    return _UNSTORED
+
+
+def _from_json(value):
+    """The value ``_json_value`` stored; ValueError (or TypeError) for data it never writes."""
+    if isinstance(value, list):
+        return [_from_json(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if len(value) != 1:
+        raise ValueError(f"unreadable value {value!r:.60}")
+    (tag, data), = value.items()
+    if tag == "float" and data in ("inf", "-inf", "nan"):
+        return float(data)
+    if tag == "tuple":
+        return tuple(_from_json(v) for v in data)
+    if tag == "dict":
+        return {_from_json(k): _from_json(v) for k, v in data}
+    if tag == "dtype":
+        return np.dtype(data).name
+    if tag == "array" and np.dtype(data[1]).kind in "biufUO" and np.dtype(data[1]).itemsize <= 1024:
+        return np.array(_from_json(data[0]), dtype=np.dtype(data[1]))
+    raise ValueError(f"unreadable value {value!r:.60}")

@@ -133,14 +133,27 @@ def plots_dir(path):
 
 
 def load_model(path):
-    """``(network, header)`` of a saved model; one-line errors for a missing or foreign file."""
+    """``(model, header)`` of a file that holds a model (``glassnet.io.load``): a model file of
+    any kind (a network, a layer network, an ensemble; network2's or network3's network or a
+    fitted GlassnetClassifier, as the core model it stands on), a checkpoint (the network as
+    training left it) or the book's network2 JSON file.  One-line errors for a missing or
+    foreign file, and for an estimator whose classes are not the 0, 1, ... the commands read
+    its outputs as."""
     from ..io import load
     path = Path(path)
     if not path.exists():
         raise CLIError(f"{path}: no such model file")
     if path.is_dir():
         raise CLIError(f"{path}: is a folder, not a model file")
-    return load(path, with_header=True)
+    net, header = load(path, with_header=True)
+    face = header.get("face") if isinstance(header.get("face"), dict) else {}
+    classes = face.get("classes")
+    if classes is not None and classes != list(range(net.n_out)):
+        classes = classes if isinstance(classes, list) else [classes]
+        shown = ", ".join(map(repr, classes[:4])) + (", ..." if len(classes) > 4 else "")
+        raise CLIError(f"{path}: an estimator of the classes {shown}; glassnet's commands read its "
+                       f"outputs as the digits 0-{net.n_out - 1}")
+    return net, header
 
 
 def model_dataset(path, header):

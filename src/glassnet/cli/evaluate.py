@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import plural
+from ..io import BOOK_JSON_FORMAT, CHECKPOINT_FORMAT
 from .common import EXIT_OK, add_data_options, describe_network, load_model, model_test_set, predict_classes
 
 NAME = "evaluate"
@@ -16,8 +18,12 @@ def add_arguments(e):
                     "accuracy and the digit it is most often mistaken for. Any saved model: a "
                     "network of chapters 1-3, a chapter-6 layer network, or an ensemble (then also "
                     "the accuracy of each member and of both ways to combine them: the mean of "
-                    "their probabilities and the majority vote).")
-    e.add_argument("model", metavar="MODEL", help="a model saved by 'glassnet train --save'")
+                    "their probabilities and the majority vote), a model saved from Python with "
+                    "glassnet.save (network2's and network3's networks, a fitted GlassnetClassifier), "
+                    "a checkpoint (the network as training left it) or the book's network2 JSON file.")
+    e.add_argument("model", metavar="MODEL",
+                   help="a model saved by 'glassnet train --save' or glassnet.save, a checkpoint, or a "
+                        "network2 JSON file")
     add_data_options(e)
 
 
@@ -26,12 +32,34 @@ def run(args, out, err):
     dataset, seed, test = model_test_set(args.model, net, header, args)
     where = f"the digits' test part (split with seed {seed})" if dataset == "digits" else f"the {dataset} test set"
     print(f"# {args.model}: {describe_network(net)} on {where}", file=err)
+    what = file_kind(header)
+    if what:
+        print(f"# {what}", file=err)
     if net.members[0] is not net:                      # an ensemble: each member and both rules
         predicted, lines = ensemble_evaluation(net, test.X, test.y)
         print(format_evaluation(test.y, predicted, dataset) + "\n\n" + "\n".join(lines), file=out)
     else:
         print(format_evaluation(test.y, predict_classes(net, test.X), dataset), file=out)
     return EXIT_OK
+
+
+def file_kind(header):
+    """What a model file is when it is more than a saved model, in a few words (or None): a
+    checkpoint and how far its run had got, the book's network2 JSON file, a saved face."""
+    if header.get("format") == CHECKPOINT_FORMAT:
+        state = header.get("state") if isinstance(header.get("state"), dict) else {}
+        config = header.get("config") if isinstance(header.get("config"), dict) else {}
+        done, planned = state.get("epoch"), config.get("epochs")
+        if not isinstance(done, int) or isinstance(done, bool):
+            return "a checkpoint: the network as training left it"
+        of = f" of {planned}" if isinstance(planned, int) and not isinstance(planned, bool) else ""
+        return f"a checkpoint at epoch {done}{of}: the network as training left it after {plural(done, 'epoch')}"
+    if header.get("format") == BOOK_JSON_FORMAT:
+        return "a network2 network in the book's JSON format"
+    face = header.get("face") if isinstance(header.get("face"), dict) else {}
+    names = {"glassnet.network2.Network": "a network2 network", "glassnet.network3.Network": "a network3 network",
+             "glassnet.sklearn.GlassnetClassifier": "a fitted GlassnetClassifier"}
+    return names.get(face.get("class"))
 
 
 def ensemble_evaluation(ensemble, X, labels):
