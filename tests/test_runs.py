@@ -64,7 +64,7 @@ def test_build_draws_the_plans_network_again_and_pickles():
         build = pickle.loads(pickle.dumps(plan.build))
         assert same_weights(build(2), plan.network) and not same_weights(build(3), plan.network)
     assert isinstance(plan.network, LayerNetwork) and plan.network.input_shape == (1, 8, 8)
-    assert plan.describe() == "1 epochs, mini-batch 1078, eta 0.25, softmax, log-likelihood cost"
+    assert plan.describe() == "1 epoch, mini-batch 1078, eta 0.25, softmax, log-likelihood cost"
 
 
 def test_a_plans_fit_is_fit_on_its_data():
