@@ -99,7 +99,7 @@ def test_training_on_validation_joins_the_two_sets():
     assert len(plan.training.X) == 50 and plan.validation is None and plan.sha256 == {"f": "0"}
     assert isinstance(plan.network, LayerNetwork) and plan.network.input_shape == (1, 28, 28)
     assert plan.metadata()["training"]["preset"] == "conv-fast"
-    assert plan.describe() == ("1 epochs, mini-batch 64, eta 0.05, softmax, log-likelihood cost, momentum 0.9, "
+    assert plan.describe() == ("1 epoch, mini-batch 64, eta 0.05, softmax, log-likelihood cost, momentum 0.9, "
                                "cosine schedule")
 
 
