@@ -38,8 +38,8 @@ def test_train_digits_prints_the_book_transcript(tmp_path):
     assert "seed 3" in err and "\r" not in err          # no progress bar when not on a terminal
     net, header = load(model, with_header=True)
     assert net.sizes == [64, 30, 10]
-    assert dict(header["training"], **dict(epochs=40, mini_batch_size=1078, eta=0.25, seed=3)) \
-        == header["training"]
+    assert dict(header["training"], **dict(epochs=40, mini_batch_size=10, eta=1.0, l2=1.0, seed=3)) \
+        == header["training"]                        # the digits' defaults (the tutorial's: --preset tutorial)
     assert len(header["history"]) == 40 and header["dataset"] == "digits"
     last = int(lines[-1].split()[2])
     assert header["history"][-1]["correct"] == last
@@ -201,3 +201,31 @@ def test_what_glassnet_writes_it_reads_an_ensemble_too_large_is_refused_before_w
         save(Ensemble([net] * 300), tmp_path / "big.npz")
     assert list(tmp_path.iterdir()) == []
     assert len(load(save(Ensemble([net] * 255), tmp_path / "ok.npz")).members) == 255
+
+
+def test_train_help_groups_its_flags_and_lists_the_defaults_of_each_kind():
+    """``train --help``: every flag in a named group (the book's, chapter 3, layers and presets, data,
+    output, the page), and a table of each kind of network's defaults generated from FITTING."""
+    from glassnet.training.runs import FITTING, KINDS
+    parser = build_parser()
+    train = next(a for a in parser._actions if a.dest == "command").choices["train"]
+    groups = {g.title: [a.option_strings[0] for a in g._group_actions] for g in train._action_groups}
+    assert list(groups)[2:] == ["the book's run (chapter 1)", "beyond chapter 1 (chapters 3 and 5)",
+                                "layer networks, presets and ensembles (chapter 6)", "data", "output",
+                                "the live page (needs the web extra)"]
+    assert groups["options"] == ["-h"] and groups["positional arguments"] == []
+    assert "--eta" in groups["the book's run (chapter 1)"] and "--l2" in groups["beyond chapter 1 (chapters 3 and 5)"]
+    assert {"--dataset", "--data-dir", "--cache-dir"} <= set(groups["data"])
+    assert {"--watch", "--watch-port", "--watch-keep"} == set(groups["the live page (needs the web extra)"])
+    code, out, _ = run(["train", "--help"])
+    assert code == 0
+    for kind, text in KINDS.items():
+        d = FITTING["mnist"][kind]
+        assert re.search(rf"^  {re.escape(text)} +eta {d['eta']:g}, L2 {d['l2']:g}, {d['epochs']} epochs ", out, re.M)
+
+
+def test_preset_tutorial_trains_on_the_digits_without_dataset():
+    code, out, err = run(["train", "--preset", "tutorial", "--epochs", "2"])
+    assert code == 0 and "on digits (1078 training, 719 test images), 2 epochs, mini-batch 1078, eta 0.25" in err
+    code, _, err = run(["train", "--preset", "tutorial", "--dataset", "mnist"])
+    assert code == 2 and "--preset tutorial is a run on digits, not mnist" in err

@@ -10,20 +10,72 @@ from glassnet.core.network import Network
 from glassnet.errors import InputError
 from glassnet.io import load
 from glassnet.training.augment import Augmenter
-from glassnet.training.runs import (PRESETS, augmenter_from_options, config_from_options, network_from_options,
-                                    run_options, train_preset)
+from glassnet.datasets import dataset_info
+from glassnet.training.runs import (DEFAULTS, FITTING, PRESETS, augmenter_from_options, config_from_options,
+                                    fitting_defaults, network_from_options, network_kind, run_options, train_preset)
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_every_preset_builds_its_network_and_schedule(name):
-    opts = run_options("mnist", name)
+    dataset = PRESETS[name].dataset
+    opts = run_options(dataset, name)
     preset = PRESETS[name].options
-    net = network_from_options(opts, (1, 28, 28), 10, seed=0)
+    net = network_from_options(opts, dataset_info(dataset or "mnist").image_shape, 10, seed=0)
     config = config_from_options(opts, 60000)
     assert isinstance(net, LayerNetwork if "layers" in preset else Network)
-    assert config.epochs == preset["epochs"] and config.eta == preset["eta"]
-    assert config.mini_batch_size == preset["mini_batch_size"]
+    assert config.epochs == preset["epochs"] and config.eta == preset["eta"] and config.l2 == preset["l2"]
+    assert config.mini_batch_size == (preset["mini_batch_size"] or 60000)
     assert (augmenter_from_options(opts) is None) == (not preset.get("augment"))
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_every_preset_says_its_eta_l2_and_epochs(name):
+    """A preset is a whole recipe: no kind-of-network default fills in its eta, L2 or epochs."""
+    preset = PRESETS[name].options
+    assert {"eta", "l2", "epochs", "mini_batch_size"} <= set(preset)
+    dataset = PRESETS[name].dataset or "mnist"
+    assert set(fitting_defaults(dataset, preset)) <= {"activation", "init"}
+
+
+def test_the_tutorial_preset_is_the_tutorials_run_on_the_digits():
+    """``--preset tutorial`` keeps the digits' former default, the tutorial's full-batch run."""
+    opts = run_options(None, "tutorial")
+    assert (opts["sizes"], opts["mini_batch_size"], opts["epochs"], opts["eta"], opts["l2"]) == \
+        ([64, 30, 10], None, 3000, 0.25, 0.0)
+    assert run_options("digits", "tutorial") == opts
+    with pytest.raises(InputError, match="--preset tutorial is a run on digits, not mnist"):
+        run_options("mnist", "tutorial")
+
+
+@pytest.mark.parametrize("options, kind", [
+    ({}, "book"), (dict(cost="cross-entropy"), "sigmoid"), (dict(cost="log-likelihood"), "sigmoid"),
+    (dict(activation="tanh"), "tanh"), (dict(activation="relu", cost="quadratic"), "relu"),
+    (dict(layers="conv20x5,pool2,fc100"), "layers-relu"),
+    (dict(layers="conv20x5,pool2,fc100", activation="sigmoid"), "layers-sigmoid"),
+    (dict(layers="conv20x5:tanh,pool2,fc100:tanh"), "layers-tanh"),
+    (dict(layers="conv20x5:relu,pool2,fc100:sigmoid"), "layers-sigmoid"),
+    (dict(layers="fc100:linear,fc50"), "layers-relu"),
+])
+def test_each_kind_of_network_gets_its_own_defaults(options, kind):
+    assert network_kind({**DEFAULTS["mnist"], **options}) == kind
+    opts = run_options("mnist", **options)
+    assert {k: opts.get(k, 0.0) for k in ("eta", "l2", "epochs")} == \
+        {k: FITTING["mnist"][kind][k] for k in ("eta", "l2", "epochs")}
+    assert opts.get("init", "standard") == FITTING["mnist"][kind].get("init", "standard")
+    if kind.startswith("layers"):
+        assert opts["activation"] == options.get("activation", "relu")
+
+
+def test_the_books_run_keeps_the_books_defaults_and_an_own_eta_keeps_l2_off():
+    assert run_options() == dict(DEFAULTS["mnist"], l2=0.0)
+    assert run_options("mnist") == {**dict(sizes=[784, 30, 10], epochs=30, mini_batch_size=10, eta=3.0, log_every=1),
+                                    "l2": 0.0}
+    own = run_options("mnist", layers="conv20x5,pool2,fc100", eta=0.1)
+    assert own["eta"] == 0.1 and "l2" not in own and own["epochs"] == 10     # L2 came with its eta
+    assert run_options("mnist", layers="conv20x5,pool2,fc100", eta=0.1, l2=0.5)["l2"] == 0.5
+    assert run_options("fashion", activation="relu") == run_options("mnist", activation="relu")
+    digits = run_options("digits")
+    assert (digits["mini_batch_size"], digits["eta"], digits["l2"], digits["epochs"]) == (10, 1.0, 1.0, 30)
 
 
 def test_every_preset_describes_itself_in_the_help():

@@ -509,3 +509,90 @@ def test_train_layers_with_watch_saves_the_same_model_as_without(tmp_path):
     assert err.url is not None, err.getvalue()
     a, b = load(tmp_path / "a.npz"), load(tmp_path / "b.npz")
     assert isinstance(a, LayerNetwork) and all(np.array_equal(p, q) for p, q in zip(a.params(), b.params()))
+
+
+# -- after the run: the page kept up, a saved run, the Close button ---------------------------------------
+def test_close_is_refused_while_the_run_goes_and_ends_the_wait_once_it_is_over():
+    """POST {"action": "close"}: 409 while training; once the run is over, the answer is sent and
+    then ``WatchServer.wait_closed`` returns (the process may end the server)."""
+    with WatchServer(port=0) as server:
+        net, options = watched(server.watch, epochs=2)
+        connection = http.client.HTTPConnection(server._server.host, server._server.port, timeout=10)
+
+        def post(action):
+            connection.request("POST", "/api/control", body=json.dumps({"action": action}),
+                               headers={"Content-Type": "application/json"})
+            response = connection.getresponse()
+            return response.status, json.loads(response.read())
+
+        status, body = post("close")
+        assert status == 409 and "stop it first" in body["error"] and not server.watch.closed.is_set()
+        fit(net, TRAIN, TrainingConfig(epochs=2, mini_batch_size=50, eta=0.5), test=TEST, **options)
+        server.watch.finish("finished", network=net)
+        waited = threading.Thread(target=server.wait_closed, daemon=True)
+        waited.start()
+        time.sleep(0.3)
+        assert waited.is_alive()                          # the page stays until Close
+        assert post("close") == (200, {"state": "finished", "message": None})
+        waited.join(5)
+        assert not waited.is_alive() and server.watch.closed.is_set()
+        connection.close()
+
+
+def test_a_saved_run_is_published_final_with_one_measurement_of_its_weights():
+    """``Watch.show_saved``: the history as records, the saved weights as filters and one
+    measurement (per class on the test set, gradient norms on the sample) after its last epoch."""
+    net = Network([16, 12, 8, 4], seed=0, cost="cross-entropy")
+    result = fit(net, TRAIN, TrainingConfig(epochs=5, mini_batch_size=20, eta=0.5), test=TEST)
+    watch = Watch(max_filters=6).show_saved(net, history=result.history, state="interrupted", test=TEST,
+                                            sample=(TRAIN[0][:100], TRAIN[1][:100]), image_shape=(4, 4),
+                                            meta={"dataset": "blobs", "epochs": 30, "source": "m.npz"})
+    message, _ = watch.updates(None)
+    assert message["meta"]["saved"] is True and message["meta"]["source"] == "m.npz"
+    assert [r["correct"] for r in message["records"]] == [r["correct"] for r in result.history]
+    [measured] = message["measures"]
+    predicted = np.argmax(net.feedforward(TEST[0]), axis=1)
+    assert measured["epoch"] == 4
+    assert measured["per_class"] == pytest.approx([np.mean(predicted[TEST[1] == c] == c) for c in range(4)])
+    X, Y = TRAIN[0][:100], one_hot(TRAIN[1][:100], 4, np.float32)
+    assert measured["gradient_norms"] == pytest.approx(gradient_norms(net, X, Y), rel=1e-5)
+    assert message["filters"]["count"] == 6 and message["filters"]["epoch"] == 4
+    assert message["status"] == {"state": "interrupted", "message": None}
+    assert watch.request_close() and watch.closed.is_set()
+    watch.close()                                         # no measuring thread to wait for
+    bare = Watch().show_saved(net)                        # a file with no history and no data: curves empty
+    message, _ = bare.updates(None)
+    assert "records" not in message and "measures" not in message and message["filters"]["count"] == 12
+    with pytest.raises(ValueError, match="state must be one of"):
+        Watch().show_saved(net, state="running")
+
+
+def test_train_watch_keep_stays_after_the_pages_stop_until_close(tmp_path):
+    """``--watch-keep`` (the default on a terminal): the page's Stop ends the training and saves
+    the model; the page stays up with the run until its Close button; the command exits 0."""
+    pytest.importorskip("sklearn")
+    out, err, model = io.StringIO(), Lines(), tmp_path / "m.npz"
+    code = {}
+    argv = ["train", "--dataset", "digits", "--epochs", "100000", "--log-every", "1000", "--watch",
+            "--watch-keep", "--save", str(model)]
+    thread = threading.Thread(target=lambda: code.update(c=main(argv, out=out, err=err)), daemon=True)
+    thread.start()
+    assert err.ready.wait(30)
+    port = int(err.url.rsplit(":", 1)[1].strip("/"))
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+
+    def call(method, path, action=None):
+        body = json.dumps({"action": action}) if action else None
+        connection.request(method, path, body=body, headers={"Content-Type": "application/json"})
+        return json.loads(connection.getresponse().read())
+
+    wait_for(lambda: len(call("GET", "/api/state").get("records", [])) >= 2, timeout=30)
+    assert call("POST", "/api/control", "stop")["state"] == "stopping"
+    wait_for(lambda: "the page stays up" in err.getvalue(), timeout=30)
+    assert model.exists() and thread.is_alive()            # saved, and the page is still there
+    state = call("GET", "/api/state")
+    assert state["status"]["state"] == "stopped" and state["meta"]["keep"] is True
+    assert call("POST", "/api/control", "close")["state"] == "stopped"
+    thread.join(30)
+    assert code["c"] == 0 and "# closed from the page" in err.getvalue()
+    connection.close()

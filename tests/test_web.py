@@ -399,25 +399,26 @@ def test_serve_reports_a_port_in_use(model, server):
 
 
 def test_serve_prints_the_url_and_stops_cleanly_on_ctrl_c(model):
+    """The address is on stderr, as train --watch's and watch's are: stdout holds results only."""
     proc = subprocess.Popen([sys.executable, "-m", "glassnet", "serve", str(model), "--port", "0"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        url = proc.stdout.readline().strip()
-        match = re.fullmatch(r"http://127\.0\.0\.1:(\d+)/", url)
-        assert match, (url, proc.stderr.read() if proc.poll() is not None else "")
+        line = proc.stderr.readline().strip()
+        match = re.fullmatch(r"glassnet: serving 784-30-10 .* at http://127\.0\.0\.1:(\d+)/", line)
+        assert match, (line, proc.stderr.read() if proc.poll() is not None else "")
         conn = http.client.HTTPConnection("127.0.0.1", int(match.group(1)), timeout=10)
         conn.request("GET", "/api/model")
         assert json.loads(conn.getresponse().read())["sizes"] == [784, 30, 10]
         conn.close()
         time.sleep(0.2)
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=20)
+        out, err = proc.communicate(timeout=20)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
     assert proc.returncode == 0, err
-    assert "stopped" in err and "Traceback" not in err
+    assert out == "" and "stopped" in err and "Traceback" not in err
 
 
 # -- chapter 6: layer networks and ensembles ------------------------------------------------------
@@ -565,7 +566,8 @@ def test_serve_takes_layer_networks_and_ensembles(tmp_path, conv_model, monkeypa
     conv = save(net, tmp_path / "conv.npz", metadata={"dataset": "mnist"})
     code, out, err = run(["serve", str(conv), "--port", "0"])
     assert code == 0, err
-    assert "serving 1x28x28-conv8x5/pool2-fc30-softmax10 (mnist)" in err and out.startswith("http://127.0.0.1:")
+    assert "serving 1x28x28-conv8x5/pool2-fc30-softmax10 (mnist)" in err and "at http://127.0.0.1:" in err
+    assert out == ""                                      # the address is on stderr: stdout holds results
     both = tmp_path / "ensemble.npz"
     save_ensemble(Ensemble([net, Network([784, 16, 10], seed=0)]), both)
     code, out, err = run(["serve", str(both), "--port", "0"])

@@ -19,14 +19,14 @@ import sys
 from ..version import __version__
 from ..errors import GlassnetError, one_line
 from . import (baselines, ensemble, evaluate, export, inspect, plot, predict, reproduce, serve, sweep, trace, train,
-               universality)
+               universality, watch)
 from .common import EXIT_INTERRUPTED, EXIT_USAGE
 
 __all__ = ["main", "entry", "build_parser", "COMMANDS"]
 
 #: every command, in the order ``glassnet --help`` lists them
-COMMANDS = [train, reproduce, evaluate, predict, plot, trace, serve, universality, export, ensemble, baselines, sweep,
-            inspect]
+COMMANDS = [train, reproduce, evaluate, predict, plot, trace, serve, watch, universality, export, ensemble, baselines,
+            sweep, inspect]
 
 
 class _Parser(argparse.ArgumentParser):

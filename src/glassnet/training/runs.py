@@ -1,9 +1,11 @@
 """One path from options to a training run: ``plan_run(dataset, preset, overrides, seed)``.
 
-A run's options are merged in one order: the data set's defaults (``DEFAULTS``), then a
-documented recipe (``PRESETS``), then the caller's overrides (``glassnet train``'s flags, a
-Python caller's keywords).  ``plan_run`` checks them against the data set
-(``glassnet.datasets.dataset_info``), loads the data and returns a ``RunPlan``: the network,
+A run's options are merged in one order: the data set's defaults (``DEFAULTS``), then what
+its kind of network needs to learn (``FITTING``: eta, L2, epochs, initial weights, chosen on
+validation data for each of ``KINDS``), then a documented recipe (``PRESETS``), then the
+caller's overrides (``glassnet train``'s flags, a Python caller's keywords).  ``plan_run``
+checks them against the data set (``glassnet.datasets.dataset_info``), loads the data and
+returns a ``RunPlan``: the network,
 its ``TrainingConfig``, the data, the augmenter, a picklable ``build(seed)`` for more networks
 like it (an ensemble's members), the run's metadata and its one-line description.
 ``glassnet train``, ``train_preset``, the chapter-1 table, sweeps and the estimator all build
@@ -32,7 +34,8 @@ from ..core.network import Network
 from ..errors import InputError, plural
 from .loop import TrainingConfig, fit
 
-__all__ = ["DEFAULTS", "Preset", "PRESETS", "OPTION_KEYS", "run_options", "network_from_options",
+__all__ = ["DEFAULTS", "KINDS", "FITTING", "Preset", "PRESETS", "OPTION_KEYS", "resolve_dataset", "run_options",
+           "network_kind", "fitting_defaults", "network_from_options",
            "config_from_options", "augmenter_from_options", "check_sizes", "joined", "RunPlan", "plan_run",
            "train_preset"]
 
@@ -41,20 +44,80 @@ OPTION_KEYS = ("sizes", "layers", "epochs", "mini_batch_size", "eta", "log_every
                "l2", "momentum", "schedule", "patience", "max_halvings", "early_stop", "augment",
                "train_on_validation", "monitor_training")
 
-#: per-dataset defaults: the book's run for MNIST (and Fashion-MNIST), the tutorial's
-#: full-batch gradient descent for scikit-learn's 8x8 digits.
+#: per-dataset defaults: the book's run for MNIST (and Fashion-MNIST); the book's network with
+#: mini-batches of 10 for scikit-learn's 8x8 digits (the tutorial's full-batch run is the
+#: ``tutorial`` preset).  Eta, L2 and epochs beside them depend on the kind of network: ``FITTING``.
 DEFAULTS = {
     "mnist": dict(sizes=[784, 30, 10], epochs=30, mini_batch_size=10, eta=3.0, log_every=1),
-    "digits": dict(sizes=[64, 30, 10], epochs=3000, mini_batch_size=None, eta=0.25, log_every=100),
+    "digits": dict(sizes=[64, 30, 10], epochs=30, mini_batch_size=10, eta=1.0, log_every=1),
     "fashion": dict(sizes=[784, 30, 10], epochs=30, mini_batch_size=10, eta=3.0, log_every=1),
+}
+
+#: the kinds of network a run may train (``network_kind``), as a few words each: the book's
+#: network has sigmoid neurons and the quadratic cost; a chapter-3 cost is cross-entropy or
+#: log-likelihood (a softmax output layer)
+KINDS = {
+    "book": "the book's network",
+    "sigmoid": "a sigmoid network with a chapter-3 cost",
+    "tanh": "a tanh network",
+    "relu": "a ReLU network",
+    "layers-relu": "a --layers network, ReLU layers",
+    "layers-sigmoid": "a --layers network, sigmoid layers",
+    "layers-tanh": "a --layers network, tanh layers",
+}
+
+# What each kind of network gets where neither a preset nor the caller says: eta, L2 (the
+# book's lambda), epochs, and the initial weights of a Network (tanh: N(0, 1/n_in), ReLU: He's
+# N(0, 2/n_in)) or the layers' activation (ReLU unless the layers or --activation say).
+# Chosen on validation data only, never the test set, with seeds 0 and 1:
+#   MNIST: the final epoch's accuracy on the 10,000 validation images after 30 epochs on the
+#     50,000 training images, 784-30-10, mini-batches of 10; eta 0.03 .. 3 by factors of about
+#     3, L2 0 or 5; each kind over its costs (sigmoid: cross-entropy and log-likelihood; tanh
+#     and ReLU: quadratic and log-likelihood).  --layers: the README's two-conv network
+#     (conv20x5,pool2,conv40x5,pool2,fc100), one epoch, eta 0.01 .. 0.3 (ReLU seed 0 with L2 0;
+#     L2 0.1 is 0.1 / 5,000 mini-batches a step, nothing in one epoch); its epochs from
+#     the validation curve of chapter 6's row 4 (the same network, ReLU, eta 0.03, L2 0.1:
+#     98.48% after 10 epochs, 99.07% after 60; docs/chapter6-curves-rows1-4.json; seed 1 here,
+#     with glassnet train's shuffling: 97.62% after 1 epoch, 98.75% after 10), sigmoid
+#     layers from row 3's (eta 0.1: 10.3% after epoch 0, 95.4% after 1, 98.5% after 10).
+#   digits: a fifth of the 60% training part held out (seed s splits it with default_rng(1000
+#     + s)), 30 epochs of mini-batches of 10, 64-30-10 over the three costs (layers: fc30 and
+#     conv10x3,pool2,fc30); eta 0.01 .. 3, L2 0 or 1 (layers 0 or 0.1).
+# The best mean; where the eta a step up diverged (or fell to chance) on a seed and the step
+# down is within 0.5 points, the step down (a margin for other sizes).  Means over seeds and
+# costs in the comments.
+_MNIST_FITTING = {
+    "book": dict(eta=3.0, l2=0.0, epochs=30),                 # 95.03% (the book's; L2 5: 94.62)
+    "sigmoid": dict(eta=0.1, l2=5.0, epochs=30),               # 96.39% (0.3: 96.35; L2 0: 95.27 at best)
+    "tanh": dict(eta=0.1, l2=5.0, epochs=30, init="scaled"),   # 96.14% (0.03: 96.05, 0.3: 95.78)
+    "relu": dict(eta=0.1, l2=5.0, epochs=30, init="he"),       # 96.34% (0.03: 96.17, 0.3: 95.17)
+    "layers-relu": dict(eta=0.03, l2=0.1, epochs=10),          # 97.00% after 1 epoch (0.01: 95.93, 0.1: 96.62)
+    "layers-sigmoid": dict(eta=0.1, l2=0.0, epochs=10),        # the book's chapter 6 (row 3)
+    "layers-tanh": dict(eta=0.03, l2=0.1, epochs=10),          # 97.17% after 1 epoch (0.1: 97.30, 0.3 at chance)
+}
+FITTING = {
+    "mnist": _MNIST_FITTING,
+    "fashion": _MNIST_FITTING,                                 # 28x28 like MNIST: not tuned apart
+    "digits": {
+        "book": dict(eta=1.0, l2=1.0, epochs=30),              # 96.99% (L2 0: 91.20 at best; the tutorial's run
+                                                               # is the "tutorial" preset)
+        "sigmoid": dict(eta=1.0, l2=1.0, epochs=30),           # 97.22% (cross-entropy 97.46, log-likelihood 96.99)
+        "tanh": dict(eta=0.3, l2=1.0, epochs=30, init="scaled"),  # 98.15% (1.0: 96.07, 0.1: 97.45)
+        "relu": dict(eta=0.1, l2=1.0, epochs=30, init="he"),   # 97.69% (0.3: 97.84, but 1.0 diverged)
+        "layers-relu": dict(eta=0.3, l2=0.1, epochs=30),       # 98.84% (conv 99.30, fc 98.38; 0.1: 97.57)
+        "layers-sigmoid": dict(eta=1.0, l2=0.0, epochs=30),    # 98.03% (conv 97.92, fc 98.14)
+        "layers-tanh": dict(eta=0.3, l2=0.1, epochs=30),       # 98.61% (conv 98.84, fc 98.38)
+    },
 }
 
 
 @dataclass(frozen=True)
 class Preset:
-    """A documented recipe: its options and the line that describes it (``glassnet train --help``)."""
+    """A documented recipe: its options and the line that describes it (``glassnet train --help``);
+    ``dataset``: the one data set it is for (None: any MNIST-shaped one)."""
     description: str
     options: dict
+    dataset: str | None = None
 
 
 #: documented recipes for ``glassnet train --preset NAME`` and ``train_preset(NAME)``
@@ -70,19 +133,19 @@ PRESETS = {
         "784-800-10 ReLU/softmax, He init, momentum 0.9, eta 0.1 cosine decay, batch 128, 50 epochs on "
         "60,000 images, half distorted each epoch",
         dict(sizes=[784, 800, 10], activation="relu", cost="log-likelihood", init="he", momentum=0.9, eta=0.1,
-             schedule="cosine", mini_batch_size=128, epochs=50, augment=0.5, monitor_training=10000,
+             l2=0.0, schedule="cosine", mini_batch_size=128, epochs=50, augment=0.5, monitor_training=10000,
              train_on_validation=True)),
     "best": Preset(
         "784-800-800-10, otherwise as fast but 110 epochs with every image distorted",
         dict(sizes=[784, 800, 800, 10], activation="relu", cost="log-likelihood", init="he", momentum=0.9,
-             eta=0.1, schedule="cosine", mini_batch_size=128, epochs=110, augment=1.0, monitor_training=10000,
+             eta=0.1, l2=0.0, schedule="cosine", mini_batch_size=128, epochs=110, augment=1.0, monitor_training=10000,
              train_on_validation=True)),
     # chapter 6's layers with glassnet's recipe: conv-fast for a quick 99% (five epochs);
     # conv-best for 99.5% in 3 minutes (no elastic distortion)
     "conv-fast": Preset(
         "two ReLU conv-pools (20, 40 5x5) + FC 100, momentum 0.9, eta 0.05 cosine, batch 64, 5 epochs "
         "on 60,000 images",
-        dict(layers="conv20x5:relu,pool2,conv40x5:relu,pool2,fc100:relu", momentum=0.9, eta=0.05,
+        dict(layers="conv20x5:relu,pool2,conv40x5:relu,pool2,fc100:relu", momentum=0.9, eta=0.05, l2=0.0,
              schedule="cosine", mini_batch_size=64, epochs=5, train_on_validation=True)),
     "conv-best": Preset(
         "two ReLU conv-pools (32, 64 5x5), dropout 0.5 into FC 256, L2 0.5, momentum 0.9, eta 0.05 "
@@ -90,22 +153,91 @@ PRESETS = {
         dict(layers="conv32x5:relu,pool2,conv64x5:relu,pool2,fc256:relu:d0.5", momentum=0.9, eta=0.05, l2=0.5,
              schedule="cosine", mini_batch_size=64, epochs=20, train_on_validation=True,
              augment=dict(rotate=8.0, zoom=0.08, shift=2.0, elastic_alpha=0.0))),
+    # the tutorial's run on the digits, as glassnet reproduce's digits row trains it
+    "tutorial": Preset(
+        "the digits tutorial's run: 64-30-10 sigmoid, quadratic cost, full-batch gradient descent, 3000 "
+        "epochs, eta 0.25 (glassnet reproduce's digits row)",
+        dict(sizes=[64, 30, 10], cost="quadratic", activation="sigmoid", init="standard", eta=0.25, l2=0.0,
+             epochs=3000, mini_batch_size=None, log_every=100),
+        dataset="digits"),
 }
 
 
-def run_options(dataset="mnist", preset=None, **overrides):
-    """The merged options of a run: the data set's defaults, then the preset, then ``overrides``.
+def resolve_dataset(dataset=None, preset=None):
+    """The data set a run trains on: ``dataset``, else the preset's own, else MNIST.
 
-    InputError naming an unknown dataset, preset or option.
+    InputError naming an unknown dataset or preset, or a preset made for another data set.
     """
-    if dataset not in DEFAULTS:
-        raise InputError(f"unknown dataset {dataset!r}; choose one of {', '.join(DEFAULTS)}")
     if preset is not None and preset not in PRESETS:
         raise InputError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    own = PRESETS[preset].dataset if preset is not None else None
+    dataset = dataset or own or "mnist"
+    if dataset not in DEFAULTS:
+        raise InputError(f"unknown dataset {dataset!r}; choose one of {', '.join(DEFAULTS)}")
+    if own is not None and dataset != own:
+        raise InputError(f"--preset {preset} is a run on {own}, not {dataset}: drop --dataset {dataset}")
+    return dataset
+
+
+def run_options(dataset=None, preset=None, **overrides):
+    """The merged options of a run: the data set's defaults, then what its kind of network
+    needs (``fitting_defaults``), then the preset, then ``overrides``.
+
+    dataset : None for the preset's own data set, else MNIST (``resolve_dataset``).
+    InputError naming an unknown dataset, preset or option.
+    """
+    dataset = resolve_dataset(dataset, preset)
     unknown = sorted(set(overrides) - set(OPTION_KEYS))
     if unknown:
         raise InputError(f"unknown option {unknown[0]!r}; the options are {', '.join(OPTION_KEYS)}")
-    return {**DEFAULTS[dataset], **(PRESETS[preset].options if preset else {}), **overrides}
+    chosen = {**(PRESETS[preset].options if preset else {}), **overrides}
+    return {**DEFAULTS[dataset], **fitting_defaults(dataset, chosen), **chosen}
+
+
+def network_kind(opts):
+    """The kind of network merged options describe, a key of ``KINDS``: "book", "sigmoid",
+    "tanh" or "relu" for the book's ``Network`` (by its hidden activation; "book" is sigmoid
+    with the quadratic cost), "layers-relu", "layers-sigmoid" or "layers-tanh" for a layer
+    network (ReLU when all its conv and fc layers are ReLU or linear; sigmoid when any is)."""
+    if not _layered(opts):
+        activation = opts.get("activation", "sigmoid")
+        if activation == "sigmoid" and opts.get("cost", "quadratic") == "quadratic":
+            return "book"
+        return activation
+    used = _layer_activations(opts["layers"], opts.get("activation", "relu"))
+    for name in ("sigmoid", "tanh"):
+        if name in used:
+            return f"layers-{name}"
+    return "layers-relu"
+
+
+def _layer_activations(text, default):
+    """The activations of the conv and fc layers ``text`` writes (``layerspec``'s notation:
+    ``:relu`` and the like after a token, else ``default``)."""
+    from .layerspec import ACTIVATIONS
+    used = set()
+    for token in text.lower().split(","):
+        name, *options = token.strip().split(":")
+        if name.startswith(("conv", "fc")):
+            used.add(next((o for o in options if o in ACTIVATIONS), default))
+    return used
+
+
+def fitting_defaults(dataset, chosen):
+    """What the kind of network of ``chosen`` (a preset's options and the caller's) gets from
+    ``FITTING`` on ``dataset`` where ``chosen`` is silent: eta, l2, epochs, a Network's init,
+    a layer network's default activation (ReLU).  The book's network gets the book's.
+
+    A kind's L2 was chosen with its eta (the weights decay by eta * L2 / n each step): with an
+    eta of the caller's own, L2 stays 0 unless the caller gives it too.
+    """
+    opts = {**DEFAULTS[dataset], **chosen}
+    fitting = dict(FITTING[dataset][network_kind(opts)])
+    if _layered(opts):
+        fitting["activation"] = "relu"
+    if "eta" in chosen:
+        fitting.pop("l2", None)
+    return {k: v for k, v in fitting.items() if k not in chosen}
 
 
 def _layered(opts):
@@ -202,6 +334,7 @@ class RunPlan:
     training, validation, test : the data sets (``.X`` (n, n_inputs), ``.y`` (n,));
         validation None for the digits and when training on the validation images
     sha256 : the data files' hashes;  info : the data set's ``DatasetInfo``
+    overrides : the caller's options (beside the data set's defaults and the preset's)
     """
     dataset: str
     preset: str | None
@@ -216,6 +349,23 @@ class RunPlan:
     validation: object = field(repr=False)
     test: object = field(repr=False)
     sha256: dict = field(default_factory=dict, repr=False)
+    overrides: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def kind(self):
+        """The kind of network trained (``network_kind``: a key of ``KINDS``)."""
+        return network_kind(self.options)
+
+    def defaulted(self):
+        """The options the kind of network supplied (``fitting_defaults``): what neither the
+        preset nor the caller gave."""
+        return fitting_defaults(self.dataset, {**(PRESETS[self.preset].options if self.preset else {}),
+                                               **self.overrides})
+
+    def suggested_eta(self):
+        """The eta this run would have without the caller's: the preset's, else its kind's."""
+        others = {k: v for k, v in self.overrides.items() if k != "eta"}
+        return run_options(self.dataset, self.preset, **others)["eta"]
 
     def fit(self, **kwargs):
         """``training.fit`` of the plan's network on its data; ``kwargs`` go to ``fit`` (and
@@ -255,16 +405,18 @@ class RunPlan:
         return ", ".join(parts)
 
 
-def plan_run(dataset="mnist", preset=None, overrides=None, seed=0, *, data=None, data_dir=None, cache_dir=None,
+def plan_run(dataset=None, preset=None, overrides=None, seed=0, *, data=None, data_dir=None, cache_dir=None,
              progress=None):
     """Everything a run of ``dataset`` with ``preset`` and ``overrides`` needs, as a ``RunPlan``.
 
+    dataset : None for the preset's own data set, else MNIST (``resolve_dataset``).
     seed : draws the network (and the digits' split).  data : ``load_dataset(dataset,
     seed=seed)``'s tuple, to reuse one load for several runs (loaded when None, with
     data_dir, cache_dir and progress).  InputError, before any data are read, for options
     the data set cannot serve (sizes that do not fit it, a validation set it does not have).
     """
     from ..datasets import dataset_info, load_dataset
+    dataset = resolve_dataset(dataset, preset)
     opts = run_options(dataset, preset, **(overrides or {}))
     info = dataset_info(dataset)
     _check_against_data(opts, info)
@@ -277,10 +429,10 @@ def plan_run(dataset="mnist", preset=None, overrides=None, seed=0, *, data=None,
         training, validation = joined(training, validation), None
     build = functools.partial(network_from_options, opts, info.image_shape, info.n_classes)
     return RunPlan(dataset, preset, seed, opts, info, build(seed), build, config_from_options(opts, len(training.X)),
-                   augment, training, validation, test, dict(sha256))
+                   augment, training, validation, test, dict(sha256), dict(overrides or {}))
 
 
-def train_preset(preset, *, seed=0, dataset="mnist", data_dir=None, cache_dir=None, callbacks=(), **overrides):
+def train_preset(preset, *, seed=0, dataset=None, data_dir=None, cache_dir=None, callbacks=(), **overrides):
     """Train a documented recipe from Python as ``glassnet train --preset PRESET`` does.
 
     ``overrides`` replace the preset's options (e.g. ``epochs=3``).  Returns

@@ -10,6 +10,12 @@ swaps in new snapshots (one reference each), which the others read when they lik
                                       the weights every ``filter_interval`` seconds at most,
                                       and the pause (the training thread waits here)
     watch.stop_event                  fit's ``stop``: set by the stop button (or Ctrl-C)
+    watch.closed                      set by the page's Close button once the run is over:
+                                      ``glassnet train --watch`` keeps its page up until then
+                                      (or Ctrl-C)
+
+``glassnet watch MODEL`` shows a saved model's run on the same page: ``show_saved`` publishes
+its history, its weights and one measurement of them, final at once.
 
 A measuring thread takes the latest epoch's copy of the parameters and computes what would
 cost the training thread a forward pass over the test set: the accuracy on each class and
@@ -34,7 +40,8 @@ A page's stream keeps a cursor and calls ``updates(cursor)`` a few times a secon
 gets one message with everything new since its last call (``None`` when nothing is):
 
     meta      once: sizes, architecture (one line), layer names, classes, first_layer ("dense"
-              or "conv"), image shape of the weights, dataset, epochs
+              or "conv"), image shape of the weights, dataset, epochs; "keep": the page stays
+              after training; "saved": a saved model's run (``show_saved``), "source" its file
     records   fit's history entries (epoch j, 0-based; costs, accuracies, seconds, eta)
     measures  {"epoch": j, "per_class": [n_classes], "gradient_norms": [one per layer]}
               (epoch -1: the network before training)
@@ -128,6 +135,7 @@ class Watch:
         self.measure_seconds = 0.0               # the measuring thread's time at work so far
         self.blocked = False                     # the training thread is waiting in a pause
         self.stop_requested = False              # the stop came from the page, not from a signal
+        self.closed = threading.Event()          # the page's Close button, once the run is over
 
     # -- the training thread's side -----------------------------------------------------------
     def attach(self, network, *, test=None, sample=None, image_shape=None, test_name="test", meta=None,
@@ -144,6 +152,21 @@ class Watch:
             are still those fit replaces from the checkpoint: nothing is measured before
             the first mini-batch then).
         """
+        self._describe(network, test, sample, image_shape, test_name, meta)
+        initial = None
+        if history:
+            self._records.extend(_clean(r) for r in history)
+            self._epoch, self._live = history[-1]["epoch"] + 1, network
+        else:
+            self._snapshot(network, epoch=0, fraction=0.0)
+            initial = (-1, _copy(network))      # before training: the measuring thread's first job
+        self._worker = threading.Thread(target=self._measure_loop, args=(initial,), name="glassnet-watch-measure",
+                                        daemon=True)
+        self._worker.start()
+        return self
+
+    def _describe(self, network, test, sample, image_shape, test_name, meta):
+        """What the page's header and measurements need of ``network`` (see ``attach``)."""
         _, n_classes = io_sizes(network)
         shape, total = first_layer_images(network, image_shape)
         self._shadow = copy.deepcopy(network)    # the measuring thread's own copy (its Generator unused)
@@ -157,16 +180,24 @@ class Watch:
                           image_shape=list(shape), filters_shown=min(self.max_filters, total),
                           filters_total=total, test_name=test_name if test is not None else None,
                           gradient_sample=0 if sample is None else len(sample[0]))
-        initial = None
-        if history:
-            self._records.extend(_clean(r) for r in history)
-            self._epoch, self._live = history[-1]["epoch"] + 1, network
-        else:
-            self._snapshot(network, epoch=0, fraction=0.0)
-            initial = (-1, _copy(network))      # before training: the measuring thread's first job
-        self._worker = threading.Thread(target=self._measure_loop, args=(initial,), name="glassnet-watch-measure",
-                                        daemon=True)
-        self._worker.start()
+
+    def show_saved(self, network, *, history=(), state="finished", message=None, test=None, sample=None,
+                   image_shape=None, test_name="test", meta=None):
+        """Publish a run that is over, from a saved model: ``history`` (its records), the saved
+        weights as its first layer's images and one measurement of them (per-class accuracy on
+        ``test``, speed of learning on ``sample``) after the last epoch; the status is final
+        (``state``, one of FINAL_STATES) at once.  Measures in the calling thread; no
+        measuring thread runs.  ``meta`` gets ``"saved": True``."""
+        if state not in FINAL_STATES:
+            raise ValueError(f"state must be one of {sorted(FINAL_STATES)}, got {state!r}")
+        self._describe(network, test, sample, image_shape, test_name, dict(meta or {}, saved=True))
+        self._records.extend(_clean(r) for r in history)
+        last = int(history[-1]["epoch"]) if history else 0
+        self._epoch = last + 1
+        self._snapshot(network, last, 1.0)
+        if test is not None or sample is not None:
+            self._measures.append(self.measure(last, _copy(network)))
+        self._final = (state, message)
         return self
 
     def _gradient_sample(self, sample):
@@ -298,6 +329,14 @@ class Watch:
 
     def resume(self):
         self._resume.set()
+
+    def request_close(self):
+        """The page's Close button: allowed once the run is over (True), when whoever waits on
+        ``closed`` (``WatchServer.wait_closed``) may end the server; False while it runs."""
+        if self._final is None:
+            return False
+        self.closed.set()
+        return True
 
     def request_stop(self):
         """Stop as Ctrl-C does: fit abandons the epoch in progress (even while paused)."""

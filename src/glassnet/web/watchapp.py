@@ -7,7 +7,12 @@
                         with everything so far; a comment line every ``HEARTBEAT`` seconds
                         otherwise; the stream ends after the final status
     GET  /api/state     everything so far as one JSON object (the first event's content)
-    POST /api/control   {"action": "pause" | "resume" | "stop"} -> {"state": ...}
+    POST /api/control   {"action": "pause" | "resume" | "stop" | "close"} -> {"state": ...};
+                        "close" (the page's Close button) only once the run is over (else
+                        409): ``WatchServer.wait_closed`` returns and the process may end
+
+The same page shows a run that is over: the one ``glassnet train --watch`` keeps up after
+training, and a saved model's (``glassnet watch MODEL``, ``Watch.show_saved``).
 
 Why Server-Sent Events over the house's waitress: the page only listens (its three
 buttons are ordinary POSTs), EventSource reconnects by itself, and waitress 3 sends each
@@ -107,20 +112,28 @@ def create_watch_app(watch: Watch, interval=INTERVAL, heartbeat=HEARTBEAT):
 
 def _control(watch, error):
     if not request.is_json:
-        return error('send JSON: {"action": "pause" | "resume" | "stop"}', 415)
+        return error('send JSON: {"action": "pause" | "resume" | "stop" | "close"}', 415)
     body = request.get_json(silent=True)
     action = body.get("action") if isinstance(body, dict) else None
     actions = {"pause": watch.pause, "resume": watch.resume, "stop": watch.request_stop}
-    if action not in actions:
-        return error(f'"action" must be "pause", "resume" or "stop", got {json.dumps(action)[:40]}', 422)
-    actions[action]()
-    return watch.status()
+    if action not in actions and action != "close":
+        return error(f'"action" must be "pause", "resume", "stop" or "close", got {json.dumps(action)[:40]}', 422)
+    if action != "close":
+        actions[action]()
+        return watch.status()
+    if watch.status()["state"] not in FINAL_STATES:
+        return error("the run is still going: stop it first", 409)
+    response = Response(json.dumps(watch.status()), mimetype="application/json")
+    response.call_on_close(watch.request_close)      # once the answer is sent: the server may end
+    return response
 
 
 class WatchServer:
     """A ``Watch`` and its page served on ``host:port`` (port 0: a free one) from a thread.
 
-    ``url`` says where; ``close()`` ends the watch (see ``Watch.close``) and then the server.
+    ``url`` says where; ``wait_closed()`` blocks until the page's Close button (Ctrl-C raises
+    KeyboardInterrupt in it as anywhere); ``close()`` ends the watch (see ``Watch.close``) and
+    then the server.
     """
 
     def __init__(self, watch=None, host="127.0.0.1", port=0, **app_options):
@@ -128,6 +141,11 @@ class WatchServer:
         self._server = Server(create_watch_app(self.watch, **app_options), host=host, port=port,
                               threads=MAX_STREAMS + 4).start()
         self.url = self._server.url
+
+    def wait_closed(self, poll=0.25):
+        """Block until the page's Close button is pressed (``Watch.closed``)."""
+        while not self.watch.closed.wait(poll):
+            pass
 
     def close(self, timeout=2.0):
         self.watch.close(timeout)

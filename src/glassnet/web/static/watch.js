@@ -1,5 +1,7 @@
 // glassnet train --watch: the run's curves, first-layer weights, per-digit accuracy and speed of
-// learning, redrawn as the server's events arrive (Server-Sent Events on /events).
+// learning, redrawn as the server's events arrive (Server-Sent Events on /events).  The same page
+// shows a run that is over: the one train --watch keeps up after training (meta.keep) and a saved
+// model's (glassnet watch MODEL: meta.saved); its Close button then ends the server.
 "use strict";
 
 const COLORS = { training: "#98a2b3", validation: "#d97706", test: "#4338ca" };
@@ -7,7 +9,7 @@ const LAYER_COLORS = ["#4338ca", "#0e9384", "#d97706", "#c11574", "#2e90fa", "#7
 const FINAL = new Set(["finished", "stopped", "interrupted", "failed"]);
 
 const el = (id) => document.getElementById(id);
-const run = { meta: null, records: [], measures: [], filters: null, progress: null, status: null };
+const run = { meta: null, records: [], measures: [], filters: null, progress: null, status: null, closed: false };
 let dirty = { curves: true, filters: true, classes: true, speed: true, bar: true };
 let source = null;
 let frame = 0;
@@ -60,6 +62,10 @@ function redrawAll() {
 // -- header, status and buttons -----------------------------------------------------------------
 function describeRun(meta) {
   const parts = [meta.architecture || meta.sizes.join("-")];
+  if (meta.saved) {
+    parts.unshift(`saved run ${meta.source || ""}`.trim());
+    document.querySelector(".tagline").textContent = "A saved network's run: how it learned.";
+  }
   if (meta.dataset) parts.push(`on ${meta.dataset}`);
   if (meta.description) parts.push(meta.description);
   el("run").textContent = parts.join(" \u00b7 ");
@@ -79,21 +85,33 @@ function describeRun(meta) {
       `class, one column per epoch (the first: before training): which ${digits ? "digit" : "class"} is ` +
       "learned when.";
   }
+  if (meta.saved) {
+    el("classes-caption").textContent = meta.test_name
+      ? `Accuracy on each class of the ${meta.test_name} data, measured on the saved weights (the file keeps ` +
+        "no weights of earlier epochs)."
+      : "The data the network was trained on could not be loaded, so nothing was measured.";
+  }
   if (meta.gradient_sample) {
     el("speed-caption").textContent = "The length of the gradient of the cost with respect to each layer's " +
-      `biases, ||\u03b4\u02e1||, averaged over ${meta.gradient_sample} training images (logarithmic scale).`;
+      `biases, ||\u03b4\u02e1||, averaged over ${meta.gradient_sample} training images (logarithmic scale)` +
+      (meta.saved ? ", measured on the saved weights: one point per layer." : ".");
   }
 }
 
 function drawBar() {
   const state = run.status ? run.status.state : "connecting";
   document.body.dataset.state = state;
-  el("state").textContent = state;
+  const saved = !!(run.meta && run.meta.saved);
+  el("state").textContent = saved ? `saved \u00b7 ${state}` : state;
   const final = FINAL.has(state);
   const pause = el("pause");
   pause.textContent = state === "paused" ? "Resume" : "Pause";
   pause.disabled = final || state === "stopping" || state === "loading" || state === "connecting";
-  el("stop").disabled = final || state === "stopping" || state === "connecting";
+  pause.hidden = saved;
+  const closable = final && !!(run.meta && (run.meta.keep || saved));     // the server waits for Close
+  const stop = el("stop");
+  stop.textContent = closable ? "Close" : "Stop";
+  stop.disabled = run.closed || (final && !closable) || state === "stopping" || state === "connecting";
   const done = run.records.length;
   const planned = run.meta && run.meta.epochs;
   let text = planned ? `${done} of ${planned} epochs done` : `${done} epochs done`;
@@ -112,12 +130,17 @@ function drawBar() {
   el("accuracy").textContent = acc == null ? "" : `${last.accuracy != null ? "test" : "validation"} accuracy ` +
     `${(100 * acc).toFixed(2)}%`;
   if (run.status && run.status.message) showMessage(run.status.message);
+  else if (run.closed) showMessage("Closed: the server has stopped; this page keeps what it shows.", true);
+  else if (closable) showMessage(saved ? "Close (or Ctrl-C in the terminal) stops the server." :
+    "Training is over; this page stays up until you press Close or Ctrl-C in the terminal.", true);
+  else if (final && run.meta) showMessage("The training process has ended; this page keeps what it shows.", true);
 }
 
-function showMessage(text) {
+function showMessage(text, info) {
   const m = el("message");
   m.hidden = !text;
   m.textContent = text || "";
+  m.classList.toggle("info", !!info);
 }
 
 async function control(action) {
@@ -128,6 +151,7 @@ async function control(action) {
     const body = await r.json();
     if (!r.ok) throw new Error(body.error || r.statusText);
     run.status = body; dirty.bar = true;
+    if (action === "close") run.closed = true;
     if (!frame) frame = requestAnimationFrame(draw);
   } catch (e) {
     showMessage(`could not ${action}: ${e.message}`);
@@ -135,7 +159,7 @@ async function control(action) {
 }
 
 el("pause").addEventListener("click", () => control(run.status && run.status.state === "paused" ? "resume" : "pause"));
-el("stop").addEventListener("click", () => control("stop"));
+el("stop").addEventListener("click", () => control(el("stop").textContent === "Close" ? "close" : "stop"));
 
 // -- charts -------------------------------------------------------------------------------------
 function legendItem(name, color, dashed) {
@@ -295,9 +319,10 @@ function drawClasses() {
   ctx.fillStyle = "#667085";
   if (!run.meta || !cols.length) {
     ctx.textAlign = "center";
-    ctx.fillText("measured after each epoch\u2026", w / 2, h / 2);
+    ctx.fillText(run.meta && run.meta.saved ? "not measured" : "measured after each epoch\u2026", w / 2, h / 2);
     return;
   }
+  if (run.meta.saved) { drawClassBars(ctx, w, h, cols[cols.length - 1].per_class); return; }
   const n = run.meta.classes;
   const pad = { left: 22, right: 44, top: 4, bottom: 22 };
   const xHi = Math.max(cols[cols.length - 1].epoch + 2, run.records.length + 1,
@@ -324,6 +349,24 @@ function drawClasses() {
   for (const t of niceTicks(0, xHi - 1, 5).filter((t) => Number.isInteger(t))) {
     ctx.fillText(String(t), pad.left + (t + 0.5) * cw, h - pad.bottom + 6);
   }
+}
+
+// a saved run: one measurement of the saved weights, a bar per class
+function drawClassBars(ctx, w, h, perClass) {
+  const n = perClass.length;
+  const pad = { left: 22, right: 50, top: 4, bottom: 4 };
+  const bh = (h - pad.top - pad.bottom) / n, span = w - pad.left - pad.right;
+  ctx.textBaseline = "middle";
+  perClass.forEach((a, c) => {
+    const y = pad.top + c * bh;
+    ctx.fillStyle = "#f1f2f6";
+    ctx.fillRect(pad.left, y, span, bh - 2);
+    if (a != null) { ctx.fillStyle = ramp(a); ctx.fillRect(pad.left, y, span * a, bh - 2); }
+    ctx.fillStyle = "#1d2433"; ctx.textAlign = "right";
+    ctx.fillText(String(c), pad.left - 6, y + bh / 2);
+    ctx.fillStyle = "#667085"; ctx.textAlign = "left";
+    ctx.fillText(a == null ? "\u2013" : `${(100 * a).toFixed(1)}%`, w - pad.right + 5, y + bh / 2);
+  });
 }
 
 // -- the first layer's weights as images ----------------------------------------------------------
