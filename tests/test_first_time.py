@@ -374,3 +374,15 @@ def test_inspect_takes_them_too(files, name):
         pytest.skip("needs scikit-learn")
     code_, out, err = run(["inspect", files[name][0]])
     assert code_ == 0 and "784" in out, err
+
+
+def test_inspect_reads_the_books_json_files(tmp_path):
+    """glassnet inspect takes what evaluate takes: the book's network2 JSON file too."""
+    import glassnet.network2 as network2
+    from glassnet.cli import main
+    import io as _io
+    path = tmp_path / "net.json"
+    network2.Network([784, 5, 10]).save(str(path))
+    out, err = _io.StringIO(), _io.StringIO()
+    assert main(["inspect", str(path)], out=out, err=err) == 0, err.getvalue()
+    assert "network 784-5-10 (3,985 weights and biases)" in out.getvalue() and "cost cross-entropy" in out.getvalue()

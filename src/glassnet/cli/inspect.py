@@ -110,10 +110,11 @@ def _existing(name):
 
 
 def _is_model(path):
-    """A zip archive (what np.savez writes), or anything named .npz."""
+    """A zip archive (what np.savez writes), anything named .npz, or JSON (the book's network2
+    files, which ``glassnet.io.load`` reads too)."""
     with open_regular_file(path, error=CLIError) as f:      # a FIFO swapped in is refused, not waited on
         start = f.read(4)
-    return start == ZIP_MAGIC or path.suffix.lower() == ".npz"
+    return start == ZIP_MAGIC or start[:1] == b"{" or path.suffix.lower() in (".npz", ".json")
 
 
 def _read(path):

@@ -20,12 +20,11 @@ from dataclasses import asdict
 import numpy as np
 
 from ..errors import CheckpointError
-from ..io import expected_shapes, network_header, read_npz, write_npz
+from ..io import CHECKPOINT_FORMAT, expected_shapes, network_header, read_npz, write_npz
 from .optimizers import make_optimizer
 
 __all__ = ["save_checkpoint", "read_checkpoint", "verify_checkpoint", "load_checkpoint", "CheckpointError", "CHECKPOINT_VERSION"]
 
-CHECKPOINT_FORMAT = "glassnet-checkpoint"
 CHECKPOINT_VERSION = 3
 #: older versions still resumed, for headers of these model format versions
 STILL_RESUMED = {2: (2,)}

@@ -26,7 +26,7 @@ import numpy as np
 from .. import engines
 from ..core.dataforms import as_arrays
 from ..core.model import Trainable, resolve_engine
-from ..errors import CheckpointError, InputError, TrainingDiverged
+from ..errors import CheckpointError, InputError, TrainingDiverged, plural
 from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from .optimizers import make_optimizer
 from .schedules import cosine_eta
@@ -108,11 +108,20 @@ TrainingConfig.lmbda = property(_deprecated_lmbda)
 
 @dataclass
 class FitResult:
+    """What ``fit`` returns: the history (a record per epoch), why it stopped, the best
+    validation epoch, the loop's final state and the engine that took the steps."""
+
     history: list
     stopped: str = "completed"           # completed | early-stop | schedule | interrupted | callback
     best_epoch: int | None = None
     state: dict = field(default_factory=dict)
     engine: str = "numpy"                # the engine that took the steps: "numpy", "kernel" or "layer-kernel"
+
+    def __repr__(self):                  # short at a prompt: the history is an attribute away
+        last = self.history[-1] if self.history else {}
+        shown = f", last accuracy {last['accuracy']:.4f}" if isinstance(last.get("accuracy"), float) else ""
+        return (f"FitResult({plural(len(self.history), 'epoch')}, stopped {self.stopped!r}, best epoch {self.best_epoch}"
+                f"{shown}, engine {self.engine!r})")
 
 
 class _Interrupted(Exception):
