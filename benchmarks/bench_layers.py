@@ -94,6 +94,35 @@ def torch_model(name, activation):
     return Net()
 
 
+def training_flops(network):
+    """FLOP to train on one image: 2 per multiply-add of the forward pass, of the weights'
+    gradient and of the inputs' gradient (every layer but the first needs one), whatever
+    work an engine skips (the two-conv network: about 9.2 million)."""
+    macs = []
+    for layer in network.layers:
+        if isinstance(layer, ConvPoolLayer):
+            f, c, kh, kw = layer.filter_shape
+            macs.append(f * c * kh * kw * layer.conv_shape[1] * layer.conv_shape[2])
+        else:
+            macs.append(layer.n_in * layer.n_out)
+    return 2 * (2 * sum(macs) + sum(macs[1:]))
+
+
+def sgemm_rate(threads, n=1024, repeats=7):
+    """GFLOP/s of NumPy's float32 matrix product (n x n) on ``threads`` BLAS threads: the
+    machine's practical peak for this work, measured in this run."""
+    rng = np.random.default_rng(0)
+    A, B = rng.random((n, n), dtype=np.float32), rng.random((n, n), dtype=np.float32)
+    with blas_threads(threads):
+        A @ B
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            A @ B
+            times.append(time.perf_counter() - started)
+    return 2 * n ** 3 / statistics.median(times) / 1e9
+
+
 def run_glassnet(engine, network, X, y, batch):
     """Seconds for one pass of ``engine`` over (X, y) in mini-batches of ``batch``."""
     order = np.arange(len(X))
@@ -227,7 +256,31 @@ def table(results, slow_runs, args, source):
     lines += ["", "Ratios: how many times faster glassnet fast is (its time divided into the other's); "
               "\"best\" is the faster of the thread counts measured.  * fewer runs: one took over "
               f"{args.max_run_seconds:g} s, and it was not repeated."]
-    return "\n".join(lines)
+    return "\n".join(lines + [""] + rate_table(results, args))
+
+
+def rate_table(results, args):
+    """Effective GFLOP/s of every implementation (``training_flops`` per image times images per
+    second) beside NumPy's sgemm on 1 and 2 threads, measured now."""
+    sgemm = {k: sgemm_rate(k) for k in sorted({1, 2} | set(args.fast_threads))}
+    labels = [fast_label(k) for k in args.fast_threads] + ["glassnet NumPy"] + [torch_label(k) for k in
+                                                                                args.torch_threads]
+    lines = ["## Effective rate: GFLOP/s of training (FLOP per trained image x images per second)", "",
+             "NumPy sgemm (float32, 1024 x 1024) in this run: "
+             + ", ".join(f"{rate:.0f} GFLOP/s on {k} thread{'s' * (k > 1)}" for k, rate in sgemm.items())
+             + ".  Each cell: GFLOP/s (share of sgemm on as many threads; NumPy layers: 1 thread).", "",
+             "| network | MFLOP / image | mini-batch | " + " | ".join(labels) + " |",
+             "|---|---:|---:|" + "---:|" * len(labels)]
+    for (name, batch), r in results.items():
+        flops = training_flops(build(name, args.activation))
+        cells = []
+        for label in labels:
+            threads = 1 if label == "glassnet NumPy" else int(label.split()[-2])
+            seconds = r.get(label)
+            rate = None if seconds is None else flops * EPOCH / seconds / 1e9
+            cells.append("-" if rate is None else f"{rate:.1f} ({100 * rate / sgemm[threads]:.0f}%)")
+        lines.append(f"| {name} | {flops / 1e6:.2f} | {batch} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def _torch_version():
