@@ -39,3 +39,22 @@ def test_presets_benchmark_reports_the_final_epoch_against_its_target(tmp_path):
     final = float(row.split("|")[2].strip().rstrip("%"))
     assert 90 < final < 99.9 and "- seed 4: " + f"{final:.2f}".rstrip("0").rstrip(".") in report
     assert f"| mean | **{final:.2f}%**" in report and "Target >= 99.9% (mean) in <= 1000 s (every seed): FAIL" in report
+
+
+def test_load_benchmark_reports_alone_and_beside_a_neighbour(tmp_path):
+    out = tmp_path / "load.md"
+    run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_load.py"), "--quick", "--output", str(out)],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    rows = [line for line in out.read_text().splitlines() if line.startswith("| book |")]
+    assert len(rows) == 1 and rows[0].endswith("x |")
+
+
+def test_layers_benchmark_reports_the_effective_rate_beside_sgemm(tmp_path):
+    out = tmp_path / "layers.md"
+    run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_layers.py"), "--quick", "--networks",
+                          "two-conv", "--batches", "64", "--torch-threads", "", "--output", str(out)],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    text = out.read_text()
+    assert "NumPy sgemm (float32, 1024 x 1024) in this run:" in text and "| two-conv | 9.22 | 64 |" in text
