@@ -229,3 +229,17 @@ def test_preset_tutorial_trains_on_the_digits_without_dataset():
     assert code == 0 and "on digits (1078 training, 719 test images), 2 epochs, mini-batch 1078, eta 0.25" in err
     code, _, err = run(["train", "--preset", "tutorial", "--dataset", "mnist"])
     assert code == 2 and "--preset tutorial is a run on digits, not mnist" in err
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["serve", "m.npz", "--host", "256.0.0.1"], "expected an IP address"),
+    (["serve", "m.npz", "--host", "0.0.0.0"], "answer this computer only"),
+    (["universality", "--host", "192.168.1.5"], "answer this computer only"),
+    (["serve", "m.npz", "--port", "70000"], "0..65535"),
+    (["train", "--seed", "4294967296"], "at most 4,294,967,295"),
+    (["train", "--members", "256"], "at most 255"),
+    (["train", "--members", "2", "--n-jobs", "65"], "at most 64"),
+])
+def test_pages_listen_on_this_computer_and_counts_are_bounded(argv, words):
+    code, out, err = run(argv)
+    assert code == 2 and out == "" and err.count("\n") == 1 and words in err, err

@@ -16,10 +16,24 @@ import difflib
 import re
 import sys
 
-from ..version import __version__
 from ..errors import GlassnetError, one_line
-from . import (baselines, ensemble, evaluate, export, inspect, plot, predict, reproduce, serve, sweep, trace, train,
-               universality, watch)
+from ..version import __version__
+from . import (
+    baselines,
+    ensemble,
+    evaluate,
+    export,
+    inspect,
+    plot,
+    predict,
+    reproduce,
+    serve,
+    sweep,
+    trace,
+    train,
+    universality,
+    watch,
+)
 from .common import EXIT_INTERRUPTED, EXIT_USAGE
 
 __all__ = ["main", "entry", "build_parser", "COMMANDS"]

@@ -1,7 +1,7 @@
 """``glassnet baselines``: the book's non-neural baselines against ours, as a Markdown table."""
 from __future__ import annotations
 
-from .common import EXIT_OK, CLIError, add_data_options, positive, seed, writable
+from .common import EXIT_OK, CLIError, add_data_options, positive, seed_type, writable
 
 NAME = "baselines"
 HELP = "the book's baselines: random guessing, average darkness, SVMs"
@@ -28,15 +28,15 @@ def add_arguments(b):
                    help="train the SVMs on the first N training images (default: all 50,000)")
     b.add_argument("--no-svm", dest="svm", action="store_false",
                    help="skip the SVMs (no scikit-learn needed)")
-    b.add_argument("--seed", type=seed, default=0, help="seeds the random guesses (default 0)")
+    b.add_argument("--seed", type=seed_type, default=0, help="seeds the random guesses (default 0)")
     b.add_argument("--output", metavar="PATH", help="also write the table (Markdown) to PATH")
     add_data_options(b)
 
 
 def run(args, out, err):
-    from ..version import __version__
     from ..book.baselines import import_svc, run_baselines
     from ..datasets import load_dataset
+    from ..version import __version__
 
     output = writable(args.output) if args.output else None
     if args.svm:

@@ -13,7 +13,7 @@ from pathlib import Path
 from ..errors import GlassnetError
 
 __all__ = ["EXIT_OK", "EXIT_USAGE", "EXIT_INTERRUPTED", "CLIError", "at_least", "positive", "non_negative",
-           "parse_sizes", "MAX_PARAMETERS", "int_list", "seed", "seed_list", "MAX_SEED", "add_data_options", "writable", "plots_dir", "load_model",
+           "parse_sizes", "MAX_PARAMETERS", "int_list", "seed_type", "seed_list", "MAX_SEED", "local_host", "port", "add_data_options", "writable", "plots_dir", "load_model",
            "model_dataset", "model_test_set", "describe_sizes", "describe_network", "io_sizes",
            "model_kind", "predict_classes", "probabilities"]
 
@@ -90,10 +90,37 @@ def int_list(text, high=None):
     return values
 
 
+def local_host(text):
+    """An argparse type: a loopback address ("127.0.0.1", "::1", "localhost"): glassnet's pages
+    answer this computer only (web.server.add_local_only), so they listen nowhere else."""
+    import ipaddress
+    if text == "localhost":
+        return text
+    try:
+        loopback = ipaddress.ip_address(text.strip("[]")).is_loopback
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an IP address, got {text[:60]!r}") from None
+    if not loopback:
+        raise argparse.ArgumentTypeError(f"glassnet's pages answer this computer only: give a loopback address "
+                                         f"(127.0.0.1, ::1, localhost), got {text[:60]!r}")
+    return text.strip("[]")
+
+
+def port(text):
+    """An argparse type: a port number 0..65535 (0: a free one)."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text[:40]!r}") from None
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0..65535, got {number}")
+    return number
+
+
 #: the largest seed: what every generator here and scikit-learn's split (the digits) accept
 MAX_SEED = 2**32 - 1
 #: an argparse type for one seed, and for a list of them
-seed = at_least(int, 0, high=MAX_SEED)
+seed_type = at_least(int, 0, high=MAX_SEED)
 
 
 def seed_list(text):

@@ -17,7 +17,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import (EXIT_OK, CLIError, add_data_options, at_least, describe_network, load_model, model_test_set, parse_sizes, positive, seed, writable)
+from .common import (
+    EXIT_OK,
+    CLIError,
+    add_data_options,
+    at_least,
+    describe_network,
+    load_model,
+    model_test_set,
+    parse_sizes,
+    positive,
+    seed_type,
+    writable,
+)
 
 NAME = "plot"
 HELP = "draw a saved model: learning curves, weights, confusion matrix, mistakes"
@@ -78,7 +90,7 @@ def _add_figure_kinds(kinds):
     ls.add_argument("--sizes", type=parse_sizes, default=[784, 30, 30, 30, 30, 10], metavar="N-N-...",
                     help="the network (default 784-30-30-30-30-10: the book's four hidden layers)")
     ls.add_argument("--epochs", type=positive(int, 100_000), default=500, help="epochs (default 500, as the book)")
-    ls.add_argument("--seed", type=seed, default=0, help="seed of the network's generator")
+    ls.add_argument("--seed", type=seed_type, default=0, help="seed of the network's generator")
     add_data_options(ls)
 
     s = kinds.add_parser("sigmoid", help="the tutorial's sigmoid-neuron figures (two PNG files)",
@@ -154,8 +166,8 @@ def _weights_drawn(net):
 
 def _learning_speed(args, output, out, err):
     from ..book import chapters
-    from ..views import plots
     from ..datasets import load_mnist
+    from ..views import plots
     if args.sizes[0] != 784 or args.sizes[-1] != 10 or len(args.sizes) < 3:
         raise CLIError(f"--sizes {','.join(map(str, args.sizes))}: need 784 inputs, at least one hidden layer "
                        f"and 10 outputs")

@@ -6,9 +6,7 @@ Needs the ``web`` extra (``pip install 'glassnet[web]'``): Flask and waitress.
 """
 from __future__ import annotations
 
-import argparse
-
-from .common import EXIT_OK, CLIError, describe_network, io_sizes, load_model, model_kind
+from .common import EXIT_OK, CLIError, describe_network, io_sizes, load_model, local_host, model_kind, port
 
 NAME = "serve"
 HELP = "serve a page where you draw a digit and watch the network read it"
@@ -22,21 +20,11 @@ def add_arguments(p):
                     "pip install 'glassnet[web]'.")
     p.add_argument("model", metavar="MODEL", help="a model saved by 'glassnet train --save': a network, "
                                                   "a layer network or an ensemble (784 inputs, 10 outputs)")
-    p.add_argument("--host", default="127.0.0.1",
-                   help="address to listen on (default 127.0.0.1: this computer only; "
-                        "0.0.0.0 opens the page to your network)")
-    p.add_argument("--port", type=_port, default=8000,
+    p.add_argument("--host", type=local_host, default="127.0.0.1",
+                   help="the loopback address to listen on (default 127.0.0.1; ::1 or localhost): the page "
+                        "answers this computer only")
+    p.add_argument("--port", type=port, default=8000,
                    help="port to listen on (default 8000; 0 picks a free one)")
-
-
-def _port(text):
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}")
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"a port is 0..65535, got {port}")
-    return port
 
 
 def run(args, out, err):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from .common import EXIT_OK, add_data_options, at_least, parse_sizes, seed, writable
+from .common import EXIT_OK, add_data_options, at_least, parse_sizes, seed_type, writable
 
 NAME = "sweep"
 HELP = "train a grid of configurations in parallel (locally or on a Dask cluster)"
@@ -59,7 +59,7 @@ def add_arguments(p):
                    help="quadratic, cross-entropy and/or log-likelihood (default quadratic)")
     p.add_argument("--l2", type=_list(at_least(float, 0), "L2 strengths"),
                    default=[0.0], metavar="LAMBDA,...", help="L2 regularisation strengths (default 0)")
-    p.add_argument("--seeds", type=_list(seed, "seeds"), default=[0],
+    p.add_argument("--seeds", type=_list(seed_type, "seeds"), default=[0],
                    metavar="S,...", help="seeds of the networks' generators; every configuration runs "
                                          "once per seed (default 0)")
     p.add_argument("--n-jobs", type=at_least(int, 1), default=2, metavar="N",

@@ -10,12 +10,12 @@ import math
 
 import numpy as np
 
-from ..core.functions import COSTS
-from ..errors import InputError
 from ..book.trace import EXAMPLES, build_network, format_trace, trace
-from ..labels import one_hot
+from ..core.functions import COSTS
 from ..datasets import dataset_info
-from .common import EXIT_OK, add_data_options, load_model, model_dataset, model_test_set, parse_sizes, seed
+from ..errors import InputError
+from ..labels import one_hot
+from .common import EXIT_OK, add_data_options, load_model, model_dataset, model_test_set, parse_sizes, seed_type
 
 NAME = "trace"
 HELP = "print one step of backpropagation, every z, a, delta, gradient and update with its numbers"
@@ -48,7 +48,7 @@ def add_arguments(p):
                         "meaning 1 for output k and 0 elsewhere (default: the example's, else label 0)")
     p.add_argument("--eta", type=float, metavar="ETA",
                    help="the learning rate (default: the example's 0.1, else 0.1)")
-    p.add_argument("--seed", type=seed, default=0,
+    p.add_argument("--seed", type=seed_type, default=0,
                    help="seed for --sizes and for a random --input (default 0)")
     p.add_argument("--cost", choices=list(COSTS),
                    help="the cost of a --sizes network (default quadratic, the primer's)")

@@ -28,6 +28,7 @@ from .common import (
     parse_sizes,
     plots_dir,
     positive,
+    seed_type,
     writable,
 )
 
@@ -75,7 +76,7 @@ def _add_book_options(g):
                    help="examples per gradient step (default 10)")
     g.add_argument("--eta", type=positive(float),
                    help="learning rate (default 3.0 for the book's network, else by kind of network: see below)")
-    g.add_argument("--seed", type=at_least(int, 0, high=2**63 - 1), default=0,
+    g.add_argument("--seed", type=seed_type, default=0,
                    help="seeds the one random generator behind initial weights, shuffling and the "
                         "digits split (default 0): the same seed gives the same transcript")
     g.add_argument("--log-every", type=positive(int), metavar="K", help="print every K-th epoch line (default 1)")
@@ -119,14 +120,14 @@ def _add_layer_options(g):
     g.add_argument("--preset", choices=sorted(PRESETS),
                    help="a documented recipe; flags given beside it override it. "
                         + "; ".join(f"{k}: {PRESETS[k].description}" for k in sorted(PRESETS)))
-    g.add_argument("--members", type=positive(int, 1000), default=1, metavar="K",
+    g.add_argument("--members", type=positive(int, 255), default=1, metavar="K",
                    help="train an ensemble of K networks (seeds SEED, SEED+1, ...; chapter 6) and save it as "
                         "one model with --save; prints each member's accuracy and the ensemble's (on the digits all "
                         "members share SEED's 60/40 split, so they are tested on the same images)")
     g.add_argument("--combine", choices=["mean", "vote"], default="mean",
                    help="with --members: answer by the mean of the members' probabilities (default) or by "
                         "majority vote (the book's)")
-    g.add_argument("--n-jobs", type=positive(int, 512), default=1, metavar="N",
+    g.add_argument("--n-jobs", type=positive(int, 64), default=1, metavar="N",
                    help="with --members: train N members at once in worker processes (default 1: one after "
                         "another in this process)")
 

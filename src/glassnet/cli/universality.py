@@ -7,7 +7,7 @@ the two-input towers in a second view.  Needs the ``web`` extra (Flask, waitress
 """
 from __future__ import annotations
 
-from .common import EXIT_OK, CLIError, at_least, positive
+from .common import EXIT_OK, CLIError, at_least, local_host, positive
 
 NAME = "universality"
 HELP = "serve chapter 4's visual proof: any function built from sigmoid steps, beside what SGD learns"
@@ -20,7 +20,7 @@ def add_arguments(p):
                      "many hidden neurons on samples of f with glassnet's SGD, side by side with the "
                      "construction. Its address is printed on stderr; Ctrl-C stops the server. Needs the "
                      "'web' extra: pip install 'glassnet[web]'.")
-    p.add_argument("--host", default="127.0.0.1",
+    p.add_argument("--host", type=local_host, default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1: this computer only; the page answers "
                         "requests for this computer's own names only)")
     p.add_argument("--port", type=at_least(int, 0, high=65535), default=8004,
