@@ -243,3 +243,8 @@ def test_preset_tutorial_trains_on_the_digits_without_dataset():
 def test_pages_listen_on_this_computer_and_counts_are_bounded(argv, words):
     code, out, err = run(argv)
     assert code == 2 and out == "" and err.count("\n") == 1 and words in err, err
+
+
+def test_watch_with_a_bad_option_says_so_before_the_pages_address():
+    code, out, err = run(["train", "--watch", "--layers", "bogus", "--epochs", "1"])
+    assert code == 2 and out == "" and err.count("\n") == 1 and "cannot read layer 'bogus'" in err, err

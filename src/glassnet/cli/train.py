@@ -15,7 +15,7 @@ import textwrap
 from .. import engines
 from ..core.functions import COSTS
 from ..errors import plural
-from ..training.runs import DEFAULTS, FITTING, KINDS, OPTION_KEYS, PRESETS, plan_run, run_options
+from ..training.runs import DEFAULTS, FITTING, KINDS, OPTION_KEYS, PRESETS, check_run, plan_run, run_options
 from ..version import __version__
 from .common import (
     EXIT_INTERRUPTED,
@@ -219,6 +219,8 @@ def run(args, out, err):
     paths = _check_files(args)
     show = is_terminal(err) if args.progress is None else args.progress
     watching = args.watch or args.watch_port is not None
+    if watching:                    # a bad option is refused before the page's address is printed
+        check_run(args.dataset, args.preset, overrides)
     page = _start_watch(args, err) if watching else None    # before the data: the page opens meanwhile
     try:
         code = _train(args, overrides, paths, show, page.watch if page else None, out, err)

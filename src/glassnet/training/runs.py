@@ -405,6 +405,21 @@ class RunPlan:
         return ", ".join(parts)
 
 
+def check_run(dataset=None, preset=None, overrides=None):
+    """``(dataset, options, dataset info, augmenter)`` of a run, every option checked against the
+    data set and the architecture parsed (a network is drawn and dropped) -- InputError before
+    any data are read or anything is printed."""
+    from ..datasets import dataset_info
+    dataset = resolve_dataset(dataset, preset)
+    opts = run_options(dataset, preset, **(overrides or {}))
+    info = dataset_info(dataset)
+    _check_against_data(opts, info)
+    augment = augmenter_from_options(opts)
+    _check_augmenter(augment, info)
+    network_from_options(opts, info.image_shape, info.n_classes, 0)
+    return dataset, opts, info, augment
+
+
 def plan_run(dataset=None, preset=None, overrides=None, seed=0, *, data=None, data_dir=None, cache_dir=None,
              progress=None):
     """Everything a run of ``dataset`` with ``preset`` and ``overrides`` needs, as a ``RunPlan``.
@@ -415,13 +430,8 @@ def plan_run(dataset=None, preset=None, overrides=None, seed=0, *, data=None, da
     data_dir, cache_dir and progress).  InputError, before any data are read, for options
     the data set cannot serve (sizes that do not fit it, a validation set it does not have).
     """
-    from ..datasets import dataset_info, load_dataset
-    dataset = resolve_dataset(dataset, preset)
-    opts = run_options(dataset, preset, **(overrides or {}))
-    info = dataset_info(dataset)
-    _check_against_data(opts, info)
-    augment = augmenter_from_options(opts)
-    _check_augmenter(augment, info)
+    from ..datasets import load_dataset
+    dataset, opts, info, augment = check_run(dataset, preset, overrides)
     if data is None:
         data = load_dataset(dataset, seed=seed, data_dir=data_dir, cache_dir=cache_dir, progress=progress)
     training, validation, test, sha256 = data
