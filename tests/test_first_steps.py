@@ -133,24 +133,40 @@ def finish(proc, timeout=60):
     return proc.returncode, out, err
 
 
-@pytest.mark.parametrize("checkpoint", [False, True], ids=["save only", "with a checkpoint"])
-def test_ctrl_c_with_save_leaves_a_readable_model_marked_interrupted(tmp_path, checkpoint):
-    model, ck = tmp_path / "m.npz", tmp_path / "ck.npz"
-    argv = ["train", "--dataset", "digits", "--epochs", "100000", "--save", str(model)]
-    proc = glassnet(*argv, *(["--checkpoint", str(ck)] if checkpoint else []))
+def interrupted(argv):
+    """Run ``glassnet ARGV`` until its first epoch is done, then SIGINT (Ctrl-C): (code, stderr)."""
+    proc = glassnet(*argv)
     first = proc.stdout.readline()                     # the first epoch is done
     assert first.startswith("Epoch 0: "), first + (proc.stderr.read() if proc.poll() is not None else "")
     proc.send_signal(signal.SIGINT)
     code, out, err = finish(proc)
-    assert code == 130, err
     assert "Traceback" not in err
+    return code, err
+
+
+def test_ctrl_c_with_save_leaves_a_readable_model_marked_interrupted(tmp_path):
+    model = tmp_path / "m.npz"
+    code, err = interrupted(["train", "--dataset", "digits", "--epochs", "100000", "--save", str(model)])
+    assert code == 130, err
     line = next(l for l in err.splitlines() if l.startswith("# interrupted after epoch"))
     assert f"saved the network as it stands to {model} (marked interrupted)" in line
-    assert ("run the same command with --resume to continue" if checkpoint else "--checkpoint PATH") in line
+    assert "train it with --checkpoint PATH (then add --resume)" in line
     net, header = load(model, with_header=True)
     assert net.sizes == [64, 30, 10] and header["stopped"] == "interrupted"
     assert header["interrupted"]["epochs_done"] == len(header["history"]) >= 1
     code, out, err = run(["evaluate", str(model)])
+    assert code == 0 and "/ 719" in out, err
+
+
+def test_ctrl_c_with_a_checkpoint_keeps_the_checkpoint_for_resume(tmp_path):
+    """With --checkpoint the checkpoint is what is kept (any command reads it); --save is written
+    when the resumed run completes."""
+    model, ck = tmp_path / "m.npz", tmp_path / "ck.npz"
+    code, err = interrupted(["train", "--dataset", "digits", "--epochs", "100000", "--save", str(model),
+                             "--checkpoint", str(ck)])
+    assert code == 130 and f"the checkpoint {ck} holds epoch" in err and "--resume to continue" in err
+    assert not model.exists()
+    code, out, err = run(["evaluate", str(ck)])
     assert code == 0 and "/ 719" in out, err
 
 
@@ -290,10 +306,9 @@ def free_port():
 
 
 # -- glassnet watch MODEL ---------------------------------------------------------------------------------
-def test_watch_serves_a_saved_models_run(tmp_path):
-    model = tmp_path / "digits.npz"
-    assert run(["train", "--dataset", "digits", "--epochs", "4", "--seed", "2", "--save", str(model)])[0] == 0
-    _, header = load(model, with_header=True)
+def watching(model):
+    """``glassnet watch MODEL`` in a thread: ``(port, finish)``; ``finish()`` presses Close and
+    returns the exit code and stderr."""
     port, result, err = free_port(), {}, io.StringIO()
     thread = threading.Thread(target=lambda: result.update(code=main(["watch", str(model), "--port", str(port)],
                                                                       out=io.StringIO(), err=err)), daemon=True)
@@ -302,6 +317,19 @@ def test_watch_serves_a_saved_models_run(tmp_path):
     while f"127.0.0.1:{port}" not in err.getvalue():
         assert thread.is_alive() and time.monotonic() < deadline, err.getvalue()
         time.sleep(0.05)
+
+    def finish():
+        assert post(port, "close")[0] == 200
+        thread.join(30)
+        return result["code"], err.getvalue()
+    return port, finish
+
+
+def test_watch_serves_a_saved_models_run(tmp_path):
+    model = tmp_path / "digits.npz"
+    assert run(["train", "--dataset", "digits", "--epochs", "4", "--seed", "2", "--save", str(model)])[0] == 0
+    _, header = load(model, with_header=True)
+    port, finish = watching(model)
     assert get(port, "/")[0] == 200
     state = json.loads(get(port, "/api/state")[1])
     assert state["meta"]["saved"] is True and state["meta"]["source"] == str(model)
@@ -311,9 +339,18 @@ def test_watch_serves_a_saved_models_run(tmp_path):
     assert measured["epoch"] == 3 and len(measured["per_class"]) == 10
     assert np.mean(measured["per_class"]) == pytest.approx(header["history"][-1]["accuracy"], abs=0.03)
     assert state["filters"]["count"] == 30 and state["status"] == {"state": "finished", "message": None}
-    assert post(port, "close")[0] == 200
-    thread.join(30)
-    assert result["code"] == 0 and "glassnet: stopped" in err.getvalue()
+    code, err = finish()
+    assert code == 0 and "glassnet: stopped" in err and "(4 epochs of history)" in err
+
+
+def test_watch_shows_a_checkpoint_as_the_run_stood(tmp_path):
+    checkpoint = tmp_path / "ck.npz"
+    assert run(["train", "--dataset", "digits", "--epochs", "3", "--checkpoint", str(checkpoint)])[0] == 0
+    port, finish = watching(checkpoint)
+    state = json.loads(get(port, "/api/state")[1])
+    assert [r["epoch"] for r in state["records"]] == [0, 1, 2]
+    assert state["status"]["message"] == "a checkpoint: the run as it stood after 3 epochs"
+    assert finish()[0] == 0
 
 
 def test_watch_refuses_what_it_cannot_show(tmp_path):

@@ -146,7 +146,7 @@ def _add_data_options(g):
 def _add_output_options(g):
     g.add_argument("--save", metavar="PATH",
                    help="write the trained network to PATH (.npz + JSON header); Ctrl-C writes it as it "
-                        "stands, marked interrupted")
+                        "stands, marked interrupted (with --checkpoint, the checkpoint is kept instead)")
     g.add_argument("--checkpoint", metavar="PATH",
                    help="write an atomic checkpoint to PATH after every epoch; Ctrl-C or SIGTERM then "
                         "stops cleanly and --resume continues")
@@ -351,24 +351,25 @@ def _chance_hint(plan, record):
 
 
 def _save_interrupted(plan, result, metadata, paths, err):
-    """Ctrl-C or SIGTERM: the network as it stands goes to --save, marked interrupted."""
+    """Ctrl-C or SIGTERM.  With --checkpoint, the checkpoint holds the last epoch and --resume
+    continues (--save is written when the run completes); else the network as it stands goes
+    to --save, marked interrupted in its header."""
     done = len(result.history)
     after = f"after epoch {done - 1}" if done else "in epoch 0"
     if paths["checkpoint"]:
-        resume = (f"the checkpoint {paths['checkpoint']} holds epoch {done - 1}: run the same command with "
-                  f"--resume to continue" if done else f"no epoch had ended: {paths['checkpoint']} was not written")
-    else:
-        resume = "to be able to resume a run, train it with --checkpoint PATH (then add --resume)"
-    if paths["save"]:
-        from ..io import save
-        save(plan.network, paths["save"], metadata=dict(
-            metadata, history=result.history, stopped="interrupted", best_epoch=result.best_epoch,
-            interrupted=dict(epochs_done=done, note="the weights as they stood when Ctrl-C or SIGTERM came; "
-                                                    "an epoch in progress was partly trained")))
-        print(f"# interrupted {after}: saved the network as it stands to {paths['save']} (marked interrupted); "
-              f"{resume}", file=err)
-    else:
-        print(f"# interrupted {after}; {resume}", file=err)
+        held = (f"the checkpoint {paths['checkpoint']} holds epoch {done - 1}: run the same command with --resume "
+                f"to continue" if done else f"no epoch had ended, so {paths['checkpoint']} was not written")
+        print(f"# interrupted {after}; {held}", file=err)
+        return
+    if not paths["save"]:
+        return
+    from ..io import save
+    save(plan.network, paths["save"], metadata=dict(
+        metadata, history=result.history, stopped="interrupted", best_epoch=result.best_epoch,
+        interrupted=dict(epochs_done=done, note="the weights as they stood when Ctrl-C or SIGTERM came; an "
+                                                "epoch in progress was partly trained")))
+    print(f"# interrupted {after}: saved the network as it stands to {paths['save']} (marked interrupted); to be "
+          f"able to resume a run, train it with --checkpoint PATH (then add --resume)", file=err)
 
 
 def _train_members(args, plan, paths, out, err):

@@ -42,16 +42,19 @@ def run(args, out, err):
     if net.kind == "ensemble":
         raise CLIError(f"{args.model} is an {describe_network(net)}: the page shows one network's run; watch "
                        f"one member's model file")
-    history = [r for r in header.get("history") or [] if isinstance(r, dict) and "epoch" in r]
+    state = header.get("state") if isinstance(header.get("state"), dict) else {}     # a checkpoint's
+    history = [r for r in header.get("history") or state.get("history") or [] if isinstance(r, dict) and "epoch" in r]
     data, image_shape = _data(args, net, header, err)
-    stopped = header.get("stopped", "completed")
+    stopped = header.get("stopped", "checkpoint" if state else "completed")
     training = header.get("training") if isinstance(header.get("training"), dict) else {}
+    message = None if stopped in _STATES else f"stopped: {stopped}"
+    if stopped == "checkpoint":
+        message = f"a checkpoint: the run as it stood after {plural(len(history), 'epoch')}"
     watch = Watch().show_saved(
-        net, history=history, state=_STATES.get(stopped, "finished"),
-        message=None if stopped in _STATES else f"stopped: {stopped}", image_shape=image_shape,
+        net, history=history, state=_STATES.get(stopped, "finished"), message=message, image_shape=image_shape,
         test=data and (data[1].X, data[1].y), sample=data and (data[0].X[:500], data[0].y[:500]),
         meta=dict(dataset=header.get("dataset"), epochs=training.get("epochs") or len(history) or None,
-                  source=str(args.model), description=_description(header, training)))
+                  source=str(args.model), description=_description(training, stopped)))
     page = WatchServer(watch, port=args.port)
     print(f"glassnet: showing {describe_network(net)} from {args.model} ({plural(len(history), 'epoch')} of "
           f"history) at {page.url}", file=err)
@@ -84,8 +87,8 @@ def _data(args, net, header, err):
     return (training, test), shape
 
 
-def _description(header, training):
-    """The run in a few words, from the header: epochs, mini-batch, eta, seed, how it ended."""
+def _description(training, stopped):
+    """The run in a few words, from the header: mini-batch, eta, L2, seed, how it ended."""
     l2 = training.get("l2", training.get("lmbda"))      # "lmbda" in files written before the rename
     parts = [f"{name} {value:g}" for name, value in (("eta", training.get("eta")), ("L2", l2))
              if isinstance(value, (int, float)) and value]
@@ -93,5 +96,5 @@ def _description(header, training):
         parts.insert(0, f"mini-batch {training['mini_batch_size']}")
     if training.get("seed") is not None:
         parts.append(f"seed {training['seed']}")
-    parts.append(f"saved: {header.get('stopped', 'completed')}")
+    parts.append(f"saved: {stopped}")
     return ", ".join(parts)

@@ -65,6 +65,8 @@ function describeRun(meta) {
   if (meta.saved) {
     parts.unshift(`saved run ${meta.source || ""}`.trim());
     document.querySelector(".tagline").textContent = "A saved network's run: how it learned.";
+    el("curves-note").textContent = "This run did not measure the training set (glassnet train " +
+      "--monitor-training 10000 does).";
   }
   if (meta.dataset) parts.push(`on ${meta.dataset}`);
   if (meta.description) parts.push(meta.description);
@@ -107,8 +109,8 @@ function drawBar() {
   const pause = el("pause");
   pause.textContent = state === "paused" ? "Resume" : "Pause";
   pause.disabled = final || state === "stopping" || state === "loading" || state === "connecting";
-  pause.hidden = saved;
   const closable = final && !!(run.meta && (run.meta.keep || saved));     // the server waits for Close
+  pause.hidden = saved || closable;
   const stop = el("stop");
   stop.textContent = closable ? "Close" : "Stop";
   stop.disabled = run.closed || (final && !closable) || state === "stopping" || state === "connecting";
@@ -129,7 +131,7 @@ function drawBar() {
   const acc = last && (last.accuracy ?? last.validation_accuracy);
   el("accuracy").textContent = acc == null ? "" : `${last.accuracy != null ? "test" : "validation"} accuracy ` +
     `${(100 * acc).toFixed(2)}%`;
-  if (run.status && run.status.message) showMessage(run.status.message);
+  if (run.status && run.status.message) showMessage(run.status.message, saved);
   else if (run.closed) showMessage("Closed: the server has stopped; this page keeps what it shows.", true);
   else if (closable) showMessage(saved ? "Close (or Ctrl-C in the terminal) stops the server." :
     "Training is over; this page stays up until you press Close or Ctrl-C in the terminal.", true);
