@@ -4,6 +4,7 @@ MkDocs runs this at every build (the ``gen-files`` plugin) and the page ``cli.md
 the built site; ``python docs/gen_cli.py`` prints the same page.  Nothing here is written by
 hand: a flag added to a command is in the next build.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,18 +26,23 @@ def commands(parser: argparse.ArgumentParser):
     yield parser, 0
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
-            for sub in dict.fromkeys(action.choices.values()):     # aliases would repeat a parser
+            for sub in dict.fromkeys(action.choices.values()):  # aliases would repeat a parser
                 for found, depth in commands(sub):
                     yield found, depth + 1
 
 
 def page() -> str:
     parser = build_parser()
-    out = ["# Command reference", "",
-           "Every command's `--help`, generated at each build of this site by `docs/gen_cli.py` from "
-           "`glassnet.cli.build_parser()`, the parser the `glassnet` command itself uses: the text is the "
-           "command's own. [Commands](commands.md) says what each command is for and how they fit together.",
-           "", "| command | what it does |", "|---|---|"]
+    out = [
+        "# Command reference",
+        "",
+        "Every command's `--help`, generated at each build of this site by `docs/gen_cli.py` from "
+        "`glassnet.cli.build_parser()`, the parser the `glassnet` command itself uses: the text is the "
+        "command's own. [Commands](commands.md) says what each command is for and how they fit together.",
+        "",
+        "| command | what it does |",
+        "|---|---|",
+    ]
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for choice in action._choices_actions:
@@ -45,8 +51,14 @@ def page() -> str:
                 out.append(f"| [`{prog}`](#{anchor(prog)}) | {what} |")
     out.append("")
     for sub, depth in commands(parser):
-        out += [f"{'#' * min(depth + 2, 4)} `{sub.prog}` {{ #{anchor(sub.prog)} }}", "",
-                "```text", sub.format_help().rstrip(), "```", ""]
+        out += [
+            f"{'#' * min(depth + 2, 4)} `{sub.prog}` {{ #{anchor(sub.prog)} }}",
+            "",
+            "```text",
+            sub.format_help().rstrip(),
+            "```",
+            "",
+        ]
     return "\n".join(out)
 
 
@@ -54,9 +66,9 @@ def anchor(prog: str) -> str:
     return prog.replace(" ", "-")
 
 
-if __name__ == "__main__":          # by hand
+if __name__ == "__main__":  # by hand
     print(page())
-else:                               # by the gen-files plugin, at every build
+else:  # by the gen-files plugin, at every build
     import mkdocs_gen_files
 
     with mkdocs_gen_files.open(PAGE, "w") as f:

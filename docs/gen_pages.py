@@ -9,6 +9,7 @@
   (``BENCHMARKS.md``) are shown as pages;
 - ``repo/index.md``: the list of them.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -25,9 +26,21 @@ _spec.loader.exec_module(hooks)
 
 ROOT, CARRIED = hooks.ROOT, hooks.CARRIED
 PACKAGE = "src/glassnet"
-LANGUAGES = {".py": "python", ".c": "c", ".h": "c", ".toml": "toml", ".js": "js", ".css": "css",
-             ".html": "html", ".json": "json", ".sh": "bash", ".ipynb": "json", ".cfg": "ini", ".in": "text"}
-CODE_PAGE = hooks.CODE_PAGE        # hooks.py leaves such pages alone
+LANGUAGES = {
+    ".py": "python",
+    ".c": "c",
+    ".h": "c",
+    ".toml": "toml",
+    ".js": "js",
+    ".css": "css",
+    ".html": "html",
+    ".json": "json",
+    ".sh": "bash",
+    ".ipynb": "json",
+    ".cfg": "ini",
+    ".in": "text",
+}
+CODE_PAGE = hooks.CODE_PAGE  # hooks.py leaves such pages alone
 
 
 def readme_as_index(text: str) -> str:
@@ -37,7 +50,7 @@ def readme_as_index(text: str) -> str:
         target = match.group(2)
         if re.match(r"^([a-z][a-z0-9+.-]*:|#|/)", target):
             return match.group(0)
-        target = target[len("docs/"):] if target.startswith("docs/") else "../" + target
+        target = target[len("docs/") :] if target.startswith("docs/") else "../" + target
         return match.group(1) + target + match.group(3)
 
     out, fence = [], None
@@ -76,7 +89,7 @@ def carried_markdown(path: str, text: str) -> str:
         file, hash_, fragment = target.partition("#")
         full = posixpath.normpath(posixpath.join(posixpath.dirname(path), file))
         if full.startswith("docs/"):
-            new = posixpath.relpath(full[len("docs/"):], page_dir)
+            new = posixpath.relpath(full[len("docs/") :], page_dir)
         else:
             new = posixpath.relpath(posixpath.join("..", full), page_dir)
         return match.group(1) + new + hash_ + fragment + match.group(3)
@@ -88,23 +101,39 @@ def code_page(path: str, text: str) -> str:
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
     fence = "`" * max(3, longest + 1)
     language = LANGUAGES.get(Path(path).suffix, "text")
-    return "\n".join(["---", "hide:", "  - toc", "---", CODE_PAGE, "", f"# `{path}`", "",
-                      f'{fence}{language} linenums="1"', text.rstrip("\n"), fence, ""])
+    return "\n".join(
+        [
+            "---",
+            "hide:",
+            "  - toc",
+            "---",
+            CODE_PAGE,
+            "",
+            f"# `{path}`",
+            "",
+            f'{fence}{language} linenums="1"',
+            text.rstrip("\n"),
+            fence,
+            "",
+        ]
+    )
 
 
 def main():
-    pages = {str(p.relative_to(HERE)).replace("\\", "/"): p.read_text(encoding="utf-8")
-             for p in HERE.rglob("*.md")}
+    pages = {str(p.relative_to(HERE)).replace("\\", "/"): p.read_text(encoding="utf-8") for p in HERE.rglob("*.md")}
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     pages["index.md"] = readme_as_index(readme)
     with mkdocs_gen_files.open("index.md", "w") as f:
         f.write(pages["index.md"])
     mkdocs_gen_files.set_edit_path("index.md", "../README.md")
 
-    package = {str(p.relative_to(ROOT)).replace("\\", "/") for p in (ROOT / PACKAGE).rglob("*")
-               if p.suffix in (".py", ".c", ".h") and "__pycache__" not in p.parts}
+    package = {
+        str(p.relative_to(ROOT)).replace("\\", "/")
+        for p in (ROOT / PACKAGE).rglob("*")
+        if p.suffix in (".py", ".c", ".h") and "__pycache__" not in p.parts
+    }
     carried, todo = set(), package | linked_files(pages)
-    while todo:                    # a carried markdown file may link further files
+    while todo:  # a carried markdown file may link further files
         path = todo.pop()
         carried.add(path)
         text = (ROOT / path).read_text(encoding="utf-8")
@@ -118,9 +147,13 @@ def main():
             f.write(text)
     carried = sorted(carried, key=lambda p: (posixpath.dirname(p), posixpath.basename(p)))
 
-    lines = ["# Source files", "",
-             "Every file of the package, and every other file of the repository a page links to, "
-             "with its lines numbered: the chapters' links to the code land on these pages.", ""]
+    lines = [
+        "# Source files",
+        "",
+        "Every file of the package, and every other file of the repository a page links to, "
+        "with its lines numbered: the chapters' links to the code land on these pages.",
+        "",
+    ]
     folder = None
     for path in carried:
         if posixpath.dirname(path) != folder:

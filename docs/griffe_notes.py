@@ -7,6 +7,7 @@ puts a "Notes" heading in front of such a paragraph: an unindented line, after a
 that is not shaped like a parameter (``name : type``, ``a, b : type`` or a bare name).  A
 docstring that already says "Notes" is left as it is.
 """
+
 from __future__ import annotations
 
 import re
@@ -26,8 +27,15 @@ def with_notes(text: str) -> str:
         heading = i + 1 < len(lines) and line.strip() and DASHES.match(lines[i + 1])
         if heading:
             in_list = line.strip().lower() in LISTS
-        elif (in_list and line.strip() and not line[0].isspace() and not DASHES.match(line)
-              and i > 0 and not lines[i - 1].strip() and not PARAMETER.match(line)):
+        elif (
+            in_list
+            and line.strip()
+            and not line[0].isspace()
+            and not DASHES.match(line)
+            and i > 0
+            and not lines[i - 1].strip()
+            and not PARAMETER.match(line)
+        ):
             out += ["Notes", "-----"]
             in_list = False
         out.append(line)

@@ -17,17 +17,18 @@ that no longer exists is a warning, and ``mkdocs build --strict`` fails on it).
 
 ``tests/test_docs.py`` uses ``resolve`` to check the same links without MkDocs.
 """
+
 from __future__ import annotations
 
 import ast
 import logging
 import posixpath
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from urllib.parse import unquote
 
-ROOT = Path(__file__).resolve().parent.parent      # the repository
+ROOT = Path(__file__).resolve().parent.parent  # the repository
 DOCS = "docs"
 #: where gen_pages.py puts the page of a repository file: repo/<path>.md (markdown files: repo/<path>)
 CARRIED = "repo"
@@ -52,12 +53,12 @@ def carried_page(path: str) -> str:
     return f"{CARRIED}/{path}" if path.endswith(".md") else f"{CARRIED}/{path}.md"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _lines(path: str) -> tuple[str, ...]:
     return tuple((ROOT / path).read_text(encoding="utf-8").splitlines())
 
 
-@lru_cache(maxsize=None)
+@cache
 def _tree(path: str) -> ast.Module:
     return ast.parse("\n".join(_lines(path)), filename=path)
 
@@ -189,3 +190,9 @@ def on_page_content(html, page, config, files):
     if page.markdown.startswith(CODE_PAGE) and page.present_anchor_ids is not None:
         page.present_anchor_ids |= set(re.findall(r'id="(__span-\d+-\d+)"', html))
     return html
+
+
+def on_pre_build(config):
+    """A fresh read of the sources at every build (``mkdocs serve`` rebuilds as they change)."""
+    _lines.cache_clear()
+    _tree.cache_clear()
