@@ -168,14 +168,23 @@ def drive(port, bodies, expected, bad, n_requests, n_clients, bad_fraction, time
 
 # -- the server ------------------------------------------------------------------------------------
 def start_server(model, log):
+    """Start ``glassnet serve`` and read its address from the line it prints on stderr
+    ("glassnet: serving ... at http://127.0.0.1:PORT/"); the rest of its stderr goes to ``log``."""
     proc = subprocess.Popen([sys.executable, "-m", "glassnet", "serve", str(model), "--host", HOST,
-                             "--port", "0"], stdout=subprocess.PIPE, stderr=log, text=True)
-    ready, _, _ = select.select([proc.stdout], [], [], 60)
-    line = proc.stdout.readline().strip() if ready else ""
-    match = re.fullmatch(r"http://127\.0\.0\.1:(\d+)/", line)
+                             "--port", "0"], stdout=log, stderr=subprocess.PIPE, text=True)
+    line, match = "", None
+    deadline = time.monotonic() + 60
+    while match is None and time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stderr], [], [], max(0.0, deadline - time.monotonic()))
+        line = proc.stderr.readline() if ready else ""
+        if not line:
+            break
+        log.write(line)
+        match = re.search(r"at http://127\.0\.0\.1:(\d+)/", line)
     if not match:
         stop_server(proc)
-        raise SystemExit(f"bench_serve: the server did not start (printed {line!r}); see its log {log.name}")
+        raise SystemExit(f"bench_serve: the server did not start (printed {line.strip()!r}); see its log {log.name}")
+    threading.Thread(target=lambda: [log.write(rest) for rest in proc.stderr], daemon=True).start()
     return proc, int(match.group(1))
 
 

@@ -163,7 +163,7 @@ def test_a_layer_network_run_shows_its_layers_and_its_filters(browser, tmp_path)
     filters as they learn and measures every layer's speed of learning."""
     model = tmp_path / "conv.npz"
     run = Training("--dataset", "digits", "--layers", "conv4x3,pool2,fc20", "--epochs", "100000",
-                   "--mini-batch-size", "10", "--eta", "0.5", "--log-every", "100", "--save", str(model))
+                   "--mini-batch-size", "10", "--eta", "0.5", "--activation", "sigmoid", "--log-every", "100", "--save", str(model))
     try:
         page = open_page(browser, run.url, {"width": 1200, "height": 900})
         expect(page.locator("#run")).to_contain_text("1x8x8 \u00b7 conv 4 3x3 / pool 2 \u00b7 fc 20 \u00b7 softmax 10")
