@@ -12,8 +12,8 @@ import os
 import sys
 from pathlib import Path
 
-# the help as an 100-column terminal shows it, whatever terminal (or none) runs the build
-os.environ["COLUMNS"] = "100"
+# the help as an 80-column terminal shows it (it fits the page), whatever terminal (or none) runs the build
+os.environ["COLUMNS"] = "80"
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from glassnet.cli import build_parser  # noqa: E402
