@@ -26,6 +26,9 @@ from .errors import GlassnetError, LabelError, ModelFormatError
 from .io import save
 from .labels import one_hot
 from .version import __version__
+from .views.html import show_in_notebooks
+
+show_in_notebooks()  # every model's _repr_html_ (layers, parameters, its first layer's weights): views/html.py
 
 __all__ = [
     "io",
