@@ -31,6 +31,7 @@ Prints a Markdown table (``--output FILE`` also writes it).
     python benchmarks/bench_layers.py                  # a few minutes
     python benchmarks/bench_layers.py --quick          # smoke test: the numbers mean little
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,8 +47,7 @@ import time
 import numpy as np
 
 from glassnet.core.layernet import ConvPoolLayer, FullyConnectedLayer, LayerNetwork, SoftmaxLayer
-from glassnet.engines import NumpyEngine
-from glassnet.engines import layers_fast
+from glassnet.engines import NumpyEngine, layers_fast
 
 EPOCH = 50_000
 ETA = 0.03
@@ -57,13 +57,18 @@ NETWORKS = ("two-conv", "dropout")
 def build(name, activation, seed=0):
     """The glassnet LayerNetwork called ``name`` (float32)."""
     activation = activation if name == "two-conv" else "relu"
-    conv = [ConvPoolLayer((20, 1, 5, 5), (1, 28, 28), (2, 2), activation),
-            ConvPoolLayer((40, 20, 5, 5), (20, 12, 12), (2, 2), activation)]
+    conv = [
+        ConvPoolLayer((20, 1, 5, 5), (1, 28, 28), (2, 2), activation),
+        ConvPoolLayer((40, 20, 5, 5), (20, 12, 12), (2, 2), activation),
+    ]
     if name == "two-conv":
         top = [FullyConnectedLayer(640, 100, activation), SoftmaxLayer(100, 10)]
     else:
-        top = [FullyConnectedLayer(640, 1000, "relu", p_dropout=0.5),
-               FullyConnectedLayer(1000, 1000, "relu", p_dropout=0.5), SoftmaxLayer(1000, 10, p_dropout=0.5)]
+        top = [
+            FullyConnectedLayer(640, 1000, "relu", p_dropout=0.5),
+            FullyConnectedLayer(1000, 1000, "relu", p_dropout=0.5),
+            SoftmaxLayer(1000, 10, p_dropout=0.5),
+        ]
     return LayerNetwork(conv + top, seed=seed, dtype=np.float32)
 
 
@@ -120,7 +125,7 @@ def sgemm_rate(threads, n=1024, repeats=7):
             started = time.perf_counter()
             A @ B
             times.append(time.perf_counter() - started)
-    return 2 * n ** 3 / statistics.median(times) / 1e9
+    return 2 * n**3 / statistics.median(times) / 1e9
 
 
 def run_glassnet(engine, network, X, y, batch):
@@ -141,7 +146,7 @@ def run_torch(model, X, y, batch, threads):
     started = time.perf_counter()
     for i in range(0, len(X), batch):
         optimizer.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(model(X[i:i + batch]), y[i:i + batch])
+        loss = F.cross_entropy(model(X[i : i + batch]), y[i : i + batch])
         loss.backward()
         optimizer.step()
     return time.perf_counter() - started
@@ -164,9 +169,10 @@ def load_images(n):
     (said in the report) when MNIST is not at hand."""
     try:
         from glassnet.datasets import load_mnist
+
         data = load_mnist().training
         return data.X[:n].reshape(n, 1, 28, 28).copy(), data.y[:n].copy(), "MNIST"
-    except Exception as error:   # noqa: BLE001 -- a benchmark runs on what it has
+    except Exception as error:  # noqa: BLE001 -- a benchmark runs on what it has
         rng = np.random.default_rng(0)
         print(f"(MNIST not available: {error}; random images)", file=sys.stderr)
         return rng.random((n, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, n), "random images"
@@ -178,23 +184,26 @@ def implementations(args, name, batch, X, y):
     if layers_fast.supports(build(name, args.activation), batch):
         for threads in args.fast_threads:
             net, engine, n = build(name, args.activation), layers_fast.LayerKernelEngine(threads), args.images
-            impls[fast_label(threads)] = (
-                lambda e=engine, net=net: run_glassnet(e, net, X[:n], y[:n], batch), n)
+            impls[fast_label(threads)] = (lambda e=engine, net=net, n=n: run_glassnet(e, net, X[:n], y[:n], batch), n)
     if not args.no_numpy:
         ref, n_np = build(name, args.activation), args.numpy_images
 
         def numpy_run():
             with blas_threads(1):
                 return run_glassnet(NumpyEngine(), ref, X[:n_np], y[:n_np], batch)
+
         impls["glassnet NumPy"] = (numpy_run, n_np)
     if args.torch_threads:
         import torch
+
         Xt, yt = torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))
         n_t = args.torch_images
         for threads in args.torch_threads:
             model = torch_model(name, args.activation)
             impls[f"PyTorch {threads} thread{'s' if threads > 1 else ''}"] = (
-                lambda m=model, k=threads: run_torch(m, Xt[:n_t], yt[:n_t], batch, k), n_t)
+                lambda m=model, k=threads: run_torch(m, Xt[:n_t], yt[:n_t], batch, k),
+                n_t,
+            )
     return impls
 
 
@@ -206,12 +215,12 @@ def measure(args, name, batch, X, y):
     it had, and ``slow`` lists it."""
     impls = implementations(args, name, batch, X, y)
     times, slow = {label: [] for label in impls}, set()
-    for label, (run, n) in impls.items():    # warm-up: first calls, allocations, caches
+    for label, (run, n) in impls.items():  # warm-up: first calls, allocations, caches
         seconds = run()
         if seconds > args.max_run_seconds:
             times[label].append(seconds * EPOCH / n)
             slow.add(label)
-    for _ in range(args.repeats):            # take turns, so that load hits all alike
+    for _ in range(args.repeats):  # take turns, so that load hits all alike
         for label, (run, n) in impls.items():
             if label not in slow:
                 seconds = run()
@@ -232,30 +241,46 @@ def torch_label(threads):
 def table(results, slow_runs, args, source):
     fast_labels = [fast_label(k) for k in args.fast_threads]
     torch_labels = [torch_label(k) for k in args.torch_threads]
-    lines = [f"## Layer networks: seconds per 50,000-image epoch (float32, {source})", "",
-             f"{datetime.date.today()}, {platform.processor() or platform.machine()}, "
-             f"{os.cpu_count()} CPUs, Python {platform.python_version()}, NumPy {np.__version__}"
-             + _torch_version() + f", kernel: {layers_fast.info()}, load average "
-             f"{', '.join(f'{x:.1f}' for x in os.getloadavg())} at the end.  Medians of {args.repeats} "
-             f"alternating runs; glassnet fast timed on {args.images} images, NumPy on "
-             f"{args.numpy_images}, PyTorch on {args.torch_images}.", "",
-             "| network | mini-batch | " + " | ".join(fast_labels) + " | glassnet NumPy | "
-             + " | ".join(torch_labels) + " | " + " | ".join(f"{k[9:]} vs best PyTorch" for k in fast_labels)
-             + " | fast vs NumPy |",
-             "|---|---:|" + "---:|" * (2 * len(fast_labels) + len(torch_labels) + 2)]
+    lines = [
+        f"## Layer networks: seconds per 50,000-image epoch (float32, {source})",
+        "",
+        f"{datetime.date.today()}, {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, NumPy {np.__version__}"
+        + _torch_version()
+        + f", kernel: {layers_fast.info()}, load average "
+        f"{', '.join(f'{x:.1f}' for x in os.getloadavg())} at the end.  Medians of {args.repeats} "
+        f"alternating runs; glassnet fast timed on {args.images} images, NumPy on "
+        f"{args.numpy_images}, PyTorch on {args.torch_images}.",
+        "",
+        "| network | mini-batch | "
+        + " | ".join(fast_labels)
+        + " | glassnet NumPy | "
+        + " | ".join(torch_labels)
+        + " | "
+        + " | ".join(f"{k[9:]} vs best PyTorch" for k in fast_labels)
+        + " | fast vs NumPy |",
+        "|---|---:|" + "---:|" * (2 * len(fast_labels) + len(torch_labels) + 2),
+    ]
     for (name, batch), r in results.items():
         fast = [r.get(k) for k in fast_labels]
         best_fast = min((t for t in fast if t is not None), default=None)
         best_torch = min((r[k] for k in torch_labels if k in r), default=None)
         slow = slow_runs[name, batch]
-        cells = ([_s(r.get(k), k in slow) for k in fast_labels] + [_s(r.get("glassnet NumPy"), "glassnet NumPy" in slow)]
-                 + [_s(r.get(k), k in slow) for k in torch_labels])
+        cells = (
+            [_s(r.get(k), k in slow) for k in fast_labels]
+            + [_s(r.get("glassnet NumPy"), "glassnet NumPy" in slow)]
+            + [_s(r.get(k), k in slow) for k in torch_labels]
+        )
         cells += [_x(best_torch, t) for t in fast] + [_x(r.get("glassnet NumPy"), best_fast)]
-        lines.append(f"| {name} ({args.activation if name == 'two-conv' else 'relu'}) | {batch} | "
-                     + " | ".join(cells) + " |")
-    lines += ["", "Ratios: how many times faster glassnet fast is (its time divided into the other's); "
-              "\"best\" is the faster of the thread counts measured.  * fewer runs: one took over "
-              f"{args.max_run_seconds:g} s, and it was not repeated."]
+        lines.append(
+            f"| {name} ({args.activation if name == 'two-conv' else 'relu'}) | {batch} | " + " | ".join(cells) + " |"
+        )
+    lines += [
+        "",
+        "Ratios: how many times faster glassnet fast is (its time divided into the other's); "
+        "\"best\" is the faster of the thread counts measured.  * fewer runs: one took over "
+        f"{args.max_run_seconds:g} s, and it was not repeated.",
+    ]
     return "\n".join(lines + [""] + rate_table(results, args))
 
 
@@ -263,14 +288,19 @@ def rate_table(results, args):
     """Effective GFLOP/s of every implementation (``training_flops`` per image times images per
     second) beside NumPy's sgemm on 1 and 2 threads, measured now."""
     sgemm = {k: sgemm_rate(k) for k in sorted({1, 2} | set(args.fast_threads))}
-    labels = [fast_label(k) for k in args.fast_threads] + ["glassnet NumPy"] + [torch_label(k) for k in
-                                                                                args.torch_threads]
-    lines = ["## Effective rate: GFLOP/s of training (FLOP per trained image x images per second)", "",
-             "NumPy sgemm (float32, 1024 x 1024) in this run: "
-             + ", ".join(f"{rate:.0f} GFLOP/s on {k} thread{'s' * (k > 1)}" for k, rate in sgemm.items())
-             + ".  Each cell: GFLOP/s (share of sgemm on as many threads; NumPy layers: 1 thread).", "",
-             "| network | MFLOP / image | mini-batch | " + " | ".join(labels) + " |",
-             "|---|---:|---:|" + "---:|" * len(labels)]
+    labels = (
+        [fast_label(k) for k in args.fast_threads] + ["glassnet NumPy"] + [torch_label(k) for k in args.torch_threads]
+    )
+    lines = [
+        "## Effective rate: GFLOP/s of training (FLOP per trained image x images per second)",
+        "",
+        "NumPy sgemm (float32, 1024 x 1024) in this run: "
+        + ", ".join(f"{rate:.0f} GFLOP/s on {k} thread{'s' * (k > 1)}" for k, rate in sgemm.items())
+        + ".  Each cell: GFLOP/s (share of sgemm on as many threads; NumPy layers: 1 thread).",
+        "",
+        "| network | MFLOP / image | mini-batch | " + " | ".join(labels) + " |",
+        "|---|---:|---:|" + "---:|" * len(labels),
+    ]
     for (name, batch), r in results.items():
         flops = training_flops(build(name, args.activation))
         cells = []
@@ -286,6 +316,7 @@ def rate_table(results, args):
 def _torch_version():
     try:
         import torch
+
         return f", torch {torch.__version__}"
     except ImportError:
         return ""
@@ -303,14 +334,19 @@ def parse(argv):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--networks", default=",".join(NETWORKS), help="two-conv,dropout")
     p.add_argument("--batches", default="10,64", help="mini-batch sizes, comma-separated")
-    p.add_argument("--activation", default="relu", choices=["relu", "sigmoid"],
-                   help="the two-conv network's activation (the dropout network is ReLU)")
+    p.add_argument(
+        "--activation",
+        default="relu",
+        choices=["relu", "sigmoid"],
+        help="the two-conv network's activation (the dropout network is ReLU)",
+    )
     p.add_argument("--images", type=int, default=2000, help="images per timed run, glassnet fast")
     p.add_argument("--torch-images", type=int, default=1000, help="images per timed run, PyTorch")
     p.add_argument("--numpy-images", type=int, default=500, help="images per timed run, NumPy")
     p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--max-run-seconds", type=float, default=15.0,
-                   help="an implementation whose run takes longer is not run again")
+    p.add_argument(
+        "--max-run-seconds", type=float, default=15.0, help="an implementation whose run takes longer is not run again"
+    )
     p.add_argument("--torch-threads", default="2,1", help="comma-separated; empty: no PyTorch")
     p.add_argument("--fast-threads", default="2,1", help="threads of glassnet's fast engine, comma-separated")
     p.add_argument("--no-numpy", action="store_true", help="leave out the NumPy layers")
@@ -341,8 +377,11 @@ def main(argv=None):
     for name in args.networks:
         for batch in args.batches:
             results[name, batch], slow_runs[name, batch] = measure(args, name, batch, X, y)
-            print(f"measured {name}, mini-batch {batch}: "
-                  + ", ".join(f"{k} {v:.1f} s" for k, v in results[name, batch].items()), file=sys.stderr)
+            print(
+                f"measured {name}, mini-batch {batch}: "
+                + ", ".join(f"{k} {v:.1f} s" for k, v in results[name, batch].items()),
+                file=sys.stderr,
+            )
     report = table(results, slow_runs, args, source)
     print(report)
     if args.output:

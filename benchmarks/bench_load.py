@@ -16,6 +16,7 @@ medians over ``--repeats`` alternating runs.  Prints a Markdown table (``--outpu
     python benchmarks/bench_load.py              # several minutes
     python benchmarks/bench_load.py --quick      # smoke test
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,19 +27,18 @@ import subprocess
 import sys
 import time
 
-RUNS = {
-    "book": ["train", "--epochs", "1"],
-    "conv-fast": ["train", "--preset", "conv-fast", "--epochs", "1"],
-}
+RUNS = {"book": ["train", "--epochs", "1"], "conv-fast": ["train", "--preset", "conv-fast", "--epochs", "1"]}
 BUSY = "while True: pass"
 
 
 def training_seconds(argv, threads):
     """The training seconds ``glassnet`` reports for one run on ``threads`` engine threads."""
-    env = dict(os.environ, GLASSNET_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
-               OPENBLAS_NUM_THREADS=str(threads))
-    done = subprocess.run([sys.executable, "-m", "glassnet", *argv], capture_output=True, text=True, env=env,
-                          check=True)
+    env = dict(
+        os.environ, GLASSNET_THREADS=str(threads), OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads)
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "glassnet", *argv], capture_output=True, text=True, env=env, check=True
+    )
     found = re.search(r"([0-9.]+) s of training", done.stderr)
     if found is None:
         raise RuntimeError(f"no training time in: {done.stderr[-300:]}")
@@ -49,7 +49,7 @@ def beside_neighbour(argv, threads):
     """``training_seconds`` with one CPU-bound process at nice 19 running beside it."""
     neighbour = subprocess.Popen(["nice", "-n", "19", sys.executable, "-c", BUSY])
     try:
-        time.sleep(0.5)                          # the neighbour is running before training starts
+        time.sleep(0.5)  # the neighbour is running before training starts
         return training_seconds(argv, threads)
     finally:
         neighbour.kill()
@@ -58,7 +58,7 @@ def beside_neighbour(argv, threads):
 
 def measure(name, threads, repeats):
     alone, busy = [], []
-    for _ in range(repeats):                     # alternate, so that drift hits both alike
+    for _ in range(repeats):  # alternate, so that drift hits both alike
         alone.append(training_seconds(RUNS[name], threads))
         busy.append(beside_neighbour(RUNS[name], threads))
     return statistics.median(alone), statistics.median(busy)
@@ -75,10 +75,15 @@ def main(argv=None):
     runs = ["book"] if args.quick else [r for r in args.runs.split(",") if r]
     threads = [1] if args.quick else [int(t) for t in args.threads.split(",") if t]
     repeats = 1 if args.quick else args.repeats
-    lines = ["## Training beside a busy neighbour (one CPU-bound process at nice 19)", "",
-             f"{os.cpu_count()} CPUs; medians of {repeats} alternating runs; seconds of training as "
-             "glassnet train reports them.", "",
-             "| run | engine threads | alone (s) | beside the neighbour (s) | ratio |", "|---|---:|---:|---:|---:|"]
+    lines = [
+        "## Training beside a busy neighbour (one CPU-bound process at nice 19)",
+        "",
+        f"{os.cpu_count()} CPUs; medians of {repeats} alternating runs; seconds of training as "
+        "glassnet train reports them.",
+        "",
+        "| run | engine threads | alone (s) | beside the neighbour (s) | ratio |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for name in runs:
         for k in threads:
             alone, busy = measure(name, k, repeats)

@@ -21,6 +21,7 @@ Target: network2 on arrays within 10% of fit.
     python benchmarks/bench_network2.py              # 5 epochs x 3 repeats: under a minute
     python benchmarks/bench_network2.py --quick      # smoke test: 2,000 images, 2 epochs, 1 repeat
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,8 +60,13 @@ def run_fit(data, epochs, seed, monitor):
     net = glassnet.Network(SIZES, seed=seed, cost="cross-entropy", init="scaled")
     clock = EpochClock()
     start = time.perf_counter()
-    fit(net, data["arrays"], TrainingConfig(epochs=epochs, mini_batch_size=BATCH, eta=ETA, l2=LMBDA),
-        validation=data["validation"] if monitor else None, callbacks=[clock])
+    fit(
+        net,
+        data["arrays"],
+        TrainingConfig(epochs=epochs, mini_batch_size=BATCH, eta=ETA, l2=LMBDA),
+        validation=data["validation"] if monitor else None,
+        callbacks=[clock],
+    )
     return time.perf_counter() - start, clock.steady()
 
 
@@ -70,14 +76,27 @@ def run_network2(form):
         evaluation = data["validation"] if form == "arrays" else data["validation_pairs"]
         clock = EpochClock()
         start = time.perf_counter()
-        net.SGD(data[form], epochs, BATCH, ETA, lmbda=LMBDA, evaluation_data=evaluation if monitor else None,
-                monitor_evaluation_accuracy=monitor, log=None, callbacks=[clock])
+        net.SGD(
+            data[form],
+            epochs,
+            BATCH,
+            ETA,
+            lmbda=LMBDA,
+            evaluation_data=evaluation if monitor else None,
+            monitor_evaluation_accuracy=monitor,
+            log=None,
+            callbacks=[clock],
+        )
         return time.perf_counter() - start, clock.steady()
+
     return run
 
 
-IMPLEMENTATIONS = {"fit": run_fit, "network2, arrays": run_network2("arrays"),
-                   "network2, book's lists": run_network2("pairs")}
+IMPLEMENTATIONS = {
+    "fit": run_fit,
+    "network2, arrays": run_network2("arrays"),
+    "network2, book's lists": run_network2("pairs"),
+}
 
 
 def load(n_train):
@@ -85,9 +104,12 @@ def load(n_train):
     X, y = mnist.training.X[:n_train], mnist.training.y[:n_train]
     Xv, yv = mnist.validation.X, mnist.validation.y
     onehot = np.eye(10)[y][:, :, None]
-    return {"arrays": (X, y), "validation": (Xv, yv),
-            "pairs": list(zip(X[:, :, None], onehot)),
-            "validation_pairs": list(zip(Xv[:, :, None], yv.tolist()))}
+    return {
+        "arrays": (X, y),
+        "validation": (Xv, yv),
+        "pairs": list(zip(X[:, :, None], onehot)),
+        "validation_pairs": list(zip(Xv[:, :, None], yv.tolist())),
+    }
 
 
 def measure(data, epochs, repeats, monitor):
@@ -99,8 +121,12 @@ def measure(data, epochs, repeats, monitor):
             seconds, steady = run(data, epochs, r, monitor)
             samples[name][0].append(seconds / epochs)
             samples[name][1].append(steady)
-            print(f"[bench] {'monitored' if monitor else 'plain'} {name}: {seconds / epochs:.4f} s/epoch, "
-                  f"{steady:.4f} s between epochs", file=sys.stderr, flush=True)
+            print(
+                f"[bench] {'monitored' if monitor else 'plain'} {name}: {seconds / epochs:.4f} s/epoch, "
+                f"{steady:.4f} s between epochs",
+                file=sys.stderr,
+                flush=True,
+            )
     return {name: (statistics.median(a), statistics.median(b)) for name, (a, b) in samples.items()}
 
 
@@ -118,20 +144,31 @@ def main(argv=None):
         medians = measure(data, epochs, repeats, monitor)
         reference = medians["fit"]
         for name, (seconds, steady) in medians.items():
-            rows.append(("evaluation accuracy each epoch" if monitor else "no monitoring", name, seconds,
-                         seconds / reference[0], steady, steady / reference[1]))
+            rows.append(
+                (
+                    "evaluation accuracy each epoch" if monitor else "no monitoring",
+                    name,
+                    seconds,
+                    seconds / reference[0],
+                    steady,
+                    steady / reference[1],
+                )
+            )
             if name == "network2, arrays":
                 ok = ok and seconds / reference[0] <= TARGET
-    print(f"784-30-10 cross-entropy, eta {ETA}, mini-batch {BATCH}, lambda {LMBDA}, {n_train:,} training "
-          f"images; median of {repeats} runs of {epochs} epochs each, alternating; kernel: "
-          f"{glassnet.engines.kernel.info() or 'none (NumPy)'}\n")
+    print(
+        f"784-30-10 cross-entropy, eta {ETA}, mini-batch {BATCH}, lambda {LMBDA}, {n_train:,} training "
+        f"images; median of {repeats} runs of {epochs} epochs each, alternating; kernel: "
+        f"{glassnet.engines.kernel.info() or 'none (NumPy)'}\n"
+    )
     print("| monitoring | implementation | s / epoch (call / epochs) | vs fit | s between epoch ends | vs fit |")
     print("| --- | --- | ---: | ---: | ---: | ---: |")
     for monitor, name, seconds, ratio, steady, steady_ratio in rows:
         print(f"| {monitor} | {name} | {seconds:.4f} | {ratio:.2f}x | {steady:.4f} | {steady_ratio:.2f}x |")
     print(f"\nTarget (network2 on arrays within {TARGET - 1:.0%} of fit, whole call): {'PASS' if ok else 'FAIL'}")
-    print("The book's lists cost a one-time conversion to arrays per SGD call (the difference "
-          "between the two columns).")
+    print(
+        "The book's lists cost a one-time conversion to arrays per SGD call (the difference between the two columns)."
+    )
     return 0 if ok else 1
 
 

@@ -15,6 +15,7 @@ accuracy and a budget of seconds:
 
 Run it alone on the machine: other work on the cores lengthens every epoch.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,25 +44,42 @@ def run(preset, seed, epochs):
     started = time.perf_counter()
     net, result, _ = train_preset(preset, seed=seed, **overrides)
     history = result.history
-    return dict(seed=seed, final=100 * history[-1]["accuracy"], best=max(100 * h["accuracy"] for h in history),
-                seconds=sum(h["seconds"] for h in history), wall=time.perf_counter() - started,
-                engine=result.engine, epochs=len(history), curve=[round(100 * h["accuracy"], 2) for h in history])
+    return dict(
+        seed=seed,
+        final=100 * history[-1]["accuracy"],
+        best=max(100 * h["accuracy"] for h in history),
+        seconds=sum(h["seconds"] for h in history),
+        wall=time.perf_counter() - started,
+        engine=result.engine,
+        epochs=len(history),
+        curve=[round(100 * h["accuracy"], 2) for h in history],
+    )
 
 
 def table(preset, runs, target, budget):
-    lines = [f"`{preset}` ({PRESETS[preset].options}), glassnet {__version__}, Python {platform.python_version()}",
-             "", "| seed | test accuracy, final epoch | best epoch (not used) | training s | wall s | engine |",
-             "|---:|---:|---:|---:|---:|---|"]
+    lines = [
+        f"`{preset}` ({PRESETS[preset].options}), glassnet {__version__}, Python {platform.python_version()}",
+        "",
+        "| seed | test accuracy, final epoch | best epoch (not used) | training s | wall s | engine |",
+        "|---:|---:|---:|---:|---:|---|",
+    ]
     for r in runs:
-        lines.append(f"| {r['seed']} | {r['final']:.2f}% | {r['best']:.2f}% | {r['seconds']:.1f} | "
-                     f"{r['wall']:.1f} | {r['engine']} |")
+        lines.append(
+            f"| {r['seed']} | {r['final']:.2f}% | {r['best']:.2f}% | {r['seconds']:.1f} | "
+            f"{r['wall']:.1f} | {r['engine']} |"
+        )
     mean_acc = statistics.mean(r["final"] for r in runs)
     mean_s = statistics.mean(r["seconds"] for r in runs)
     worst_s = max(r["seconds"] for r in runs)
     verdict = "PASS" if mean_acc >= target and worst_s <= budget else "FAIL"
-    lines += [f"| mean | **{mean_acc:.2f}%** | | {mean_s:.1f} | | |", "",
-              f"Target >= {target:g}% (mean) in <= {budget:g} s (every seed): {verdict}", "",
-              "Test accuracy after each epoch:", ""]
+    lines += [
+        f"| mean | **{mean_acc:.2f}%** | | {mean_s:.1f} | | |",
+        "",
+        f"Target >= {target:g}% (mean) in <= {budget:g} s (every seed): {verdict}",
+        "",
+        "Test accuracy after each epoch:",
+        "",
+    ]
     lines += [f"- seed {r['seed']}: {', '.join(map(str, r['curve']))}" for r in runs]
     return "\n".join(lines) + "\n"
 
@@ -73,8 +91,11 @@ def main(argv=None):
     for seed in seeds:
         runs.append(run(args.preset, seed, args.epochs))
         r = runs[-1]
-        print(f"# seed {seed}: {r['final']:.2f}% after {r['epochs']} epochs, {r['seconds']:.1f} s of training",
-              file=sys.stderr, flush=True)
+        print(
+            f"# seed {seed}: {r['final']:.2f}% after {r['epochs']} epochs, {r['seconds']:.1f} s of training",
+            file=sys.stderr,
+            flush=True,
+        )
     text = table(args.preset, runs, args.target, args.budget)
     print(text, end="")
     if args.output:

@@ -24,6 +24,7 @@ interface; the run is bounded by ``--requests`` and ``--timeout`` seconds.
 Exit code 0 when every good request succeeded, every bad one got its 4xx and the server
 answered afterwards; 1 otherwise.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,7 +46,7 @@ import time
 from pathlib import Path
 
 HOST = "127.0.0.1"
-N_DIGITS = 1000                  # distinct test digits cycled through
+N_DIGITS = 1000  # distinct test digits cycled through
 PREDICTION = re.compile(rb'"prediction"\s*:\s*(\d+)')
 
 
@@ -53,12 +54,13 @@ PREDICTION = re.compile(rb'"prediction"\s*:\s*(\d+)')
 def good_bodies(model_path, n, data_dir=None):
     """n real MNIST test digits as request bodies, and the digit the model gives each offline."""
     import numpy as np
+
     from glassnet.datasets import load_mnist
     from glassnet.io import load
 
     net = load(model_path)
     test = load_mnist(data_dir=data_dir).test
-    X = np.round(test.X[:n].astype(np.float64), 4)           # 4 decimals: ~5 KB bodies
+    X = np.round(test.X[:n].astype(np.float64), 4)  # 4 decimals: ~5 KB bodies
     bodies, expected = [], []
     for x in X:
         bodies.append(json.dumps({"pixels": x.tolist()}).encode())
@@ -71,7 +73,7 @@ def good_bodies(model_path, n, data_dir=None):
 def bad_bodies():
     """(name, body, expected status): the deliberately bad requests."""
     zeros = [0] * 784
-    nan = json.dumps({"pixels": [float("nan")] + zeros[1:]}).encode()   # json.dumps writes NaN
+    nan = json.dumps({"pixels": [float("nan")] + zeros[1:]}).encode()  # json.dumps writes NaN
     return [
         ("bad JSON", b'{"pixels": [0, 0.5, ', 400),
         ("wrong length", json.dumps({"pixels": zeros[:783]}).encode(), 422),
@@ -87,8 +89,18 @@ def drive(port, bodies, expected, bad, n_requests, n_clients, bad_fraction, time
     counter = itertools.count()
     lock = threading.Lock()
     deadline = time.monotonic() + timeout
-    totals = dict(good=0, ok=0, bad=0, expected_4xx=0, bad_unexpected=0, errors=0, wrong=0,
-                  connection_errors=0, timed_out=False, reconnects=0)
+    totals = dict(
+        good=0,
+        ok=0,
+        bad=0,
+        expected_4xx=0,
+        bad_unexpected=0,
+        errors=0,
+        wrong=0,
+        connection_errors=0,
+        timed_out=False,
+        reconnects=0,
+    )
     bad_statuses, unexpected = {}, []
     latencies = []
 
@@ -112,13 +124,12 @@ def drive(port, bodies, expected, bad, n_requests, n_clients, bad_fraction, time
                     body, want = bodies[k], 200
                 start = time.perf_counter()
                 try:
-                    conn.request("POST", "/api/predict", body=body,
-                                 headers={"Content-Type": "application/json"})
+                    conn.request("POST", "/api/predict", body=body, headers={"Content-Type": "application/json"})
                     r = conn.getresponse()
                     data = r.read()
                     status = r.status
                 except (OSError, http.client.HTTPException) as e:
-                    conn.close()                          # the next request opens a new connection
+                    conn.close()  # the next request opens a new connection
                     with lock:
                         totals["connection_errors"] += 1
                         if len(unexpected) < 5:
@@ -162,16 +173,26 @@ def drive(port, bodies, expected, bad, n_requests, n_clients, bad_fraction, time
     for t in threads:
         t.join(max(0.0, deadline - time.monotonic()) + 35)
     seconds = time.perf_counter() - start
-    return dict(totals, seconds=seconds, latencies=latencies, bad_statuses=bad_statuses,
-                unexpected=unexpected, alive_threads=sum(t.is_alive() for t in threads))
+    return dict(
+        totals,
+        seconds=seconds,
+        latencies=latencies,
+        bad_statuses=bad_statuses,
+        unexpected=unexpected,
+        alive_threads=sum(t.is_alive() for t in threads),
+    )
 
 
 # -- the server ------------------------------------------------------------------------------------
 def start_server(model, log):
     """Start ``glassnet serve`` and read its address from the line it prints on stderr
     ("glassnet: serving ... at http://127.0.0.1:PORT/"); the rest of its stderr goes to ``log``."""
-    proc = subprocess.Popen([sys.executable, "-m", "glassnet", "serve", str(model), "--host", HOST,
-                             "--port", "0"], stdout=log, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "glassnet", "serve", str(model), "--host", HOST, "--port", "0"],
+        stdout=log,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     line, match = "", None
     deadline = time.monotonic() + 60
     while match is None and time.monotonic() < deadline:
@@ -253,15 +274,18 @@ def percentile(sorted_values, q):
 
 def report(args, model, result, before, after, page, predict, exit_code):
     import glassnet
+
     lat = sorted(result["latencies"])
     ms = {q: 1000 * percentile(lat, q) for q in (50, 90, 99)}
     sent = result["good"] + result["bad"] + result["connection_errors"]
     statuses = ", ".join(f"{s}: {n}" for s, n in sorted(result["bad_statuses"].items())) or "-"
-    rss = (f"{before:.0f} MB before, {after:.0f} MB after" if before is not None and after is not None
-           else "unknown")
+    rss = f"{before:.0f} MB before, {after:.0f} MB after" if before is not None and after is not None else "unknown"
     rows = [
-        ("requests", f"{sent:,} of {args.requests:,} ({result['good']:,} good, {result['bad']:,} deliberately bad)"
-                     + (" -- stopped by --timeout" if result["timed_out"] else "")),
+        (
+            "requests",
+            f"{sent:,} of {args.requests:,} ({result['good']:,} good, {result['bad']:,} deliberately bad)"
+            + (" -- stopped by --timeout" if result["timed_out"] else ""),
+        ),
         ("clients", f"{args.clients} threads, one keep-alive connection each, in a separate process"),
         ("wall time", f"{result['seconds']:.2f} s"),
         ("throughput", f"{sent / result['seconds']:,.0f} requests/s"),
@@ -269,23 +293,32 @@ def report(args, model, result, before, after, page, predict, exit_code):
         ("latency max", f"{1000 * lat[-1]:.1f} ms" if lat else "-"),
         ("errors (good request not 200)", f"{result['errors']:,}"),
         ("wrong digit (not the offline prediction)", f"{result['wrong']:,}"),
-        ("connection errors", f"{result['connection_errors']:,}"
-                              + (f" (the server closed {result['reconnects']} keep-alive connections after "
-                                 f"answering)" if result["reconnects"] else "")),
-        ("expected 4xx (bad bodies)", f"{result['expected_4xx']:,} of {result['bad']:,} (by status: {statuses})"
-                                      + (f"; {result['bad_unexpected']} with another status"
-                                         if result["bad_unexpected"] else "")),
+        (
+            "connection errors",
+            f"{result['connection_errors']:,}"
+            + (
+                f" (the server closed {result['reconnects']} keep-alive connections after answering)"
+                if result["reconnects"]
+                else ""
+            ),
+        ),
+        (
+            "expected 4xx (bad bodies)",
+            f"{result['expected_4xx']:,} of {result['bad']:,} (by status: {statuses})"
+            + (f"; {result['bad_unexpected']} with another status" if result["bad_unexpected"] else ""),
+        ),
         ("server memory (RSS)", rss),
-        ("after the run", f"GET / {page[0]}, predict {predict[0]}"
-                          + ("" if predict[1] else " (wrong or no digit)")),
+        ("after the run", f"GET / {page[0]}, predict {predict[0]}" + ("" if predict[1] else " (wrong or no digit)")),
         ("server exit on SIGINT", str(exit_code)),
     ]
-    lines = [f"Load on `glassnet serve` ({model.name}): glassnet {glassnet.__version__}, Python "
-             f"{platform.python_version()}, {os.cpu_count()} CPUs, {platform.machine()}, waitress with "
-             f"4 threads on {HOST}.",
-             "",
-             "| measure | value |",
-             "|---|---|"]
+    lines = [
+        f"Load on `glassnet serve` ({model.name}): glassnet {glassnet.__version__}, Python "
+        f"{platform.python_version()}, {os.cpu_count()} CPUs, {platform.machine()}, waitress with "
+        f"4 threads on {HOST}.",
+        "",
+        "| measure | value |",
+        "|---|---|",
+    ]
     lines += [f"| {k} | {v} |" for k, v in rows]
     if result["unexpected"]:
         lines += ["", "First problems: " + "; ".join(result["unexpected"])]
@@ -293,13 +326,13 @@ def report(args, model, result, before, after, page, predict, exit_code):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--model", type=Path, help="a saved 784-...-10 model (default: train 784-30-10 for 1 epoch)")
     p.add_argument("--requests", type=int, default=20_000, help="requests in all (default 20,000)")
     p.add_argument("--clients", type=int, default=50, help="concurrent client threads (default 50)")
-    p.add_argument("--bad-fraction", type=float, default=0.01,
-                   help="share of deliberately bad bodies (default 0.01)")
+    p.add_argument("--bad-fraction", type=float, default=0.01, help="share of deliberately bad bodies (default 0.01)")
     p.add_argument("--timeout", type=float, default=600, help="stop sending after this many seconds (default 600)")
     p.add_argument("--data-dir", help="a folder holding the MNIST IDX files (else the usual cache/fetch)")
     p.add_argument("--output", type=Path, help="also write the Markdown table to this file")
@@ -318,12 +351,25 @@ def main(argv=None):
         try:
             time.sleep(0.5)
             before = rss_mb(proc.pid)
-            print(f"# server on http://{HOST}:{port}/ (pid {proc.pid}); {args.requests:,} requests from "
-                  f"{args.clients} clients ...", file=sys.stderr, flush=True)
+            print(
+                f"# server on http://{HOST}:{port}/ (pid {proc.pid}); {args.requests:,} requests from "
+                f"{args.clients} clients ...",
+                file=sys.stderr,
+                flush=True,
+            )
             ctx = multiprocessing.get_context("spawn")
             with concurrent.futures.ProcessPoolExecutor(1, mp_context=ctx) as pool:
-                future = pool.submit(drive, port, bodies, expected, bad_bodies(), args.requests, args.clients,
-                                     args.bad_fraction, args.timeout)
+                future = pool.submit(
+                    drive,
+                    port,
+                    bodies,
+                    expected,
+                    bad_bodies(),
+                    args.requests,
+                    args.clients,
+                    args.bad_fraction,
+                    args.timeout,
+                )
                 result = future.result(timeout=args.timeout + 120)
             after = rss_mb(proc.pid)
             alive = proc.poll() is None
@@ -337,10 +383,17 @@ def main(argv=None):
     print(table)
     if args.output:
         args.output.write_text(table + "\n")
-    good = (result["errors"] == 0 and result["wrong"] == 0 and result["connection_errors"] == 0
-            and result["bad_unexpected"] == 0
-            and not result["timed_out"] and page[0] == 200 and page[1] and predict == (200, True)
-            and exit_code == 0)
+    good = (
+        result["errors"] == 0
+        and result["wrong"] == 0
+        and result["connection_errors"] == 0
+        and result["bad_unexpected"] == 0
+        and not result["timed_out"]
+        and page[0] == 200
+        and page[1]
+        and predict == (200, True)
+        and exit_code == 0
+    )
     if not good and "Traceback" in server_log:
         print("# the server's log holds a traceback:\n" + server_log[-3000:], file=sys.stderr)
     return 0 if good else 1

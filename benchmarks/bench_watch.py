@@ -33,6 +33,7 @@ were measured.
 Run it on an otherwise idle machine: the page's measuring thread and the browser use the
 second core, which other processes may be using.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,8 +47,14 @@ import threading
 import time
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 MODES = ("plain", "watch", "page")
 
 
@@ -104,7 +111,7 @@ def run_once(mode, epochs, browser, timeout):
             if not child.url_seen.wait(60):
                 raise RuntimeError("no '# watching at' line from glassnet train --watch")
             page.goto(child.url)
-            page.wait_for_selector("body:not([data-state='connecting'])")     # the first event has come
+            page.wait_for_selector("body:not([data-state='connecting'])")  # the first event has come
             connected = time.perf_counter()
         total = child.finish(timeout)
         if page is not None:
@@ -128,18 +135,22 @@ def measure(epochs, repeats, modes, timeout):
     browser = None
     if "page" in modes:
         from playwright.sync_api import sync_playwright
+
         browser_cm = sync_playwright()
         browser = browser_cm.__enter__().chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     try:
         for r in range(repeats):
-            for mode in modes:                    # alternate: plain, watch, page, plain, ...
+            for mode in modes:  # alternate: plain, watch, page, plain, ...
                 fit_s, cpu_s, total_s, state = run_once(mode, epochs, browser, timeout)
                 times[mode].append((fit_s, cpu_s, total_s))
                 if state is not None:
                     states.append(state)
-                print(f"run {r + 1}/{repeats} {mode:5s}: training {fit_s:6.2f} s wall, {cpu_s or 0:6.2f} s CPU; "
-                      f"process {total_s:6.2f} s" + (f"; page: {state}" if state else ""), file=sys.stderr,
-                      flush=True)
+                print(
+                    f"run {r + 1}/{repeats} {mode:5s}: training {fit_s:6.2f} s wall, {cpu_s or 0:6.2f} s CPU; "
+                    f"process {total_s:6.2f} s" + (f"; page: {state}" if state else ""),
+                    file=sys.stderr,
+                    flush=True,
+                )
     finally:
         if browser is not None:
             browser.close()
@@ -157,12 +168,16 @@ def report(times, states, epochs, repeats):
     base_best = min(run[0] for run in times["plain"])
     label = {"plain": "without --watch", "watch": "--watch, nobody connected", "page": "--watch, page open"}
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    lines = [f"## glassnet train --watch: the book's run, {epochs} epochs (median of {repeats})", "",
-             f"{platform.machine()}, {os.cpu_count()} cores, load average {load:.2f} at the end; "
-             f"Python {platform.python_version()}.", "",
-             "| run | training s (wall) | ratio | training s (CPU) | ratio | process s (wall) | ratio | "
-             "best training s (wall) | ratio | all runs: training s (wall) |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    lines = [
+        f"## glassnet train --watch: the book's run, {epochs} epochs (median of {repeats})",
+        "",
+        f"{platform.machine()}, {os.cpu_count()} cores, load average {load:.2f} at the end; "
+        f"Python {platform.python_version()}.",
+        "",
+        "| run | training s (wall) | ratio | training s (CPU) | ratio | process s (wall) | ratio | "
+        "best training s (wall) | ratio | all runs: training s (wall) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
     for mode, runs in times.items():
         cells = []
         for k in range(3):
@@ -171,10 +186,13 @@ def report(times, states, epochs, repeats):
         best = min(run[0] for run in runs)
         cells += [f"{best:.2f}", f"{best / base_best:.3f}"]
         lines.append(f"| {label[mode]} | {' | '.join(cells)} | {', '.join(f'{run[0]:.2f}' for run in runs)} |")
-    lines += ["", "training s: from the header line to the summary line (fit, its callbacks and the page's "
-              "threads), wall and CPU (all the process's threads); process s: the whole command, Python's "
-              "start-up and the data loading included; best: the fastest run (the one least disturbed by "
-              "other work). The browser's own CPU is not counted."]
+    lines += [
+        "",
+        "training s: from the header line to the summary line (fit, its callbacks and the page's "
+        "threads), wall and CPU (all the process's threads); process s: the whole command, Python's "
+        "start-up and the data loading included; best: the fastest run (the one least disturbed by "
+        "other work). The browser's own CPU is not counted.",
+    ]
     if states:
         lines.append(f"The page's state at the end of each run: {', '.join(sorted(set(states)))}.")
     return "\n".join(lines) + "\n"
@@ -182,12 +200,14 @@ def report(times, states, epochs, repeats):
 
 def _timed(fn, total):
     """fn, adding the seconds each call takes to total[0]."""
+
     def timed(*args):
         started = time.perf_counter()
         try:
             return fn(*args)
         finally:
             total[0] += time.perf_counter() - started
+
     return timed
 
 
@@ -195,6 +215,7 @@ def _stream_reader(url, stop):
     """Read ``url`` (an event stream) until it ends or ``stop`` is set, as a page would."""
     import http.client
     from urllib.parse import urlsplit
+
     parts = urlsplit(url)
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
     connection.request("GET", "/events")
@@ -222,8 +243,15 @@ def account_once(mnist, epochs, with_reader):
             time.sleep(0.01)
     watch.attach(net, test=(mnist.test.X, mnist.test.y), sample=(mnist.training.X[:500], mnist.training.y[:500]))
     started = time.perf_counter()
-    fit(net, mnist.training, TrainingConfig(epochs=epochs, mini_batch_size=10, eta=3.0), test=mnist.test,
-        callbacks=[_timed(watch.callback, hooks)], on_batch=_timed(watch.on_batch, hooks), stop=watch.stop_event)
+    fit(
+        net,
+        mnist.training,
+        TrainingConfig(epochs=epochs, mini_batch_size=10, eta=3.0),
+        test=mnist.test,
+        callbacks=[_timed(watch.callback, hooks)],
+        on_batch=_timed(watch.on_batch, hooks),
+        stop=watch.stop_event,
+    )
     wall = time.perf_counter() - started
     watch.finish("finished")
     server.close()
@@ -234,19 +262,30 @@ def account_once(mnist, epochs, with_reader):
 
 def accounting(epochs, repeats):
     from glassnet.datasets import load_mnist
+
     mnist = load_mnist()
-    rows = ["", f"### Where the time goes (in-process, {epochs} epochs, median of {repeats})", "",
-            "| run | training s | training thread in the hooks | measuring thread at work | stream's updates "
-            "| epochs measured |", "|---|---:|---:|---:|---:|---:|"]
+    rows = [
+        "",
+        f"### Where the time goes (in-process, {epochs} epochs, median of {repeats})",
+        "",
+        "| run | training s | training thread in the hooks | measuring thread at work | stream's updates "
+        "| epochs measured |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for label, with_reader in (("nobody connected", False), ("a client reading /events", True)):
         runs = [account_once(mnist, epochs, with_reader) for _ in range(repeats)]
         med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-        rows.append(f"| {label} | {med['wall']:.2f} | {1000 * med['hooks']:.1f} ms ({med['hooks'] / med['wall']:.2%}) "
-                    f"| {1000 * med['measuring']:.0f} ms ({med['measuring'] / med['wall']:.1%}) "
-                    f"| {1000 * med['updates']:.1f} ms | {med['measured']:.0f} of {epochs} |")
-    rows += ["", "The hooks run on the training thread (their share is what nobody-connected costs the "
-             "training at most, with the measuring thread on another core); the measuring thread and the "
-             "stream run beside it and take cores from it only when none is free."]
+        rows.append(
+            f"| {label} | {med['wall']:.2f} | {1000 * med['hooks']:.1f} ms ({med['hooks'] / med['wall']:.2%}) "
+            f"| {1000 * med['measuring']:.0f} ms ({med['measuring'] / med['wall']:.1%}) "
+            f"| {1000 * med['updates']:.1f} ms | {med['measured']:.0f} of {epochs} |"
+        )
+    rows += [
+        "",
+        "The hooks run on the training thread (their share is what nobody-connected costs the "
+        "training at most, with the measuring thread on another core); the measuring thread and the "
+        "stream run beside it and take cores from it only when none is free.",
+    ]
     return "\n".join(rows) + "\n"
 
 

@@ -9,6 +9,7 @@ organisation of the arithmetic differs, which is exactly what the benchmark meas
 
 Written for this project; it only mirrors the book's structure, not its text.
 """
+
 from __future__ import annotations
 
 import time
@@ -58,8 +59,7 @@ class BookNetwork:
         self.rng = np.random.default_rng(seed)
         # N(0, 1) biases and weights, as in chapter 1; the input layer has no biases
         self.biases = [self.rng.standard_normal((n, 1)) for n in self.sizes[1:]]
-        self.weights = [self.rng.standard_normal((n_out, n_in))
-                        for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:])]
+        self.weights = [self.rng.standard_normal((n_out, n_in)) for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:])]
 
     def feedforward(self, a):
         """Output column for one input column a (n_in, 1)."""
@@ -82,7 +82,7 @@ class BookNetwork:
         order = self.rng.permutation(len(training_data))
         shuffled = [training_data[i] for i in order]
         for k in range(0, len(shuffled), mini_batch_size):
-            self.update_mini_batch(shuffled[k:k + mini_batch_size], eta)
+            self.update_mini_batch(shuffled[k : k + mini_batch_size], eta)
         return time.perf_counter() - start
 
     def update_mini_batch(self, mini_batch, eta):

@@ -11,6 +11,7 @@ stops at 2.249965 -- within the precision of the exact 2.25, approached from bel
 
 Run:  python examples/gradient_descent.py
 """
+
 from __future__ import annotations
 
 import math
@@ -40,7 +41,7 @@ def descend(df, x0, step, precision, max_steps=1_000_000):
         try:
             moved = step * df(x)
             x -= moved
-        except OverflowError:           # Python floats raise where NumPy would give inf
+        except OverflowError:  # Python floats raise where NumPy would give inf
             x = math.inf
         if not math.isfinite(x):
             raise RuntimeError(f"descent diverged (step {step} is too large here)")
@@ -51,7 +52,7 @@ def descend(df, x0, step, precision, max_steps=1_000_000):
 
 def main():
     x_min = descend(df, x0=6.0, step=0.01, precision=1e-5)
-    print("The local minimum occurs at %f" % x_min)
+    print(f"The local minimum occurs at {x_min:f}")
 
 
 if __name__ == "__main__":

@@ -1,12 +1,19 @@
 """What the browser tests share: Debian's Chromium, its flags, and the checks that skip (or, in
 CI, fail) a browser test module whose browser, Playwright or web extra is missing."""
+
 import os
 
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 
 
 def require(ok, reason):

@@ -32,6 +32,7 @@ models in ``data_sha256``) declare the synthetic files' own hashes.  Other modul
 declaration and find no MNIST to read: one that loads it without the fixture fails at once,
 naming the file.
 """
+
 import contextlib
 
 import pytest
@@ -56,9 +57,10 @@ def declared(files):
     SHA-256)) instead of ``MNIST_FILES``, for the length of the ``with``."""
     from glassnet.datasets import fetch
     from glassnet.datasets import mnist as mnist_module
+
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(fetch, "MNIST_FILES", files)           # what fetch_mnist verifies against
-        patch.setattr(mnist_module, "MNIST_FILES", files)    # what load_mnist reports
+        patch.setattr(fetch, "MNIST_FILES", files)  # what fetch_mnist verifies against
+        patch.setattr(mnist_module, "MNIST_FILES", files)  # what load_mnist reports
         yield
 
 
@@ -71,6 +73,7 @@ def mnist_files(request, tmp_path_factory):
     sources shut for the run (see the module docstring).
     """
     from glassnet.datasets import MNIST_FILES
+
     if real_mnist_run(request.config):
         yield MNIST_FILES
         return
@@ -90,8 +93,8 @@ def glassnet_reads_this_runs_mnist(request, mnist_files):
     """In a synthetic run, glassnet's loader reads the synthetic MNIST for the length of a module
     that uses the ``mnist`` fixture (an autouse module fixture: set up before the module's own)."""
     from glassnet.datasets import MNIST_FILES
-    uses_mnist = any("mnist" in item.fixturenames for item in request.session.items
-                     if item.module is request.module)
+
+    uses_mnist = any("mnist" in item.fixturenames for item in request.session.items if item.module is request.module)
     if mnist_files is MNIST_FILES or not uses_mnist:
         yield
         return
@@ -107,6 +110,7 @@ def mnist(mnist_files):
     Fails loudly (never skips) when no source answers.
     """
     from glassnet.datasets import FetchError, load_mnist
+
     try:
         with declared(mnist_files):
             data = load_mnist()
@@ -114,8 +118,10 @@ def mnist(mnist_files):
         pytest.fail(f"could not fetch MNIST: {e}")
     want = {filename: digest for filename, digest in mnist_files.values()}
     if data.sha256 != want:
-        pytest.fail(f"load_mnist() read other files than this run's MNIST ({want}): has MNIST_FILES "
-                    "left glassnet.datasets.fetch or glassnet.datasets.mnist? tests/conftest.py declares it there")
+        pytest.fail(
+            f"load_mnist() read other files than this run's MNIST ({want}): has MNIST_FILES "
+            "left glassnet.datasets.fetch or glassnet.datasets.mnist? tests/conftest.py declares it there"
+        )
     return data
 
 

@@ -4,6 +4,7 @@ Shared by test_safeload, test_preprocess and test_corpus.  Zips are written by h
 (``zip_bytes``) so that a member's declared size, CRC and method, and the end
 record's entry count and directory size, can each say anything.
 """
+
 from __future__ import annotations
 
 import struct
@@ -57,9 +58,14 @@ def member(name, payload, *, method=8, size=None, crc=None, raw=None, flags=0):
     (the bytes actually in the file) and ``flags`` override what would be honest."""
     if raw is None:
         raw = deflate(payload) if method == 8 else payload
-    return dict(name=name.encode(), raw=raw, method=method, flags=flags,
-                size=len(payload) if size is None else size,
-                crc=zlib.crc32(payload) if crc is None else crc)
+    return dict(
+        name=name.encode(),
+        raw=raw,
+        method=method,
+        flags=flags,
+        size=len(payload) if size is None else size,
+        crc=zlib.crc32(payload) if crc is None else crc,
+    )
 
 
 def array_member(name, a, **kw):
@@ -72,10 +78,47 @@ def zip_bytes(*members, entries=None, directory_size=None):
     body, central = b"", b""
     for m in members:
         offset = len(body)
-        body += struct.pack("<4sHHHHHIIIHH", b"PK\x03\x04", 20, m["flags"], m["method"], 0, 0x21, m["crc"],
-                            len(m["raw"]), m["size"], len(m["name"]), 0) + m["name"] + m["raw"]
-        central += struct.pack("<4sHHHHHHIIIHHHHHII", b"PK\x01\x02", 20, 20, m["flags"], m["method"], 0, 0x21,
-                               m["crc"], len(m["raw"]), m["size"], len(m["name"]), 0, 0, 0, 0, 0, offset) + m["name"]
+        body += (
+            struct.pack(
+                "<4sHHHHHIIIHH",
+                b"PK\x03\x04",
+                20,
+                m["flags"],
+                m["method"],
+                0,
+                0x21,
+                m["crc"],
+                len(m["raw"]),
+                m["size"],
+                len(m["name"]),
+                0,
+            )
+            + m["name"]
+            + m["raw"]
+        )
+        central += (
+            struct.pack(
+                "<4sHHHHHHIIIHHHHHII",
+                b"PK\x01\x02",
+                20,
+                20,
+                m["flags"],
+                m["method"],
+                0,
+                0x21,
+                m["crc"],
+                len(m["raw"]),
+                m["size"],
+                len(m["name"]),
+                0,
+                0,
+                0,
+                0,
+                0,
+                offset,
+            )
+            + m["name"]
+        )
     n = len(members) if entries is None else entries
     size = len(central) if directory_size is None else directory_size
     return body + central + struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, n, n, size, len(body), 0)
@@ -85,8 +128,13 @@ def zip_bytes(*members, entries=None, directory_size=None):
 def png_header(width, height):
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b""))
+
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(b"\0" * 16))
+        + chunk(b"IEND", b"")
+    )
 
 
 def bmp_header(width, height):
@@ -95,8 +143,13 @@ def bmp_header(width, height):
 
 
 def gif_header(width, height):
-    return (b"GIF89a" + struct.pack("<HHBBB", width, height, 0, 0, 0)
-            + b"," + struct.pack("<HHHHB", 0, 0, width, height, 0) + b"\x02\x02\x44\x01\x00;")
+    return (
+        b"GIF89a"
+        + struct.pack("<HHBBB", width, height, 0, 0, 0)
+        + b","
+        + struct.pack("<HHHHB", 0, 0, width, height, 0)
+        + b"\x02\x02\x44\x01\x00;"
+    )
 
 
 def jpeg_header(width, height):
@@ -105,8 +158,17 @@ def jpeg_header(width, height):
 
 
 def tiff_header(width, height):
-    tags = [(256, 4, 1, width), (257, 4, 1, height), (258, 3, 1, 8), (259, 3, 1, 1), (262, 3, 1, 1),
-            (273, 4, 1, 8), (277, 3, 1, 1), (278, 4, 1, height), (279, 4, 1, 16)]
+    tags = [
+        (256, 4, 1, width),
+        (257, 4, 1, height),
+        (258, 3, 1, 8),
+        (259, 3, 1, 1),
+        (262, 3, 1, 1),
+        (273, 4, 1, 8),
+        (277, 3, 1, 1),
+        (278, 4, 1, height),
+        (279, 4, 1, 16),
+    ]
     ifd = struct.pack("<H", len(tags)) + b"".join(struct.pack("<HHII", *t) for t in tags) + bytes(4)
     return b"II*\x00" + struct.pack("<I", 24) + bytes(16) + ifd
 
@@ -115,5 +177,11 @@ def pgm_header(width, height):
     return b"P5\n%d %d\n255\n" % (width, height) + bytes(16)
 
 
-IMAGE_HEADERS = {"png": png_header, "bmp": bmp_header, "gif": gif_header, "jpg": jpeg_header,
-                 "tif": tiff_header, "pgm": pgm_header}
+IMAGE_HEADERS = {
+    "png": png_header,
+    "bmp": bmp_header,
+    "gif": gif_header,
+    "jpg": jpeg_header,
+    "tif": tiff_header,
+    "pgm": pgm_header,
+}

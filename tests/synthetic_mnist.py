@@ -14,6 +14,7 @@ The counts are MNIST's (60,000 training and 10,000 test images), so the book's s
 
 The same ``seed`` writes the same bytes (with the same NumPy).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -72,7 +73,7 @@ def draw_digits(labels, rng):
     # every digit's points padded to n_points by repeating its last (masked out of the box below)
     padded = np.stack([np.concatenate([p, np.repeat(p[-1:], n_points - len(p), axis=0)]) for p, _ in glyphs])
     valid = np.arange(n_points) < np.array([len(p) for p, _ in glyphs])[labels][:, None]
-    points = padded[labels] - 0.5 + rng.normal(0, 0.035, (n, n_points, 2))   # a wobbly hand
+    points = padded[labels] - 0.5 + rng.normal(0, 0.035, (n, n_points, 2))  # a wobbly hand
     slant = rng.uniform(-0.35, 0.25, n)[:, None]
     angle = np.radians(rng.uniform(-12, 12, n))[:, None]
     sx, sy = rng.uniform(0.7, 1.15, n)[:, None], rng.uniform(0.85, 1.1, n)[:, None]
@@ -86,22 +87,22 @@ def draw_digits(labels, rng):
     scale = ((21 - pen) / np.maximum(hi_x - lo_x, hi_y - lo_y))[:, None]
     x = (x - (lo_x + hi_x)[:, None] / 2) * scale + 12.5
     y = (y - (lo_y + hi_y)[:, None] / 2) * scale + 12.5
-    ends = np.stack([x, y], axis=-1).astype(np.float32)                       # (n, n_points, 2)
+    ends = np.stack([x, y], axis=-1).astype(np.float32)  # (n, n_points, 2)
     # ink: how far each pixel centre lies from the pen's path
     gx, gy = (g.reshape(1, -1, 1).astype(np.float32) for g in np.meshgrid(np.arange(26), np.arange(26)))
     pages = np.zeros((n, 26, 26))
     for digit, (_, pairs) in enumerate(glyphs):
         rows = np.flatnonzero(labels == digit)
         for lo in range(0, len(rows), 256):
-            chunk = rows[lo:lo + 256]
-            a, b = ends[chunk][:, pairs[:, 0]], ends[chunk][:, pairs[:, 1]]    # (m, S, 2) each
-            ax, ay = a[:, None, :, 0], a[:, None, :, 1]                        # (m, 1, S)
+            chunk = rows[lo : lo + 256]
+            a, b = ends[chunk][:, pairs[:, 0]], ends[chunk][:, pairs[:, 1]]  # (m, S, 2) each
+            ax, ay = a[:, None, :, 0], a[:, None, :, 1]  # (m, 1, S)
             abx, aby = b[:, None, :, 0] - ax, b[:, None, :, 1] - ay
-            px, py = gx - ax, gy - ay                                          # (m, 676, S)
+            px, py = gx - ax, gy - ay  # (m, 676, S)
             t = np.clip((px * abx + py * aby) / np.maximum(abx * abx + aby * aby, 1e-12), 0, 1)
             px -= t * abx
             py -= t * aby
-            d = np.sqrt((px * px + py * py).min(-1))                            # (m, 676)
+            d = np.sqrt((px * px + py * py).min(-1))  # (m, 676)
             pages[chunk] = np.clip(pen[chunk, None] / 2 + 0.5 - d, 0, 1).reshape(-1, 26, 26)
     return np.stack([mnist_field(page) for page in pages])
 
@@ -120,7 +121,7 @@ def mnist_field(page):
     to 1, and placed in the 28x28 field with its centre of mass at the middle (14, 14), as
     whole pixels; (28, 28) uint8."""
     rows, cols = np.flatnonzero(page.any(axis=1)), np.flatnonzero(page.any(axis=0))
-    ink = page[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    ink = page[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     h, w = ink.shape
     nh, nw = max(1, int(h * 20 / max(h, w) + 0.5)), max(1, int(w * 20 / max(h, w) + 0.5))
     box = _area_resample(nh, h) @ ink @ _area_resample(nw, w).T
@@ -130,7 +131,7 @@ def mnist_field(page):
     top = min(max(int(np.floor(14 - cy + 0.5)), 0), 28 - nh)
     left = min(max(int(np.floor(14 - cx + 0.5)), 0), 28 - nw)
     field = np.zeros((28, 28), np.uint8)
-    field[top:top + nh, left:left + nw] = np.round(255 * box)
+    field[top : top + nh, left : left + nw] = np.round(255 * box)
     return field
 
 
@@ -139,7 +140,7 @@ def synthetic_digits(n, rng, n_drawings=None, mislabelled=0.03):
     at least 100), each the image of several labels; a share ``mislabelled`` of the images
     shows another digit than its label says (so every digit has its errors, as in MNIST)."""
     n_drawings = max(n_drawings or n // 10, 100)
-    drawings = draw_digits(np.arange(n_drawings) % 10, rng)          # drawing k shows digit k % 10
+    drawings = draw_digits(np.arange(n_drawings) % 10, rng)  # drawing k shows digit k % 10
     shown = rng.integers(0, 10, n)
     per_digit = np.bincount(np.arange(n_drawings) % 10, minlength=10)
     images = drawings[shown + 10 * rng.integers(0, per_digit[shown])]
@@ -155,8 +156,12 @@ def write_synthetic_mnist(folder, *, n_train=60_000, n_test=10_000, seed=0):
     rng = np.random.default_rng(seed)
     train_images, train_labels = synthetic_digits(n_train, rng)
     test_images, test_labels = synthetic_digits(n_test, rng)
-    arrays = {"train-images": train_images, "train-labels": train_labels,
-              "test-images": test_images, "test-labels": test_labels}
+    arrays = {
+        "train-images": train_images,
+        "train-labels": train_labels,
+        "test-images": test_images,
+        "test-labels": test_labels,
+    }
     files = {}
     for name, array in arrays.items():
         path = write_idx(folder / FILENAMES[name], array)

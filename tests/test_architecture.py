@@ -1,5 +1,6 @@
 """The house's rules, checked: the layers (import-linter's contracts in pyproject.toml), no import
 cycles, no private names imported across modules, no function too long to read, a NumPy-only core."""
+
 import ast
 import os
 import shutil
@@ -30,12 +31,15 @@ def test_the_layers_hold():
 
 
 @pytest.mark.skipif(LINT is None, reason="import-linter is not installed (the test extra has it)")
-@pytest.mark.parametrize("module, line, contract", [
-    ("core/network.py", "from .. import engines", "The core is the book in NumPy"),
-    ("datasets/mnist.py", "from ..core import network", "The data layer knows no network"),
-    ("web/server.py", "from .. import cli", "The web knows no command line"),
-    ("training/loop.py", "from .. import sklearn", "Layers of the house"),
-])
+@pytest.mark.parametrize(
+    "module, line, contract",
+    [
+        ("core/network.py", "from .. import engines", "The core is the book in NumPy"),
+        ("datasets/mnist.py", "from ..core import network", "The data layer knows no network"),
+        ("web/server.py", "from .. import cli", "The web knows no command line"),
+        ("training/loop.py", "from .. import sklearn", "Layers of the house"),
+    ],
+)
 def test_a_forbidden_import_breaks_a_contract(tmp_path, module, line, contract):
     copy = tmp_path / "src"
     shutil.copytree(PACKAGE, copy / "glassnet", ignore=shutil.ignore_patterns("__pycache__", "*.so"))
@@ -81,8 +85,18 @@ def test_no_function_is_longer_than_a_screen():
 
 def test_the_network_module_imports_numpy_and_the_core_only():
     found = {(module, level) for module, level, _ in imports_of(PACKAGE / "core" / "network.py")}
-    assert found <= {("__future__", 0), ("time", 0), ("numpy", 0), ("dataforms", 1), ("functions", 1), ("model", 1),
-                     ("network_model", 1), ("collections.abc", 0), ("typing", 0), ("numpy.typing", 0)}, found
+    assert found <= {
+        ("__future__", 0),
+        ("time", 0),
+        ("numpy", 0),
+        ("dataforms", 1),
+        ("functions", 1),
+        ("model", 1),
+        ("network_model", 1),
+        ("collections.abc", 0),
+        ("typing", 0),
+        ("numpy.typing", 0),
+    }, found
 
 
 def test_the_network_class_is_short_enough_to_hold():

@@ -1,4 +1,5 @@
 """Chapter 1's baselines: random guessing, average darkness, SVMs; and ``glassnet baselines``."""
+
 import io
 import sys
 
@@ -70,7 +71,7 @@ def test_random_guessing_is_seeded_and_about_ten_percent():
     assert a.tolist() != fit_random(data, seed=2).predict(data.X).tolist()
     assert set(np.unique(a)) == set(range(10))
     result = run_random(data, data, seed=1)
-    assert abs(result["accuracy"] - 0.1) < 0.01          # sd of the mean is 0.002
+    assert abs(result["accuracy"] - 0.1) < 0.01  # sd of the mean is 0.002
     assert result["params"] == {"n_classes": 10, "seed": 1}
 
 
@@ -104,20 +105,46 @@ def test_svm_without_sklearn_is_a_one_line_import_error(no_sklearn):
 
 def test_table_format():
     results = [
-        dict(name="random guessing", correct=1010, total=10000, accuracy=0.101, seconds=0.01,
-             params=dict(n_classes=10, seed=4)),
-        dict(name="SVM, the book's defaults", correct=9435, total=10000, accuracy=0.9435, seconds=612.3,
-             params=dict(kernel="rbf", C=1.0, gamma=1 / 784, train_size=50000, sklearn="1.9.1",
-                         support_vectors=14000)),
-        dict(name="SVM, today's defaults", correct=9792, total=10000, accuracy=0.9792, seconds=300,
-             params=dict(kernel="rbf", C=1.0, gamma="scale", gamma_value=0.01347, train_size=50000,
-                         sklearn="1.9.1", support_vectors=12000)),
+        dict(
+            name="random guessing",
+            correct=1010,
+            total=10000,
+            accuracy=0.101,
+            seconds=0.01,
+            params=dict(n_classes=10, seed=4),
+        ),
+        dict(
+            name="SVM, the book's defaults",
+            correct=9435,
+            total=10000,
+            accuracy=0.9435,
+            seconds=612.3,
+            params=dict(kernel="rbf", C=1.0, gamma=1 / 784, train_size=50000, sklearn="1.9.1", support_vectors=14000),
+        ),
+        dict(
+            name="SVM, today's defaults",
+            correct=9792,
+            total=10000,
+            accuracy=0.9792,
+            seconds=300,
+            params=dict(
+                kernel="rbf",
+                C=1.0,
+                gamma="scale",
+                gamma_value=0.01347,
+                train_size=50000,
+                sklearn="1.9.1",
+                support_vectors=12000,
+            ),
+        ),
     ]
     lines = format_baselines(results, seed=4).splitlines()
     assert lines[0] == "| method | book | ours | correct / 10000 | seconds | notes |"
     assert lines[2].startswith("| random guessing | about 10% | 10.10% | 1010 | 0.0 | ")
-    assert lines[3].startswith("| SVM, the book's defaults | 94.35% | 94.35% | 9435 | 612.3 | "
-                               "SVC(gamma=1/784, C=1), RBF kernel, trained on 50,000 images")
+    assert lines[3].startswith(
+        "| SVM, the book's defaults | 94.35% | 94.35% | 9435 | 612.3 | "
+        "SVC(gamma=1/784, C=1), RBF kernel, trained on 50,000 images"
+    )
     assert "gamma='scale' (= 0.01347)" in lines[4] and lines[4].startswith("| SVM, today's defaults | - |")
     assert "scikit-learn 1.9.1" in lines[-1] and "seed 4" in lines[-1]
     assert "| - |" in format_baselines(results[:1], dataset="fashion").splitlines()[2]
@@ -134,17 +161,17 @@ def test_darkness_on_mnist_is_the_books_2225(mnist):
     averages = {d: X[mnist.training.y == d].sum(axis=1).mean() for d in range(10)}
     darkness = mnist.test.X.astype(np.float64).sum(axis=1)
     guesses = np.array([min(averages, key=lambda d: abs(averages[d] - t)) for t in darkness])
-    assert result["correct"] == int(np.sum(guesses == mnist.test.y)) == 2225   # the book: 2,225
+    assert result["correct"] == int(np.sum(guesses == mnist.test.y)) == 2225  # the book: 2,225
     model = fit_darkness(mnist.training)
     np.testing.assert_allclose(model.averages, [averages[d] for d in range(10)], rtol=1e-12)
     for i in range(0, 10000, 997):
-        assert model.predict(mnist.test.X[i:i + 1])[0] == book_guess(mnist.test.X[i], averages)
+        assert model.predict(mnist.test.X[i : i + 1])[0] == book_guess(mnist.test.X[i], averages)
 
 
 def test_random_guessing_on_mnist(mnist):
     results = [run_random(mnist.training, mnist.test, seed=s) for s in (0, 1, 2)]
     for r in results:
-        assert abs(r["correct"] - 1000) < 150 and r["total"] == 10000      # sd 30
+        assert abs(r["correct"] - 1000) < 150 and r["total"] == 10000  # sd 30
     assert len({r["correct"] for r in results}) > 1
     assert run_random(mnist.training, mnist.test, seed=1)["correct"] == results[1]["correct"]
 
@@ -157,7 +184,7 @@ def test_svms_on_2000_mnist_images(mnist):
     today = run_svm_default(mnist.training, test, train_size=2000)
     assert book["params"]["gamma"] == 1 / 784 and book["params"]["train_size"] == 2000
     assert today["params"]["gamma"] == "scale" and 0.005 < today["params"]["gamma_value"] < 0.05
-    assert 0.80 < book["accuracy"] < today["accuracy"]     # 84.9% and 90.5% on these 1,000 test images
+    assert 0.80 < book["accuracy"] < today["accuracy"]  # 84.9% and 90.5% on these 1,000 test images
 
 
 # ----------------------------------------------------------------------------- the command
@@ -187,12 +214,15 @@ def test_cli_table_with_small_svms(mnist):
     assert all("trained on 200 images" in r for r in rows[2:])
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["baselines", "--svm-train-size", "0"], "--svm-train-size: must be > 0"),
-    (["baselines", "--svm-train-size", "x"], "--svm-train-size: expected an integer"),
-    (["baselines", "--output", "/nonexistent-folder/b.md"], "folder /nonexistent-folder does not exist"),
-    (["baselines", "--dataset", "digits"], "invalid choice: 'digits'"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["baselines", "--svm-train-size", "0"], "--svm-train-size: must be > 0"),
+        (["baselines", "--svm-train-size", "x"], "--svm-train-size: expected an integer"),
+        (["baselines", "--output", "/nonexistent-folder/b.md"], "folder /nonexistent-folder does not exist"),
+        (["baselines", "--dataset", "digits"], "invalid choice: 'digits'"),
+    ],
+)
 def test_cli_errors_are_one_line(argv, message):
     code, out, err = run_cli(argv)
     assert code == 2 and out == "" and message in err and len(err.strip().splitlines()) == 1
@@ -201,8 +231,11 @@ def test_cli_errors_are_one_line(argv, message):
 def test_cli_svm_train_size_beyond_the_training_set(mnist):
     pytest.importorskip("sklearn")
     code, _, err = run_cli(["baselines", "--svm-train-size", "50001"])
-    assert code == 2 and err.strip().splitlines()[-1] == \
-        "glassnet: error: --svm-train-size 50001: there are only 50000 training images"
+    assert (
+        code == 2
+        and err.strip().splitlines()[-1]
+        == "glassnet: error: --svm-train-size 50001: there are only 50000 training images"
+    )
 
 
 def test_cli_without_sklearn(no_sklearn):

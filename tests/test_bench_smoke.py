@@ -1,4 +1,5 @@
 """The training benchmark still runs end to end (a smoke run: its numbers mean nothing here)."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -12,14 +13,34 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_benchmark_quick_run_writes_its_tables(tmp_path):
     out = tmp_path / "bench.md"
-    run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_training.py"), "--quick", "--no-torch",
-                          "--no-sklearn", "--no-memory", "--book-images", "300", "--inference-runs", "1",
-                          "--output", str(out)], capture_output=True, text=True, timeout=600)
+    run = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_training.py"),
+            "--quick",
+            "--no-torch",
+            "--no-sklearn",
+            "--no-memory",
+            "--book-images",
+            "300",
+            "--inference-runs",
+            "1",
+            "--output",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     report = out.read_text()
     assert report == run.stdout
-    for heading in ("## Training: median seconds per epoch", "## Matrix-based vs per-example",
-                    "## Inference: 784-30-10", "## Targets"):
+    for heading in (
+        "## Training: median seconds per epoch",
+        "## Matrix-based vs per-example",
+        "## Inference: 784-30-10",
+        "## Targets",
+    ):
         assert heading in report
     rows = [line for line in report.splitlines() if line.startswith("| 784-30-10, batch 10 |")]
     assert len(rows) == 1 and "glassnet" in rows[0]
@@ -29,9 +50,27 @@ def test_benchmark_quick_run_writes_its_tables(tmp_path):
 
 def test_presets_benchmark_reports_the_final_epoch_against_its_target(tmp_path):
     out = tmp_path / "tta.md"
-    run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_presets.py"), "--preset", "conv-fast",
-                          "--epochs", "1", "--seeds", "4", "--target", "99.9", "--budget", "1000",
-                          "--output", str(out)], capture_output=True, text=True, timeout=600)
+    run = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_presets.py"),
+            "--preset",
+            "conv-fast",
+            "--epochs",
+            "1",
+            "--seeds",
+            "4",
+            "--target",
+            "99.9",
+            "--budget",
+            "1000",
+            "--output",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     report = out.read_text()
     assert report == run.stdout
@@ -43,8 +82,12 @@ def test_presets_benchmark_reports_the_final_epoch_against_its_target(tmp_path):
 
 def test_load_benchmark_reports_alone_and_beside_a_neighbour(tmp_path):
     out = tmp_path / "load.md"
-    run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_load.py"), "--quick", "--output", str(out)],
-                         capture_output=True, text=True, timeout=600)
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_load.py"), "--quick", "--output", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert run.returncode == 0, run.stderr
     rows = [line for line in out.read_text().splitlines() if line.startswith("| book |")]
     assert len(rows) == 1 and rows[0].endswith("x |")
@@ -52,9 +95,24 @@ def test_load_benchmark_reports_alone_and_beside_a_neighbour(tmp_path):
 
 def test_layers_benchmark_reports_the_effective_rate_beside_sgemm(tmp_path):
     out = tmp_path / "layers.md"
-    run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_layers.py"), "--quick", "--networks",
-                          "two-conv", "--batches", "64", "--torch-threads", "", "--output", str(out)],
-                         capture_output=True, text=True, timeout=600)
+    run = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_layers.py"),
+            "--quick",
+            "--networks",
+            "two-conv",
+            "--batches",
+            "64",
+            "--torch-threads",
+            "",
+            "--output",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert run.returncode == 0, run.stderr
     text = out.read_text()
     assert "NumPy sgemm (float32, 1024 x 1024) in this run:" in text and "| two-conv | 9.22 | 64 |" in text

@@ -10,17 +10,17 @@ GLASSNET_SCREENSHOT=PATH also writes a screenshot of the page with the "1" drawn
 convolutional network (chapter 6) reading a drawn "7", its feature maps shown
 (docs/screenshot-serve-conv.png).
 """
+
 import os
 import re
 from pathlib import Path
 
 import pytest
+from browser_support import CHROMIUM, CHROMIUM_ARGS, require_browser  # noqa: E402
 
 from glassnet import Network
 from glassnet.datasets import FetchError, load_mnist
 from glassnet.io import load, save
-
-from browser_support import CHROMIUM, CHROMIUM_ARGS, require_browser  # noqa: E402
 
 require_browser()
 
@@ -42,8 +42,7 @@ def url(tmp_path_factory):
     net.SGD((mnist.training.X, mnist.training.y), 1, 10, 3.0, test_data=(mnist.test.X, mnist.test.y), log=None)
     history = net.history
     assert history[-1]["accuracy"] > 0.85
-    path = save(net, tmp_path_factory.mktemp("model") / "mnist.npz",
-                metadata={"dataset": "mnist", "history": history})
+    path = save(net, tmp_path_factory.mktemp("model") / "mnist.npz", metadata={"dataset": "mnist", "history": history})
     with Server(create_app(*load(path, with_header=True)), port=0) as server:
         yield server.url
 
@@ -62,14 +61,26 @@ def conv_url(tmp_path_factory):
     after one epoch on 20,000 MNIST images (a few seconds), served on a free port."""
     from glassnet.core.layernet import ConvPoolLayer, FullyConnectedLayer, LayerNetwork, SoftmaxLayer
     from glassnet.training import TrainingConfig, fit
+
     mnist = load_mnist()
-    net = LayerNetwork([ConvPoolLayer((8, 1, 5, 5), (1, 28, 28), activation_fn="relu"),
-                        FullyConnectedLayer(8 * 12 * 12, 30, activation_fn="relu"), SoftmaxLayer(30, 10)], seed=0)
-    result = fit(net, (mnist.training.X[:20000], mnist.training.y[:20000]),
-                 TrainingConfig(epochs=1, mini_batch_size=10, eta=0.1), test=(mnist.test.X, mnist.test.y))
+    net = LayerNetwork(
+        [
+            ConvPoolLayer((8, 1, 5, 5), (1, 28, 28), activation_fn="relu"),
+            FullyConnectedLayer(8 * 12 * 12, 30, activation_fn="relu"),
+            SoftmaxLayer(30, 10),
+        ],
+        seed=0,
+    )
+    result = fit(
+        net,
+        (mnist.training.X[:20000], mnist.training.y[:20000]),
+        TrainingConfig(epochs=1, mini_batch_size=10, eta=0.1),
+        test=(mnist.test.X, mnist.test.y),
+    )
     assert result.history[-1]["accuracy"] > 0.9
-    path = save(net, tmp_path_factory.mktemp("conv") / "conv.npz",
-                metadata={"dataset": "mnist", "history": result.history})
+    path = save(
+        net, tmp_path_factory.mktemp("conv") / "conv.npz", metadata={"dataset": "mnist", "history": result.history}
+    )
     with Server(create_app(*load(path, with_header=True)), port=0) as server:
         yield server.url
 
@@ -80,7 +91,7 @@ def open_page(browser, url, model_text):
     page.on("pageerror", lambda e: page.problems.append(str(e)))
     page.on("console", lambda m: m.type == "error" and page.problems.append(m.text))
     page.goto(url)
-    expect(page.locator("#model")).to_contain_text(model_text)       # /api/model answered
+    expect(page.locator("#model")).to_contain_text(model_text)  # /api/model answered
     return page
 
 
@@ -89,7 +100,7 @@ def page(browser, url):
     page = open_page(browser, url, "784")
     try:
         yield page
-        assert page.problems == []              # no script error, no CSP violation, no 404
+        assert page.problems == []  # no script error, no CSP violation, no 404
     finally:
         page.close()
 
@@ -129,9 +140,9 @@ def assert_blank(page):
 def test_draw_a_one_then_clear_then_random_noise(page):
     assert_blank(page)
     expect(page.locator("#hidden .cell")).to_have_count(30)
-    expect(page.locator("#maps-figure")).to_be_hidden()             # the book's network has no feature maps
+    expect(page.locator("#maps-figure")).to_be_hidden()  # the book's network has no feature maps
 
-    draw(page, (142, 40), (140, 240))                         # a vertical stroke: a "1"
+    draw(page, (142, 40), (140, 240))  # a vertical stroke: a "1"
     expect(page.locator("#prediction")).to_have_text("1")
     expect(page.locator('.bar[data-digit="1"]')).to_have_class(re.compile(r"\btop\b"))
     expect(page.locator(".bar.top")).to_have_count(1)
@@ -158,7 +169,7 @@ def test_draw_a_one_then_clear_then_random_noise(page):
     expect(caption).to_contain_text(f"\u201c{digit}\u201d")
     expect(page.locator(f'.bar[data-digit="{digit}"]')).to_have_class(re.compile(r"\btop\b"))
 
-    draw(page, (142, 40), (140, 240))                         # drawing again wipes the noise
+    draw(page, (142, 40), (140, 240))  # drawing again wipes the noise
     expect(page.locator("#noise-caption")).to_be_hidden()
     expect(page.locator("#pad")).not_to_have_class("noise")
     expect(page.locator("#prediction")).to_have_text("1")
@@ -166,7 +177,8 @@ def test_draw_a_one_then_clear_then_random_noise(page):
 
 def saliency_colours(page):
     """(red, blue): how many of the map's 28x28 pixels are drawn in each colour."""
-    return tuple(page.evaluate("""() => {
+    return tuple(
+        page.evaluate("""() => {
         const d = document.getElementById('saliency').getContext('2d').getImageData(0, 0, 28, 28).data;
         let red = 0, blue = 0;
         for (let i = 0; i < d.length; i += 4) {
@@ -174,33 +186,36 @@ def saliency_colours(page):
             else if (d[i + 2] > d[i] + 8) blue++;
         }
         return [red, blue];
-    }"""))
+    }""")
+    )
 
 
 def test_why_this_digit_colours_the_ink_of_the_drawing(page):
-    draw(page, (60, 60), (220, 60), (120, 250))                  # a "7"
+    draw(page, (60, 60), (220, 60), (120, 250))  # a "7"
     answer = page.locator("#prediction").text_content()
     expect(page.locator("#saliency")).to_have_attribute("data-digit", answer)
     expect(page.locator("#why-caption")).to_contain_text(f"Why \u201c{answer}\u201d?")
     expect(page.locator(f'.bar[data-digit="{answer}"]')).to_have_class(re.compile(r"\bexplained\b"))
     red, blue = saliency_colours(page)
-    assert red > 20                                             # the ink that speaks for the answer
-    ink = page.evaluate("() => Array.from(document.getElementById('input').getContext('2d')"
-                        ".getImageData(0, 0, 28, 28).data.filter((_, i) => i % 4 === 0))")
-    assert red + blue <= sum(v < 255 for v in ink)             # only inked pixels are coloured
+    assert red > 20  # the ink that speaks for the answer
+    ink = page.evaluate(
+        "() => Array.from(document.getElementById('input').getContext('2d')"
+        ".getImageData(0, 0, 28, 28).data.filter((_, i) => i % 4 === 0))"
+    )
+    assert red + blue <= sum(v < 255 for v in ink)  # only inked pixels are coloured
     shot = os.environ.get("GLASSNET_SCREENSHOT_WHY")
     if shot:
         Path(shot).parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=shot, full_page=True)
 
-    other = "3" if answer != "3" else "5"                       # why not another digit?
+    other = "3" if answer != "3" else "5"  # why not another digit?
     page.click(f'.bar[data-digit="{other}"]')
     settled(page)
     expect(page.locator("#saliency")).to_have_attribute("data-digit", other)
     expect(page.locator("#why-caption")).to_contain_text(f"Why not \u201c{other}\u201d?")
-    expect(page.locator("#prediction")).to_have_text(answer)    # the answer itself is unchanged
-    assert saliency_colours(page)[1] > 0                        # some ink speaks against it
-    page.click(f'.bar[data-digit="{other}"]')                   # a second click: back to the answer
+    expect(page.locator("#prediction")).to_have_text(answer)  # the answer itself is unchanged
+    assert saliency_colours(page)[1] > 0  # some ink speaks against it
+    page.click(f'.bar[data-digit="{other}"]')  # a second click: back to the answer
     settled(page)
     expect(page.locator("#saliency")).to_have_attribute("data-digit", answer)
 
@@ -210,9 +225,18 @@ def test_touch_strokes_draw_too(page):
     pad = page.locator("#pad")
 
     def touch(kind, x, y):
-        pad.dispatch_event(kind, {"pointerId": 11, "pointerType": "touch", "isPrimary": True,
-                                  "clientX": box["x"] + x, "clientY": box["y"] + y, "bubbles": True,
-                                  "buttons": 0 if kind == "pointerup" else 1})
+        pad.dispatch_event(
+            kind,
+            {
+                "pointerId": 11,
+                "pointerType": "touch",
+                "isPrimary": True,
+                "clientX": box["x"] + x,
+                "clientY": box["y"] + y,
+                "bubbles": True,
+                "buttons": 0 if kind == "pointerup" else 1,
+            },
+        )
 
     touch("pointerdown", 140, 40)
     for y in range(50, 250, 10):
@@ -222,32 +246,39 @@ def test_touch_strokes_draw_too(page):
     expect(page.locator("#prediction")).to_have_text("1")
 
 
-@pytest.mark.parametrize("strokes", [
-    [[(60, 60), (220, 60), (120, 250)]],                       # a "7": shrunk into 20x20
-    [[(150, 60), (90, 160), (150, 200), (170, 150), (95, 155)]],
-    [[(20, 20), (40, 34)], [(30, 20), (26, 40)]],               # a tiny mark in a corner: enlarged
-])
+@pytest.mark.parametrize(
+    "strokes",
+    [
+        [[(60, 60), (220, 60), (120, 250)]],  # a "7": shrunk into 20x20
+        [[(150, 60), (90, 160), (150, 200), (170, 150), (95, 155)]],
+        [[(20, 20), (40, 34)], [(30, 20), (26, 40)]],  # a tiny mark in a corner: enlarged
+    ],
+)
 def test_the_page_prepares_a_drawing_like_preprocess_to_mnist(page, strokes):
     """The page's JavaScript follows glassnet.datasets.preprocess.to_mnist: same 784 inputs."""
     import json
 
     import numpy as np
+
     to_mnist = pytest.importorskip("glassnet.datasets.preprocess").to_mnist
     sent = []
     page.on("request", lambda r: r.url.endswith("/api/predict") and sent.append(r.post_data))
     for points in strokes:
         draw(page, *points, steps=6)
-    alpha = page.evaluate("() => Array.from(document.getElementById('pad').getContext('2d')"
-                          ".getImageData(0, 0, 280, 280).data.filter((_, i) => i % 4 === 3))")
+    alpha = page.evaluate(
+        "() => Array.from(document.getElementById('pad').getContext('2d')"
+        ".getImageData(0, 0, 280, 280).data.filter((_, i) => i % 4 === 3))"
+    )
     ink = np.array(alpha, dtype=np.float64).reshape(280, 280) / 255
     pixels = np.array(json.loads(sent[-1])["pixels"])
-    assert pixels.max() == 1 and np.abs(pixels - to_mnist(ink)).max() < 1e-3   # the page rounds to 1e-4
+    assert pixels.max() == 1 and np.abs(pixels - to_mnist(ink)).max() < 1e-3  # the page rounds to 1e-4
 
 
 def map_pixels(page):
     """(inked, blank): the feature-map canvas's pixels drawn grey (not the gaps between the
     tiles, grey 214) and white ones."""
-    return tuple(page.evaluate("""() => {
+    return tuple(
+        page.evaluate("""() => {
         const c = document.querySelector('#maps canvas');
         const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
         let inked = 0, blank = 0;
@@ -257,7 +288,8 @@ def map_pixels(page):
             else if (d[i] < 250 && d[i] !== 214 && d[i] === d[i + 1] && d[i] === d[i + 2]) inked++;
         }
         return [inked, blank];
-    }"""))
+    }""")
+    )
 
 
 def test_a_convolutional_network_shows_its_feature_maps(conv_page):
@@ -269,15 +301,15 @@ def test_a_convolutional_network_shows_its_feature_maps(conv_page):
     expect(page.locator("#hidden .cell")).to_have_count(30)
     expect(page.locator("#hidden .layer-name")).to_have_text("fc 30: 30 neurons")
     canvas = page.locator("#maps canvas")
-    assert (canvas.get_attribute("width"), canvas.get_attribute("height")) == ("40", "40")   # 3x3 tiles of 12x12
+    assert (canvas.get_attribute("width"), canvas.get_attribute("height")) == ("40", "40")  # 3x3 tiles of 12x12
 
-    draw(page, (60, 60), (220, 60), (120, 250))                       # a "7"
+    draw(page, (60, 60), (220, 60), (120, 250))  # a "7"
     expect(page.locator("#prediction")).to_have_text("7")
     expect(canvas).to_have_attribute("data-drawn", "true")
     inked, blank = map_pixels(page)
-    assert inked > 100 and blank > 100                 # some units fire where the filters find their pattern
+    assert inked > 100 and blank > 100  # some units fire where the filters find their pattern
     assert page.locator("#hidden .cell[style*='background']").count() == 30
-    red, _ = saliency_colours(page)                      # why this digit, through the conv layer
+    red, _ = saliency_colours(page)  # why this digit, through the conv layer
     assert red > 20
     expect(page.locator("#saliency")).to_have_attribute("data-digit", "7")
     shot = os.environ.get("GLASSNET_SCREENSHOT_CONV")

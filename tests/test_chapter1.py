@@ -1,5 +1,6 @@
 """Chapter 1's table (book.chapter1): its rows, its runs and its Markdown, which
 ``glassnet reproduce`` prints as it is."""
+
 import io
 
 import numpy as np
@@ -23,18 +24,26 @@ EXPECTED = (
     "test 98.07% there) | 98.06 ± 0.05 | 0: 98.01, 1: 98.12 | 305 |\n"
     "\n"
     "Seeds 0,1; accuracy on the 10,000 MNIST test images (on the 40% test part for the digits; on the 10,000 "
-    "validation images where the row says so).")
+    "validation images where the row says so)."
+)
 
 
 def test_the_table_is_formatted_as_before():
-    first, digits, chapter3 = (Row(**{k: v for k, v in CHAPTER_1[i].__dict__.items() if k != "results"})
-                               for i in (0, 5, 6))
-    first.results = [dict(seed=0, best=95.31, final=95.02, test=95.31, seconds=61.2),
-                     dict(seed=1, best=95.47, final=95.3, test=95.47, seconds=58.9)]
-    digits.results = [dict(seed=0, best=97.0, final=96.52, test=96.52, seconds=2.4),
-                      dict(seed=1, best=96.9, final=96.8, test=96.8, seconds=2.6)]
-    chapter3.results = [dict(seed=0, best=98.01, final=97.9, test=97.95, seconds=300.0),
-                        dict(seed=1, best=98.12, final=98.0, test=98.07, seconds=310.0)]
+    first, digits, chapter3 = (
+        Row(**{k: v for k, v in CHAPTER_1[i].__dict__.items() if k != "results"}) for i in (0, 5, 6)
+    )
+    first.results = [
+        dict(seed=0, best=95.31, final=95.02, test=95.31, seconds=61.2),
+        dict(seed=1, best=95.47, final=95.3, test=95.47, seconds=58.9),
+    ]
+    digits.results = [
+        dict(seed=0, best=97.0, final=96.52, test=96.52, seconds=2.4),
+        dict(seed=1, best=96.9, final=96.8, test=96.8, seconds=2.6),
+    ]
+    chapter3.results = [
+        dict(seed=0, best=98.01, final=97.9, test=97.95, seconds=300.0),
+        dict(seed=1, best=98.12, final=98.0, test=98.07, seconds=310.0),
+    ]
     assert format_markdown([first, digits, chapter3], [0, 1]) == EXPECTED
 
 
@@ -51,12 +60,16 @@ def test_a_row_trains_the_books_network_once_per_seed():
     digits = next(row for row in CHAPTER_1 if row.dataset == "digits")
     seen = []
     done = reproduce_chapter1([digits], seeds=(1, 2), epochs=4, on_result=lambda row, r: seen.append(r["seed"]))
-    assert seen == [1, 2] and not digits.results                     # the table itself is left untouched
+    assert seen == [1, 2] and not digits.results  # the table itself is left untouched
     for result in done[0].results:
         training, _, test, _ = load_dataset("digits", seed=result["seed"])
         net = Network([64, 30, 10], seed=result["seed"])
-        history = fit(net, training, TrainingConfig(epochs=4, mini_batch_size=len(training.X), eta=0.25,
-                                                    keep_best=False), test=test).history
+        history = fit(
+            net,
+            training,
+            TrainingConfig(epochs=4, mini_batch_size=len(training.X), eta=0.25, keep_best=False),
+            test=test,
+        ).history
         accuracy = [100 * h["accuracy"] for h in history]
         assert result["final"] == accuracy[-1] and result["best"] == max(accuracy) and result["epochs"] == 4
         assert np.isclose(result["test"], accuracy[int(np.argmax(accuracy))])

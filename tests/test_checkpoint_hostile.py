@@ -6,6 +6,7 @@ network) by ``glassnet train --checkpoint`` on the digits; each case rewrites on
 array of a copy and runs ``glassnet train ... --checkpoint COPY --resume`` with the same
 options, as a user resuming would.
 """
+
 import json
 import shutil
 
@@ -16,15 +17,42 @@ from glassnet.cli import main
 from glassnet.io import read_npz, write_npz
 
 RUNS = {
-    "book": ["train", "--dataset", "digits", "--sizes", "64-12-10", "--epochs", "3", "--eta", "0.5",
-             "--momentum", "0.5", "--seed", "4"],
-    "layers": ["train", "--dataset", "digits", "--layers", "conv4x3,pool2,fc12", "--activation", "relu",
-               "--epochs", "3", "--eta", "0.05", "--seed", "5"],
+    "book": [
+        "train",
+        "--dataset",
+        "digits",
+        "--sizes",
+        "64-12-10",
+        "--epochs",
+        "3",
+        "--eta",
+        "0.5",
+        "--momentum",
+        "0.5",
+        "--seed",
+        "4",
+    ],
+    "layers": [
+        "train",
+        "--dataset",
+        "digits",
+        "--layers",
+        "conv4x3,pool2,fc12",
+        "--activation",
+        "relu",
+        "--epochs",
+        "3",
+        "--eta",
+        "0.05",
+        "--seed",
+        "5",
+    ],
 }
 
 
 def run(argv):
     import io
+
     out, err = io.StringIO(), io.StringIO()
     code = main(argv, out=out, err=err)
     return code, out.getvalue(), err.getvalue()
@@ -51,30 +79,35 @@ def _header(h, a):
 def _set(key, value):
     def change(h, a):
         h[key] = value
+
     return change
 
 
 def _set_state(key, value):
     def change(h, a):
         h["state"][key] = value
+
     return change
 
 
 def _set_rng(value):
     def change(h, a):
         h["rng_state"] = value
+
     return change
 
 
 def _array(name, make):
     def change(h, a):
         a[name] = make(a.get(name, a["w0"]))
+
     return change
 
 
 def _drop(name):
     def change(h, a):
         a.pop(name, None)
+
     return change
 
 
@@ -107,8 +140,11 @@ CASES = [
     ("garbage random state", _set_rng("garbage"), "random state"),
     ("another generator's state", _set_rng(MT_STATE), "not a PCG64 state"),
     ("random state missing its inner state", _set_rng({"bit_generator": "PCG64"}), "random state is unusable"),
-    ("random state of strings", _set_rng({"bit_generator": "PCG64", "state": {"state": "x", "inc": "y"},
-                                          "has_uint32": 0, "uinteger": 0}), "random state is unusable"),
+    (
+        "random state of strings",
+        _set_rng({"bit_generator": "PCG64", "state": {"state": "x", "inc": "y"}, "has_uint32": 0, "uinteger": 0}),
+        "random state is unusable",
+    ),
     ("random state a list", _set_rng([1, 2, 3]), "random state"),
     # the arrays
     ("complex parameters", _array("w0", lambda w: w.astype(np.complex64)), "finite real floats"),
@@ -117,24 +153,33 @@ CASES = [
     ("one best array of several", _array("best0", lambda w: w.copy()), "arrays of its best parameters"),
 ]
 
-BOOK_ONLY = [      # momentum keeps one velocity per parameter
+BOOK_ONLY = [  # momentum keeps one velocity per parameter
     ("complex velocities", _array("opt0", lambda v: v.astype(np.complex128)), "finite real floats"),
     ("integer velocities", _array("opt1", lambda v: v.astype(np.int64)), "finite real floats"),
     ("a missing velocity", _drop("opt2"), "arrays of its optimizer state"),
     ("NaN velocities", _array("opt0", lambda v: np.full_like(v, np.nan)), "optimizer state"),
-    ("infinite best parameters", lambda h, a: a.update({f"best{i}": np.full_like(a[k], np.inf) for i, k in
-                                                        enumerate(["w0", "b0", "w1", "b1"])}), "best parameters"),
+    (
+        "infinite best parameters",
+        lambda h, a: a.update({f"best{i}": np.full_like(a[k], np.inf) for i, k in enumerate(["w0", "b0", "w1", "b1"])}),
+        "best parameters",
+    ),
 ]
 
-LAYERS_ONLY = [    # plain SGD keeps no state
-    ("velocities for plain SGD", lambda h, a: a.update({f"opt{i}": np.zeros_like(a[k]) for i, k in
-                                                        enumerate(["w0", "b0", "w1", "b1", "w2", "b2"])}),
-     "keeps none"),
+LAYERS_ONLY = [  # plain SGD keeps no state
+    (
+        "velocities for plain SGD",
+        lambda h, a: a.update(
+            {f"opt{i}": np.zeros_like(a[k]) for i, k in enumerate(["w0", "b0", "w1", "b1", "w2", "b2"])}
+        ),
+        "keeps none",
+    )
 ]
 
-PARAMS = ([pytest.param(kind, *case, id=f"{kind}-{case[0]}") for kind in RUNS for case in CASES]
-          + [pytest.param("book", *case, id=f"book-{case[0]}") for case in BOOK_ONLY]
-          + [pytest.param("layers", *case, id=f"layers-{case[0]}") for case in LAYERS_ONLY])
+PARAMS = (
+    [pytest.param(kind, *case, id=f"{kind}-{case[0]}") for kind in RUNS for case in CASES]
+    + [pytest.param("book", *case, id=f"book-{case[0]}") for case in BOOK_ONLY]
+    + [pytest.param("layers", *case, id=f"layers-{case[0]}") for case in LAYERS_ONLY]
+)
 
 
 @pytest.mark.parametrize("kind, name, change, words", PARAMS)

@@ -1,4 +1,5 @@
 """scikit-learn's 8x8 digits, split 60/40 and standardized on the training part."""
+
 import sys
 
 import numpy as np

@@ -1,5 +1,6 @@
 """Engines: the compiled kernel against the readable NumPy code (the same weights and outputs, to float
 rounding), and the choice of engine, made once per run and recorded."""
+
 import os
 import subprocess
 import sys
@@ -29,8 +30,9 @@ def data(n=203, d=12, k=4, seed=0, zeros=0.0):
 
 @pytest.mark.parametrize("sizes", [[12, 4], [12, 8, 4], [12, 9, 7, 4], [40, 33, 17, 4]])
 @pytest.mark.parametrize("cost", ["quadratic", "cross-entropy"])
-@pytest.mark.parametrize("mini_batch_size, lmbda, zeros", [(1, 0.0, 0.0), (7, 0.0, 0.8), (10, 5.0, 0.5),
-                                                            (32, 0.0, 0.8), (100, 1.0, 0.3)])
+@pytest.mark.parametrize(
+    "mini_batch_size, lmbda, zeros", [(1, 0.0, 0.0), (7, 0.0, 0.8), (10, 5.0, 0.5), (32, 0.0, 0.8), (100, 1.0, 0.3)]
+)
 def test_compiled_epochs_equal_the_numpy_step(sizes, cost, mini_batch_size, lmbda, zeros):
     X, y = data(d=sizes[0], k=sizes[-1], zeros=zeros)
     fast = glassnet.Network(sizes, seed=3, dtype=np.float64, cost=cost)
@@ -43,7 +45,7 @@ def test_compiled_epochs_equal_the_numpy_step(sizes, cost, mini_batch_size, lmbd
     assert {h["engine"] for h in rf.history} == {"kernel"}
     hf, hr = rf.history, rr.history
     for p, q in zip(fast.weights + fast.biases, ref.weights + ref.biases):
-        np.testing.assert_allclose(p, q, rtol=1e-10, atol=1e-12)   # (rounding differs without FMA)
+        np.testing.assert_allclose(p, q, rtol=1e-10, atol=1e-12)  # (rounding differs without FMA)
     assert [h["correct"] for h in hf] == [h["correct"] for h in hr]
     assert not np.allclose(fast.weights[0], glassnet.Network(sizes, seed=3, dtype=np.float64).weights[0])
 
@@ -52,7 +54,7 @@ def test_compiled_epochs_equal_the_numpy_step(sizes, cost, mini_batch_size, lmbd
 def test_sparse_rows_and_reading_x_give_identical_steps(dtype):
     X, y = data(n=300, d=50, zeros=0.8)
     X = X.astype(dtype)
-    X[5] = 0.0                                    # a blank input
+    X[5] = 0.0  # a blank input
     Y = glassnet.one_hot(y, 4, dtype)
     rows = kernels.SparseRows(X)
     a = glassnet.Network([50, 20, 4], seed=2, dtype=dtype)
@@ -66,7 +68,7 @@ def test_sparse_rows_and_reading_x_give_identical_steps(dtype):
 
 def test_sparse_rows_hold_exactly_the_nonzeros():
     X, _ = data(n=50, d=37, zeros=0.7)
-    X[3, 4] = np.nan                              # NaN is not zero: it must reach the network
+    X[3, 4] = np.nan  # NaN is not zero: it must reach the network
     X[7, :] = 0.0
     rows = kernels.SparseRows(X)
     r, c = np.nonzero(X != 0)
@@ -75,7 +77,7 @@ def test_sparse_rows_hold_exactly_the_nonzeros():
     np.testing.assert_array_equal(rows.cols, c)
     np.testing.assert_array_equal(rows.vals, X[r, c])
     assert rows.density == pytest.approx(len(r) / X.size)
-    assert kernels.SparseRows.of(np.ones((20, 9))) is None           # too dense to be worth it
+    assert kernels.SparseRows.of(np.ones((20, 9))) is None  # too dense to be worth it
     with pytest.raises(ValueError, match="rows were made"):
         net = glassnet.Network([37, 5, 4], seed=0, dtype=np.float64)
         kernels.sgd_batches(net, X[:40], np.zeros((40, 4)), np.arange(40), 10, 0.1, rows=rows)
@@ -105,7 +107,7 @@ def test_forward_equals_numpy_feedforward(sizes, dtype):
     assert out.dtype == dtype and out.shape == (500, sizes[-1])
     tol = dict(rtol=2e-6, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-13, atol=1e-14)
     np.testing.assert_allclose(out, ref.feedforward(X), **tol)
-    for threads in (1, 3, 64):                    # rows are independent: any split, same numbers
+    for threads in (1, 3, 64):  # rows are independent: any split, same numbers
         np.testing.assert_array_equal(kernels.forward(fast, X, threads=threads), out)
 
 
@@ -120,9 +122,9 @@ def test_forward_takes_any_layout_and_propagates_nan():
     X[7, 3] = np.nan
     out = forward(X)
     assert np.isnan(out[7]).all() and np.isfinite(np.delete(out, 7, axis=0)).all()
-    big = kernels.forward(net, np.full((100, 30), 1e30))      # sigma saturates, never overflows
+    big = kernels.forward(net, np.full((100, 30), 1e30))  # sigma saturates, never overflows
     np.testing.assert_array_equal(big, net.feedforward(np.full((100, 30), 1e30)))
-    assert engines.forward_for(net, np.full((100, 30), 1e30))[0] == "numpy"   # dense: BLAS is faster
+    assert engines.forward_for(net, np.full((100, 30), 1e30))[0] == "numpy"  # dense: BLAS is faster
 
 
 def test_float32_sigmoid_is_accurate_over_its_whole_range():
@@ -137,21 +139,21 @@ def test_float32_sigmoid_is_accurate_over_its_whole_range():
 def test_what_the_compiled_kernel_leaves_to_numpy():
     net = glassnet.Network([4, 3, 2], seed=0)
     assert kernels.supports(net, 0.0, 10) and kernels.supports(net, 0.0, 1000)
-    assert not kernels.supports(net, 0.0, kernels.MAX_BATCH + 1)             # full-batch descent
-    assert not kernels.supports(net, 0.9, 10)                 # momentum
+    assert not kernels.supports(net, 0.0, kernels.MAX_BATCH + 1)  # full-batch descent
+    assert not kernels.supports(net, 0.9, 10)  # momentum
     assert not kernels.supports(glassnet.Network([4, 3, 2], activation="relu"), 0.0, 10)
     assert not kernels.supports(glassnet.Network([4, 3, 2], cost="log-likelihood"), 0.0, 10)
-    assert not kernels.supports(glassnet.Network([784, 800, 800, 10]), 0.0, 10)   # big later layer
-    assert not kernels.supports(glassnet.Network([784, 800, 10]), 0.0, 100)       # BLAS wins there
+    assert not kernels.supports(glassnet.Network([784, 800, 800, 10]), 0.0, 10)  # big later layer
+    assert not kernels.supports(glassnet.Network([784, 800, 10]), 0.0, 100)  # BLAS wins there
     assert kernels.supports(glassnet.Network([784, 800, 10]), 0.0, 10)
     assert isinstance(engines.choose(net, 10, optimizer=Momentum(0.9)), NumpyEngine)
-    assert isinstance(engines.choose(net, 10, optimizer=SGD(5.0, 100)), KernelEngine)   # L2 is covered
+    assert isinstance(engines.choose(net, 10, optimizer=SGD(5.0, 100)), KernelEngine)  # L2 is covered
     sparse = np.zeros((10000, 784), np.float32)
-    sparse[:, 300:400] = 0.5                                                      # 13% nonzero
+    sparse[:, 300:400] = 0.5  # 13% nonzero
     assert kernels.supports_forward(glassnet.Network([784, 30, 10]), sparse)
-    assert not kernels.supports_forward(glassnet.Network([784, 30, 10]), sparse[:10])      # one BLAS call
+    assert not kernels.supports_forward(glassnet.Network([784, 30, 10]), sparse[:10])  # one BLAS call
     assert not kernels.supports_forward(glassnet.Network([784, 100, 10]), sparse)
-    assert not kernels.supports_forward(glassnet.Network([784, 30, 10]), sparse + 0.1)     # dense: BLAS
+    assert not kernels.supports_forward(glassnet.Network([784, 30, 10]), sparse + 0.1)  # dense: BLAS
     assert kernels.info().startswith("C")
 
 
@@ -171,8 +173,9 @@ def test_progress_is_reported_between_compiled_runs():
     X, y = data(n=500)
     calls = []
     net = glassnet.Network([12, 5, 4], seed=0, dtype=np.float64)
-    KernelEngine().prepare(X).epoch(net, X, glassnet.one_hot(y, 4, np.float64), np.arange(500), 1, 0.1,
-                                    on_batch=lambda d, t: calls.append((d, t)))
+    KernelEngine().prepare(X).epoch(
+        net, X, glassnet.one_hot(y, 4, np.float64), np.arange(500), 1, 0.1, on_batch=lambda d, t: calls.append((d, t))
+    )
     assert calls and calls[-1] == (500, 500) and all(t == 500 for _, t in calls)
 
 
@@ -191,6 +194,7 @@ def test_every_build_of_the_kernel_computes_the_same(monkeypatch, variant):
     fastest it can run; check the others too (AVX2's table-driven nonzero scan, plain
     16-byte vectors), which this machine would otherwise never execute."""
     import importlib.util
+
     spec = importlib.util.find_spec(f"glassnet.engines.{kernels.VARIANTS[variant]}")
     if spec is None:
         if os.environ.get("CI"):
@@ -221,15 +225,29 @@ def test_every_build_of_the_kernel_computes_the_same(monkeypatch, variant):
 def test_glassnet_kernel_chooses_the_build_or_turns_it_off():
     script = "from glassnet.engines import kernel; print(kernel.info())"
     for choice, expected in (("off", "None"), ("portable", "C, portable vectors"), ("nonsense", "None")):
-        run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                             env={**os.environ, "GLASSNET_KERNEL": choice}, check=True)
+        run = subprocess.run(
+            [sys.executable, "-c", script],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "GLASSNET_KERNEL": choice},
+            check=True,
+        )
         assert run.stdout.strip() == expected
     net = glassnet.Network([4, 3, 2], seed=0)
-    run = subprocess.run([sys.executable, "-c", "import glassnet, numpy as np; "
-                          "net = glassnet.Network([4, 3, 2], seed=0); "
-                          "net.SGD((np.ones((8, 4)), np.zeros(8, int)), 1, 2, 0.1, log=None); "
-                          "print(net.history[0]['engine'])"],
-                         capture_output=True, text=True, env={**os.environ, "GLASSNET_KERNEL": "off"}, check=True)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import glassnet, numpy as np; "
+            "net = glassnet.Network([4, 3, 2], seed=0); "
+            "net.SGD((np.ones((8, 4)), np.zeros(8, int)), 1, 2, 0.1, log=None); "
+            "print(net.history[0]['engine'])",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "GLASSNET_KERNEL": "off"},
+        check=True,
+    )
     assert run.stdout.split() == ["numpy"]
     net.SGD((np.ones((8, 4)), np.zeros(8, int)), 1, 2, 0.1, log=None)
     assert net.history[0]["engine"] == "kernel"
@@ -250,17 +268,18 @@ def test_the_kernel_refuses_what_it_cannot_compute():
     for bad_order in (order * 0.5, order > 3, order.reshape(4, 10)):
         with pytest.raises(IndexError, match="integer row numbers"):
             kernels.sgd_batches(net, X, Y, bad_order, 10, 0.1)
-    kernels.sgd_batches(net, X, Y, order[:0], 10, 0.1)            # no mini-batches: nothing to do
+    kernels.sgd_batches(net, X, Y, order[:0], 10, 0.1)  # no mini-batches: nothing to do
 
 
 def test_only_the_built_in_functions_and_finite_weights_go_to_the_kernel():
     from glassnet.core.functions import Activation, Cost
+
     impostor = Activation("sigmoid", lambda z, out=None: np.tanh(z), lambda a: 1 - a * a)
     assert not kernels.supports(glassnet.Network([4, 3, 2], activation=impostor), 0.0, 10)
     cost = Cost("quadratic", lambda a, y: 0.0, lambda a, y: 2 * (a - y))
     assert not kernels.supports(glassnet.Network([4, 3, 2], cost=cost), 0.0, 10)
     net = glassnet.Network([30, 8, 4], seed=0)
-    net.weights[0][3, 7] = np.inf                 # 0 * inf is NaN in NumPy; the kernel would skip it
+    net.weights[0][3, 7] = np.inf  # 0 * inf is NaN in NumPy; the kernel would skip it
     assert not kernels.supports(net, 0.0, 10) and not kernels.supports_forward(net, np.zeros((1000, 30)))
     X = np.zeros((100, 30), np.float32)
     with np.errstate(invalid="ignore"):

@@ -5,6 +5,7 @@ alone with that member's seed (in this process or in worker processes), the prin
 accuracies must be the saved ensemble's own, and combining saved files must keep every
 network as it was.  Small networks on scikit-learn's 8x8 digits keep this fast.
 """
+
 import io
 
 import numpy as np
@@ -18,8 +19,7 @@ from glassnet.datasets import load_digits_split
 from glassnet.io import load
 from glassnet.training import TrainingConfig, fit
 
-LAYERS = ["--layers", "conv4x3:relu,pool2,fc20:relu:d0.2", "--epochs", "3", "--mini-batch-size", "10",
-          "--eta", "0.1"]
+LAYERS = ["--layers", "conv4x3:relu,pool2,fc20:relu:d0.2", "--epochs", "3", "--mini-batch-size", "10", "--eta", "0.1"]
 DENSE = ["--sizes", "64,16,10", "--epochs", "20", "--mini-batch-size", "10", "--eta", "1.0"]
 
 
@@ -58,7 +58,7 @@ def test_every_member_is_the_network_trained_alone_with_its_seed(trained):
     folder, runs = trained
     training = load_digits_split(seed=5, dtype=np.float32)[0]
     alone = [load(folder / "alone5.npz")]
-    for seed in (6, 7):                                  # glassnet train's recipe, on seed 5's split
+    for seed in (6, 7):  # glassnet train's recipe, on seed 5's split
         net = LayerNetwork.from_spec(alone[0].spec(), seed=seed)
         fit(net, training, TrainingConfig(epochs=3, mini_batch_size=10, eta=0.1))
         alone.append(net)
@@ -82,7 +82,7 @@ def test_the_printed_accuracies_are_the_saved_ensembles(trained):
     expected = [f"Member {i} (seed {5 + i}): {c} / {n}" for i, c in enumerate(scores["members"])]
     expected += [f"Ensemble of 3 (mean): {scores['mean']} / {n}", f"Ensemble of 3 (vote): {scores['vote']} / {n}"]
     assert out.splitlines() == expected
-    assert max(scores["members"]) > n * 0.5           # the members learned something
+    assert max(scores["members"]) > n * 0.5  # the members learned something
     assert err.count("trained: 3 epochs") == 3 and "saved the ensemble" in err
     _, header = load(folder / "here.npz", with_header=True)
     assert header["dataset"] == "digits" and header["training"]["seeds"] == [5, 6, 7]
@@ -103,8 +103,9 @@ def test_book_networks_make_an_ensemble_too(tmp_path):
 def test_glassnet_ensemble_combines_saved_files_and_flattens_ensembles(trained, tmp_path):
     folder, _ = trained
     out_path = tmp_path / "combined.npz"
-    code, out, err = run(["ensemble", folder / "alone5.npz", folder / "workers.npz", "--save", out_path,
-                          "--combine", "vote"])
+    code, out, err = run(
+        ["ensemble", folder / "alone5.npz", folder / "workers.npz", "--save", out_path, "--combine", "vote"]
+    )
     assert code == 0, err
     assert out.strip() == str(out_path) and "ensemble of 4" in err
     combined, header = load(out_path, with_header=True)
@@ -112,22 +113,25 @@ def test_glassnet_ensemble_combines_saved_files_and_flattens_ensembles(trained, 
     originals = [load(folder / "alone5.npz"), *load(folder / "workers.npz").members]
     assert all(same_network(a, b) for a, b in zip(combined.members, originals))
     assert header["dataset"] == "digits" and header["training"]["seed"] == 5
-    code, out, err = run(["evaluate", out_path])            # it reads like any model, on its own split
+    code, out, err = run(["evaluate", out_path])  # it reads like any model, on its own split
     assert code == 0, err
     test = load_digits_split(seed=5, dtype=np.float32)[1]
     assert f"{combined.breakdown(test.X, test.y)['vote']} / {len(test.y)}" in out
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["ensemble", "{d}/alone5.npz", "--save", "{t}/x.npz"], "needs at least two networks"),
-    (["ensemble", "{d}/alone5.npz", "{d}/seed6.npz", "--save", "{t}/x.npz"], "different data (the digits split"),
-    (["ensemble", "{d}/alone5.npz", "{t}/missing.npz", "--save", "{t}/x.npz"], "no such model file"),
-    (["ensemble", "{d}/alone5.npz", "{d}/alone5.npz", "--save", "{t}/no/x.npz"], "does not exist"),
-    (["train", "--members", "2", "--watch"], "not available with --members"),
-    (["train", "--members", "2", "--checkpoint", "{t}/c.npz"], "not available with --members"),
-    (["train", "--n-jobs", "2"], "add --members K"),
-    (["train", "--members", "0"], "--members"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["ensemble", "{d}/alone5.npz", "--save", "{t}/x.npz"], "needs at least two networks"),
+        (["ensemble", "{d}/alone5.npz", "{d}/seed6.npz", "--save", "{t}/x.npz"], "different data (the digits split"),
+        (["ensemble", "{d}/alone5.npz", "{t}/missing.npz", "--save", "{t}/x.npz"], "no such model file"),
+        (["ensemble", "{d}/alone5.npz", "{d}/alone5.npz", "--save", "{t}/no/x.npz"], "does not exist"),
+        (["train", "--members", "2", "--watch"], "not available with --members"),
+        (["train", "--members", "2", "--checkpoint", "{t}/c.npz"], "not available with --members"),
+        (["train", "--n-jobs", "2"], "add --members K"),
+        (["train", "--members", "0"], "--members"),
+    ],
+)
 def test_bad_requests_get_one_line_and_exit_2(trained, tmp_path, argv, message):
     folder, _ = trained
     argv = [a.format(d=folder, t=tmp_path) for a in argv]
@@ -143,6 +147,6 @@ def test_a_book_network_and_a_layer_network_make_one_ensemble(trained, tmp_path)
     assert code == 0, err
     mixed = load(tmp_path / "x.npz")
     test = load_digits_split(seed=5, dtype=np.float32)[1]
-    book = load(tmp_path / "d.npz")                       # sigmoid outputs, made probabilities
+    book = load(tmp_path / "d.npz")  # sigmoid outputs, made probabilities
     P = np.stack([load(folder / "alone5.npz").feedforward(test.X), as_probabilities(book.feedforward(test.X))])
     np.testing.assert_allclose(mixed.feedforward(test.X), P.mean(axis=0), atol=1e-6)

@@ -5,6 +5,7 @@ the model's own ``feedforward`` (inference mode: dropout-scaled weights, no mask
 convolutional, pooled and dense layers of every activation, and for ensembles whose
 members mix softmax and sigmoid outputs (the latter made into probabilities by their sum).
 """
+
 import numpy as np
 import pytest
 
@@ -36,10 +37,14 @@ def randomised(net, seed):
 LAYERS = {
     "conv relu, pool, fc tanh, dropout": lambda: [
         ConvPoolLayer((3, 1, 3, 3), (1, 8, 8), activation_fn="relu"),
-        FullyConnectedLayer(27, 6, activation_fn="tanh", p_dropout=0.3), SoftmaxLayer(6, 4, p_dropout=0.2)],
+        FullyConnectedLayer(27, 6, activation_fn="tanh", p_dropout=0.3),
+        SoftmaxLayer(6, 4, p_dropout=0.2),
+    ],
     "two conv layers, sigmoid": lambda: [
         ConvPoolLayer((3, 2, 3, 3), (2, 10, 10), poolsize=(1, 1)),
-        ConvPoolLayer((4, 3, 3, 3), (3, 8, 8)), SoftmaxLayer(4 * 3 * 3, 5)],
+        ConvPoolLayer((4, 3, 3, 3), (3, 8, 8)),
+        SoftmaxLayer(4 * 3 * 3, 5),
+    ],
     "dense only": lambda: [FullyConnectedLayer(12, 7, activation_fn="relu"), SoftmaxLayer(7, 3)],
 }
 
@@ -57,8 +62,11 @@ def test_a_layer_networks_gradient_against_central_differences(name):
 
 def test_an_ensembles_gradient_is_that_of_its_mean_probabilities():
     conv = randomised(LayerNetwork(LAYERS["conv relu, pool, fc tanh, dropout"](), seed=0, dtype=np.float64), 5)
-    members = [conv, Network([64, 5, 4], seed=1, dtype=np.float64),
-               Network([64, 6, 4], seed=2, cost="log-likelihood", dtype=np.float64)]
+    members = [
+        conv,
+        Network([64, 5, 4], seed=1, dtype=np.float64),
+        Network([64, 6, 4], seed=2, cost="log-likelihood", dtype=np.float64),
+    ]
     x = np.random.default_rng(4).random(64)
     for combine in ("mean", "vote"):
         ensemble = Ensemble(members, combine=combine)
@@ -69,7 +77,7 @@ def test_an_ensembles_gradient_is_that_of_its_mean_probabilities():
 
 
 def test_float32_models_are_explained_in_float64_and_left_alone():
-    net = randomised(LayerNetwork(LAYERS["dense only"](), seed=1), seed=2)            # float32
+    net = randomised(LayerNetwork(LAYERS["dense only"](), seed=1), seed=2)  # float32
     x = np.random.default_rng(5).random(12)
     twin = net.astype(np.float64)
     assert as_float64(twin) is twin and as_float64(net).dtype == np.float64

@@ -1,5 +1,6 @@
 """Fashion-MNIST: the loader on tiny fake IDX files (sources in turn), and the real files of the
 Debian package dataset-fashion-mnist (skipped when it is not installed, unless $CI is set)."""
+
 import gzip
 import hashlib
 import http.server
@@ -34,14 +35,23 @@ CONTENT = {
     "t10k-images-idx3-ubyte": encode_idx(TEST_IMAGES),
     "t10k-labels-idx1-ubyte": encode_idx(TEST_LABELS),
 }
-FAKE_FILES = {name: (filename, hashlib.sha256(CONTENT[filename]).hexdigest())
-              for name, (filename, _) in FASHION_FILES.items()}
+FAKE_FILES = {
+    name: (filename, hashlib.sha256(CONTENT[filename]).hexdigest()) for name, (filename, _) in FASHION_FILES.items()
+}
 
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch):
-    for var in ("GLASSNET_CACHE", "GLASSNET_DATA_DIR", "GLASSNET_FASHION_MIRRORS", "XDG_CACHE_HOME",
-                "http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
+    for var in (
+        "GLASSNET_CACHE",
+        "GLASSNET_DATA_DIR",
+        "GLASSNET_FASHION_MIRRORS",
+        "XDG_CACHE_HOME",
+        "http_proxy",
+        "HTTP_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("no_proxy", "*")
     monkeypatch.setenv("NO_PROXY", "*")
@@ -66,7 +76,7 @@ def write_files(folder, compress=False, content=CONTENT):
 
 def test_declarations():
     assert list(FASHION_FILES) == ["train-images", "train-labels", "test-images", "test-labels"]
-    for filename, digest in FASHION_FILES.values():
+    for _filename, digest in FASHION_FILES.values():
         assert len(digest) == 64 and set(digest) <= set("0123456789abcdef")
     assert all(url.startswith("https://") and url.endswith("/") for url in FASHION_MIRRORS)
     assert len(FASHION_CLASSES) == 10 and FASHION_CLASSES[0] == "T-shirt/top"
@@ -76,8 +86,9 @@ def test_declarations():
 @pytest.mark.parametrize("compress", [False, True])
 def test_loader_with_the_book_split(fake, tmp_path, compress):
     data_dir = write_files(tmp_path / "data", compress=compress)
-    data = load_fashion_mnist(data_dir=data_dir, cache_dir=tmp_path / "cache", system_dir=None,
-                              mirrors=(), n_validation=2)
+    data = load_fashion_mnist(
+        data_dir=data_dir, cache_dir=tmp_path / "cache", system_dir=None, mirrors=(), n_validation=2
+    )
     assert isinstance(data, MNIST)
     assert data.training.X.shape == (10, 784) and data.validation.X.shape == (2, 784)
     assert data.test.X.shape == (4, 784) and data.training.X.dtype == np.float32
@@ -160,7 +171,7 @@ def test_mirrors_come_last(fake, tmp_path, monkeypatch):
     finally:
         mirror.close()
     assert sorted(p.name for p in paths.values()) == names
-    assert sorted(mirror.requests) == sorted(f"/{n}.gz" for n in names[1:])   # not the local one
+    assert sorted(mirror.requests) == sorted(f"/{n}.gz" for n in names[1:])  # not the local one
 
 
 def test_mirrors_from_the_environment(monkeypatch):
@@ -172,16 +183,18 @@ def test_mirrors_from_the_environment(monkeypatch):
 
 
 def test_nothing_found_is_one_line_with_a_hint(fake, tmp_path):
-    user = (tmp_path / "user")
+    user = tmp_path / "user"
     user.mkdir()
     with pytest.raises(FetchError) as info:
-        fetch_fashion_mnist(cache_dir=tmp_path / "cache", data_dir=user,
-                            system_dir=tmp_path / "no-debian", mirrors=["file:///nowhere/"])
-    message = str(info.value)                   # the folder the user named is the only source
+        fetch_fashion_mnist(
+            cache_dir=tmp_path / "cache", data_dir=user, system_dir=tmp_path / "no-debian", mirrors=["file:///nowhere/"]
+        )
+    message = str(info.value)  # the folder the user named is the only source
     assert "\n" not in message and "--data-dir" in message and f"{user}: no " in message
     with pytest.raises(FetchError) as info:
-        fetch_fashion_mnist(cache_dir=tmp_path / "cache", system_dir=tmp_path / "no-debian",
-                            mirrors=["file:///nowhere/"])
+        fetch_fashion_mnist(
+            cache_dir=tmp_path / "cache", system_dir=tmp_path / "no-debian", mirrors=["file:///nowhere/"]
+        )
     message = str(info.value)
     assert "\n" not in message and "dataset-fashion-mnist" in message and "--data-dir" in message
     assert "no such folder" in message and "not an http(s) URL" in message
@@ -191,15 +204,17 @@ def test_nothing_found_is_one_line_with_a_hint(fake, tmp_path):
 def test_load_dataset_and_defaults(tmp_path, monkeypatch):
     from glassnet.datasets import dataset_info, load_dataset
     from glassnet.training.runs import DEFAULTS
+
     assert DEFAULTS["fashion"] == DEFAULTS["mnist"]
     assert dataset_info("fashion").image_shape == dataset_info("mnist").image_shape == (1, 28, 28)
-    content = dict(CONTENT)           # load_dataset keeps the last 10,000 training images for validation
+    content = dict(CONTENT)  # load_dataset keeps the last 10,000 training images for validation
     content["train-images-idx3-ubyte"] = encode_idx(np.zeros((10_003, 28, 28), dtype=np.uint8))
     content["train-labels-idx1-ubyte"] = encode_idx(np.arange(10_003, dtype=np.uint8) % 10)
     files = {name: (f, hashlib.sha256(content[f]).hexdigest()) for name, (f, _) in FASHION_FILES.items()}
     monkeypatch.setattr(fashion_module, "FASHION_FILES", files)
     training, validation, test, sha = load_dataset(
-        "fashion", data_dir=write_files(tmp_path / "data", content=content), cache_dir=tmp_path / "cache")
+        "fashion", data_dir=write_files(tmp_path / "data", content=content), cache_dir=tmp_path / "cache"
+    )
     assert training.X.shape == (3, 784) and validation.X.shape == (10_000, 784)
     assert test.X.shape == (4, 784) and training.y.tolist() == [0, 1, 2]
     assert sha == {f: d for f, d in files.values()}
@@ -209,7 +224,8 @@ def test_load_dataset_and_defaults(tmp_path, monkeypatch):
 
 needs_debian = pytest.mark.skipif(
     not FASHION_SYSTEM_DIR.is_dir() and not os.environ.get("CI"),
-    reason=f"{FASHION_SYSTEM_DIR} missing: apt-get install dataset-fashion-mnist")
+    reason=f"{FASHION_SYSTEM_DIR} missing: apt-get install dataset-fashion-mnist",
+)
 
 
 @needs_debian
@@ -221,10 +237,11 @@ def test_real_fashion_mnist_from_the_debian_package(tmp_path):
     all_training = np.concatenate([data.training.y, data.validation.y])
     assert np.bincount(all_training, minlength=10).tolist() == [6000] * 10
     assert np.bincount(data.test.y, minlength=10).tolist() == [1000] * 10
-    assert data.training.y[:5].tolist() == [9, 0, 0, 3, 0]          # ankle boot, T-shirt, T-shirt, dress
+    assert data.training.y[:5].tolist() == [9, 0, 0, 3, 0]  # ankle boot, T-shirt, T-shirt, dress
     assert data.sha256 == {f: d for f, d in FASHION_FILES.values()}
     assert sorted(Path(tmp_path, "fashion-mnist").iterdir()) == sorted(
-        Path(tmp_path, "fashion-mnist", f) for f, _ in FASHION_FILES.values())
+        Path(tmp_path, "fashion-mnist", f) for f, _ in FASHION_FILES.values()
+    )
 
 
 @needs_debian
@@ -232,6 +249,7 @@ def test_baselines_on_fashion():
     import io
 
     from glassnet.cli import main
+
     out, err = io.StringIO(), io.StringIO()
     assert main(["baselines", "--dataset", "fashion", "--no-svm"], out=out, err=err) == 0, err.getvalue()
     table = out.getvalue()

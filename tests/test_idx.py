@@ -1,4 +1,5 @@
 """IDX reading and writing: round trips, every malformed case, hostile sizes."""
+
 import gzip
 import io
 import struct
@@ -219,10 +220,7 @@ def test_gzip_bomb_is_not_decompressed_past_the_header():
 
 
 idx_dtypes = st.sampled_from([np.dtype(t) for t in DTYPES.values()])
-idx_arrays = hnp.arrays(
-    dtype=idx_dtypes,
-    shape=hnp.array_shapes(min_dims=1, max_dims=4, min_side=0, max_side=5),
-)
+idx_arrays = hnp.arrays(dtype=idx_dtypes, shape=hnp.array_shapes(min_dims=1, max_dims=4, min_side=0, max_side=5))
 
 
 @settings(max_examples=150, deadline=None)
@@ -270,14 +268,16 @@ def test_reads_from_bytesio_contents_not_object():
 
 
 def test_errors_belong_to_glassnets_family():
-    from glassnet.errors import DataFormatError, ResourceLimitError
     from glassnet.datasets.idx import IDXLimitError
+    from glassnet.errors import DataFormatError, ResourceLimitError
+
     assert issubclass(IDXError, DataFormatError) and issubclass(IDXError, ValueError)
     assert issubclass(IDXLimitError, IDXError) and issubclass(IDXLimitError, ResourceLimitError)
 
 
 def test_max_bytes_is_a_parameter_and_checked_before_reading(tmp_path):
     from glassnet.errors import ResourceLimitError
+
     a = np.zeros((100, 28, 28), np.uint8)
     path = write_idx(tmp_path / "a.idx", a)
     assert read_idx(path, max_bytes=78400).shape == (100, 28, 28)
@@ -303,6 +303,7 @@ def test_gzip_claim_beyond_any_deflate_ratio_is_refused_at_the_header():
 def test_special_files_are_refused_before_opening(tmp_path, kind):
     import os
     import threading
+
     target = {"directory": tmp_path, "device": "/dev/zero"}.get(kind, tmp_path / "pipe.idx")
     if kind in ("fifo", "link-to-fifo"):
         os.mkfifo(target)
@@ -316,8 +317,9 @@ def test_special_files_are_refused_before_opening(tmp_path, kind):
     if t.is_alive():
         os.close(os.open(tmp_path / "pipe.idx", os.O_WRONLY | os.O_NONBLOCK))
         pytest.fail("read_idx blocked on a special file")
-    word = {"fifo": "named pipe", "link-to-fifo": "named pipe", "directory": "directory",
-            "device": "character device"}[kind]
+    word = {"fifo": "named pipe", "link-to-fifo": "named pipe", "directory": "directory", "device": "character device"}[
+        kind
+    ]
     assert isinstance(outcome[0], IDXError) and f"is a {word}" in str(outcome[0]), outcome
     assert str(outcome[0]).startswith(str(target))
 

@@ -1,4 +1,5 @@
 """Saved models: a bit-for-bit round trip, and every kind of tampered file refused."""
+
 import json
 
 import numpy as np
@@ -56,20 +57,23 @@ def test_pickled_object_array_is_refused(tmp_path, net):
     with np.load(path, allow_pickle=False) as npz:
         arrays = {k: npz[k] for k in npz.files}
     arrays["w0"] = np.array([object()], dtype=object)
-    np.savez(path, **arrays)       # np.savez pickles object arrays
+    np.savez(path, **arrays)  # np.savez pickles object arrays
     with pytest.raises(ModelFormatError, match="pickle"):
         load(path)
 
 
-@pytest.mark.parametrize("change, message", [
-    (dict(w0=np.zeros((4, 6), np.float32)), "array .w0. has shape \\(4, 6\\), expected \\(5, 6\\)"),
-    (dict(b1=np.zeros((3, 1), np.float32)), "array .b1. has shape \\(3, 1\\), expected"),
-    (dict(w1=None), "missing"),
-    (dict(w9=np.zeros(2, np.float32)), "unexpected"),
-    (dict(w0=np.full((5, 6), np.nan, np.float32)), "NaN or infinite"),
-    (dict(b0=np.array([np.inf, 0, 0, 0, 0], np.float32)), "NaN or infinite"),
-    (dict(w0=np.zeros((5, 6), np.int64)), "floating"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (dict(w0=np.zeros((4, 6), np.float32)), "array .w0. has shape \\(4, 6\\), expected \\(5, 6\\)"),
+        (dict(b1=np.zeros((3, 1), np.float32)), "array .b1. has shape \\(3, 1\\), expected"),
+        (dict(w1=None), "missing"),
+        (dict(w9=np.zeros(2, np.float32)), "unexpected"),
+        (dict(w0=np.full((5, 6), np.nan, np.float32)), "NaN or infinite"),
+        (dict(b0=np.array([np.inf, 0, 0, 0, 0], np.float32)), "NaN or infinite"),
+        (dict(w0=np.zeros((5, 6), np.int64)), "floating"),
+    ],
+)
 def test_tampered_arrays_are_refused(tmp_path, net, change, message):
     path = save(net, tmp_path / "m.npz")
     _rewrite(path, **change)
@@ -77,13 +81,16 @@ def test_tampered_arrays_are_refused(tmp_path, net, change, message):
         load(path)
 
 
-@pytest.mark.parametrize("fields, message", [
-    (dict(format_version=99), "unknown format version 99"),
-    (dict(format="something-else"), "not a glassnet model"),
-    (dict(sizes=[6, 4, 3]), "array .w0. has shape \\(5, 6\\), expected \\(4, 6\\)"),
-    (dict(sizes="6,5,3"), "sizes must be"),
-    (dict(cost="hinge"), "unknown cost"),
-])
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        (dict(format_version=99), "unknown format version 99"),
+        (dict(format="something-else"), "not a glassnet model"),
+        (dict(sizes=[6, 4, 3]), "array .w0. has shape \\(5, 6\\), expected \\(4, 6\\)"),
+        (dict(sizes="6,5,3"), "sizes must be"),
+        (dict(cost="hinge"), "unknown cost"),
+    ],
+)
 def test_tampered_header_is_refused(tmp_path, net, fields, message):
     path = save(net, tmp_path / "m.npz")
     _rewrite(path, header=_header_bytes(path, **fields))
@@ -108,26 +115,39 @@ def test_failed_write_leaves_nothing_behind(tmp_path, net, monkeypatch):
 
     def broken(*a, **k):
         raise OSError("disk full")
+
     monkeypatch.setattr(np, "savez", broken)
     with pytest.raises(OSError, match="disk full"):
         save(glassnet.Network([6, 5, 3], seed=4), path)
-    assert path.read_bytes() == before                   # the old model is intact
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]   # no temporary left
+    assert path.read_bytes() == before  # the old model is intact
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]  # no temporary left
 
 
-@pytest.mark.parametrize("header_text, message", [
-    ("[" * 200000, "not valid JSON"),
-    ('{"format": "glassnet-model", "format_version": 2, "network": "layers", "spec": {"layers": '
-     '[{"type": "FullyConnectedLayer", "n_in": Infinity, "n_out": 3}]}}', "not valid JSON"),
-    ('{"format": "glassnet-model", "format_version": 2, "network": "layers", "spec": {"layers": '
-     '[{"type": "FullyConnectedLayer", "n_in": 1.5, "n_out": 3}]}}', "positive integers"),
-    ('{"format": "glassnet-model", "format_version": 1, "sizes": [6, 5, 3], "cost": 3}', "'cost' must be a name"),
-    ('{"format": "glassnet-model", "format_version": 1, "sizes": [6, 5, 3], "output_activation": 7}',
-     "'output_activation' must be a name"),
-])
+@pytest.mark.parametrize(
+    "header_text, message",
+    [
+        ("[" * 200000, "not valid JSON"),
+        (
+            '{"format": "glassnet-model", "format_version": 2, "network": "layers", "spec": {"layers": '
+            '[{"type": "FullyConnectedLayer", "n_in": Infinity, "n_out": 3}]}}',
+            "not valid JSON",
+        ),
+        (
+            '{"format": "glassnet-model", "format_version": 2, "network": "layers", "spec": {"layers": '
+            '[{"type": "FullyConnectedLayer", "n_in": 1.5, "n_out": 3}]}}',
+            "positive integers",
+        ),
+        ('{"format": "glassnet-model", "format_version": 1, "sizes": [6, 5, 3], "cost": 3}', "'cost' must be a name"),
+        (
+            '{"format": "glassnet-model", "format_version": 1, "sizes": [6, 5, 3], "output_activation": 7}',
+            "'output_activation' must be a name",
+        ),
+    ],
+)
 def test_a_crafted_header_is_one_error_not_a_crash(tmp_path, net, header_text, message):
     """Deep nesting, Infinity, a fractional size or a number where a name belongs."""
     from glassnet.io import parameter_arrays
+
     path = tmp_path / "m.npz"
     arrays = dict(parameter_arrays(glassnet.Network([6, 5, 3], seed=0)))
     arrays["header"] = np.frombuffer(header_text.encode(), np.uint8)

@@ -4,6 +4,7 @@ evaluate, predict, plot (weights, curves, confusion, misclassified), inspect and
 run through ``glassnet.cli.main`` on small networks saved in tmp_path, and their numbers are
 checked against the models' own ``predict`` / ``feedforward`` on real MNIST.
 """
+
 import io
 import json
 import re
@@ -31,9 +32,14 @@ def run(argv):
 
 def conv_net(seed=0):
     """ConvPool(8 5x5 filters on 1x28x28, ReLU) -> FC(8*12*12, 30, ReLU, dropout 0.3) -> softmax 10."""
-    return LayerNetwork([ConvPoolLayer((8, 1, 5, 5), (1, 28, 28), (2, 2), "relu"),
-                         FullyConnectedLayer(8 * 12 * 12, 30, "relu", p_dropout=0.3),
-                         SoftmaxLayer(30, 10)], seed=seed)
+    return LayerNetwork(
+        [
+            ConvPoolLayer((8, 1, 5, 5), (1, 28, 28), (2, 2), "relu"),
+            FullyConnectedLayer(8 * 12 * 12, 30, "relu", p_dropout=0.3),
+            SoftmaxLayer(30, 10),
+        ],
+        seed=seed,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -59,9 +65,15 @@ def models(mnist, tmp_path_factory):
 
 # -- one way to describe any model ---------------------------------------------------------------
 def test_describe_network_and_io_sizes_for_every_kind():
-    book = LayerNetwork([ConvPoolLayer((20, 1, 5, 5), (1, 28, 28), (2, 2), "relu"),
-                         ConvPoolLayer((40, 20, 5, 5), (20, 12, 12), (2, 2), "relu"),
-                         FullyConnectedLayer(40 * 4 * 4, 100, "relu"), SoftmaxLayer(100, 10)], seed=0)
+    book = LayerNetwork(
+        [
+            ConvPoolLayer((20, 1, 5, 5), (1, 28, 28), (2, 2), "relu"),
+            ConvPoolLayer((40, 20, 5, 5), (20, 12, 12), (2, 2), "relu"),
+            FullyConnectedLayer(40 * 4 * 4, 100, "relu"),
+            SoftmaxLayer(100, 10),
+        ],
+        seed=0,
+    )
     assert describe_network(book) == "1x28x28-conv20x5/pool2-conv40x5/pool2-fc100-softmax10"
     assert io_sizes(book) == (784, 10)
     odd = LayerNetwork([ConvPoolLayer((3, 2, 3, 5), (2, 9, 9), (1, 2)), SoftmaxLayer(3 * 7 * 2, 4)], seed=0)
@@ -69,8 +81,10 @@ def test_describe_network_and_io_sizes_for_every_kind():
     net = Network([784, 30, 10], seed=0)
     assert describe_network(net) == "784-30-10" and io_sizes(net) == (784, 10)
     assert describe_network(Ensemble([book, book])) == f"ensemble of 2 {describe_network(book)} (mean)"
-    assert describe_network(Ensemble([net, book], combine="vote")) == \
-        f"ensemble of 2 [784-30-10, {describe_network(book)}] (vote)"
+    assert (
+        describe_network(Ensemble([net, book], combine="vote"))
+        == f"ensemble of 2 [784-30-10, {describe_network(book)}] (vote)"
+    )
     assert io_sizes(Ensemble([net, book])) == (784, 10)
 
 
@@ -89,7 +103,7 @@ def test_evaluate_a_layer_network(models, mnist):
     correct = int(np.sum(predicted == test.y))
     first, rows = table(out)
     assert first == f"MNIST test set: {correct} / 10000 correct ({correct / 100:.2f}%)"
-    assert correct > 7000                                  # it learned: the check is not of noise
+    assert correct > 7000  # it learned: the check is not of noise
     for d, row in enumerate(rows):
         assert int(row[2]) == np.sum((predicted == d) & (test.y == d))
 
@@ -134,6 +148,7 @@ def pngs(mnist, tmp_path_factory):
 @pytest.mark.parametrize("name", ["conv", "fc", "ensemble"])
 def test_predict_shows_the_models_own_probabilities(models, pngs, name):
     from glassnet.datasets.preprocess import prepare
+
     code, out, err = run(["predict", models["paths"][name], *pngs, "--json", "--top", "10"])
     assert code == 0 and err == ""
     P = np.asarray(models[name].feedforward(np.stack([prepare(p) for p in pngs])), dtype=np.float64)
@@ -158,15 +173,16 @@ def tiles(fig):
 def test_plot_weights_draws_the_conv_filters_as_the_book_shows_them(models, tmp_path):
     pytest.importorskip("matplotlib")
     from glassnet.views import plots
+
     conv = models["conv"]
     fig = plots.weights_grid_figure(conv)
-    w = conv.layers[0].w                                    # (8, 1, 5, 5)
+    w = conv.layers[0].w  # (8, 1, 5, 5)
     limit = np.abs(w).max()
     assert len(tiles(fig)) == 8
     for j, ax in enumerate(tiles(fig)):
         image = ax.images[0]
         np.testing.assert_allclose(image.get_array(), w[j, 0], rtol=1e-6)
-        assert image.get_clim() == pytest.approx((-limit, limit))      # one grey scale centred on 0
+        assert image.get_clim() == pytest.approx((-limit, limit))  # one grey scale centred on 0
         assert image.get_cmap().name == "gray_r" and ax.get_title() == f"filter {j}"
     assert fig._suptitle.get_text() == "The 8 5x5 filters of the first convolutional layer"
     code, out, err = run(["plot", "weights", models["paths"]["conv"], "-o", tmp_path / "f.png"])
@@ -180,6 +196,7 @@ def test_plot_weights_draws_the_conv_filters_as_the_book_shows_them(models, tmp_
 def test_filters_over_several_channels_show_the_mean_or_one_channel():
     pytest.importorskip("matplotlib")
     from glassnet.views import plots
+
     w = np.random.default_rng(0).normal(size=(4, 3, 5, 5))
     fig = plots.filters_figure(w)
     assert "the mean over its 3 input channels" in fig._suptitle.get_text()
@@ -194,10 +211,12 @@ def test_filters_over_several_channels_show_the_mean_or_one_channel():
 def test_plot_weights_of_an_fc_first_layer_network_and_of_an_ensemble(models, tmp_path):
     pytest.importorskip("matplotlib")
     from glassnet.views import plots
+
     fig = plots.weights_grid_figure(models["fc"])
     assert len(tiles(fig)) == 16 and "all 16 hidden neurons" in fig._suptitle.get_text()
-    np.testing.assert_allclose(tiles(fig)[3].images[0].get_array(), models["fc"].layers[0].w[3].reshape(28, 28),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        tiles(fig)[3].images[0].get_array(), models["fc"].layers[0].w[3].reshape(28, 28), rtol=1e-6
+    )
     fig = plots.weights_grid_figure(models["ensemble"])
     assert fig._suptitle.get_text().endswith("(member 0 of an ensemble of 3)") and len(tiles(fig)) == 8
     code, out, err = run(["plot", "weights", models["paths"]["ensemble"], "-o", tmp_path / "e.png"])
@@ -208,6 +227,7 @@ def test_plot_weights_of_an_fc_first_layer_network_and_of_an_ensemble(models, tm
 def test_plot_confusion_and_misclassified_use_the_models_predictions(models, mnist, tmp_path, name):
     pytest.importorskip("matplotlib")
     from glassnet.views import plots
+
     model, test = models[name], mnist.test
     predicted = model.predict(test.X[:2000])
     counts = plots.confusion_counts(model, test.X[:2000], test.y[:2000])
@@ -236,11 +256,13 @@ def test_inspect_describes_each_layer_and_each_member(models):
     assert "version 2" in conv.splitlines()[0]
     assert conv.splitlines()[1:6] == [
         f"  layer network 1x28x28-conv8x5/pool2-fc30-softmax10 ({n_params:,} weights and biases), "
-        f"dtype float32, seed 0", "  log-likelihood cost",
+        f"dtype float32, seed 0",
+        "  log-likelihood cost",
         "  layer 0: ConvPoolLayer, 8 filters 5x5 over 1 channel of 28x28, max-pool 2x2, relu -> 8x12x12; "
         "w (8, 1, 5, 5), b (8,)",
         "  layer 1: FullyConnectedLayer, 1152 -> 30, relu, dropout 0.3 on its input; w (30, 1152), b (30,)",
-        "  layer 2: SoftmaxLayer, 30 -> 10, softmax, no dropout; w (10, 30), b (10,)"]
+        "  layer 2: SoftmaxLayer, 30 -> 10, softmax, no dropout; w (10, 30), b (10,)",
+    ]
     assert "dataset mnist, history of 1 epoch, last test accuracy" in conv
     lines = ensemble.splitlines()
     assert "version 3" in lines[0] and lines[1].startswith("  ensemble of 3 members answering by vote")
@@ -272,7 +294,7 @@ def test_export_command_writes_what_the_model_computes(models, mnist, tmp_path, 
     got = onnx_run(target, X.reshape(-1, 1, 28, 28) if images else X)
     assert got.dtype == np.float32 and got.shape == (500, 10)
     assert np.max(np.abs(got - models[name].feedforward(X))) < 1e-5
-    if images:                                       # --flat-input: rows of 784 values, the same numbers
+    if images:  # --flat-input: rows of 784 values, the same numbers
         code, _, err = run(["export", models["paths"][name], tmp_path / "flat.onnx", "--flat-input"])
         assert code == 0 and err.rstrip().endswith("its input is (N, 784)")
         np.testing.assert_array_equal(onnx_run(tmp_path / "flat.onnx", X), got)
@@ -289,6 +311,7 @@ def test_export_onnx_of_layer_networks_from_python(tmp_path):
     pytest.importorskip("onnx")
     from glassnet.io import export_onnx
     from glassnet.io.onnx import network_layers
+
     net = LayerNetwork.from_spec(conv_net().spec(), seed=4, dtype="float64")
     specs = network_layers(net)
     assert [k for k, _ in specs] == ["conv-pool", "fully-connected", "softmax"]
@@ -302,6 +325,7 @@ def test_export_onnx_of_layer_networks_from_python(tmp_path):
 def test_ensembles_that_cannot_be_exported_say_why():
     pytest.importorskip("onnx")
     from glassnet.io.onnx import network_layers, to_onnx
+
     net = conv_net()
     with pytest.raises(InputError, match="one chain of layers per member"):
         network_layers(Ensemble([net]))

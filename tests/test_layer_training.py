@@ -1,4 +1,5 @@
 """Chapter 6's layer networks in glassnet's one training loop, checkpoints and model files."""
+
 import numpy as np
 import pytest
 
@@ -16,14 +17,20 @@ def images(n=60, seed=0):
     X = rng.random((n, 1, 8, 8)) * 0.2
     for i, c in enumerate(y):
         r, q = divmod(int(c), 2)
-        X[i, 0, 4 * r:4 * r + 4, 4 * q:4 * q + 4] += 0.8
+        X[i, 0, 4 * r : 4 * r + 4, 4 * q : 4 * q + 4] += 0.8
     return X.reshape(n, 64), y
 
 
 def convnet(seed=0, dtype=np.float64, p=0.0):
-    return LayerNetwork([ConvPoolLayer((3, 1, 3, 3), (1, 8, 8), activation_fn="relu"),
-                         FullyConnectedLayer(3 * 3 * 3, 12, activation_fn="relu", p_dropout=p),
-                         SoftmaxLayer(12, 4, p_dropout=p)], seed=seed, dtype=dtype)
+    return LayerNetwork(
+        [
+            ConvPoolLayer((3, 1, 3, 3), (1, 8, 8), activation_fn="relu"),
+            FullyConnectedLayer(3 * 3 * 3, 12, activation_fn="relu", p_dropout=p),
+            SoftmaxLayer(12, 4, p_dropout=p),
+        ],
+        seed=seed,
+        dtype=dtype,
+    )
 
 
 def params(net):
@@ -39,7 +46,7 @@ def test_fit_trains_a_layer_network_with_the_books_l2_scaling():
     a, b = convnet(seed=3), convnet(seed=3)
     fit(a, (X[:50], y[:50]), TrainingConfig(epochs=1, mini_batch_size=10, eta=0.2, l2=2.0, shuffle=False))
     for k in range(5):
-        b.step(X[10 * k:10 * k + 10], y[10 * k:10 * k + 10], 0.2, 2.0, 5)
+        b.step(X[10 * k : 10 * k + 10], y[10 * k : 10 * k + 10], 0.2, 2.0, 5)
     for p, q in zip(a.params(), b.params()):
         np.testing.assert_allclose(p, q, rtol=1e-12, atol=1e-14)
 
@@ -88,16 +95,19 @@ def test_a_layer_network_model_file_round_trips_and_is_version_2(tmp_path):
     np.testing.assert_array_equal(back.feedforward(X), net.feedforward(X))
     assert [l.p_dropout for l in back.layers] == [0.0, 0.5, 0.5]
     book = save(glassnet.Network([64, 5, 4], seed=0), tmp_path / "book.npz")
-    assert read_npz(book)[0]["format_version"] == 1                     # chapters 1-3 unchanged
+    assert read_npz(book)[0]["format_version"] == 1  # chapters 1-3 unchanged
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda h, a: h.update(spec={"layers": [{"kind": "warp"}]}), "layer spec is unusable"),
-    (lambda h, a: h.pop("spec"), "layer spec is unusable"),
-    (lambda h, a: a.update(w0=np.zeros((2, 2))), "array 'w0' has shape \\(2, 2\\), expected \\(3, 1, 3, 3\\)"),
-    (lambda h, a: a.pop("b2"), "do not match"),
-    (lambda h, a: a.update(w1=np.full_like(a["w1"], np.nan)), "NaN or infinite"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda h, a: h.update(spec={"layers": [{"kind": "warp"}]}), "layer spec is unusable"),
+        (lambda h, a: h.pop("spec"), "layer spec is unusable"),
+        (lambda h, a: a.update(w0=np.zeros((2, 2))), "array 'w0' has shape \\(2, 2\\), expected \\(3, 1, 3, 3\\)"),
+        (lambda h, a: a.pop("b2"), "do not match"),
+        (lambda h, a: a.update(w1=np.full_like(a["w1"], np.nan)), "NaN or infinite"),
+    ],
+)
 def test_a_damaged_layer_model_is_refused_in_one_line(tmp_path, change, message):
     path = save(convnet(seed=6), tmp_path / "m.npz")
     header, arrays = read_npz(path)
@@ -107,17 +117,36 @@ def test_a_damaged_layer_model_is_refused_in_one_line(tmp_path, change, message)
         load(path)
 
 
-@pytest.mark.usefixtures("mnist")      # `train --layers pool2` (MNIST) loads the data before it checks the layers
+@pytest.mark.usefixtures("mnist")  # `train --layers pool2` (MNIST) loads the data before it checks the layers
 def test_glassnet_train_layers_saves_and_resumes_bit_identically(tmp_path, capsys):
     from glassnet.cli import main
+
     def args(epochs):
-        return ["train", "--dataset", "digits", "--layers", "conv4x3:relu,pool2,fc20:relu:d0.2", "--epochs",
-                str(epochs), "--mini-batch-size", "20", "--eta", "0.1", "--momentum", "0.5", "--log-every", "1"]
+        return [
+            "train",
+            "--dataset",
+            "digits",
+            "--layers",
+            "conv4x3:relu,pool2,fc20:relu:d0.2",
+            "--epochs",
+            str(epochs),
+            "--mini-batch-size",
+            "20",
+            "--eta",
+            "0.1",
+            "--momentum",
+            "0.5",
+            "--log-every",
+            "1",
+        ]
+
     assert main(args(4) + ["--save", str(tmp_path / "full.npz")]) == 0
     full_out = capsys.readouterr().out
     assert main(args(2) + ["--checkpoint", str(tmp_path / "ck.npz")]) == 0
     capsys.readouterr()
-    assert main(args(4) + ["--checkpoint", str(tmp_path / "ck.npz"), "--resume", "--save", str(tmp_path / "r.npz")]) == 0
+    assert (
+        main(args(4) + ["--checkpoint", str(tmp_path / "ck.npz"), "--resume", "--save", str(tmp_path / "r.npz")]) == 0
+    )
     assert capsys.readouterr().out.splitlines()[-2:] == full_out.splitlines()[-2:]
     a, b = load(tmp_path / "full.npz"), load(tmp_path / "r.npz")
     for p, q in zip(a.params(), b.params()):

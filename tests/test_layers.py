@@ -1,6 +1,7 @@
 """Chapter 6's layers (``glassnet.core.layers``, ``glassnet.core.layernet``): every
 forward and backward against PyTorch autograd in float64, whole networks against
 central differences, and the book's network3 semantics (L2 term, dropout scaling, seeds)."""
+
 import json
 
 import numpy as np
@@ -42,8 +43,8 @@ CONV_CASES = [  # (m, c, h, w), (f, kh, kw)
     ((1, 1, 6, 6), (2, 3, 3)),
     ((3, 2, 7, 5), (4, 2, 3)),
     ((10, 3, 9, 8), (5, 5, 4)),
-    ((3, 4, 5, 5), (3, 5, 5)),      # the filter covers the whole image: output 1x1
-    ((1, 2, 4, 7), (3, 1, 1)),      # 1x1 filters
+    ((3, 4, 5, 5), (3, 5, 5)),  # the filter covers the whole image: output 1x1
+    ((1, 2, 4, 7), (3, 1, 1)),  # 1x1 filters
 ]
 
 
@@ -59,8 +60,9 @@ def test_conv_matches_torch(torch, xshape, fshape):
     tx, tw = t64(torch, x, True), t64(torch, w, True)
     tout = torch.nn.functional.conv2d(tx, tw)
     tout.backward(t64(torch, dout))
-    assert out.shape == tuple(tout.shape) == (xshape[0], fshape[0], xshape[2] - fshape[1] + 1,
-                                              xshape[3] - fshape[2] + 1)
+    assert (
+        out.shape == tuple(tout.shape) == (xshape[0], fshape[0], xshape[2] - fshape[1] + 1, xshape[3] - fshape[2] + 1)
+    )
     assert rel_err(out, tout.detach().numpy()) < TOL
     assert rel_err(dx, tx.grad.numpy()) < TOL
     assert rel_err(dw, tw.grad.numpy()) < TOL
@@ -71,7 +73,7 @@ POOL_CASES = [  # (m, c, h, w), pool
     ((1, 1, 4, 4), (2, 2)),
     ((3, 2, 6, 6), (3, 3)),
     ((10, 3, 6, 5), (2, 1)),
-    ((3, 2, 7, 9), (2, 2)),         # odd sizes: the last row and column are dropped
+    ((3, 2, 7, 9), (2, 2)),  # odd sizes: the last row and column are dropped
     ((1, 4, 8, 7), (3, 2)),
     ((3, 1, 5, 5), (1, 1)),
 ]
@@ -86,7 +88,7 @@ def test_maxpool_matches_torch(torch, xshape, pool):
     dx = L.maxpool_backward(dout, cache)
 
     tx = t64(torch, x, True)
-    tout = torch.nn.functional.max_pool2d(tx, pool)          # stride = kernel, floor mode
+    tout = torch.nn.functional.max_pool2d(tx, pool)  # stride = kernel, floor mode
     tout.backward(t64(torch, dout))
     assert out.shape == tuple(tout.shape) == (*xshape[:2], xshape[2] // pool[0], xshape[3] // pool[1])
     assert rel_err(out, tout.detach().numpy()) < TOL
@@ -94,17 +96,17 @@ def test_maxpool_matches_torch(torch, xshape, pool):
 
 
 def test_maxpool_ties_have_one_deterministic_winner(torch):
-    x = np.zeros((2, 3, 4, 6))                                 # every block a four-way tie
-    x[0, 1, 2:4, 2:4] = [[1.0, 5.0], [5.0, 5.0]]               # and one three-way tie at 5
+    x = np.zeros((2, 3, 4, 6))  # every block a four-way tie
+    x[0, 1, 2:4, 2:4] = [[1.0, 5.0], [5.0, 5.0]]  # and one three-way tie at 5
     out, cache = L.maxpool_forward(x, (2, 2))
     dx = L.maxpool_backward(np.ones(out.shape), cache)
-    assert dx.sum() == out.size                                # each block routes exactly once
+    assert dx.sum() == out.size  # each block routes exactly once
     blocks = dx.reshape(2, 3, 2, 2, 3, 2).transpose(0, 1, 2, 4, 3, 5).reshape(2, 3, 2, 3, 4)
     assert np.all(blocks.argmax(axis=-1)[x.reshape(2, 3, 2, 2, 3, 2).max(axis=(3, 5)) == 0] == 0)
     assert dx[0, 1, 2, 3] == 1 and dx[0, 1, 3, 2] == 0 and dx[0, 1, 3, 3] == 0
     tx = t64(torch, x, True)
     torch.nn.functional.max_pool2d(tx, 2).sum().backward()
-    assert np.array_equal(dx, tx.grad.numpy())                 # PyTorch picks the same ones
+    assert np.array_equal(dx, tx.grad.numpy())  # PyTorch picks the same ones
 
 
 @pytest.mark.parametrize("m, n_in, n_out", [(1, 3, 2), (3, 7, 5), (10, 12, 4)])
@@ -152,7 +154,7 @@ def test_softmax_loglik_matches_torch(torch, m, n):
     assert rel_err(dZ, tZ.grad.numpy()) < TOL
     assert rel_err(L.softmax(Z), torch.softmax(tZ, dim=1).detach().numpy()) < TOL
     onehot = np.eye(n)[y]
-    assert np.allclose(dZ, (L.softmax(Z) - onehot) / m)       # BP1: (a - y), averaged
+    assert np.allclose(dZ, (L.softmax(Z) - onehot) / m)  # BP1: (a - y), averaged
 
 
 @pytest.mark.parametrize("shape, p", [((1, 6), 0.5), ((3, 8), 0.2), ((10, 5), 0.9)])
@@ -164,7 +166,7 @@ def test_dropout_matches_torch_with_the_same_mask(torch, shape, p):
     dout = rng.standard_normal(shape)
     dx = L.dropout_backward(dout, cache)
     tx = t64(torch, x, True)
-    tout = tx * t64(torch, mask)                               # no 1/(1-p) rescaling
+    tout = tx * t64(torch, mask)  # no 1/(1-p) rescaling
     tout.backward(t64(torch, dout))
     assert rel_err(out, tout.detach().numpy()) < TOL
     assert rel_err(dx, tx.grad.numpy()) < TOL
@@ -183,7 +185,7 @@ def test_conv_pool_chain_matches_torch(torch):
     """The composition inside ConvPoolLayer (transposed views flowing between steps)."""
     rng = np.random.default_rng(8)
     x, b = rng.standard_normal((3, 2, 11, 10)), rng.standard_normal(4)
-    w = rng.standard_normal((4, 2, 3, 3)) / 3       # tanh unsaturated: 1 - a^2 keeps its digits
+    w = rng.standard_normal((4, 2, 3, 3)) / 3  # tanh unsaturated: 1 - a^2 keeps its digits
     layer = ConvPoolLayer((4, 2, 3, 3), (2, 11, 10), poolsize=(3, 2), activation_fn="tanh")
     layer.w, layer.b = w, b
     A, cache = layer.forward(x)
@@ -230,11 +232,16 @@ def test_operation_shape_errors_name_the_shapes():
 
 # -- whole networks -------------------------------------------------------------------
 def small_conv_net(seed=0, p_dropout=0.25, dtype=np.float64, activation="sigmoid"):
-    return LayerNetwork([
-        ConvPoolLayer((3, 1, 3, 3), (5, 1, 9, 8), poolsize=(2, 2), activation_fn=activation),
-        ConvPoolLayer((4, 3, 2, 2), (5, 3, 3, 3), poolsize=(2, 1), activation_fn="tanh"),
-        FullyConnectedLayer(4 * 1 * 2, 6, activation_fn=activation, p_dropout=p_dropout),
-        SoftmaxLayer(6, 4, p_dropout=p_dropout)], seed=seed, dtype=dtype)
+    return LayerNetwork(
+        [
+            ConvPoolLayer((3, 1, 3, 3), (5, 1, 9, 8), poolsize=(2, 2), activation_fn=activation),
+            ConvPoolLayer((4, 3, 2, 2), (5, 3, 3, 3), poolsize=(2, 1), activation_fn="tanh"),
+            FullyConnectedLayer(4 * 1 * 2, 6, activation_fn=activation, p_dropout=p_dropout),
+            SoftmaxLayer(6, 4, p_dropout=p_dropout),
+        ],
+        seed=seed,
+        dtype=dtype,
+    )
 
 
 def randomise_softmax(net, rng):
@@ -255,9 +262,15 @@ def test_layer_network_gradient_check(m):
 
 
 def test_gradient_check_fc_only_network_with_relu():
-    net = LayerNetwork([FullyConnectedLayer(5, 7, activation_fn="relu", p_dropout=0.5),
-                        FullyConnectedLayer(7, 6, activation_fn="linear"),
-                        SoftmaxLayer(6, 3)], seed=1, dtype=np.float64)
+    net = LayerNetwork(
+        [
+            FullyConnectedLayer(5, 7, activation_fn="relu", p_dropout=0.5),
+            FullyConnectedLayer(7, 6, activation_fn="linear"),
+            SoftmaxLayer(6, 3),
+        ],
+        seed=1,
+        dtype=np.float64,
+    )
     rng = np.random.default_rng(11)
     randomise_softmax(net, rng)
     X, y = rng.standard_normal((4, 5)), rng.integers(0, 3, 4)
@@ -281,7 +294,7 @@ def test_network_gradients_match_torch(torch):
     a = torch.sigmoid(F.linear(a.reshape(3, -1) * t64(torch, masks[2]), tp[4], tp[5]))
     z = F.linear(a * t64(torch, masks[3]), tp[6], tp[7])
     tC = F.nll_loss(torch.log_softmax(z, dim=1), torch.tensor(y))
-    tC = tC + 0.5 * lmbda * sum((w ** 2).sum() for w in tp[0::2]) / n_batches
+    tC = tC + 0.5 * lmbda * sum((w**2).sum() for w in tp[0::2]) / n_batches
     tC.backward()
     assert rel_err(C, tC.item()) < TOL
     for name, g, t in zip(net.param_names(), grads, tp):
@@ -293,14 +306,14 @@ def test_cost_contains_the_books_l2_term():
     rng = np.random.default_rng(13)
     X, y = rng.random((5, 72)), rng.integers(0, 4, 5)
     plain = net.loss(X, y)
-    squares = sum(float((layer.w ** 2).sum()) for layer in net.layers)
+    squares = sum(float((layer.w**2).sum()) for layer in net.layers)
     expected = plain + 0.5 * 0.7 * squares / 20
     assert net.loss(X, y, lmbda=0.7, n_batches=20) == pytest.approx(expected, rel=1e-12)
     C, g = net.loss_and_grads(X, y, lmbda=0.7, n_batches=20)
     _, g0 = net.loss_and_grads(X, y)
     assert C == pytest.approx(plain + 0.5 * 0.7 * squares / 20, rel=1e-12)
     for name, p, a, b in zip(net.param_names(), net.params(), g, g0):
-        expected = b + (0.7 / 20) * p if name.startswith("w") else b     # biases not regularised
+        expected = b + (0.7 / 20) * p if name.startswith("w") else b  # biases not regularised
         np.testing.assert_allclose(a, expected, rtol=1e-12, atol=1e-15)
 
 
@@ -312,7 +325,7 @@ def test_step_is_plain_sgd_on_that_cost():
     ids = [id(p) for p in net.params()]
     _, grads = net.loss_and_grads(X, y, lmbda=0.2, n_batches=3)
     net.step(X, y, eta=0.5, lmbda=0.2, n_batches=3)
-    assert [id(p) for p in net.params()] == ids                  # updated in place
+    assert [id(p) for p in net.params()] == ids  # updated in place
     for p, p0, g in zip(net.params(), before, grads):
         np.testing.assert_allclose(p, p0 - 0.5 * g, rtol=1e-12, atol=1e-15)
 
@@ -322,7 +335,7 @@ def test_dropout_inference_scales_weights_by_keep_probability():
     fc = FullyConnectedLayer(6, 3, activation_fn="linear", p_dropout=0.4)
     fc.init_params(rng, np.float64)
     x = rng.standard_normal((2, 6))
-    A, _ = fc.forward(x)                                           # inference
+    A, _ = fc.forward(x)  # inference
     np.testing.assert_allclose(A, x @ (0.6 * fc.w).T + fc.b, rtol=1e-13)
     mask = L.dropout_mask(rng, (2, 6), 0.4, np.float64)
     A_train, _ = fc.forward(x, training=True, mask=mask)
@@ -332,8 +345,9 @@ def test_dropout_inference_scales_weights_by_keep_probability():
     mean = ((x[0] * masks) @ fc.w.T + fc.b).mean(axis=0)
     np.testing.assert_allclose(mean, A[0], atol=0.05)
 
-    net = LayerNetwork([FullyConnectedLayer(6, 5, p_dropout=0.5), SoftmaxLayer(5, 3, p_dropout=0.5)],
-                       seed=0, dtype=np.float64)
+    net = LayerNetwork(
+        [FullyConnectedLayer(6, 5, p_dropout=0.5), SoftmaxLayer(5, 3, p_dropout=0.5)], seed=0, dtype=np.float64
+    )
     randomise_softmax(net, rng)
     first, soft = net.layers
     a = L.sigmoid(x @ (0.5 * first.w).T + first.b)
@@ -342,14 +356,28 @@ def test_dropout_inference_scales_weights_by_keep_probability():
 
 
 def test_initialisation_follows_network3():
-    net = LayerNetwork([ConvPoolLayer((20, 1, 5, 5), (10, 1, 28, 28)),
-                        ConvPoolLayer((40, 20, 5, 5), (10, 20, 12, 12)),
-                        FullyConnectedLayer(640, 100), SoftmaxLayer(100, 10)], seed=3)
+    net = LayerNetwork(
+        [
+            ConvPoolLayer((20, 1, 5, 5), (10, 1, 28, 28)),
+            ConvPoolLayer((40, 20, 5, 5), (10, 20, 12, 12)),
+            FullyConnectedLayer(640, 100),
+            SoftmaxLayer(100, 10),
+        ],
+        seed=3,
+    )
     conv1, conv2, fc, soft = net.layers
-    assert [p.shape for p in net.params()] == [(20, 1, 5, 5), (20,), (40, 20, 5, 5), (40,),
-                                               (100, 640), (100,), (10, 100), (10,)]
+    assert [p.shape for p in net.params()] == [
+        (20, 1, 5, 5),
+        (20,),
+        (40, 20, 5, 5),
+        (40,),
+        (100, 640),
+        (100,),
+        (10, 100),
+        (10,),
+    ]
     assert all(p.dtype == np.float32 for p in net.params())
-    assert conv2.w.std() == pytest.approx(np.sqrt(1 / (40 * 25 / 4)), rel=0.05)   # n_out = 250
+    assert conv2.w.std() == pytest.approx(np.sqrt(1 / (40 * 25 / 4)), rel=0.05)  # n_out = 250
     assert fc.w.std() == pytest.approx(np.sqrt(1 / 100), rel=0.05)
     assert fc.b.std() == pytest.approx(1.0, rel=0.25) and conv2.b.std() == pytest.approx(1.0, rel=0.4)
     assert not soft.w.any() and not soft.b.any()
@@ -364,7 +392,7 @@ def test_same_seed_same_weights_after_training_steps():
     def train(seed):
         net = small_conv_net(seed=seed, p_dropout=0.5, dtype=np.float32)
         for i in range(3):
-            net.step(X[i * 10:(i + 1) * 10], y[i * 10:(i + 1) * 10], eta=0.5, lmbda=0.1, n_batches=3)
+            net.step(X[i * 10 : (i + 1) * 10], y[i * 10 : (i + 1) * 10], eta=0.5, lmbda=0.1, n_batches=3)
         return net.params()
 
     a, b, c = train(5), train(5), train(6)
@@ -378,9 +406,9 @@ def test_training_lowers_the_cost_in_float32():
     y = (X[:, 0, :4].mean(axis=(1, 2)) > X[:, 0, 5:].mean(axis=(1, 2))).astype(int)
     net = small_conv_net(p_dropout=0.0, dtype=np.float32)
     start = net.loss(X, y)
-    for epoch in range(40):
+    for _epoch in range(40):
         for i in range(4):
-            net.step(X[i * 10:(i + 1) * 10], y[i * 10:(i + 1) * 10], eta=1.0)
+            net.step(X[i * 10 : (i + 1) * 10], y[i * 10 : (i + 1) * 10], eta=1.0)
     assert net.loss(X, y) < 0.7 * start
     assert net.feedforward(X).dtype == np.float32
     assert all(g.dtype == np.float32 for g in net.backprop(X[:10], y[:10]))
@@ -419,7 +447,8 @@ def test_shape_errors_name_the_shape():
         FullyConnectedLayer(4, 3, p_dropout=1.5)
     with pytest.raises(ValueError, match=r"parameter w1 must have shape \(4, 6\), got \(6, 4\)"):
         LayerNetwork([FullyConnectedLayer(3, 6), SoftmaxLayer(6, 4)]).set_params(
-            [np.zeros((6, 3)), np.zeros(6), np.zeros((6, 4)), np.zeros(4)])
+            [np.zeros((6, 3)), np.zeros(6), np.zeros((6, 4)), np.zeros(4)]
+        )
 
 
 def test_spec_round_trip_and_params():
@@ -427,10 +456,14 @@ def test_spec_round_trip_and_params():
     spec = net.spec()
     assert json.loads(json.dumps(spec)) == spec
     assert spec["dtype"] == "float32" and [s["type"] for s in spec["layers"]] == [
-        "ConvPoolLayer", "ConvPoolLayer", "FullyConnectedLayer", "SoftmaxLayer"]
+        "ConvPoolLayer",
+        "ConvPoolLayer",
+        "FullyConnectedLayer",
+        "SoftmaxLayer",
+    ]
     twin = LayerNetwork.from_spec(json.loads(json.dumps(spec)), seed=4)
     assert twin.spec() == spec
-    assert all(np.array_equal(p, q) for p, q in zip(net.params(), twin.params()))   # same seed
+    assert all(np.array_equal(p, q) for p, q in zip(net.params(), twin.params()))  # same seed
     other = LayerNetwork.from_spec(spec, seed=99)
     other.set_params(net.params())
     X = np.random.default_rng(19).random((3, 72))
@@ -446,6 +479,7 @@ def test_score_is_the_fraction_evaluate_the_count_and_accuracy_a_deprecated_alia
     """One name per idea: score (a fraction) and evaluate (the book's count) on every kind."""
     from glassnet import Network
     from glassnet.core.ensemble import Ensemble
+
     rng = np.random.default_rng(0)
     X, y = rng.random((30, 16)), rng.integers(0, 3, 30)
     layered = LayerNetwork([FullyConnectedLayer(16, 5), SoftmaxLayer(5, 3)], seed=1, dtype=np.float64)

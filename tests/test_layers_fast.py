@@ -1,6 +1,7 @@
 """The compiled layer-network engine against the NumPy layers (the reference): the same weights
 after several epochs (to float rounding), the same dropout masks from the same Generator, the
 same inference outputs; and what it declines to run."""
+
 import importlib.util
 import os
 
@@ -24,10 +25,16 @@ TOL = {np.float32: 1e-5, np.float64: 1e-10}
 def conv_net(dtype, act="relu", dropout=0.0, seed=3):
     """Two conv-pool layers (the second with several input channels and a pool that drops a
     border column), a fully connected layer and the softmax: every code path of the kernel."""
-    return LayerNetwork([ConvPoolLayer((4, 1, 5, 5), (1, 16, 15), (2, 2), act),   # 12x11 -> 6x5
-                         ConvPoolLayer((6, 4, 3, 2), (4, 6, 5), (2, 2), act),      # 4x4 -> 2x2
-                         FullyConnectedLayer(24, 19, act, p_dropout=dropout),
-                         SoftmaxLayer(19, 10, p_dropout=dropout / 2)], seed=seed, dtype=dtype)
+    return LayerNetwork(
+        [
+            ConvPoolLayer((4, 1, 5, 5), (1, 16, 15), (2, 2), act),  # 12x11 -> 6x5
+            ConvPoolLayer((6, 4, 3, 2), (4, 6, 5), (2, 2), act),  # 4x4 -> 2x2
+            FullyConnectedLayer(24, 19, act, p_dropout=dropout),
+            SoftmaxLayer(19, 10, p_dropout=dropout / 2),
+        ],
+        seed=seed,
+        dtype=dtype,
+    )
 
 
 def images(n=53, shape=(1, 16, 15), seed=0):
@@ -58,12 +65,12 @@ def assert_same_params(ref, fast, rtol):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("act", ["relu", "sigmoid", "tanh"])
-@pytest.mark.parametrize("mini_batch_size", [1, 7, 10, 16])      # 16: the kernel's larger-batch path
+@pytest.mark.parametrize("mini_batch_size", [1, 7, 10, 16])  # 16: the kernel's larger-batch path
 def test_epochs_equal_the_numpy_layers(dtype, act, mini_batch_size):
-    X, y = images()                                                 # 53 images: a last partial batch
+    X, y = images()  # 53 images: a last partial batch
     ref, fast = train_both(lambda: conv_net(dtype, act), X.astype(dtype), y, mini_batch_size)
     assert_same_params(ref, fast, TOL[dtype])
-    assert not np.allclose(fast.layers[0].w, conv_net(dtype, act).layers[0].w)    # it did learn
+    assert not np.allclose(fast.layers[0].w, conv_net(dtype, act).layers[0].w)  # it did learn
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -72,14 +79,19 @@ def test_dropout_epochs_equal_the_numpy_layers(dtype, mini_batch_size):
     X, y = images()
     ref, fast = train_both(lambda: conv_net(dtype, "relu", dropout=0.5), X.astype(dtype), y, mini_batch_size)
     assert_same_params(ref, fast, TOL[dtype])
-    assert np.array_equal(ref.rng.random(4), fast.rng.random(4))   # the Generators moved alike
+    assert np.array_equal(ref.rng.random(4), fast.rng.random(4))  # the Generators moved alike
 
 
 @pytest.mark.parametrize("mini_batch_size", [5, 12])
 def test_momentum_epochs_equal_the_numpy_layers(mini_batch_size):
     X, y = images()
-    ref, fast = train_both(lambda: conv_net(np.float64, "relu", dropout=0.3), X, y, mini_batch_size,
-                           optimizer=lambda n: Momentum(0.8, 0.2, n))
+    ref, fast = train_both(
+        lambda: conv_net(np.float64, "relu", dropout=0.3),
+        X,
+        y,
+        mini_batch_size,
+        optimizer=lambda n: Momentum(0.8, 0.2, n),
+    )
     assert_same_params(ref, fast, 1e-10)
 
 
@@ -117,12 +129,16 @@ def test_fully_connected_only_and_several_input_channels():
     X, y = images(40, (3, 7, 6), seed=1)
 
     def fc():
-        return LayerNetwork([FullyConnectedLayer(126, 33, "sigmoid", p_dropout=0.2), SoftmaxLayer(33, 10)],
-                            seed=5, dtype=np.float64)
+        return LayerNetwork(
+            [FullyConnectedLayer(126, 33, "sigmoid", p_dropout=0.2), SoftmaxLayer(33, 10)], seed=5, dtype=np.float64
+        )
 
     def rgb():
-        return LayerNetwork([ConvPoolLayer((5, 3, 3, 3), (3, 7, 6), (1, 2), "tanh"),
-                             SoftmaxLayer(5 * 5 * 2, 10)], seed=6, dtype=np.float64)
+        return LayerNetwork(
+            [ConvPoolLayer((5, 3, 3, 3), (3, 7, 6), (1, 2), "tanh"), SoftmaxLayer(5 * 5 * 2, 10)],
+            seed=6,
+            dtype=np.float64,
+        )
 
     for make in (fc, rgb):
         ref, fast = train_both(make, X.reshape(40, -1) if make is fc else X, y, 6)
@@ -145,10 +161,10 @@ def test_masks_are_the_networks_own_draws():
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("threads", [1, 2])
 def test_inference_equals_feedforward(dtype, threads):
-    X, y = images(301)                      # 301 rows: two threads' shares, 64-row blocks, a remainder
+    X, y = images(301)  # 301 rows: two threads' shares, 64-row blocks, a remainder
     net = conv_net(dtype, "sigmoid", dropout=0.4)
     ref, _ = train_both(lambda: conv_net(dtype, "sigmoid", dropout=0.4), X[:60].astype(dtype), y[:60], 10, 1)
-    net.set_params(ref.params())            # trained weights, non-zero softmax layer
+    net.set_params(ref.params())  # trained weights, non-zero softmax layer
     X = X.astype(dtype)
     rtol = 1e-12 if dtype == np.float64 else 2e-6
     np.testing.assert_allclose(lf.logits(net, X, threads), net.logits(X), rtol=rtol, atol=rtol)
@@ -159,17 +175,30 @@ def test_inference_equals_feedforward(dtype, threads):
 
 
 def test_the_book_networks_are_supported_and_progress_is_reported():
-    net = LayerNetwork([ConvPoolLayer((20, 1, 5, 5), (10, 1, 28, 28), (2, 2), "relu"),
-                        ConvPoolLayer((40, 20, 5, 5), (10, 20, 12, 12), (2, 2), "relu"),
-                        FullyConnectedLayer(640, 1000, "relu", p_dropout=0.5),
-                        FullyConnectedLayer(1000, 1000, "relu", p_dropout=0.5),
-                        SoftmaxLayer(1000, 10, p_dropout=0.5)], seed=0)
+    net = LayerNetwork(
+        [
+            ConvPoolLayer((20, 1, 5, 5), (10, 1, 28, 28), (2, 2), "relu"),
+            ConvPoolLayer((40, 20, 5, 5), (10, 20, 12, 12), (2, 2), "relu"),
+            FullyConnectedLayer(640, 1000, "relu", p_dropout=0.5),
+            FullyConnectedLayer(1000, 1000, "relu", p_dropout=0.5),
+            SoftmaxLayer(1000, 10, p_dropout=0.5),
+        ],
+        seed=0,
+    )
     assert lf.supports(net, 10) and lf.supports(net, 64, SGD(0.1, 5000)) and lf.supports(net, 10, Momentum(0.9))
     engine = lf.LayerKernelEngine()
     engine_calls = []
     X, y = images(30, (1, 28, 28))
-    engine.epoch(net, X.astype(np.float32), y, np.arange(30), 10, 0.03, None,
-                 lambda done, total: engine_calls.append((done, total)))
+    engine.epoch(
+        net,
+        X.astype(np.float32),
+        y,
+        np.arange(30),
+        10,
+        0.03,
+        None,
+        lambda done, total: engine_calls.append((done, total)),
+    )
     assert engine_calls[-1] == (3, 3) and engine.name == "layer-kernel"
     assert np.isfinite(net.layers[3].w).all()
 
@@ -181,10 +210,11 @@ def test_what_the_kernel_leaves_to_numpy():
 
     class Adam:
         plain, momentum = False, 0.0
+
     assert not lf.supports(net, 10, Adam())
     custom = L.Activation("relu", lambda z, out=None: np.maximum(z, 0, out=out), lambda a: (a > 0) * 1.0)
     odd = conv_net(np.float32)
-    odd.layers[2].activation_fn = custom                  # named "relu", but not the kernel's formula
+    odd.layers[2].activation_fn = custom  # named "relu", but not the kernel's formula
     assert not lf.supports(odd, 10)
     with pytest.raises(ValueError):
         lf.sgd_batches(odd, *images(), np.arange(53), 10, 0.1)
@@ -212,7 +242,10 @@ def test_every_build_computes_the_same(monkeypatch, variant):
     X, y = images()
     for dtype in (np.float64, np.float32):
         for m in (10, 16):
-            ref, fast = train_both(lambda: conv_net(dtype, "sigmoid", dropout=0.3), X.astype(dtype), y, m, 2)
+            ref, fast = train_both(
+                lambda dtype=dtype: conv_net(dtype, "sigmoid", dropout=0.3), X.astype(dtype), y, m, 2
+            )
             assert_same_params(ref, fast, TOL[dtype])
-        np.testing.assert_allclose(lf.logits(fast, X.astype(dtype)), fast.logits(X.astype(dtype)),
-                                   rtol=TOL[dtype], atol=TOL[dtype])
+        np.testing.assert_allclose(
+            lf.logits(fast, X.astype(dtype)), fast.logits(X.astype(dtype)), rtol=TOL[dtype], atol=TOL[dtype]
+        )

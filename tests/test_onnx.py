@@ -7,6 +7,7 @@ connected, softmax) with a small NumPy reference written here (sliding-window va
 convolution, reshape max-pool); the estimator and its pipelines (scalers, labels) with
 their own ``predict`` and ``predict_proba``.
 """
+
 import json
 import os
 
@@ -54,10 +55,12 @@ def trained(mnist, **kwargs):
 
 NETWORKS = {
     "book [784,30,10] sigmoid, quadratic": dict(sizes=[784, 30, 10], seed=1, eta=3.0),
-    "chapter 3: cross-entropy, scaled init": dict(sizes=[784, 30, 10], seed=2, cost="cross-entropy",
-                                                  init="scaled", eta=0.5),
-    "relu/softmax [784,100,10]": dict(sizes=[784, 100, 10], seed=3, cost="log-likelihood", activation="relu",
-                                      init="he", eta=0.1),
+    "chapter 3: cross-entropy, scaled init": dict(
+        sizes=[784, 30, 10], seed=2, cost="cross-entropy", init="scaled", eta=0.5
+    ),
+    "relu/softmax [784,100,10]": dict(
+        sizes=[784, 100, 10], seed=3, cost="log-likelihood", activation="relu", init="he", eta=0.1
+    ),
 }
 
 
@@ -66,25 +69,41 @@ def test_exported_network_matches_feedforward_on_mnist_test(mnist, tmp_path, nam
     net = trained(mnist, **NETWORKS[name])
     path = export_onnx(net, tmp_path / "net.onnx")
     onnx.checker.check_model(str(path), full_check=True)
-    X = mnist.test.X                                   # (10000, 784) float32
+    X = mnist.test.X  # (10000, 784) float32
     got, want = run(path, X), net.feedforward(X)
     assert got.dtype == np.float32 and got.shape == (10000, 10)
     assert np.max(np.abs(got - want)) < 1e-5
     assert (got.argmax(axis=1) == want.argmax(axis=1)).mean() > 0.999
-    assert (want.argmax(axis=1) == mnist.test.y).mean() > 0.5      # it did learn: the check is not of noise
+    assert (want.argmax(axis=1) == mnist.test.y).mean() > 0.5  # it did learn: the check is not of noise
 
 
 def test_exported_layer_network_matches_feedforward_on_mnist_test(mnist, tmp_path):
     from glassnet.core.layernet import ConvPoolLayer, FullyConnectedLayer, LayerNetwork, SoftmaxLayer
     from glassnet.training import TrainingConfig, fit
-    net = LayerNetwork([ConvPoolLayer((8, 1, 5, 5), (1, 28, 28), (2, 2), "relu"),
-                        FullyConnectedLayer(8 * 12 * 12, 30, "relu", p_dropout=0.3), SoftmaxLayer(30, 10)], seed=5)
+
+    net = LayerNetwork(
+        [
+            ConvPoolLayer((8, 1, 5, 5), (1, 28, 28), (2, 2), "relu"),
+            FullyConnectedLayer(8 * 12 * 12, 30, "relu", p_dropout=0.3),
+            SoftmaxLayer(30, 10),
+        ],
+        seed=5,
+    )
     fit(net, (mnist.training.X[:3000], mnist.training.y[:3000]), TrainingConfig(epochs=1, mini_batch_size=10, eta=0.1))
     path = export_onnx(net, tmp_path / "layers.onnx")
     model = onnx.load(str(path))
     # images in, as the network reads them: (N, 1, 28, 28), no reshaping
-    assert [n.op_type for n in model.graph.node] == ["Conv", "MaxPool", "Add", "Relu", "Flatten", "Gemm",
-                                                      "Relu", "Gemm", "Softmax"]
+    assert [n.op_type for n in model.graph.node] == [
+        "Conv",
+        "MaxPool",
+        "Add",
+        "Relu",
+        "Flatten",
+        "Gemm",
+        "Relu",
+        "Gemm",
+        "Softmax",
+    ]
     dims = model.graph.input[0].type.tensor_type.shape.dim
     assert [d.dim_param or d.dim_value for d in dims] == ["N", 1, 28, 28]
     assert json.loads({p.key: p.value for p in model.metadata_props}["spec"]) == net.spec()
@@ -93,7 +112,7 @@ def test_exported_layer_network_matches_feedforward_on_mnist_test(mnist, tmp_pat
     assert got.dtype == np.float32 and got.shape == (10000, 10)
     assert np.max(np.abs(got - want)) < 1e-5
     assert (got.argmax(axis=1) == want.argmax(axis=1)).mean() > 0.999
-    assert (want.argmax(axis=1) == mnist.test.y).mean() > 0.7       # it did learn
+    assert (want.argmax(axis=1) == mnist.test.y).mean() > 0.7  # it did learn
     with pytest.raises(Exception, match="Invalid rank for input"):  # rows are not images
         run(path, X[:5])
     # flat=True: rows of 784 values, reshaped inside the graph (the layout before images)
@@ -133,7 +152,7 @@ def test_fixed_batch_of_one_and_dynamic_batch_of_one(tmp_path):
     dynamic = to_onnx(net)
     assert dynamic.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "N"
     assert run(dynamic, x).shape == (1, 10)
-    with pytest.raises(Exception, match="invalid dimensions"):     # the fixed model refuses another batch size
+    with pytest.raises(Exception, match="invalid dimensions"):  # the fixed model refuses another batch size
         run(fixed, np.zeros((2, 784), np.float32))
 
 
@@ -167,6 +186,7 @@ def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path, monke
 
     def broken_replace(src, dst):
         raise OSError("disk full (simulated)")
+
     monkeypatch.setattr(files.os, "replace", broken_replace)
     with pytest.raises(OSError, match="simulated"):
         export_onnx(Network([4, 3, 2], seed=0), path)
@@ -176,27 +196,49 @@ def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path, monke
 
 def test_unexportable_network_raises_input_error_and_writes_nothing(tmp_path):
     net = Network([784, 30, 10], seed=9)
-    net.weights[1][3, 4] = np.nan                       # a diverged network
+    net.weights[1][3, 4] = np.nan  # a diverged network
     with pytest.raises(InputError, match=r"layer 1 .*non-finite"):
         export_onnx(net, tmp_path / "nan.onnx")
     assert os.listdir(tmp_path) == []
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: to_onnx(object()), "not a glassnet model"),
-    (lambda: to_onnx(Network([4, 3, 2], seed=0), opset=7), "opset must be an integer"),
-    (lambda: to_onnx(Network([4, 3, 2], seed=0), batch=0), "batch must be None"),
-    (lambda: build_model([LayerSpec("dense", {"w": np.ones((2, 4)), "b": np.ones(2), "activation": "swish"})], 4),
-     "activation 'swish'"),
-    (lambda: build_model([LayerSpec("lstm", {})], 4), "layer kind 'lstm'"),
-    (lambda: build_model([LayerSpec("dense", {"w": np.ones((2, 5)), "b": np.ones(2), "activation": "relu"})], 4),
-     r"w must have shape \(n_out, 4\)"),
-    (lambda: build_model([LayerSpec("dense", {"w": np.ones((2, 4)), "b": np.ones(2), "activation": "relu"})], 4,
-                         dtype=np.float16), "float32 and float64"),
-    (lambda: build_model([LayerSpec("fully-connected", {"w": np.ones((2, 4)), "b": np.ones(2),
-                                                        "activation": "relu", "p_dropout": 1.0})], 4),
-     r"p_dropout must be in \[0, 1\)"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: to_onnx(object()), "not a glassnet model"),
+        (lambda: to_onnx(Network([4, 3, 2], seed=0), opset=7), "opset must be an integer"),
+        (lambda: to_onnx(Network([4, 3, 2], seed=0), batch=0), "batch must be None"),
+        (
+            lambda: build_model(
+                [LayerSpec("dense", {"w": np.ones((2, 4)), "b": np.ones(2), "activation": "swish"})], 4
+            ),
+            "activation 'swish'",
+        ),
+        (lambda: build_model([LayerSpec("lstm", {})], 4), "layer kind 'lstm'"),
+        (
+            lambda: build_model([LayerSpec("dense", {"w": np.ones((2, 5)), "b": np.ones(2), "activation": "relu"})], 4),
+            r"w must have shape \(n_out, 4\)",
+        ),
+        (
+            lambda: build_model(
+                [LayerSpec("dense", {"w": np.ones((2, 4)), "b": np.ones(2), "activation": "relu"})], 4, dtype=np.float16
+            ),
+            "float32 and float64",
+        ),
+        (
+            lambda: build_model(
+                [
+                    LayerSpec(
+                        "fully-connected",
+                        {"w": np.ones((2, 4)), "b": np.ones(2), "activation": "relu", "p_dropout": 1.0},
+                    )
+                ],
+                4,
+            ),
+            r"p_dropout must be in \[0, 1\)",
+        ),
+    ],
+)
 def test_input_errors_name_the_reason(call, message):
     with pytest.raises(InputError, match=message):
         call()
@@ -215,8 +257,13 @@ def softmax_rows(Z):
     return E / E.sum(axis=1, keepdims=True)
 
 
-ACT = {"sigmoid": lambda z: 1 / (1 + np.exp(-z)), "tanh": np.tanh, "relu": lambda z: np.maximum(z, 0),
-       "linear": lambda z: z, "softmax": softmax_rows}
+ACT = {
+    "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
+    "tanh": np.tanh,
+    "relu": lambda z: np.maximum(z, 0),
+    "linear": lambda z: z,
+    "softmax": softmax_rows,
+}
 
 
 def conv_pool_reference(X, w, b, poolsize, activation):
@@ -226,8 +273,8 @@ def conv_pool_reference(X, w, b, poolsize, activation):
     conv = np.einsum("ncyxij,fcij->nfyx", windows, w)
     ph, pw = poolsize
     n, _, oh, ow = conv.shape
-    H, W = oh // ph, ow // pw                                         # leftover rows/columns dropped
-    pooled = conv[:, :, :H * ph, :W * pw].reshape(n, f, H, ph, W, pw).max(axis=(3, 5))
+    H, W = oh // ph, ow // pw  # leftover rows/columns dropped
+    pooled = conv[:, :, : H * ph, : W * pw].reshape(n, f, H, ph, W, pw).max(axis=(3, 5))
     return ACT[activation](pooled + b[None, :, None, None])
 
 
@@ -238,14 +285,17 @@ def fully_connected_reference(A, w, b, p_dropout, activation):
 
 def lenet_like(rng, dtype):
     """Two conv-pool layers, a dropout-scaled fully connected layer, a softmax layer: (N, 784) -> (N, 10)."""
+
     def r(*shape, scale=0.3):
         return (scale * rng.standard_normal(shape)).astype(dtype)
+
     return [
-        LayerSpec("conv-pool", {"w": r(4, 1, 5, 5), "b": r(4), "poolsize": (2, 2), "activation": "relu",
-                                "image_shape": (1, 28, 28)}),
+        LayerSpec(
+            "conv-pool",
+            {"w": r(4, 1, 5, 5), "b": r(4), "poolsize": (2, 2), "activation": "relu", "image_shape": (1, 28, 28)},
+        ),
         LayerSpec("conv-pool", {"w": r(6, 4, 3, 3), "b": r(6), "poolsize": (2, 2), "activation": "sigmoid"}),
-        LayerSpec("fully-connected", {"w": r(20, 150, scale=0.1), "b": r(20), "p_dropout": 0.5,
-                                      "activation": "tanh"}),
+        LayerSpec("fully-connected", {"w": r(20, 150, scale=0.1), "b": r(20), "p_dropout": 0.5, "activation": "tanh"}),
         LayerSpec("softmax", {"w": r(10, 20), "b": r(10), "p_dropout": 0.25}),
     ]
 
@@ -253,7 +303,7 @@ def lenet_like(rng, dtype):
 def lenet_reference(X, layers):
     p = [layer.params for layer in layers]
     A = conv_pool_reference(X.reshape(-1, 1, 28, 28), p[0]["w"], p[0]["b"], (2, 2), "relu")
-    A = conv_pool_reference(A, p[1]["w"], p[1]["b"], (2, 2), "sigmoid")       # (N, 6, 5, 5)
+    A = conv_pool_reference(A, p[1]["w"], p[1]["b"], (2, 2), "sigmoid")  # (N, 6, 5, 5)
     A = fully_connected_reference(A, p[2]["w"], p[2]["b"], 0.5, "tanh")
     return fully_connected_reference(A, p[3]["w"], p[3]["b"], 0.25, "softmax")
 
@@ -268,7 +318,7 @@ def test_chapter6_emitters_match_numpy_reference(mnist, dtype, tol):
     assert got.dtype == dtype and got.shape == (300, 10)
     assert np.max(np.abs(got - want)) < tol
     ops = {node.op_type for node in model.graph.node}
-    assert ("Conv" in ops) == (dtype == np.float32)      # float64 builds the convolution from Slice + MatMul
+    assert ("Conv" in ops) == (dtype == np.float32)  # float64 builds the convolution from Slice + MatMul
     assert {"MaxPool", "Reshape", "Flatten", "Softmax"} <= ops
 
 
@@ -276,10 +326,11 @@ def test_chapter6_emitters_match_numpy_reference(mnist, dtype, tol):
 def test_conv_pool_on_odd_sizes_drops_the_leftover_border(dtype):
     rng = np.random.default_rng(12)
     w, b = rng.standard_normal((3, 2, 3, 2)).astype(dtype), rng.standard_normal(3).astype(dtype)
-    layer = LayerSpec("conv-pool", {"w": w, "b": b, "poolsize": (2, 3), "activation": "linear",
-                                    "image_shape": (2, 9, 8)})
+    layer = LayerSpec(
+        "conv-pool", {"w": w, "b": b, "poolsize": (2, 3), "activation": "linear", "image_shape": (2, 9, 8)}
+    )
     X = rng.standard_normal((7, 2 * 9 * 8)).astype(dtype)
-    got = run(build_model([layer], 2 * 9 * 8, dtype=dtype), X)      # conv (7, 7) -> pool (3, 2)
+    got = run(build_model([layer], 2 * 9 * 8, dtype=dtype), X)  # conv (7, 7) -> pool (3, 2)
     want = conv_pool_reference(X.reshape(7, 2, 9, 8).astype(np.float64), w, b, (2, 3), "linear")
     assert got.shape == (7, 3, 3, 2)
     assert np.max(np.abs(got - want)) < (1e-5 if dtype == np.float32 else 1e-12)
@@ -309,6 +360,7 @@ def test_emitter_table_and_conv_errors():
 def test_the_export_command_writes_a_model_onnxruntime_runs(tmp_path, capsys):
     from glassnet.cli import main
     from glassnet.io import save
+
     net = Network([64, 12, 10], seed=3, cost="log-likelihood", activation="relu", init="he")
     save(net, tmp_path / "m.npz", metadata=dict(dataset="digits"))
     assert main(["export", str(tmp_path / "m.npz"), str(tmp_path / "m.onnx")]) == 0
@@ -326,6 +378,7 @@ def digits_split():
     pytest.importorskip("sklearn")
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
+
     X, y = load_digits(return_X_y=True)
     return train_test_split(X, y, test_size=0.3, random_state=0, stratify=y)
 
@@ -341,12 +394,14 @@ def pipeline(*steps, **params):
     from sklearn.pipeline import make_pipeline
 
     from glassnet.sklearn import GlassnetClassifier
+
     return make_pipeline(*steps, GlassnetClassifier(**{"random_state": 0, "max_iter": 20, **params}))
 
 
 @pytest.mark.parametrize("dtype, tol", [("float32", 1e-5), ("float64", 1e-12)])
 def test_a_scaler_and_classifier_pipeline_exports_labels_and_probabilities(digits_split, dtype, tol):
     from sklearn.preprocessing import StandardScaler
+
     X_train, X_test, y_train, y_test = digits_split
     pipe = pipeline(StandardScaler()).fit(X_train, y_train)
     model = to_onnx(pipe, dtype=dtype)
@@ -357,23 +412,31 @@ def test_a_scaler_and_classifier_pipeline_exports_labels_and_probabilities(digit
     assert (labels == y_test).mean() > 0.9
     props = {p.key: p.value for p in model.metadata_props}
     assert json.loads(props["classes"]) == list(range(10)) and props["estimator"] == "GlassnetClassifier"
-    assert json.loads(props["pipeline"]) == [["standardscaler", "StandardScaler"],
-                                             ["glassnetclassifier", "GlassnetClassifier"]]
+    assert json.loads(props["pipeline"]) == [
+        ["standardscaler", "StandardScaler"],
+        ["glassnetclassifier", "GlassnetClassifier"],
+    ]
     assert json.loads(props["sizes"]) == [64, 100, 10]
     ops = [n.op_type for n in model.graph.node]
     assert ops[:2] == ["Sub", "Div"] and ops[-2:] == ["ArgMax", "Gather"]
-    assert ("Cast" in ops) == (dtype == "float64")        # float64 rounds the scaled input to float32, as predict
+    assert ("Cast" in ops) == (dtype == "float64")  # float64 rounds the scaled input to float32, as predict
 
 
 def test_a_layer_network_pipeline_with_string_labels_and_other_scalers(digits_split, tmp_path):
     """Labels kept as they are (strings here); a convolutional network on rows of 64 features."""
     from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, StandardScaler
+
     X_train, X_test, y_train, _ = digits_split
     names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])
-    pipe = pipeline(MinMaxScaler(clip=True), "passthrough", MaxAbsScaler(), StandardScaler(with_std=False),
-                    layers="conv6x3,pool2,fc20").fit(X_train, names[y_train])
+    pipe = pipeline(
+        MinMaxScaler(clip=True),
+        "passthrough",
+        MaxAbsScaler(),
+        StandardScaler(with_std=False),
+        layers="conv6x3,pool2,fc20",
+    ).fit(X_train, names[y_train])
     path = export_onnx(pipe, tmp_path / "pipe.onnx", dtype="float64")
-    X = np.vstack([X_test, 20.0 * X_test[:5]])            # beyond the training range: MinMaxScaler clips
+    X = np.vstack([X_test, 20.0 * X_test[:5]])  # beyond the training range: MinMaxScaler clips
     labels, proba = classifier_outputs(path, X)
     assert labels.dtype == object and set(labels) <= set(names)
     np.testing.assert_array_equal(labels, pipe.predict(X))
@@ -387,10 +450,12 @@ def test_a_layer_network_pipeline_with_string_labels_and_other_scalers(digits_sp
 def test_the_estimator_alone_and_a_sigmoid_output(digits_split):
     """A bare estimator reads rows as it does; sigmoid outputs become rows summing to 1, as predict_proba."""
     from glassnet.sklearn import GlassnetClassifier
+
     X_train, X_test, y_train, _ = digits_split
     X_train, X_test = X_train / 16, X_test / 16
-    clf = GlassnetClassifier(cost="cross-entropy", activation="sigmoid", max_iter=10, eta=0.5, l2=0.0,
-                             random_state=0).fit(X_train, 3 * y_train + 1)
+    clf = GlassnetClassifier(
+        cost="cross-entropy", activation="sigmoid", max_iter=10, eta=0.5, l2=0.0, random_state=0
+    ).fit(X_train, 3 * y_train + 1)
     model = to_onnx(clf)
     assert "pipeline" not in {p.key for p in model.metadata_props}
     labels, proba = classifier_outputs(model, X_test.astype(np.float32))
@@ -407,6 +472,7 @@ def test_what_cannot_be_exported_says_why(digits_split):
     from sklearn.preprocessing import StandardScaler
 
     from glassnet.sklearn import GlassnetClassifier
+
     X_train, _, y_train, _ = digits_split
     with pytest.raises(InputError, match="not fitted"):
         to_onnx(GlassnetClassifier())
@@ -415,8 +481,13 @@ def test_what_cannot_be_exported_says_why(digits_split):
     with pytest.raises(InputError, match="cannot export a Pipeline: it is not a glassnet model"):
         to_onnx(make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(X_train, y_train))
     with pytest.raises(InputError, match="got 12 numbers|value must be a number or 64"):
-        build_model([LayerSpec("elementwise", {"op": "Sub", "value": np.ones(12)}),
-                     LayerSpec("dense", {"w": np.ones((2, 64)), "b": np.ones(2), "activation": "relu"})], 64)
+        build_model(
+            [
+                LayerSpec("elementwise", {"op": "Sub", "value": np.ones(12)}),
+                LayerSpec("dense", {"w": np.ones((2, 64)), "b": np.ones(2), "activation": "relu"}),
+            ],
+            64,
+        )
     with pytest.raises(InputError, match="op must be one of"):
         build_model([LayerSpec("elementwise", {"op": "Pow", "value": 2.0})], 64)
 
@@ -425,6 +496,7 @@ def test_glassnet_io_export_onnx_takes_a_pipeline_too(digits_split, tmp_path):
     from sklearn.preprocessing import StandardScaler
 
     from glassnet.io import export_onnx as io_export
+
     X_train, X_test, y_train, _ = digits_split
     pipe = pipeline(StandardScaler(), max_iter=3).fit(X_train, y_train)
     labels, _ = classifier_outputs(io_export(pipe, tmp_path / "p.onnx"), X_test.astype(np.float32))

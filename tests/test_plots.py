@@ -1,4 +1,5 @@
 """Pictures: every figure is a readable PNG with its titles, labels and legends; saves are atomic."""
+
 import io
 import sys
 
@@ -9,13 +10,13 @@ pytest.importorskip("matplotlib")
 pytest.importorskip("sklearn")
 Image = pytest.importorskip("PIL.Image")
 
-from glassnet.views import plots  # noqa: E402
 from glassnet.cli import build_parser, main  # noqa: E402
-from glassnet.datasets import load_digits_split  # noqa: E402
 from glassnet.core.functions import sigmoid  # noqa: E402
-from glassnet.io import save  # noqa: E402
 from glassnet.core.network import Network  # noqa: E402
+from glassnet.datasets import load_digits_split  # noqa: E402
+from glassnet.io import save  # noqa: E402
 from glassnet.training import TrainingConfig, fit  # noqa: E402
+from glassnet.views import plots  # noqa: E402
 
 EPOCHS, BATCH, ETA = 4, 10, 0.5
 
@@ -25,8 +26,9 @@ def trained():
     """A 64-16-10 network trained a few epochs on the digits: still makes plenty of mistakes."""
     training, test = load_digits_split(seed=0, dtype=np.float32)
     net = Network([64, 16, 10], seed=0)
-    history = fit(net, training, TrainingConfig(epochs=EPOCHS, mini_batch_size=BATCH, eta=ETA, monitor_training=None),
-                  test=test).history
+    history = fit(
+        net, training, TrainingConfig(epochs=EPOCHS, mini_batch_size=BATCH, eta=ETA, monitor_training=None), test=test
+    ).history
     return net, history, test
 
 
@@ -34,8 +36,13 @@ def trained():
 def model_file(trained, tmp_path_factory):
     net, history, _ = trained
     path = tmp_path_factory.mktemp("model") / "digits.npz"
-    save(net, path, metadata=dict(dataset="digits", history=history,
-                                  training=dict(seed=0, epochs=EPOCHS, mini_batch_size=BATCH, eta=ETA)))
+    save(
+        net,
+        path,
+        metadata=dict(
+            dataset="digits", history=history, training=dict(seed=0, epochs=EPOCHS, mini_batch_size=BATCH, eta=ETA)
+        ),
+    )
     return path
 
 
@@ -79,8 +86,17 @@ def test_learning_curves_show_cost_and_accuracy_per_epoch(trained, tmp_path):
 
 
 def test_learning_curves_plot_whichever_sets_the_history_holds():
-    history = [dict(epoch=j, seconds=0.1, training_cost=1 / (j + 1), training_accuracy=0.5 + j / 10,
-                    validation_cost=1.1 / (j + 1), validation_accuracy=0.45 + j / 10) for j in range(3)]
+    history = [
+        dict(
+            epoch=j,
+            seconds=0.1,
+            training_cost=1 / (j + 1),
+            training_accuracy=0.5 + j / 10,
+            validation_cost=1.1 / (j + 1),
+            validation_accuracy=0.45 + j / 10,
+        )
+        for j in range(3)
+    ]
     cost, acc = plots.learning_curves_figure(history).axes
     assert legend_texts(cost) == legend_texts(acc) == ["training", "validation"]
     with pytest.raises(ValueError, match="empty"):
@@ -99,7 +115,7 @@ def test_weights_grid_draws_each_hidden_neuron_as_an_8x8_image(trained, tmp_path
     for j, ax in enumerate(tiles):
         image = ax.images[0]
         np.testing.assert_allclose(image.get_array(), net.weights[0][j].reshape(8, 8), rtol=1e-6)
-        assert image.get_clim() == pytest.approx((-limit, limit))       # centred on 0, shared
+        assert image.get_clim() == pytest.approx((-limit, limit))  # centred on 0, shared
         assert image.get_cmap().name == "RdBu_r"
         assert ax.get_title() == f"neuron {j}"
     colorbars = [ax for ax in fig.axes if ax.get_ylabel() == "weight"]
@@ -198,8 +214,12 @@ def test_sigmoid_figures_follow_the_tutorial(tmp_path):
 def test_save_training_plots(trained, tmp_path):
     net, history, test = trained
     paths = plots.save_training_plots(net, history, tmp_path / "new" / "dir", test=test)
-    assert [p.name for p in paths] == ["learning_curves.png", "weights.png", "confusion_matrix.png",
-                                       "misclassified.png"]
+    assert [p.name for p in paths] == [
+        "learning_curves.png",
+        "weights.png",
+        "confusion_matrix.png",
+        "misclassified.png",
+    ]
     for p in paths:
         assert_png(p)
     paths = plots.save_training_plots(net, history, tmp_path / "no-test")
@@ -221,6 +241,7 @@ def test_a_failed_save_leaves_no_file(trained, tmp_path, monkeypatch):
 
 def test_an_existing_file_is_kept_when_the_save_fails(trained, tmp_path, monkeypatch):
     from matplotlib.figure import Figure
+
     target = tmp_path / "w.png"
     target.write_bytes(b"old")
     monkeypatch.setattr(Figure, "savefig", lambda self, f, **kw: (_ for _ in ()).throw(KeyboardInterrupt))
@@ -271,9 +292,10 @@ def test_plot_misclassified_draws_the_raw_digits(trained, model_file, tmp_path):
     wrong = int(np.sum(net.predict(test.X) != test.y))
     assert code == 0 and f"# {wrong} of 719 digits test images misclassified" in err
     from glassnet.datasets import digits_test_images
+
     raw = digits_test_images(0, test.y)
     assert raw.shape == (719, 64) and raw.min() == 0 and raw.max() == 16
-    assert digits_test_images(1, test.y) is None            # another split does not line up
+    assert digits_test_images(1, test.y) is None  # another split does not line up
 
 
 def test_plot_sigmoid_writes_two_files(tmp_path):
@@ -297,10 +319,12 @@ def test_plot_errors_are_one_line_exit_2(model_file, tmp_path, capsys):
     fails(["plot", "curves", str(junk), "-o", png], "not a readable glassnet model")
     fails(["plot", "weights", str(tmp_path), "-o", png], "glassnet: error:")
     fails(["plot", "weights", str(model_file), "-o", str(tmp_path / "nowhere" / "x.png")], "does not exist")
-    for argv, expect in [(["plot", "weights", str(model_file)], "-o/--output"),
-                         (["plot"], "KIND"),
-                         (["plot", "pie", str(model_file)], "invalid choice"),
-                         (["plot", "misclassified", str(model_file), "-o", png, "-n", "0"], "must be >= 1")]:
+    for argv, expect in [
+        (["plot", "weights", str(model_file)], "-o/--output"),
+        (["plot"], "KIND"),
+        (["plot", "pie", str(model_file)], "invalid choice"),
+        (["plot", "misclassified", str(model_file), "-o", png, "-n", "0"], "must be >= 1"),
+    ]:
         code, _, usage = run(argv)
         assert code == 2
         assert len(usage.strip().splitlines()) == 1 and expect in usage, usage

@@ -1,4 +1,5 @@
 """``glassnet predict`` and ``glassnet evaluate`` on saved models and real MNIST test digits."""
+
 import io
 import json
 import re
@@ -53,11 +54,13 @@ def digits(mnist, tmp_path_factory):
 def normalised(net, paths):
     """Sigmoid outputs divided by their sum, for the prepared image files."""
     from glassnet.datasets.preprocess import prepare
+
     A = net.feedforward(np.stack([prepare(p) for p in paths])).astype(np.float64)
     return A / A.sum(axis=1, keepdims=True)
 
 
 # -- predict -------------------------------------------------------------------------------------
+
 
 def test_predict_prints_the_top_three_digits_per_image(trained, digits):
     net, model = trained
@@ -67,10 +70,11 @@ def test_predict_prints_the_top_three_digits_per_image(trained, digits):
     lines = out.splitlines()
     assert len(lines) == N_IMAGES
     P = normalised(net, paths)
-    assert P.argmax(axis=1).tolist() == net.predict(X).tolist()    # the arrays' own predictions
+    assert P.argmax(axis=1).tolist() == net.predict(X).tolist()  # the arrays' own predictions
     for line, path, p in zip(lines, paths, P):
-        m = re.fullmatch(rf"{re.escape(str(path))}: (\d) \((\d\.\d\d)\), (\d) \((\d\.\d\d)\), (\d) \((\d\.\d\d)\)",
-                         line)
+        m = re.fullmatch(
+            rf"{re.escape(str(path))}: (\d) \((\d\.\d\d)\), (\d) \((\d\.\d\d)\), (\d) \((\d\.\d\d)\)", line
+        )
         assert m, line
         shown = [int(m.group(i)) for i in (1, 3, 5)]
         assert shown == np.argsort(-p, kind="stable")[:3].tolist()
@@ -102,6 +106,7 @@ def test_softmax_outputs_are_shown_as_they_are(digits, tmp_path):
     assert code == 0
     top = json.loads(out)[0]["top"]
     from glassnet.datasets.preprocess import prepare
+
     a = net.feedforward(prepare(paths[0])).astype(np.float64)
     assert len(top) == 2 and np.allclose([t["probability"] for t in top], np.sort(a)[::-1][:2], atol=1e-6)
 
@@ -130,18 +135,22 @@ def test_top_is_clamped_to_the_outputs_and_must_be_positive(trained, digits, cap
     assert code == 2 and out == "" and "--top: must be >= 1" in err and err.count("\n") == 1
 
 
-@pytest.mark.parametrize("kind, content, words", [
-    ("text", b"just words\n", ["not an image"]),
-    ("empty", b"", ["0 bytes"]),
-    ("missing", None, ["no such file"]),
-    ("blank", "white", ["no digit found"]),
-])
+@pytest.mark.parametrize(
+    "kind, content, words",
+    [
+        ("text", b"just words\n", ["not an image"]),
+        ("empty", b"", ["0 bytes"]),
+        ("missing", None, ["no such file"]),
+        ("blank", "white", ["no digit found"]),
+    ],
+)
 def test_one_bad_image_stops_everything_before_any_output(kind, content, words, trained, digits, tmp_path):
     _, model = trained
     paths, _ = digits
     bad = tmp_path / f"bad-{kind}.png"
     if content == "white":
         from PIL import Image
+
         Image.new("L", (30, 30), 255).save(bad)
     elif content is not None:
         bad.write_bytes(content)
@@ -159,6 +168,7 @@ def test_predict_needs_a_readable_mnist_model(digits, tmp_path):
 
 
 # -- evaluate ------------------------------------------------------------------------------------
+
 
 def test_evaluate_reports_accuracy_and_a_table_per_digit(trained, mnist):
     net, model = trained
@@ -184,6 +194,7 @@ def test_evaluate_reports_accuracy_and_a_table_per_digit(trained, mnist):
 def test_evaluate_a_digits_model_on_its_own_split(tmp_path):
     pytest.importorskip("sklearn")
     from glassnet.datasets import load_dataset
+
     training, _, test, _ = load_dataset("digits", seed=3)
     net = glassnet.Network([64, 30, 10], seed=0)
     net.SGD((training.X, training.y), 30, len(training.X), 0.5, log=None)

@@ -1,5 +1,6 @@
 """Images in, MNIST rows out: real MNIST test digits written as image files in many
 shapes and modes must read as the same digit the network sees in the original array."""
+
 import io
 import struct
 import sys
@@ -7,11 +8,12 @@ import zlib
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import glassnet
-from glassnet.datasets.preprocess import ImageError, RAMP, load_image, prepare, preview, to_mnist
+from glassnet.datasets.preprocess import RAMP, ImageError, load_image, prepare, preview, to_mnist
 
 N_DIGITS = 100
 
@@ -43,13 +45,14 @@ def bbox(x):
 
 # -- one MNIST digit, many files -----------------------------------------------------------------
 
+
 def variants(Image, x, rng):
     """name -> (file suffix, PIL image): the digit x (784,) in [0, 1] as people store digits."""
     u8 = np.round(x * 255).astype(np.uint8).reshape(28, 28)
     paper = 255 - u8
-    canvas = np.full((45, 60), 255, np.uint8)                  # off-centre on a 60x45 page
+    canvas = np.full((45, 60), 255, np.uint8)  # off-centre on a 60x45 page
     top, left = rng.integers(0, 45 - 28 + 1), rng.integers(0, 60 - 28 + 1)
-    canvas[top:top + 28, left:left + 28] = paper
+    canvas[top : top + 28, left : left + 28] = paper
     garbage = rng.integers(0, 256, (28, 28, 3)).astype(np.uint8)
     t = x.reshape(28, 28, 1)
     blue_on_cream = np.round(np.array([250, 240, 210]) * (1 - t) + np.array([30, 40, 160]) * t)
@@ -60,18 +63,30 @@ def variants(Image, x, rng):
         "black-on-white": (".png", Image.fromarray(paper), True),
         "16-bit": (".png", Image.fromarray(u8.astype(np.uint16) * 257), True),
         "LA-opaque": (".png", Image.fromarray(np.dstack([paper, np.full_like(u8, 255)]), "LA"), True),
-        "RGBA-black-ink-on-transparent": (".png", Image.fromarray(
-            np.dstack([np.zeros((28, 28, 3), np.uint8), u8]), "RGBA"), True),
-        "RGBA-white-ink-on-transparent-garbage": (".png", Image.fromarray(
-            np.dstack([np.where(u8[..., None] > 0, 255, garbage).astype(np.uint8), u8]), "RGBA"), True),
+        "RGBA-black-ink-on-transparent": (
+            ".png",
+            Image.fromarray(np.dstack([np.zeros((28, 28, 3), np.uint8), u8]), "RGBA"),
+            True,
+        ),
+        "RGBA-white-ink-on-transparent-garbage": (
+            ".png",
+            Image.fromarray(np.dstack([np.where(u8[..., None] > 0, 255, garbage).astype(np.uint8), u8]), "RGBA"),
+            True,
+        ),
         "enlarged-3x-nearest": (".png", Image.fromarray(paper).resize((84, 84), Image.NEAREST), True),
         "shifted-60x45": (".png", Image.fromarray(canvas), True),
         # changed a little: most predictions agree
         "palette-16-colours": (".png", Image.fromarray(paper).convert("RGB").quantize(16), False),
         "blue-ink-on-cream-RGB": (".png", Image.fromarray(blue_on_cream.astype(np.uint8), "RGB"), False),
         "enlarged-3x-bicubic": (".png", enlarged, False),
-        "1-bit-scan": (".png", Image.fromarray(paper).resize((84, 84), Image.BILINEAR)
-                       .point(lambda p: 255 if p >= 128 else 0).convert("1"), False),
+        "1-bit-scan": (
+            ".png",
+            Image.fromarray(paper)
+            .resize((84, 84), Image.BILINEAR)
+            .point(lambda p: 255 if p >= 128 else 0)
+            .convert("1"),
+            False,
+        ),
         "jpeg": (".jpg", enlarged.convert("RGB"), False),
     }
 
@@ -92,9 +107,21 @@ def digit_files(mnist, Image, tmp_path_factory):
     return files, exact
 
 
-VARIANTS = ["white-on-black", "black-on-white", "16-bit", "LA-opaque", "RGBA-black-ink-on-transparent",
-            "RGBA-white-ink-on-transparent-garbage", "enlarged-3x-nearest", "shifted-60x45",
-            "palette-16-colours", "blue-ink-on-cream-RGB", "enlarged-3x-bicubic", "1-bit-scan", "jpeg"]
+VARIANTS = [
+    "white-on-black",
+    "black-on-white",
+    "16-bit",
+    "LA-opaque",
+    "RGBA-black-ink-on-transparent",
+    "RGBA-white-ink-on-transparent-garbage",
+    "enlarged-3x-nearest",
+    "shifted-60x45",
+    "palette-16-colours",
+    "blue-ink-on-cream-RGB",
+    "enlarged-3x-bicubic",
+    "1-bit-scan",
+    "jpeg",
+]
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -126,12 +153,12 @@ def test_thin_pen_strokes_are_thickened_to_mnist_strokes(mnist, net, Image):
     """MNIST digits redrawn 10x larger with a thin pen (eroded to about a third of their
     stroke width) read better once thickened; without that, many are lost."""
     from PIL import ImageFilter
+
     test = mnist.test
     X = test.X[:N_DIGITS]
     thin = []
     for x in X:
-        big = Image.fromarray(np.round(x * 255).astype(np.uint8).reshape(28, 28)).resize((280, 280),
-                                                                                         Image.BILINEAR)
+        big = Image.fromarray(np.round(x * 255).astype(np.uint8).reshape(28, 28)).resize((280, 280), Image.BILINEAR)
         thin.append(np.asarray(big.point(lambda p: 255 if p > 127 else 0).filter(ImageFilter.MinFilter(13))))
     base = net.predict(X)
     thickened = np.mean(net.predict(np.stack([to_mnist(t) for t in thin])) == base)
@@ -141,11 +168,13 @@ def test_thin_pen_strokes_are_thickened_to_mnist_strokes(mnist, net, Image):
 
 def test_a_one_pixel_line_becomes_about_two_pixels_wide():
     page = np.zeros((400, 300))
-    page[50:350, 100] = 1.0                   # an L drawn with a 1-pixel pen
+    page[50:350, 100] = 1.0  # an L drawn with a 1-pixel pen
     page[349, 100:250] = 1.0
+
     def width(x):
         b = np.pad(x.reshape(28, 28) > 0.5, 1)
         return 2 * b.sum() / ((b[1:] != b[:-1]).sum() + (b[:, 1:] != b[:, :-1]).sum())
+
     assert 1.5 <= width(to_mnist(page)) <= 3
     assert width(to_mnist(page, min_stroke=0)) < 1
 
@@ -175,6 +204,7 @@ def test_path_bytes_and_file_object_read_the_same(digit_files):
 
 
 # -- modes ---------------------------------------------------------------------------------------
+
 
 def square(Image, mode):
     """A dark square on a light page (40x30) in the given mode."""
@@ -209,8 +239,8 @@ def test_transparency_is_background_whatever_the_colour_underneath(Image, tmp_pa
     inside = np.zeros((30, 40), bool)
     inside[10:20, 15:25] = True
     rgba = np.random.default_rng(1).integers(0, 256, (30, 40, 4)).astype(np.uint8)
-    rgba[..., 3] = 0                                        # garbage colours, all transparent ...
-    rgba[inside] = (10, 10, 10, 255)                        # ... around an opaque black square
+    rgba[..., 3] = 0  # garbage colours, all transparent ...
+    rgba[inside] = (10, 10, 10, 255)  # ... around an opaque black square
     Image.fromarray(rgba, "RGBA").save(tmp_path / "t.png")
     ink = load_image(tmp_path / "t.png")
     assert ink[inside].min() > 0.9 and ink[~inside].max() == 0
@@ -224,10 +254,10 @@ def test_transparency_is_background_whatever_the_colour_underneath(Image, tmp_pa
 
 def test_exif_orientation_is_applied(Image, tmp_path):
     g = np.full((20, 40), 255, np.uint8)
-    g[5:15, 2:8] = 0                                        # ink on the left
+    g[5:15, 2:8] = 0  # ink on the left
     im = Image.fromarray(g)
     exif = Image.Exif()
-    exif[0x0112] = 3                                        # rotated 180 degrees
+    exif[0x0112] = 3  # rotated 180 degrees
     im.save(tmp_path / "r.jpg", exif=exif, quality=95)
     ink = load_image(tmp_path / "r.jpg")
     assert ink[5:15, -8:-2].mean() > 0.8 and ink[:, :-10].max() < 0.1
@@ -235,12 +265,19 @@ def test_exif_orientation_is_applied(Image, tmp_path):
 
 # -- bad input -----------------------------------------------------------------------------------
 
+
 def png_header(width, height):
     """A PNG that claims width x height 8-bit grayscale pixels (and holds almost none)."""
+
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b""))
+
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(b"\0" * 16))
+        + chunk(b"IEND", b"")
+    )
 
 
 def check_one_line(error, *words):
@@ -250,12 +287,15 @@ def check_one_line(error, *words):
         assert w in message, message
 
 
-@pytest.mark.parametrize("name, content, words", [
-    ("notes.png", b"this is not a picture\n", ["notes.png", "not an image"]),
-    ("empty.png", b"", ["empty.png", "0 bytes"]),
-    ("bomb.png", png_header(100_000, 100_000), ["bomb.png", "too large"]),
-    ("big.png", png_header(8000, 6000), ["big.png", "8000x6000", "too large", "40,000,000"]),
-])
+@pytest.mark.parametrize(
+    "name, content, words",
+    [
+        ("notes.png", b"this is not a picture\n", ["notes.png", "not an image"]),
+        ("empty.png", b"", ["empty.png", "0 bytes"]),
+        ("bomb.png", png_header(100_000, 100_000), ["bomb.png", "too large"]),
+        ("big.png", png_header(8000, 6000), ["big.png", "8000x6000", "too large", "40,000,000"]),
+    ],
+)
 def test_bad_files_are_refused_in_one_line(name, content, words, Image, tmp_path):
     path = tmp_path / name
     path.write_bytes(content)
@@ -274,9 +314,12 @@ def test_max_pixels_is_a_parameter(Image, tmp_path):
 def test_damaged_missing_and_folder(Image, tmp_path):
     buf = io.BytesIO()
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (200, 200)).astype(np.uint8)).save(buf, "PNG")
-    (tmp_path / "cut.png").write_bytes(buf.getvalue()[:len(buf.getvalue()) // 2])
-    for path, word in [(tmp_path / "cut.png", "damaged"), (tmp_path / "nope.png", "no such file"),
-                       (tmp_path, "folder")]:
+    (tmp_path / "cut.png").write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+    for path, word in [
+        (tmp_path / "cut.png", "damaged"),
+        (tmp_path / "nope.png", "no such file"),
+        (tmp_path, "folder"),
+    ]:
         with pytest.raises(ImageError) as e:
             load_image(path)
         check_one_line(e, str(path), word)
@@ -300,8 +343,9 @@ def test_without_pillow_the_error_says_how_to_get_it(monkeypatch, tmp_path):
         load_image(tmp_path / "x.png")
 
 
-@pytest.mark.parametrize("bad", [np.zeros((3, 4, 5)), np.zeros((0, 5)), np.full((5, 5), np.nan),
-                                 np.full((5, 5), 2.0), np.array([["a"]])])
+@pytest.mark.parametrize(
+    "bad", [np.zeros((3, 4, 5)), np.zeros((0, 5)), np.full((5, 5), np.nan), np.full((5, 5), 2.0), np.array([["a"]])]
+)
 def test_to_mnist_refuses_arrays_that_are_not_images(bad):
     with pytest.raises(ImageError):
         to_mnist(bad)
@@ -339,9 +383,13 @@ def test_any_image_with_ink_becomes_an_mnist_row(a):
 
 
 @settings(max_examples=100, deadline=None)
-@given(arrays(np.float64, st.tuples(st.integers(1, 30), st.integers(1, 30)), elements=st.floats(0, 1),
-              fill=st.just(0.0)),
-       st.integers(1, 20), st.integers(1, 20), st.integers(1, 20), st.integers(1, 20))
+@given(
+    arrays(np.float64, st.tuples(st.integers(1, 30), st.integers(1, 30)), elements=st.floats(0, 1), fill=st.just(0.0)),
+    st.integers(1, 20),
+    st.integers(1, 20),
+    st.integers(1, 20),
+    st.integers(1, 20),
+)
 def test_where_the_digit_sits_on_the_page_does_not_matter(ink, top, left, bottom, right):
     assume(ink.max() >= 0.1)
     page = np.pad(ink, ((1, 1), (1, 1)))
@@ -358,16 +406,16 @@ def test_one_shade_throughout_is_blank(shape, shade):
 
 def test_a_lopsided_digit_is_shrunk_rather_than_cut():
     ink = np.zeros((100, 100))
-    ink[2:14, 2:14] = 1.0                     # a heavy blob in a corner ...
-    ink[97, 97] = 0.5                         # ... and a faint dot far away
+    ink[2:14, 2:14] = 1.0  # a heavy blob in a corner ...
+    ink[97, 97] = 0.5  # ... and a faint dot far away
     x = to_mnist(ink)
     cy, cx = com(x)
     assert abs(cy - 14) <= 0.5 and abs(cx - 14) <= 0.5
     h, w = bbox(x)
-    assert h == w and 14 <= h < 20            # centred by mass, a 20x20 box would spill over
+    assert h == w and 14 <= h < 20  # centred by mass, a 20x20 box would spill over
     x = x.reshape(28, 28)
     rows, cols = np.flatnonzero(x.any(axis=1)), np.flatnonzero(x.any(axis=0))
-    assert x[rows[-1], cols[-1]] > 0          # the far dot is still there
+    assert x[rows[-1], cols[-1]] > 0  # the far dot is still there
 
 
 def test_polarity_and_dtypes_do_not_matter(mnist):
@@ -384,11 +432,12 @@ def test_polarity_and_dtypes_do_not_matter(mnist):
 def test_grey_paper_and_grey_ink_are_stretched(mnist):
     test = mnist.test
     x = test.X[1].reshape(28, 28).astype(np.float64)
-    faded = 0.7 - 0.4 * x                     # grey pencil on grey paper: contrast 0.4
+    faded = 0.7 - 0.4 * x  # grey pencil on grey paper: contrast 0.4
     assert np.allclose(to_mnist(faded), to_mnist(x), atol=1e-5)
 
 
 # -- preview -------------------------------------------------------------------------------------
+
 
 def test_preview_draws_the_28x28_field(mnist):
     test = mnist.test
@@ -412,15 +461,19 @@ def test_preview_draws_the_28x28_field(mnist):
 
 # -- size claims and special files: refused before anything is decoded or opened -----------------
 
+
 @pytest.mark.parametrize("fmt", ["png", "bmp", "gif", "jpg", "tif", "pgm"])
 @pytest.mark.parametrize("width, height", [(65000, 65000), (8000, 6000)])
 def test_a_header_claiming_too_many_pixels_is_refused_before_decoding(fmt, width, height, Image, tmp_path):
     import tracemalloc
+
     from hostile_files import IMAGE_HEADERS
+
     from glassnet.errors import ResourceLimitError
+
     path = tmp_path / f"claim.{fmt}"
     path.write_bytes(IMAGE_HEADERS[fmt](width, height))
-    with pytest.raises(ResourceLimitError):        # once untraced: Pillow imports its plugins
+    with pytest.raises(ResourceLimitError):  # once untraced: Pillow imports its plugins
         load_image(path)
     tracemalloc.start()
     try:
@@ -437,6 +490,7 @@ def test_a_header_claiming_too_many_pixels_is_refused_before_decoding(fmt, width
 def test_special_files_are_refused_without_blocking(kind, Image, tmp_path):
     import os
     import threading
+
     pipe = tmp_path / "drawing.png"
     target = {"device": "/dev/zero", "fifo": pipe, "link-to-fifo": tmp_path / "link.png"}[kind]
     if kind != "device":
@@ -450,6 +504,7 @@ def test_special_files_are_refused_without_blocking(kind, Image, tmp_path):
             load_image(target)
         except ImageError as e:
             outcome.append(str(e))
+
     t = threading.Thread(target=attempt, daemon=True)
     t.start()
     t.join(10)
@@ -461,8 +516,9 @@ def test_special_files_are_refused_without_blocking(kind, Image, tmp_path):
 
 
 def test_a_file_object_is_read_up_to_a_limit(Image):
-    from glassnet.errors import ResourceLimitError
     from glassnet.datasets.preprocess import ImageTooLargeError
+    from glassnet.errors import ResourceLimitError
+
     buf = io.BytesIO()
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64)).astype(np.uint8)).save(buf, "PNG")
     size = len(buf.getvalue())

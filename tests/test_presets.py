@@ -1,4 +1,5 @@
 """Presets: glassnet's own recipes, the same from the command line and from Python."""
+
 import io
 
 import numpy as np
@@ -7,12 +8,22 @@ import pytest
 from glassnet.cli import main
 from glassnet.core.layernet import LayerNetwork
 from glassnet.core.network import Network
+from glassnet.datasets import dataset_info
 from glassnet.errors import InputError
 from glassnet.io import load
 from glassnet.training.augment import Augmenter
-from glassnet.datasets import dataset_info
-from glassnet.training.runs import (DEFAULTS, FITTING, PRESETS, augmenter_from_options, config_from_options,
-                                    fitting_defaults, network_from_options, network_kind, run_options, train_preset)
+from glassnet.training.runs import (
+    DEFAULTS,
+    FITTING,
+    PRESETS,
+    augmenter_from_options,
+    config_from_options,
+    fitting_defaults,
+    network_from_options,
+    network_kind,
+    run_options,
+    train_preset,
+)
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
@@ -40,27 +51,39 @@ def test_every_preset_says_its_eta_l2_and_epochs(name):
 def test_the_tutorial_preset_is_the_tutorials_run_on_the_digits():
     """``--preset tutorial`` keeps the digits' former default, the tutorial's full-batch run."""
     opts = run_options(None, "tutorial")
-    assert (opts["sizes"], opts["mini_batch_size"], opts["epochs"], opts["eta"], opts["l2"]) == \
-        ([64, 30, 10], None, 3000, 0.25, 0.0)
+    assert (opts["sizes"], opts["mini_batch_size"], opts["epochs"], opts["eta"], opts["l2"]) == (
+        [64, 30, 10],
+        None,
+        3000,
+        0.25,
+        0.0,
+    )
     assert run_options("digits", "tutorial") == opts
     with pytest.raises(InputError, match="--preset tutorial is a run on digits, not mnist"):
         run_options("mnist", "tutorial")
 
 
-@pytest.mark.parametrize("options, kind", [
-    ({}, "book"), (dict(cost="cross-entropy"), "sigmoid"), (dict(cost="log-likelihood"), "sigmoid"),
-    (dict(activation="tanh"), "tanh"), (dict(activation="relu", cost="quadratic"), "relu"),
-    (dict(layers="conv20x5,pool2,fc100"), "layers-relu"),
-    (dict(layers="conv20x5,pool2,fc100", activation="sigmoid"), "layers-sigmoid"),
-    (dict(layers="conv20x5:tanh,pool2,fc100:tanh"), "layers-tanh"),
-    (dict(layers="conv20x5:relu,pool2,fc100:sigmoid"), "layers-sigmoid"),
-    (dict(layers="fc100:linear,fc50"), "layers-relu"),
-])
+@pytest.mark.parametrize(
+    "options, kind",
+    [
+        ({}, "book"),
+        (dict(cost="cross-entropy"), "sigmoid"),
+        (dict(cost="log-likelihood"), "sigmoid"),
+        (dict(activation="tanh"), "tanh"),
+        (dict(activation="relu", cost="quadratic"), "relu"),
+        (dict(layers="conv20x5,pool2,fc100"), "layers-relu"),
+        (dict(layers="conv20x5,pool2,fc100", activation="sigmoid"), "layers-sigmoid"),
+        (dict(layers="conv20x5:tanh,pool2,fc100:tanh"), "layers-tanh"),
+        (dict(layers="conv20x5:relu,pool2,fc100:sigmoid"), "layers-sigmoid"),
+        (dict(layers="fc100:linear,fc50"), "layers-relu"),
+    ],
+)
 def test_each_kind_of_network_gets_its_own_defaults(options, kind):
     assert network_kind({**DEFAULTS["mnist"], **options}) == kind
     opts = run_options("mnist", **options)
-    assert {k: opts.get(k, 0.0) for k in ("eta", "l2", "epochs")} == \
-        {k: FITTING["mnist"][kind][k] for k in ("eta", "l2", "epochs")}
+    assert {k: opts.get(k, 0.0) for k in ("eta", "l2", "epochs")} == {
+        k: FITTING["mnist"][kind][k] for k in ("eta", "l2", "epochs")
+    }
     assert opts.get("init", "standard") == FITTING["mnist"][kind].get("init", "standard")
     if kind.startswith("layers"):
         assert opts["activation"] == options.get("activation", "relu")
@@ -68,10 +91,12 @@ def test_each_kind_of_network_gets_its_own_defaults(options, kind):
 
 def test_the_books_run_keeps_the_books_defaults_and_an_own_eta_keeps_l2_off():
     assert run_options() == dict(DEFAULTS["mnist"], l2=0.0)
-    assert run_options("mnist") == {**dict(sizes=[784, 30, 10], epochs=30, mini_batch_size=10, eta=3.0, log_every=1),
-                                    "l2": 0.0}
+    assert run_options("mnist") == {
+        **dict(sizes=[784, 30, 10], epochs=30, mini_batch_size=10, eta=3.0, log_every=1),
+        "l2": 0.0,
+    }
     own = run_options("mnist", layers="conv20x5,pool2,fc100", eta=0.1)
-    assert own["eta"] == 0.1 and "l2" not in own and own["epochs"] == 10     # L2 came with its eta
+    assert own["eta"] == 0.1 and "l2" not in own and own["epochs"] == 10  # L2 came with its eta
     assert run_options("mnist", layers="conv20x5,pool2,fc100", eta=0.1, l2=0.5)["l2"] == 0.5
     assert run_options("fashion", activation="relu") == run_options("mnist", activation="relu")
     digits = run_options("digits")
@@ -80,6 +105,7 @@ def test_the_books_run_keeps_the_books_defaults_and_an_own_eta_keeps_l2_off():
 
 def test_every_preset_describes_itself_in_the_help():
     from glassnet.cli import build_parser
+
     parser = build_parser()
     train = next(a for a in parser._actions if a.dest == "command").choices["train"]
     text = next(a for a in train._actions if a.dest == "preset").help
@@ -94,7 +120,7 @@ def test_flags_beat_the_preset_which_beats_the_datasets_defaults():
         run_options("mnist", "nope")
     with pytest.raises(InputError, match="unknown dataset"):
         run_options("cifar")
-    with pytest.raises(InputError, match="unknown option 'epoch'"):       # a typo is not silently ignored
+    with pytest.raises(InputError, match="unknown option 'epoch'"):  # a typo is not silently ignored
         run_options("mnist", "conv-fast", epoch=2)
 
 
@@ -109,8 +135,11 @@ def test_augment_option_forms():
 def test_train_preset_in_python_is_glassnet_train_preset(mnist, tmp_path):
     net, result, test = train_preset("conv-fast", seed=3, epochs=1)
     out, err = io.StringIO(), io.StringIO()
-    code = main(["train", "--preset", "conv-fast", "--seed", "3", "--epochs", "1", "--save",
-                 str(tmp_path / "m.npz")], out=out, err=err)
+    code = main(
+        ["train", "--preset", "conv-fast", "--seed", "3", "--epochs", "1", "--save", str(tmp_path / "m.npz")],
+        out=out,
+        err=err,
+    )
     assert code == 0, err.getvalue()
     saved = load(tmp_path / "m.npz")
     assert all(np.array_equal(a, b) for a, b in zip(net.params(), saved.params()))

@@ -8,6 +8,7 @@ and ``glassnet.save`` of a fitted estimator.  Readers: ``evaluate``, ``predict``
 ``plot weights``, ``export``, ``ensemble`` and the drawing page's model (``serve``'s app).
 Marked slow (real MNIST, a minute or two): the second tier runs it.
 """
+
 import io
 import shutil
 
@@ -33,9 +34,10 @@ def _written(folder, mnist):
 
     files = {}
     small = ["--epochs", "1", "--seed", "3"]
-    for name, argv in {"network": ["--sizes", "784-12-10"],
-                       "layer network": ["--layers", "conv4x5,pool2,fc12", "--activation", "relu", "--eta", "0.05"]
-                       }.items():
+    for name, argv in {
+        "network": ["--sizes", "784-12-10"],
+        "layer network": ["--layers", "conv4x5,pool2,fc12", "--activation", "relu", "--eta", "0.05"],
+    }.items():
         path = folder / f"{name.replace(' ', '-')}.npz"
         code, _, err = run(["train", *argv, *small, "--save", path])
         assert code == 0, err
@@ -51,8 +53,23 @@ def _written(folder, mnist):
     assert run(["train", "--sizes", "784-10-10", *small, "--checkpoint", checkpoint])[0] == 0
     files["checkpoint"] = checkpoint
     chapter6 = folder / "chapter6"
-    code, _, err = run(["reproduce", "--chapter", "6", "--rows", "1", "--seeds", "0", "--epochs", "1",
-                        "--n-train", "200", "--save", chapter6])
+    code, _, err = run(
+        [
+            "reproduce",
+            "--chapter",
+            "6",
+            "--rows",
+            "1",
+            "--seeds",
+            "0",
+            "--epochs",
+            "1",
+            "--n-train",
+            "200",
+            "--save",
+            chapter6,
+        ]
+    )
     assert code == 0, err
     files["reproduce --save"] = sorted(chapter6.glob("*.npz"))[0]
     book = folder / "book.json"
@@ -77,29 +94,43 @@ def digit_png(tmp_path_factory, mnist):
     return path
 
 
-KINDS = ["network", "layer network", "ensemble (train --members)", "ensemble (joined)", "checkpoint",
-         "reproduce --save", "network2 JSON", "estimator"]
+KINDS = [
+    "network",
+    "layer network",
+    "ensemble (train --members)",
+    "ensemble (joined)",
+    "checkpoint",
+    "reproduce --save",
+    "network2 JSON",
+    "estimator",
+]
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("reader", ["evaluate", "predict", "inspect", "plot weights", "export", "ensemble",
-                                    "serve's model"])
+@pytest.mark.parametrize(
+    "reader", ["evaluate", "predict", "inspect", "plot weights", "export", "ensemble", "serve's model"]
+)
 def test_every_file_glassnet_writes_every_command_reads(written, digit_png, tmp_path, kind, reader):
     path = written[kind]
-    copy = tmp_path / path.name                 # a reader must not need the writer's folder
+    copy = tmp_path / path.name  # a reader must not need the writer's folder
     shutil.copy(path, copy)
     if reader == "serve's model":
         from glassnet.cli.common import load_model
         from glassnet.web.server import create_app
+
         answer = create_app(*load_model(copy)).test_client().get("/api/model")
         assert answer.status_code == 200 and answer.get_json()["sizes"][0] == 784
         return
     if reader == "export":
         pytest.importorskip("onnx")
-    argv = {"evaluate": ["evaluate", copy], "predict": ["predict", copy, digit_png], "inspect": ["inspect", copy],
-            "plot weights": ["plot", "weights", copy, "-o", tmp_path / "w.png"],
-            "export": ["export", copy, tmp_path / "m.onnx"],
-            "ensemble": ["ensemble", copy, written["network"], "--save", tmp_path / "e.npz"]}[reader]
+    argv = {
+        "evaluate": ["evaluate", copy],
+        "predict": ["predict", copy, digit_png],
+        "inspect": ["inspect", copy],
+        "plot weights": ["plot", "weights", copy, "-o", tmp_path / "w.png"],
+        "export": ["export", copy, tmp_path / "m.onnx"],
+        "ensemble": ["ensemble", copy, written["network"], "--save", tmp_path / "e.npz"],
+    }[reader]
     code, out, err = run(argv)
     assert code == 0 and "Traceback" not in err, (code, out, err)
     if reader == "evaluate":

@@ -5,6 +5,7 @@ lie: the .npy header's shape, the zip member's declared size, its CRC, the centr
 directory.  Peak memory is measured twice: with tracemalloc in this process, and as
 the peak RSS of a fresh process (the whole interpreter and NumPy count there).
 """
+
 from __future__ import annotations
 
 import os
@@ -22,8 +23,7 @@ import pytest
 from hostile_files import array_member, deflate, member, npy_header, zeros_stream, zip_bytes
 
 from glassnet.errors import CheckpointError, DataFormatError, GlassnetError, ModelFormatError, ResourceLimitError
-from glassnet.safeload import (MAX_MEMBER_BYTES, check_regular_file, format_bytes, open_npz, open_regular_file,
-                               read_npz)
+from glassnet.safeload import MAX_MEMBER_BYTES, check_regular_file, format_bytes, open_npz, open_regular_file, read_npz
 
 
 def write(tmp_path, name, data):
@@ -35,10 +35,17 @@ def write(tmp_path, name, data):
 # -- what np.savez writes reads back the same ---------------------------------------------------
 def arrays():
     rng = np.random.default_rng(0)
-    return {"header": np.frombuffer(b'{"format": "x"}', np.uint8), "w0": rng.standard_normal((30, 784)),
-            "b0": rng.standard_normal(30).astype(np.float32), "fortran": np.asfortranarray(rng.random((3, 4))),
-            "empty": np.zeros((0, 5)), "scalar": np.float64(2.5), "big_endian": np.arange(5, dtype=">i4"),
-            "flags": np.array([True, False]), "z": np.array([1 + 2j])}
+    return {
+        "header": np.frombuffer(b'{"format": "x"}', np.uint8),
+        "w0": rng.standard_normal((30, 784)),
+        "b0": rng.standard_normal(30).astype(np.float32),
+        "fortran": np.asfortranarray(rng.random((3, 4))),
+        "empty": np.zeros((0, 5)),
+        "scalar": np.float64(2.5),
+        "big_endian": np.arange(5, dtype=">i4"),
+        "flags": np.array([True, False]),
+        "z": np.array([1 + 2j]),
+    }
 
 
 @pytest.mark.parametrize("save", [np.savez, np.savez_compressed])
@@ -72,8 +79,11 @@ def test_open_npz_checks_the_expected_shape_before_reading(tmp_path):
         assert npz.describe("w0") == ((30, 784), np.dtype(np.float32))
         assert npz.read("header", dtype=np.uint8).tobytes() == b"{}"
         assert npz.read("w0", shape=(30, 784)).sum() == 30 * 784
-        with pytest.raises(ModelFormatError, match=r"a.npz: not a readable glassnet model \(array 'w0' has "
-                                                   r"shape \(30, 784\), expected \(20, 784\)\)"):
+        with pytest.raises(
+            ModelFormatError,
+            match=r"a.npz: not a readable glassnet model \(array 'w0' has "
+            r"shape \(30, 784\), expected \(20, 784\)\)",
+        ):
             npz.read("w0", shape=(20, 784))
         with pytest.raises(ModelFormatError, match="array 'w0' is float32, expected float64"):
             npz.read("w0", dtype=np.float64)
@@ -91,7 +101,7 @@ def test_error_class_and_wording_are_the_callers(tmp_path):
 
 
 # -- hostile claims -----------------------------------------------------------------------------
-HUGE = (40_000_000_000,)          # float64: 298 GiB
+HUGE = (40_000_000_000,)  # float64: 298 GiB
 
 
 def hostile_files():
@@ -100,61 +110,130 @@ def hostile_files():
     small = np.arange(10.0)
     good = array_member("ok", small)
     return {
-        "npy-header-claims-298GiB": (zip_bytes(member("w0.npy", head + bytes(64))), ResourceLimitError,
-                                     r"array 'w0' claims \(40000000000,\) float64 = 298 GiB, more than the "
-                                     r"256 MiB allowed"),
-        "npy-header-claims-298GiB-stored": (zip_bytes(member("w0.npy", head, method=0)), ResourceLimitError,
-                                            "298 GiB"),
-        "npy-v2-header-claims-2D-huge": (zip_bytes(member("w0.npy", npy_header((2**20, 2**20), "<f4", version=(2, 0)))),
-                                         ResourceLimitError, "4.0 TiB"),
-        "zero-dimension-beside-huge-ones": (zip_bytes(member("w0.npy", npy_header((0, 2**40, 2**40)))),
-                                            ResourceLimitError, "zero dimensions are filled"),
-        "member-declares-4GiB": (zip_bytes(member("w0.npy", head, size=2**32 - 1)), ResourceLimitError,
-                                 r"member 'w0.npy' declares 4.0 GiB, more than the 256 MiB"),
-        "members-declare-too-much-together": (zip_bytes(*[member(f"w{i}.npy", b"", size=200 << 20) for i in range(6)]),
-                                              ResourceLimitError, "allowed per file"),
-        "directory-claims-a-million-entries": (zip_bytes(good, entries=65535), ResourceLimitError,
-                                               "holds 65,535 members"),
-        "directory-claims-4GiB": (zip_bytes(good, directory_size=2**32 - 1), ResourceLimitError,
-                                  "zip directory claims 4.0 GiB"),
-        "declared-small-inflates-beyond": (zip_bytes(member("w0.npy", npy_header((10,)) + bytes(80), size=128 + 80,
-                                                            raw=deflate(npy_header((10,)) + bytes(10**6)))),
-                                           ModelFormatError, "inflates beyond its declared 208 bytes"),
-        "header-shape-disagrees-with-declared-size": (zip_bytes(member("w0.npy", npy_header((10**6,)) + bytes(80))),
-                                                      ModelFormatError, "but the member declares 80"),
-        "object-array": (zip_bytes(member("w0.npy", npy_header((3,), "|O") + b"\x80\x04N.")), ModelFormatError,
-                         "holds pickled objects"),
-        "structured-dtype-with-object": (zip_bytes(member("w0.npy", npy_header((1,), [("a", "|O")]) + bytes(8))),
-                                         ModelFormatError, "pickled objects"),
-        "string-dtype": (zip_bytes(array_member("w0", np.array(["ab"]))), ModelFormatError,
-                         "dtype <U2, not a plain number type"),
+        "npy-header-claims-298GiB": (
+            zip_bytes(member("w0.npy", head + bytes(64))),
+            ResourceLimitError,
+            r"array 'w0' claims \(40000000000,\) float64 = 298 GiB, more than the "
+            r"256 MiB allowed",
+        ),
+        "npy-header-claims-298GiB-stored": (zip_bytes(member("w0.npy", head, method=0)), ResourceLimitError, "298 GiB"),
+        "npy-v2-header-claims-2D-huge": (
+            zip_bytes(member("w0.npy", npy_header((2**20, 2**20), "<f4", version=(2, 0)))),
+            ResourceLimitError,
+            "4.0 TiB",
+        ),
+        "zero-dimension-beside-huge-ones": (
+            zip_bytes(member("w0.npy", npy_header((0, 2**40, 2**40)))),
+            ResourceLimitError,
+            "zero dimensions are filled",
+        ),
+        "member-declares-4GiB": (
+            zip_bytes(member("w0.npy", head, size=2**32 - 1)),
+            ResourceLimitError,
+            r"member 'w0.npy' declares 4.0 GiB, more than the 256 MiB",
+        ),
+        "members-declare-too-much-together": (
+            zip_bytes(*[member(f"w{i}.npy", b"", size=200 << 20) for i in range(6)]),
+            ResourceLimitError,
+            "allowed per file",
+        ),
+        "directory-claims-a-million-entries": (
+            zip_bytes(good, entries=65535),
+            ResourceLimitError,
+            "holds 65,535 members",
+        ),
+        "directory-claims-4GiB": (
+            zip_bytes(good, directory_size=2**32 - 1),
+            ResourceLimitError,
+            "zip directory claims 4.0 GiB",
+        ),
+        "declared-small-inflates-beyond": (
+            zip_bytes(
+                member(
+                    "w0.npy",
+                    npy_header((10,)) + bytes(80),
+                    size=128 + 80,
+                    raw=deflate(npy_header((10,)) + bytes(10**6)),
+                )
+            ),
+            ModelFormatError,
+            "inflates beyond its declared 208 bytes",
+        ),
+        "header-shape-disagrees-with-declared-size": (
+            zip_bytes(member("w0.npy", npy_header((10**6,)) + bytes(80))),
+            ModelFormatError,
+            "but the member declares 80",
+        ),
+        "object-array": (
+            zip_bytes(member("w0.npy", npy_header((3,), "|O") + b"\x80\x04N.")),
+            ModelFormatError,
+            "holds pickled objects",
+        ),
+        "structured-dtype-with-object": (
+            zip_bytes(member("w0.npy", npy_header((1,), [("a", "|O")]) + bytes(8))),
+            ModelFormatError,
+            "pickled objects",
+        ),
+        "string-dtype": (
+            zip_bytes(array_member("w0", np.array(["ab"]))),
+            ModelFormatError,
+            "dtype <U2, not a plain number type",
+        ),
         "negative-shape": (zip_bytes(member("w0.npy", npy_header((-5,)))), ModelFormatError, "negative dimension"),
-        "bad-npy-magic": (zip_bytes(member("w0.npy", b"\x93NUMPZ\x01\x00" + bytes(100))), ModelFormatError,
-                          "no valid .npy header"),
-        "npy-header-length-lies": (zip_bytes(member("w0.npy", b"\x93NUMPY\x02\x00" + struct.pack("<I", 2**31))),
-                                   ModelFormatError, "no valid .npy header"),
-        "npy-header-is-code": (zip_bytes(member("w0.npy", b"\x93NUMPY\x01\x00\x20\x00" + b"__import__('os')".ljust(31)
-                                                + b"\n")), ModelFormatError, "no valid .npy header"),
-        "npy-version-3": (zip_bytes(member("w0.npy", b"\x93NUMPY\x03\x00" + bytes(20))), ModelFormatError,
-                          "no valid .npy header"),
-        "truncated-data": (zip_bytes(member("w0.npy", npy_header((10,)) + bytes(40), size=128 + 80)),
-                           ModelFormatError, "cut short|inflates|damaged"),
-        "truncated-deflate-stream": (zip_bytes(member("w0.npy", npy_header((10,)) + bytes(80),
-                                                      raw=deflate(npy_header((10,)) + bytes(80))[:-3])),
-                                     ModelFormatError, "cut short|damaged"),
-        "garbage-deflate": (zip_bytes(member("w0.npy", bytes(208), raw=b"\xff" * 64)), ModelFormatError,
-                            "damaged deflate data|no valid"),
+        "bad-npy-magic": (
+            zip_bytes(member("w0.npy", b"\x93NUMPZ\x01\x00" + bytes(100))),
+            ModelFormatError,
+            "no valid .npy header",
+        ),
+        "npy-header-length-lies": (
+            zip_bytes(member("w0.npy", b"\x93NUMPY\x02\x00" + struct.pack("<I", 2**31))),
+            ModelFormatError,
+            "no valid .npy header",
+        ),
+        "npy-header-is-code": (
+            zip_bytes(member("w0.npy", b"\x93NUMPY\x01\x00\x20\x00" + b"__import__('os')".ljust(31) + b"\n")),
+            ModelFormatError,
+            "no valid .npy header",
+        ),
+        "npy-version-3": (
+            zip_bytes(member("w0.npy", b"\x93NUMPY\x03\x00" + bytes(20))),
+            ModelFormatError,
+            "no valid .npy header",
+        ),
+        "truncated-data": (
+            zip_bytes(member("w0.npy", npy_header((10,)) + bytes(40), size=128 + 80)),
+            ModelFormatError,
+            "cut short|inflates|damaged",
+        ),
+        "truncated-deflate-stream": (
+            zip_bytes(member("w0.npy", npy_header((10,)) + bytes(80), raw=deflate(npy_header((10,)) + bytes(80))[:-3])),
+            ModelFormatError,
+            "cut short|damaged",
+        ),
+        "garbage-deflate": (
+            zip_bytes(member("w0.npy", bytes(208), raw=b"\xff" * 64)),
+            ModelFormatError,
+            "damaged deflate data|no valid",
+        ),
         "bad-crc": (zip_bytes(array_member("w0", small, crc=1234)), ModelFormatError, "CRC-32 mismatch"),
-        "stored-longer-than-declared": (zip_bytes(member("w0.npy", npy_header((10,)) + bytes(80), method=0,
-                                                         raw=npy_header((10,)) + bytes(81))),
-                                        ModelFormatError, "inflates beyond"),
+        "stored-longer-than-declared": (
+            zip_bytes(member("w0.npy", npy_header((10,)) + bytes(80), method=0, raw=npy_header((10,)) + bytes(81))),
+            ModelFormatError,
+            "inflates beyond",
+        ),
         "not-npy-member": (zip_bytes(member("notes.txt", b"hello")), ModelFormatError, "not an .npy array"),
         "member-twice": (zip_bytes(good, good), ModelFormatError, "appears twice"),
         "encrypted": (zip_bytes(array_member("w0", small, flags=1)), ModelFormatError, "encrypted"),
-        "bzip2-member": (zip_bytes(array_member("w0", small, method=12, raw=b"BZh9")), ModelFormatError,
-                         "compression method 12"),
-        "lzma-member": (zip_bytes(array_member("w0", small, method=14, raw=b"\x09\x14")), ModelFormatError,
-                        "compression method 14"),
+        "bzip2-member": (
+            zip_bytes(array_member("w0", small, method=12, raw=b"BZh9")),
+            ModelFormatError,
+            "compression method 12",
+        ),
+        "lzma-member": (
+            zip_bytes(array_member("w0", small, method=14, raw=b"\x09\x14")),
+            ModelFormatError,
+            "compression method 14",
+        ),
         "local-header-missing": (zip_bytes(good)[30:], ModelFormatError, "not a readable"),
         "empty-file": (b"", ModelFormatError, "not a zip file"),
         "text": (b"weights: lots\n", ModelFormatError, "not a zip file"),
@@ -208,8 +287,13 @@ PEAK_SCRIPT = textwrap.dedent("""
 
 
 def peak_rss(path, max_member_bytes):
-    done = subprocess.run([sys.executable, "-c", PEAK_SCRIPT, str(path), str(max_member_bytes)],
-                          capture_output=True, text=True, check=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", PEAK_SCRIPT, str(path), str(max_member_bytes)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
     outcome, peak = done.stdout.split()
     return outcome, int(peak)
 
@@ -231,10 +315,12 @@ def bomb(tmp_path_factory):
 def test_peak_rss_stays_under_100MB_for_bombs_and_huge_claims(bomb):
     honest, lying, claims, compressed = bomb
     assert compressed < 1 << 20
-    for path, limit, outcome in [(honest, MAX_MEMBER_BYTES, "ResourceLimitError"),
-                                 (lying, 1 << 40, "ModelFormatError"),
-                                 (claims, MAX_MEMBER_BYTES, "ResourceLimitError"),
-                                 (claims, 1 << 40, "ModelFormatError")]:     # its declared size gives it away
+    for path, limit, outcome in [
+        (honest, MAX_MEMBER_BYTES, "ResourceLimitError"),
+        (lying, 1 << 40, "ModelFormatError"),
+        (claims, MAX_MEMBER_BYTES, "ResourceLimitError"),
+        (claims, 1 << 40, "ModelFormatError"),
+    ]:  # its declared size gives it away
         got, peak = peak_rss(path, limit)
         assert got == outcome, (path.name, limit, got)
         assert peak < 100 << 20, f"{path.name}: peak RSS {peak / 2**20:.0f} MiB"
@@ -254,14 +340,17 @@ def test_fifo_is_refused_before_it_is_opened(tmp_path):
                 read_npz(p)
             except ModelFormatError as e:
                 result[p.name] = str(e)
+
     t = threading.Thread(target=attempt, daemon=True)
     t.start()
     t.join(10)
-    if t.is_alive():                               # unblock the thread: a writer opens the FIFO
+    if t.is_alive():  # unblock the thread: a writer opens the FIFO
         os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
         pytest.fail("reading a FIFO blocked")
-    assert result == {"model.npz": f"{fifo}: is a named pipe (FIFO), not a regular file",
-                      "link.npz": f"{link}: is a named pipe (FIFO), not a regular file"}
+    assert result == {
+        "model.npz": f"{fifo}: is a named pipe (FIFO), not a regular file",
+        "link.npz": f"{link}: is a named pipe (FIFO), not a regular file",
+    }
 
 
 def test_directories_devices_sockets_and_missing_files(tmp_path):
@@ -286,9 +375,10 @@ def test_directories_devices_sockets_and_missing_files(tmp_path):
 
 def test_a_file_swapped_for_a_fifo_after_the_check_is_refused_by_fstat(tmp_path, monkeypatch):
     import glassnet.safeload as safeload
+
     fifo = tmp_path / "swap"
     os.mkfifo(fifo)
-    monkeypatch.setattr(safeload, "check_regular_file", lambda path, error: None)   # the race, won
+    monkeypatch.setattr(safeload, "check_regular_file", lambda path, error: None)  # the race, won
     with pytest.raises(DataFormatError, match="swap: is a named pipe"):
         open_regular_file(fifo)
 
@@ -308,7 +398,9 @@ def test_random_damage_only_ever_raises_glassnets_errors(tmp_path):
     set to extremes, spans cut out): each reads or raises a GlassnetError, nothing else."""
     import io
     import random
+
     from glassnet.errors import GlassnetError
+
     originals = []
     for save in (np.savez, np.savez_compressed):
         buf = io.BytesIO()
@@ -326,9 +418,9 @@ def test_random_damage_only_ever_raises_glassnets_errors(tmp_path):
                 data[k] = rng.randrange(256)
             elif r < 0.9:
                 extreme = rng.choice(extremes)
-                data[k:k + len(extreme)] = extreme
+                data[k : k + len(extreme)] = extreme
             else:
-                del data[k:k + rng.randint(1, 50)]
+                del data[k : k + rng.randint(1, 50)]
         path.write_bytes(data)
         try:
             read_npz(path)
@@ -354,17 +446,25 @@ def test_glassnet_predict_on_a_crafted_model_stays_under_100MB(tmp_path):
     whose w0 is a 190 KB deflated stream of zeros: refused before it is inflated (glassnet
     writes its arrays uncompressed; a member may inflate at most 16x), in one line, exit 2."""
     import json
+
     n = 60000 * 784 * 4
     head = npy_header((60000, 784), "<f4")
     raw, crc = zeros_stream(head, n)
-    header = json.dumps({"format": "glassnet-model", "format_version": 1, "sizes": [784, 60000, 10],
-                         "dtype": "float32"}).encode()
-    path = write(tmp_path, "crafted.npz", zip_bytes(
-        array_member("header", np.frombuffer(header, np.uint8)),
-        member("w0.npy", b"", size=len(head) + n, crc=crc, raw=raw)))
+    header = json.dumps(
+        {"format": "glassnet-model", "format_version": 1, "sizes": [784, 60000, 10], "dtype": "float32"}
+    ).encode()
+    path = write(
+        tmp_path,
+        "crafted.npz",
+        zip_bytes(
+            array_member("header", np.frombuffer(header, np.uint8)),
+            member("w0.npy", b"", size=len(head) + n, crc=crc, raw=raw),
+        ),
+    )
     assert path.stat().st_size < 1 << 20
-    done = subprocess.run([sys.executable, "-c", PREDICT_SCRIPT, str(path)], capture_output=True, text=True,
-                          timeout=120, cwd=tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-c", PREDICT_SCRIPT, str(path)], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
     code, peak = done.stdout.split()
     assert code == "2" and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert "would inflate" in done.stderr

@@ -13,6 +13,7 @@
 The reference computations in this file use plain Python floats and ``math``, not
 glassnet, so glassnet's NumPy code is checked against an independent calculation.
 """
+
 from __future__ import annotations
 
 import math
@@ -30,7 +31,7 @@ from glassnet import Network
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "gradient_descent.py"
 
-REL = 1e-12   # "to ~1e-12 relative": the primer printed float64 values with repr
+REL = 1e-12  # "to ~1e-12 relative": the primer printed float64 values with repr
 
 
 def logistic(z):
@@ -59,8 +60,7 @@ def four_places(v):
 # ---------------------------------------------------------------------------
 # 1. Tutorial: looped vs vectorised feed-forward of a 3-3-1 network
 # ---------------------------------------------------------------------------
-TUTORIAL_W = [[[0.2, 0.2, 0.2], [0.4, 0.4, 0.4], [0.6, 0.6, 0.6]],
-              [[0.5, 0.5, 0.5]]]
+TUTORIAL_W = [[[0.2, 0.2, 0.2], [0.4, 0.4, 0.4], [0.6, 0.6, 0.6]], [[0.5, 0.5, 0.5]]]
 TUTORIAL_B = [[0.8, 0.8, 0.8], [0.2]]
 TUTORIAL_X = [1.5, 2.0, 3.0]
 
@@ -74,9 +74,9 @@ def nested_loop_feedforward(x, weights, biases):
     inputs = list(x)
     for w, b in zip(weights, biases):
         outputs = []
-        for node in range(len(w)):                 # a row of w per receiving node
+        for node in range(len(w)):  # a row of w per receiving node
             total = 0.0
-            for k in range(len(w[node])):          # a column per sending node
+            for k in range(len(w[node])):  # a column per sending node
                 total += w[node][k] * inputs[k]
             outputs.append(logistic(total + b[node]))
         layers.append(outputs)
@@ -85,9 +85,7 @@ def nested_loop_feedforward(x, weights, biases):
 
 
 def tutorial_network():
-    return Network(sizes=[3, 3, 1],
-                   weights=[np.array(w) for w in TUTORIAL_W],
-                   biases=[np.array(b) for b in TUTORIAL_B])
+    return Network(sizes=[3, 3, 1], weights=[np.array(w) for w in TUTORIAL_W], biases=[np.array(b) for b in TUTORIAL_B])
 
 
 def test_tutorial_looped_feedforward_gives_the_printed_numbers():
@@ -242,11 +240,22 @@ def test_primer_chain_printed_numbers_are_consistent_with_each_other():
     db2 = logistic_prime(z2) * (a2 - 1.0)
     da1 = 2.45 * db2
     db1 = logistic_prime(z1) * da1
-    mine = {"z_l1": z1, "a_l1": a1, "z_l2": z2, "a_l2": a2, "dc_db_l2": db2,
-            "dc_dw_l2": a1 * db2, "dc_da_l1": da1, "dc_db_l1": db1, "dc_dw_l1": 0.8 * db1,
-            "updated_b_l2": -0.11 - STEP * db2, "updated_w_l2": 2.45 - STEP * a1 * db2,
-            "updated_b_l1": -0.14 - STEP * db1, "updated_w_l1": 1.58 - STEP * 0.8 * db1,
-            "original_cost": 0.5 * (a2 - 1.0) ** 2}
+    mine = {
+        "z_l1": z1,
+        "a_l1": a1,
+        "z_l2": z2,
+        "a_l2": a2,
+        "dc_db_l2": db2,
+        "dc_dw_l2": a1 * db2,
+        "dc_da_l1": da1,
+        "dc_db_l1": db1,
+        "dc_dw_l1": 0.8 * db1,
+        "updated_b_l2": -0.11 - STEP * db2,
+        "updated_w_l2": 2.45 - STEP * a1 * db2,
+        "updated_b_l1": -0.14 - STEP * db1,
+        "updated_w_l1": 1.58 - STEP * 0.8 * db1,
+        "original_cost": 0.5 * (a2 - 1.0) ** 2,
+    }
     for name, value in mine.items():
         assert close(value, PRIMER[name]), name
 
@@ -254,10 +263,11 @@ def test_primer_chain_printed_numbers_are_consistent_with_each_other():
 # ---------------------------------------------------------------------------
 # 3. Primer: the [2,3,2] demo with given weights, one step on one example
 # ---------------------------------------------------------------------------
-DEMO_B = [[[0.54001045], [0.75958375], [0.01870296]],
-          [[-0.32783478], [0.06061246]]]
-DEMO_W = [[[-0.11499179, 0.454649], [-0.65801895, 0.56618695], [-0.15686814, -0.87499479]],
-          [[0.01071228, -0.49139708, -0.81775586], [-0.87455946, -0.08351883, -0.77534763]]]
+DEMO_B = [[[0.54001045], [0.75958375], [0.01870296]], [[-0.32783478], [0.06061246]]]
+DEMO_W = [
+    [[-0.11499179, 0.454649], [-0.65801895, 0.56618695], [-0.15686814, -0.87499479]],
+    [[0.01071228, -0.49139708, -0.81775586], [-0.87455946, -0.08351883, -0.77534763]],
+]
 DEMO_X, DEMO_Y, DEMO_STEP = [0.8, 0.2], [0.0, 1.0], 0.1
 
 
@@ -276,7 +286,7 @@ def scalar_chain_rule(x, y, weights, biases, step):
 
     n_layers = len(weights)
     grad_b, grad_w = [None] * n_layers, [None] * n_layers
-    dc_da = [a - t for a, t in zip(activations[-1], y)]               # quadratic cost
+    dc_da = [a - t for a, t in zip(activations[-1], y)]  # quadratic cost
     for l in range(n_layers - 1, -1, -1):
         dc_db = [logistic_prime(z) * d for z, d in zip(zs[l], dc_da)]
         prev = activations[l]
@@ -285,15 +295,15 @@ def scalar_chain_rule(x, y, weights, biases, step):
         # dC/da of the previous layer: each sending neuron collects from every receiver
         dc_da = [sum(weights[l][j][k] * dc_db[j] for j in range(len(dc_db))) for k in range(len(prev))]
 
-    new_w = [[[w - step * g for w, g in zip(wrow, grow)] for wrow, grow in zip(wl, gl)]
-             for wl, gl in zip(weights, grad_w)]
+    new_w = [
+        [[w - step * g for w, g in zip(wrow, grow)] for wrow, grow in zip(wl, gl)] for wl, gl in zip(weights, grad_w)
+    ]
     new_b = [[b - step * g for b, g in zip(bl, gl)] for bl, gl in zip(biases, grad_b)]
     return activations[-1], grad_b, grad_w, new_w, new_b
 
 
 def demo_network():
-    return Network([2, 3, 2], weights=[np.array(w) for w in DEMO_W],
-                   biases=[np.array(b) for b in DEMO_B])
+    return Network([2, 3, 2], weights=[np.array(w) for w in DEMO_W], biases=[np.array(b) for b in DEMO_B])
 
 
 @pytest.fixture(scope="module")
@@ -349,8 +359,7 @@ def test_demo_one_sgd_step(demo_reference):
 # 5. Tutorial: gradient descent on f(x) = x^4 - 3x^3 + 2
 # ---------------------------------------------------------------------------
 def test_gradient_descent_example_prints_the_tutorial_minimum():
-    done = subprocess.run([sys.executable, str(EXAMPLE)], capture_output=True, text=True,
-                          timeout=60, check=True)
+    done = subprocess.run([sys.executable, str(EXAMPLE)], capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout == "The local minimum occurs at 2.249965\n"
 
 
@@ -360,17 +369,17 @@ def test_gradient_descent_example_main_via_runpy(capsys):
 
 
 def test_descend_function():
-    ns = runpy.run_path(str(EXAMPLE))           # run_name is not "__main__": nothing printed
+    ns = runpy.run_path(str(EXAMPLE))  # run_name is not "__main__": nothing printed
     descend, df = ns["descend"], ns["df"]
     x = descend(df, 6, 0.01, 1e-5)
     assert f"{x:f}" == "2.249965"
-    assert abs(x - 2.25) < 1e-4 and x < 2.25   # approaches the exact minimum 9/4 from below
+    assert abs(x - 2.25) < 1e-4 and x < 2.25  # approaches the exact minimum 9/4 from below
     assert abs(df(x)) < 1e-3
-    assert ns["f"](x) == pytest.approx(-6.54296875, abs=1e-7)   # f(9/4), the minimum value
+    assert ns["f"](x) == pytest.approx(-6.54296875, abs=1e-7)  # f(9/4), the minimum value
     # a second function: a parabola with its minimum at 3
     assert descend(lambda v: 2 * (v - 3), 0.0, 0.1, 1e-12) == pytest.approx(3.0, abs=1e-10)
     with pytest.raises(RuntimeError):
-        descend(df, 6, 1.0, 1e-5)               # step far too large: diverges
+        descend(df, 6, 1.0, 1e-5)  # step far too large: diverges
     with pytest.raises(ValueError):
         descend(df, 6, 0.0, 1e-5)
 

@@ -7,6 +7,7 @@ for two inputs; the network is an ordinary glassnet ``Network``.  The page's JSO
 driven through Flask's test client; the command in a subprocess.  The web part needs the web
 extra (skipped without it, except under CI).
 """
+
 import http.client
 import io
 import json
@@ -34,6 +35,7 @@ F = u.book_function
 def test_glassnet_universality_is_the_book_module():
     import glassnet.universality as imported
     from glassnet.universality import bump_network
+
     assert imported is glassnet.universality is u
     assert u.__name__ == "glassnet.book.universality" and bump_network is u.bump_network
 
@@ -41,7 +43,7 @@ def test_glassnet_universality_is_the_book_module():
 def test_the_book_function():
     assert F(0.0) == pytest.approx(0.25)
     x = np.linspace(0, 1, 2001)
-    assert 0.09 < F(x).min() < F(x).max() < 0.86          # inside the output sigmoid's range
+    assert 0.09 < F(x).min() < F(x).max() < 0.86  # inside the output sigmoid's range
     assert F(1.0) == pytest.approx(0.2 + 0.4 + 0.3 * np.sin(15) + 0.05 * np.cos(50))
 
 
@@ -68,7 +70,7 @@ def test_the_construction_is_an_ordinary_network(tmp_path):
     assert [w.shape for w in net.weights] == [(100, 1), (1, 100)] and [b.shape for b in net.biases] == [(100,), (1,)]
     X = u.grid(1, 101)
     labels = np.zeros(len(X), dtype=np.int64)
-    assert net.evaluate((X, labels)) == len(X)             # argmax of one output is always 0: meaningless, but it runs
+    assert net.evaluate((X, labels)) == len(X)  # argmax of one output is always 0: meaningless, but it runs
     assert net.measure(X, labels)[1] == len(X)
     path = tmp_path / "chapter4.npz"
     save(net, path)
@@ -83,7 +85,7 @@ def test_the_steps_are_the_bumps_edges_and_the_heights_sigma_inverse_of_f():
     steps = u.hidden_steps(net)
     edges = np.linspace(0, 1, 11)
     expected = np.stack([edges[:-1], edges[1:]], axis=1).reshape(-1)
-    expected[0], expected[-1] = -u.EDGE / 1000, 1 + u.EDGE / 1000          # the outermost, just outside
+    expected[0], expected[-1] = -u.EDGE / 1000, 1 + u.EDGE / 1000  # the outermost, just outside
     assert steps["step"] == pytest.approx(expected)
     assert np.all(steps["weight"] == 1000.0)
     centres = (np.arange(10) + 0.5) / 10
@@ -116,8 +118,8 @@ def test_the_error_shrinks_as_the_weight_grows_until_a_step_is_as_narrow_as_a_bu
     assert all(a > b for a, b in zip(largest[:4], largest[1:4])), largest
     assert all(a > b for a, b in zip(mean[:4], mean[1:4])), mean
     assert largest[0] > 0.2 and largest[3] < 0.01
-    assert all(v < 0.032 for v in largest[3:])                     # never worse than the staircase
-    assert largest[-1] == pytest.approx(largest[-2], rel=0.05)     # the staircase itself
+    assert all(v < 0.032 for v in largest[3:])  # never worse than the staircase
+    assert largest[-1] == pytest.approx(largest[-2], rel=0.05)  # the staircase itself
 
 
 def test_without_the_sigma_inverse_correction_the_output_is_sigma_of_f():
@@ -125,7 +127,7 @@ def test_without_the_sigma_inverse_correction_the_output_is_sigma_of_f():
     wrong = u.approximation_error(u.bump_network(F, 100, 1000.0, correction=False))
     assert right["max"] < 0.015 and wrong["mean"] > 0.25
     net = u.bump_network(F, 10, 1000.0, correction=False)
-    x = np.array([[0.55]])                                         # the centre of bump 5
+    x = np.array([[0.55]])  # the centre of bump 5
     assert net.feedforward(x)[0, 0] == pytest.approx(float(glassnet.sigmoid(F(0.55))), abs=1e-9)
 
 
@@ -137,17 +139,20 @@ def test_sampled_values_are_joined_by_straight_lines():
     assert u.as_function([0.2, 0.6])(np.array([0.0, 0.25, 1.0])) == pytest.approx([0.2, 0.3, 0.6])
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: u.bump_network(F, 0), "bumps must be an integer >= 1, got 0"),
-    (lambda: u.bump_network(F, 2.5), "bumps must be an integer"),
-    (lambda: u.bump_network(F, 10, float("nan")), "weight must be a finite number > 0"),
-    (lambda: u.bump_network(F, 10, -1.0), "weight must be a finite number > 0, got -1.0"),
-    (lambda: u.bump_network([0.5]), r"shape \(K,\) with K >= 2, got \(1,\)"),
-    (lambda: u.bump_network([0.5, float("inf")]), "must be finite"),
-    (lambda: u.tower_network(np.zeros((3, 4))), r"shape \(K, K\)"),
-    (lambda: u.tower_network(bumps=2, method="pyramids"), "method must be one of quadrants, towers"),
-    (lambda: u.learn(sizes=[3, 4, 1]), "1 or 2 inputs"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: u.bump_network(F, 0), "bumps must be an integer >= 1, got 0"),
+        (lambda: u.bump_network(F, 2.5), "bumps must be an integer"),
+        (lambda: u.bump_network(F, 10, float("nan")), "weight must be a finite number > 0"),
+        (lambda: u.bump_network(F, 10, -1.0), "weight must be a finite number > 0, got -1.0"),
+        (lambda: u.bump_network([0.5]), r"shape \(K,\) with K >= 2, got \(1,\)"),
+        (lambda: u.bump_network([0.5, float("inf")]), "must be finite"),
+        (lambda: u.tower_network(np.zeros((3, 4))), r"shape \(K, K\)"),
+        (lambda: u.tower_network(bumps=2, method="pyramids"), "method must be one of quadrants, towers"),
+        (lambda: u.learn(sizes=[3, 4, 1]), "1 or 2 inputs"),
+    ],
+)
 def test_bad_arguments_are_named(call, message):
     with pytest.raises(InputError, match=message):
         call()
@@ -176,7 +181,7 @@ def test_the_towers_are_ordinary_networks_with_a_second_hidden_layer(tmp_path):
     for method, first in (("quadrants", 2 * 6), ("towers", 4 * 6)):
         net = u.tower_network(bumps=6, weight=500.0, method=method)
         assert type(net) is Network and net.sizes == [2, first, 36, 1]
-        assert net.biases[1] == pytest.approx(np.full(36, -1.5 * 500.0))      # the threshold
+        assert net.biases[1] == pytest.approx(np.full(36, -1.5 * 500.0))  # the threshold
         path = tmp_path / f"{method}.npz"
         save(net, path)
         X = u.grid(2, 11)
@@ -187,18 +192,19 @@ def test_the_towers_are_ordinary_networks_with_a_second_hidden_layer(tmp_path):
 def test_the_books_towers_leave_a_hole_where_four_towers_meet():
     """Where four towers meet both bumps are half-way up and no tower fires: the output is
     sigma(0) = 1/2 whatever f is there; the quadrants pass between the neighbours' heights."""
-    corner = np.array([[0.2, 0.2]])                     # a corner of the 10 x 10 towers, f = 0.23
+    corner = np.array([[0.2, 0.2]])  # a corner of the 10 x 10 towers, f = 0.23
     f = u.book_function_2d(0.2, 0.2)
     towers = u.tower_network(bumps=10, weight=1000.0, method="towers")
     quadrants = u.tower_network(bumps=10, weight=1000.0)
     assert towers.feedforward(corner)[0, 0] == pytest.approx(0.5, abs=1e-3)
     assert abs(quadrants.feedforward(corner)[0, 0] - f) < 0.03
-    inside = np.array([[0.25, 0.35]])                   # a tower's centre: both agree with f
+    inside = np.array([[0.25, 0.35]])  # a tower's centre: both agree with f
     for net in (towers, quadrants):
         assert net.feedforward(inside)[0, 0] == pytest.approx(u.book_function_2d(0.25, 0.35), abs=1e-6)
-    errors = [u.approximation_error(u.tower_network(bumps=n, weight=1e4, method="towers"), points=101)
-              for n in (5, 10, 20)]
-    assert all(e["max"] > 0.35 for e in errors)         # the holes: however many towers
+    errors = [
+        u.approximation_error(u.tower_network(bumps=n, weight=1e4, method="towers"), points=101) for n in (5, 10, 20)
+    ]
+    assert all(e["max"] > 0.35 for e in errors)  # the holes: however many towers
     assert errors[0]["mean"] > errors[1]["mean"] > errors[2]["mean"]
 
 
@@ -225,16 +231,16 @@ def test_sgd_learns_f_with_as_many_neurons_and_looks_nothing_like_the_proof():
     assert after["mean"] < 0.06 < before["mean"] and after["max"] < before["max"]
     steps, ours = u.hidden_steps(net), u.hidden_steps(proof)
     assert np.all(ours["weight"] == 1000.0) and np.all((ours["step"] >= -0.01) & (ours["step"] <= 1.01))
-    assert np.abs(steps["weight"]).max() < 100                       # gentle, not steps
-    assert np.ptp(np.abs(steps["weight"])) > 1                        # and not all alike
-    assert np.sum((steps["step"] < 0) | (steps["step"] > 1)) >= 4     # many placed outside [0, 1]
+    assert np.abs(steps["weight"]).max() < 100  # gentle, not steps
+    assert np.ptp(np.abs(steps["weight"])) > 1  # and not all alike
+    assert np.sum((steps["step"] < 0) | (steps["step"] > 1)) >= 4  # many placed outside [0, 1]
 
 
 def test_learning_stops_on_request_on_time_and_from_the_callback():
     stop = threading.Event()
     stop.set()
     assert u.learn(F, [1, 4, 1], epochs=100, stop=stop).stopped == "interrupted"
-    result = u.learn(F, [1, 4, 1], epochs=10 ** 6, max_seconds=0.2)
+    result = u.learn(F, [1, 4, 1], epochs=10**6, max_seconds=0.2)
     assert result.stopped == "time" and result.seconds < 5
     result = u.learn(F, [1, 4, 1], epochs=100, callback=lambda net, epoch: epoch == 9)
     assert result.stopped == "callback" and result.epochs == 10
@@ -255,6 +261,7 @@ def web():
         pytest.importorskip("flask", reason="needs the web extra: pip install -e '.[web]'")
         pytest.importorskip("waitress", reason="needs the web extra: pip install -e '.[web]'")
     from glassnet.web import universality
+
     return universality
 
 
@@ -277,6 +284,7 @@ def client(app_module, learner):
 
 def test_glassnet_serve_refuses_the_construction_in_one_line(tmp_path, app_module):
     from glassnet.cli import main
+
     path = tmp_path / "chapter4.npz"
     save(u.bump_network(F, 5, 100.0), path)
     out, err = io.StringIO(), io.StringIO()
@@ -293,7 +301,7 @@ def test_the_page_and_its_defaults(client, app_module):
         assert client.get(f"/static/{name}").status_code == 200
     d = client.get("/api/defaults").get_json()
     assert len(d["f"]) == app_module.SAMPLES and d["f"][0] == pytest.approx(0.25)
-    assert len(d["f2"]) == app_module.SIDE ** 2 and d["limits"]["max_bumps"] == app_module.MAX_BUMPS
+    assert len(d["f2"]) == app_module.SIDE**2 and d["limits"]["max_bumps"] == app_module.MAX_BUMPS
 
 
 def test_construct_answers_the_construction_of_what_was_drawn(client, app_module):
@@ -316,7 +324,7 @@ def test_towers_answers_the_two_input_construction(client, app_module):
         r = client.post("/api/towers", json={"f": values.reshape(-1).tolist(), "bumps": 5, "method": method})
         t = r.get_json()
         assert r.status_code == 200 and t["method"] == method and t["side"] == app_module.VIEW_2D
-        assert len(t["output"]) == len(t["target"]) == app_module.VIEW_2D ** 2
+        assert len(t["output"]) == len(t["target"]) == app_module.VIEW_2D**2
         net = u.tower_network(values, 5, u.DEFAULT_WEIGHT, method=method)
         assert t["sizes"] == net.sizes
         assert t["error"]["mean"] == pytest.approx(u.approximation_error(net, values, points=101)["mean"], rel=1e-4)
@@ -357,16 +365,19 @@ def test_bad_input_is_refused_with_one_json_error(client, learner, url, body, st
     assert r.status_code == status, r.data
     assert r.mimetype == "application/json" and list(r.get_json()) == ["error"]
     assert message in r.get_json()["error"]
-    assert learner.state()["state"] == "idle"                 # nothing was started
+    assert learner.state()["state"] == "idle"  # nothing was started
 
 
 def test_other_refusals(client, app_module):
     big = b'{"f": [' + b"0.5, " * 20000 + b'0.5], "bumps": 3}'
     assert len(big) > app_module.MAX_BODY
-    for r, status in ((client.post("/api/construct", data=big, content_type="application/json"), 413),
-                      (client.get("/api/construct"), 405), (client.get("/api/nothing"), 404),
-                      (client.get("/api/defaults", headers={"Host": "evil.example:8004"}), 403),
-                      (client.post("/api/learn/stop", headers={"Origin": "http://evil.example"}), 403)):
+    for r, status in (
+        (client.post("/api/construct", data=big, content_type="application/json"), 413),
+        (client.get("/api/construct"), 405),
+        (client.get("/api/nothing"), 404),
+        (client.get("/api/defaults", headers={"Host": "evil.example:8004"}), 403),
+        (client.post("/api/learn/stop", headers={"Origin": "http://evil.example"}), 403),
+    ):
         assert r.status_code == status and list(r.get_json()) == ["error"], (status, r.data)
 
 
@@ -409,14 +420,18 @@ def test_a_run_stops_at_the_time_limit(app_module):
         wait_for(lambda: learner.state()["state"] != "running")
         s = learner.state()
         assert s["state"] == "time" and "0.3 s" in s["message"] and s["sizes"] == [2, 6, 9, 1]
-        assert len(s["output"]) == app_module.VIEW_2D ** 2 and "hidden" not in s
+        assert len(s["output"]) == app_module.VIEW_2D**2 and "hidden" not in s
     finally:
         learner.stop()
 
 
 def test_glassnet_universality_serves_and_stops_cleanly_on_ctrl_c(app_module):
-    proc = subprocess.Popen([sys.executable, "-m", "glassnet", "universality", "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "glassnet", "universality", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = proc.stderr.readline().strip()
         match = re.fullmatch(r"glassnet: serving chapter 4, .* at http://127\.0\.0\.1:(\d+)/", line)
@@ -424,7 +439,7 @@ def test_glassnet_universality_serves_and_stops_cleanly_on_ctrl_c(app_module):
         conn = http.client.HTTPConnection("127.0.0.1", int(match.group(1)), timeout=10)
         body = json.dumps({"f": [0.3, 0.7], "bumps": 4, "epochs": 100000})
         conn.request("POST", "/api/learn", body, {"Content-Type": "application/json"})
-        assert conn.getresponse().status == 202              # a run in progress when Ctrl-C comes
+        assert conn.getresponse().status == 202  # a run in progress when Ctrl-C comes
         conn.close()
         time.sleep(0.3)
         proc.send_signal(signal.SIGINT)

@@ -4,10 +4,10 @@ height, draw f with the mouse, press "learn" and watch the learned curve change,
 Needs Debian's /usr/bin/chromium, the Python package ``playwright`` (never its own browsers)
 and the ``web`` extra; skipped without them, except under CI.
 """
+
 import re
 
 import pytest
-
 from browser_support import CHROMIUM, CHROMIUM_ARGS, require_browser  # noqa: E402
 
 require_browser()
@@ -48,9 +48,11 @@ def page(browser, url):
     page.on("pageerror", lambda e: page.problems.append(str(e)))
     page.on("console", lambda m: m.type == "error" and page.problems.append(m.text))
     page.posted = []
-    page.on("request", lambda r: r.method == "POST" and page.posted.append((r.url.rsplit("/", 2)[-1], r.post_data_json)))
+    page.on(
+        "request", lambda r: r.method == "POST" and page.posted.append((r.url.rsplit("/", 2)[-1], r.post_data_json))
+    )
     page.goto(url)
-    expect(page.locator("#err-max")).to_have_text(DIGIT)              # the first construction arrived
+    expect(page.locator("#err-max")).to_have_text(DIGIT)  # the first construction arrived
     yield page
     page.close()
 
@@ -61,8 +63,10 @@ def at(page, selector, x, y, x_range=(0, 1), y_range=(0, 1)):
     top, right, bottom, left = MARGIN
     u = (x - x_range[0]) / (x_range[1] - x_range[0])
     v = (y - y_range[0]) / (y_range[1] - y_range[0])
-    return (box["x"] + left + u * (box["width"] - left - right),
-            box["y"] + top + (1 - v) * (box["height"] - top - bottom))
+    return (
+        box["x"] + left + u * (box["width"] - left - right),
+        box["y"] + top + (1 - v) * (box["height"] - top - bottom),
+    )
 
 
 def drag(page, start, end, steps=12):
@@ -84,23 +88,23 @@ def test_drag_a_step_and_set_a_bumps_height(page):
     drag(page, at(page, "#step", 0.3, -0.8, y_range=y_range), at(page, "#step", 0.5, -0.8, y_range=y_range))
     s = number(page, "#n1-s")
     assert s == pytest.approx(0.5, abs=0.01)
-    assert number(page, "#n1-b") == pytest.approx(-number(page, "#n1-w") * s, rel=0.01)      # s = -b/w
-    assert page.locator("#n2-s").text_content() == "0.700"                                     # the other stays
+    assert number(page, "#n1-b") == pytest.approx(-number(page, "#n1-w") * s, rel=0.01)  # s = -b/w
+    assert page.locator("#n2-s").text_content() == "0.700"  # the other stays
     drag(page, at(page, "#step", 0.6, 0.6, y_range=y_range), at(page, "#step", 0.6, -0.5, y_range=y_range))
     assert number(page, "#n1-v") == pytest.approx(-0.5, abs=0.02)
     assert number(page, "#n2-v") == pytest.approx(0.5, abs=0.02)
-    page.locator("#step-weight").fill("3")                                                     # w = 1000
+    page.locator("#step-weight").fill("3")  # w = 1000
     assert number(page, "#n1-w") == 1000 and number(page, "#n1-b") == pytest.approx(-1000 * s, rel=0.01)
     assert page.problems == []
 
 
 def test_draw_f_and_the_construction_follows(page):
     drag(page, at(page, "#draw", 0.0, 0.5), at(page, "#draw", 1.0, 0.5), steps=40)
-    tiny = re.compile(r"^(0|[\d.]+e-\d+)$")                               # below 0.001: "0" or "7.0e-6"
-    expect(page.locator("#err-max")).to_have_text(tiny)                # a constant is built exactly
+    tiny = re.compile(r"^(0|[\d.]+e-\d+)$")  # below 0.001: "0" or "7.0e-6"
+    expect(page.locator("#err-max")).to_have_text(tiny)  # a constant is built exactly
     sent = [body for name, body in page.posted if name == "construct"][-1]
     assert len(sent["f"]) == 201 and all(abs(v - 0.5) < 0.01 for v in sent["f"])
-    drag(page, at(page, "#draw", 0.0, 0.2), at(page, "#draw", 1.0, 0.8), steps=40)       # a ramp
+    drag(page, at(page, "#draw", 0.0, 0.2), at(page, "#draw", 1.0, 0.8), steps=40)  # a ramp
     expect(page.locator("#err-max")).not_to_have_text(tiny)
     sent = [body for name, body in page.posted if name == "construct"][-1]
     assert sent["f"][0] == pytest.approx(0.2, abs=0.02) and sent["f"][200] == pytest.approx(0.8, abs=0.02)
@@ -149,11 +153,14 @@ def test_the_towers_view(page):
     expect(page.locator("#sizes2")).to_contain_text("2\u201320\u2013100\u20131")
     before = [body for name, body in page.posted if name == "towers"][-1]["f"]
     box = page.locator("#target2").bounding_box()
-    drag(page, (box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.2),
-         (box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3))
+    drag(
+        page,
+        (box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.2),
+        (box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3),
+    )
     after = [body for name, body in page.posted if name == "towers"][-1]["f"]
     assert len(after) == 41 * 41 and after != before
-    assert max(after[8 * 41 + 32], after[10 * 41 + 30]) > 0.6            # painted near (0.2-0.3, 0.7-0.8)
+    assert max(after[8 * 41 + 32], after[10 * 41 + 30]) > 0.6  # painted near (0.2-0.3, 0.7-0.8)
     page.select_option("#method", "towers")
     expect(page.locator("#sizes2")).to_contain_text("2\u201340\u2013100\u20131")
     assert page.problems == []

@@ -7,6 +7,7 @@ skipped, except under CI (CI=...), where it fails: ``.ci/install-browser`` insta
 GLASSNET_SCREENSHOT_WATCH=PATH also runs the book's MNIST run (784-30-10) and writes a
 screenshot of its live page a few epochs in to PATH (docs/screenshot-watch.png).
 """
+
 import os
 import re
 import subprocess
@@ -16,10 +17,9 @@ import time
 from pathlib import Path
 
 import pytest
+from browser_support import CHROMIUM, CHROMIUM_ARGS, importable, require, require_browser  # noqa: E402
 
 from glassnet.io import load
-
-from browser_support import CHROMIUM, CHROMIUM_ARGS, importable, require, require_browser  # noqa: E402
 
 require_browser()
 require(importable("sklearn"), "the digits need scikit-learn")
@@ -33,8 +33,12 @@ class Training:
     """``glassnet train --watch ARGS`` in a subprocess; ``url`` once it serves its page."""
 
     def __init__(self, *args):
-        self.process = subprocess.Popen([sys.executable, "-m", "glassnet", "train", "--watch", *args],
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "glassnet", "train", "--watch", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.err, self.url, self._ready = [], None, threading.Event()
         threading.Thread(target=self._read, daemon=True).start()
         self.out = []
@@ -53,7 +57,7 @@ class Training:
 
     def wait(self, timeout):
         code = self.process.wait(timeout)
-        time.sleep(0.1)                          # the readers take the last lines
+        time.sleep(0.1)  # the readers take the last lines
         return code
 
     def kill(self):
@@ -109,25 +113,37 @@ def inked(page, canvas_id):
 
 def test_the_page_shows_the_run_learning_and_its_stop_button_saves_the_model(browser, tmp_path):
     model = tmp_path / "m.npz"
-    run = Training("--dataset", "digits", "--epochs", "100000", "--mini-batch-size", "20", "--eta", "0.5",
-                   "--log-every", "100", "--save", str(model))
+    run = Training(
+        "--dataset",
+        "digits",
+        "--epochs",
+        "100000",
+        "--mini-batch-size",
+        "20",
+        "--eta",
+        "0.5",
+        "--log-every",
+        "100",
+        "--save",
+        str(model),
+    )
     try:
         page = open_page(browser, run.url, {"width": 1200, "height": 900})
         expect(page.locator("#run")).to_contain_text("64-30-10")
-        wait_until(page, lambda: number(page, "#accuracy-chart", "data-points") >= 3)    # >= 3 epochs of curves
+        wait_until(page, lambda: number(page, "#accuracy-chart", "data-points") >= 3)  # >= 3 epochs of curves
         assert number(page, "#cost-chart", "data-points") >= 3
 
-        epoch, before = filter_pixels(page)                 # the weights are redrawn as they change
+        epoch, before = filter_pixels(page)  # the weights are redrawn as they change
         wait_until(page, lambda: filter_pixels(page)[0] != epoch)
         assert filter_pixels(page)[1] != before
         assert number(page, "#filters", "data-count") == 30
 
-        wait_until(page, lambda: number(page, "#classes", "data-columns") >= 3)          # per-digit view
-        wait_until(page, lambda: number(page, "#speed", "data-points") >= 3)             # per-layer view
+        wait_until(page, lambda: number(page, "#classes", "data-columns") >= 3)  # per-digit view
+        wait_until(page, lambda: number(page, "#speed", "data-points") >= 3)  # per-layer view
         assert inked(page, "classes") > 2000 and inked(page, "speed") > 200
         expect(page.locator("#speed-legend li")).to_have_text(["hidden 1", "output"])
 
-        page.click("#pause")                                # pause: nothing moves, then resume
+        page.click("#pause")  # pause: nothing moves, then resume
         expect(page.locator("#state")).to_have_text("paused")
         expect(page.locator("#pause")).to_have_text("Resume")
         page.wait_for_timeout(600)
@@ -137,9 +153,9 @@ def test_the_page_shows_the_run_learning_and_its_stop_button_saves_the_model(bro
         page.click("#pause")
         expect(page.locator("#state")).to_have_text("running")
 
-        phone = open_page(browser, run.url, {"width": 390, "height": 844})   # a phone-sized screen
+        phone = open_page(browser, run.url, {"width": 390, "height": 844})  # a phone-sized screen
         wait_until(phone, lambda: number(phone, "#accuracy-chart", "data-points") >= 3)
-        assert phone.evaluate("() => document.documentElement.scrollWidth") <= 390       # no sideways scroll
+        assert phone.evaluate("() => document.documentElement.scrollWidth") <= 390  # no sideways scroll
         for selector in ("#accuracy-chart", "#filters", "#classes", "#speed", "#stop"):
             box = phone.locator(selector).bounding_box()
             assert box["width"] > 100 and box["x"] >= 0 and box["x"] + box["width"] <= 390, selector
@@ -162,8 +178,24 @@ def test_a_layer_network_run_shows_its_layers_and_its_filters(browser, tmp_path)
     """``--layers conv4x3,pool2,fc20``: the page names chapter 6's layers, draws the four 3x3
     filters as they learn and measures every layer's speed of learning."""
     model = tmp_path / "conv.npz"
-    run = Training("--dataset", "digits", "--layers", "conv4x3,pool2,fc20", "--epochs", "100000",
-                   "--mini-batch-size", "10", "--eta", "0.5", "--activation", "sigmoid", "--log-every", "100", "--save", str(model))
+    run = Training(
+        "--dataset",
+        "digits",
+        "--layers",
+        "conv4x3,pool2,fc20",
+        "--epochs",
+        "100000",
+        "--mini-batch-size",
+        "10",
+        "--eta",
+        "0.5",
+        "--activation",
+        "sigmoid",
+        "--log-every",
+        "100",
+        "--save",
+        str(model),
+    )
     try:
         page = open_page(browser, run.url, {"width": 1200, "height": 900})
         expect(page.locator("#run")).to_contain_text("1x8x8 \u00b7 conv 4 3x3 / pool 2 \u00b7 fc 20 \u00b7 softmax 10")
@@ -171,19 +203,23 @@ def test_a_layer_network_run_shows_its_layers_and_its_filters(browser, tmp_path)
         expect(page.locator("#filters-caption")).to_contain_text("All 4 filters of the convolutional first layer")
         expect(page.locator("#filters-caption")).to_contain_text("3\u00d73 kernel")
         wait_until(page, lambda: number(page, "#filters", "data-count") == 4)
-        assert page.evaluate("() => [document.getElementById('filters').width, "
-                             "document.getElementById('filters').height]") == [33, 33]  # 2x2 tiles of 3x3, x5
+        assert page.evaluate(
+            "() => [document.getElementById('filters').width, document.getElementById('filters').height]"
+        ) == [33, 33]  # 2x2 tiles of 3x3, x5
         epoch, before = filter_pixels(page)
-        wait_until(page, lambda: filter_pixels(page)[0] != epoch)          # the filters learn
+        wait_until(page, lambda: filter_pixels(page)[0] != epoch)  # the filters learn
         assert filter_pixels(page)[1] != before
         wait_until(page, lambda: number(page, "#classes", "data-columns") >= 3)
-        wait_until(page, lambda: number(page, "#speed", "data-points") >= 3 * 3)   # three layers, 3 epochs
+        wait_until(page, lambda: number(page, "#speed", "data-points") >= 3 * 3)  # three layers, 3 epochs
         page.click("#stop")
         assert run.wait(30) == 0, "".join(run.err)
         expect(page.locator("#state")).to_have_text("stopped")
         net = load(model)
-        assert [type(layer).__name__ for layer in net.layers] == ["ConvPoolLayer", "FullyConnectedLayer",
-                                                                  "SoftmaxLayer"]
+        assert [type(layer).__name__ for layer in net.layers] == [
+            "ConvPoolLayer",
+            "FullyConnectedLayer",
+            "SoftmaxLayer",
+        ]
         assert page.problems == []
     finally:
         run.kill()

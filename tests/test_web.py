@@ -3,6 +3,7 @@
 Needs the ``web`` extra (Flask, waitress): skipped without it, except under CI (CI=...),
 where a missing extra is a failure.
 """
+
 import http.client
 import io
 import json
@@ -37,8 +38,9 @@ requests = pytest.importorskip("requests")
 def model(mnist, tmp_path_factory):
     """784-30-10 after one epoch on real MNIST (a few seconds), saved and loaded back."""
     net = Network([784, 30, 10], seed=0)
-    net.SGD((mnist.training.X, mnist.training.y), 1, 10, 3.0,
-            test_data=(mnist.test.X[:1000], mnist.test.y[:1000]), log=None)
+    net.SGD(
+        (mnist.training.X, mnist.training.y), 1, 10, 3.0, test_data=(mnist.test.X[:1000], mnist.test.y[:1000]), log=None
+    )
     history = net.history
     path = tmp_path_factory.mktemp("model") / "mnist.npz"
     save(net, path, metadata={"dataset": "mnist", "history": history})
@@ -89,16 +91,24 @@ def test_the_page_and_its_static_files(client):
     page = client.get("/")
     assert page.status_code == 200 and page.mimetype == "text/html"
     html = page.get_data(as_text=True)
-    for needle in ('id="pad"', 'id="input"', 'id="hidden"', 'id="bars"', 'id="clear"', 'id="random"',
-                   "/static/app.js", "/static/style.css"):
+    for needle in (
+        'id="pad"',
+        'id="input"',
+        'id="hidden"',
+        'id="bars"',
+        'id="clear"',
+        'id="random"',
+        "/static/app.js",
+        "/static/style.css",
+    ):
         assert needle in html
-    assert "http://" not in html and "https://" not in html          # no CDN: works offline
+    assert "http://" not in html and "https://" not in html  # no CDN: works offline
     assert page.headers["X-Content-Type-Options"] == "nosniff"
     assert "default-src 'self'" in page.headers["Content-Security-Policy"]
     js = client.get("/static/app.js")
     assert js.status_code == 200 and "javascript" in js.mimetype and b"/api/predict" in js.data
     sheets = re.findall(r'<link rel="stylesheet" href="([^"]+)">', html)
-    assert sheets == ["/static/base.css", "/static/style.css"]          # shared with the watch page, then its own
+    assert sheets == ["/static/base.css", "/static/style.css"]  # shared with the watch page, then its own
     for sheet in sheets:
         css = client.get(sheet)
         assert css.status_code == 200 and css.mimetype == "text/css" and b"{" in css.data
@@ -117,7 +127,7 @@ def test_predict_on_real_test_digits_equals_network_predict(client, loaded, mnis
     net, _ = loaded
     X, y = mnist.test.X[:25], mnist.test.y[:25]
     expected = net.predict(X)
-    assert np.mean(expected == y) >= 0.8          # a network that reads digits, not noise
+    assert np.mean(expected == y) >= 0.8  # a network that reads digits, not noise
     for x, want in zip(X, expected):
         r = predict(client, {"pixels": x.tolist()})
         assert r.status_code == 200, r.data
@@ -136,8 +146,13 @@ def test_predict_on_real_test_digits_equals_network_predict(client, loaded, mnis
 def test_predict_over_a_real_socket(server, loaded, mnist):
     net, _ = loaded
     x = mnist.test.X[0]
-    status, ctype, data = raw(server, "POST", "/api/predict", json.dumps({"pixels": x.tolist()}).encode(),
-                              {"Content-Type": "application/json"})
+    status, ctype, data = raw(
+        server,
+        "POST",
+        "/api/predict",
+        json.dumps({"pixels": x.tolist()}).encode(),
+        {"Content-Type": "application/json"},
+    )
     assert status == 200 and ctype.startswith("application/json")
     assert json.loads(data)["prediction"] == int(net.predict(x)[0]) == mnist.test.y[0]
 
@@ -160,18 +175,19 @@ def test_softmax_outputs_as_they_are_and_every_hidden_layer(tmp_path):
 
 def test_predict_explains_the_answer_with_a_saliency_map(client, loaded, mnist):
     from glassnet.views.explain import saliency
+
     net, _ = loaded
     for x in mnist.test.X[:5]:
         body = predict(client, {"pixels": x.tolist()}).get_json()
         assert body["saliency_digit"] == body["prediction"] and len(body["saliency"]) == 784
-        assert body["saliency"] == pytest.approx(saliency(net, x.astype(np.float64)).tolist(),
-                                                 rel=1e-9, abs=1e-12)
-        assert all(s == 0 for s, v in zip(body["saliency"], x) if v == 0)       # no ink, no evidence
+        assert body["saliency"] == pytest.approx(saliency(net, x.astype(np.float64)).tolist(), rel=1e-9, abs=1e-12)
+        assert all(s == 0 for s, v in zip(body["saliency"], x) if v == 0)  # no ink, no evidence
         other = (body["prediction"] + 1) % 10
         why_not = predict(client, {"pixels": x.tolist(), "digit": other}).get_json()
         assert why_not["saliency_digit"] == other and why_not["prediction"] == body["prediction"]
-        assert why_not["saliency"] == pytest.approx(saliency(net, x.astype(np.float64), other).tolist(),
-                                                    rel=1e-9, abs=1e-12)
+        assert why_not["saliency"] == pytest.approx(
+            saliency(net, x.astype(np.float64), other).tolist(), rel=1e-9, abs=1e-12
+        )
     assert predict(client, {"pixels": [0] * 784, "digit": None}).status_code == 200
 
 
@@ -185,7 +201,7 @@ BAD = {
     "empty body": (b"", 400),
     "truncated": (b'{"pixels": [0, 0', 400),
     "not utf-8": (b'{"pixels": [\xff]}', 400),
-    "NaN literal": (_pixels(float("nan")), 400),          # json.dumps writes NaN, JSON does not allow it
+    "NaN literal": (_pixels(float("nan")), 400),  # json.dumps writes NaN, JSON does not allow it
     "Infinity literal": (_pixels(float("inf")), 400),
     "-Infinity literal": (_pixels(float("-inf")), 400),
     "too deep": (b"[" * 30000 + b"]" * 30000, 400),
@@ -207,7 +223,7 @@ BAD = {
     "a list pixel": (_pixels([0.5]), 422),
     "negative": (_pixels(-0.01), 422),
     "above one": (_pixels(0, 1.5), 422),
-    "a huge integer": (_pixels(10 ** 400), 422),
+    "a huge integer": (_pixels(10**400), 422),
     "255 scale": (_pixels(255), 422),
     "digit 10": (json.dumps({"pixels": [0] * 784, "digit": 10}), 422),
     "digit -1": (json.dumps({"pixels": [0] * 784, "digit": -1}), 422),
@@ -243,15 +259,17 @@ def test_a_body_over_the_limit_is_413(client, server):
 def test_a_chunked_body_over_the_limit_is_refused_too(server):
     chunk = b"x" * 8192
     body = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(12)) + b"0\r\n\r\n"
-    status, _, data = raw(server, "POST", "/api/predict", body,
-                          {"Content-Type": "application/json", "Transfer-Encoding": "chunked"})
+    status, _, data = raw(
+        server, "POST", "/api/predict", body, {"Content-Type": "application/json", "Transfer-Encoding": "chunked"}
+    )
     assert status == 413 and "error" in json.loads(data)
 
 
 # -- bodies over the limit: a 413 for every client, whatever it sends ---------------------------
 def _post_requests(server, body, **headers):
-    r = requests.post(server.url + "api/predict", data=body, timeout=30,
-                      headers={"Content-Type": "application/json", **headers})
+    r = requests.post(
+        server.url + "api/predict", data=body, timeout=30, headers={"Content-Type": "application/json", **headers}
+    )
     return r.status_code, r.headers, r.content
 
 
@@ -269,13 +287,19 @@ def _post_http_client(server, body):
 def _still_answers(server, loaded):
     x = np.zeros(784)
     x[300:310] = 1
-    status, _, data = raw(server, "POST", "/api/predict", json.dumps({"pixels": x.tolist()}).encode(),
-                          {"Content-Type": "application/json"})
+    status, _, data = raw(
+        server,
+        "POST",
+        "/api/predict",
+        json.dumps({"pixels": x.tolist()}).encode(),
+        {"Content-Type": "application/json"},
+    )
     assert status == 200 and json.loads(data)["prediction"] == int(loaded[0].predict(x)[0])
 
 
 def _open_channels(server):
     from glassnet.web.channel import LingeringChannel
+
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         n = sum(isinstance(c, LingeringChannel) for c in list(server._socket_map().values()))
@@ -286,7 +310,7 @@ def _open_channels(server):
 
 
 @pytest.mark.parametrize("post", [_post_requests, _post_http_client], ids=["requests", "http.client"])
-@pytest.mark.parametrize("size, times", [(10 * 2 ** 20, 100), (100 * 2 ** 20, 20)], ids=["10MB", "100MB"])
+@pytest.mark.parametrize("size, times", [(10 * 2**20, 100), (100 * 2**20, 20)], ids=["10MB", "100MB"])
 def test_a_huge_body_gets_413_every_time(server, loaded, post, size, times):
     """A user report: a 10 MB body got "connection reset" instead of 413 (bodies under ~1 MB
     got their 413). The server now reads and discards the refused body before closing."""
@@ -298,7 +322,7 @@ def test_a_huge_body_gets_413_every_time(server, loaded, post, size, times):
         assert headers["Content-Type"] == "application/json" and headers["Connection"] == "close"
         assert headers["X-Content-Type-Options"] == "nosniff"
     _still_answers(server, loaded)
-    assert _open_channels(server) == 0              # every refused connection was closed after it
+    assert _open_channels(server) == 0  # every refused connection was closed after it
 
 
 def test_the_limit_is_the_same_for_the_server_and_the_app(server):
@@ -306,15 +330,16 @@ def test_the_limit_is_the_same_for_the_server_and_the_app(server):
     pixels = json.dumps({"pixels": [0] * 784}).encode()
     exact = pixels + b" " * (MAX_BODY - len(pixels))
     assert raw(server, "POST", "/api/predict", exact, {"Content-Type": "application/json"})[0] == 200
-    status, ctype, data = raw(server, "POST", "/api/predict", exact + b" ",
-                              {"Content-Type": "application/json"})
+    status, ctype, data = raw(server, "POST", "/api/predict", exact + b" ", {"Content-Type": "application/json"})
     assert status == 413 and ctype == "application/json" and "64 KB" in json.loads(data)["error"]
 
 
 def test_expect_100_continue_gets_the_413_before_sending_the_body(server):
     with socket.create_connection((server.host, server.port), timeout=10) as sock:
-        sock.sendall(b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: 104857600\r\nExpect: 100-continue\r\n\r\n")
+        sock.sendall(
+            b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 104857600\r\nExpect: 100-continue\r\n\r\n"
+        )
         answer = b""
         while chunk := sock.recv(65536):
             answer += chunk
@@ -324,17 +349,19 @@ def test_expect_100_continue_gets_the_413_before_sending_the_body(server):
 
 def test_a_client_that_stops_sending_still_gets_its_413_and_others_are_served(server, loaded, monkeypatch):
     from glassnet.web import channel
+
     monkeypatch.setattr(channel, "LINGER_IDLE", 0.5)
     with socket.create_connection((server.host, server.port), timeout=10) as sock:
-        sock.sendall(b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Length: 10485760\r\n\r\n"
-                     + b"x" * 2 ** 20)       # 1 MB of the 10 MB it declared, then silence
+        sock.sendall(
+            b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Length: 10485760\r\n\r\n" + b"x" * 2**20
+        )  # 1 MB of the 10 MB it declared, then silence
         _still_answers(server, loaded)
         answer = b""
-        while chunk := sock.recv(65536):      # the answer, then the server's end of file
+        while chunk := sock.recv(65536):  # the answer, then the server's end of file
             answer += chunk
         assert answer.startswith(b"HTTP/1.1 413 ")
         started = time.monotonic()
-        assert _open_channels(server) == 0    # the silent connection is dropped after LINGER_IDLE
+        assert _open_channels(server) == 0  # the silent connection is dropped after LINGER_IDLE
         assert time.monotonic() - started < 3
         _still_answers(server, loaded)
 
@@ -360,12 +387,25 @@ def test_wrong_methods_and_paths_are_json_errors(client):
 
 # -- static files stay in their folder ---------------------------------------------------------
 TRAVERSALS = [
-    "/static/../server.py", "/static/%2e%2e/server.py", "/static/%2E%2E/server.py",
-    "/static/..%2fserver.py", "/static/%2e%2e%2fserver.py", "/static/..%5cserver.py",
-    "/static/..\\server.py", "/static/%252e%252e/server.py", "/static/....//server.py",
-    "/static/./../server.py", "/static//../server.py", "/static/../../web/server.py",
-    "/static/../../../../../../etc/passwd", "/static/%2fetc%2fpasswd", "/static//etc/passwd",
-    "/static/%2e%2e/%2e%2e/io.py", "/static/..%00/server.py", "/../server.py", "/%2e%2e/server.py",
+    "/static/../server.py",
+    "/static/%2e%2e/server.py",
+    "/static/%2E%2E/server.py",
+    "/static/..%2fserver.py",
+    "/static/%2e%2e%2fserver.py",
+    "/static/..%5cserver.py",
+    "/static/..\\server.py",
+    "/static/%252e%252e/server.py",
+    "/static/....//server.py",
+    "/static/./../server.py",
+    "/static//../server.py",
+    "/static/../../web/server.py",
+    "/static/../../../../../../etc/passwd",
+    "/static/%2fetc%2fpasswd",
+    "/static//etc/passwd",
+    "/static/%2e%2e/%2e%2e/io.py",
+    "/static/..%00/server.py",
+    "/../server.py",
+    "/%2e%2e/server.py",
 ]
 
 
@@ -390,7 +430,7 @@ def test_serve_refuses_what_it_cannot_serve(tmp_path, capsys):
     code, _, err = run(["serve", str(small)])
     assert code == 2 and "64-30-10" in err and "784" in err
     code, _, err = run(["serve", str(small), "--port", "70000"])
-    assert code == 2 and "a port is 0..65535" in err and len(err.splitlines()) == 1   # usage error
+    assert code == 2 and "a port is 0..65535" in err and len(err.splitlines()) == 1  # usage error
 
 
 def test_serve_reports_a_port_in_use(model, server):
@@ -400,8 +440,12 @@ def test_serve_reports_a_port_in_use(model, server):
 
 def test_serve_prints_the_url_and_stops_cleanly_on_ctrl_c(model):
     """The address is on stderr, as train --watch's and watch's are: stdout holds results only."""
-    proc = subprocess.Popen([sys.executable, "-m", "glassnet", "serve", str(model), "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "glassnet", "serve", str(model), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = proc.stderr.readline().strip()
         match = re.fullmatch(r"glassnet: serving 784-30-10 .* at http://127\.0\.0\.1:(\d+)/", line)
@@ -424,25 +468,34 @@ def test_serve_prints_the_url_and_stops_cleanly_on_ctrl_c(model):
 # -- chapter 6: layer networks and ensembles ------------------------------------------------------
 from glassnet.core.ensemble import Ensemble  # noqa: E402
 from glassnet.core.layernet import ConvPoolLayer, FullyConnectedLayer, LayerNetwork, SoftmaxLayer  # noqa: E402
-from glassnet.views.explain import saliency as explain_saliency  # noqa: E402
 from glassnet.io import save_ensemble  # noqa: E402
 from glassnet.training import TrainingConfig, fit  # noqa: E402
-from glassnet.web.models import (architecture, as_images, first_layer_images, first_layer_weights,  # noqa: E402
-                                 layer_names, reading)
+from glassnet.views.explain import saliency as explain_saliency  # noqa: E402
+from glassnet.web.models import architecture, as_images, first_layer_images, first_layer_weights, layer_names, reading  # noqa: E402
 
 
 def conv_net(seed=0):
     """conv 8 5x5 / pool 2 (relu) -> fc 30 (relu) -> softmax 10, for 1x28x28 images."""
-    return LayerNetwork([ConvPoolLayer((8, 1, 5, 5), (1, 28, 28), activation_fn="relu"),
-                         FullyConnectedLayer(8 * 12 * 12, 30, activation_fn="relu"), SoftmaxLayer(30, 10)], seed=seed)
+    return LayerNetwork(
+        [
+            ConvPoolLayer((8, 1, 5, 5), (1, 28, 28), activation_fn="relu"),
+            FullyConnectedLayer(8 * 12 * 12, 30, activation_fn="relu"),
+            SoftmaxLayer(30, 10),
+        ],
+        seed=seed,
+    )
 
 
 @pytest.fixture(scope="module")
 def conv_model(mnist, tmp_path_factory):
     """The conv net after one epoch on 10,000 MNIST images (about a second), saved and loaded."""
     net = conv_net()
-    result = fit(net, (mnist.training.X[:10000], mnist.training.y[:10000]),
-                 TrainingConfig(epochs=1, mini_batch_size=10, eta=0.1), test=(mnist.test.X[:1000], mnist.test.y[:1000]))
+    result = fit(
+        net,
+        (mnist.training.X[:10000], mnist.training.y[:10000]),
+        TrainingConfig(epochs=1, mini_batch_size=10, eta=0.1),
+        test=(mnist.test.X[:1000], mnist.test.y[:1000]),
+    )
     path = tmp_path_factory.mktemp("conv") / "conv.npz"
     save(net, path, metadata={"dataset": "mnist", "history": result.history})
     return load(path, with_header=True)
@@ -470,7 +523,7 @@ def test_first_layer_images_of_every_kind():
     assert first_layer_images(net) == ((2, 4), 5)
     W = first_layer_weights(net, 3)
     assert W.shape == (3, 3, 2, 4) and not np.shares_memory(W, net.layers[0].w)
-    assert np.array_equal(as_images(W), net.layers[0].w[:3].mean(axis=1).reshape(3, 8))   # mean over channels
+    assert np.array_equal(as_images(W), net.layers[0].w[:3].mean(axis=1).reshape(3, 8))  # mean over channels
     dense = LayerNetwork([FullyConnectedLayer(64, 12), SoftmaxLayer(12, 10)], seed=0)
     assert first_layer_images(dense, (8, 8)) == ((8, 8), 12)
     assert np.array_equal(as_images(first_layer_weights(dense, 20)), dense.layers[0].w)
@@ -494,9 +547,9 @@ def test_a_conv_model_reads_real_digits_and_shows_its_feature_maps(conv_client, 
         body = predict(conv_client, {"pixels": x.tolist()}).get_json()
         assert body["prediction"] == int(net.predict(x[None])[0])
         assert body["probabilities"] == pytest.approx(net.feedforward(x[None])[0].tolist(), rel=1e-5, abs=1e-7)
-        conv = net.layers[0]                 # the first layer by hand: correlate, pool 2x2, + b, relu
+        conv = net.layers[0]  # the first layer by hand: correlate, pool 2x2, + b, relu
         image = x.reshape(28, 28).astype(np.float64)
-        windows = np.lib.stride_tricks.sliding_window_view(image, (5, 5))                 # (24, 24, 5, 5)
+        windows = np.lib.stride_tricks.sliding_window_view(image, (5, 5))  # (24, 24, 5, 5)
         z = np.einsum("rspq,fpq->frs", windows, conv.w[:, 0].astype(np.float64))
         pooled = z.reshape(8, 12, 2, 12, 2).max(axis=(2, 4)) + conv.b[:, None, None]
         (maps,) = body["maps"]
@@ -512,8 +565,14 @@ def test_a_conv_model_reads_real_digits_and_shows_its_feature_maps(conv_client, 
 
 
 def test_a_layer_network_without_conv_layers_has_no_maps_and_a_dropout_net_reads_at_inference():
-    net = LayerNetwork([FullyConnectedLayer(784, 20, activation_fn="tanh", p_dropout=0.5),
-                        FullyConnectedLayer(20, 12, p_dropout=0.5), SoftmaxLayer(12, 10, p_dropout=0.5)], seed=4)
+    net = LayerNetwork(
+        [
+            FullyConnectedLayer(784, 20, activation_fn="tanh", p_dropout=0.5),
+            FullyConnectedLayer(20, 12, p_dropout=0.5),
+            SoftmaxLayer(12, 10, p_dropout=0.5),
+        ],
+        seed=4,
+    )
     for layer in net.layers[2:]:
         layer.w[...] = np.random.default_rng(1).normal(0, 1, layer.w.shape)
     client = create_app(net, {}).test_client()
@@ -525,12 +584,12 @@ def test_a_layer_network_without_conv_layers_has_no_maps_and_a_dropout_net_reads
     assert body["probabilities"] == pytest.approx(net.feedforward(x[None])[0].tolist(), rel=1e-5)
     assert [len(h) for h in body["hidden"]] == [20, 12] and body["maps"] == []
     again = predict(client, {"pixels": x.tolist()}).get_json()
-    assert again == body and net.rng.bit_generator.state == before     # no dropout at inference
+    assert again == body and net.rng.bit_generator.state == before  # no dropout at inference
 
 
 def test_an_ensemble_answers_with_the_mean_and_explains_it(conv_model, tmp_path):
     net, _ = conv_model
-    book = Network([784, 16, 10], seed=2)        # sigmoid outputs: made into probabilities by their sum
+    book = Network([784, 16, 10], seed=2)  # sigmoid outputs: made into probabilities by their sum
     for combine in ("mean", "vote"):
         ensemble = Ensemble([net, book, conv_net(5)], combine=combine)
         path = save_ensemble(ensemble, tmp_path / f"{combine}.npz", metadata={"dataset": "mnist"})
@@ -541,8 +600,9 @@ def test_an_ensemble_answers_with_the_mean_and_explains_it(conv_model, tmp_path)
         x = np.random.default_rng(7).random(784) * (np.random.default_rng(8).random(784) < 0.2)
         body = predict(client, {"pixels": x.tolist(), "digit": 4}).get_json()
         mean = ensemble.feedforward(x[None])[0]
-        assert body["probabilities"] == pytest.approx(mean.tolist(), rel=1e-5) and sum(body["probabilities"]) == \
-            pytest.approx(1)
+        assert body["probabilities"] == pytest.approx(mean.tolist(), rel=1e-5) and sum(
+            body["probabilities"]
+        ) == pytest.approx(1)
         assert body["prediction"] == int(ensemble.predict(x[None])[0])
         assert body["saliency_digit"] == 4
         assert body["saliency"] == pytest.approx(explain_saliency(ensemble, x, 4).tolist(), rel=1e-6, abs=1e-9)
@@ -561,13 +621,14 @@ def test_reading_is_the_same_for_the_book_network_as_before():
 
 def test_serve_takes_layer_networks_and_ensembles(tmp_path, conv_model, monkeypatch):
     from glassnet.web import server
+
     monkeypatch.setattr(server.Server, "run", lambda self: (_ for _ in ()).throw(KeyboardInterrupt))
     net, _ = conv_model
     conv = save(net, tmp_path / "conv.npz", metadata={"dataset": "mnist"})
     code, out, err = run(["serve", str(conv), "--port", "0"])
     assert code == 0, err
     assert "serving 1x28x28-conv8x5/pool2-fc30-softmax10 (mnist)" in err and "at http://127.0.0.1:" in err
-    assert out == ""                                      # the address is on stderr: stdout holds results
+    assert out == ""  # the address is on stderr: stdout holds results
     both = tmp_path / "ensemble.npz"
     save_ensemble(Ensemble([net, Network([784, 16, 10], seed=0)]), both)
     code, out, err = run(["serve", str(both), "--port", "0"])
@@ -579,18 +640,25 @@ def test_serve_takes_layer_networks_and_ensembles(tmp_path, conv_model, monkeypa
     assert "784" in err and len(err.splitlines()) == 1
 
 
-@pytest.mark.parametrize("headers", [{"Host": "evil.example"}, {"Host": "evil.example:8000"},
-                                     {"Origin": "http://evil.example"}, {"Origin": "null"},
-                                     {"Host": "127.0.0.1.evil.example"}])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Host": "evil.example"},
+        {"Host": "evil.example:8000"},
+        {"Origin": "http://evil.example"},
+        {"Origin": "null"},
+        {"Host": "127.0.0.1.evil.example"},
+    ],
+)
 @pytest.mark.parametrize("method, route", [("get", "/api/model"), ("post", "/api/predict"), ("get", "/")])
 def test_the_drawing_page_answers_its_own_origin_only(headers, method, route):
     """One policy for both pages: another host name (DNS rebinding) or another origin gets 403."""
     from glassnet import Network
     from glassnet.web.server import create_app
+
     client = create_app(Network([784, 5, 10], seed=0)).test_client()
     body = {"json": {"pixels": [0.0] * 784}} if method == "post" else {}
     refused = getattr(client, method)(route, headers=headers, **body)
     assert refused.status_code == 403 and "own origin" in refused.get_json()["error"]
-    own = getattr(client, method)(route, headers={"Host": "127.0.0.1:5000", "Origin": "http://127.0.0.1:5000"},
-                                  **body)
+    own = getattr(client, method)(route, headers={"Host": "127.0.0.1:5000", "Origin": "http://127.0.0.1:5000"}, **body)
     assert own.status_code == 200

@@ -5,10 +5,21 @@ turns a ``GlassnetError`` into one line on stderr and exit code 2; any other exc
 is a bug and keeps its traceback. Each class is also a ``ValueError`` (or ``OSError``
 for ``FetchError``) so that code written against the built-in types keeps working.
 """
+
 from __future__ import annotations
 
-__all__ = ["plural", "GlassnetError", "InputError", "LabelError", "ModelFormatError", "CheckpointError",
-           "TrainingDiverged", "DataFormatError", "ResourceLimitError", "one_line"]
+__all__ = [
+    "plural",
+    "GlassnetError",
+    "InputError",
+    "LabelError",
+    "ModelFormatError",
+    "CheckpointError",
+    "TrainingDiverged",
+    "DataFormatError",
+    "ResourceLimitError",
+    "one_line",
+]
 
 
 class GlassnetError(ValueError):
@@ -52,9 +63,9 @@ def one_line(error: BaseException, limit: int = MAX_MESSAGE) -> str:
     ``limit`` characters with an ellipsis when longer."""
     text = str(error).strip()
     line = text.splitlines()[0] if text else type(error).__name__
-    return line if len(line) <= limit else line[:limit - 1] + "\u2026"
+    return line if len(line) <= limit else line[: limit - 1] + "\u2026"
 
 
 def plural(n: int, noun: str) -> str:
-    """"1 epoch", "2 epochs", "0 epochs": a count with its noun, for messages."""
+    """ "1 epoch", "2 epochs", "0 epochs": a count with its noun, for messages."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

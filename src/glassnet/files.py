@@ -6,6 +6,7 @@
 mid-write (SIGKILL) leaves its temporary file behind: the next write to the same path
 removes every such file whose process is gone (``remove_stale_temporaries``).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -33,7 +34,7 @@ def _pid_alive(pid):
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:         # alive, somebody else's
+    except PermissionError:  # alive, somebody else's
         return True
     return True
 

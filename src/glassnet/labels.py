@@ -4,6 +4,7 @@ Imports nothing of glassnet but ``errors``, so ``datasets`` can check labels wit
 knowing the network, and the network can turn labels into targets without knowing
 where they came from.
 """
+
 from __future__ import annotations
 
 import numpy as np

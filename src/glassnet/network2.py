@@ -54,6 +54,7 @@ the costs of a float32 network are those of the book's float64 arithmetic: for t
 outputs that float32 cannot resolve, the output layer is recomputed in float64 (in float32,
 sigmoid rounds to exactly 1 from z = 17 onwards, where ln(1 - a) would be -inf).
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -63,16 +64,23 @@ import numpy as np
 from .core.dataforms import from_pairs
 from .core.functions import sigmoid, sigmoid_prime
 from .core.network import Network as CoreNetwork
-from .errors import InputError, LabelError, ModelFormatError
-from .labels import one_hot
 from .engines import forward_for
+from .errors import InputError, LabelError, ModelFormatError
 from .io import read_book_json, write_book_json
-from .mnist_loader import load_data_wrapper, vectorized_result      # the book's helpers, one copy of each
+from .labels import one_hot
+from .mnist_loader import load_data_wrapper, vectorized_result  # the book's helpers, one copy of each
 from .training import TrainingConfig, fit
 
-
-__all__ = ["QuadraticCost", "CrossEntropyCost", "Network", "load", "vectorized_result", "sigmoid",
-           "sigmoid_prime", "load_data_wrapper"]
+__all__ = [
+    "QuadraticCost",
+    "CrossEntropyCost",
+    "Network",
+    "load",
+    "vectorized_result",
+    "sigmoid",
+    "sigmoid_prime",
+    "load_data_wrapper",
+]
 
 #: rows per forward pass when measuring a data set (bounds the memory of one pass)
 CHUNK = 10000
@@ -89,7 +97,7 @@ class QuadraticCost:
     """C = 1/2 ||a - y||^2 (book eq. 6). On arrays of any shape fn sums over every element,
     so a batch A, Y (m, n_out) gives the sum of the per-example costs."""
 
-    name = "quadratic"            # glassnet's name for the same cost
+    name = "quadratic"  # glassnet's name for the same cost
 
     @staticmethod
     def fn(a, y):
@@ -134,8 +142,24 @@ def _cost_class(cost):
     for cls in COSTS.values():
         if cost is cls or isinstance(cost, cls) or (isinstance(cost, str) and cost == cls.name):
             return cls
-    raise InputError(f"cost must be network2.CrossEntropyCost or network2.QuadraticCost (the costs "
-                     f"glassnet's backpropagation computes), got {cost!r}")
+    raise InputError(
+        f"cost must be network2.CrossEntropyCost or network2.QuadraticCost (the costs "
+        f"glassnet's backpropagation computes), got {cost!r}"
+    )
+
+
+def _check_sgd(epochs, mini_batch_size, eta, lmbda, early_stopping_n, evaluation_data, monitors):
+    """SGD's numbers as ints, checked; InputError naming them otherwise."""
+    epochs, mini_batch_size, early_stopping_n = int(epochs), int(mini_batch_size), int(early_stopping_n)
+    if epochs < 0 or mini_batch_size < 1 or not 0 < eta < float("inf") or not lmbda >= 0 or early_stopping_n < 0:
+        raise InputError(
+            f"need epochs >= 0, mini_batch_size >= 1, eta > 0, lmbda >= 0 and early_stopping_n >= 0, "
+            f"got {epochs}, {mini_batch_size}, {eta}, {lmbda} and {early_stopping_n}"
+        )
+    needs = monitors["evaluation_cost"] or monitors["evaluation_accuracy"] or early_stopping_n
+    if evaluation_data is None and needs:
+        raise InputError("monitoring the evaluation cost or accuracy, or early stopping, needs evaluation_data")
+    return epochs, mini_batch_size, early_stopping_n
 
 
 # -- data forms --------------------------------------------------------------------------------
@@ -143,6 +167,7 @@ class _Data(NamedTuple):
     """A data set in rows: X (m, n_in), labels (m,) int, Y (m, n_out) targets.
     ``vectorized``: whether the labels came as vectors (the book's training-data form);
     ``pairs``: whether the data came as the book's (x, y) pairs."""
+
     X: np.ndarray
     labels: np.ndarray
     Y: np.ndarray
@@ -155,8 +180,14 @@ def _as_data(data, sizes, dtype, what="data"):
     n_in, n_out = sizes[0], sizes[-1]
     if hasattr(data, "X") and hasattr(data, "y"):
         data = (data.X, data.y)
-    if (isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], np.ndarray)
-            and data[0].ndim == 2 and data[0].shape[1] == n_in and (n_in != 1 or data[0].shape[0] != 1)):
+    if (
+        isinstance(data, tuple)
+        and len(data) == 2
+        and isinstance(data[0], np.ndarray)
+        and data[0].ndim == 2
+        and data[0].shape[1] == n_in
+        and (n_in != 1 or data[0].shape[0] != 1)
+    ):
         X, y = np.ascontiguousarray(data[0], dtype=dtype), np.asarray(data[1])
         pairs = False
     else:
@@ -181,9 +212,11 @@ def _check_convert(d, vectorized, flag, call):
     """Refuse a convert flag that contradicts the labels of the book's lists of pairs."""
     if d.pairs and d.vectorized != vectorized:
         form = "one-hot columns" if d.vectorized else "int labels"
-        raise InputError(f"{call}: the data's labels are {form}, but {flag} says otherwise "
-                         f"(the book's training data has one-hot labels, validation and test data "
-                         f"int labels)")
+        raise InputError(
+            f"{call}: the data's labels are {form}, but {flag} says otherwise "
+            f"(the book's training data has one-hot labels, validation and test data "
+            f"int labels)"
+        )
 
 
 # -- the network -------------------------------------------------------------------------------
@@ -235,8 +268,7 @@ class Network:
 
     @biases.setter
     def biases(self, biases):
-        self._assign(self.core.biases, [np.reshape(b, -1) for b in biases], "biases",
-                     lambda n_out, n_in: (n_out,))
+        self._assign(self.core.biases, [np.reshape(b, -1) for b in biases], "biases", lambda n_out, n_in: (n_out,))
 
     def _assign(self, targets, values, name, shape):
         if len(values) != len(targets):
@@ -244,8 +276,9 @@ class Network:
         for l, (target, value) in enumerate(zip(targets, values)):
             value = np.asarray(value)
             if value.shape != shape(self.sizes[l + 1], self.sizes[l]):
-                raise InputError(f"{name}[{l}] must have shape {target.shape} (or the book's column), "
-                                 f"got {value.shape}")
+                raise InputError(
+                    f"{name}[{l}] must have shape {target.shape} (or the book's column), got {value.shape}"
+                )
         for target, value in zip(targets, values):
             target[...] = value
 
@@ -258,7 +291,7 @@ class Network:
         self._redraw(lambda n_in: 1.0)
 
     def _redraw(self, weight_scale):
-        rng = self.core.rng                     # the one Generator, in the core's order of draws
+        rng = self.core.rng  # the one Generator, in the core's order of draws
         for w, b in zip(self.core.weights, self.core.biases):
             b[...] = rng.standard_normal(b.shape)
             w[...] = rng.standard_normal(w.shape) * weight_scale(w.shape[1])
@@ -296,7 +329,7 @@ class Network:
         w -> (1 - eta lmbda / n) w - (eta / m) sum_x dC_x/dw,  b -> b - (eta / m) sum_x dC_x/db,
         where m = len(mini_batch) and n is the size of the whole training set."""
         d = _as_data(mini_batch, self.sizes, self.core.dtype, "mini_batch")
-        nabla_b, nabla_w = self.core.backprop(d.X, d.Y, scale=eta / len(d.X))    # already times eta/m
+        nabla_b, nabla_w = self.core.backprop(d.X, d.Y, scale=eta / len(d.X))  # already times eta/m
         decay = self.core.dtype.type(1 - eta * lmbda / n)
         for w, b, nw, nb in zip(self.core.weights, self.core.biases, nabla_w, nabla_b):
             w *= decay
@@ -359,10 +392,23 @@ class Network:
         return A64
 
     # -- training ------------------------------------------------------------------
-    def SGD(self, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluation_data=None,
-            monitor_evaluation_cost=False, monitor_evaluation_accuracy=False,
-            monitor_training_cost=False, monitor_training_accuracy=False, early_stopping_n=0,
-            *, log=print, callbacks=()):
+    def SGD(
+        self,
+        training_data,
+        epochs,
+        mini_batch_size,
+        eta,
+        lmbda=0.0,
+        evaluation_data=None,
+        monitor_evaluation_cost=False,
+        monitor_evaluation_accuracy=False,
+        monitor_training_cost=False,
+        monitor_training_accuracy=False,
+        early_stopping_n=0,
+        *,
+        log=print,
+        callbacks=(),
+    ):
         """Train by mini-batch SGD with L2 regularisation and report each epoch, as the book does.
 
         Returns the book's four lists (one entry per epoch for each monitor that is on):
@@ -377,37 +423,33 @@ class Network:
         needs ``evaluation_data``). ``callbacks``: ``cb(network, record)`` after each epoch,
         record holding fit's entries and the measures above; returning True stops.
 
-        The epochs run in ``glassnet.training.fit``: each shuffles the training data with
-        the network's Generator and takes one step per mini-batch (eq. 93, n = the size of
-        the training set), on the compiled kernel where glassnet's Network uses it. The data
-        is turned into arrays once per call (the book's lists of 50,000 columns take a
-        fraction of a second). Unlike the book, a run whose weights stop being finite raises
-        glassnet's TrainingDiverged instead of carrying on with NaN.
+        The epochs run in ``glassnet.training.fit`` (shuffled with the network's Generator,
+        one step per mini-batch, eq. 93 with n the training-set size; the compiled kernel
+        where glassnet's Network uses it; the data made arrays once per call). Unlike the
+        book, a run whose weights stop being finite raises TrainingDiverged.
         """
-        epochs, mini_batch_size, early_stopping_n = int(epochs), int(mini_batch_size), int(early_stopping_n)
-        if epochs < 0 or mini_batch_size < 1 or not 0 < eta < float("inf") or not lmbda >= 0 \
-                or early_stopping_n < 0:
-            raise InputError(f"need epochs >= 0, mini_batch_size >= 1, eta > 0, lmbda >= 0 and "
-                             f"early_stopping_n >= 0, got {epochs}, {mini_batch_size}, {eta}, {lmbda} "
-                             f"and {early_stopping_n}")
-        if evaluation_data is None and (monitor_evaluation_cost or monitor_evaluation_accuracy
-                                        or early_stopping_n):
-            raise InputError("monitoring the evaluation cost or accuracy, or early stopping, needs "
-                             "evaluation_data")
+        monitors = dict(
+            evaluation_cost=monitor_evaluation_cost,
+            evaluation_accuracy=monitor_evaluation_accuracy,
+            training_cost=monitor_training_cost,
+            training_accuracy=monitor_training_accuracy,
+        )
+        epochs, mini_batch_size, early_stopping_n = _check_sgd(
+            epochs, mini_batch_size, eta, lmbda, early_stopping_n, evaluation_data, monitors
+        )
         training = _as_data(training_data, self.sizes, self.core.dtype, "training_data")
-        evaluation = None if evaluation_data is None else \
-            _as_data(evaluation_data, self.sizes, self.core.dtype, "evaluation_data")
-        monitor = _BookMonitor(self, training, evaluation, lmbda, early_stopping_n, log, callbacks,
-                               dict(evaluation_cost=monitor_evaluation_cost,
-                                    evaluation_accuracy=monitor_evaluation_accuracy,
-                                    training_cost=monitor_training_cost,
-                                    training_accuracy=monitor_training_accuracy))
+        evaluation = (
+            None
+            if evaluation_data is None
+            else _as_data(evaluation_data, self.sizes, self.core.dtype, "evaluation_data")
+        )
+        monitor = _BookMonitor(self, training, evaluation, lmbda, early_stopping_n, log, callbacks, monitors)
         if epochs:
             exact = not training.vectorized or np.array_equal(
-                training.Y, one_hot(training.labels, self.sizes[-1], self.core.dtype))
+                training.Y, one_hot(training.labels, self.sizes[-1], self.core.dtype)
+            )
             config = TrainingConfig(epochs=epochs, mini_batch_size=mini_batch_size, eta=eta, l2=lmbda)
-            fit(self.core, (training.X, training.labels if exact else training.Y), config,
-                callbacks=[monitor])
+            fit(self.core, (training.X, training.labels if exact else training.Y), config, callbacks=[monitor])
         return monitor.lists()
 
     def save(self, filename):
@@ -433,10 +475,14 @@ class Network:
     def _from_core(cls, core, seed=None):
         """A network2 network holding a copy of a core Network's parameters, its Generator
         drawn from ``seed``; ModelFormatError for a core that network2 cannot be."""
-        if core.cost.name not in ("cross-entropy", "quadratic") or \
-                {core.activation.name, core.output_activation.name} != {"sigmoid"}:
-            raise ModelFormatError(f"a network2 network has sigmoid neurons and the cross-entropy or "
-                                   f"quadratic cost, not a {core.describe()} {core.cost.name} network")
+        if core.cost.name not in ("cross-entropy", "quadratic") or {
+            core.activation.name,
+            core.output_activation.name,
+        } != {"sigmoid"}:
+            raise ModelFormatError(
+                f"a network2 network has sigmoid neurons and the cross-entropy or "
+                f"quadratic cost, not a {core.describe()} {core.cost.name} network"
+            )
         net = cls(core.sizes, cost=core.cost.name, seed=seed, dtype=core.dtype)
         net.weights, net.biases = core.weights, core.biases
         return net

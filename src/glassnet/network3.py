@@ -39,10 +39,11 @@ Differences from the book, all deliberate:
 * Max-pooling gives a tied block's gradient to its first maximum only (Theano gives it
   to every tied maximum); both are valid subgradients.
 """
+
 from __future__ import annotations
 
 import os
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 import numpy as np
 
@@ -54,8 +55,20 @@ from .training import TrainingConfig, fit
 
 ReLU = relu
 
-__all__ = ["Network", "ConvPoolLayer", "FullyConnectedLayer", "SoftmaxLayer", "sigmoid", "tanh",
-           "ReLU", "linear", "load_data_shared", "size", "expand_mnist", "SGDResult"]
+__all__ = [
+    "Network",
+    "ConvPoolLayer",
+    "FullyConnectedLayer",
+    "SoftmaxLayer",
+    "sigmoid",
+    "tanh",
+    "ReLU",
+    "linear",
+    "load_data_shared",
+    "size",
+    "expand_mnist",
+    "SGDResult",
+]
 
 BOOK_FILES = ("mnist.pkl.gz", "mnist_expanded.pkl.gz")
 
@@ -70,7 +83,7 @@ class SGDResult(NamedTuple):
 
     best_validation_accuracy: float
     best_iteration: int
-    test_accuracy: Optional[float]
+    test_accuracy: float | None
     validation_accuracies: list
 
 
@@ -112,8 +125,9 @@ class Network(LayerNetwork):
         """The network3 network a file's ``LayerNetwork`` stands for (``glassnet.load``): the
         same layers, parameters, dtype and seed, and the saved mini-batch size."""
         face = header.get("face") if isinstance(header.get("face"), dict) else {}
-        net = cls.from_spec(model.spec(), seed=model.seed, dtype=model.dtype,
-                            mini_batch_size=face.get("mini_batch_size", 10))
+        net = cls.from_spec(
+            model.spec(), seed=model.seed, dtype=model.dtype, mini_batch_size=face.get("mini_batch_size", 10)
+        )
         net.set_params(model.params())
         return net
 
@@ -122,8 +136,9 @@ class Network(LayerNetwork):
         try:
             X, y = data
         except (TypeError, ValueError):
-            raise InputError(f"{name} must be a pair (X, y) as load_data_shared returns, "
-                             f"got {type(data).__name__}") from None
+            raise InputError(
+                f"{name} must be a pair (X, y) as load_data_shared returns, got {type(data).__name__}"
+            ) from None
         X = self.check_inputs(X)
         return X, self.check_labels(y, len(X))
 
@@ -132,8 +147,9 @@ class Network(LayerNetwork):
         n = (len(X) // mini_batch_size) * mini_batch_size
         return self.score(X[:n], y[:n])
 
-    def SGD(self, training_data, epochs, mini_batch_size, eta, validation_data, test_data=None,
-            lmbda=0.0, *, log=print):
+    def SGD(
+        self, training_data, epochs, mini_batch_size, eta, validation_data, test_data=None, lmbda=0.0, *, log=print
+    ):
         """Train by mini-batch SGD, the book's transcript going to ``log`` (None: silent).
 
         training_data, validation_data, test_data : pairs (X, y), X of shape (n, 784) or
@@ -158,11 +174,19 @@ class Network(LayerNetwork):
         # fit, glassnet's one training loop, in the data's own order (the book never reshuffles)
         # and over whole mini-batches only, as the book's loop runs
         n = num_training_batches * mbs
-        fit(self, (X[:n], y[:n]), TrainingConfig(epochs=epochs, mini_batch_size=mbs, eta=eta, l2=lmbda,
-                                                 shuffle=False, keep_best=False),
-            callbacks=[book.after_epoch], on_batch=book.on_batch)
-        best, best_iteration, test_accuracy, history = (book.best, book.best_iteration, book.test_accuracy,
-                                                        book.history)
+        fit(
+            self,
+            (X[:n], y[:n]),
+            TrainingConfig(epochs=epochs, mini_batch_size=mbs, eta=eta, l2=lmbda, shuffle=False, keep_best=False),
+            callbacks=[book.after_epoch],
+            on_batch=book.on_batch,
+        )
+        best, best_iteration, test_accuracy, history = (
+            book.best,
+            book.best_iteration,
+            book.test_accuracy,
+            book.history,
+        )
         say("Finished training network.")
         say(f"Best validation accuracy of {best:.2%} obtained at iteration {best_iteration}")
         if test_accuracy is not None:
@@ -223,10 +247,13 @@ def load_data_shared(filename=None, *, cache_dir=None, data_dir=None, dtype=np.f
     """
     name = None if filename is None else os.path.basename(os.fspath(filename))
     if name is not None and name not in BOOK_FILES:
-        raise InputError(f"load_data_shared reads MNIST through glassnet.datasets.load_mnist and knows "
-                         f"only the book's files {', '.join(BOOK_FILES)}; got {filename!r} "
-                         f"(glassnet does not load pickle files)")
-    from .datasets import load_mnist          # the data layer, imported only when asked for
+        raise InputError(
+            f"load_data_shared reads MNIST through glassnet.datasets.load_mnist and knows "
+            f"only the book's files {', '.join(BOOK_FILES)}; got {filename!r} "
+            f"(glassnet does not load pickle files)"
+        )
+    from .datasets import load_mnist  # the data layer, imported only when asked for
+
     mnist = load_mnist(cache_dir=cache_dir, data_dir=data_dir, dtype=dtype)
     training = (mnist.training.X, mnist.training.y)
     if name == "mnist_expanded.pkl.gz":
@@ -249,8 +276,7 @@ def expand_mnist(training, *, shuffle=True, seed=0):
     if X.ndim == 2:
         side = square_side(X.shape[1])
         if side is None:
-            raise InputError(f"expand_mnist needs square images, got {X.shape[1]} pixels per row "
-                             f"of X {X.shape}")
+            raise InputError(f"expand_mnist needs square images, got {X.shape[1]} pixels per row of X {X.shape}")
         images = X.reshape(len(X), side, side)
     elif X.ndim == 3:
         images = X
@@ -260,13 +286,13 @@ def expand_mnist(training, *, shuffle=True, seed=0):
         raise InputError(f"{len(X)} images but labels of shape {y.shape}")
     n = len(images)
     order = np.random.default_rng(seed).permutation(5 * n) if shuffle else np.arange(5 * n)
-    where = order.reshape(n, 5)                       # where[i, k]: the row of image i, shift k
+    where = order.reshape(n, 5)  # where[i, k]: the row of image i, shift k
     out = np.zeros((5 * n, *images.shape[1:]), dtype=images.dtype)
     out[where[:, 0]] = images
-    out[where[:, 1], 1:, :] = images[:, :-1, :]       # down: the top row is zeros
-    out[where[:, 2], :-1, :] = images[:, 1:, :]       # up
-    out[where[:, 3], :, 1:] = images[:, :, :-1]       # right: the left column is zeros
-    out[where[:, 4], :, :-1] = images[:, :, 1:]       # left
+    out[where[:, 1], 1:, :] = images[:, :-1, :]  # down: the top row is zeros
+    out[where[:, 2], :-1, :] = images[:, 1:, :]  # up
+    out[where[:, 3], :, 1:] = images[:, :, :-1]  # right: the left column is zeros
+    out[where[:, 4], :, :-1] = images[:, :, 1:]  # left
     labels = np.empty(5 * n, dtype=y.dtype)
     labels[where] = y[:, None]
     return out.reshape(5 * n, *X.shape[1:]), labels

@@ -46,6 +46,7 @@ default), or ResourceLimitError when a limit is exceeded, each a one-line messag
 naming the file.  A missing file raises FileNotFoundError (an OSError) as ``open``
 would, so callers keep their own "no such file" wording.
 """
+
 from __future__ import annotations
 
 import math
@@ -60,8 +61,17 @@ from numpy.lib import format as npy_format
 
 from .errors import DataFormatError, GlassnetError, ModelFormatError, ResourceLimitError, one_line
 
-__all__ = ["read_npz", "open_npz", "NpzArchive", "check_regular_file", "open_regular_file",
-           "MAX_BYTES", "MAX_MEMBER_BYTES", "MAX_MEMBERS", "format_bytes"]
+__all__ = [
+    "read_npz",
+    "open_npz",
+    "NpzArchive",
+    "check_regular_file",
+    "open_regular_file",
+    "MAX_BYTES",
+    "MAX_MEMBER_BYTES",
+    "MAX_MEMBERS",
+    "format_bytes",
+]
 
 MAX_BYTES = 1 << 30
 MAX_MEMBER_BYTES = 256 << 20
@@ -69,10 +79,14 @@ MAX_MEMBERS = 1024
 #: central-directory bytes allowed per member (46 fixed + name + extra fields)
 _DIRECTORY_BYTES_PER_MEMBER = 1024
 _CHUNK = 1 << 20
-_NUMERIC_KINDS = "biufc"        # bool, signed, unsigned, float, complex
-_FILE_KINDS = [(stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
-               (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
-               (stat.S_ISBLK, "a block device")]
+_NUMERIC_KINDS = "biufc"  # bool, signed, unsigned, float, complex
+_FILE_KINDS = [
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+]
 
 
 def format_bytes(n):
@@ -128,8 +142,16 @@ def open_regular_file(path, *, error=DataFormatError):
 
 
 # -- .npz files ---------------------------------------------------------------------------------
-def read_npz(path, *, max_bytes=MAX_BYTES, max_member_bytes=MAX_MEMBER_BYTES, max_members=MAX_MEMBERS,
-             allowed=None, error=ModelFormatError, what="npz file"):
+def read_npz(
+    path,
+    *,
+    max_bytes=MAX_BYTES,
+    max_member_bytes=MAX_MEMBER_BYTES,
+    max_members=MAX_MEMBERS,
+    allowed=None,
+    error=ModelFormatError,
+    what="npz file",
+):
     """Every array of the .npz file ``path``, as ``np.load(path)`` would give them, read safely.
 
     max_bytes : the arrays together may hold at most this many bytes.
@@ -144,8 +166,15 @@ def read_npz(path, *, max_bytes=MAX_BYTES, max_member_bytes=MAX_MEMBER_BYTES, ma
     dtype and byte order stored).  Raises ``error`` or ResourceLimitError (see the
     module docstring), FileNotFoundError/OSError for a path that cannot be opened.
     """
-    with open_npz(path, max_bytes=max_bytes, max_member_bytes=max_member_bytes, max_members=max_members,
-                  allowed=allowed, error=error, what=what) as archive:
+    with open_npz(
+        path,
+        max_bytes=max_bytes,
+        max_member_bytes=max_member_bytes,
+        max_members=max_members,
+        allowed=allowed,
+        error=error,
+        what=what,
+    ) as archive:
         return {name: archive.read(name) for name in archive.names}
 
 
@@ -170,9 +199,18 @@ class NpzArchive:
     ``declared`` (dict name -> declared uncompressed bytes).
     """
 
-    def __init__(self, path, *, max_bytes=MAX_BYTES, max_member_bytes=MAX_MEMBER_BYTES,
-                 max_members=MAX_MEMBERS, allowed=None, error=ModelFormatError, what="npz file",
-                 max_inflation=None):
+    def __init__(
+        self,
+        path,
+        *,
+        max_bytes=MAX_BYTES,
+        max_member_bytes=MAX_MEMBER_BYTES,
+        max_members=MAX_MEMBERS,
+        allowed=None,
+        error=ModelFormatError,
+        what="npz file",
+        max_inflation=None,
+    ):
         self.path, self.error, self.what = path, error, what
         self.max_inflation = max_inflation
         self.max_member_bytes = max_member_bytes
@@ -183,8 +221,17 @@ class NpzArchive:
             self._check_directory(size, max_members)
             try:
                 self._zip = zipfile.ZipFile(self._file)
-            except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, OverflowError,
-                    NotImplementedError, UnicodeDecodeError, struct.error) as e:
+            except (
+                zipfile.BadZipFile,
+                zipfile.LargeZipFile,
+                EOFError,
+                OSError,
+                ValueError,
+                OverflowError,
+                NotImplementedError,
+                UnicodeDecodeError,
+                struct.error,
+            ) as e:
                 reason = "not a zip file" if size < 4 or not _starts_like_zip(self._file) else one_line(e)
                 raise self._bad(reason) from None
             self._infos = self._check_members(max_bytes, max_members)
@@ -215,13 +262,14 @@ class NpzArchive:
         """Refuse a central directory bigger than ``max_members`` entries need, before zipfile parses it."""
         entries, directory = _end_record(self._file, size)
         if entries is None:
-            return                                  # no end record: zipfile will say what is wrong
+            return  # no end record: zipfile will say what is wrong
         limit = max_members * _DIRECTORY_BYTES_PER_MEMBER
         if entries > max_members:
             raise self._too_big_count(entries, max_members)
         if directory > limit:
-            raise self._too_big(f"its zip directory claims {format_bytes(directory)}", limit,
-                                f"for {max_members} members")
+            raise self._too_big(
+                f"its zip directory claims {format_bytes(directory)}", limit, f"for {max_members} members"
+            )
 
     def _too_big_count(self, count, max_members):
         return ResourceLimitError(f"{self.path}: holds {count:,} members, more than the {max_members:,} allowed")
@@ -233,8 +281,12 @@ class NpzArchive:
             return
         limit = self.max_inflation * info.compress_size + (1 << 20)
         if info.file_size > limit:
-            raise self._too_big(f"member {info.filename!r} would inflate {format_bytes(info.compress_size)} "
-                                f"to {format_bytes(info.file_size)}", limit, "for it")
+            raise self._too_big(
+                f"member {info.filename!r} would inflate {format_bytes(info.compress_size)} "
+                f"to {format_bytes(info.file_size)}",
+                limit,
+                "for it",
+            )
 
     def _check_members(self, max_bytes, max_members):
         """{name: ZipInfo} after checking every member's declared size, method and name."""
@@ -251,16 +303,22 @@ class NpzArchive:
             if info.flag_bits & 0x1:
                 raise self._bad(f"member {info.filename!r} is encrypted")
             if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-                raise self._bad(f"member {info.filename!r} uses compression method {info.compress_type}; "
-                                f"only stored and deflate are read")
+                raise self._bad(
+                    f"member {info.filename!r} uses compression method {info.compress_type}; "
+                    f"only stored and deflate are read"
+                )
             if info.file_size > self.max_member_bytes:
-                raise self._too_big(f"member {info.filename!r} declares {format_bytes(info.file_size)}",
-                                    self.max_member_bytes, "per array")
+                raise self._too_big(
+                    f"member {info.filename!r} declares {format_bytes(info.file_size)}",
+                    self.max_member_bytes,
+                    "per array",
+                )
             self._check_inflation(info)
             total += info.file_size
             if total > max_bytes:
-                raise self._too_big(f"its members declare {format_bytes(total)} or more together",
-                                    max_bytes, "per file")
+                raise self._too_big(
+                    f"its members declare {format_bytes(total)} or more together", max_bytes, "per file"
+                )
             found[name] = info
         return found
 
@@ -282,18 +340,19 @@ class NpzArchive:
         info = self._infos[name]
         limit = self.max_member_bytes if max_bytes is None else min(max_bytes, self.max_member_bytes)
         if info.file_size > limit:
-            raise self._too_big(f"member {info.filename!r} declares {format_bytes(info.file_size)}", limit,
-                                "for it")
+            raise self._too_big(f"member {info.filename!r} declares {format_bytes(info.file_size)}", limit, "for it")
         with self._member(name) as stream:
             found, fortran, kind = self._array_header(name, stream, limit)
             if shape is not None and found != tuple(shape):
                 raise self._bad(f"array {name!r} has shape {found}, expected {tuple(shape)}")
             if dtype is not None and kind.newbyteorder("=") != np.dtype(dtype).newbyteorder("="):
                 raise self._bad(f"array {name!r} is {kind}, expected {np.dtype(dtype)}")
-            nbytes = math.prod(found) * kind.itemsize         # <= limit: checked with the header
+            nbytes = math.prod(found) * kind.itemsize  # <= limit: checked with the header
             if stream.produced + nbytes != info.file_size:
-                raise self._bad(f"array {name!r} claims {found} {kind} = {nbytes:,} bytes of data, but the "
-                                f"member declares {info.file_size - stream.produced:,}")
+                raise self._bad(
+                    f"array {name!r} claims {found} {kind} = {nbytes:,} bytes of data, but the "
+                    f"member declares {info.file_size - stream.produced:,}"
+                )
             flat = np.empty(math.prod(found), dtype=kind)
             stream.fill(memoryview(flat.view(np.uint8)))
             stream.finish()
@@ -316,7 +375,7 @@ class NpzArchive:
                 raise ValueError(f"unsupported .npy format version {version[0]}.{version[1]}")
         except GlassnetError:
             raise
-        except Exception as e:       # numpy's header parser raises ValueError, SyntaxError, TokenError, ...
+        except Exception as e:  # numpy's header parser raises ValueError, SyntaxError, TokenError, ...
             raise self._bad(f"array {name!r} has no valid .npy header: {type(e).__name__}: {one_line(e)}") from None
         if dtype.hasobject:
             raise self._bad(f"array {name!r} holds pickled objects (dtype {dtype}), which glassnet never loads")
@@ -332,8 +391,11 @@ class NpzArchive:
         span = math.prod(max(d, 1) for d in shape) * dtype.itemsize
         if span > limit:
             note = " once its zero dimensions are filled" if 0 in shape else ""
-            raise self._too_big(f"array {name!r} claims {tuple(shape)} {dtype} = {format_bytes(span)}{note}",
-                                limit, "for it" if limit < self.max_member_bytes else "per array")
+            raise self._too_big(
+                f"array {name!r} claims {tuple(shape)} {dtype} = {format_bytes(span)}{note}",
+                limit,
+                "for it" if limit < self.max_member_bytes else "per array",
+            )
         return tuple(shape), fortran, dtype
 
 
@@ -417,9 +479,10 @@ class _MemberStream:
         while pos < len(buf):
             chunk = self.read(min(_CHUNK, len(buf) - pos))
             if not chunk:
-                raise self._bad(f"member {self._info.filename!r} is cut short: {self.produced:,} of "
-                                f"{self._info.file_size:,} bytes")
-            buf[pos:pos + len(chunk)] = chunk
+                raise self._bad(
+                    f"member {self._info.filename!r} is cut short: {self.produced:,} of {self._info.file_size:,} bytes"
+                )
+            buf[pos : pos + len(chunk)] = chunk
             pos += len(chunk)
 
     def finish(self):
@@ -446,8 +509,8 @@ def _end_record(f, size):
     at = len(tail) - 22 if tail[-22:-18] == b"PK\x05\x06" and tail[-2:] == b"\0\0" else tail.rfind(b"PK\x05\x06")
     if at < 0 or len(tail) - at < 22:
         return None, None
-    entries, directory = struct.unpack("<HI", tail[at + 10:at + 16])
-    end = start + at                               # zip64: a locator just before, its record before that
+    entries, directory = struct.unpack("<HI", tail[at + 10 : at + 16])
+    end = start + at  # zip64: a locator just before, its record before that
     if end >= 20 + 56:
         f.seek(end - 20)
         locator = f.read(20)
@@ -462,5 +525,3 @@ def _end_record(f, size):
 def _starts_like_zip(f):
     f.seek(0)
     return f.read(4) in (b"PK\x03\x04", b"PK\x05\x06")
-
-

@@ -29,6 +29,7 @@ and "probabilities" (N, n_classes), ``predict`` and ``predict_proba`` to float t
 
 Needs scikit-learn >= 1.6 (the extra ``sklearn``: ``pip install "glassnet[sklearn]"``).
 """
+
 from __future__ import annotations
 
 import json
@@ -49,7 +50,7 @@ try:
     from sklearn.utils.class_weight import compute_sample_weight
     from sklearn.utils.multiclass import check_classification_targets
     from sklearn.utils.validation import check_is_fitted, validate_data
-except ImportError:        # no scikit-learn, or one older than 1.6 (no validate_data)
+except ImportError:  # no scikit-learn, or one older than 1.6 (no validate_data)
     raise ImportError("glassnet.sklearn needs scikit-learn >= 1.6: pip install \"glassnet[sklearn]\"") from None
 
 from .core.functions import as_probabilities
@@ -65,8 +66,17 @@ __all__ = ["GlassnetClassifier", "BOOK_CHAPTER_1"]
 
 #: the arguments that give the book's chapter 1 network and training: sigmoid neurons,
 #: quadratic cost, N(0, 1) weights, 30 hidden neurons, 30 epochs of plain SGD, batches of 10, eta 3
-BOOK_CHAPTER_1 = dict(hidden_layer_sizes=(30,), max_iter=30, mini_batch_size=10, eta=3.0, cost="quadratic",
-                      activation="sigmoid", init="standard", l2=0.0, momentum=0.0)
+BOOK_CHAPTER_1 = dict(
+    hidden_layer_sizes=(30,),
+    max_iter=30,
+    mini_batch_size=10,
+    eta=3.0,
+    cost="quadratic",
+    activation="sigmoid",
+    init="standard",
+    l2=0.0,
+    momentum=0.0,
+)
 
 #: the default of a parameter kept only as a deprecated alias: "not given"
 _DEPRECATED = "deprecated"
@@ -123,7 +133,7 @@ def _ctrl_c_stops(event):
     previous = signal.signal(signal.SIGINT, lambda signum, frame: event.set())
     try:
         yield
-    finally:        # None: a handler set outside Python, which cannot be put back from here
+    finally:  # None: a handler set outside Python, which cannot be put back from here
         signal.signal(signal.SIGINT, signal.default_int_handler if previous is None else previous)
 
 
@@ -134,10 +144,12 @@ def _scaler_specs(name, step):
     + min_, then clipped with clip=True; MaxAbsScaler: / scale_); InputError for other steps."""
     if step is None or (isinstance(step, str) and step == "passthrough"):
         return []
-    kind = type(step)          # the very classes: a subclass may transform otherwise
+    kind = type(step)  # the very classes: a subclass may transform otherwise
     if kind not in (StandardScaler, MinMaxScaler, MaxAbsScaler):
-        raise InputError(f"pipeline step {name!r} is a {kind.__name__}: ONNX export takes StandardScaler, "
-                         "MinMaxScaler and MaxAbsScaler steps before a GlassnetClassifier")
+        raise InputError(
+            f"pipeline step {name!r} is a {kind.__name__}: ONNX export takes StandardScaler, "
+            "MinMaxScaler and MaxAbsScaler steps before a GlassnetClassifier"
+        )
     check_is_fitted(step)
     if kind is StandardScaler:
         ops = [("Sub", step.mean_)] if step.with_mean else []
@@ -157,8 +169,9 @@ def _onnx_parts(obj):
     metadata = {"estimator": "GlassnetClassifier"}
     if isinstance(obj, Pipeline) and obj.steps and isinstance(obj.steps[-1][1], GlassnetClassifier):
         steps, final = obj.steps[:-1], obj.steps[-1][1]
-        metadata["pipeline"] = json.dumps([[name, step if isinstance(step, str) or step is None
-                                            else type(step).__name__] for name, step in obj.steps])
+        metadata["pipeline"] = json.dumps(
+            [[name, step if isinstance(step, str) or step is None else type(step).__name__] for name, step in obj.steps]
+        )
     elif isinstance(obj, GlassnetClassifier):
         steps, final = [], obj
     else:
@@ -298,11 +311,31 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
         network is kept as it stands, as MLPClassifier keeps its own).
     """
 
-    def __init__(self, hidden_layer_sizes=(100,), max_iter=100, mini_batch_size=32, eta=0.02,
-                 cost="log-likelihood", activation="relu", init="he", l2=50.0, momentum=0.9,
-                 schedule="constant", *, early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
-                 class_weight=None, warm_start=False, verbose=False, dtype="float32", random_state=None,
-                 layers=None, epochs=_DEPRECATED, early_stop=_DEPRECATED):
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        max_iter=100,
+        mini_batch_size=32,
+        eta=0.02,
+        cost="log-likelihood",
+        activation="relu",
+        init="he",
+        l2=50.0,
+        momentum=0.9,
+        schedule="constant",
+        *,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        class_weight=None,
+        warm_start=False,
+        verbose=False,
+        dtype="float32",
+        random_state=None,
+        layers=None,
+        epochs=_DEPRECATED,
+        early_stop=_DEPRECATED,
+    ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.layers = layers
         self.max_iter = max_iter
@@ -388,7 +421,7 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
             self.network_ = self._new_network(X.shape[1], len(known), self._generator(), dtype)
             self.optimizer_, self.history_ = None, []
         eta = self.eta
-        if self.schedule == "cosine":     # the schedule fit follows, one epoch per call
+        if self.schedule == "cosine":  # the schedule fit follows, one epoch per call
             eta = cosine_eta(self.eta, len(self.history_), settings["max_iter"])
         return self._train((X, yi, weights), None, dict(settings, early_stopping=False), 1, float(eta), "constant")
 
@@ -398,11 +431,19 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
         X, yi, weights = train
         m = int(self.mini_batch_size)
         if getattr(self, "optimizer_", None) is None or self.optimizer_.momentum != float(self.momentum):
-            self.optimizer_ = make_optimizer(self.momentum)    # new, or momentum changed by set_params
+            self.optimizer_ = make_optimizer(self.momentum)  # new, or momentum changed by set_params
         patience = settings["n_iter_no_change"]
-        options = dict(epochs=epochs, mini_batch_size=m, eta=eta, l2=self._l2(len(X)), momentum=self.momentum,
-                       schedule=schedule, patience=patience, monitor_training=None,
-                       early_stop=patience if settings["early_stopping"] else None)
+        options = dict(
+            epochs=epochs,
+            mini_batch_size=m,
+            eta=eta,
+            l2=self._l2(len(X)),
+            momentum=self.momentum,
+            schedule=schedule,
+            patience=patience,
+            monitor_training=None,
+            early_stop=patience if settings["early_stopping"] else None,
+        )
         config = config_from_options(options, len(X))
         engine = None
         if weights is not None:
@@ -411,12 +452,19 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
         callbacks = [self._reporter(offset)] if self.verbose else []
         stop = threading.Event()
         with _ctrl_c_stops(stop):
-            result = _fit(self.network_, (X, yi), config, validation=validation, optimizer=self.optimizer_,
-                          engine=engine, callbacks=callbacks, stop=stop)
+            result = _fit(
+                self.network_,
+                (X, yi),
+                config,
+                validation=validation,
+                optimizer=self.optimizer_,
+                engine=engine,
+                callbacks=callbacks,
+                stop=stop,
+            )
         self._record(result, offset)
         if result.stopped == "interrupted":
-            warnings.warn("Training interrupted by user: the network is kept as it stands.", UserWarning,
-                          stacklevel=3)
+            warnings.warn("Training interrupted by user: the network is kept as it stands.", UserWarning, stacklevel=3)
         elif self.verbose and result.stopped == "early-stop":
             print(f"Validation score did not improve for {patience} consecutive epochs. Stopping.", flush=True)
         return self
@@ -439,10 +487,12 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
     @staticmethod
     def _reporter(offset):
         """A ``training.fit`` callback printing MLPClassifier's lines for each epoch."""
+
         def report(network, record):
             print(f"Iteration {offset + record['epoch'] + 1}, loss = {record['training_cost']:.8f}", flush=True)
             if "validation_accuracy" in record:
                 print(f"Validation score: {record['validation_accuracy']:f}", flush=True)
+
         return report
 
     # -- prediction --------------------------------------------------------------------------
@@ -473,16 +523,26 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
         max_iter, early_stopping, patience = self.max_iter, self.early_stopping, self.n_iter_no_change
         names = {"max_iter": "max_iter", "n_iter_no_change": "n_iter_no_change"}
         if _given(self.epochs):
-            warnings.warn(f"epochs is deprecated and will be removed: use max_iter={self.epochs!r} (MLPClassifier's "
-                          "name)", FutureWarning, stacklevel=3)
+            warnings.warn(
+                f"epochs is deprecated and will be removed: use max_iter={self.epochs!r} (MLPClassifier's name)",
+                FutureWarning,
+                stacklevel=3,
+            )
             max_iter, names["max_iter"] = self.epochs, "epochs"
         if _given(self.early_stop):
-            warnings.warn("early_stop is deprecated and will be removed: early_stop=k is early_stopping=True, "
-                          "n_iter_no_change=k (MLPClassifier's names)", FutureWarning, stacklevel=3)
+            warnings.warn(
+                "early_stop is deprecated and will be removed: early_stop=k is early_stopping=True, "
+                "n_iter_no_change=k (MLPClassifier's names)",
+                FutureWarning,
+                stacklevel=3,
+            )
             if self.early_stop is not None:
                 early_stopping, patience, names["n_iter_no_change"] = True, self.early_stop, "early_stop"
-        for key, value in (("max_iter", max_iter), ("n_iter_no_change", patience),
-                           ("mini_batch_size", self.mini_batch_size)):
+        for key, value in (
+            ("max_iter", max_iter),
+            ("n_iter_no_change", patience),
+            ("mini_batch_size", self.mini_batch_size),
+        ):
             if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{names.get(key, key)} must be an integer >= 1, got {value!r}")
         if not isinstance(early_stopping, (bool, np.bool_)):
@@ -503,9 +563,11 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
             w = w * sw
         if self.class_weight is not None:
             if incremental and isinstance(self.class_weight, str) and self.class_weight == "balanced":
-                raise ValueError("class_weight='balanced' is not supported by partial_fit (one chunk does not tell "
-                                 "the classes' shares): pass a dict, e.g. from sklearn.utils.class_weight."
-                                 "compute_class_weight('balanced', classes=classes, y=all_labels)")
+                raise ValueError(
+                    "class_weight='balanced' is not supported by partial_fit (one chunk does not tell "
+                    "the classes' shares): pass a dict, e.g. from sklearn.utils.class_weight."
+                    "compute_class_weight('balanced', classes=classes, y=all_labels)"
+                )
             w = w * compute_sample_weight(self.class_weight, y)
         if not np.any(w > 0):
             raise ValueError("the sample weights are all zero: at least one example needs a weight above zero")
@@ -522,17 +584,21 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"validation_fraction must lie in (0, 1), got {frac!r}")
         n_val = max(1, int(round(frac * n)))
         if n - n_val < 1:
-            raise ValueError(f"early stopping holds out validation_fraction={frac} of the data and needs at "
-                             f"least 2 samples, got {n}")
+            raise ValueError(
+                f"early stopping holds out validation_fraction={frac} of the data and needs at least 2 samples, got {n}"
+            )
         counts = np.bincount(yi)
         k = int(np.count_nonzero(counts))
         stratify = yi if counts[counts > 0].min() >= 2 and min(n_val, n - n_val) >= k else None
-        train, held = train_test_split(np.arange(n), test_size=n_val, stratify=stratify,
-                                       random_state=int(rng.integers(2**31 - 1)))
+        train, held = train_test_split(
+            np.arange(n), test_size=n_val, stratify=stratify, random_state=int(rng.integers(2**31 - 1))
+        )
         w = None if weights is None else weights[train]
         if w is not None and not np.any(w > 0):
-            raise ValueError("the sample weights left for training after holding out validation_fraction are all "
-                             "zero: at least one needs a weight above zero")
+            raise ValueError(
+                "the sample weights left for training after holding out validation_fraction are all "
+                "zero: at least one needs a weight above zero"
+            )
         if w is not None and np.all(w == w[0]):
             w = None
         return (X[train], yi[train], w), (X[held], yi[held])
@@ -587,8 +653,9 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
             options = dict(layers=self.layers, activation=self.activation)
         else:
             shape = (n_in,)
-            options = dict(sizes=[n_in, *self._hidden(), n_classes], cost=self.cost, activation=self.activation,
-                           init=self.init)
+            options = dict(
+                sizes=[n_in, *self._hidden(), n_classes], cost=self.cost, activation=self.activation, init=self.init
+            )
         net = network_from_options(options, shape, n_classes, rng, dtype=dtype)
         # the Generator itself drives the network; record an int seed only (saved headers are JSON)
         net.seed = int(self.random_state) if isinstance(self.random_state, numbers.Integral) else None
@@ -608,12 +675,19 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
         nor a ``random_state`` Generator, which is loaded as None)."""
         check_is_fitted(self, "network_")
         params = {k: _json_value(v) for k, v in self.get_params(deep=False).items()}
-        fitted = {k: _json_value(v) for k, v in vars(self).items()
-                  if k.endswith("_") and not k.startswith("_") and k not in ("network_", "optimizer_")}
-        return self.network_, {"face": {
-            "class": "glassnet.sklearn.GlassnetClassifier", "classes": self.classes_.tolist(),
-            "params": {k: v for k, v in params.items() if v is not _UNSTORED},
-            "fitted": {k: v for k, v in fitted.items() if v is not _UNSTORED}}}
+        fitted = {
+            k: _json_value(v)
+            for k, v in vars(self).items()
+            if k.endswith("_") and not k.startswith("_") and k not in ("network_", "optimizer_")
+        }
+        return self.network_, {
+            "face": {
+                "class": "glassnet.sklearn.GlassnetClassifier",
+                "classes": self.classes_.tolist(),
+                "params": {k: v for k, v in params.items() if v is not _UNSTORED},
+                "fitted": {k: v for k, v in fitted.items() if v is not _UNSTORED},
+            }
+        }
 
     @classmethod
     def _from_file(cls, model, header):
@@ -634,7 +708,7 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
         return estimator
 
 
-_UNSTORED = object()          # a value JSON cannot hold (a Generator, an optimizer): not saved
+_UNSTORED = object()  # a value JSON cannot hold (a Generator, an optimizer): not saved
 
 
 def _json_value(value):
@@ -648,8 +722,11 @@ def _json_value(value):
         return value if math.isfinite(value) else {"float": repr(value)}
     if isinstance(value, (list, tuple)):
         items = [_json_value(v) for v in value]
-        return _UNSTORED if any(v is _UNSTORED for v in items) else \
-            (items if isinstance(value, list) else {"tuple": items})
+        return (
+            _UNSTORED
+            if any(v is _UNSTORED for v in items)
+            else (items if isinstance(value, list) else {"tuple": items})
+        )
     if isinstance(value, dict):
         items = [[_json_value(k), _json_value(v)] for k, v in value.items()]
         return _UNSTORED if any(v is _UNSTORED for pair in items for v in pair) else {"dict": items}
@@ -669,7 +746,7 @@ def _from_json(value):
         return value
     if len(value) != 1:
         raise ValueError(f"unreadable value {value!r:.60}")
-    (tag, data), = value.items()
+    ((tag, data),) = value.items()
     if tag == "float" and data in ("inf", "-inf", "nan"):
         return float(data)
     if tag == "tuple":

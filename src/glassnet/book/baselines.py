@@ -14,6 +14,7 @@ with ``predict(X) -> labels`` and ``params``; ``run_*(training, test, *, seed) -
 dict(name, correct, total, accuracy, seconds, params)`` fits, predicts the test set
 and times both.
 """
+
 from __future__ import annotations
 
 import time
@@ -70,7 +71,7 @@ class AverageDarkness:
         darkness = darkness_of(X)
         distance = np.abs(darkness[:, None] - self.averages[None, :])
         distance[:, np.isnan(self.averages)] = np.inf
-        return np.argmin(distance, axis=1)          # a tie goes to the smaller label
+        return np.argmin(distance, axis=1)  # a tie goes to the smaller label
 
 
 @dataclass
@@ -138,8 +139,15 @@ def fit_svm(training, *, gamma="scale", C=1.0, train_size=None, **svc_options):
     model = SVC(gamma=gamma, C=C, **svc_options)
     model.fit(np.asarray(X[:n], dtype=np.float64), y[:n])
     import sklearn
-    params = dict(kernel=model.kernel, C=C, gamma=gamma, train_size=n, sklearn=sklearn.__version__,
-                  support_vectors=int(model.n_support_.sum()))
+
+    params = dict(
+        kernel=model.kernel,
+        C=C,
+        gamma=gamma,
+        train_size=n,
+        sklearn=sklearn.__version__,
+        support_vectors=int(model.n_support_.sum()),
+    )
     if gamma == "scale":
         params["gamma_value"] = float(model._gamma)
     return SVMClassifier(model, params=params)
@@ -165,14 +173,14 @@ def run_svm(training, test, *, seed=0, name="SVM", gamma="scale", C=1.0, train_s
 
 def run_svm_book(training, test, *, seed=0, train_size=None):
     """``SVC(gamma=1/784, C=1.0)``: scikit-learn's defaults when the book was written."""
-    return run_svm(training, test, seed=seed, name="SVM, the book's defaults", gamma="book", C=1.0,
-                   train_size=train_size)
+    return run_svm(
+        training, test, seed=seed, name="SVM, the book's defaults", gamma="book", C=1.0, train_size=train_size
+    )
 
 
 def run_svm_default(training, test, *, seed=0, train_size=None):
     """``SVC()``: today's defaults (``gamma="scale"``, i.e. 1 / (n_features * X.var()))."""
-    return run_svm(training, test, seed=seed, name="SVM, today's defaults", gamma="scale", C=1.0,
-                   train_size=train_size)
+    return run_svm(training, test, seed=seed, name="SVM, today's defaults", gamma="scale", C=1.0, train_size=train_size)
 
 
 def run_baselines(training, test, *, seed=0, svm=True, svm_train_size=None, on_result=None):
@@ -182,10 +190,12 @@ def run_baselines(training, test, *, seed=0, svm=True, svm_train_size=None, on_r
     """
     runs = [lambda: run_random(training, test, seed=seed), lambda: run_darkness(training, test, seed=seed)]
     if svm:
-        import_svc()                               # fail before spending any time
+        import_svc()  # fail before spending any time
         _train_size(svm_train_size, len(_labels(training)))
-        runs += [lambda: run_svm_book(training, test, seed=seed, train_size=svm_train_size),
-                 lambda: run_svm_default(training, test, seed=seed, train_size=svm_train_size)]
+        runs += [
+            lambda: run_svm_book(training, test, seed=seed, train_size=svm_train_size),
+            lambda: run_svm_default(training, test, seed=seed, train_size=svm_train_size),
+        ]
     results = []
     for run in runs:
         results.append(run())
@@ -201,8 +211,14 @@ def _run(name, fit, test):
     seconds = time.perf_counter() - start
     y = _labels(test)
     correct = int(np.sum(predicted == y))
-    return dict(name=name, correct=correct, total=len(y), accuracy=correct / len(y) if len(y) else 0.0,
-                seconds=seconds, params=dict(predictor.params))
+    return dict(
+        name=name,
+        correct=correct,
+        total=len(y),
+        accuracy=correct / len(y) if len(y) else 0.0,
+        seconds=seconds,
+        params=dict(predictor.params),
+    )
 
 
 def _labels(data):

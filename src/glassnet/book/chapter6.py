@@ -39,6 +39,7 @@ Forms of a run:
 ``data`` is what ``glassnet.datasets.load_mnist()`` returns (``.training``, ``.validation``,
 ``.test``, each with ``.X`` (n, 784) and ``.y`` (n,)).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -50,8 +51,19 @@ from ..network3 import expand_mnist
 from ..training.ensemble import layer_builder, train_ensemble
 from ..training.loop import TrainingConfig
 
-__all__ = ["Row", "CHAPTER_6", "QUICK", "reproduce_chapter6", "run_row", "format_markdown",
-           "format_curves", "curves", "compare_curves", "select_rows", "row_number"]
+__all__ = [
+    "Row",
+    "CHAPTER_6",
+    "QUICK",
+    "reproduce_chapter6",
+    "run_row",
+    "format_markdown",
+    "format_curves",
+    "curves",
+    "compare_curves",
+    "select_rows",
+    "row_number",
+]
 
 #: quick=True (see the module docstring)
 QUICK = dict(epochs=1, n_train=1000, n_evaluate=1000, members=3)
@@ -71,6 +83,7 @@ class Row:
     members : 1 for one network; k > 1 for an ensemble of k networks of this spec
     results : per seed, filled in by ``reproduce_chapter6`` (see ``run_row``)
     """
+
     name: str
     spec: dict
     epochs: int
@@ -91,10 +104,12 @@ class Row:
         """One line with the book's settings and figure."""
         layers = " + ".join(_layer_text(layer) for layer in self.spec["layers"])
         ensemble = f"majority vote of {self.members} networks, each " if self.members > 1 else ""
-        return (f"{self.name}: {ensemble}{layers}; {plural(self.epochs, 'epoch')}, mini-batch {self.mini_batch_size}, "
-                f"eta {self.eta:g}, lambda {self.lmbda:g}, {self.book_images:,} training images"
-                f"{' (expanded)' if self.expanded else ''}; book {self.book:.2f}% on test data at the best "
-                f"validation epoch")
+        return (
+            f"{self.name}: {ensemble}{layers}; {plural(self.epochs, 'epoch')}, mini-batch {self.mini_batch_size}, "
+            f"eta {self.eta:g}, lambda {self.lmbda:g}, {self.book_images:,} training images"
+            f"{' (expanded)' if self.expanded else ''}; book {self.book:.2f}% on test data at the best "
+            f"validation epoch"
+        )
 
 
 def _layer_text(layer):
@@ -110,13 +125,23 @@ def _layer_text(layer):
 
 # -- the book's networks, as specs --------------------------------------------------------------
 def _conv(filters, channels, side, activation):
-    return {"type": "ConvPoolLayer", "filter_shape": [filters, channels, 5, 5],
-            "image_shape": [channels, side, side], "poolsize": [2, 2], "activation_fn": activation}
+    return {
+        "type": "ConvPoolLayer",
+        "filter_shape": [filters, channels, 5, 5],
+        "image_shape": [channels, side, side],
+        "poolsize": [2, 2],
+        "activation_fn": activation,
+    }
 
 
 def _fc(n_in, n_out, activation, p_dropout=0.0):
-    return {"type": "FullyConnectedLayer", "n_in": n_in, "n_out": n_out, "activation_fn": activation,
-            "p_dropout": p_dropout}
+    return {
+        "type": "FullyConnectedLayer",
+        "n_in": n_in,
+        "n_out": n_out,
+        "activation_fn": activation,
+        "p_dropout": p_dropout,
+    }
 
 
 def _softmax(n_in, p_dropout=0.0):
@@ -128,8 +153,7 @@ def _net(*layers):
 
 
 _TWO_RELU_CONVS = (_conv(20, 1, 28, "relu"), _conv(40, 20, 12, "relu"))
-_DROPOUT = _net(*_TWO_RELU_CONVS, _fc(40 * 4 * 4, 1000, "relu", 0.5), _fc(1000, 1000, "relu", 0.5),
-                _softmax(1000, 0.5))
+_DROPOUT = _net(*_TWO_RELU_CONVS, _fc(40 * 4 * 4, 1000, "relu", 0.5), _fc(1000, 1000, "relu", 0.5), _softmax(1000, 0.5))
 
 #: Chapter 6 in the book's order.  Every figure is test accuracy at the best validation epoch
 #: (the ensemble's: the majority vote of its five networks on the test data).
@@ -137,22 +161,52 @@ CHAPTER_6 = [
     # "a shallow architecture using just a single hidden layer, containing 100 hidden neurons"
     Row("shallow 784-100-10", _net(_fc(784, 100, "sigmoid"), _softmax(100)), 60, 0.1, 0.0, 97.80),
     # one convolutional-pooling layer (20 5x5 filters, 2x2 max-pooling) before the 100 neurons
-    Row("conv-pool 20 + FC 100", _net(_conv(20, 1, 28, "sigmoid"), _fc(20 * 12 * 12, 100, "sigmoid"),
-                                      _softmax(100)), 60, 0.1, 0.0, 98.78),
+    Row(
+        "conv-pool 20 + FC 100",
+        _net(_conv(20, 1, 28, "sigmoid"), _fc(20 * 12 * 12, 100, "sigmoid"), _softmax(100)),
+        60,
+        0.1,
+        0.0,
+        98.78,
+    ),
     # a second convolutional-pooling layer, 40 filters over the first one's 20 12x12 maps
-    Row("two conv-pools 20, 40 + FC 100", _net(_conv(20, 1, 28, "sigmoid"), _conv(40, 20, 12, "sigmoid"),
-                                               _fc(40 * 4 * 4, 100, "sigmoid"), _softmax(100)),
-        60, 0.1, 0.0, 99.06),
+    Row(
+        "two conv-pools 20, 40 + FC 100",
+        _net(_conv(20, 1, 28, "sigmoid"), _conv(40, 20, 12, "sigmoid"), _fc(40 * 4 * 4, 100, "sigmoid"), _softmax(100)),
+        60,
+        0.1,
+        0.0,
+        99.06,
+    ),
     # rectified linear units everywhere but the softmax, eta 0.03, L2 regularisation lmbda 0.1
-    Row("ReLU, eta 0.03, lambda 0.1", _net(*_TWO_RELU_CONVS, _fc(40 * 4 * 4, 100, "relu"), _softmax(100)),
-        60, 0.03, 0.1, 99.23),
+    Row(
+        "ReLU, eta 0.03, lambda 0.1",
+        _net(*_TWO_RELU_CONVS, _fc(40 * 4 * 4, 100, "relu"), _softmax(100)),
+        60,
+        0.03,
+        0.1,
+        99.23,
+    ),
     # the same network on the expanded training data (network3's expand_mnist: 250,000 images)
-    Row("ReLU, expanded data", _net(*_TWO_RELU_CONVS, _fc(40 * 4 * 4, 100, "relu"), _softmax(100)),
-        60, 0.03, 0.1, 99.37, expanded=True),
+    Row(
+        "ReLU, expanded data",
+        _net(*_TWO_RELU_CONVS, _fc(40 * 4 * 4, 100, "relu"), _softmax(100)),
+        60,
+        0.03,
+        0.1,
+        99.37,
+        expanded=True,
+    ),
     # an extra fully connected layer of 100 ReLU neurons
-    Row("ReLU, expanded, extra FC 100", _net(*_TWO_RELU_CONVS, _fc(40 * 4 * 4, 100, "relu"),
-                                             _fc(100, 100, "relu"), _softmax(100)),
-        60, 0.03, 0.1, 99.43, expanded=True),
+    Row(
+        "ReLU, expanded, extra FC 100",
+        _net(*_TWO_RELU_CONVS, _fc(40 * 4 * 4, 100, "relu"), _fc(100, 100, "relu"), _softmax(100)),
+        60,
+        0.03,
+        0.1,
+        99.43,
+        expanded=True,
+    ),
     # two fully connected layers of 1,000 ReLU neurons, dropout 0.5 on the inputs of the fully
     # connected and softmax layers; 40 epochs; the book's call passes no lmbda (0)
     Row("dropout, 2 x FC 1000", _DROPOUT, 40, 0.03, 0.0, 99.60, expanded=True),
@@ -225,16 +279,30 @@ def _curve_result(member, n_images, n_evaluate, best=None):
     validation = [100.0 * r["validation_accuracy"] for r in member.history]
     test = [100.0 * r["accuracy"] for r in member.history]
     best = _book_best(validation) if best is None else best
-    return dict(seed=member.seed, validation=validation, test=test, best_epoch=best,
-                best_validation=validation[best], test_at_best=test[best], final=test[-1], epochs=len(test),
-                n_train=n_images, n_evaluate=n_evaluate, members=1, seconds=member.seconds,
-                engine=member.engine, kept_epoch=member.best_epoch, history=member.history)
+    return dict(
+        seed=member.seed,
+        validation=validation,
+        test=test,
+        best_epoch=best,
+        best_validation=validation[best],
+        test_at_best=test[best],
+        final=test[-1],
+        epochs=len(test),
+        n_train=n_images,
+        n_evaluate=n_evaluate,
+        members=1,
+        seconds=member.seconds,
+        engine=member.engine,
+        kept_epoch=member.best_epoch,
+        history=member.history,
+    )
 
 
 def _config(row, n_epochs):
     """The row's SGD settings; every network ends at its best validation epoch (fit's ``keep_best``)."""
-    return TrainingConfig(epochs=n_epochs, mini_batch_size=row.mini_batch_size, eta=row.eta, l2=row.lmbda,
-                          shuffle=False, keep_best=True)
+    return TrainingConfig(
+        epochs=n_epochs, mini_batch_size=row.mini_batch_size, eta=row.eta, l2=row.lmbda, shuffle=False, keep_best=True
+    )
 
 
 def _ensemble_result(row, seed, prepared, n_epochs, n_members, n_jobs, scheduler):
@@ -242,20 +310,39 @@ def _ensemble_result(row, seed, prepared, n_epochs, n_members, n_jobs, scheduler
     returns (result, the Ensemble, combining by vote as the book does)."""
     training = prepared.training(row)
     member_seeds = [seed * n_members + k for k in range(n_members)]
-    ensemble, members = train_ensemble(layer_builder(row.spec), training, _config(row, n_epochs),
-                                       seeds=member_seeds, validation=prepared.validation,
-                                       test=prepared.test, n_jobs=n_jobs, scheduler=scheduler, combine="vote")
+    ensemble, members = train_ensemble(
+        layer_builder(row.spec),
+        training,
+        _config(row, n_epochs),
+        seeds=member_seeds,
+        validation=prepared.validation,
+        test=prepared.test,
+        n_jobs=n_jobs,
+        scheduler=scheduler,
+        combine="vote",
+    )
     on_validation = ensemble.breakdown(*prepared.validation)
     on_test = ensemble.breakdown(*prepared.test)
     n_val, n_test = len(prepared.validation[1]), len(prepared.test[1])
     vote, mean = 100.0 * on_test["vote"] / n_test, 100.0 * on_test["mean"] / n_test
-    return dict(seed=seed, member_seeds=member_seeds, vote=vote, mean=mean,
-                validation_vote=100.0 * on_validation["vote"] / n_val,
-                validation_mean=100.0 * on_validation["mean"] / n_val,
-                test_at_best=vote, best_validation=100.0 * on_validation["vote"] / n_val, best_epoch=None,
-                final=vote, epochs=n_epochs, n_train=len(training[1]), n_evaluate=n_test, members=n_members,
-                member_results=[_curve_result(m, len(training[1]), n_test, best=m.best_epoch) for m in members],
-                seconds=sum(m.seconds for m in members)), ensemble
+    return dict(
+        seed=seed,
+        member_seeds=member_seeds,
+        vote=vote,
+        mean=mean,
+        validation_vote=100.0 * on_validation["vote"] / n_val,
+        validation_mean=100.0 * on_validation["mean"] / n_val,
+        test_at_best=vote,
+        best_validation=100.0 * on_validation["vote"] / n_val,
+        best_epoch=None,
+        final=vote,
+        epochs=n_epochs,
+        n_train=len(training[1]),
+        n_evaluate=n_test,
+        members=n_members,
+        member_results=[_curve_result(m, len(training[1]), n_test, best=m.best_epoch) for m in members],
+        seconds=sum(m.seconds for m in members),
+    ), ensemble
 
 
 def _run_row(row, prepared, seeds, n_epochs, n_members, n_jobs, scheduler, on_result, on_model):
@@ -275,9 +362,17 @@ def _run_row(row, prepared, seeds, n_epochs, n_members, n_jobs, scheduler, on_re
         if on_result is not None:
             on_result(row, _curve_result(member, len(training[1]), n_evaluate))
 
-    trained, members = train_ensemble(layer_builder(row.spec), training, _config(row, n_epochs), seeds=seeds,
-                                      validation=prepared.validation, test=prepared.test, n_jobs=n_jobs,
-                                      scheduler=scheduler, on_member=report)
+    trained, members = train_ensemble(
+        layer_builder(row.spec),
+        training,
+        _config(row, n_epochs),
+        seeds=seeds,
+        validation=prepared.validation,
+        test=prepared.test,
+        n_jobs=n_jobs,
+        scheduler=scheduler,
+        on_member=report,
+    )
     results = [_curve_result(m, len(training[1]), n_evaluate) for m in members]
     row.results.extend(results)
     if on_model is not None:
@@ -297,8 +392,9 @@ def _check_options(seeds, epochs, n_train):
     return seeds
 
 
-def run_row(row, data, seeds, *, quick=False, epochs=None, n_train=None, n_jobs=1, scheduler=None,
-            on_result=None, on_model=None):
+def run_row(
+    row, data, seeds, *, quick=False, epochs=None, n_train=None, n_jobs=1, scheduler=None, on_result=None, on_model=None
+):
     """Train ``row`` (a ``Row``) once per seed; returns its results (also appended to ``row.results``).
 
     A network's result: seed, validation and test (accuracy in percent after each epoch),
@@ -318,12 +414,24 @@ def run_row(row, data, seeds, *, quick=False, epochs=None, n_train=None, n_jobs=
     seeds = _check_options(seeds, epochs, n_train)
     n_epochs = epochs or (QUICK["epochs"] if quick else row.epochs)
     n_members = min(row.members, QUICK["members"]) if quick else row.members
-    return _run_row(row, _Data(data, quick, n_train), seeds, int(n_epochs), n_members, n_jobs, scheduler,
-                    on_result, on_model)
+    return _run_row(
+        row, _Data(data, quick, n_train), seeds, int(n_epochs), n_members, n_jobs, scheduler, on_result, on_model
+    )
 
 
-def reproduce_chapter6(seeds, *, rows=None, quick=False, epochs=None, n_train=None, on_result=None, data=None,
-                       n_jobs=1, scheduler=None, on_model=None):
+def reproduce_chapter6(
+    seeds,
+    *,
+    rows=None,
+    quick=False,
+    epochs=None,
+    n_train=None,
+    on_result=None,
+    data=None,
+    n_jobs=1,
+    scheduler=None,
+    on_model=None,
+):
     """Run the chapter's rows (all, or ``rows``: numbers from 1 or names) once per seed.
 
     quick / epochs / n_train : the shorter forms (module docstring).  n_jobs, scheduler :
@@ -336,6 +444,7 @@ def reproduce_chapter6(seeds, *, rows=None, quick=False, epochs=None, n_train=No
     chosen = select_rows(rows)
     if data is None:
         from ..datasets import load_mnist
+
         data = load_mnist()
     prepared = _Data(data, quick, n_train)
     for row in chosen:
@@ -366,8 +475,10 @@ def _form(row, res):
 def _per_seed(result):
     if "vote" in result:
         tests = [m["test_at_best"] for m in result["member_results"]]
-        return (f"{result['seed']}: vote {result['vote']:.2f}, mean {result['mean']:.2f} "
-                f"(members {min(tests):.2f}-{max(tests):.2f})")
+        return (
+            f"{result['seed']}: vote {result['vote']:.2f}, mean {result['mean']:.2f} "
+            f"(members {min(tests):.2f}-{max(tests):.2f})"
+        )
     return f"{result['seed']}: {result['test_at_best']:.2f} ({result['best_epoch']})"
 
 
@@ -380,18 +491,24 @@ def format_markdown(rows):
     its vote and mean; "run at" says whether the run used the book's epochs, images and
     members, or how it was shortened; seconds per run (an ensemble: all its members).
     """
-    lines = ["| # | row | book | ours (seed of best validation) | mean ± sd | per seed: test (best val. epoch) "
-             "| run at | s / run |",
-             "| ---: | --- | ---: | ---: | ---: | --- | --- | ---: |"]
+    lines = [
+        "| # | row | book | ours (seed of best validation) | mean ± sd | per seed: test (best val. epoch) "
+        "| run at | s / run |",
+        "| ---: | --- | ---: | ---: | ---: | --- | --- | ---: |",
+    ]
     for i, row in enumerate(rows, 1):
         number = row_number(row) or i
         res = row.results
         if res:
             chosen = max(res, key=lambda r: r["best_validation"])
             tests = np.array([r["test_at_best"] for r in res])
-            cells = [f"{chosen['test_at_best']:.2f}%", f"{tests.mean():.2f} ± {tests.std():.2f}",
-                     ", ".join(_per_seed(r) for r in res), _form(row, res),
-                     f"{np.mean([r['seconds'] for r in res]):.1f}"]
+            cells = [
+                f"{chosen['test_at_best']:.2f}%",
+                f"{tests.mean():.2f} ± {tests.std():.2f}",
+                ", ".join(_per_seed(r) for r in res),
+                _form(row, res),
+                f"{np.mean([r['seconds'] for r in res]):.1f}",
+            ]
         else:
             cells = ["-", "-", "-", f"book's: {row.epochs} epochs, {row.book_images:,} images", "-"]
         lines.append(f"| {number} | {row.name} | {row.book:.2f}% | " + " | ".join(cells) + " |")
@@ -411,9 +528,15 @@ def curves(rows):
         for r in row.results:
             runs = r.get("member_results") or [r]
             for run in runs:
-                entry = dict(row=row.name, seed=r["seed"], epochs=run["epochs"], book_epochs=row.epochs,
-                             n_train=run["n_train"], validation=_rounded(run["validation"]),
-                             test=_rounded(run["test"]))
+                entry = dict(
+                    row=row.name,
+                    seed=r["seed"],
+                    epochs=run["epochs"],
+                    book_epochs=row.epochs,
+                    n_train=run["n_train"],
+                    validation=_rounded(run["validation"]),
+                    test=_rounded(run["test"]),
+                )
                 if run is not r:
                     entry["member_seed"] = run["seed"]
                 out.append(entry)
@@ -428,6 +551,7 @@ def compare_curves(short, full):
     run's), validation_gap and test_gap (the largest absolute difference over those epochs,
     in percentage points; 0.0 when the short run is the full one's beginning).
     """
+
     def entries(x):
         items = curves(x) if x and not isinstance(x[0], dict) else list(x)
         return {(c["row"], c["seed"], c.get("member_seed")): c for c in items}
@@ -438,9 +562,17 @@ def compare_curves(short, full):
         if key not in full:
             continue
         f, n = full[key], min(len(short[key]["test"]), len(full[key]["test"]))
-        gap = (lambda k: float(np.max(np.abs(np.subtract(s[k][:n], f[k][:n])))) if n else 0.0)
-        out.append(dict(row=key[0], seed=key[1], member_seed=key[2], epochs=n,
-                        validation_gap=gap("validation"), test_gap=gap("test")))
+        gap = lambda k, s=s, f=f, n=n: float(np.max(np.abs(np.subtract(s[k][:n], f[k][:n])))) if n else 0.0
+        out.append(
+            dict(
+                row=key[0],
+                seed=key[1],
+                member_seed=key[2],
+                epochs=n,
+                validation_gap=gap("validation"),
+                test_gap=gap("test"),
+            )
+        )
     return out
 
 
@@ -452,8 +584,9 @@ def format_curves(rows):
         runs = curves([row])
         if not runs:
             continue
-        head = ["epoch"] + [(f"member {c['member_seed']}" if "member_seed" in c else f"seed {c['seed']}")
-                            + " val / test" for c in runs]
+        head = ["epoch"] + [
+            (f"member {c['member_seed']}" if "member_seed" in c else f"seed {c['seed']}") + " val / test" for c in runs
+        ]
         lines = [f"{row.name}:", "", "| " + " | ".join(head) + " |", "|" + " ---: |" * len(head)]
         for e in range(max(c["epochs"] for c in runs)):
             cells = [f"{c['validation'][e]:.2f} / {c['test'][e]:.2f}" if e < c["epochs"] else "" for c in runs]

@@ -17,6 +17,7 @@ quick=True is a shorter form for tests. Each run gets one epoch (the overfitting
 ten), is trained on at most the first 1,000 training images and is evaluated on the first
 1,000 evaluation images. It checks the plumbing in seconds; its accuracies mean nothing.
 """
+
 from __future__ import annotations
 
 import time
@@ -27,10 +28,23 @@ import numpy as np
 from ..labels import one_hot
 from ..network2 import CrossEntropyCost, Network
 
-__all__ = ["Experiment", "CHAPTER_3", "CHAPTER_5", "CHAPTERS", "QUICK", "run_experiment",
-           "reproduce_chapter", "format_markdown", "learning_speed", "LearningSpeedRecorder",
-           "learning_speed_during_training", "BOOK_INITIAL_SPEEDS", "Series",
-           "learning_rate_comparison", "initialisation_comparison"]
+__all__ = [
+    "Experiment",
+    "CHAPTER_3",
+    "CHAPTER_5",
+    "CHAPTERS",
+    "QUICK",
+    "run_experiment",
+    "reproduce_chapter",
+    "format_markdown",
+    "learning_speed",
+    "LearningSpeedRecorder",
+    "learning_speed_during_training",
+    "BOOK_INITIAL_SPEEDS",
+    "Series",
+    "learning_rate_comparison",
+    "initialisation_comparison",
+]
 
 
 @dataclass
@@ -44,14 +58,15 @@ class Experiment:
     results : per seed, filled in by ``reproduce_chapter``: dict(seed, best, best_epoch,
         final, accuracy (percent per epoch), epochs, seconds)
     """
+
     name: str
     sizes: list
     epochs: int
     eta: float
     lmbda: float
     book: float
-    evaluate: str                       # "test" or "validation": the data the book's figure is on
-    init: str = "default"               # "default" N(0, 1/n_in) or "large" N(0, 1)
+    evaluate: str  # "test" or "validation": the data the book's figure is on
+    init: str = "default"  # "default" N(0, 1/n_in) or "large" N(0, 1)
     mini_batch_size: int = 10
     n_train: int | None = None
     figure: str = "as printed"
@@ -67,27 +82,49 @@ CHAPTER_3 = [
     Experiment("784-100-10 cross-entropy", [784, 100, 10], 30, 0.5, 0.0, 96.82, "test", init="large"),
     # "Overfitting": the first 1,000 training images for 400 epochs; the book quotes the peak
     # test accuracy (82.27%), then 87.1% with lambda 0.1
-    Experiment("784-30-10, 1,000 images, 400 epochs", [784, 30, 10], 400, 0.5, 0.0, 82.27, "test",
-               init="large", n_train=1000, figure="peak"),
-    Experiment("784-30-10, 1,000 images, 400 epochs, lambda 0.1", [784, 30, 10], 400, 0.5, 0.1, 87.1,
-               "test", init="large", n_train=1000, figure="peak"),
+    Experiment(
+        "784-30-10, 1,000 images, 400 epochs",
+        [784, 30, 10],
+        400,
+        0.5,
+        0.0,
+        82.27,
+        "test",
+        init="large",
+        n_train=1000,
+        figure="peak",
+    ),
+    Experiment(
+        "784-30-10, 1,000 images, 400 epochs, lambda 0.1",
+        [784, 30, 10],
+        400,
+        0.5,
+        0.1,
+        87.1,
+        "test",
+        init="large",
+        n_train=1000,
+        figure="peak",
+    ),
     # "Regularization" on all 50,000 images: 95.49% -> 96.49% on test data for 30 neurons;
     # 97.92% on validation data for 100 neurons; 98.04% (validation) with eta 0.1 for 60 epochs
-    Experiment("784-30-10 cross-entropy, lambda 5.0", [784, 30, 10], 30, 0.5, 5.0, 96.49, "test",
-               init="large"),
-    Experiment("784-100-10 cross-entropy, lambda 5.0", [784, 100, 10], 30, 0.5, 5.0, 97.92, "validation",
-               init="large"),
-    Experiment("784-100-10, eta 0.1, lambda 5.0, 60 epochs", [784, 100, 10], 60, 0.1, 5.0, 98.04,
-               "validation", init="large"),
+    Experiment("784-30-10 cross-entropy, lambda 5.0", [784, 30, 10], 30, 0.5, 5.0, 96.49, "test", init="large"),
+    Experiment("784-100-10 cross-entropy, lambda 5.0", [784, 100, 10], 30, 0.5, 5.0, 97.92, "validation", init="large"),
+    Experiment(
+        "784-100-10, eta 0.1, lambda 5.0, 60 epochs", [784, 100, 10], 60, 0.1, 5.0, 98.04, "validation", init="large"
+    ),
 ]
 
 #: Chapter 5, "The vanishing gradient problem": deeper networks with chapter 3's settings and
 #: network2's default initialisation, on validation data.
 CHAPTER_5 = [
-    Experiment(f"{'-'.join(map(str, sizes))}, lambda 5.0", sizes, 30, 0.1, 5.0, book, "validation",
-               chapter=5)
-    for sizes, book in (([784, 30, 10], 96.48), ([784, 30, 30, 10], 96.90),
-                        ([784, 30, 30, 30, 10], 96.57), ([784, 30, 30, 30, 30, 10], 96.53))
+    Experiment(f"{'-'.join(map(str, sizes))}, lambda 5.0", sizes, 30, 0.1, 5.0, book, "validation", chapter=5)
+    for sizes, book in (
+        ([784, 30, 10], 96.48),
+        ([784, 30, 30, 10], 96.90),
+        ([784, 30, 30, 30, 10], 96.57),
+        ([784, 30, 30, 30, 30, 10], 96.53),
+    )
 ]
 
 CHAPTERS = {3: CHAPTER_3, 5: CHAPTER_5}
@@ -126,14 +163,28 @@ def run_experiment(experiment, data, seed, *, quick=False, epochs=None):
     elif experiment.init != "default":
         raise ValueError(f"init must be 'default' or 'large', got {experiment.init!r}")
     start = time.perf_counter()
-    _, correct, _, _ = net.SGD(training, n_epochs, experiment.mini_batch_size, experiment.eta,
-                               lmbda=experiment.lmbda, evaluation_data=evaluation,
-                               monitor_evaluation_accuracy=True, log=None)
+    _, correct, _, _ = net.SGD(
+        training,
+        n_epochs,
+        experiment.mini_batch_size,
+        experiment.eta,
+        lmbda=experiment.lmbda,
+        evaluation_data=evaluation,
+        monitor_evaluation_accuracy=True,
+        log=None,
+    )
     seconds = time.perf_counter() - start
     accuracy = [100.0 * c / len(evaluation[1]) for c in correct]
     best = int(np.argmax(accuracy))
-    return dict(seed=seed, accuracy=accuracy, best=accuracy[best], best_epoch=best, final=accuracy[-1],
-                epochs=n_epochs, seconds=seconds)
+    return dict(
+        seed=seed,
+        accuracy=accuracy,
+        best=accuracy[best],
+        best_epoch=best,
+        final=accuracy[-1],
+        epochs=n_epochs,
+        seconds=seconds,
+    )
 
 
 def reproduce_chapter(chapter, seeds, *, quick=False, epochs=None, on_result=None, data=None, only=None):
@@ -154,9 +205,11 @@ def reproduce_chapter(chapter, seeds, *, quick=False, epochs=None, on_result=Non
         raise ValueError(f"epochs must be at least 1, got {epochs}")
     if data is None:
         from ..datasets import load_mnist
+
         data = load_mnist()
-    rows = [replace(experiment, results=[]) for experiment in CHAPTERS[chapter]
-            if only is None or experiment.name in only]
+    rows = [
+        replace(experiment, results=[]) for experiment in CHAPTERS[chapter] if only is None or experiment.name in only
+    ]
     for row in rows:
         for seed in seeds:
             result = run_experiment(row, data, seed, quick=quick, epochs=epochs)
@@ -169,9 +222,11 @@ def reproduce_chapter(chapter, seeds, *, quick=False, epochs=None, on_result=Non
 def format_markdown(rows):
     """A Markdown table of reproduced experiments: the book's figure beside the best of the
     seeds, the mean and spread of each seed's best epoch, the mean final epoch, per seed."""
-    lines = ["| experiment | data | book | ours, best of seeds | best epoch, mean ± sd | final (mean) | "
-             "per seed: best (epoch) | epochs | s / run |",
-             "| --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |"]
+    lines = [
+        "| experiment | data | book | ours, best of seeds | best epoch, mean ± sd | final (mean) | "
+        "per seed: best (epoch) | epochs | s / run |",
+        "| --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |",
+    ]
     for row in rows:
         res = row.results
         if res:
@@ -212,7 +267,7 @@ def learning_speed(network, X, y):
     X = np.asarray(X, dtype=core.dtype)
     y = np.asarray(y)
     Y = one_hot(y, core.sizes[-1], core.dtype) if y.ndim == 1 else y.astype(core.dtype)
-    nabla_b, _ = core.backprop(X, Y, scale=1.0 / len(X))     # the gradient of the mean cost
+    nabla_b, _ = core.backprop(X, Y, scale=1.0 / len(X))  # the gradient of the mean cost
     return [float(np.linalg.norm(nb.astype(np.float64))) for nb in nabla_b[:-1]]
 
 
@@ -235,6 +290,7 @@ class LearningSpeedRecorder:
 @dataclass
 class Series:
     """Data for one plot: one line per label, over ``x`` (epochs)."""
+
     title: str
     xlabel: str
     ylabel: str
@@ -242,8 +298,18 @@ class Series:
     lines: dict
 
 
-def learning_speed_during_training(data, seed, *, sizes=(784, 30, 30, 30, 30, 10), n_images=1000,
-                                   epochs=500, mini_batch_size=1000, eta=0.1, lmbda=5.0, quick=False):
+def learning_speed_during_training(
+    data,
+    seed,
+    *,
+    sizes=(784, 30, 30, 30, 30, 10),
+    n_images=1000,
+    epochs=500,
+    mini_batch_size=1000,
+    eta=0.1,
+    lmbda=5.0,
+    quick=False,
+):
     """Chapter 5's "speed of learning" figure: ``learning_speed`` of each hidden layer on the
     first ``n_images`` training images, at initialisation and after each epoch of training on
     them. The defaults are those of the book's script (fig/generate_gradient.py): mini-batches
@@ -257,8 +323,13 @@ def learning_speed_during_training(data, seed, *, sizes=(784, 30, 30, 30, 30, 10
     recorder.record(net)
     net.SGD((X, y), epochs, mini_batch_size, eta, lmbda=lmbda, log=None, callbacks=[recorder])
     lines = {f"hidden layer {l + 1}": [s[l] for s in recorder.speeds] for l in range(len(sizes) - 2)}
-    return Series(f"Speed of learning: {len(sizes) - 2} hidden layers", "epoch", "||dC/db^l||",
-                  list(range(len(recorder.speeds))), lines)
+    return Series(
+        f"Speed of learning: {len(sizes) - 2} hidden layers",
+        "epoch",
+        "||dC/db^l||",
+        list(range(len(recorder.speeds))),
+        lines,
+    )
 
 
 # -- chapter 3: choosing hyper-parameters ------------------------------------------------------
@@ -276,16 +347,14 @@ def learning_rate_comparison(data, seed, *, etas=(0.025, 0.25, 2.5), epochs=30, 
     return Series("Cost on the training data", "epoch", "cost", list(range(epochs)), lines)
 
 
-def initialisation_comparison(data, seed, *, sizes_list=((784, 30, 10), (784, 100, 10)), epochs=30,
-                              quick=False):
+def initialisation_comparison(data, seed, *, sizes_list=((784, 30, 10), (784, 100, 10)), epochs=30, quick=False):
     """Chapter 3's weight-initialisation figures: validation accuracy (percent) after each
     epoch with the large N(0, 1) and the default N(0, 1/n_in) initial weights, cross-entropy
     cost, eta 0.1, lambda 5.0 (the settings of the chapter's text; an older version of the
     book's plotting script used eta 0.01, lambda 0.002), mini-batches of 10, for each network in ``sizes_list``
     (quick: 1,000 training and 1,000 validation images, 2 epochs). Returns one Series per
     network."""
-    n_train, n_evaluate, epochs = (QUICK["n_train"], QUICK["n_evaluate"], 2) if quick else \
-        (None, None, int(epochs))
+    n_train, n_evaluate, epochs = (QUICK["n_train"], QUICK["n_evaluate"], 2) if quick else (None, None, int(epochs))
     training, validation = _subset(data.training, n_train), _subset(data.validation, n_evaluate)
     series = []
     for sizes in sizes_list:
@@ -294,9 +363,20 @@ def initialisation_comparison(data, seed, *, sizes_list=((784, 30, 10), (784, 10
             net = Network(list(sizes), cost=CrossEntropyCost, seed=seed)
             if init == "large":
                 net.large_weight_initializer()
-            _, correct, _, _ = net.SGD(training, epochs, 10, 0.1, lmbda=5.0, evaluation_data=validation,
-                                       monitor_evaluation_accuracy=True, log=None)
+            _, correct, _, _ = net.SGD(
+                training,
+                epochs,
+                10,
+                0.1,
+                lmbda=5.0,
+                evaluation_data=validation,
+                monitor_evaluation_accuracy=True,
+                log=None,
+            )
             lines[f"{init} initialisation"] = [100.0 * c / len(validation[1]) for c in correct]
-        series.append(Series(f"Validation accuracy, {'-'.join(map(str, sizes))}", "epoch", "accuracy (%)",
-                             list(range(epochs)), lines))
+        series.append(
+            Series(
+                f"Validation accuracy, {'-'.join(map(str, sizes))}", "epoch", "accuracy (%)", list(range(epochs)), lines
+            )
+        )
     return series

@@ -20,6 +20,7 @@ and ``b^l`` (n_l,) feed layer l. In the ``Trace`` lists, index ``i`` is weight l
 ``primer_example()`` is the primer's single chain (input 0.8, target 1, w = 1.58 and 2.45,
 b = -0.14 and -0.11, step 0.1); ``primer_demo()`` its [2, 3, 2] network.
 """
+
 from __future__ import annotations
 
 import math
@@ -31,8 +32,16 @@ from ..core.functions import get_cost
 from ..core.network import Network
 from ..errors import InputError
 
-__all__ = ["Trace", "trace", "format_trace", "build_network", "float64_copy",
-           "primer_example", "primer_demo", "EXAMPLES"]
+__all__ = [
+    "Trace",
+    "trace",
+    "format_trace",
+    "build_network",
+    "float64_copy",
+    "primer_example",
+    "primer_demo",
+    "EXAMPLES",
+]
 
 
 @dataclass
@@ -73,8 +82,9 @@ class Trace:
 
 
 # -- building networks -----------------------------------------------------------------------------
-def build_network(sizes=None, *, seed=0, weights=None, biases=None, cost="quadratic",
-                  activation="sigmoid", output_activation=None):
+def build_network(
+    sizes=None, *, seed=0, weights=None, biases=None, cost="quadratic", activation="sigmoid", output_activation=None
+):
     """A float64 Network: from ``sizes`` and ``seed`` (the core's N(0, 1) start), or from
     explicit ``weights`` (list of (n_out, n_in) arrays) and ``biases`` (list of (n_out,)),
     whose shapes then give the sizes.
@@ -111,8 +121,10 @@ def primer_example():
 
 def primer_demo():
     """The primer's [2, 3, 2] demo with its given weights: input (0.8, 0.2), target (0, 1), step 0.1."""
-    weights = [[[-0.11499179, 0.454649], [-0.65801895, 0.56618695], [-0.15686814, -0.87499479]],
-               [[0.01071228, -0.49139708, -0.81775586], [-0.87455946, -0.08351883, -0.77534763]]]
+    weights = [
+        [[-0.11499179, 0.454649], [-0.65801895, 0.56618695], [-0.15686814, -0.87499479]],
+        [[0.01071228, -0.49139708, -0.81775586], [-0.87455946, -0.08351883, -0.77534763]],
+    ]
     biases = [[0.54001045, 0.75958375, 0.01870296], [-0.32783478, 0.06061246]]
     return build_network(weights=weights, biases=biases), np.array([0.8, 0.2]), np.array([0.0, 1.0]), 0.1
 
@@ -146,39 +158,62 @@ def trace(network, x, y, eta):
     net = float64_copy(network)
     x = _vector(x, net.sizes[0], "the input x")
     y = _vector(y, net.sizes[-1], "the target y")
-    if isinstance(eta, bool) or not isinstance(eta, (int, float, np.floating)) or not math.isfinite(eta) \
-            or eta <= 0:
+    if isinstance(eta, bool) or not isinstance(eta, (int, float, np.floating)) or not math.isfinite(eta) or eta <= 0:
         raise InputError(f"eta must be a positive number, got {eta!r}")
     eta = float(eta)
     z, a = _forward(net, x)
     nabla_b, nabla_w = net.backprop(x.reshape(1, -1), y.reshape(1, -1))
-    delta = [nb.copy() for nb in nabla_b]               # BP3: for one input dC/db^l is delta^l
+    delta = [nb.copy() for nb in nabla_b]  # BP3: for one input dC/db^l is delta^l
     # dC/da^l = (w^(l+1))^T delta^(l+1) for the hidden layers, the cost's derivative for the output
     grad_a = [(delta[i + 1].reshape(1, -1) @ net.weights[i + 1])[0] for i in range(len(delta) - 1)]
     grad_a.append(net.cost_derivative(a[-1], y))
     acts = [net.activation] * (len(delta) - 1) + [net.output_activation]
-    prime = [None if f.prime_from_output is None else f.prime_from_output(a[i + 1])
-             for i, f in enumerate(acts)]
+    prime = [None if f.prime_from_output is None else f.prime_from_output(a[i + 1]) for i, f in enumerate(acts)]
     new_w = [w - eta * nw for w, nw in zip(net.weights, nabla_w)]
     new_b = [b - eta * nb for b, nb in zip(net.biases, nabla_b)]
-    after = build_network(weights=new_w, biases=new_b, cost=net.cost.name,
-                          activation=net.activation.name, output_activation=net.output_activation.name)
+    after = build_network(
+        weights=new_w,
+        biases=new_b,
+        cost=net.cost.name,
+        activation=net.activation.name,
+        output_activation=net.output_activation.name,
+    )
     new_z, new_a = _forward(after, x)
     return Trace(
-        sizes=list(net.sizes), x=x, y=y, eta=eta, cost=net.cost.name, activation=net.activation.name,
-        output_activation=net.output_activation.name, weights=net.weights, biases=net.biases,
-        z=z, a=a, grad_a=grad_a, prime=prime, delta=delta, nabla_b=nabla_b, nabla_w=nabla_w,
-        new_weights=new_w, new_biases=new_b, new_z=new_z, new_a=new_a,
+        sizes=list(net.sizes),
+        x=x,
+        y=y,
+        eta=eta,
+        cost=net.cost.name,
+        activation=net.activation.name,
+        output_activation=net.output_activation.name,
+        weights=net.weights,
+        biases=net.biases,
+        z=z,
+        a=a,
+        grad_a=grad_a,
+        prime=prime,
+        delta=delta,
+        nabla_b=nabla_b,
+        nabla_w=nabla_w,
+        new_weights=new_w,
+        new_biases=new_b,
+        new_z=new_z,
+        new_a=new_a,
         cost_before=net.cost(a[-1].reshape(1, -1), y.reshape(1, -1)),
-        cost_after=after.cost(new_a[-1].reshape(1, -1), y.reshape(1, -1)))
+        cost_after=after.cost(new_a[-1].reshape(1, -1), y.reshape(1, -1)),
+    )
 
 
 # -- the text --------------------------------------------------------------------------------------
 _F = {"sigmoid": "sigma", "tanh": "tanh", "relu": "relu", "softmax": "softmax"}
 _PRIME = {"sigmoid": "a(1 - a)", "tanh": "1 - a^2", "relu": "1 if a > 0 else 0"}
-_COST = {"quadratic": "1/2 ||a^L - y||^2", "cross-entropy": "-sum [y ln a^L + (1 - y) ln(1 - a^L)]",
-         "log-likelihood": "-sum y ln a^L"}
-_MAX_TERMS = 4          # a sum with more terms than this is shown by its count, not term by term
+_COST = {
+    "quadratic": "1/2 ||a^L - y||^2",
+    "cross-entropy": "-sum [y ln a^L + (1 - y) ln(1 - a^L)]",
+    "log-likelihood": "-sum y ln a^L",
+}
+_MAX_TERMS = 4  # a sum with more terms than this is shown by its count, not term by term
 
 
 def _n(v):
@@ -209,7 +244,7 @@ class _Lines:
 
     def block(self, entries):
         entries = list(entries)
-        shown = entries if self.limit is None else entries[:self.limit]
+        shown = entries if self.limit is None else entries[: self.limit]
         self.lines.extend("    " + e for e in shown)
         if len(shown) < len(entries):
             self.lines.append(f"    ... {len(entries) - len(shown)} more")
@@ -221,8 +256,10 @@ def _feedforward(out, t, z, a, weights, biases):
         act = t.output_activation if i == len(weights) - 1 else t.activation
         f = _F.get(act, act)
         out.add(f"  layer {l}:")
-        out.block(f"z^{l}[{j}] = {_dot(w[j], a[i], f'w^{l}[{j},k]*a^{i}[k]')} + {_p(b[j])} = {_n(z[i][j])}"
-                  for j in range(len(b)))
+        out.block(
+            f"z^{l}[{j}] = {_dot(w[j], a[i], f'w^{l}[{j},k]*a^{i}[k]')} + {_p(b[j])} = {_n(z[i][j])}"
+            for j in range(len(b))
+        )
         if act == "softmax":
             out.block(f"a^{l}[{j}] = softmax(z^{l})[{j}] = {_n(a[l][j])}" for j in range(len(b)))
         else:
@@ -232,10 +269,14 @@ def _feedforward(out, t, z, a, weights, biases):
 def _delta_lines(out, t, i, act):
     """delta^l = dC/da^l (.) f'(z^l), each entry with its three numbers."""
     l, f = i + 1, _F.get(act, act)
-    out.add(f"  {'BP1' if i == len(t.delta) - 1 else 'BP2'}  delta^{l} = dC/da^{l} (.) {f}'(z^{l}),"
-            f"   {f}'(z) = {_PRIME.get(act, '?')} with a = {f}(z)")
-    out.block(f"delta^{l}[{j}] = {_p(g)} * {f}'({_n(z)}) = {_p(g)} * {_p(p)} = {_n(d)}"
-              for j, (g, z, p, d) in enumerate(zip(t.grad_a[i], t.z[i], t.prime[i], t.delta[i])))
+    out.add(
+        f"  {'BP1' if i == len(t.delta) - 1 else 'BP2'}  delta^{l} = dC/da^{l} (.) {f}'(z^{l}),"
+        f"   {f}'(z) = {_PRIME.get(act, '?')} with a = {f}(z)"
+    )
+    out.block(
+        f"delta^{l}[{j}] = {_p(g)} * {f}'({_n(z)}) = {_p(g)} * {_p(p)} = {_n(d)}"
+        for j, (g, z, p, d) in enumerate(zip(t.grad_a[i], t.z[i], t.prime[i], t.delta[i]))
+    )
 
 
 def _output_delta(out, t):
@@ -248,8 +289,10 @@ def _output_delta(out, t):
         out.add(f"  dC/da^{L} = the derivative of the {t.cost} cost")
         out.block(f"dC/da^{L}[{j}] = {_n(g[j])}" for j in range(len(d)))
     if t.output_activation in get_cost(t.cost).fused:
-        out.add(f"  BP1  delta^{L} = a^{L} - y   ({t.cost} cost with {t.output_activation} outputs: "
-                f"the derivative of the output activation cancels)")
+        out.add(
+            f"  BP1  delta^{L} = a^{L} - y   ({t.cost} cost with {t.output_activation} outputs: "
+            f"the derivative of the output activation cancels)"
+        )
         out.block(f"delta^{L}[{j}] = {_n(aL[j])} - {_p(y[j])} = {_n(d[j])}" for j in range(len(d)))
     else:
         _delta_lines(out, t, L - 1, t.output_activation)
@@ -259,8 +302,10 @@ def _hidden_delta(out, t, i):
     """BP2 for weight layer i (< L - 1): dC/da^l = (w^(l+1))^T delta^(l+1), then delta^l."""
     l, w_next, d_next = i + 1, t.weights[i + 1], t.delta[i + 1]
     out.add(f"  dC/da^{l} = (w^{l + 1})^T delta^{l + 1}")
-    out.block(f"dC/da^{l}[{k}] = {_dot(w_next[:, k], d_next, f'w^{l + 1}[j,{k}]*delta^{l + 1}[j]')} "
-              f"= {_n(t.grad_a[i][k])}" for k in range(len(t.delta[i])))
+    out.block(
+        f"dC/da^{l}[{k}] = {_dot(w_next[:, k], d_next, f'w^{l + 1}[j,{k}]*delta^{l + 1}[j]')} = {_n(t.grad_a[i][k])}"
+        for k in range(len(t.delta[i]))
+    )
     _delta_lines(out, t, i, t.activation)
 
 
@@ -269,8 +314,11 @@ def _gradients(out, t, i):
     out.add(f"  BP3  dC/db^{l} = delta^{l}")
     out.block(f"dC/db^{l}[{j}] = {_n(t.nabla_b[i][j])}" for j in range(len(d)))
     out.add(f"  BP4  dC/dw^{l}[j,k] = delta^{l}[j] * a^{i}[k]")
-    out.block(f"dC/dw^{l}[{j},{k}] = {_p(d[j])} * {_p(a_prev[k])} = {_n(t.nabla_w[i][j, k])}"
-              for j in range(len(d)) for k in range(len(a_prev)))
+    out.block(
+        f"dC/dw^{l}[{j},{k}] = {_p(d[j])} * {_p(a_prev[k])} = {_n(t.nabla_w[i][j, k])}"
+        for j in range(len(d))
+        for k in range(len(a_prev))
+    )
 
 
 def _updates(out, t):
@@ -278,11 +326,16 @@ def _updates(out, t):
     for i in range(len(t.weights) - 1, -1, -1):
         l = i + 1
         out.add(f"  layer {l}:")
-        out.block(f"b^{l}[{j}] = {_n(b)} - {eta} * {_p(g)} = {_n(nb)}"
-                  for j, (b, g, nb) in enumerate(zip(t.biases[i], t.nabla_b[i], t.new_biases[i])))
-        out.block(f"w^{l}[{j},{k}] = {_n(t.weights[i][j, k])} - {eta} * {_p(t.nabla_w[i][j, k])} "
-                  f"= {_n(t.new_weights[i][j, k])}"
-                  for j in range(t.weights[i].shape[0]) for k in range(t.weights[i].shape[1]))
+        out.block(
+            f"b^{l}[{j}] = {_n(b)} - {eta} * {_p(g)} = {_n(nb)}"
+            for j, (b, g, nb) in enumerate(zip(t.biases[i], t.nabla_b[i], t.new_biases[i]))
+        )
+        out.block(
+            f"w^{l}[{j},{k}] = {_n(t.weights[i][j, k])} - {eta} * {_p(t.nabla_w[i][j, k])} "
+            f"= {_n(t.new_weights[i][j, k])}"
+            for j in range(t.weights[i].shape[0])
+            for k in range(t.weights[i].shape[1])
+        )
 
 
 def _cost_line(t, a_out, value):
@@ -299,8 +352,10 @@ def format_trace(t, limit=None):
     """
     out = _Lines(limit)
     L = len(t.weights)
-    out.add(f"One step of backpropagation: network {'-'.join(map(str, t.sizes))}, {t.cost} cost, "
-            f"{t.activation} hidden / {t.output_activation} output neurons, eta = {_n(t.eta)}")
+    out.add(
+        f"One step of backpropagation: network {'-'.join(map(str, t.sizes))}, {t.cost} cost, "
+        f"{t.activation} hidden / {t.output_activation} output neurons, eta = {_n(t.eta)}"
+    )
     out.add("Layers: 0 is the input, L the output; w^l (n_l x n_(l-1)) and b^l feed layer l.")
     out.add("input a^0 = x:")
     out.block(f"x[{k}] = {_n(v)}" for k, v in enumerate(t.x))
@@ -327,6 +382,7 @@ def format_trace(t, limit=None):
     _feedforward(out, t, t.new_z, t.new_a, t.new_weights, t.new_biases)
     out.add(f"cost after the step:  {_cost_line(t, t.new_a[-1], t.cost_after)}")
     change = t.cost_after - t.cost_before
-    out.add(f"change: {_n(t.cost_before)} -> {_n(t.cost_after)} ({change:+.6g}, "
-            f"{'lower' if change < 0 else 'not lower'})")
+    out.add(
+        f"change: {_n(t.cost_before)} -> {_n(t.cost_after)} ({change:+.6g}, {'lower' if change < 0 else 'not lower'})"
+    )
     return "\n".join(out.lines) + "\n"

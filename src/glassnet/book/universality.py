@@ -57,6 +57,7 @@ can be set beside what gradient descent finds, which looks nothing like it: gent
 
 Nothing here prints; NumPy only.
 """
+
 from __future__ import annotations
 
 import math
@@ -70,10 +71,28 @@ import numpy as np
 from ..core.network import Network
 from ..errors import InputError
 
-__all__ = ["book_function", "book_function_2d", "as_function", "inverse_sigmoid", "bumps_network",
-           "bump_network", "tower_network", "approximation_error", "error_table", "weighted_output",
-           "hidden_steps", "learn", "LearnResult", "training_samples", "grid",
-           "CLIP", "EDGE", "DEFAULT_BUMPS", "DEFAULT_WEIGHT", "METHODS"]
+__all__ = [
+    "book_function",
+    "book_function_2d",
+    "as_function",
+    "inverse_sigmoid",
+    "bumps_network",
+    "bump_network",
+    "tower_network",
+    "approximation_error",
+    "error_table",
+    "weighted_output",
+    "hidden_steps",
+    "learn",
+    "LearnResult",
+    "training_samples",
+    "grid",
+    "CLIP",
+    "EDGE",
+    "DEFAULT_BUMPS",
+    "DEFAULT_WEIGHT",
+    "METHODS",
+]
 
 #: f is clipped to [CLIP, 1 - CLIP] before sigma^-1 (sigma^-1 of 0 or 1 is infinite)
 CLIP = 1e-3
@@ -91,7 +110,7 @@ def book_function(x):
     """The book's example, f(x) = 0.2 + 0.4 x^2 + 0.3 x sin(15 x) + 0.05 cos(50 x) on [0, 1]
     (values in 0.095..0.853)."""
     x = np.asarray(x, dtype=np.float64)
-    return 0.2 + 0.4 * x ** 2 + 0.3 * x * np.sin(15 * x) + 0.05 * np.cos(50 * x)
+    return 0.2 + 0.4 * x**2 + 0.3 * x * np.sin(15 * x) + 0.05 * np.cos(50 * x)
 
 
 def book_function_2d(x, y):
@@ -123,8 +142,7 @@ def as_function(f, inputs=1):
     values = np.asarray(f, dtype=np.float64)
     if values.ndim != inputs or min(values.shape, default=0) < 2 or len(set(values.shape)) != 1:
         want = "(K,)" if inputs == 1 else "(K, K)"
-        raise InputError(f"sampled values for {inputs} input(s) must have shape {want} with K >= 2, "
-                         f"got {values.shape}")
+        raise InputError(f"sampled values for {inputs} input(s) must have shape {want} with K >= 2, got {values.shape}")
     if not np.all(np.isfinite(values)):
         raise InputError("sampled values must be finite numbers")
     knots = np.linspace(0.0, 1.0, values.shape[0])
@@ -140,8 +158,12 @@ def _bilinear(values, x, y):
     v = np.clip(np.asarray(y, dtype=np.float64), 0, 1) * k
     i, j = np.minimum(u.astype(int), k - 1), np.minimum(v.astype(int), k - 1)
     du, dv = u - i, v - j
-    return ((1 - du) * (1 - dv) * values[i, j] + du * (1 - dv) * values[i + 1, j]
-            + (1 - du) * dv * values[i, j + 1] + du * dv * values[i + 1, j + 1])
+    return (
+        (1 - du) * (1 - dv) * values[i, j]
+        + du * (1 - dv) * values[i + 1, j]
+        + (1 - du) * dv * values[i, j + 1]
+        + du * dv * values[i + 1, j + 1]
+    )
 
 
 def _check(bumps, weight, limit=None):
@@ -150,8 +172,11 @@ def _check(bumps, weight, limit=None):
         raise InputError(f"bumps must be an integer >= 1, got {bumps!r}")
     if limit is not None and bumps > limit:
         raise InputError(f"bumps must be at most {limit}, got {bumps}")
-    if isinstance(weight, bool) or not isinstance(weight, (int, float, np.number)) \
-            or not (math.isfinite(weight) and weight > 0):
+    if (
+        isinstance(weight, bool)
+        or not isinstance(weight, (int, float, np.number))
+        or not (math.isfinite(weight) and weight > 0)
+    ):
         raise InputError(f"weight must be a finite number > 0, got {weight!r}")
     return int(bumps), float(weight)
 
@@ -174,17 +199,17 @@ def bumps_network(starts, ends, heights, weight, *, output_bias=0.0, dtype=np.fl
     """
     starts, ends, heights = (np.asarray(a, dtype=np.float64).reshape(-1) for a in (starts, ends, heights))
     if not len(starts) == len(ends) == len(heights) >= 1:
-        raise InputError(f"starts, ends and heights must have the same length >= 1, got "
-                         f"{len(starts)}, {len(ends)} and {len(heights)}")
-    steps = np.stack([starts, ends], axis=1).reshape(-1)            # (2N,): up, down, up, down, ...
+        raise InputError(
+            f"starts, ends and heights must have the same length >= 1, got "
+            f"{len(starts)}, {len(ends)} and {len(heights)}"
+        )
+    steps = np.stack([starts, ends], axis=1).reshape(-1)  # (2N,): up, down, up, down, ...
     w1 = np.full((len(steps), 1), float(weight))
-    w2 = np.stack([heights, -heights], axis=1).reshape(1, -1)       # (1, 2N): h, -h, ...
-    return Network([1, len(steps), 1], weights=[w1, w2], biases=[-weight * steps, [output_bias]],
-                   dtype=dtype)
+    w2 = np.stack([heights, -heights], axis=1).reshape(1, -1)  # (1, 2N): h, -h, ...
+    return Network([1, len(steps), 1], weights=[w1, w2], biases=[-weight * steps, [output_bias]], dtype=dtype)
 
 
-def bump_network(f=book_function, bumps=DEFAULT_BUMPS, weight=DEFAULT_WEIGHT, *, correction=True,
-                 dtype=np.float64):
+def bump_network(f=book_function, bumps=DEFAULT_BUMPS, weight=DEFAULT_WEIGHT, *, correction=True, dtype=np.float64):
     """The book's construction for f on [0, 1]: a ``Network([1, 2 bumps, 1])`` whose output
     approximates f (see the module's docstring).
 
@@ -201,8 +226,9 @@ def bump_network(f=book_function, bumps=DEFAULT_BUMPS, weight=DEFAULT_WEIGHT, *,
     return bumps_network(starts, ends, heights, weight, dtype=dtype)
 
 
-def tower_network(f=book_function_2d, bumps=10, weight=DEFAULT_WEIGHT, *, method="quadrants", correction=True,
-                  dtype=np.float64):
+def tower_network(
+    f=book_function_2d, bumps=10, weight=DEFAULT_WEIGHT, *, method="quadrants", correction=True, dtype=np.float64
+):
     """The construction for f(x, y) on the unit square with ``bumps`` x ``bumps`` towers:
     a ``Network([2, 4N or 2N, N^2, 1])`` (``method`` "towers", the book's, or "quadrants";
     see the module's docstring).  f as ``as_function`` takes it for two inputs; ``weight`` is
@@ -226,18 +252,18 @@ def _axis_steps(positions, weight, n_axes=2):
     n = len(positions)
     w1 = np.zeros((n_axes * n, n_axes))
     for axis in range(n_axes):
-        w1[axis * n:(axis + 1) * n, axis] = weight
+        w1[axis * n : (axis + 1) * n, axis] = weight
     return w1, np.tile(-weight * np.asarray(positions), n_axes)
 
 
 def _towers(starts, ends, heights, weight):
     """The book's towers: x-pairs and y-pairs, tower (i, j) = sigma(W (x-bump_i + y-bump_j - 3/2))."""
     n = len(starts)
-    steps = np.stack([starts, ends], axis=1).reshape(-1)            # pair i: neurons 2i (up), 2i+1 (down)
+    steps = np.stack([starts, ends], axis=1).reshape(-1)  # pair i: neurons 2i (up), 2i+1 (down)
     w1, b1 = _axis_steps(steps, weight)
     pair = np.zeros((n, 2 * n))
     pair[np.arange(n), 2 * np.arange(n)], pair[np.arange(n), 2 * np.arange(n) + 1] = weight, -weight
-    w2 = np.concatenate([np.repeat(pair, n, axis=0), np.tile(pair, (n, 1))], axis=1)   # row i*n + j
+    w2 = np.concatenate([np.repeat(pair, n, axis=0), np.tile(pair, (n, 1))], axis=1)  # row i*n + j
     b2 = np.full(n * n, -1.5 * weight)
     return [(w1, b1), (w2, b2), (heights.reshape(1, -1), np.zeros(1))]
 
@@ -248,7 +274,7 @@ def _quadrants(starts, heights, weight):
     n = len(starts)
     w1, b1 = _axis_steps(starts, weight)
     eye = np.eye(n) * weight
-    w2 = np.concatenate([np.repeat(eye, n, axis=0), np.tile(eye, (n, 1))], axis=1)     # row i*n + j
+    w2 = np.concatenate([np.repeat(eye, n, axis=0), np.tile(eye, (n, 1))], axis=1)  # row i*n + j
     b2 = np.full(n * n, -1.5 * weight)
     d = np.diff(np.diff(heights, axis=0, prepend=0.0), axis=1, prepend=0.0)
     return [(w1, b1), (w2, b2), (d.reshape(1, -1), np.zeros(1))]
@@ -287,8 +313,16 @@ def approximation_error(network, f=None, points=None):
     return {"max": float(error.max()), "mean": float(error.mean())}
 
 
-def error_table(f=None, bumps=(5, 10, 20, 50, 100, 200), weights=(10.0, 100.0, 1000.0, 10000.0), *,
-                inputs=1, method="quadrants", correction=True, points=None):
+def error_table(
+    f=None,
+    bumps=(5, 10, 20, 50, 100, 200),
+    weights=(10.0, 100.0, 1000.0, 10000.0),
+    *,
+    inputs=1,
+    method="quadrants",
+    correction=True,
+    points=None,
+):
     """The construction's error for every pair of a number of bumps and a weight: a list of
     ``{"bumps", "weight", "hidden" (neurons), "max", "mean"}`` in the order bumps x weights.
     f defaults to the book's function (of ``inputs`` 1 or 2 variables)."""
@@ -296,10 +330,19 @@ def error_table(f=None, bumps=(5, 10, 20, 50, 100, 200), weights=(10.0, 100.0, 1
     rows = []
     for n in bumps:
         for w in weights:
-            net = (bump_network(f, n, w, correction=correction) if inputs == 1 else
-                   tower_network(f, n, w, method=method, correction=correction))
-            rows.append({"bumps": int(n), "weight": float(w), "hidden": sum(net.sizes[1:-1]),
-                         **approximation_error(net, f, points)})
+            net = (
+                bump_network(f, n, w, correction=correction)
+                if inputs == 1
+                else tower_network(f, n, w, method=method, correction=correction)
+            )
+            rows.append(
+                {
+                    "bumps": int(n),
+                    "weight": float(w),
+                    "hidden": sum(net.sizes[1:-1]),
+                    **approximation_error(net, f, points),
+                }
+            )
     return rows
 
 
@@ -337,6 +380,7 @@ def training_samples(f, inputs=1, samples=200):
 class LearnResult:
     """What ``learn`` returns: the trained network, the epochs run, the seconds they took and
     why it stopped ("completed", "time" (max_seconds), "callback", "interrupted" (stop))."""
+
     network: Network
     epochs: int
     seconds: float
@@ -344,8 +388,21 @@ class LearnResult:
     history: list = field(default_factory=list)
 
 
-def learn(f=None, sizes=(1, 2 * DEFAULT_BUMPS, 1), *, samples=200, epochs=2000, eta=3.0, mini_batch_size=10,
-          seed=0, callback=None, stop=None, max_seconds=None, dtype=np.float64, engine=None):
+def learn(
+    f=None,
+    sizes=(1, 2 * DEFAULT_BUMPS, 1),
+    *,
+    samples=200,
+    epochs=2000,
+    eta=3.0,
+    mini_batch_size=10,
+    seed=0,
+    callback=None,
+    stop=None,
+    max_seconds=None,
+    dtype=np.float64,
+    engine=None,
+):
     """Train a ``Network(sizes)`` (the book's N(0, 1) start, sigmoid neurons) on samples of f
     with glassnet's SGD (``glassnet.training.fit``, the quadratic cost on the output value);
     returns a ``LearnResult``.
@@ -358,6 +415,7 @@ def learn(f=None, sizes=(1, 2 * DEFAULT_BUMPS, 1), *, samples=200, epochs=2000, 
     max_seconds : stop after this long.  engine : as ``fit`` takes it (None: the fastest).
     """
     from ..training import TrainingConfig, fit  # here: ``import glassnet`` stays light
+
     sizes = [int(s) for s in sizes]
     if sizes[0] not in (1, 2) or sizes[-1] != 1:
         raise InputError(f"learn fits a function of 1 or 2 inputs with one output, got sizes {sizes}")
@@ -372,8 +430,14 @@ def learn(f=None, sizes=(1, 2 * DEFAULT_BUMPS, 1), *, samples=200, epochs=2000, 
             return True
         return bool(callback(network, record["epoch"])) if callback is not None else False
 
-    result = fit(net, (X, Y), TrainingConfig(epochs=epochs, mini_batch_size=mini_batch_size, eta=eta),
-                 callbacks=[after_epoch], stop=stop if stop is not None else threading.Event(), engine=engine)
+    result = fit(
+        net,
+        (X, Y),
+        TrainingConfig(epochs=epochs, mini_batch_size=mini_batch_size, eta=eta),
+        callbacks=[after_epoch],
+        stop=stop if stop is not None else threading.Event(),
+        engine=engine,
+    )
     stopped = "time" if timed_out else result.stopped
     return LearnResult(net, len(result.history), time.perf_counter() - started, stopped, result.history)
 

@@ -8,6 +8,7 @@ Ctrl-C.  Any other exception is a bug and keeps its traceback.
 To add a command: write ``cli/NAME.py`` with ``NAME``, ``HELP``, ``add_arguments(parser)``
 and ``run(args, out, err) -> int`` and list it in ``COMMANDS`` below.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,8 +40,22 @@ from .common import EXIT_INTERRUPTED, EXIT_USAGE
 __all__ = ["main", "entry", "build_parser", "COMMANDS"]
 
 #: every command, in the order ``glassnet --help`` lists them
-COMMANDS = [train, reproduce, evaluate, predict, plot, trace, serve, watch, universality, export, ensemble, baselines,
-            sweep, inspect]
+COMMANDS = [
+    train,
+    reproduce,
+    evaluate,
+    predict,
+    plot,
+    trace,
+    serve,
+    watch,
+    universality,
+    export,
+    ensemble,
+    baselines,
+    sweep,
+    inspect,
+]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -65,7 +80,8 @@ def build_parser():
     parser = _Parser(
         prog="glassnet",
         description="A neural network you can see through: Nielsen's network (sigmoid neurons, quadratic "
-                    "cost, backpropagation, mini-batch SGD) in NumPy.")
+        "cost, backpropagation, mini-batch SGD) in NumPy.",
+    )
     parser.add_argument("--version", action="version", version=f"glassnet {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for command in COMMANDS:
@@ -82,7 +98,7 @@ def main(argv=None, out=None, err=None):
     try:
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
             args = parser.parse_args(argv)
-    except SystemExit as e:           # argparse printed --help / --version or its one-line usage error
+    except SystemExit as e:  # argparse printed --help / --version or its one-line usage error
         return int(e.code or 0)
     if args.command is None:
         parser.print_help(out)
@@ -96,8 +112,11 @@ def main(argv=None, out=None, err=None):
         print(f"glassnet: error: {one_line(e)}", file=err)
         return EXIT_USAGE
     except MemoryError:
-        print("glassnet: error: out of memory: the machine cannot hold what was asked for "
-              "(smaller sizes, batches or files)", file=err)
+        print(
+            "glassnet: error: out of memory: the machine cannot hold what was asked for "
+            "(smaller sizes, batches or files)",
+            file=err,
+        )
         return EXIT_USAGE
 
 

@@ -3,6 +3,7 @@
 Every command module in this package has ``NAME``, ``HELP``, ``add_arguments(parser)``
 and ``run(args, out, err) -> exit code``; ``glassnet.cli.COMMANDS`` lists them.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -12,10 +13,35 @@ from pathlib import Path
 
 from ..errors import GlassnetError
 
-__all__ = ["EXIT_OK", "EXIT_USAGE", "EXIT_INTERRUPTED", "CLIError", "at_least", "positive", "non_negative",
-           "parse_sizes", "MAX_PARAMETERS", "int_list", "seed_type", "seed_list", "MAX_SEED", "local_host", "port", "add_data_options", "writable", "plots_dir", "load_model",
-           "model_dataset", "model_test_set", "describe_sizes", "describe_network", "io_sizes",
-           "model_kind", "predict_classes", "probabilities"]
+__all__ = [
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "EXIT_INTERRUPTED",
+    "CLIError",
+    "at_least",
+    "positive",
+    "non_negative",
+    "parse_sizes",
+    "MAX_PARAMETERS",
+    "int_list",
+    "seed_type",
+    "seed_list",
+    "MAX_SEED",
+    "local_host",
+    "port",
+    "add_data_options",
+    "writable",
+    "plots_dir",
+    "load_model",
+    "model_dataset",
+    "model_test_set",
+    "describe_sizes",
+    "describe_network",
+    "io_sizes",
+    "model_kind",
+    "predict_classes",
+    "probabilities",
+]
 
 EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
 
@@ -28,8 +54,9 @@ def _number(kind, text):
     try:
         value = kind(text)
     except (ValueError, OverflowError):
-        raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, "
-                                         f"got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected {'an integer' if kind is int else 'a number'}, got {text!r}"
+        ) from None
     if kind is float and not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
     return value
@@ -38,6 +65,7 @@ def _number(kind, text):
 def at_least(kind, low, *, strict=False, high=None):
     """An argparse type: a finite ``kind`` (int or float) >= low (> low when ``strict``),
     and at most ``high`` when given."""
+
     def parse(text):
         value = _number(kind, text)
         if not (value > low if strict else value >= low):
@@ -45,6 +73,7 @@ def at_least(kind, low, *, strict=False, high=None):
         if high is not None and value > high:
             raise argparse.ArgumentTypeError(f"must be at most {high:,}, got {text!r}")
         return value
+
     return parse
 
 
@@ -72,8 +101,9 @@ def parse_sizes(text):
         raise argparse.ArgumentTypeError(f"sizes need at least two layers, each > 0, got {text!r}")
     n_parameters = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
     if n_parameters > MAX_PARAMETERS:
-        raise argparse.ArgumentTypeError(f"{text} has {n_parameters:,} weights and biases; glassnet trains at "
-                                         f"most {MAX_PARAMETERS:,}")
+        raise argparse.ArgumentTypeError(
+            f"{text} has {n_parameters:,} weights and biases; glassnet trains at most {MAX_PARAMETERS:,}"
+        )
     return sizes
 
 
@@ -94,6 +124,7 @@ def local_host(text):
     """An argparse type: a loopback address ("127.0.0.1", "::1", "localhost"): glassnet's pages
     answer this computer only (web.server.add_local_only), so they listen nowhere else."""
     import ipaddress
+
     if text == "localhost":
         return text
     try:
@@ -101,8 +132,10 @@ def local_host(text):
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an IP address, got {text[:60]!r}") from None
     if not loopback:
-        raise argparse.ArgumentTypeError(f"glassnet's pages answer this computer only: give a loopback address "
-                                         f"(127.0.0.1, ::1, localhost), got {text[:60]!r}")
+        raise argparse.ArgumentTypeError(
+            f"glassnet's pages answer this computer only: give a loopback address "
+            f"(127.0.0.1, ::1, localhost), got {text[:60]!r}"
+        )
     return text.strip("[]")
 
 
@@ -128,11 +161,17 @@ def seed_list(text):
 
 
 def add_data_options(p):
-    p.add_argument("--data-dir", metavar="DIR",
-                   help="a folder holding the four MNIST (or Fashion-MNIST) IDX files (raw or .gz) to use "
-                        "instead of the cache or a download (also: GLASSNET_DATA_DIR)")
-    p.add_argument("--cache-dir", metavar="DIR",
-                   help="where fetched data is kept (default: GLASSNET_CACHE, else ~/.cache/glassnet)")
+    p.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="a folder holding the four MNIST (or Fashion-MNIST) IDX files (raw or .gz) to use "
+        "instead of the cache or a download (also: GLASSNET_DATA_DIR)",
+    )
+    p.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        help="where fetched data is kept (default: GLASSNET_CACHE, else ~/.cache/glassnet)",
+    )
 
 
 def writable(path):
@@ -167,6 +206,7 @@ def load_model(path):
     foreign file, and for an estimator whose classes are not the 0, 1, ... the commands read
     its outputs as."""
     from ..io import load
+
     path = Path(path)
     if not path.exists():
         raise CLIError(f"{path}: no such model file")
@@ -178,8 +218,10 @@ def load_model(path):
     if classes is not None and classes != list(range(net.n_out)):
         classes = classes if isinstance(classes, list) else [classes]
         shown = ", ".join(map(repr, classes[:4])) + (", ..." if len(classes) > 4 else "")
-        raise CLIError(f"{path}: an estimator of the classes {shown}; glassnet's commands read its "
-                       f"outputs as the digits 0-{net.n_out - 1}")
+        raise CLIError(
+            f"{path}: an estimator of the classes {shown}; glassnet's commands read its "
+            f"outputs as the digits 0-{net.n_out - 1}"
+        )
     return net, header
 
 
@@ -194,8 +236,7 @@ def model_dataset(path, header):
     seed = training.get("seed", header.get("seed"))
     seed = 0 if seed is None else seed
     if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
-        raise CLIError(f"{path}: the header's training seed {str(seed)[:30]} is not a whole number in "
-                       f"0..{MAX_SEED}")
+        raise CLIError(f"{path}: the header's training seed {str(seed)[:30]} is not a whole number in 0..{MAX_SEED}")
     if name not in ("mnist", "digits", "fashion"):
         raise CLIError(f"{path}: trained on {name!r}; glassnet knows mnist, fashion and digits")
     return name, seed
@@ -212,7 +253,7 @@ def io_sizes(net):
 
 
 def model_kind(net):
-    """"network" (chapters 1-3), "layer network" (chapter 6) or "ensemble": the model's ``kind``."""
+    """ "network" (chapters 1-3), "layer network" (chapter 6) or "ensemble": the model's ``kind``."""
     return net.kind
 
 
@@ -226,6 +267,7 @@ def predict_classes(net, X):
     """The predicted class (m,) of every row of X: ``engines.predict`` (chunked, the fastest
     forward pass; an ensemble combines its members by its rule)."""
     from ..engines import predict
+
     return predict(net, X)
 
 
@@ -239,10 +281,13 @@ def model_test_set(path, net, header, args):
     Fashion-MNIST's, or the digits' 40% test part split with the model's training seed.
     Any model kind (``io_sizes``); CLIError when its inputs or outputs do not fit the data."""
     from ..datasets import load_dataset
+
     name, seed = model_dataset(path, header)
     _, _, test, _ = load_dataset(name, seed=seed, data_dir=args.data_dir, cache_dir=args.cache_dir)
     n_in, n_out = io_sizes(net)
     if test.X.shape[1] != n_in or n_out != 10:
-        raise CLIError(f"{path} is a {describe_network(net)} {model_kind(net)} ({n_in} inputs, {n_out} "
-                       f"outputs); the {name} test images need {test.X.shape[1]} inputs and 10 outputs")
+        raise CLIError(
+            f"{path} is a {describe_network(net)} {model_kind(net)} ({n_in} inputs, {n_out} "
+            f"outputs); the {name} test images need {test.X.shape[1]} inputs and 10 outputs"
+        )
     return name, seed, test

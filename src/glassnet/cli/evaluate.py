@@ -1,4 +1,5 @@
 """``glassnet evaluate MODEL``: accuracy of a saved model on its test set, digit by digit."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,18 +13,22 @@ HELP = "accuracy of a saved model on the test set, digit by digit"
 
 
 def add_arguments(e):
-    e.description = ("Measure a saved model on the 10,000 MNIST test images (on the digits' 40% "
-                    "test part when the model was trained on the digits, split with its training "
-                    "seed) and print the accuracy with a table per digit: count, correct, "
-                    "accuracy and the digit it is most often mistaken for. Any saved model: a "
-                    "network of chapters 1-3, a chapter-6 layer network, or an ensemble (then also "
-                    "the accuracy of each member and of both ways to combine them: the mean of "
-                    "their probabilities and the majority vote), a model saved from Python with "
-                    "glassnet.save (network2's and network3's networks, a fitted GlassnetClassifier), "
-                    "a checkpoint (the network as training left it) or the book's network2 JSON file.")
-    e.add_argument("model", metavar="MODEL",
-                   help="a model saved by 'glassnet train --save' or glassnet.save, a checkpoint, or a "
-                        "network2 JSON file")
+    e.description = (
+        "Measure a saved model on the 10,000 MNIST test images (on the digits' 40% "
+        "test part when the model was trained on the digits, split with its training "
+        "seed) and print the accuracy with a table per digit: count, correct, "
+        "accuracy and the digit it is most often mistaken for. Any saved model: a "
+        "network of chapters 1-3, a chapter-6 layer network, or an ensemble (then also "
+        "the accuracy of each member and of both ways to combine them: the mean of "
+        "their probabilities and the majority vote), a model saved from Python with "
+        "glassnet.save (network2's and network3's networks, a fitted GlassnetClassifier), "
+        "a checkpoint (the network as training left it) or the book's network2 JSON file."
+    )
+    e.add_argument(
+        "model",
+        metavar="MODEL",
+        help="a model saved by 'glassnet train --save' or glassnet.save, a checkpoint, or a network2 JSON file",
+    )
     add_data_options(e)
 
 
@@ -35,7 +40,7 @@ def run(args, out, err):
     what = file_kind(header)
     if what:
         print(f"# {what}", file=err)
-    if net.members[0] is not net:                      # an ensemble: each member and both rules
+    if net.members[0] is not net:  # an ensemble: each member and both rules
         predicted, lines = ensemble_evaluation(net, test.X, test.y)
         print(format_evaluation(test.y, predicted, dataset) + "\n\n" + "\n".join(lines), file=out)
     else:
@@ -57,8 +62,11 @@ def file_kind(header):
     if header.get("format") == BOOK_JSON_FORMAT:
         return "a network2 network in the book's JSON format"
     face = header.get("face") if isinstance(header.get("face"), dict) else {}
-    names = {"glassnet.network2.Network": "a network2 network", "glassnet.network3.Network": "a network3 network",
-             "glassnet.sklearn.GlassnetClassifier": "a fitted GlassnetClassifier"}
+    names = {
+        "glassnet.network2.Network": "a network2 network",
+        "glassnet.network3.Network": "a network3 network",
+        "glassnet.sklearn.GlassnetClassifier": "a fitted GlassnetClassifier",
+    }
     return names.get(face.get("class"))
 
 
@@ -71,9 +79,12 @@ def ensemble_evaluation(ensemble, X, labels):
     def score(predicted):
         right = int(np.sum(predicted == labels))
         return f"{right} / {total} ({100 * right / max(total, 1):.2f}%)"
-    lines = [f"ensemble of {len(ensemble)} (answers by {ensemble.combine}):",
-             f"  mean of the members' probabilities  {score(by_rule['mean'])}",
-             f"  majority vote of the members        {score(by_rule['vote'])}"]
+
+    lines = [
+        f"ensemble of {len(ensemble)} (answers by {ensemble.combine}):",
+        f"  mean of the members' probabilities  {score(by_rule['mean'])}",
+        f"  majority vote of the members        {score(by_rule['vote'])}",
+    ]
     lines += [f"  member {j}: {score(p)}" for j, p in enumerate(by_rule["members"])]
     return by_rule[ensemble.combine], lines
 
@@ -85,9 +96,11 @@ def format_evaluation(labels, predicted, dataset="mnist"):
     np.add.at(confusion, (labels, predicted), 1)
     correct, total = int(np.trace(confusion)), int(confusion.sum())
     name = {"mnist": "MNIST test set", "fashion": "Fashion-MNIST test set"}.get(dataset, "digits test part")
-    lines = [f"{name}: {correct} / {total} correct ({100 * correct / max(total, 1):.2f}%)",
-             "",
-             "digit  count  correct  accuracy  most often mistaken for"]
+    lines = [
+        f"{name}: {correct} / {total} correct ({100 * correct / max(total, 1):.2f}%)",
+        "",
+        "digit  count  correct  accuracy  most often mistaken for",
+    ]
     for d in range(10):
         count, right = int(confusion[d].sum()), int(confusion[d, d])
         wrong = confusion[d].copy()

@@ -16,6 +16,7 @@ MNIST's and Fashion-MNIST's label files do).  Every file is read and checked bef
 anything is printed: a bad one stops the command with one line naming it and the
 problem, exit code 2.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,13 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..safeload import open_regular_file
-from .common import (
-    EXIT_OK,
-    CLIError,
-    describe_network,
-    io_sizes,
-    load_model,
-)
+from .common import EXIT_OK, CLIError, describe_network, io_sizes, load_model
 
 NAME = "inspect"
 HELP = "show what an IDX data file or a saved model holds"
@@ -38,27 +33,36 @@ GZIP_MAGIC = b"\x1f\x8b"
 
 
 def add_arguments(p):
-    p.description = ("Read IDX files (MNIST's format, raw or .gz) and model files (.npz from "
-                    "'glassnet train --save') and print what they hold: for IDX the element type, "
-                    "shape, min and max, and for 1-D uint8 files a histogram of the labels; for "
-                    "models the layer sizes, cost, activations, dtype, seed, format version and "
-                    "the length of the training history (for a chapter-6 layer network each layer's "
-                    "shapes, activation and dropout; for an ensemble each member's). Labels (1-D "
-                    "uint8, all in 0..9) are checked for files given with --labels, for the labels of a --pair and for "
-                    "any IDX file whose name contains 'labels'. A malformed file stops with one "
-                    "line naming it and exit code 2.")
+    p.description = (
+        "Read IDX files (MNIST's format, raw or .gz) and model files (.npz from "
+        "'glassnet train --save') and print what they hold: for IDX the element type, "
+        "shape, min and max, and for 1-D uint8 files a histogram of the labels; for "
+        "models the layer sizes, cost, activations, dtype, seed, format version and "
+        "the length of the training history (for a chapter-6 layer network each layer's "
+        "shapes, activation and dropout; for an ensemble each member's). Labels (1-D "
+        "uint8, all in 0..9) are checked for files given with --labels, for the labels of a --pair and for "
+        "any IDX file whose name contains 'labels'. A malformed file stops with one "
+        "line naming it and exit code 2."
+    )
     p.add_argument("files", metavar="FILE", nargs="*", help="IDX files (raw or .gz) or model files (.npz)")
-    p.add_argument("--labels", action="store_true",
-                   help="every IDX FILE must be a labels file: 1-D uint8 with every value in 0..9")
-    p.add_argument("--pair", nargs=2, action="append", metavar=("IMAGES", "LABELS"), default=[],
-                   help="an images file and its labels file: the labels are checked and their "
-                        "number must equal the number of images (repeatable)")
+    p.add_argument(
+        "--labels", action="store_true", help="every IDX FILE must be a labels file: 1-D uint8 with every value in 0..9"
+    )
+    p.add_argument(
+        "--pair",
+        nargs=2,
+        action="append",
+        metavar=("IMAGES", "LABELS"),
+        default=[],
+        help="an images file and its labels file: the labels are checked and their "
+        "number must equal the number of images (repeatable)",
+    )
 
 
 def run(args, out, err):
     if not args.files and not args.pair:
         raise CLIError("inspect needs at least one FILE or --pair IMAGES LABELS")
-    reports = []                                   # every file is read and checked first
+    reports = []  # every file is read and checked first
     for name in args.files:
         reports.append(inspect_file(name, labels=args.labels))
     for images_name, labels_name in args.pair:
@@ -92,10 +96,12 @@ def inspect_pair(images_name, labels_name):
         raise CLIError(f"{images_path}: shape {images.shape} is not a stack of images (need n x ...)")
     check_labels(labels, labels_path)
     if len(images) != len(labels):
-        raise CLIError(f"{images_path} holds {len(images):,} images but {labels_path} holds "
-                       f"{len(labels):,} labels")
-    return [describe_idx(images_path, images, images_gz), describe_idx(labels_path, labels, labels_gz),
-            [f"pair: {len(images):,} images and {len(labels):,} labels, one label per image"]]
+        raise CLIError(f"{images_path} holds {len(images):,} images but {labels_path} holds {len(labels):,} labels")
+    return [
+        describe_idx(images_path, images, images_gz),
+        describe_idx(labels_path, labels, labels_gz),
+        [f"pair: {len(images):,} images and {len(labels):,} labels, one label per image"],
+    ]
 
 
 def _existing(name):
@@ -112,7 +118,7 @@ def _existing(name):
 def _is_model(path):
     """A zip archive (what np.savez writes), anything named .npz, or JSON (the book's network2
     files, which ``glassnet.io.load`` reads too)."""
-    with open_regular_file(path, error=CLIError) as f:      # a FIFO swapped in is refused, not waited on
+    with open_regular_file(path, error=CLIError) as f:  # a FIFO swapped in is refused, not waited on
         start = f.read(4)
     return start == ZIP_MAGIC or start[:1] == b"{" or path.suffix.lower() in (".npz", ".json")
 
@@ -128,8 +134,7 @@ def _read(path):
 def check_labels(array, path):
     """Raise CLIError unless ``array`` is 1-D uint8 with every value in 0..9."""
     if array.dtype != np.uint8 or array.ndim != 1:
-        raise CLIError(f"{path}: not a labels file: labels are 1-D uint8, this is "
-                       f"{array.dtype} {_shape(array.shape)}")
+        raise CLIError(f"{path}: not a labels file: labels are 1-D uint8, this is {array.dtype} {_shape(array.shape)}")
     bad = np.flatnonzero(array > 9)
     if bad.size:
         i = int(bad[0])
@@ -138,8 +143,10 @@ def check_labels(array, path):
 
 # -- describing --------------------------------------------------------------------------------
 def describe_idx(path, array, compressed):
-    lines = [f"{path}: IDX file{' (gzip)' if compressed else ''}, {array.dtype} {_shape(array.shape)}, "
-             f"{array.nbytes:,} bytes of data"]
+    lines = [
+        f"{path}: IDX file{' (gzip)' if compressed else ''}, {array.dtype} {_shape(array.shape)}, "
+        f"{array.nbytes:,} bytes of data"
+    ]
     if array.size == 0:
         lines.append("  empty: no elements")
         return lines
@@ -157,11 +164,12 @@ def describe_idx(path, array, compressed):
         counts = np.bincount(array, minlength=10)
         lines.append("  labels: " + ", ".join(f"{d}: {counts[d]:,}" for d in range(10)))
         outside = int(counts[10:].sum())
-        lines.append("  all labels in 0..9" if not outside else
-                     f"  {outside:,} values outside 0..9: not MNIST labels")
+        lines.append("  all labels in 0..9" if not outside else f"  {outside:,} values outside 0..9: not MNIST labels")
     elif array.dtype == np.uint8 and array.ndim == 3:
-        lines.append(f"  {array.shape[0]:,} images of {array.shape[1]}x{array.shape[2]} pixels"
-                     + (" (MNIST's size)" if array.shape[1:] == (28, 28) else ""))
+        lines.append(
+            f"  {array.shape[0]:,} images of {array.shape[1]}x{array.shape[2]} pixels"
+            + (" (MNIST's size)" if array.shape[1:] == (28, 28) else "")
+        )
     return lines
 
 
@@ -169,12 +177,16 @@ def describe_model(path):
     """Lines describing a saved model: a network (sizes, cost, activations), a layer network
     (each layer's shapes, activation and dropout) or an ensemble (each member so)."""
     net, header = load_model(path)
-    lines = [f"{path}: glassnet model, format {header.get('format')} version {header.get('format_version')}"
-             f" (written by glassnet {header.get('glassnet_version', 'unknown')})"]
+    lines = [
+        f"{path}: glassnet model, format {header.get('format')} version {header.get('format_version')}"
+        f" (written by glassnet {header.get('glassnet_version', 'unknown')})"
+    ]
     if net.members[0] is not net:
-        lines.append(f"  ensemble of {len(net)} members answering by {net.combine} "
-                     f"({_count(net):,} weights and biases in all), {io_sizes(net)[0]} inputs, "
-                     f"{io_sizes(net)[1]} outputs")
+        lines.append(
+            f"  ensemble of {len(net)} members answering by {net.combine} "
+            f"({_count(net):,} weights and biases in all), {io_sizes(net)[0]} inputs, "
+            f"{io_sizes(net)[1]} outputs"
+        )
         for j, member in enumerate(net.members):
             first, *rest = _network_lines(member, "    ")
             lines += [f"  member {j}: {first.strip()}"] + rest
@@ -191,8 +203,10 @@ def _count(net):
 def _network_lines(net, indent):
     """A network's description (``describe``, then its ``details()``), each line starting
     with ``indent``."""
-    lines = [f"{indent}{net.kind} {describe_network(net)} ({_count(net):,} weights and biases), "
-             f"dtype {net.dtype}, seed {net.seed}"]
+    lines = [
+        f"{indent}{net.kind} {describe_network(net)} ({_count(net):,} weights and biases), "
+        f"dtype {net.dtype}, seed {net.seed}"
+    ]
     return lines + [f"{indent}{line}" for line in net.details()]
 
 
@@ -200,8 +214,7 @@ def _training_line(header):
     history = header.get("history") if isinstance(header.get("history"), list) else []
     dataset = str(header.get("dataset", "not recorded"))
     dataset = dataset if len(dataset) <= 40 else dataset[:39] + "\u2026"
-    line = (f"  dataset {dataset}, history of {len(history)} "
-            f"epoch{'' if len(history) == 1 else 's'}")
+    line = f"  dataset {dataset}, history of {len(history)} epoch{'' if len(history) == 1 else 's'}"
     last = history[-1] if history and isinstance(history[-1], dict) else {}
     if isinstance(last.get("accuracy"), (int, float)):
         line += f", last test accuracy {100 * last['accuracy']:.2f}%"

@@ -3,6 +3,7 @@
 Uses tqdm when it is installed (the ``progress`` extra) and a one-line fallback otherwise.
 Never writes anything to a pipe or a log file.
 """
+
 from __future__ import annotations
 
 import sys
@@ -32,8 +33,10 @@ class BatchProgress:
         if self._bar is None:
             try:
                 from tqdm import tqdm
-                self._bar = tqdm(total=total, desc=self.desc, file=self.stream, leave=False,
-                                 mininterval=0.2, unit="batch")
+
+                self._bar = tqdm(
+                    total=total, desc=self.desc, file=self.stream, leave=False, mininterval=0.2, unit="batch"
+                )
             except ImportError:
                 self._bar = False
         if self._bar:
@@ -75,13 +78,15 @@ class FetchProgress:
                 from tqdm import tqdm
             except ImportError:
                 tqdm = None
-            bar = self._bars[name] = (tqdm(total=total, desc=f"fetching {name}", file=self.stream,
-                                           unit="B", unit_scale=True, leave=False) if tqdm else False)
+            bar = self._bars[name] = (
+                tqdm(total=total, desc=f"fetching {name}", file=self.stream, unit="B", unit_scale=True, leave=False)
+                if tqdm
+                else False
+            )
         if bar:
             bar.update(done - bar.n)
             if total and done >= total:
                 bar.close()
         elif total:
-            self.stream.write(f"\rfetching {name}: {100 * done // total:3d}%"
-                              + ("\n" if done >= total else ""))
+            self.stream.write(f"\rfetching {name}: {100 * done // total:3d}%" + ("\n" if done >= total else ""))
             self.stream.flush()

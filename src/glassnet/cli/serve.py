@@ -4,6 +4,7 @@ Any saved MNIST model: the book's network, a chapter-6 layer network (its convol
 layers' feature maps are drawn) or an ensemble (the mean of its members' answers).
 Needs the ``web`` extra (``pip install 'glassnet[web]'``): Flask and waitress.
 """
+
 from __future__ import annotations
 
 from .common import EXIT_OK, CLIError, describe_network, io_sizes, load_model, local_host, model_kind, port
@@ -13,18 +14,27 @@ HELP = "serve a page where you draw a digit and watch the network read it"
 
 
 def add_arguments(p):
-    p.description = ("Serve a web page for a saved MNIST model: draw a digit with the mouse or a "
-                    "finger and see the 28x28 input the network receives, its hidden neurons (a "
-                    "convolutional network's feature maps) and its output for every digit, live. "
-                    "Its address is printed on stderr; Ctrl-C stops the server. Needs the 'web' extra: "
-                    "pip install 'glassnet[web]'.")
-    p.add_argument("model", metavar="MODEL", help="a model saved by 'glassnet train --save': a network, "
-                                                  "a layer network or an ensemble (784 inputs, 10 outputs)")
-    p.add_argument("--host", type=local_host, default="127.0.0.1",
-                   help="the loopback address to listen on (default 127.0.0.1; ::1 or localhost): the page "
-                        "answers this computer only")
-    p.add_argument("--port", type=port, default=8000,
-                   help="port to listen on (default 8000; 0 picks a free one)")
+    p.description = (
+        "Serve a web page for a saved MNIST model: draw a digit with the mouse or a "
+        "finger and see the 28x28 input the network receives, its hidden neurons (a "
+        "convolutional network's feature maps) and its output for every digit, live. "
+        "Its address is printed on stderr; Ctrl-C stops the server. Needs the 'web' extra: "
+        "pip install 'glassnet[web]'."
+    )
+    p.add_argument(
+        "model",
+        metavar="MODEL",
+        help="a model saved by 'glassnet train --save': a network, "
+        "a layer network or an ensemble (784 inputs, 10 outputs)",
+    )
+    p.add_argument(
+        "--host",
+        type=local_host,
+        default="127.0.0.1",
+        help="the loopback address to listen on (default 127.0.0.1; ::1 or localhost): the page "
+        "answers this computer only",
+    )
+    p.add_argument("--port", type=port, default=8000, help="port to listen on (default 8000; 0 picks a free one)")
 
 
 def run(args, out, err):
@@ -35,8 +45,10 @@ def run(args, out, err):
     net, header = load_model(args.model)
     n_in, n_out = io_sizes(net)
     if (n_in, n_out) != (784, 10):
-        raise CLIError(f"{args.model} is a {describe_network(net)} {model_kind(net)} ({n_in} inputs, {n_out} "
-                       f"outputs); the drawing page needs 784 inputs (28x28 pixels) and 10 outputs, an MNIST model")
+        raise CLIError(
+            f"{args.model} is a {describe_network(net)} {model_kind(net)} ({n_in} inputs, {n_out} "
+            f"outputs); the drawing page needs 784 inputs (28x28 pixels) and 10 outputs, an MNIST model"
+        )
     server = Server(create_app(net, header), host=args.host, port=args.port)
     dataset = f" ({header['dataset']})" if header.get("dataset") else ""
     # the address goes to stderr, as every glassnet page's does (train --watch, watch): stdout

@@ -4,6 +4,7 @@ With no options it is the primer's single chain (input 0.8, target 1, weights 1.
 biases -0.14 and -0.11, step 0.1). ``--example demo`` is the primer's [2, 3, 2] network;
 ``--sizes`` draws a network from ``--seed``; ``--model`` takes the weights of a saved model.
 """
+
 from __future__ import annotations
 
 import math
@@ -30,30 +31,52 @@ def add_arguments(p):
         "hand: every z and a of the feedforward pass, delta of the output layer (BP1) and of the "
         "hidden layers (BP2), dC/db (BP3) and dC/dw (BP4), each updated weight and bias, and the "
         "cost before and after, each line with its equation and numbers. With no options: the "
-        "primer's single-chain example.")
+        "primer's single-chain example."
+    )
     source = p.add_mutually_exclusive_group()
-    source.add_argument("--example", choices=sorted(EXAMPLES),
-                        help="primer: the primer's 1-1-1 chain (the default); demo: its [2,3,2] network")
-    source.add_argument("--sizes", type=parse_sizes, metavar="N-N-...",
-                        help="a network of these layer sizes (e.g. 1-1-1 or 3-4-2) with N(0, 1) weights "
-                             "drawn from --seed")
-    source.add_argument("--model", "--weights", dest="model", metavar="MODEL.npz",
-                        help="take the network (weights, biases, cost, activations) from a saved model")
-    p.add_argument("--input", metavar="X,X,...",
-                   help="the input, one number per input neuron (default: the example's; with --model the "
-                        "first image of the model's test set and its label as the target; else random "
-                        "numbers in [0, 1) drawn from --seed)")
-    p.add_argument("--target", metavar="Y,Y,...",
-                   help="the desired output, one number per output neuron, or a single integer label k "
-                        "meaning 1 for output k and 0 elsewhere (default: the example's, else label 0)")
-    p.add_argument("--eta", type=float, metavar="ETA",
-                   help="the learning rate (default: the example's 0.1, else 0.1)")
-    p.add_argument("--seed", type=seed_type, default=0,
-                   help="seed for --sizes and for a random --input (default 0)")
-    p.add_argument("--cost", choices=list(COSTS),
-                   help="the cost of a --sizes network (default quadratic, the primer's)")
-    p.add_argument("--limit", type=int, default=DEFAULT_LIMIT, metavar="N",
-                   help=f"show at most N entries per block (default {DEFAULT_LIMIT}; 0 shows all)")
+    source.add_argument(
+        "--example",
+        choices=sorted(EXAMPLES),
+        help="primer: the primer's 1-1-1 chain (the default); demo: its [2,3,2] network",
+    )
+    source.add_argument(
+        "--sizes",
+        type=parse_sizes,
+        metavar="N-N-...",
+        help="a network of these layer sizes (e.g. 1-1-1 or 3-4-2) with N(0, 1) weights drawn from --seed",
+    )
+    source.add_argument(
+        "--model",
+        "--weights",
+        dest="model",
+        metavar="MODEL.npz",
+        help="take the network (weights, biases, cost, activations) from a saved model",
+    )
+    p.add_argument(
+        "--input",
+        metavar="X,X,...",
+        help="the input, one number per input neuron (default: the example's; with --model the "
+        "first image of the model's test set and its label as the target; else random "
+        "numbers in [0, 1) drawn from --seed)",
+    )
+    p.add_argument(
+        "--target",
+        metavar="Y,Y,...",
+        help="the desired output, one number per output neuron, or a single integer label k "
+        "meaning 1 for output k and 0 elsewhere (default: the example's, else label 0)",
+    )
+    p.add_argument("--eta", type=float, metavar="ETA", help="the learning rate (default: the example's 0.1, else 0.1)")
+    p.add_argument("--seed", type=seed_type, default=0, help="seed for --sizes and for a random --input (default 0)")
+    p.add_argument(
+        "--cost", choices=list(COSTS), help="the cost of a --sizes network (default quadratic, the primer's)"
+    )
+    p.add_argument(
+        "--limit",
+        type=int,
+        default=DEFAULT_LIMIT,
+        metavar="N",
+        help=f"show at most N entries per block (default {DEFAULT_LIMIT}; 0 shows all)",
+    )
     add_data_options(p)
 
 
@@ -119,12 +142,13 @@ def _model_problem(args):
     label as the target (unless --target): one real step on a real digit."""
     net, header = load_model(args.model)
     if not callable(getattr(net, "activations", None)):
-        raise InputError(f"{args.model}: trace works one step of the book's fully connected network; "
-                         f"this model is a {net.kind}")
+        raise InputError(
+            f"{args.model}: trace works one step of the book's fully connected network; this model is a {net.kind}"
+        )
     name, _ = model_dataset(args.model, header)
     info = dataset_info(name)
     if (args.input is not None and args.target is not None) or (info.n_inputs, info.n_classes) != (net.n_in, net.n_out):
-        x = np.random.default_rng(args.seed).random(net.n_in)       # not a model of its data set's images
+        x = np.random.default_rng(args.seed).random(net.n_in)  # not a model of its data set's images
         return net, x, np.eye(net.n_out)[0]
     _, _, test = model_test_set(args.model, net, header, args)
     return net, np.asarray(test.X[0], np.float64), one_hot(test.y[:1], net.n_out, np.float64)[0]

@@ -6,11 +6,23 @@ and costs beside their derivatives), ``gradcheck`` (the book's eq. 2.21), ``laye
 ``ensemble`` (several trained networks voting or averaging). This package
 imports nothing of glassnet outside itself except ``errors`` and ``labels``.
 """
+
+from .ensemble import Ensemble
 from .functions import sigmoid, sigmoid_prime
 from .gradcheck import gradient_check
-from .ensemble import Ensemble
 from .layernet import ConvPoolLayer, FullyConnectedLayer, LayerNetwork, SoftmaxLayer, layer_gradient_check
 from .network import Network, as_arrays
 
-__all__ = ["Network", "as_arrays", "sigmoid", "sigmoid_prime", "gradient_check", "LayerNetwork", "ConvPoolLayer",
-           "FullyConnectedLayer", "SoftmaxLayer", "layer_gradient_check", "Ensemble"]
+__all__ = [
+    "Network",
+    "as_arrays",
+    "sigmoid",
+    "sigmoid_prime",
+    "gradient_check",
+    "LayerNetwork",
+    "ConvPoolLayer",
+    "FullyConnectedLayer",
+    "SoftmaxLayer",
+    "layer_gradient_check",
+    "Ensemble",
+]

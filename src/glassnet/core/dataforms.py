@@ -4,16 +4,26 @@ One sample a row: X (m, n_in); targets Y (m, n_out) or integer labels (m,). The 
 lists of ``(x, y)`` column pairs (x (n_in, 1), y a one-hot column or an integer) are
 accepted too, and zip objects and generators of them.
 """
+
 from __future__ import annotations
 
-import numpy as np
-
 import math
+
+import numpy as np
 
 from ..errors import InputError
 from ..labels import LabelError, check_labels, one_hot
 
-__all__ = ["as_arrays", "from_pairs", "check_input", "check_pair", "check_labels_for", "one_hot", "square_side", "LabelError"]
+__all__ = [
+    "as_arrays",
+    "from_pairs",
+    "check_input",
+    "check_pair",
+    "check_labels_for",
+    "one_hot",
+    "square_side",
+    "LabelError",
+]
 
 
 def square_side(n_values):
@@ -67,7 +77,7 @@ def from_pairs(data, n_in, dtype, what="the data"):
             raise InputError(f"{what} is empty")
         ys = [y for _, y in pairs]
         X = np.empty((len(pairs), n_in), dtype)
-        for i, (x, _) in enumerate(pairs):   # row by row: 2-3x faster than np.stack for 50,000 columns
+        for i, (x, _) in enumerate(pairs):  # row by row: 2-3x faster than np.stack for 50,000 columns
             x = np.asarray(x)
             if x.size != n_in:
                 raise InputError(f"{what}: input {i} has shape {x.shape}, the network takes {n_in} values")
@@ -76,14 +86,17 @@ def from_pairs(data, n_in, dtype, what="the data"):
         if all(ints):
             return X, np.array([int(np.asarray(y).reshape(-1)[0]) for y in ys], dtype=np.int64)
         if any(ints):
-            raise InputError(f"{what} mixes int labels (e.g. example {ints.index(True)}) with label "
-                             f"vectors (e.g. example {ints.index(False)})")
+            raise InputError(
+                f"{what} mixes int labels (e.g. example {ints.index(True)}) with label "
+                f"vectors (e.g. example {ints.index(False)})"
+            )
         return X, np.stack([np.asarray(y, dtype=float).reshape(-1) for y in ys])
     except InputError:
         raise
     except (TypeError, ValueError) as e:
-        raise InputError(f"{what} must be the book's (x, y) pairs or glassnet's arrays (X (m, {n_in}), "
-                         f"y (m,)): {e}") from None
+        raise InputError(
+            f"{what} must be the book's (x, y) pairs or glassnet's arrays (X (m, {n_in}), y (m,)): {e}"
+        ) from None
 
 
 def as_arrays(data, n_in, n_out, dtype, *, targets="onehot"):

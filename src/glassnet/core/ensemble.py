@@ -18,6 +18,7 @@ all with the same number of inputs and outputs -- and combines their answers:
 Shapes: X (m, n_in), or images (m, c, h, w) with c*h*w = n_in (flattened for every
 member); y int labels (m,); probabilities (m, n_out) in float64.  NumPy only.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -38,8 +39,9 @@ def member_sizes(network):
     """``(n_in, n_out)`` of a trained network (a ``Trainable`` model); TypeError for anything
     else (an ensemble is not a member: join their members instead)."""
     if not isinstance(network, Trainable):
-        raise TypeError(f"an ensemble member must be a trained network (a Network or a LayerNetwork), "
-                        f"got {type(network).__name__}")
+        raise TypeError(
+            f"an ensemble member must be a trained network (a Network or a LayerNetwork), got {type(network).__name__}"
+        )
     return network.n_in, network.n_out
 
 
@@ -58,7 +60,7 @@ def vote(predictions, mean_probabilities):
     rows = np.arange(m)
     for member in predictions:
         np.add.at(counts, (rows, member), 1)
-    tied = counts == counts.max(axis=1, keepdims=True)                  # the classes with the top count
+    tied = counts == counts.max(axis=1, keepdims=True)  # the classes with the top count
     return np.argmax(np.where(tied, mean_probabilities, -np.inf), axis=1)
 
 
@@ -77,7 +79,7 @@ class Ensemble:
     """
 
     kind = "ensemble"
-    format_version = 3          # of its header (``header``, ``from_header``)
+    format_version = 3  # of its header (``header``, ``from_header``)
 
     def __init__(self, members, combine="mean"):
         self.members = list(members)
@@ -86,8 +88,9 @@ class Ensemble:
         sizes = [member_sizes(m) for m in self.members]
         for i, s in enumerate(sizes):
             if s != sizes[0]:
-                raise InputError(f"ensemble members must share n_in and n_out: member 0 has "
-                                 f"{sizes[0]}, member {i} has {s}")
+                raise InputError(
+                    f"ensemble members must share n_in and n_out: member 0 has {sizes[0]}, member {i} has {s}"
+                )
         self.n_in, self.n_out = sizes[0]
         if combine not in COMBINE_RULES:
             raise InputError(f"combine must be one of {', '.join(COMBINE_RULES)}, got {combine!r}")
@@ -121,8 +124,12 @@ class Ensemble:
 
     def header(self):
         """The ensemble as JSON-able data: its rule and each member's own ``header()``."""
-        return {"format_version": self.format_version, "network": "ensemble", "combine": self.combine,
-                "members": [m.header() for m in self.members]}
+        return {
+            "format_version": self.format_version,
+            "network": "ensemble",
+            "combine": self.combine,
+            "members": [m.header() for m in self.members],
+        }
 
     def named_parameters(self):
         """``{"m0_w0": ..., "m0_b0": ..., "m1_w0": ...}``: member i's arrays, prefixed."""
@@ -135,8 +142,10 @@ class Ensemble:
             raise ValueError("a version-3 model needs network 'ensemble' and a non-empty list of member headers")
         for i, m in enumerate(members):
             if not isinstance(m, dict) or KINDS.get(m.get("format_version")) in (None, Ensemble):
-                raise ValueError(f"(member {i}): a member header needs the format version of a network, "
-                                 f"got {m.get('format_version') if isinstance(m, dict) else m!r}")
+                raise ValueError(
+                    f"(member {i}): a member header needs the format version of a network, "
+                    f"got {m.get('format_version') if isinstance(m, dict) else m!r}"
+                )
         return members
 
     @staticmethod
@@ -155,7 +164,7 @@ class Ensemble:
         """The ensemble ``header`` describes, each member rebuilt from its header and arrays."""
         networks = []
         for i, m in enumerate(cls._member_headers(header)):
-            own = {k[len(f"m{i}_"):]: a for k, a in arrays.items() if k.startswith(f"m{i}_")}
+            own = {k[len(f"m{i}_") :]: a for k, a in arrays.items() if k.startswith(f"m{i}_")}
             try:
                 networks.append(model_from_header(m, own))
             except ValueError as e:
@@ -166,7 +175,7 @@ class Ensemble:
         return cls(networks, combine=combine)
 
     def describe(self, compact=False):
-        """"ensemble of 5 × (784-30-10), mean of their probabilities"; compact: "ensemble of
+        """ "ensemble of 5 × (784-30-10), mean of their probabilities"; compact: "ensemble of
         5 784-30-10 (mean)", the members in brackets when they differ."""
         if compact:
             members = [m.describe(compact=True) for m in self.members]
@@ -183,10 +192,15 @@ class Ensemble:
 
     def summary(self):
         """JSON-able facts for pages: sizes in and out, the members and their rule."""
-        return {"sizes": [self.n_in, self.n_out], "members": len(self), "combine": self.combine,
-                "activation": None, "output_activation": "softmax", "cost": "log-likelihood",
-                "layers": [{"name": "mean of the members' probabilities", "shape": [self.n_out],
-                            "activation": "softmax"}]}
+        return {
+            "sizes": [self.n_in, self.n_out],
+            "members": len(self),
+            "combine": self.combine,
+            "activation": None,
+            "output_activation": "softmax",
+            "cost": "log-likelihood",
+            "layers": [{"name": "mean of the members' probabilities", "shape": [self.n_out], "activation": "softmax"}],
+        }
 
     def details(self):
         """Lines for people beyond ``describe()``: each member's."""
@@ -194,8 +208,10 @@ class Ensemble:
 
     def layer_specs(self):
         """None of its own: each member has its chain (``members[i].layer_specs()``)."""
-        raise InputError("an ensemble has one chain of layers per member: use ensemble_members(ensemble), "
-                         "or to_onnx / export_onnx, which average the members")
+        raise InputError(
+            "an ensemble has one chain of layers per member: use ensemble_members(ensemble), "
+            "or to_onnx / export_onnx, which average the members"
+        )
 
     def first_layer_weights(self):
         """Member 0's first-layer weights."""
@@ -241,8 +257,7 @@ class Ensemble:
         classes (k, m), "mean": argmax of the mean (m,), "vote": the majority vote (m,)}``."""
         P = self.member_probabilities(X)
         mean, members = P.mean(axis=0), np.argmax(P, axis=2)
-        return {"probabilities": mean, "members": members, "mean": np.argmax(mean, axis=1),
-                "vote": vote(members, mean)}
+        return {"probabilities": mean, "members": members, "mean": np.argmax(mean, axis=1), "vote": vote(members, mean)}
 
     def predict(self, X):
         """The ensemble's class for each row of X: int array (m,), by ``combine``."""
@@ -272,8 +287,11 @@ class Ensemble:
 
     def accuracy(self, X, y):
         """Deprecated name of ``score`` (glassnet names the fraction ``score``, the count ``evaluate``)."""
-        warnings.warn("Ensemble.accuracy is deprecated: use score (a fraction) or evaluate (a count)",
-                      DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            "Ensemble.accuracy is deprecated: use score (a fraction) or evaluate (a count)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return self.score(X, y)
 
     def evaluate(self, test_data):
@@ -289,5 +307,8 @@ class Ensemble:
         ``{"mean": correct, "vote": correct, "members": [correct of each member]}``."""
         answers = self.answers(X)
         y = self._labels(y, answers["members"].shape[1])
-        return {"mean": int(np.sum(answers["mean"] == y)), "vote": int(np.sum(answers["vote"] == y)),
-                "members": [int(np.sum(p == y)) for p in answers["members"]]}
+        return {
+            "mean": int(np.sum(answers["mean"] == y)),
+            "vote": int(np.sum(answers["vote"] == y)),
+            "members": [int(np.sum(p == y)) for p in answers["members"]],
+        }

@@ -7,13 +7,22 @@ The book's chapter 1-2 network uses ``sigmoid`` everywhere and the quadratic cos
 C = 1/2 ||y - a||^2 (eq. 6). The other entries are the better choices of the
 book's chapter 3 and of common practice.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 __all__ = [
-    "sigmoid", "sigmoid_prime", "exp_cap", "as_probabilities", "ACTIVATIONS", "COSTS",
-    "Activation", "Cost", "get_activation", "get_cost",
+    "sigmoid",
+    "sigmoid_prime",
+    "exp_cap",
+    "as_probabilities",
+    "ACTIVATIONS",
+    "COSTS",
+    "Activation",
+    "Cost",
+    "get_activation",
+    "get_cost",
 ]
 
 
@@ -70,7 +79,7 @@ class Activation:
     def __call__(self, z, out=None):
         return self.f(z, out=out)
 
-    def __reduce__(self):             # pickle by name: the table holds the functions
+    def __reduce__(self):  # pickle by name: the table holds the functions
         return get_activation, (self.name,)
 
     def __repr__(self):
@@ -123,8 +132,8 @@ class Cost:
     def __init__(self, name, fn, derivative, fused=()):
         self.name = name
         self.fn = fn
-        self.derivative = derivative      # dC/da, the book's cost_derivative
-        self.fused = frozenset(fused)     # output activations for which delta = a - y
+        self.derivative = derivative  # dC/da, the book's cost_derivative
+        self.fused = frozenset(fused)  # output activations for which delta = a - y
 
     def __call__(self, a, y):
         return self.fn(a, y)
@@ -164,10 +173,12 @@ def _log_likelihood(a, y):
 
 COSTS = {
     "quadratic": Cost("quadratic", _quadratic, lambda a, y: a - y),
-    "cross-entropy": Cost("cross-entropy", _cross_entropy,
-                          lambda a, y: (a - y) / np.maximum(a * (1 - a), 1e-12), fused=("sigmoid",)),
-    "log-likelihood": Cost("log-likelihood", _log_likelihood,
-                           lambda a, y: -y / np.maximum(a, 1e-12), fused=("softmax",)),
+    "cross-entropy": Cost(
+        "cross-entropy", _cross_entropy, lambda a, y: (a - y) / np.maximum(a * (1 - a), 1e-12), fused=("sigmoid",)
+    ),
+    "log-likelihood": Cost(
+        "log-likelihood", _log_likelihood, lambda a, y: -y / np.maximum(a, 1e-12), fused=("softmax",)
+    ),
 }
 
 

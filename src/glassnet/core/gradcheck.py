@@ -13,6 +13,7 @@ that rounding (~1e-16 |C| / eps) no longer swamps the tiny gradients deep in a n
 
 Run it in float64: in float32 the finite differences themselves are only good to ~1e-3.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -35,7 +36,7 @@ def worst_difference(params, grads, cost, *, eps, order=4, max_params=None, rng=
     rng = np.random.default_rng(rng)
     worst = 0.0
     for p, g in zip(params, grads):
-        flat, gflat = p.reshape(-1), g.reshape(-1)      # views: writing flat changes p
+        flat, gflat = p.reshape(-1), g.reshape(-1)  # views: writing flat changes p
         idx = np.arange(flat.size)
         if max_params is not None and flat.size > max_params:
             idx = rng.choice(flat.size, size=max_params, replace=False)
@@ -73,6 +74,12 @@ def gradient_check(network, X, Y, *, eps=None, order=4, max_params=None, rng=Non
     X = np.atleast_2d(np.asarray(X, dtype=network.dtype))
     Y = np.atleast_2d(np.asarray(Y, dtype=network.dtype))
     nabla_b, nabla_w = network.backprop(X, Y)
-    return worst_difference(network.weights + network.biases, nabla_w + nabla_b,
-                            lambda: network.cost(network.feedforward(X), Y),
-                            eps=eps, order=order, max_params=max_params, rng=rng)
+    return worst_difference(
+        network.weights + network.biases,
+        nabla_w + nabla_b,
+        lambda: network.cost(network.feedforward(X), Y),
+        eps=eps,
+        order=order,
+        max_params=max_params,
+        rng=rng,
+    )

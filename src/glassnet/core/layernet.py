@@ -17,6 +17,7 @@ from the pairs in ``layers``; the network calls the forwards in order, the backw
 reverse.  Shapes: inputs X of shape (m, n_in) or images (m, c, h, w); weights keep the
 book's (n_out, n_in) orientation (network3 stored their transpose).
 """
+
 from __future__ import annotations
 
 import math
@@ -31,8 +32,15 @@ from .gradcheck import STENCILS, worst_difference
 from .layers import get_activation, sigmoid
 from .model import check_seed, register_kind
 
-__all__ = ["ConvPoolLayer", "FullyConnectedLayer", "SoftmaxLayer", "LayerNetwork",
-           "LAYER_TYPES", "layers_from_spec", "layer_gradient_check"]
+__all__ = [
+    "ConvPoolLayer",
+    "FullyConnectedLayer",
+    "SoftmaxLayer",
+    "LayerNetwork",
+    "LAYER_TYPES",
+    "layers_from_spec",
+    "layer_gradient_check",
+]
 
 
 def _shape(value, n, name):
@@ -86,13 +94,13 @@ class _Layer:
     def _flat_input(self, x):
         """x of shape (m, ...) with prod(...) = n_in, as (m, n_in) (network3's reshape)."""
         if x.ndim < 2 or math.prod(x.shape[1:]) != self.n_in:
-            raise InputError(f"{type(self).__name__} expects inputs of shape (m, {self.n_in}), "
-                             f"got {x.shape}")
+            raise InputError(f"{type(self).__name__} expects inputs of shape (m, {self.n_in}), got {x.shape}")
         return x.reshape(x.shape[0], self.n_in)
 
     def __repr__(self):
-        args = ", ".join(f"{k}={tuple(v) if isinstance(v, list) else v!r}"
-                         for k, v in self.spec().items() if k != "type")
+        args = ", ".join(
+            f"{k}={tuple(v) if isinstance(v, list) else v!r}" for k, v in self.spec().items() if k != "type"
+        )
         return f"{type(self).__name__}({args})"
 
 
@@ -122,8 +130,10 @@ class ConvPoolLayer(_Layer):
         self.conv_shape = (f, h - kh + 1, w - kw + 1)
         oh, ow = self.conv_shape[1] // self.poolsize[0], self.conv_shape[2] // self.poolsize[1]
         if oh == 0 or ow == 0:
-            raise InputError(f"poolsize {self.poolsize} is larger than the {self.conv_shape[1:]} "
-                             f"convolution output of filter_shape {self.filter_shape}")
+            raise InputError(
+                f"poolsize {self.poolsize} is larger than the {self.conv_shape[1:]} "
+                f"convolution output of filter_shape {self.filter_shape}"
+            )
         self.output_shape = (f, oh, ow)
         self.n_in = math.prod(self.input_shape)
         self.n_out = math.prod(self.output_shape)
@@ -138,8 +148,10 @@ class ConvPoolLayer(_Layer):
     def forward(self, x, training=False, mask=None):
         """x (m, c, h, w) or (m, c*h*w) -> ``(A, cache)``, A of shape (m, *output_shape)."""
         if x.ndim < 2 or (x.shape[1:] != self.input_shape and math.prod(x.shape[1:]) != self.n_in):
-            raise InputError(f"ConvPoolLayer expects inputs of shape (m, {_dims(self.input_shape)}) "
-                             f"or (m, {self.n_in}), got {x.shape}")
+            raise InputError(
+                f"ConvPoolLayer expects inputs of shape (m, {_dims(self.input_shape)}) "
+                f"or (m, {self.n_in}), got {x.shape}"
+            )
         x4 = x.reshape(x.shape[0], *self.input_shape)
         conv, conv_cache = L.conv_forward(x4, self.w)
         pooled, pool_cache = L.maxpool_forward(conv, self.poolsize)
@@ -159,19 +171,27 @@ class ConvPoolLayer(_Layer):
     def details(self):
         """One line: filters, channels, input, pooling, activation, output, parameter shapes."""
         f, c, kh, kw = self.filter_shape
-        return (f"ConvPoolLayer, {f} filters {kh}x{kw} over {c} channel{'s' * (c != 1)} of "
-                f"{'x'.join(map(str, self.input_shape[1:]))}, max-pool {'x'.join(map(str, self.poolsize))}, "
-                f"{self.activation_fn.name} -> {'x'.join(map(str, self.output_shape))}; "
-                f"w {tuple(self.w.shape)}, b {tuple(self.b.shape)}")
+        return (
+            f"ConvPoolLayer, {f} filters {kh}x{kw} over {c} channel{'s' * (c != 1)} of "
+            f"{'x'.join(map(str, self.input_shape[1:]))}, max-pool {'x'.join(map(str, self.poolsize))}, "
+            f"{self.activation_fn.name} -> {'x'.join(map(str, self.output_shape))}; "
+            f"w {tuple(self.w.shape)}, b {tuple(self.b.shape)}"
+        )
 
     def export(self):
         """This layer as data for exporters: kind "conv-pool", w, b (themselves), poolsize,
         image_shape (c, h, w), activation."""
-        return {"kind": "conv-pool", "w": self.w, "b": self.b, "poolsize": self.poolsize,
-                "image_shape": self.input_shape, "activation": self.activation_fn.name}
+        return {
+            "kind": "conv-pool",
+            "w": self.w,
+            "b": self.b,
+            "poolsize": self.poolsize,
+            "image_shape": self.input_shape,
+            "activation": self.activation_fn.name,
+        }
 
     def describe(self, compact=False):
-        """"conv 20 5x5 / pool 2" (without "/ pool" when the pool is 1x1); compact, as
+        """ "conv 20 5x5 / pool 2" (without "/ pool" when the pool is 1x1); compact, as
         ``--layers`` writes it: "conv20x5/pool2"."""
         f, _, kh, kw = self.filter_shape
         if compact:
@@ -180,9 +200,13 @@ class ConvPoolLayer(_Layer):
         return f"conv {f} {kh}x{kw}{pool}"
 
     def spec(self):
-        return {"type": "ConvPoolLayer", "filter_shape": list(self.filter_shape),
-                "image_shape": list(self.input_shape), "poolsize": list(self.poolsize),
-                "activation_fn": self.activation_fn.name}
+        return {
+            "type": "ConvPoolLayer",
+            "filter_shape": list(self.filter_shape),
+            "image_shape": list(self.input_shape),
+            "poolsize": list(self.poolsize),
+            "activation_fn": self.activation_fn.name,
+        }
 
 
 class FullyConnectedLayer(_Layer):
@@ -236,21 +260,33 @@ class FullyConnectedLayer(_Layer):
         """One line: sizes in and out, activation, dropout, parameter shapes."""
         dropout = f"dropout {self.p_dropout:g} on its input" if self.p_dropout else "no dropout"
         activation = self.spec().get("activation_fn", "softmax")
-        return (f"{type(self).__name__}, {self.n_in} -> {self.n_out}, {activation}, {dropout}; "
-                f"w {tuple(self.w.shape)}, b {tuple(self.b.shape)}")
+        return (
+            f"{type(self).__name__}, {self.n_in} -> {self.n_out}, {activation}, {dropout}; "
+            f"w {tuple(self.w.shape)}, b {tuple(self.b.shape)}"
+        )
 
     def export(self):
         """This layer as data for exporters: kind "fully-connected", w, b, p_dropout, activation."""
-        return {"kind": "fully-connected", "w": self.w, "b": self.b, "p_dropout": self.p_dropout,
-                "activation": self.activation_fn.name}
+        return {
+            "kind": "fully-connected",
+            "w": self.w,
+            "b": self.b,
+            "p_dropout": self.p_dropout,
+            "activation": self.activation_fn.name,
+        }
 
     def describe(self, compact=False):
-        """"fc 100" (compact "fc100")."""
+        """ "fc 100" (compact "fc100")."""
         return f"fc{'' if compact else ' '}{self.n_out}"
 
     def spec(self):
-        return {"type": "FullyConnectedLayer", "n_in": self.n_in, "n_out": self.n_out,
-                "activation_fn": self.activation_fn.name, "p_dropout": self.p_dropout}
+        return {
+            "type": "FullyConnectedLayer",
+            "n_in": self.n_in,
+            "n_out": self.n_out,
+            "activation_fn": self.activation_fn.name,
+            "p_dropout": self.p_dropout,
+        }
 
 
 class SoftmaxLayer(FullyConnectedLayer):
@@ -283,12 +319,11 @@ class SoftmaxLayer(FullyConnectedLayer):
         return {"kind": "softmax", "w": self.w, "b": self.b, "p_dropout": self.p_dropout}
 
     def describe(self, compact=False):
-        """"softmax 10" (compact "softmax10")."""
+        """ "softmax 10" (compact "softmax10")."""
         return f"softmax{'' if compact else ' '}{self.n_out}"
 
     def spec(self):
-        return {"type": "SoftmaxLayer", "n_in": self.n_in, "n_out": self.n_out,
-                "p_dropout": self.p_dropout}
+        return {"type": "SoftmaxLayer", "n_in": self.n_in, "n_out": self.n_out, "p_dropout": self.p_dropout}
 
 
 LAYER_TYPES = {cls.__name__: cls for cls in (ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer)}
@@ -300,17 +335,16 @@ def _check_chain(layers):
         raise InputError("a layer network needs at least one layer, got none")
     for i, layer in enumerate(layers):
         if not isinstance(layer, tuple(LAYER_TYPES.values())):
-            raise TypeError(f"layer {i} must be a ConvPoolLayer, FullyConnectedLayer or SoftmaxLayer, "
-                            f"got {layer!r}")
+            raise TypeError(f"layer {i} must be a ConvPoolLayer, FullyConnectedLayer or SoftmaxLayer, got {layer!r}")
         if isinstance(layer, SoftmaxLayer) != (i == len(layers) - 1):
-            raise InputError(f"the last layer, and only the last, must be a SoftmaxLayer; "
-                             f"layer {i} is {layer!r}")
+            raise InputError(f"the last layer, and only the last, must be a SoftmaxLayer; layer {i} is {layer!r}")
     for i, (prev, nxt) in enumerate(zip(layers[:-1], layers[1:])):
-        ok = (prev.output_shape == nxt.input_shape if isinstance(nxt, ConvPoolLayer)
-              else prev.n_out == nxt.n_in)
+        ok = prev.output_shape == nxt.input_shape if isinstance(nxt, ConvPoolLayer) else prev.n_out == nxt.n_in
         if not ok:
-            raise InputError(f"layer {i} outputs shape {prev.output_shape} but layer {i + 1} expects "
-                             f"{nxt.input_shape}: {prev!r} -> {nxt!r}")
+            raise InputError(
+                f"layer {i} outputs shape {prev.output_shape} but layer {i + 1} expects "
+                f"{nxt.input_shape}: {prev!r} -> {nxt!r}"
+            )
 
 
 @register_kind
@@ -333,9 +367,9 @@ class LayerNetwork:
     """
 
     kind = "layer network"
-    format_version = 2          # of its header (``header``, ``from_header``)
-    targets = "labels"          # it trains on integer labels (m,)
-    l2_rule = "gradient"        # L2 as a term of the cost, inside ``gradients`` (network3's rule)
+    format_version = 2  # of its header (``header``, ``from_header``)
+    targets = "labels"  # it trains on integer labels (m,)
+    l2_rule = "gradient"  # L2 as a term of the cost, inside ``gradients`` (network3's rule)
 
     def __init__(self, layers, *, seed=None, dtype=np.float32):
         self.layers = list(layers)
@@ -385,8 +419,9 @@ class LayerNetwork:
         arrays = list(arrays)
         own = self.params()
         if len(arrays) != len(own):
-            raise InputError(f"expected {len(own)} parameter arrays ({', '.join(self.param_names())}), "
-                             f"got {len(arrays)}")
+            raise InputError(
+                f"expected {len(own)} parameter arrays ({', '.join(self.param_names())}), got {len(arrays)}"
+            )
         for name, p, a in zip(self.param_names(), own, arrays):
             a = np.asarray(a)
             if a.shape != p.shape:
@@ -395,15 +430,22 @@ class LayerNetwork:
 
     def header(self):
         """The network as JSON-able data: its layers' ``spec()``, dtype and seed."""
-        return {"format_version": self.format_version, "dtype": self.dtype.name, "seed": self.seed,
-                "network": "layers", "spec": self.spec()}
+        return {
+            "format_version": self.format_version,
+            "dtype": self.dtype.name,
+            "seed": self.seed,
+            "network": "layers",
+            "spec": self.spec(),
+        }
 
     @staticmethod
     def parameter_shapes(header):
         """``{"w0": shape, "b0": shape, ...}`` of the layers a header's spec describes (the
         layers are built without parameters: nothing large is allocated)."""
         if header.get("network") != "layers" or not isinstance(header.get("spec"), dict):
-            raise ValueError("the header's layer spec is unusable (a version-2 model needs network 'layers' and a spec)")
+            raise ValueError(
+                "the header's layer spec is unusable (a version-2 model needs network 'layers' and a spec)"
+            )
         try:
             layers = layers_from_spec(header["spec"])
         except (TypeError, ValueError, KeyError) as e:
@@ -439,12 +481,18 @@ class LayerNetwork:
     def summary(self):
         """JSON-able facts for pages: sizes (values per sample at the input and after each
         layer), activations, cost, and each layer's name, output shape and activation."""
-        layers = [{"name": layer.describe(), "shape": list(layer.output_shape),
-                   "activation": layer.activation_fn.name} for layer in self.layers]
+        layers = [
+            {"name": layer.describe(), "shape": list(layer.output_shape), "activation": layer.activation_fn.name}
+            for layer in self.layers
+        ]
         layers[-1]["activation"] = "softmax"
-        return {"sizes": [self.n_in] + [layer.n_out for layer in self.layers],
-                "activation": self.layers[0].activation_fn.name if len(self.layers) > 1 else None,
-                "output_activation": "softmax", "cost": "log-likelihood", "layers": layers}
+        return {
+            "sizes": [self.n_in] + [layer.n_out for layer in self.layers],
+            "activation": self.layers[0].activation_fn.name if len(self.layers) > 1 else None,
+            "output_activation": "softmax",
+            "cost": "log-likelihood",
+            "layers": layers,
+        }
 
     def details(self):
         """Lines for people beyond ``describe()``: the cost, then each layer's ``details()``."""
@@ -466,8 +514,7 @@ class LayerNetwork:
     @classmethod
     def from_spec(cls, spec, *, seed=None, dtype=None, **kwargs):
         """A new network with the architecture ``spec`` describes (fresh parameters from ``seed``)."""
-        return cls(layers_from_spec(spec), seed=seed,
-                   dtype=dtype or spec.get("dtype", "float32"), **kwargs)
+        return cls(layers_from_spec(spec), seed=seed, dtype=dtype or spec.get("dtype", "float32"), **kwargs)
 
     def astype(self, dtype):
         """A copy of this network (same layers and parameters, seed recorded) in ``dtype``."""
@@ -497,10 +544,10 @@ class LayerNetwork:
         X = self.check_inputs(X)
         out = np.empty((X.shape[0], self.n_out), dtype=self.dtype)
         for start in range(0, X.shape[0], batch_size):
-            a = X[start:start + batch_size]
+            a = X[start : start + batch_size]
             for layer in self.layers:
                 a, _ = layer.forward(a)
-            out[start:start + batch_size] = a
+            out[start : start + batch_size] = a
         return out
 
     def feedforward(self, X, *, batch_size=200):
@@ -517,8 +564,11 @@ class LayerNetwork:
 
     def accuracy(self, X, y, *, batch_size=200):
         """Deprecated name of ``score`` (glassnet names the fraction ``score``, the count ``evaluate``)."""
-        warnings.warn("LayerNetwork.accuracy is deprecated: use score (a fraction) or evaluate (a count)",
-                      DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            "LayerNetwork.accuracy is deprecated: use score (a fraction) or evaluate (a count)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return self.score(X, y, batch_size=batch_size)
 
     def measure(self, X, y, forward=None, *, batch_size=200):
@@ -550,7 +600,7 @@ class LayerNetwork:
         for layer in self.layers:
             a, _ = layer.forward(a)
             outputs.append(a)
-        outputs[-1] = L.softmax(a)                          # the last a is z^L
+        outputs[-1] = L.softmax(a)  # the last a is z^L
         return outputs
 
     def input_gradient(self, x, k=None):
@@ -565,10 +615,10 @@ class LayerNetwork:
             k = int(np.argmax(p))
         elif isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or not 0 <= k < len(p):
             raise InputError(f"digit must be an integer 0..{len(p) - 1}, got {k!r}")
-        delta = -p[k] * p                                   # BP1 at the softmax
+        delta = -p[k] * p  # BP1 at the softmax
         delta[k] += p[k]
         d = delta.reshape(1, -1)
-        for layer, cache in zip(reversed(self.layers), reversed(caches)):     # BP2 through every layer
+        for layer, cache in zip(reversed(self.layers), reversed(caches)):  # BP2 through every layer
             d, _ = layer.backward(d, cache, need_dx=True)
         return d.reshape(-1), int(k)
 
@@ -619,13 +669,13 @@ class LayerNetwork:
             a, cache = layer.forward(a, True, mask)
             caches.append(cache)
         C, loss_cache = L.softmax_loglik_forward(a, y)
-        d = L.softmax_loglik_backward(loss_cache)                   # BP1: delta^L
+        d = L.softmax_loglik_backward(loss_cache)  # BP1: delta^L
         grads = [None] * len(self.layers)
         for i in range(len(self.layers) - 1, -1, -1):
             d, grads[i] = self.layers[i].backward(d, caches[i], need_dx=i > 0)
         if lmbda != 0:
             for layer, g in zip(self.layers, grads):
-                g[0] += (lmbda / n_batches) * layer.w               # d/dw of the L2 term
+                g[0] += (lmbda / n_batches) * layer.w  # d/dw of the L2 term
         return C + self._weight_penalty(lmbda, n_batches), [g for pair in grads for g in pair]
 
     def backprop(self, X, y, *, lmbda=0.0, n_batches=1, masks=None):
@@ -667,8 +717,9 @@ def layers_from_spec(spec):
     layers = []
     for i, entry in enumerate(spec["layers"]):
         if not isinstance(entry, dict) or entry.get("type") not in LAYER_TYPES:
-            raise InputError(f"layer {i} of the spec must be a dict whose 'type' is one of "
-                             f"{', '.join(LAYER_TYPES)}, got {entry!r}")
+            raise InputError(
+                f"layer {i} of the spec must be a dict whose 'type' is one of {', '.join(LAYER_TYPES)}, got {entry!r}"
+            )
         kwargs = {k: v for k, v in entry.items() if k != "type"}
         try:
             layers.append(LAYER_TYPES[entry["type"]](**kwargs))
@@ -677,8 +728,9 @@ def layers_from_spec(spec):
     return layers
 
 
-def layer_gradient_check(net, X, y, *, lmbda=0.0, n_batches=1, eps=None, order=4, masks=None,
-                         max_params=None, rng=None, floor=1e-5):
+def layer_gradient_check(
+    net, X, y, *, lmbda=0.0, n_batches=1, eps=None, order=4, masks=None, max_params=None, rng=None, floor=1e-5
+):
     """Worst relative error between backprop and finite differences (book eq. 2.21, central):
 
         order=2:  dC/dp ~ (C(p + eps) - C(p - eps)) / (2 eps)
@@ -702,6 +754,13 @@ def layer_gradient_check(net, X, y, *, lmbda=0.0, n_batches=1, eps=None, order=4
     X = net.check_inputs(X)
     masks = net.draw_masks(len(X)) if masks is None else masks
     _, grads = net.loss_and_grads(X, y, lmbda=lmbda, n_batches=n_batches, masks=masks)
-    return worst_difference(net.params(), grads,
-                            lambda: net.loss(X, y, lmbda=lmbda, n_batches=n_batches, masks=masks),
-                            eps=eps, order=order, max_params=max_params, rng=rng, floor=floor)
+    return worst_difference(
+        net.params(),
+        grads,
+        lambda: net.loss(X, y, lmbda=lmbda, n_batches=n_batches, masks=masks),
+        eps=eps,
+        order=order,
+        max_params=max_params,
+        rng=rng,
+        floor=floor,
+    )

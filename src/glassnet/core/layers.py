@@ -21,6 +21,7 @@ Glossary (book symbol -> code), one sample a row, images (m, channels, height, w
 Every function keeps its input's floating dtype: float32 in, float32 out; float64
 for gradient checks.  Shapes are checked where a wrong shape would not fail loudly.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -29,13 +30,28 @@ from numpy.lib.stride_tricks import sliding_window_view
 from . import functions as _functions
 
 __all__ = [
-    "im2col", "conv_forward", "conv_backward",
-    "maxpool_forward", "maxpool_backward",
-    "fc_forward", "fc_backward",
-    "Activation", "sigmoid", "tanh", "relu", "linear", "ACTIVATIONS", "get_activation",
-    "activation_forward", "activation_backward",
-    "softmax", "softmax_loglik_forward", "softmax_loglik_backward",
-    "dropout_mask", "dropout_forward", "dropout_backward",
+    "im2col",
+    "conv_forward",
+    "conv_backward",
+    "maxpool_forward",
+    "maxpool_backward",
+    "fc_forward",
+    "fc_backward",
+    "Activation",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "linear",
+    "ACTIVATIONS",
+    "get_activation",
+    "activation_forward",
+    "activation_backward",
+    "softmax",
+    "softmax_loglik_forward",
+    "softmax_loglik_backward",
+    "dropout_mask",
+    "dropout_forward",
+    "dropout_backward",
 ]
 
 
@@ -55,8 +71,8 @@ def im2col(x, kh, kw):
     """
     m, c, h, w = x.shape
     windows = sliding_window_view(x.transpose(0, 2, 3, 1), (kh, kw), axis=(1, 2))
-    oh, ow = windows.shape[1], windows.shape[2]                 # windows: (m, oh, ow, c, kh, kw)
-    if c == 1:      # one channel: copy patch-major, so that x is read in rows of ow numbers
+    oh, ow = windows.shape[1], windows.shape[2]  # windows: (m, oh, ow, c, kh, kw)
+    if c == 1:  # one channel: copy patch-major, so that x is read in rows of ow numbers
         return windows.transpose(4, 5, 3, 0, 1, 2).reshape(kh * kw * c, m * oh * ow).T
     return windows.transpose(0, 1, 2, 4, 5, 3).reshape(m * oh * ow, kh * kw * c)
 
@@ -84,8 +100,8 @@ def conv_forward(x, w):
     if c != c_w or kh > h or kw > wd:
         raise ValueError(f"filters of shape {w.shape} do not fit images of shape {x.shape}")
     oh, ow = h - kh + 1, wd - kw + 1
-    cols = im2col(x, kh, kw)                                    # (m*oh*ow, kh*kw*c)
-    out = cols @ _filters_as_matrix(w).T                        # (m*oh*ow, f): the one product
+    cols = im2col(x, kh, kw)  # (m*oh*ow, kh*kw*c)
+    out = cols @ _filters_as_matrix(w).T  # (m*oh*ow, f): the one product
     return out.reshape(m, oh, ow, f).transpose(0, 3, 1, 2), (cols, x.shape, w)
 
 
@@ -107,17 +123,17 @@ def conv_backward(dout, cache, need_dx=True):
     oh, ow = h - kh + 1, wd - kw + 1
     if dout.shape != (m, f, oh, ow):
         raise ValueError(f"dout must have shape {(m, f, oh, ow)}, got {dout.shape}")
-    d = dout.transpose(0, 2, 3, 1).reshape(m * oh * ow, f)      # rows match the patches
-    dw_matrix = (cols.T @ d).T                                  # = d.T @ cols, BLAS's faster order
+    d = dout.transpose(0, 2, 3, 1).reshape(m * oh * ow, f)  # rows match the patches
+    dw_matrix = (cols.T @ d).T  # = d.T @ cols, BLAS's faster order
     dw = np.ascontiguousarray(dw_matrix.reshape(f, kh, kw, c).transpose(0, 3, 1, 2))
     if not need_dx:
         return None, dw
-    w_pq = w.transpose(2, 3, 0, 1).reshape(kh * kw, f, c)        # w_pq[p*kw + q] = w[:, :, p, q]
-    dcols = np.matmul(d, w_pq).reshape(kh, kw, m, oh, ow, c)    # dcols[p, q] is contiguous
-    dx = np.zeros((m, h, wd, c), dtype=dcols.dtype)             # channels-last, like dcols
-    for p in range(kh):                                          # col2im, one offset at a time
+    w_pq = w.transpose(2, 3, 0, 1).reshape(kh * kw, f, c)  # w_pq[p*kw + q] = w[:, :, p, q]
+    dcols = np.matmul(d, w_pq).reshape(kh, kw, m, oh, ow, c)  # dcols[p, q] is contiguous
+    dx = np.zeros((m, h, wd, c), dtype=dcols.dtype)  # channels-last, like dcols
+    for p in range(kh):  # col2im, one offset at a time
         for q in range(kw):
-            dx[:, p:p + oh, q:q + ow, :] += dcols[p, q]
+            dx[:, p : p + oh, q : q + ow, :] += dcols[p, q]
     return dx.transpose(0, 3, 1, 2), dw
 
 
@@ -125,7 +141,7 @@ def conv_backward(dout, cache, need_dx=True):
 def _pool_views(x, pool, oh, ow):
     """The ph*pw strided views x[:, :, i::ph, j::pw] (cropped to oh x ow), row-major in (i, j)."""
     ph, pw = pool
-    return [x[:, :, i:oh * ph:ph, j:ow * pw:pw] for i in range(ph) for j in range(pw)]
+    return [x[:, :, i : oh * ph : ph, j : ow * pw : pw] for i in range(ph) for j in range(pw)]
 
 
 def maxpool_forward(x, pool):
@@ -141,7 +157,7 @@ def maxpool_forward(x, pool):
     if oh == 0 or ow == 0:
         raise ValueError(f"pool {tuple(pool)} is larger than images of shape {x.shape}")
     views = _pool_views(x, pool, oh, ow)
-    out = views[0].copy(order="K")                  # "K": keep x's memory layout throughout
+    out = views[0].copy(order="K")  # "K": keep x's memory layout throughout
     for v in views[1:]:
         np.maximum(out, v, out=out)
     return out, (x, out, tuple(pool))
@@ -158,12 +174,12 @@ def maxpool_backward(dout, cache):
     if dout.shape != out.shape:
         raise ValueError(f"dout must have shape {out.shape}, got {dout.shape}")
     dx = np.zeros_like(x, dtype=dout.dtype)
-    remaining = np.empty_like(out, dtype=dout.dtype)    # out's memory layout, dout's values:
-    remaining[...] = dout                               # the gradient not yet placed
+    remaining = np.empty_like(out, dtype=dout.dtype)  # out's memory layout, dout's values:
+    remaining[...] = dout  # the gradient not yet placed
     views = zip(_pool_views(x, pool, *out.shape[2:]), _pool_views(dx, pool, *out.shape[2:]))
-    for v, dv in views:                                 # row-major order within each block
-        np.multiply(remaining, v == out, out=dv)        # a maximum takes what is left ...
-        remaining -= dv                                 # ... so a later tie finds nothing
+    for v, dv in views:  # row-major order within each block
+        np.multiply(remaining, v == out, out=dv)  # a maximum takes what is left ...
+        remaining -= dv  # ... so a later tie finds nothing
     return dx
 
 
@@ -218,8 +234,10 @@ def get_activation(name_or_fn):
         if key in ACTIVATIONS:
             return ACTIVATIONS[key]
         raise ValueError(f"unknown activation {name_or_fn!r}; choose one of {', '.join(ACTIVATIONS)}")
-    raise TypeError(f"activation_fn must be one of glassnet's sigmoid, tanh, ReLU or linear "
-                    f"(it needs a derivative), got {name_or_fn!r}")
+    raise TypeError(
+        f"activation_fn must be one of glassnet's sigmoid, tanh, ReLU or linear "
+        f"(it needs a derivative), got {name_or_fn!r}"
+    )
 
 
 def activation_forward(Z, act):

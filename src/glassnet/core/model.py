@@ -59,14 +59,26 @@ rebuilds any model from its header and arrays; the registry of engines (``regist
 ``resolve_engine``) lets a faster engine offer itself for the networks it runs, while
 ``"numpy"`` (the core's own steps, ``NumpyEngine``) is always one argument away.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol, runtime_checkable
+from collections.abc import Callable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["Model", "Trainable", "register_kind", "model_from_header", "parameter_shapes", "KINDS",
-           "NumpyEngine", "register_engine", "resolve_engine", "ENGINE_CHOOSERS"]
+__all__ = [
+    "Model",
+    "Trainable",
+    "register_kind",
+    "model_from_header",
+    "parameter_shapes",
+    "KINDS",
+    "NumpyEngine",
+    "register_engine",
+    "resolve_engine",
+    "ENGINE_CHOOSERS",
+]
 
 
 @runtime_checkable
@@ -134,8 +146,9 @@ def _kind_of(header):
         raise ValueError(f"a model header is a JSON object, got {type(header).__name__}")
     version = header.get("format_version")
     if isinstance(version, bool) or version not in KINDS:
-        raise ValueError(f"unknown format version {version!r} (this glassnet reads versions "
-                         f"{', '.join(map(str, sorted(KINDS)))})")
+        raise ValueError(
+            f"unknown format version {version!r} (this glassnet reads versions {', '.join(map(str, sorted(KINDS)))})"
+        )
     return KINDS[version]
 
 
@@ -154,8 +167,11 @@ def model_from_header(header, arrays):
     shapes = cls.parameter_shapes(header)
     if set(arrays) != set(shapes):
         missing, extra = sorted(set(shapes) - set(arrays)), sorted(set(arrays) - set(shapes))
-        raise ValueError("arrays do not match the header" + (f"; missing {missing[:8]}" if missing else "")
-                         + (f"; unexpected {extra[:8]}" if extra else ""))
+        raise ValueError(
+            "arrays do not match the header"
+            + (f"; missing {missing[:8]}" if missing else "")
+            + (f"; unexpected {extra[:8]}" if extra else "")
+        )
     for name, shape in shapes.items():
         a = arrays[name]
         if a.shape != tuple(shape) or a.dtype.kind != "f":
@@ -200,7 +216,7 @@ class NumpyEngine:
     def epoch(self, network, X, T, order, mini_batch_size, eta, optimizer=None, on_batch=None):
         n_batches = -(-len(order) // mini_batch_size)
         for k in range(n_batches):
-            batch = order[k * mini_batch_size:(k + 1) * mini_batch_size]
+            batch = order[k * mini_batch_size : (k + 1) * mini_batch_size]
             if optimizer is None:
                 network.step(X[batch], T[batch], eta)
             else:

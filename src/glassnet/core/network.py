@@ -21,6 +21,7 @@ This module is the core: it imports only NumPy, the core's ``functions`` and
 ``dataforms``. Nothing here chooses speed: ``SGD`` takes an ``engine`` (see
 ``glassnet.engines``) or runs the NumPy steps below, which are the reference.
 """
+
 from __future__ import annotations
 
 import time
@@ -37,9 +38,11 @@ from .network_model import NetworkModel
 
 __all__ = ["Network", "as_arrays", "one_hot"]
 
-INITS = {"standard": lambda n: 1.0,                 # the book's chapter 1: N(0, 1)
-         "scaled": lambda n: 1 / np.sqrt(n),         # chapter 3: N(0, 1/n_in)
-         "he": lambda n: np.sqrt(2 / n)}             # for ReLU: N(0, 2/n_in)
+INITS = {
+    "standard": lambda n: 1.0,  # the book's chapter 1: N(0, 1)
+    "scaled": lambda n: 1 / np.sqrt(n),  # chapter 3: N(0, 1/n_in)
+    "he": lambda n: np.sqrt(2 / n),
+}  # for ReLU: N(0, 2/n_in)
 
 
 @register_kind
@@ -76,16 +79,25 @@ class Network(NetworkModel):
     per-epoch records of the last ``SGD`` call.
     """
 
-    def __init__(self, sizes: Sequence[int], *, seed: int | None = None, weights: Sequence | None = None,
-                 biases: Sequence | None = None, dtype: DTypeLike | None = None, cost: str | Cost = "quadratic",
-                 activation: str | Activation = "sigmoid", output_activation: str | Activation | None = None,
-                 init: str = "standard") -> None:
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        *,
+        seed: int | None = None,
+        weights: Sequence | None = None,
+        biases: Sequence | None = None,
+        dtype: DTypeLike | None = None,
+        cost: str | Cost = "quadratic",
+        activation: str | Activation = "sigmoid",
+        output_activation: str | Activation | None = None,
+        init: str = "standard",
+    ) -> None:
         sizes = [int(s) for s in sizes]
         if len(sizes) < 2 or min(sizes) < 1:
             raise ValueError(f"sizes must list at least two layer sizes, each > 0, got {sizes}")
         self.sizes, self.num_layers, self.seed = sizes, len(sizes), seed
         self.rng = np.random.default_rng(seed)
-        self.history: list[dict] = []        # the last SGD call's records, one per epoch
+        self.history: list[dict] = []  # the last SGD call's records, one per epoch
         self.cost = get_cost(cost)
         self.activation = get_activation(activation)
         if output_activation is None:
@@ -103,29 +115,12 @@ class Network(NetworkModel):
             self.weights, self.biases = [], []
             for n_in, n_out in zip(sizes[:-1], sizes[1:]):
                 self.biases.append(self.rng.standard_normal(n_out).astype(self.dtype))
-                self.weights.append((self.rng.standard_normal((n_out, n_in)) * INITS[init](n_in))
-                                    .astype(self.dtype))
+                self.weights.append((self.rng.standard_normal((n_out, n_in)) * INITS[init](n_in)).astype(self.dtype))
         else:
             self.dtype = np.dtype(dtype or np.result_type(*[np.asarray(w) for w in weights], np.float32))
             self.weights = [np.array(w, dtype=self.dtype, order="C", ndmin=2) for w in weights]
             self.biases = [np.array(b, dtype=self.dtype).reshape(-1) for b in biases]
             self._check_parameters()
-
-    def _check_parameters(self):
-        if len(self.weights) != self.num_layers - 1 or len(self.biases) != self.num_layers - 1:
-            raise ValueError(f"sizes {self.sizes} need {self.num_layers - 1} weight matrices and bias "
-                             f"vectors, got {len(self.weights)} and {len(self.biases)}")
-        for l, (w, b) in enumerate(zip(self.weights, self.biases)):
-            want = (self.sizes[l + 1], self.sizes[l])
-            if w.shape != want or b.shape != want[:1]:
-                raise ValueError(f"layer {l}: weights must have shape {want} and biases ({want[0]},), "
-                                 f"got {w.shape} and {b.shape}")
-
-    def astype(self, dtype: DTypeLike) -> Network:
-        """A copy of this network (same sizes, parameters, cost, activations, seed) in ``dtype``."""
-        return Network(self.sizes, weights=[w.astype(dtype) for w in self.weights], seed=self.seed,
-                       biases=[b.astype(dtype) for b in self.biases], dtype=dtype, cost=self.cost,
-                       activation=self.activation, output_activation=self.output_activation, init=self.init)
 
     # -- the network's function ------------------------------------------------
     def feedforward(self, a: ArrayLike) -> np.ndarray:
@@ -156,10 +151,6 @@ class Network(NetworkModel):
             activations.append(act(Z, out=Z))
         return activations
 
-    def predict(self, X: ArrayLike) -> np.ndarray:
-        """Predicted digit per row of X (m, n_in): the index of the most active output neuron."""
-        return np.argmax(self.feedforward(np.atleast_2d(X)), axis=1)
-
     def evaluate(self, test_data) -> int:
         """Number of test inputs for which the network's output is correct (the book's count).
 
@@ -167,25 +158,6 @@ class Network(NetworkModel):
         """
         X, labels = as_arrays(test_data, self.sizes[0], self.sizes[-1], self.dtype, targets="labels")
         return self.measure(X, labels)[1]
-
-    def measure(self, X: np.ndarray, labels: np.ndarray, forward: Callable | None = None,
-                chunk: int = 10000) -> tuple[float, int]:
-        """``(mean cost, number correct)`` over X (m, n_in) with integer labels (m,), in one pass.
-
-        ``forward`` computes the output of a chunk of rows (default ``feedforward``; an
-        engine's faster forward pass gives the same numbers to rounding).
-        """
-        forward = forward or self.feedforward
-        total, correct = 0.0, 0
-        for i in range(0, len(X), chunk):
-            A = forward(X[i:i + chunk])
-            total += self.cost(A, one_hot(labels[i:i + chunk], self.sizes[-1], A.dtype))
-            correct += int(np.sum(np.argmax(A, axis=1) == labels[i:i + chunk]))
-        return total / max(len(X), 1), correct
-
-    def total_cost(self, X: np.ndarray, Y: np.ndarray) -> float:
-        """Mean cost over the rows of X (m, n_in) and one-hot targets Y (m, n_out)."""
-        return self.measure(X, np.argmax(Y, axis=1))[0]
 
     def cost_derivative(self, output_activations: np.ndarray, y: np.ndarray) -> np.ndarray:
         """dC_x/da for the output activations: (a - y) for the book's quadratic cost."""
@@ -210,14 +182,14 @@ class Network(NetworkModel):
         # BP1: delta^L = grad_a C (.) sigma'(z^L), with sigma'(z) computed from a = sigma(z)
         delta = self.cost.delta(activations[-1], Y, self.output_activation)
         if scale != 1.0:
-            delta *= self.dtype.type(scale)   # BP2-BP4 are linear in delta^L: this scales them all
+            delta *= self.dtype.type(scale)  # BP2-BP4 are linear in delta^L: this scales them all
         for l in range(L - 1, -1, -1):
             if l < L - 1:
                 # BP2: delta^l = (delta^{l+1} W^{l+1}) (.) sigma'(z^l)
                 delta = delta @ self.weights[l + 1]
                 delta *= self.activation.prime_from_output(activations[l + 1])
-            nabla_b[l] = delta.sum(axis=0)          # BP3: dC/db^l = delta^l, summed over the batch
-            nabla_w[l] = delta.T @ activations[l]   # BP4: dC/dw^l = delta^l (a^{l-1})^T, summed
+            nabla_b[l] = delta.sum(axis=0)  # BP3: dC/db^l = delta^l, summed over the batch
+            nabla_w[l] = delta.T @ activations[l]  # BP4: dC/dw^l = delta^l (a^{l-1})^T, summed
         return nabla_b, nabla_w
 
     def update_mini_batch(self, mini_batch, eta: float, lmbda: float = 0.0, n: int | None = None) -> None:
@@ -230,12 +202,16 @@ class Network(NetworkModel):
         X, Y = as_arrays(mini_batch, self.sizes[0], self.sizes[-1], self.dtype)
         self.step(X, Y, eta, lmbda, n or len(X))
 
-    def draw_masks(self, m: int, rng: np.random.Generator | None = None) -> None:
-        """None: this network has no dropout (the protocol's ``draw_masks``)."""
-        return None
-
-    def gradients(self, X: np.ndarray, Y: np.ndarray, *, scale: float = 1.0, lmbda: float = 0.0, n: int = 1,
-                  masks: list | None = None) -> list[np.ndarray]:
+    def gradients(
+        self,
+        X: np.ndarray,
+        Y: np.ndarray,
+        *,
+        scale: float = 1.0,
+        lmbda: float = 0.0,
+        n: int = 1,
+        masks: list | None = None,
+    ) -> list[np.ndarray]:
         """``scale`` times the mean gradient of the cost over the mini-batch X (m, n_in),
         Y (m, n_out): [dC/dw0, dC/db0, dC/dw1, ...] in ``parameters()`` order.  The L2 term
         is not in it: this network's L2 rule is the weight decay of ``decay``.  ``masks``
@@ -250,21 +226,25 @@ class Network(NetworkModel):
             for w in self.weights:
                 w *= decay
 
-    @staticmethod
-    def l2_count(n_examples: int, mini_batch_size: int) -> int:
-        """The n of the book's L2 term lambda/(2n) sum w^2: the number of training examples."""
-        return n_examples
-
     def step(self, X: np.ndarray, Y: np.ndarray, eta: float, lmbda: float = 0.0, n: int = 1) -> None:
         """``update_mini_batch`` on arrays X (m, n_in), Y (m, n_out):
         w -> (1 - eta lmbda / n) w - eta/m sum_x dC_x/dw,  b -> b - eta/m sum_x dC_x/db."""
-        grads = self.gradients(X, Y, scale=eta)          # already times eta/m
+        grads = self.gradients(X, Y, scale=eta)  # already times eta/m
         self.decay(eta, lmbda, n)
         for p, g in zip(self.parameters(), grads):
             p -= g
 
-    def SGD(self, training_data, epochs: int, mini_batch_size: int, eta: float, test_data=None, *,
-            log: Callable[[str], object] | None = print, engine="auto") -> None:
+    def SGD(
+        self,
+        training_data,
+        epochs: int,
+        mini_batch_size: int,
+        eta: float,
+        test_data=None,
+        *,
+        log: Callable[[str], object] | None = print,
+        engine="auto",
+    ) -> None:
         """Train by mini-batch stochastic gradient descent (the book's ``SGD``).
 
         Each epoch shuffles the training data with the network's Generator, splits it
@@ -284,8 +264,11 @@ class Network(NetworkModel):
         if epochs < 0 or m < 1 or not eta > 0:
             raise ValueError(f"need epochs >= 0, mini_batch_size >= 1 and eta > 0, got {epochs}, {m}, {eta}")
         X, Y = as_arrays(training_data, self.sizes[0], self.sizes[-1], self.dtype)
-        test = None if test_data is None else \
-            as_arrays(test_data, self.sizes[0], self.sizes[-1], self.dtype, targets="labels")
+        test = (
+            None
+            if test_data is None
+            else as_arrays(test_data, self.sizes[0], self.sizes[-1], self.dtype, targets="labels")
+        )
         engine = resolve_engine(engine, self, m).prepare(X) if epochs else None
         self.history = history = []
         for j in range(epochs):
@@ -299,4 +282,3 @@ class Network(NetworkModel):
             history.append(record)
             if log is not None:
                 log(f"Epoch {j}: {record['correct']} / {record['total']}" if test else f"Epoch {j} complete")
-

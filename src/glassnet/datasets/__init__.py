@@ -3,15 +3,10 @@
 ``load_dataset(name)`` loads any of them by name; ``dataset_info(name)`` says what it is (image
 shape, classes, whether it has a validation set) without loading it.
 """
+
 from .catalog import CATALOG, DatasetInfo, dataset_info, load_dataset, readable_test_images
 from .digits import digits_test_images, load_digits_split
-from .fashion import (
-    FASHION_CLASSES,
-    FASHION_FILES,
-    FASHION_MIRRORS,
-    fetch_fashion_mnist,
-    load_fashion_mnist,
-)
+from .fashion import FASHION_CLASSES, FASHION_FILES, FASHION_MIRRORS, fetch_fashion_mnist, load_fashion_mnist
 from .fetch import (
     MNIST_FILES,
     MNIST_MIRRORS,

@@ -8,11 +8,12 @@ Everything a run needs to know about its data comes from here, so that no comman
 trainer tells the data sets apart by name.  The data layer knows no network: the shapes
 are the data's own, and ``glassnet.training.runs`` fits networks to them.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Optional
 
 import numpy as np
 
@@ -37,13 +38,14 @@ class DatasetInfo:
         reads them where the loaded ones are transformed (the digits' raw pixels, standardised
         for the network); None where the loaded images are the images themselves
     """
+
     name: str
     image_shape: tuple
     n_classes: int
     has_validation: bool
     seeded_split: bool
     load: Callable = field(repr=False)
-    raw_test_images: Optional[Callable] = field(default=None, repr=False)
+    raw_test_images: Callable | None = field(default=None, repr=False)
 
     @property
     def n_inputs(self):
@@ -53,9 +55,11 @@ class DatasetInfo:
 
 def _book_split(loader):
     """``DatasetInfo.load`` for MNIST's format: the book's 50,000 / 10,000 / 10,000 split."""
+
     def load(seed, dtype, *, data_dir, cache_dir, progress):
         data = loader(cache_dir=cache_dir, data_dir=data_dir, progress=progress, dtype=dtype)
         return data.training, data.validation, data.test, dict(data.sha256)
+
     return load
 
 
@@ -67,12 +71,31 @@ def _digits_split(seed, dtype, *, data_dir, cache_dir, progress):
 
 #: every data set ``load_dataset`` knows, by name
 CATALOG = {
-    "mnist": DatasetInfo("mnist", image_shape=(1, *mnist.IMAGE_SHAPE), n_classes=mnist.N_CLASSES,
-                         has_validation=True, seeded_split=False, load=_book_split(mnist.load_mnist)),
-    "fashion": DatasetInfo("fashion", image_shape=(1, *mnist.IMAGE_SHAPE), n_classes=mnist.N_CLASSES,  # MNIST's format
-                           has_validation=True, seeded_split=False, load=_book_split(load_fashion_mnist)),
-    "digits": DatasetInfo("digits", image_shape=(1, *digits.IMAGE_SHAPE), n_classes=10, has_validation=False,
-                          seeded_split=True, load=_digits_split, raw_test_images=digits.digits_test_images),
+    "mnist": DatasetInfo(
+        "mnist",
+        image_shape=(1, *mnist.IMAGE_SHAPE),
+        n_classes=mnist.N_CLASSES,
+        has_validation=True,
+        seeded_split=False,
+        load=_book_split(mnist.load_mnist),
+    ),
+    "fashion": DatasetInfo(
+        "fashion",
+        image_shape=(1, *mnist.IMAGE_SHAPE),
+        n_classes=mnist.N_CLASSES,  # MNIST's format
+        has_validation=True,
+        seeded_split=False,
+        load=_book_split(load_fashion_mnist),
+    ),
+    "digits": DatasetInfo(
+        "digits",
+        image_shape=(1, *digits.IMAGE_SHAPE),
+        n_classes=10,
+        has_validation=False,
+        seeded_split=True,
+        load=_digits_split,
+        raw_test_images=digits.digits_test_images,
+    ),
 }
 
 

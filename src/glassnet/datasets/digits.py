@@ -4,6 +4,7 @@ Prepared as in the tutorial -- standardized features, a plain 60/40 split -- exc
 that the scaler is fitted on the training part only, so no statistic of the test
 images leaks into training.
 """
+
 from __future__ import annotations
 
 import numpy as np

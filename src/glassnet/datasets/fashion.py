@@ -11,12 +11,12 @@ SHA-256 of their uncompressed contents; the sources are tried in turn:
 2. the Debian package ``dataset-fashion-mnist`` (``/usr/share/datasets/fashion-mnist``);
 3. the dataset's public HTTPS mirrors, each serving ``<file>.gz``.
 """
+
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
@@ -50,8 +50,16 @@ FASHION_MIRRORS: tuple[str, ...] = (
 )
 #: Label -> class name, as the dataset's README lists them.
 FASHION_CLASSES: tuple[str, ...] = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
 )
 FASHION_HINT = (
     "install the Debian package dataset-fashion-mnist (apt-get install dataset-fashion-mnist), or "
@@ -69,11 +77,11 @@ def fashion_mirrors() -> tuple[str, ...]:
 
 def fetch_fashion_mnist(
     *,
-    cache_dir: Optional[PathLike] = None,
-    data_dir: Optional[PathLike] = None,
-    system_dir: Optional[PathLike] = FASHION_SYSTEM_DIR,
-    mirrors: Optional[Sequence[str]] = None,
-    progress: Optional[Progress] = None,
+    cache_dir: PathLike | None = None,
+    data_dir: PathLike | None = None,
+    system_dir: PathLike | None = FASHION_SYSTEM_DIR,
+    mirrors: Sequence[str] | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, Path]:
     """Make sure the four Fashion-MNIST IDX files are in the cache; return their paths.
 
@@ -105,7 +113,7 @@ def fetch_fashion_mnist(
         data_dir = os.environ.get("GLASSNET_DATA_DIR") or None
     mirrors = fashion_mirrors() if mirrors is None else tuple(mirrors)
     common = dict(cache_dir=cache_dir, subdir="fashion-mnist", progress=progress, hint=FASHION_HINT)
-    if data_dir is not None:                # a folder the user named: used, or refused, never ignored
+    if data_dir is not None:  # a folder the user named: used, or refused, never ignored
         return fetch_files(FASHION_FILES, data_dir=data_dir, **common)
     # else Debian's folder when it holds a file (it is skipped where it does not), then the mirrors
     return fetch_files(FASHION_FILES, data_dir=system_dir, data_dir_required=False, mirrors=mirrors, **common)
@@ -113,13 +121,13 @@ def fetch_fashion_mnist(
 
 def load_fashion_mnist(
     *,
-    cache_dir: Optional[PathLike] = None,
-    data_dir: Optional[PathLike] = None,
+    cache_dir: PathLike | None = None,
+    data_dir: PathLike | None = None,
     dtype=np.float32,
-    progress: Optional[Progress] = None,
+    progress: Progress | None = None,
     n_validation: int = 10_000,
-    system_dir: Optional[PathLike] = FASHION_SYSTEM_DIR,
-    mirrors: Optional[Sequence[str]] = None,
+    system_dir: PathLike | None = FASHION_SYSTEM_DIR,
+    mirrors: Sequence[str] | None = None,
 ) -> MNIST:
     """Fetch (if needed) and load Fashion-MNIST with the book's MNIST split.
 
@@ -127,6 +135,7 @@ def load_fashion_mnist(
     validation.X (10000, 784), test.X (10000, 784) in [0, 1]; y int64 in 0..9 (the
     names are ``FASHION_CLASSES[y]``); ``sha256`` maps each file name to its hash.
     """
-    paths = fetch_fashion_mnist(cache_dir=cache_dir, data_dir=data_dir, system_dir=system_dir,
-                                mirrors=mirrors, progress=progress)
+    paths = fetch_fashion_mnist(
+        cache_dir=cache_dir, data_dir=data_dir, system_dir=system_dir, mirrors=mirrors, progress=progress
+    )
     return book_split(paths, FASHION_FILES, dtype=dtype, n_validation=n_validation)

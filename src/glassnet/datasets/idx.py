@@ -13,6 +13,7 @@ against the most a gzip file of that size could inflate to (deflate's best ratio
 about 1032:1) for a compressed one.  A path that is not a regular file (a folder, a
 FIFO, a device) is refused before it is opened.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -20,7 +21,7 @@ import io
 import os
 import zlib
 from pathlib import Path
-from typing import BinaryIO, Union
+from typing import BinaryIO
 
 import numpy as np
 
@@ -47,7 +48,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 _MAX_INFLATE = 1032
 _CHUNK = 1 << 20
 
-Source = Union[str, os.PathLike, bytes, bytearray, memoryview]
+Source = str | os.PathLike | bytes | bytearray | memoryview
 
 
 class IDXError(DataFormatError):
@@ -115,7 +116,9 @@ def _read_raw(f: BinaryIO, name: str, size: int, max_bytes: int) -> np.ndarray:
     if available < nbytes:
         raise IDXError(f"{name}: truncated data: header {dims} needs {nbytes} bytes, file has {available}")
     if available > nbytes:
-        raise IDXError(f"{name}: trailing bytes: {available - nbytes} bytes after the {nbytes} the header {dims} announces")
+        raise IDXError(
+            f"{name}: trailing bytes: {available - nbytes} bytes after the {nbytes} the header {dims} announces"
+        )
     buf = bytearray(nbytes)
     got = f.readinto(buf)
     if got != nbytes:  # the file shrank while we read it
@@ -127,8 +130,10 @@ def _read_decompressed(gz: BinaryIO, name: str, size: int, max_bytes: int) -> np
     """Gzip stream of unknown size: grow the buffer only as data really arrives."""
     dtype, dims, nbytes = _read_header(gz, name, max_bytes)
     if nbytes > _MAX_INFLATE * size:
-        raise IDXError(f"{name}: truncated data: header {dims} needs {nbytes} bytes, more than a gzip "
-                       f"file of {size} bytes can hold (at most {_MAX_INFLATE * size})")
+        raise IDXError(
+            f"{name}: truncated data: header {dims} needs {nbytes} bytes, more than a gzip "
+            f"file of {size} bytes can hold (at most {_MAX_INFLATE * size})"
+        )
     buf = bytearray()
     while len(buf) < nbytes:
         chunk = gz.read(min(_CHUNK, nbytes - len(buf)))
@@ -161,15 +166,19 @@ def _read_header(f: BinaryIO, name: str, max_bytes: int) -> tuple[np.dtype, tupl
     for d in dims:  # Python ints: no overflow
         nbytes *= d
     if nbytes > max_bytes:
-        raise IDXLimitError(f"{name}: header {dims} announces {nbytes} bytes ({format_bytes(nbytes)}), more than "
-                            f"the {max_bytes} ({format_bytes(max_bytes)}) allowed")
+        raise IDXLimitError(
+            f"{name}: header {dims} announces {nbytes} bytes ({format_bytes(nbytes)}), more than "
+            f"the {max_bytes} ({format_bytes(max_bytes)}) allowed"
+        )
     # an empty array whose other dimensions are huge is no array NumPy can shape either
     span = dtype.itemsize
     for d in dims:
         span *= max(d, 1)
     if span > max_bytes:
-        raise IDXLimitError(f"{name}: header {dims} has dimensions too large for any array "
-                            f"(more than {max_bytes} bytes once the zero dimension is filled)")
+        raise IDXLimitError(
+            f"{name}: header {dims} has dimensions too large for any array "
+            f"(more than {max_bytes} bytes once the zero dimension is filled)"
+        )
     return dtype, dims, nbytes
 
 
@@ -202,7 +211,7 @@ def encode_idx(array: np.ndarray) -> bytes:
     return header + np.ascontiguousarray(array, dtype=big).tobytes()
 
 
-def write_idx(path: Union[str, os.PathLike], array: np.ndarray) -> Path:
+def write_idx(path: str | os.PathLike, array: np.ndarray) -> Path:
     """Write ``array`` as a raw (uncompressed) IDX file, atomically.
 
     The data goes to a temporary file in the same directory, which is flushed to
@@ -238,5 +247,3 @@ def _type_code(array: np.ndarray) -> tuple[int, np.dtype]:
         if array.dtype.newbyteorder(">") == big:
             return code, big
     raise IDXError(f"cannot write dtype {array.dtype} as IDX (uint8, int8, int16, int32, float32, float64)")
-
-

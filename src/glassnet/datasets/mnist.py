@@ -3,18 +3,19 @@
 Each image becomes a row of 784 pixel intensities in [0, 1] (pixel / 255), each
 label an int64 in 0..9.
 """
+
 from __future__ import annotations
 
 import operator
 import os
 from collections.abc import Mapping
-from typing import NamedTuple, Optional, Union
+from typing import NamedTuple
 
 import numpy as np
 
-from .fetch import MNIST_FILES, Progress, fetch_mnist
 from ..errors import DataFormatError
 from ..labels import LabelError, one_hot
+from .fetch import MNIST_FILES, Progress, fetch_mnist
 from .idx import read_idx
 
 __all__ = [
@@ -32,7 +33,7 @@ IMAGE_SHAPE = (28, 28)
 N_PIXELS = IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
 N_CLASSES = 10
 
-PathLike = Union[str, os.PathLike]
+PathLike = str | os.PathLike
 
 
 class MNISTFormatError(DataFormatError):
@@ -63,10 +64,10 @@ class MNIST(NamedTuple):
 
 def load_mnist(
     *,
-    cache_dir: Optional[PathLike] = None,
-    data_dir: Optional[PathLike] = None,
+    cache_dir: PathLike | None = None,
+    data_dir: PathLike | None = None,
     dtype=np.float32,
-    progress: Optional[Progress] = None,
+    progress: Progress | None = None,
     n_validation: int = 10_000,
 ) -> MNIST:
     """Fetch (if needed) and load MNIST with the book's split.

@@ -20,6 +20,7 @@ Reading image files needs Pillow (the extra ``image``); ``to_mnist`` and
 ``preview`` are NumPy only, so an array from anywhere (a drawing canvas, a camera)
 can be prepared without it.
 """
+
 from __future__ import annotations
 
 import io as _io
@@ -34,8 +35,19 @@ import numpy as np
 from ..errors import DataFormatError, ResourceLimitError, one_line
 from ..safeload import format_bytes, open_regular_file
 
-__all__ = ["ImageError", "ImageTooLargeError", "load_image", "to_mnist", "prepare", "preview",
-           "MAX_PIXELS", "MAX_STREAM_BYTES", "SIDE", "BOX", "RAMP"]
+__all__ = [
+    "ImageError",
+    "ImageTooLargeError",
+    "load_image",
+    "to_mnist",
+    "prepare",
+    "preview",
+    "MAX_PIXELS",
+    "MAX_STREAM_BYTES",
+    "SIDE",
+    "BOX",
+    "RAMP",
+]
 
 #: refuse images with more pixels than this (a decompression-bomb guard), judged from the
 #: header before anything is decoded
@@ -64,6 +76,7 @@ class ImageTooLargeError(ImageError, ResourceLimitError):
 
 
 # -- reading -----------------------------------------------------------------------------------
+
 
 def load_image(source, *, max_pixels=MAX_PIXELS, max_stream_bytes=MAX_STREAM_BYTES):
     """Read an image file as ink intensity: (H, W) float64, 0 background, 1 ink.
@@ -105,11 +118,11 @@ def load_image(source, *, max_pixels=MAX_PIXELS, max_stream_bytes=MAX_STREAM_BYT
                 except (MemoryError, ImageError):
                     raise
                 except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-                    raise ImageTooLargeError(f"{name}: the image is too large to read safely "
-                                             f"({one_line(e)})") from None
-                except Exception as e:    # a decoder meeting damaged data raises many kinds
-                    raise ImageError(f"{name}: the image data is damaged or unsupported "
-                                     f"({type(e).__name__}: {one_line(e)})") from None
+                    raise ImageTooLargeError(f"{name}: the image is too large to read safely ({one_line(e)})") from None
+                except Exception as e:  # a decoder meeting damaged data raises many kinds
+                    raise ImageError(
+                        f"{name}: the image data is damaged or unsupported ({type(e).__name__}: {one_line(e)})"
+                    ) from None
     finally:
         if fp is not source and hasattr(fp, "close"):
             fp.close()
@@ -132,8 +145,9 @@ def _open_image(Image, UnidentifiedImageError, fp, name, max_pixels):
         im.close()
         if width < 1 or height < 1:
             raise ImageError(f"{name}: the image has no pixels ({width}x{height})")
-        raise ImageTooLargeError(f"{name}: {width}x{height} is too large ({width * height:,} "
-                                 f"pixels; the limit is {max_pixels:,})")
+        raise ImageTooLargeError(
+            f"{name}: {width}x{height} is too large ({width * height:,} pixels; the limit is {max_pixels:,})"
+        )
     return im
 
 
@@ -152,8 +166,9 @@ def _open_source(source, max_stream_bytes=MAX_STREAM_BYTES):
         name = str(getattr(source, "name", "<file>"))
         data = source.read(max_stream_bytes + 1)
         if len(data) > max_stream_bytes:
-            raise ImageTooLargeError(f"{name}: more than {format_bytes(max_stream_bytes)} of data, more than "
-                                     f"an image file may hold here")
+            raise ImageTooLargeError(
+                f"{name}: more than {format_bytes(max_stream_bytes)} of data, more than an image file may hold here"
+            )
         if not data:
             raise ImageError(f"{name}: empty (0 bytes), not an image")
         return name, _io.BytesIO(data)
@@ -186,10 +201,10 @@ def _upright(im, ImageOps):
 def _gray_and_alpha(im):
     """Grayscale (H, W) float64 in [0, 1] (1 = white) and alpha in [0, 1] or None."""
     mode, bits = im.mode, None
-    if mode in ("La", "RGBa"):                     # premultiplied alpha
+    if mode in ("La", "RGBa"):  # premultiplied alpha
         im, mode = im.convert(mode[:-1] + "A"), mode[:-1] + "A"
     if "transparency" in im.info and mode in ("1", "L", "P", "RGB"):
-        im, mode = im.convert("RGBA"), "RGBA"      # a palette or colour key marked transparent
+        im, mode = im.convert("RGBA"), "RGBA"  # a palette or colour key marked transparent
     elif mode in ("P", "PA"):
         im = im.convert("RGBA" if mode == "PA" else "RGB")
         mode = im.mode
@@ -198,7 +213,7 @@ def _gray_and_alpha(im):
     elif mode.startswith("I;16"):
         im, mode, bits = im.convert("I"), "I", 16
     elif mode not in ("L", "LA", "RGB", "RGBA", "I", "F"):
-        im = im.convert("RGBA" if "A" in mode else "RGB")   # CMYK, YCbCr, LAB, HSV, ...
+        im = im.convert("RGBA" if "A" in mode else "RGB")  # CMYK, YCbCr, LAB, HSV, ...
         mode = im.mode
     if max(im.size) > _WORKING_SIDE:
         im = _reduce(im, math.ceil(max(im.size) / _WORKING_SIDE))
@@ -208,7 +223,7 @@ def _gray_and_alpha(im):
         alpha = a[..., -1].astype(np.float64) / 255.0
         a = a[..., :-1]
         if alpha.min() >= 1.0:
-            alpha = None                           # an alpha channel that is opaque everywhere
+            alpha = None  # an alpha channel that is opaque everywhere
     if mode in ("RGB", "RGBA"):
         gray = (a[..., 0] * 0.299 + a[..., 1] * 0.587 + a[..., 2] * 0.114) / 255.0
     elif mode in ("L", "LA"):
@@ -219,7 +234,7 @@ def _gray_and_alpha(im):
         # 32-bit integer pixels carry no bit depth: 16-bit files say so; else guess from the range
         scale = 65535.0 if bits == 16 or 255 < top <= 65535 else (255.0 if top <= 255 else top)
         gray = gray / scale
-    else:                                          # "F": floating point of unknown range
+    else:  # "F": floating point of unknown range
         gray = a.astype(np.float64)
         gray[~np.isfinite(gray)] = 0.0
         lo, hi = gray.min(initial=0), gray.max(initial=0)
@@ -234,7 +249,7 @@ def _reduce(im, factor):
     try:
         return im.reduce(factor)
     except (ValueError, AttributeError):
-        return im.resize((max(1, im.width // factor), max(1, im.height // factor)), 4)   # BOX
+        return im.resize((max(1, im.width // factor), max(1, im.height // factor)), 4)  # BOX
 
 
 def _composite(gray, alpha):
@@ -273,6 +288,7 @@ def _orient(a):
 
 # -- MNIST's preparation -----------------------------------------------------------------------
 
+
 def _centre(ink):
     """Steps 5 and 6 of ``to_mnist``: the cropped ink (h, w) scaled into 20x20 and pasted into
     28x28 with its centre of mass at (14, 14); (784,) float32."""
@@ -289,7 +305,7 @@ def _centre(ink):
         if 0 <= top <= SIDE - nh and 0 <= left <= SIDE - nw:
             break
     out = np.zeros((SIDE, SIDE), dtype=np.float64)
-    out[top:top + nh, left:left + nw] = patch
+    out[top : top + nh, left : left + nw] = patch
     return np.clip(out, 0.0, 1.0).astype(np.float32).reshape(-1)
 
 
@@ -327,8 +343,10 @@ def to_mnist(image, *, threshold=0.1, min_contrast=0.1, min_stroke=1.0):
     Raises ImageError for an image with no digit (blank: all one shade) or a bad array.
     """
     if not (0 <= threshold < 1 and 0 < min_contrast <= 1 and 0 <= min_stroke <= BOX):
-        raise ValueError(f"need 0 <= threshold < 1, 0 < min_contrast <= 1 and 0 <= min_stroke <= {BOX}, "
-                         f"got {threshold}, {min_contrast}, {min_stroke}")
+        raise ValueError(
+            f"need 0 <= threshold < 1, 0 < min_contrast <= 1 and 0 <= min_stroke <= {BOX}, "
+            f"got {threshold}, {min_contrast}, {min_stroke}"
+        )
     a = _as_unit_array(image)
     a, background = _orient(a)
     contrast = float(a.max()) - background
@@ -350,7 +368,7 @@ def _crop(ink, threshold):
     """The part of ``ink`` inside the bounding box of its values above ``threshold``."""
     strong = ink > threshold
     rows, cols = np.flatnonzero(strong.any(axis=1)), np.flatnonzero(strong.any(axis=0))
-    return ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    return ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 
 
 def _stroke_width(ink):
@@ -370,11 +388,11 @@ def _dilate(a, k):
     a = np.pad(a, k - 1)
     for axis in (0, 1):
         a = np.moveaxis(a, axis, 0)
-        m, span = a, 1                 # m[i] = max(a[i:i + span]), span doubling up to k
+        m, span = a, 1  # m[i] = max(a[i:i + span]), span doubling up to k
         while 2 * span <= k:
             m = np.maximum(m[:-span], m[span:])
             span *= 2
-        a = np.moveaxis(np.maximum(m[:len(m) - (k - span)], m[k - span:]), 0, axis)
+        a = np.moveaxis(np.maximum(m[: len(m) - (k - span)], m[k - span :]), 0, axis)
     return a
 
 

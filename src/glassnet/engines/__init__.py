@@ -18,6 +18,7 @@ book's ``net.SGD(...)`` and of ``fit`` -- runs on a kernel where one applies; ``
 asks for the core's own steps.  The engine protocol is described at
 ``core.model.NumpyEngine``.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -48,8 +49,17 @@ class KernelEngine:
         n_batches = -(-len(order) // mini_batch_size)
         per_call = max(1, self.EXAMPLES_PER_CALL // mini_batch_size)
         for k in range(0, n_batches, per_call):
-            kernel.sgd_batches(network, X, Y, order[k * mini_batch_size:(k + per_call) * mini_batch_size],
-                               mini_batch_size, eta, lmbda, n, rows=rows)
+            kernel.sgd_batches(
+                network,
+                X,
+                Y,
+                order[k * mini_batch_size : (k + per_call) * mini_batch_size],
+                mini_batch_size,
+                eta,
+                lmbda,
+                n,
+                rows=rows,
+            )
             if on_batch is not None:
                 on_batch(min(k + per_call, n_batches), n_batches)
 
@@ -81,10 +91,14 @@ def choose(network, mini_batch_size, optimizer=None):
 
 #: ``offer(network, X, threads) -> (name, fn) or None``: the faster forward passes, asked in order
 FORWARDS = [
-    lambda net, X, threads: (("layer-kernel", lambda rows: layers_fast.forward(net, rows, threads))
-                             if layers_fast.supports(net, 1) else None),
-    lambda net, X, threads: (("kernel", lambda rows: kernel.forward(net, rows, threads))
-                             if X.ndim == 2 and kernel.supports_forward(net, X) else None),
+    lambda net, X, threads: (
+        ("layer-kernel", lambda rows: layers_fast.forward(net, rows, threads)) if layers_fast.supports(net, 1) else None
+    ),
+    lambda net, X, threads: (
+        ("kernel", lambda rows: kernel.forward(net, rows, threads))
+        if X.ndim == 2 and kernel.supports_forward(net, X)
+        else None
+    ),
 ]
 
 
@@ -110,5 +124,5 @@ def predict(network, X, chunk=10000):
     if not len(X):
         return np.zeros(0, np.int64)
     if name == "numpy":
-        return np.concatenate([network.predict(X[i:i + chunk]) for i in range(0, len(X), chunk)])
-    return np.concatenate([np.argmax(forward(X[i:i + chunk]), axis=1) for i in range(0, len(X), chunk)])
+        return np.concatenate([network.predict(X[i : i + chunk]) for i in range(0, len(X), chunk)])
+    return np.concatenate([np.argmax(forward(X[i : i + chunk]), axis=1) for i in range(0, len(X), chunk)])

@@ -6,6 +6,7 @@ used only once its own baseline-compiled check says this processor has its instr
 ``GLASSNET_KERNEL`` chooses: "auto" (default: the fastest that runs), "avx512", "avx2",
 "portable", or "off" (NumPy only).
 """
+
 from __future__ import annotations
 
 import importlib.util

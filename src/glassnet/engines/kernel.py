@@ -19,6 +19,7 @@ The kernel's own parameter layout (one flat array; the first layer's weights tra
 hidden widths padded to whole 64-byte vectors) is made by :func:`pack` and undone by
 :func:`unpack`.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -30,8 +31,17 @@ from ..core.functions import ACTIVATIONS, COSTS, exp_cap
 from ..core.network import Network
 from .builds import load_fastest
 
-__all__ = ["available", "info", "supports", "supports_forward", "SparseRows", "sgd_batches", "forward",
-           "pack", "unpack"]
+__all__ = [
+    "available",
+    "info",
+    "supports",
+    "supports_forward",
+    "SparseRows",
+    "sgd_batches",
+    "forward",
+    "pack",
+    "unpack",
+]
 
 _state: dict = {}
 
@@ -95,9 +105,14 @@ def _sigmoid_network(network):
     merely named "sigmoid" is not what the kernel computes), and finite first-layer weights
     (the kernel skips zero inputs, so it would miss the NaN of 0 * inf that NumPy gives)."""
     sigmoid = ACTIVATIONS["sigmoid"]
-    return (isinstance(network, Network) and network.activation is sigmoid and network.output_activation is sigmoid
-            and network.dtype in (np.float32, np.float64) and 2 <= network.num_layers <= MAX_LAYERS + 1
-            and bool(np.isfinite(network.weights[0]).all()))
+    return (
+        isinstance(network, Network)
+        and network.activation is sigmoid
+        and network.output_activation is sigmoid
+        and network.dtype in (np.float32, np.float64)
+        and 2 <= network.num_layers <= MAX_LAYERS + 1
+        and bool(np.isfinite(network.weights[0]).all())
+    )
 
 
 def _small_later_layers(network):
@@ -122,10 +137,16 @@ MAX_FORWARD_DENSITY = 0.5
 
 def supports(network, momentum, mini_batch_size):
     """Whether the compiled SGD loop computes what ``network.step`` would, and pays off."""
-    return (available() and not momentum and mini_batch_size >= 1 and _sigmoid_network(network)
-            and any(network.cost is COSTS[name] for name in ("quadratic", "cross-entropy"))
-            and _small_later_layers(network)
-            and (mini_batch_size <= 32 or network.sizes[1] <= 300) and mini_batch_size <= MAX_BATCH)
+    return (
+        available()
+        and not momentum
+        and mini_batch_size >= 1
+        and _sigmoid_network(network)
+        and any(network.cost is COSTS[name] for name in ("quadratic", "cross-entropy"))
+        and _small_later_layers(network)
+        and (mini_batch_size <= 32 or network.sizes[1] <= 300)
+        and mini_batch_size <= MAX_BATCH
+    )
 
 
 def supports_forward(network, X):
@@ -133,10 +154,15 @@ def supports_forward(network, X):
     a small first hidden layer, and inputs mostly zero -- judged from up to 64 rows spread
     over X (on dense inputs BLAS's product is faster: 784-30-10, 10,000 random rows, 5.9 ms
     against 3.6 ms; MNIST, 19% nonzero, 1.5 ms against 3.6 ms)."""
-    if not (available() and len(X) >= MIN_FORWARD_ROWS and _sigmoid_network(network)
-            and network.sizes[1] <= MAX_FORWARD_HIDDEN and _small_later_layers(network)):
+    if not (
+        available()
+        and len(X) >= MIN_FORWARD_ROWS
+        and _sigmoid_network(network)
+        and network.sizes[1] <= MAX_FORWARD_HIDDEN
+        and _small_later_layers(network)
+    ):
         return False
-    sample = X[::max(1, len(X) // 64)][:64]
+    sample = X[:: max(1, len(X) // 64)][:64]
     return np.count_nonzero(sample) <= MAX_FORWARD_DENSITY * sample.size
 
 
@@ -178,7 +204,7 @@ def _aligned_empty(n, dtype):
     dtype = np.dtype(dtype)
     buf = np.empty(n + 64 // dtype.itemsize, dtype)
     start = (-buf.ctypes.data % 64) // dtype.itemsize
-    return buf[start:start + n]
+    return buf[start : start + n]
 
 
 def unpack(network, params, P):
@@ -187,13 +213,13 @@ def unpack(network, params, P):
     for l, (w, b) in enumerate(zip(network.weights, network.biases)):
         n_out, n_in = w.shape
         if l == 0:
-            W = params[at:at + n_in * P[1]].reshape(n_in, P[1])
+            W = params[at : at + n_in * P[1]].reshape(n_in, P[1])
             w[...] = W[:, :n_out].T
         else:
-            W = params[at:at + n_out * P[l]].reshape(n_out, P[l])
+            W = params[at : at + n_out * P[l]].reshape(n_out, P[l])
             w[...] = W[:, :n_in]
         at += W.size
-        b[...] = params[at:at + n_out]
+        b[...] = params[at : at + n_out]
         at += P[l + 1]
 
 
@@ -220,12 +246,10 @@ class SparseRows:
         self.density = nnz / max(X.size, 1)
         if self.density > max_density:
             raise _TooDense
-        room = 64 // X.dtype.itemsize            # the kernel stores whole vectors
+        room = 64 // X.dtype.itemsize  # the kernel stores whole vectors
         cols, vals = np.empty(nnz + room, np.int32), np.empty(nnz + room, X.dtype)
-        fn(X.ctypes.data, X.shape[1], len(X), X.shape[1], self.rowptr.ctypes.data, cols.ctypes.data,
-           vals.ctypes.data)
+        fn(X.ctypes.data, X.shape[1], len(X), X.shape[1], self.rowptr.ctypes.data, cols.ctypes.data, vals.ctypes.data)
         self.cols, self.vals = cols[:nnz], vals[:nnz]
-
 
     @classmethod
     def of(cls, X, max_density=0.5):
@@ -252,8 +276,9 @@ def sgd_batches(network, X, Y, order, mini_batch_size, eta, lmbda=0.0, n=1, rows
     Y = np.ascontiguousarray(Y, dtype=dt)
     n_in, n_out = network.sizes[0], network.sizes[-1]
     if X.ndim != 2 or X.shape[1] != n_in or Y.shape != (len(X), n_out):
-        raise ValueError(f"X must have shape (n, {n_in}) and Y (n, {n_out}) for this network, "
-                         f"got {X.shape} and {Y.shape}")
+        raise ValueError(
+            f"X must have shape (n, {n_in}) and Y (n, {n_out}) for this network, got {X.shape} and {Y.shape}"
+        )
     if rows is not None and (rows.shape != X.shape or rows.dtype != dt):
         raise ValueError(f"rows were made from a {rows.shape} {rows.dtype} array, not this {X.shape} {dt} one")
     if int(mini_batch_size) < 1:
@@ -269,14 +294,33 @@ def sgd_batches(network, X, Y, order, mini_batch_size, eta, lmbda=0.0, n=1, rows
     m = int(min(mini_batch_size, max(len(order), 1)))
     real = dt.type
     status = getattr(_library(), f"glassnet_sgd_{_suffix(dt)}")(
-        X.ctypes.data, X.shape[1], *((rows.rowptr.ctypes.data, rows.cols.ctypes.data, rows.vals.ctypes.data)
-                                     if rows is not None else (None, None, None)),
-        Y.ctypes.data, Y.shape[1], order.ctypes.data, len(order), m,
-        len(sizes) - 1, sizes.ctypes.data, P.ctypes.data, params.ctypes.data, real(eta),
-        real(1.0 - eta * lmbda / n), int(network.cost.name == "cross-entropy"), real(exp_cap(dt)))
+        X.ctypes.data,
+        X.shape[1],
+        *(
+            (rows.rowptr.ctypes.data, rows.cols.ctypes.data, rows.vals.ctypes.data)
+            if rows is not None
+            else (None, None, None)
+        ),
+        Y.ctypes.data,
+        Y.shape[1],
+        order.ctypes.data,
+        len(order),
+        m,
+        len(sizes) - 1,
+        sizes.ctypes.data,
+        P.ctypes.data,
+        params.ctypes.data,
+        real(eta),
+        real(1.0 - eta * lmbda / n),
+        int(network.cost.name == "cross-entropy"),
+        real(exp_cap(dt)),
+    )
     if status:
-        raise MemoryError("the compiled SGD kernel could not allocate its buffers" if status == -1 else
-                          f"the compiled SGD kernel refused the network (status {status})")
+        raise MemoryError(
+            "the compiled SGD kernel could not allocate its buffers"
+            if status == -1
+            else f"the compiled SGD kernel refused the network (status {status})"
+        )
     unpack(network, params, P)
 
 
@@ -292,8 +336,17 @@ def forward(network, X, threads=None):
     if threads is None:
         threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     status = getattr(_library(), f"glassnet_forward_{_suffix(dt)}")(
-        X.ctypes.data, X.shape[1], len(X), len(sizes) - 1, sizes.ctypes.data, P.ctypes.data,
-        params.ctypes.data, dt.type(exp_cap(dt)), out.ctypes.data, int(threads))
+        X.ctypes.data,
+        X.shape[1],
+        len(X),
+        len(sizes) - 1,
+        sizes.ctypes.data,
+        P.ctypes.data,
+        params.ctypes.data,
+        dt.type(exp_cap(dt)),
+        out.ctypes.data,
+        int(threads),
+    )
     if status:
         raise MemoryError("the compiled forward kernel could not allocate its buffers")
     return out

@@ -32,6 +32,7 @@ and ``logits(network, X)`` / ``forward(network, X)`` for inference (``network.lo
 ``network.feedforward``).  Shapes: X (n, c, h, w) or (n, c*h*w) (or (n, n_in) for a network
 of fully connected layers only), labels int (n,), weights in the network's own layouts.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -44,8 +45,7 @@ from ..core import layers as L
 from ..core.layernet import ConvPoolLayer, FullyConnectedLayer, LayerNetwork, SoftmaxLayer
 from .builds import load_fastest
 
-__all__ = ["available", "info", "supports", "LayerKernelEngine", "sgd_batches", "draw_masks",
-           "logits", "forward"]
+__all__ = ["available", "info", "supports", "LayerKernelEngine", "sgd_batches", "draw_masks", "logits", "forward"]
 
 #: the builds, fastest first (setup.py makes them)
 VARIANTS = {"avx512": "_layerkernel_avx512", "avx2": "_layerkernel_avx2", "portable": "_layerkernel"}
@@ -147,10 +147,15 @@ def supports(network, mini_batch_size, optimizer=None):
         own activations, float32 or float64;  mini_batch_size : int, at most ``MAX_BATCH``;
     optimizer : None, plain SGD (``plain`` True) or glassnet's ``Momentum``.
     """
-    return (isinstance(network, LayerNetwork) and available()
-            and network.dtype in (np.float32, np.float64) and 1 <= len(network.layers) <= MAX_LAYERS
-            and 1 <= int(mini_batch_size) <= MAX_BATCH and _momentum(optimizer) is not None
-            and _spec(network) is not None)
+    return (
+        isinstance(network, LayerNetwork)
+        and available()
+        and network.dtype in (np.float32, np.float64)
+        and 1 <= len(network.layers) <= MAX_LAYERS
+        and 1 <= int(mini_batch_size) <= MAX_BATCH
+        and _momentum(optimizer) is not None
+        and _spec(network) is not None
+    )
 
 
 # -- calling the kernel -------------------------------------------------------------------------
@@ -198,8 +203,9 @@ class _Params:
 
     def __init__(self, arrays, dtype):
         self.originals = arrays
-        self.arrays = [a if a.flags.c_contiguous and a.dtype == dtype else np.ascontiguousarray(a, dtype)
-                       for a in arrays]
+        self.arrays = [
+            a if a.flags.c_contiguous and a.dtype == dtype else np.ascontiguousarray(a, dtype) for a in arrays
+        ]
         self.pointers = _pointers(self.arrays)
 
     def write_back(self):
@@ -231,12 +237,12 @@ def draw_masks(network, batch_sizes):
     u = network.rng.random(int(sizes.sum()) * per_sample)
     out = np.empty(u.size, np.uint8)
     at = 0
-    for m, count in _runs(sizes):          # runs of equal-size batches, vectorised per layer
-        block, span = u[at:at + count * m * per_sample], m * per_sample
-        block, dest = block.reshape(count, span), out[at:at + count * span].reshape(count, span)
+    for m, count in _runs(sizes):  # runs of equal-size batches, vectorised per layer
+        block, span = u[at : at + count * m * per_sample], m * per_sample
+        block, dest = block.reshape(count, span), out[at : at + count * span].reshape(count, span)
         offset = 0
         for n, p in dropping:
-            np.greater_equal(block[:, offset:offset + m * n], p, out=dest[:, offset:offset + m * n])
+            np.greater_equal(block[:, offset : offset + m * n], p, out=dest[:, offset : offset + m * n])
             offset += m * n
         at += count * span
     return out
@@ -278,8 +284,7 @@ def _arrays(network, X, y, order, mini_batch_size):
     return X, y, order, m
 
 
-def sgd_batches(network, X, y, order, mini_batch_size, eta, lmbda=0.0, n=1, optimizer=None, threads=None,
-                masks=None):
+def sgd_batches(network, X, y, order, mini_batch_size, eta, lmbda=0.0, n=1, optimizer=None, threads=None, masks=None):
     """The SGD steps of the mini-batches ``order[0:m], order[m:2m], ...`` (the last may be
     partial), in compiled code, updating ``network`` in place.
 
@@ -303,10 +308,22 @@ def sgd_batches(network, X, y, order, mini_batch_size, eta, lmbda=0.0, n=1, opti
         velocities = _Params(optimizer.velocities, dt)
     cost = ctypes.c_double(0.0)
     status = getattr(_library(), f"glassnet_layers_train_{_suffix(dt)}")(
-        spec.ctypes.data, len(spec), params.pointers, velocities.pointers if velocities else None,
-        X.ctypes.data, y.ctypes.data, order.ctypes.data, len(order), max(1, min(m, len(order))),
-        masks.ctypes.data, dt.type(eta), dt.type(float(lmbda) / n), dt.type(mu or 0.0),
-        default_threads(m) if threads is None else max(1, int(threads)), ctypes.byref(cost))
+        spec.ctypes.data,
+        len(spec),
+        params.pointers,
+        velocities.pointers if velocities else None,
+        X.ctypes.data,
+        y.ctypes.data,
+        order.ctypes.data,
+        len(order),
+        max(1, min(m, len(order))),
+        masks.ctypes.data,
+        dt.type(eta),
+        dt.type(float(lmbda) / n),
+        dt.type(mu or 0.0),
+        default_threads(m) if threads is None else max(1, int(threads)),
+        ctypes.byref(cost),
+    )
     _call_status(status, "training")
     params.write_back()
     if velocities is not None:
@@ -348,7 +365,7 @@ class LayerKernelEngine:
         m = int(mini_batch_size)
         n_batches = -(-len(order) // m)
         per_call = self._per_call(network, m)
-        calls = [order[k * m:(k + per_call) * m] for k in range(0, n_batches, per_call)]
+        calls = [order[k * m : (k + per_call) * m] for k in range(0, n_batches, per_call)]
         dropout = any(layer.p_dropout > 0 for layer in network.layers)
         with ThreadPoolExecutor(max_workers=1) as pool:
             drawn = pool.submit(draw_masks, network, _batch_sizes(len(calls[0]), m)) if dropout and calls else None
@@ -378,13 +395,13 @@ def logits(network, X, threads=None):
     X = _inputs(network, X)
     arrays = []
     for layer in network.layers:
-        w = layer.w if layer.p_dropout == 0 else (1.0 - layer.p_dropout) * layer.w   # as the core scales
+        w = layer.w if layer.p_dropout == 0 else (1.0 - layer.p_dropout) * layer.w  # as the core scales
         arrays += [w, layer.b]
     params = _Params(arrays, dt)
     out = np.empty((len(X), network.n_out), dt)
     status = getattr(_library(), f"glassnet_layers_forward_{_suffix(dt)}")(
-        spec.ctypes.data, len(spec), params.pointers, X.ctypes.data, len(X), out.ctypes.data,
-        int(threads or _threads()))
+        spec.ctypes.data, len(spec), params.pointers, X.ctypes.data, len(X), out.ctypes.data, int(threads or _threads())
+    )
     _call_status(status, "inference")
     return out
 

@@ -36,6 +36,7 @@ Files are written atomically (temporary file in the same folder, then ``os.repla
 and read through ``safeload`` (non-regular files refused, every size checked against the
 header's shapes and limits before anything is allocated or inflated, no pickle).
 """
+
 from __future__ import annotations
 
 import json
@@ -48,10 +49,28 @@ from ..errors import ModelFormatError, ResourceLimitError
 from ..files import atomic_write
 from ..safeload import open_npz, open_regular_file
 
-__all__ = ["save", "load", "ModelFormatError", "FORMAT_VERSION", "atomic_write", "write_npz", "read_npz",
-           "network_header", "parameter_arrays", "export_onnx", "save_ensemble", "ENSEMBLE_FORMAT_VERSION",
-           "expected_shapes", "MAX_MODEL_BYTES", "as_model", "read_book_json", "write_book_json",
-           "CHECKPOINT_FORMAT", "BOOK_JSON_FORMAT", "BOOK_COSTS"]
+__all__ = [
+    "save",
+    "load",
+    "ModelFormatError",
+    "FORMAT_VERSION",
+    "atomic_write",
+    "write_npz",
+    "read_npz",
+    "network_header",
+    "parameter_arrays",
+    "export_onnx",
+    "save_ensemble",
+    "ENSEMBLE_FORMAT_VERSION",
+    "expected_shapes",
+    "MAX_MODEL_BYTES",
+    "as_model",
+    "read_book_json",
+    "write_book_json",
+    "CHECKPOINT_FORMAT",
+    "BOOK_JSON_FORMAT",
+    "BOOK_COSTS",
+]
 
 FORMAT = "glassnet-model"
 #: the format of ``training.checkpoint``'s files: a model file plus the run's state
@@ -62,9 +81,9 @@ BOOK_JSON_FORMAT = "network2-json"
 BOOK_COSTS = {"CrossEntropyCost": "cross-entropy", "QuadraticCost": "quadratic"}
 #: the largest network2 JSON file read (a 784-800-800-10 network's is about 30 MB)
 MAX_JSON_BYTES = 256 << 20
-FORMAT_VERSION = 1              # the book's Network (chapters 1-3)
-LAYERS_FORMAT_VERSION = 2       # chapter 6's LayerNetwork
-ENSEMBLE_FORMAT_VERSION = 3     # chapter 6's ensemble of networks
+FORMAT_VERSION = 1  # the book's Network (chapters 1-3)
+LAYERS_FORMAT_VERSION = 2  # chapter 6's LayerNetwork
+ENSEMBLE_FORMAT_VERSION = 3  # chapter 6's ensemble of networks
 #: the most bytes the arrays of a model or checkpoint file may claim (a 784-800-800-10 float64
 #: model is 11 MB; chapter 6's dropout network with a best copy and momentum about 40 MB)
 MAX_MODEL_BYTES = 1 << 30
@@ -79,6 +98,7 @@ def network_header(network, metadata=None):
     """The JSON header that describes any model (``header()``, ``core.model``) plus ``metadata``
     in a model or checkpoint file."""
     from ..version import __version__
+
     return {"format": FORMAT, "glassnet_version": __version__, **network.header(), **(metadata or {})}
 
 
@@ -86,9 +106,12 @@ def write_npz(path, header, arrays):
     """Write ``arrays`` (name -> ndarray) and ``header`` (a JSON-able dict) to ``path``
     atomically, as an .npz whose member ``header`` holds the UTF-8 JSON."""
     from ..safeload import MAX_MEMBERS
-    if len(arrays) + 1 > MAX_MEMBERS:           # what glassnet writes, glassnet reads
-        raise ResourceLimitError(f"{path}: {len(arrays):,} arrays (an ensemble of many members?); a glassnet "
-                                 f"file holds at most {MAX_MEMBERS - 1:,}: use fewer members")
+
+    if len(arrays) + 1 > MAX_MEMBERS:  # what glassnet writes, glassnet reads
+        raise ResourceLimitError(
+            f"{path}: {len(arrays):,} arrays (an ensemble of many members?); a glassnet "
+            f"file holds at most {MAX_MEMBERS - 1:,}: use fewer members"
+        )
     data = json.dumps(header, default=_jsonable).encode()
     members = {"header": np.frombuffer(data, dtype=np.uint8), **arrays}
     return atomic_write(path, lambda f: np.savez(f, **members))
@@ -121,8 +144,10 @@ def read_npz(path, error=ModelFormatError, what="glassnet model", shapes=None):
             if name == "header":
                 continue
             if expected is not None and name not in expected:
-                raise error(f"{path}: unexpected array {name!r}: it belongs to none of the {len(expected)} "
-                            f"arrays the header describes")
+                raise error(
+                    f"{path}: unexpected array {name!r}: it belongs to none of the {len(expected)} "
+                    f"arrays the header describes"
+                )
             arrays[name] = npz.read(name, shape=None if expected is None else expected[name])
     return header, arrays
 
@@ -145,8 +170,9 @@ def expected_shapes(path, header, extra_copies=()):
         shapes.update({f"{prefix}{i}": shapes[name] for i, name in enumerate(order)})
     claimed = sum(math.prod(shape) for shape in shapes.values()) * 8
     if claimed > MAX_MODEL_BYTES:
-        raise ResourceLimitError(f"{path}: the header describes {claimed:,} bytes of parameters; glassnet "
-                                 f"reads at most {MAX_MODEL_BYTES:,}")
+        raise ResourceLimitError(
+            f"{path}: the header describes {claimed:,} bytes of parameters; glassnet reads at most {MAX_MODEL_BYTES:,}"
+        )
     return shapes
 
 
@@ -174,8 +200,10 @@ def as_model(obj, metadata=None):
         model, extra = to_file()
         return model, {**(metadata or {}), **extra}
     if not (callable(getattr(obj, "header", None)) and callable(getattr(obj, "named_parameters", None))):
-        raise TypeError(f"cannot save a {type(obj).__name__}: glassnet saves its networks, layer networks "
-                        f"and ensembles, network2's and network3's networks and fitted GlassnetClassifiers")
+        raise TypeError(
+            f"cannot save a {type(obj).__name__}: glassnet saves its networks, layer networks "
+            f"and ensembles, network2's and network3's networks and fitted GlassnetClassifiers"
+        )
     return obj, metadata
 
 
@@ -228,12 +256,16 @@ def write_book_json(path, network):
     "QuadraticCost"}.  ValueError for a network the format cannot describe."""
     costs = {glassnet: book for book, glassnet in BOOK_COSTS.items()}
     if network.cost.name not in costs or {network.activation.name, network.output_activation.name} != {"sigmoid"}:
-        raise ValueError(f"the network2 JSON format holds sigmoid networks with the cross-entropy or "
-                         f"quadratic cost, not a {network.describe()} {network.cost.name} network")
-    data = {"sizes": list(network.sizes),
-            "weights": [w.tolist() for w in network.weights],
-            "biases": [b.reshape(-1, 1).tolist() for b in network.biases],
-            "cost": costs[network.cost.name]}
+        raise ValueError(
+            f"the network2 JSON format holds sigmoid networks with the cross-entropy or "
+            f"quadratic cost, not a {network.describe()} {network.cost.name} network"
+        )
+    data = {
+        "sizes": list(network.sizes),
+        "weights": [w.tolist() for w in network.weights],
+        "biases": [b.reshape(-1, 1).tolist() for b in network.biases],
+        "cost": costs[network.cost.name],
+    }
     text = json.dumps(data)
     return atomic_write(path, lambda f: f.write(text.encode("utf-8")))
 
@@ -249,8 +281,9 @@ def read_book_json(path, *, dtype=np.float32, with_header=False):
     name beyond them), wrong shapes or values that are not finite numbers.
     """
     from ..core.network import Network
+
     try:
-        with open_regular_file(path, error=ModelFormatError) as f:     # a FIFO is refused, not waited on
+        with open_regular_file(path, error=ModelFormatError) as f:  # a FIFO is refused, not waited on
             data = json.loads(f.read(MAX_JSON_BYTES + 1).decode("utf-8"), parse_constant=_not_a_number)
     except (ValueError, UnicodeDecodeError, RecursionError) as e:
         raise ModelFormatError(f"{path}: not a network2 JSON file ({type(e).__name__}: {e})") from None
@@ -259,8 +292,11 @@ def read_book_json(path, *, dtype=np.float32, with_header=False):
     if not isinstance(data["cost"], str) or data["cost"] not in BOOK_COSTS:
         raise ModelFormatError(f"{path}: unknown cost {data['cost']!r}; expected one of {', '.join(BOOK_COSTS)}")
     sizes = data["sizes"]
-    if (not isinstance(sizes, list) or len(sizes) < 2
-            or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in sizes)):
+    if (
+        not isinstance(sizes, list)
+        or len(sizes) < 2
+        or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in sizes)
+    ):
         raise ModelFormatError(f"{path}: sizes must be a list of at least two positive ints, got {sizes!r}")
     weights = _json_arrays(data["weights"], [(o, i) for i, o in zip(sizes[:-1], sizes[1:])], path, "weights")
     biases = _json_arrays(data["biases"], [(o, 1) for o in sizes[1:]], path, "biases")
@@ -296,6 +332,7 @@ def export_onnx(network, path, *, opset=None, batch=None):
     """Write ``network`` as an ONNX model (``glassnet.io.onnx.export_onnx``; needs the
     ``onnx`` extra): "input" (N, n_in) -> "output" (N, n_out), checked by ``onnx.checker``."""
     from .onnx import export_onnx as export
+
     return export(network, path, opset=opset, batch=batch)
 
 

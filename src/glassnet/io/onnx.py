@@ -65,6 +65,7 @@ for a ``glassnet.Network``, sizes (JSON), activation, output_activation and cost
 
 The ``onnx`` package is needed (``pip install "glassnet[onnx]"``); it is imported on first use.
 """
+
 from __future__ import annotations
 
 import json
@@ -77,17 +78,32 @@ from ..errors import InputError
 from ..files import atomic_write
 from ..version import __version__
 
-__all__ = ["export_onnx", "to_onnx", "build_model", "build_mean_model", "build_classifier_model", "save_model",
-           "network_layers", "ensemble_members", "LayerSpec", "ClassifierParts", "register_converter", "CONVERTERS",
-           "EMITTERS", "DEFAULT_OPSET", "MIN_OPSET"]
+__all__ = [
+    "export_onnx",
+    "to_onnx",
+    "build_model",
+    "build_mean_model",
+    "build_classifier_model",
+    "save_model",
+    "network_layers",
+    "ensemble_members",
+    "LayerSpec",
+    "ClassifierParts",
+    "register_converter",
+    "CONVERTERS",
+    "EMITTERS",
+    "DEFAULT_OPSET",
+    "MIN_OPSET",
+]
 
-DEFAULT_OPSET = 17      # run by every onnxruntime of the last few years
-MIN_OPSET = 13          # Softmax over the last axis only (opset 13 semantics)
+DEFAULT_OPSET = 17  # run by every onnxruntime of the last few years
+MIN_OPSET = 13  # Softmax over the last axis only (opset 13 semantics)
 _PROTOBUF_LIMIT = 2**31 - 1
 
 
 class LayerSpec(NamedTuple):
     """One layer to export: ``kind`` (a key of ``EMITTERS``) and its ``params`` (dict)."""
+
     kind: str
     params: dict
 
@@ -101,6 +117,7 @@ class ClassifierParts(NamedTuple):
     n_in : features per input row
     metadata : extra ``metadata_props`` (string keys and values)
     """
+
     steps: list
     model: object
     classes: np.ndarray
@@ -125,7 +142,7 @@ def register_converter(converter):
 def _onnx():
     try:
         import onnx
-    except ImportError as e:                    # pragma: no cover - depends on the environment
+    except ImportError as e:  # pragma: no cover - depends on the environment
         raise ImportError('ONNX export needs the onnx package: pip install "glassnet[onnx]"') from e
     return onnx
 
@@ -173,20 +190,25 @@ class _Graph:
                     node.output[i] = new
                     self.shape[new] = self.shape.pop(old)
                     return
-        raise AssertionError(f"no node produces {old!r}")     # only when the graph has no node
+        raise AssertionError(f"no node produces {old!r}")  # only when the graph has no node
 
 
 # -- activations -----------------------------------------------------------------------------
-_ACTIVATION_OPS = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu", "softmax": "Softmax",
-                   "linear": None, "identity": None}
+_ACTIVATION_OPS = {
+    "sigmoid": "Sigmoid",
+    "tanh": "Tanh",
+    "relu": "Relu",
+    "softmax": "Softmax",
+    "linear": None,
+    "identity": None,
+}
 
 
 def _emit_activation(g, x, name, where):
     """f(x) for the activation called ``name``; softmax runs over the last axis (a row)."""
     name = getattr(name, "name", name)
     if name not in _ACTIVATION_OPS:
-        raise InputError(f"{where}: cannot export activation {name!r}; "
-                         f"supported: {', '.join(_ACTIVATION_OPS)}")
+        raise InputError(f"{where}: cannot export activation {name!r}; supported: {', '.join(_ACTIVATION_OPS)}")
     op = _ACTIVATION_OPS[name]
     if op is None:
         return x
@@ -203,8 +225,10 @@ def _param(g, params, key, ndim, where):
     if a.ndim != ndim or a.dtype.kind not in "fiu":
         raise InputError(f"{where}: {key} must be a {ndim}-D real array, got {a.dtype} of shape {a.shape}")
     if not np.all(np.isfinite(a)):
-        raise InputError(f"{where}: {key} holds {np.size(a) - np.isfinite(a).sum()} non-finite values "
-                         "(NaN or inf); a diverged network cannot be exported")
+        raise InputError(
+            f"{where}: {key} holds {np.size(a) - np.isfinite(a).sum()} non-finite values "
+            "(NaN or inf); a diverged network cannot be exported"
+        )
     return a.astype(g.dtype)
 
 
@@ -228,14 +252,13 @@ def _emit_fully_connected(g, x, params, where, *, default_activation=None):
     p = _fraction(params.get("p_dropout", 0.0), where)
     n_in = int(np.prod(g.shape[x]))
     if w.shape[1] != n_in or b.shape != (w.shape[0],):
-        raise InputError(f"{where}: w must have shape (n_out, {n_in}) and b (n_out,), "
-                         f"got {w.shape} and {b.shape}")
+        raise InputError(f"{where}: w must have shape (n_out, {n_in}) and b (n_out,), got {w.shape} and {b.shape}")
     if len(g.shape[x]) != 1:
         x = g.node("Flatten", [x], (n_in,), axis=1)
     attrs = {"transB": 1}
     if p != 0.0 and g.dtype == np.float32:
         attrs["alpha"] = 1.0 - p
-    elif p != 0.0:          # Gemm's alpha is a 32-bit float: float64 scales the weights instead
+    elif p != 0.0:  # Gemm's alpha is a 32-bit float: float64 scales the weights instead
         w = (1.0 - p) * w
     z = g.node("Gemm", [x, g.const("W", w), g.const("b", b)], (w.shape[0],), **attrs)
     return _emit_activation(g, z, params.get("activation", default_activation), where)
@@ -259,8 +282,10 @@ def _image_input(g, x, channels, image_shape, where):
             image_shape = (channels, side, side)
     image_shape = tuple(int(s) for s in image_shape)
     if len(image_shape) != 3 or image_shape[0] != channels or np.prod(image_shape) != np.prod(shape):
-        raise InputError(f"{where}: input of per-sample shape {shape} cannot be read as images "
-                         f"{image_shape} with {channels} channel(s); pass image_shape=(c, h, w)")
+        raise InputError(
+            f"{where}: input of per-sample shape {shape} cannot be read as images "
+            f"{image_shape} with {channels} channel(s); pass image_shape=(c, h, w)"
+        )
     if shape == image_shape:
         return x
     return g.node("Reshape", [x, g.const("shape", np.array((-1,) + image_shape, np.int64))], image_shape)
@@ -279,8 +304,9 @@ def _emit_conv_pool(g, x, params, where):
     (c, h, wd), (f, _, kh, kw) = g.shape[x], w.shape
     ph, pw = (int(s) for s in params.get("poolsize", (2, 2)))
     if b.shape != (f,) or not (0 < kh <= h and 0 < kw <= wd and ph > 0 and pw > 0):
-        raise InputError(f"{where}: filters {w.shape}, bias {b.shape} and poolsize {(ph, pw)} "
-                         f"do not fit images {(c, h, wd)}")
+        raise InputError(
+            f"{where}: filters {w.shape}, bias {b.shape} and poolsize {(ph, pw)} do not fit images {(c, h, wd)}"
+        )
     oh, ow = h - kh + 1, wd - kw + 1
     if oh < ph or ow < pw:
         raise InputError(f"{where}: poolsize {(ph, pw)} is larger than the convolution's output {(oh, ow)}")
@@ -314,7 +340,7 @@ def _conv_valid(g, x, w):
             patches.append(g.node("Slice", [x, starts, ends, axes], (c, oh, ow)))
     cols = g.node("Concat", patches, (kh * kw * c, oh, ow), axis=1)
     cols = g.node("Transpose", [cols], (oh, ow, kh * kw * c), perm=[0, 2, 3, 1])
-    w_cols = w.transpose(2, 3, 1, 0).reshape(kh * kw * c, f)       # row (i*kw + j)*c + channel
+    w_cols = w.transpose(2, 3, 1, 0).reshape(kh * kw * c, f)  # row (i*kw + j)*c + channel
     out = g.node("MatMul", [cols, g.const("filters", w_cols)], (oh, ow, f))
     return g.node("Transpose", [out], (f, oh, ow), perm=[0, 3, 1, 2])
 
@@ -333,8 +359,9 @@ def _emit_elementwise(g, x, params, where):
         raise InputError(f"{where}: works on rows of features, got per-sample shape {g.shape[x]}")
     value = np.asarray(params.get("value"))
     if value.dtype.kind not in "fiub" or value.shape not in ((), g.shape[x]):
-        raise InputError(f"{where}: value must be a number or {g.shape[x][0]} numbers, got {value.dtype} of "
-                         f"shape {value.shape}")
+        raise InputError(
+            f"{where}: value must be a number or {g.shape[x][0]} numbers, got {value.dtype} of shape {value.shape}"
+        )
     if not np.all(np.isfinite(value)):
         raise InputError(f"{where}: value holds non-finite numbers (NaN or inf)")
     return g.node(op, [x, g.const(op.lower(), value.astype(g.dtype))], g.shape[x])
@@ -381,10 +408,12 @@ def network_layers(network):
 
 def _check_model(network):
     if not isinstance(network, Model):
-        raise InputError(f"cannot export a {type(network).__name__}: it is not a glassnet model "
-                         "(export_onnx takes a glassnet.Network, LayerNetwork or Ensemble, and, once "
-                         "glassnet.sklearn is loaded, a fitted GlassnetClassifier or a Pipeline of scalers "
-                         "ending in one)")
+        raise InputError(
+            f"cannot export a {type(network).__name__}: it is not a glassnet model "
+            "(export_onnx takes a glassnet.Network, LayerNetwork or Ensemble, and, once "
+            "glassnet.sklearn is loaded, a fitted GlassnetClassifier or a Pipeline of scalers "
+            "ending in one)"
+        )
 
 
 def ensemble_members(ensemble):
@@ -399,8 +428,10 @@ def ensemble_members(ensemble):
     for j, member in enumerate(ensemble.members):
         output = member.summary()["output_activation"]
         if output not in ("softmax", "sigmoid"):
-            raise InputError(f"ensemble member {j}: cannot export a {output!r} output layer as "
-                             f"probabilities; members need softmax or sigmoid outputs")
+            raise InputError(
+                f"ensemble member {j}: cannot export a {output!r} output layer as "
+                f"probabilities; members need softmax or sigmoid outputs"
+            )
         members.append((network_layers(member), output == "sigmoid"))
     return members
 
@@ -501,8 +532,7 @@ def _emit_mean(g, x, members):
     return g.node("Mean", outputs, g.shape[outputs[0]])
 
 
-def build_classifier_model(steps, members, n_in, classes, *, dtype=np.float32, opset=None, batch=None,
-                           metadata=None):
+def build_classifier_model(steps, members, n_in, classes, *, dtype=np.float32, opset=None, batch=None, metadata=None):
     """A checked ``onnx.ModelProto`` of a classifier: "input" (N, n_in) rows, then ``steps``
     (LayerSpecs: feature scaling), then the mean of the members' probabilities
     (``build_mean_model``'s members; one member for one network) as "probabilities"
@@ -523,16 +553,20 @@ def build_classifier_model(steps, members, n_in, classes, *, dtype=np.float32, o
     x = _emit_chain(g, "input", steps, "preprocessing ")
     probabilities = _emit_mean(g, x, members)
     if g.shape[probabilities] != (len(classes),):
-        raise InputError(f"the model outputs per-sample shape {g.shape[probabilities]}, the classifier has "
-                         f"{len(classes)} classes")
+        raise InputError(
+            f"the model outputs per-sample shape {g.shape[probabilities]}, the classifier has {len(classes)} classes"
+        )
     g.rename_output(probabilities, "probabilities")
     index = g.node("ArgMax", ["probabilities"], (), axis=1, keepdims=0)
     table = g.name("classes")
     g.initializers.append(g.onnx.numpy_helper.from_array(classes, table))
     g.rename_output(g.node("Gather", [table, index], (), axis=0), "label")
     outputs = [("label", label_type, ()), ("probabilities", g.elem(), (len(classes),))]
-    props = {"layers": json.dumps([_describe(list(steps) + list(layers)) for layers, _ in members]),
-             "classes": json.dumps(classes.tolist()), **(metadata or {})}
+    props = {
+        "layers": json.dumps([_describe(list(steps) + list(layers)) for layers, _ in members]),
+        "classes": json.dumps(classes.tolist()),
+        **(metadata or {}),
+    }
     return _assemble(g, shape, outputs, opset, batch, props)
 
 
@@ -551,16 +585,19 @@ def _check_classes(classes):
         return classes, TensorProto.BOOL
     if kind in "US" or (kind == "O" and all(isinstance(c, str) for c in classes)):
         return np.array([str(c) for c in classes], dtype=object), TensorProto.STRING
-    raise InputError(f"class labels must be integers, floats, booleans or strings, got {classes.dtype} "
-                     f"({classes[:3].tolist()!r})")
+    raise InputError(
+        f"class labels must be integers, floats, booleans or strings, got {classes.dtype} ({classes[:3].tolist()!r})"
+    )
 
 
 def _check_input(n_in, layers):
     """The per-sample input shape: (n,) from a number, a tuple of positive sizes as it is."""
     shape = tuple(int(s) for s in n_in) if isinstance(n_in, (tuple, list)) else (int(n_in),)
     if not shape or len(shape) not in (1, 3) or min(shape) < 1 or not layers:
-        raise InputError(f"need an input of n_in >= 1 values or (c, h, w) images and at least one layer, got "
-                         f"{n_in} and {len(layers)} layers")
+        raise InputError(
+            f"need an input of n_in >= 1 values or (c, h, w) images and at least one layer, got "
+            f"{n_in} and {len(layers)} layers"
+        )
     return shape
 
 
@@ -576,8 +613,14 @@ def _emit_chain(g, x, layers, prefix):
 
 
 def _describe(layers):
-    return [{"kind": kind, "activation": str(getattr(p.get("activation"), "name", p.get("activation"))),
-             "shape": list(np.shape(p.get("w", p.get("value"))))} for kind, p in layers]
+    return [
+        {
+            "kind": kind,
+            "activation": str(getattr(p.get("activation"), "name", p.get("activation"))),
+            "shape": list(np.shape(p.get("w", p.get("value")))),
+        }
+        for kind, p in layers
+    ]
 
 
 def _assemble(g, input_shape, outputs, opset, batch, metadata):
@@ -586,16 +629,23 @@ def _assemble(g, input_shape, outputs, opset, batch, metadata):
     onnx, helper = g.onnx, g.onnx.helper
     n = "N" if batch is None else batch
     graph = helper.make_graph(
-        g.nodes, "glassnet",
+        g.nodes,
+        "glassnet",
         [helper.make_tensor_value_info("input", g.elem(), [n, *input_shape])],
         [helper.make_tensor_value_info(name, elem, [n, *shape]) for name, elem, shape in outputs],
-        g.initializers)
+        g.initializers,
+    )
     opsets = [helper.make_opsetid("", opset)]
-    model = helper.make_model(graph, opset_imports=opsets, producer_name="glassnet",
-                              producer_version=__version__,
-                              ir_version=helper.find_min_ir_version_for(opsets),
-                              doc_string="glassnet model: " + ", ".join(f'"{name}"' for name, _, _ in outputs)
-                              + ' from "input", one sample per index of the first axis')
+    model = helper.make_model(
+        graph,
+        opset_imports=opsets,
+        producer_name="glassnet",
+        producer_version=__version__,
+        ir_version=helper.find_min_ir_version_for(opsets),
+        doc_string="glassnet model: "
+        + ", ".join(f'"{name}"' for name, _, _ in outputs)
+        + ' from "input", one sample per index of the first axis',
+    )
     props = {"glassnet_version": __version__, "dtype": g.dtype.name, **metadata}
     helper.set_model_props(model, {str(k): str(v) for k, v in props.items()})
     if model.ByteSize() > _PROTOBUF_LIMIT:
@@ -612,15 +662,20 @@ def to_onnx(model, *, opset=None, batch=None, flat=False, dtype=None):
             return _classifier_onnx(parts, opset, batch, dtype)
     _check_model(model)
     shape = (model.n_in,) if flat else tuple(model.input_shape)
-    if model.members[0] is not model:                  # an ensemble: the mean of its members
+    if model.members[0] is not model:  # an ensemble: the mean of its members
         members = ensemble_members(model)
-        metadata = {"network": "ensemble", "combine": model.combine,
-                    "members": json.dumps([_network_info(m) for m in model.members])}
-        return build_mean_model(members, shape, dtype=dtype or _ensemble_dtype(model), opset=opset, batch=batch,
-                                metadata=metadata)
+        metadata = {
+            "network": "ensemble",
+            "combine": model.combine,
+            "members": json.dumps([_network_info(m) for m in model.members]),
+        }
+        return build_mean_model(
+            members, shape, dtype=dtype or _ensemble_dtype(model), opset=opset, batch=batch, metadata=metadata
+        )
     layers = network_layers(model)
-    return build_model(layers, shape, dtype=dtype or model.dtype, opset=opset, batch=batch,
-                       metadata=_network_metadata(model))
+    return build_model(
+        layers, shape, dtype=dtype or model.dtype, opset=opset, batch=batch, metadata=_network_metadata(model)
+    )
 
 
 def _classifier_onnx(parts, opset, batch, dtype):
@@ -630,11 +685,22 @@ def _classifier_onnx(parts, opset, batch, dtype):
     if model.members[0] is model:
         metadata = _network_metadata(model)
     else:
-        metadata = {"network": "ensemble", "combine": model.combine,
-                    "members": json.dumps([_network_info(m) for m in model.members])}
+        metadata = {
+            "network": "ensemble",
+            "combine": model.combine,
+            "members": json.dumps([_network_info(m) for m in model.members]),
+        }
     metadata.update({str(k): str(v) for k, v in parts.metadata.items()})
-    return build_classifier_model(list(parts.steps), ensemble_members(model), int(parts.n_in), parts.classes,
-                                  dtype=dtype or _ensemble_dtype(model), opset=opset, batch=batch, metadata=metadata)
+    return build_classifier_model(
+        list(parts.steps),
+        ensemble_members(model),
+        int(parts.n_in),
+        parts.classes,
+        dtype=dtype or _ensemble_dtype(model),
+        opset=opset,
+        batch=batch,
+        metadata=metadata,
+    )
 
 
 def save_model(model, path):

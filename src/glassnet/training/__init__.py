@@ -12,10 +12,24 @@
 
 Imports the core, the engines, the data layer and ``io``; never the CLI or the web.
 """
+
 from ..errors import CheckpointError, TrainingDiverged
 from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint, verify_checkpoint
 from .loop import FitResult, TrainingConfig, epoch_record, fit
 from .optimizers import SGD, Momentum, make_optimizer
 
-__all__ = ["TrainingConfig", "fit", "FitResult", "epoch_record", "TrainingDiverged", "CheckpointError",
-           "save_checkpoint", "load_checkpoint", "read_checkpoint", "verify_checkpoint", "SGD", "Momentum", "make_optimizer"]
+__all__ = [
+    "TrainingConfig",
+    "fit",
+    "FitResult",
+    "epoch_record",
+    "TrainingDiverged",
+    "CheckpointError",
+    "save_checkpoint",
+    "load_checkpoint",
+    "read_checkpoint",
+    "verify_checkpoint",
+    "SGD",
+    "Momentum",
+    "make_optimizer",
+]

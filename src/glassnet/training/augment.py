@@ -7,6 +7,7 @@ passed in, so a seeded run is reproducible and resumable.
 
 Shapes: ``X`` is (n, side*side) with one image a row, values in [0, 1].
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -35,8 +36,18 @@ class Augmenter:
     so the network keeps seeing clean digits like the test set's.
     """
 
-    def __init__(self, rotate=12.0, zoom=0.12, shift=2.5, elastic_alpha=34.0, elastic_sigma=4.0,
-                 side=28, n_fields=2000, chunk=256, fraction=1.0):
+    def __init__(
+        self,
+        rotate=12.0,
+        zoom=0.12,
+        shift=2.5,
+        elastic_alpha=34.0,
+        elastic_sigma=4.0,
+        side=28,
+        n_fields=2000,
+        chunk=256,
+        fraction=1.0,
+    ):
         if not 0 <= fraction <= 1:
             raise ValueError(f"fraction must lie in 0..1, got {fraction}")
         self.fraction = fraction
@@ -46,11 +57,13 @@ class Augmenter:
         self.side, self.n_fields, self.chunk = side, n_fields, chunk
         self._blur = gaussian_matrix(side, elastic_sigma).astype(np.float32)
         grid = np.arange(side, dtype=np.float32) - (side - 1) / 2
-        self._gy, self._gx = np.meshgrid(grid, grid, indexing="ij")     # (side, side) centred
+        self._gy, self._gx = np.meshgrid(grid, grid, indexing="ij")  # (side, side) centred
 
     def __repr__(self):
-        return (f"Augmenter(rotate={self.rotate}, zoom={self.zoom}, shift={self.shift}, "
-                f"elastic_alpha={self.alpha}, elastic_sigma={self.sigma}, fraction={self.fraction})")
+        return (
+            f"Augmenter(rotate={self.rotate}, zoom={self.zoom}, shift={self.shift}, "
+            f"elastic_alpha={self.alpha}, elastic_sigma={self.sigma}, fraction={self.fraction})"
+        )
 
     def _fields(self, rng):
         """n_fields smooth displacement fields, shape (2, n_fields, side, side)."""
@@ -59,7 +72,7 @@ class Augmenter:
         noise = rng.uniform(-1, 1, size=(2, self.n_fields, self.side, self.side)).astype(np.float32)
         smooth = self._blur @ noise @ self._blur.T
         # normalise each field so alpha means the same whatever sigma is
-        smooth /= np.sqrt(np.mean(smooth ** 2, axis=(2, 3), keepdims=True)) + 1e-12
+        smooth /= np.sqrt(np.mean(smooth**2, axis=(2, 3), keepdims=True)) + 1e-12
         return smooth * np.float32(self.alpha / self.side)
 
     def __call__(self, X, rng):
@@ -73,14 +86,14 @@ class Augmenter:
         out = self._out
         if out is None or out.shape != X.shape or out.dtype != X.dtype:
             out = self._out = np.empty_like(X)
-        if self.fraction >= 1:                      # every row, in contiguous slices
+        if self.fraction >= 1:  # every row, in contiguous slices
             for start in range(0, n, self.chunk):
-                out[start:start + self.chunk] = self._warp(X[start:start + self.chunk], rng, fields)
+                out[start : start + self.chunk] = self._warp(X[start : start + self.chunk], rng, fields)
             return out
         rows = np.flatnonzero(rng.random(n) < self.fraction)
         np.copyto(out, X)
         for start in range(0, len(rows), self.chunk):
-            chosen = rows[start:start + self.chunk]
+            chosen = rows[start : start + self.chunk]
             out[chosen] = self._warp(X[chosen], rng, fields)
         return out
 
@@ -99,14 +112,14 @@ class Augmenter:
             pick = rng.integers(0, fields.shape[1], m)
             sy += fields[0][pick]
             sx += fields[1][pick]
-        c = f32((side - 1) / 2 + 1)                  # +1: index into the zero-padded image
+        c = f32((side - 1) / 2 + 1)  # +1: index into the zero-padded image
         sy += c
         sx += c
         np.clip(sy, 0, side, out=sy)
         np.clip(sx, 0, side, out=sx)
         y0 = np.floor(sy)
         x0 = np.floor(sx)
-        sy -= y0                                        # now the bilinear weights
+        sy -= y0  # now the bilinear weights
         sx -= x0
         width = side + 2
         padded = np.zeros((m, width, width), dtype=X.dtype)

@@ -12,6 +12,7 @@ network's weights before its biases).  Version-1 checkpoints, and version-2 chec
 the book's network, are refused with a message saying so; version-2 checkpoints of layer
 networks (whose order is unchanged) still resume.
 """
+
 from __future__ import annotations
 
 import math
@@ -23,7 +24,14 @@ from ..errors import CheckpointError
 from ..io import CHECKPOINT_FORMAT, expected_shapes, network_header, read_npz, write_npz
 from .optimizers import make_optimizer
 
-__all__ = ["save_checkpoint", "read_checkpoint", "verify_checkpoint", "load_checkpoint", "CheckpointError", "CHECKPOINT_VERSION"]
+__all__ = [
+    "save_checkpoint",
+    "read_checkpoint",
+    "verify_checkpoint",
+    "load_checkpoint",
+    "CheckpointError",
+    "CHECKPOINT_VERSION",
+]
 
 CHECKPOINT_VERSION = 3
 #: older versions still resumed, for headers of these model format versions
@@ -33,8 +41,13 @@ STILL_RESUMED = {2: (2,)}
 def save_checkpoint(path, network, config, state, optimizer, best=None, metadata=None):
     """Write the run's state to ``path`` atomically; see the module's docstring."""
     header = network_header(network, metadata)
-    header.update(format=CHECKPOINT_FORMAT, checkpoint_version=CHECKPOINT_VERSION, config=asdict(config),
-                  state=state, rng_state=network.rng.bit_generator.state)
+    header.update(
+        format=CHECKPOINT_FORMAT,
+        checkpoint_version=CHECKPOINT_VERSION,
+        config=asdict(config),
+        state=state,
+        rng_state=network.rng.bit_generator.state,
+    )
     arrays = dict(network.named_parameters())
     arrays.update({f"opt{i}": a for i, a in enumerate(optimizer.state())})
     arrays.update({f"best{i}": p for i, p in enumerate(best or [])})
@@ -44,24 +57,35 @@ def save_checkpoint(path, network, config, state, optimizer, best=None, metadata
 def read_checkpoint(path):
     """The ``(arrays, header)`` of a checkpoint; CheckpointError if it is not a current one."""
     try:
-        header, arrays = read_npz(path, error=CheckpointError, what="glassnet checkpoint",
-                                  shapes=lambda p, h: expected_shapes(p, h, ("opt", "best")))
+        header, arrays = read_npz(
+            path,
+            error=CheckpointError,
+            what="glassnet checkpoint",
+            shapes=lambda p, h: expected_shapes(p, h, ("opt", "best")),
+        )
     except FileNotFoundError:
         raise CheckpointError(f"no checkpoint at {path} to resume from") from None
     if header.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path}: not a glassnet checkpoint")
     version = header.get("checkpoint_version", 1)
     if version != CHECKPOINT_VERSION and header.get("format_version") not in STILL_RESUMED.get(version, ()):
-        raise CheckpointError(f"{path}: checkpoint format version {version!r}, this glassnet resumes version "
-                              f"{CHECKPOINT_VERSION} only: start the run again without --resume")
+        raise CheckpointError(
+            f"{path}: checkpoint format version {version!r}, this glassnet resumes version "
+            f"{CHECKPOINT_VERSION} only: start the run again without --resume"
+        )
     return arrays, header
 
 
 #: the loop's state in a checkpoint: key -> (types, what it must be)
-_STATE = {"epoch": ((int,), "a whole number >= 0"), "eta": ((int, float), "a finite number >= 0"),
-          "halvings": ((int,), "a whole number >= 0"), "best_accuracy": ((int, float), "a number in [-1, 1]"),
-          "best_epoch": ((int, type(None)), "null or an earlier epoch"), "since_best": ((int,), "a whole number >= 0"),
-          "history": ((list,), "a list of one record per epoch")}
+_STATE = {
+    "epoch": ((int,), "a whole number >= 0"),
+    "eta": ((int, float), "a finite number >= 0"),
+    "halvings": ((int,), "a whole number >= 0"),
+    "best_accuracy": ((int, float), "a number in [-1, 1]"),
+    "best_epoch": ((int, type(None)), "null or an earlier epoch"),
+    "since_best": ((int,), "a whole number >= 0"),
+    "history": ((list,), "a list of one record per epoch"),
+}
 
 
 def _damaged(path, what):
@@ -77,12 +101,21 @@ def _check_state(path, state, epochs):
         if isinstance(value, bool) or not isinstance(value, types):
             raise _damaged(path, f"state {key} must be {what}, got {type(value).__name__}")
     epoch = state["epoch"]
-    numbers_ok = (0 <= epoch <= epochs and math.isfinite(state["eta"]) and state["eta"] >= 0
-                  and state["halvings"] >= 0 and state["since_best"] >= 0 and -1 <= state["best_accuracy"] <= 1
-                  and (state["best_epoch"] is None or 0 <= state["best_epoch"] < epoch))
+    numbers_ok = (
+        0 <= epoch <= epochs
+        and math.isfinite(state["eta"])
+        and state["eta"] >= 0
+        and state["halvings"] >= 0
+        and state["since_best"] >= 0
+        and -1 <= state["best_accuracy"] <= 1
+        and (state["best_epoch"] is None or 0 <= state["best_epoch"] < epoch)
+    )
     if not numbers_ok:
-        raise _damaged(path, f"its state is out of range (epoch {epoch} of {epochs}, eta {state['eta']!r}, "
-                             f"best epoch {state['best_epoch']!r})")
+        raise _damaged(
+            path,
+            f"its state is out of range (epoch {epoch} of {epochs}, eta {state['eta']!r}, "
+            f"best epoch {state['best_epoch']!r})",
+        )
     if len(state["history"]) != epoch or not all(isinstance(r, dict) for r in state["history"]):
         raise _damaged(path, f"its history must hold one record per epoch done ({epoch})")
 
@@ -144,8 +177,10 @@ def verify_checkpoint(path, network, config):
         if header.get(key) != mine.get(key):
             raise CheckpointError(f"{path}: checkpoint is for {key} {header.get(key)}, not {mine.get(key)}")
     if header.get("seed") != network.seed:
-        raise CheckpointError(f"{path}: checkpoint was made with seed {header.get('seed')}, not {network.seed} "
-                              f"(the seed also picks the shuffles and, on the digits, the split)")
+        raise CheckpointError(
+            f"{path}: checkpoint was made with seed {header.get('seed')}, not {network.seed} "
+            f"(the seed also picks the shuffles and, on the digits, the split)"
+        )
     if not isinstance(header.get("config"), dict):
         raise _damaged(path, "it holds no training config")
     saved = {("l2" if k == "lmbda" else k): v for k, v in header["config"].items() if k != "epochs"}

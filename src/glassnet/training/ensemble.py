@@ -18,6 +18,7 @@ masks, shuffling, augmentation -- comes from its network's Generator, seeded by 
 
 Library code: it never prints; ``on_member`` reports each member as it finishes.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -43,6 +44,7 @@ class MemberResult:
         without validation data;  stopped : why fit stopped;  engine : who took the steps;
     seconds : building and training, measured in the worker.
     """
+
     seed: int
     history: list = field(default_factory=list)
     best_epoch: int | None = None
@@ -94,8 +96,9 @@ def train_member(build, seed, X, y, config, validation=None, test=None, augment=
     with _blas_limit(blas_threads):
         network = build(seed)
         result = fit(network, (X, y), config, validation=validation, test=test, augment=augment)
-    return network, MemberResult(seed, result.history, result.best_epoch, result.stopped, result.engine,
-                                 time.perf_counter() - start)
+    return network, MemberResult(
+        seed, result.history, result.best_epoch, result.stopped, result.engine, time.perf_counter() - start
+    )
 
 
 def _pair(data):
@@ -104,8 +107,20 @@ def _pair(data):
     return (data.X, data.y) if hasattr(data, "X") else tuple(data)
 
 
-def train_ensemble(build, training, config: TrainingConfig, *, seeds, validation=None, test=None,
-                   n_jobs=2, scheduler=None, augment=None, on_member=None, combine="mean"):
+def train_ensemble(
+    build,
+    training,
+    config: TrainingConfig,
+    *,
+    seeds,
+    validation=None,
+    test=None,
+    n_jobs=2,
+    scheduler=None,
+    augment=None,
+    on_member=None,
+    combine="mean",
+):
     """Train one member per seed and return ``(Ensemble, [MemberResult, ...])`` in seed order.
 
     build : ``build(seed) -> Network or LayerNetwork``, picklable (see the module docstring;
@@ -128,8 +143,7 @@ def train_ensemble(build, training, config: TrainingConfig, *, seeds, validation
     X, y = _pair(training)
     # parallel members get one BLAS thread each; members trained here one after another get all
     alone = scheduler is None and min(n_jobs, len(seeds)) == 1
-    common = dict(validation=_pair(validation), test=_pair(test), augment=augment,
-                  blas_threads=None if alone else 1)
+    common = dict(validation=_pair(validation), test=_pair(test), augment=augment, blas_threads=None if alone else 1)
     calls = [((build, seed, X, y, config), common) for seed in seeds]
     report = None if on_member is None else (lambda value, done, total, i: on_member(value[1], done, total, i))
     trained = map_parallel(train_member, calls, n_jobs=n_jobs, scheduler=scheduler, on_result=report)

@@ -12,6 +12,7 @@ Tokens, comma-separated, input first (the input's shape is given separately, e.g
 The book's dropout network is ``conv20x5,pool2,conv40x5,pool2,fc1000:d0.5,fc1000:d0.5,softmax10:d0.5``
 with activation relu.
 """
+
 from __future__ import annotations
 
 import math
@@ -55,8 +56,10 @@ def _tokens(text):
     for token in (t.strip().lower() for t in text.split(",")):
         match = _TOKEN.match(token)
         if not match:
-            raise InputError(f"cannot read layer {token!r}: write convFxK, poolP, fcN or softmaxN, with "
-                             f"options :relu/:sigmoid/:tanh/:linear and :dP")
+            raise InputError(
+                f"cannot read layer {token!r}: write convFxK, poolP, fcN or softmaxN, with "
+                f"options :relu/:sigmoid/:tanh/:linear and :dP"
+            )
         kind, a, b, c, options = match.groups()
         tokens.append((token, kind, [int(x) for x in (a, b, c) if x is not None], options or ""))
     return tokens
@@ -123,11 +126,14 @@ def _dense(token, kind, numbers, options, n_in, default_activation):
 
 
 def _check_size(layers):
-    total = sum(math.prod(l.filter_shape) + l.filter_shape[0] if hasattr(l, "filter_shape")
-                else (l.n_in + 1) * l.n_out for l in layers)
+    total = sum(
+        math.prod(l.filter_shape) + l.filter_shape[0] if hasattr(l, "filter_shape") else (l.n_in + 1) * l.n_out
+        for l in layers
+    )
     if total > MAX_LAYER_PARAMETERS:
-        raise InputError(f"the layers have {total:,} weights and biases; glassnet trains at most "
-                         f"{MAX_LAYER_PARAMETERS:,}")
+        raise InputError(
+            f"the layers have {total:,} weights and biases; glassnet trains at most {MAX_LAYER_PARAMETERS:,}"
+        )
 
 
 def layer_network(text, input_shape, n_out, *, activation="sigmoid", seed=None, dtype="float32"):

@@ -11,6 +11,7 @@ atomic checkpoints with resume, clean stops on SIGINT/SIGTERM, and a clear error
 when training diverges.  The library never prints: progress reaches the caller
 through ``callbacks`` and ``on_batch``.
 """
+
 from __future__ import annotations
 
 import functools
@@ -31,8 +32,17 @@ from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from .optimizers import make_optimizer
 from .schedules import cosine_eta
 
-__all__ = ["TrainingConfig", "fit", "TrainingDiverged", "FitResult", "save_checkpoint",
-           "load_checkpoint", "read_checkpoint", "CheckpointError", "epoch_record"]
+__all__ = [
+    "TrainingConfig",
+    "fit",
+    "TrainingDiverged",
+    "FitResult",
+    "save_checkpoint",
+    "load_checkpoint",
+    "read_checkpoint",
+    "CheckpointError",
+    "epoch_record",
+]
 
 
 @dataclass
@@ -56,6 +66,7 @@ class TrainingConfig:
     shuffle : a new order of the training data every epoch from the network's Generator
         (False: the data's own order, as the book's network3 takes its once-shuffled data).
     """
+
     epochs: int = 30
     mini_batch_size: int = 10
     eta: float = 3.0
@@ -71,8 +82,7 @@ class TrainingConfig:
 
     def __post_init__(self):
         if int(self.epochs) < 1 or int(self.mini_batch_size) < 1:
-            raise InputError(f"epochs and mini_batch_size must be >= 1, got {self.epochs} and "
-                             f"{self.mini_batch_size}")
+            raise InputError(f"epochs and mini_batch_size must be >= 1, got {self.epochs} and {self.mini_batch_size}")
         if not (self.eta >= 0 and math.isfinite(self.eta)):
             raise InputError(f"eta must be a finite number >= 0, got {self.eta}")
         if self.l2 < 0 or not 0 <= self.momentum < 1:
@@ -102,8 +112,8 @@ def _init_accepting_lmbda(self, *args, lmbda=None, **kwargs):
     _generated_init(self, *args, **kwargs)
 
 
-TrainingConfig.__init__ = _init_accepting_lmbda
-TrainingConfig.lmbda = property(_deprecated_lmbda)
+TrainingConfig.__init__ = _init_accepting_lmbda  # type: ignore[method-assign]
+TrainingConfig.lmbda = property(_deprecated_lmbda)  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -112,25 +122,42 @@ class FitResult:
     validation epoch, the loop's final state and the engine that took the steps."""
 
     history: list
-    stopped: str = "completed"           # completed | early-stop | schedule | interrupted | callback
+    stopped: str = "completed"  # completed | early-stop | schedule | interrupted | callback
     best_epoch: int | None = None
     state: dict = field(default_factory=dict)
-    engine: str = "numpy"                # the engine that took the steps: "numpy", "kernel" or "layer-kernel"
+    engine: str = "numpy"  # the engine that took the steps: "numpy", "kernel" or "layer-kernel"
 
-    def __repr__(self):                  # short at a prompt: the history is an attribute away
+    def __repr__(self):  # short at a prompt: the history is an attribute away
         last = self.history[-1] if self.history else {}
         shown = f", last accuracy {last['accuracy']:.4f}" if isinstance(last.get("accuracy"), float) else ""
-        return (f"FitResult({plural(len(self.history), 'epoch')}, stopped {self.stopped!r}, best epoch {self.best_epoch}"
-                f"{shown}, engine {self.engine!r})")
+        return (
+            f"FitResult({plural(len(self.history), 'epoch')}, stopped {self.stopped!r}, best epoch {self.best_epoch}"
+            f"{shown}, engine {self.engine!r})"
+        )
 
 
 class _Interrupted(Exception):
     pass
 
 
-def fit(network: Trainable, training, config: TrainingConfig, *, validation=None, test=None,
-        augment=None, callbacks=(), on_batch=None, checkpoint=None, resume=False,
-        handle_signals=False, metadata=None, engine=None, stop=None, optimizer=None) -> FitResult:
+def fit(
+    network: Trainable,
+    training,
+    config: TrainingConfig,
+    *,
+    validation=None,
+    test=None,
+    augment=None,
+    callbacks=(),
+    on_batch=None,
+    checkpoint=None,
+    resume=False,
+    handle_signals=False,
+    metadata=None,
+    engine=None,
+    stop=None,
+    optimizer=None,
+) -> FitResult:
     """Train ``network`` on ``training`` as ``config`` says; returns a FitResult.
 
     network : any ``core.model.Trainable`` (Network, LayerNetwork), trained in place.
@@ -158,29 +185,13 @@ def fit(network: Trainable, training, config: TrainingConfig, *, validation=None
     # the inputs' nonzeros for the compiled kernel, once (a distorted copy each epoch is new data)
     started = time.perf_counter()
     engine = engine.prepare(run.X) if augment is None else engine
-    run.prepare_seconds = time.perf_counter() - started     # counted in the first epoch's seconds
+    run.prepare_seconds = time.perf_counter() - started  # counted in the first epoch's seconds
     metadata = dict(metadata or {}, engine=engine.name)
     state, best = _start(network, config, run.optimizer, checkpoint, resume, metadata)
     stop = stop if stop is not None else threading.Event()
     restore = _install_signal_handlers(stop) if handle_signals else None
-    stopped = "completed"
     try:
-        while state["epoch"] < config.epochs and stopped == "completed":
-            record = run.epoch(engine, state, stop, on_batch)
-            if record is None:
-                stopped = "interrupted"
-                break
-            state["history"].append(record)
-            state["epoch"] = record["epoch"] + 1
-            stopped = _after_epoch(config, state, record, run.val is not None)
-            if run.val is not None and state["best_epoch"] == record["epoch"] and config.keep_best:
-                best = [p.copy() for p in network.parameters()]
-            if checkpoint is not None:
-                save_checkpoint(checkpoint, network, config, state, run.optimizer, best, metadata)
-            if any([cb(network, record) for cb in callbacks]):
-                stopped = "callback"
-            if stop.is_set():
-                stopped = "interrupted"
+        stopped, best = _epochs(run, engine, state, best, stop, on_batch, callbacks, checkpoint, metadata)
     finally:
         if restore is not None:
             restore()
@@ -188,6 +199,29 @@ def fit(network: Trainable, training, config: TrainingConfig, *, validation=None
         for p, saved in zip(network.parameters(), best):
             p[...] = saved
     return FitResult(state["history"], stopped, state["best_epoch"], state, engine.name)
+
+
+def _epochs(run, engine, state, best, stop, on_batch, callbacks, checkpoint, metadata):
+    """The epochs of ``fit`` until the run is over: ``(why it stopped, the best parameters)``.
+    After each epoch: the schedule and early stopping, the best parameters, the checkpoint,
+    the callbacks and the stop Event."""
+    network, config, stopped = run.network, run.config, "completed"
+    while state["epoch"] < config.epochs and stopped == "completed":
+        record = run.epoch(engine, state, stop, on_batch)
+        if record is None:
+            return "interrupted", best
+        state["history"].append(record)
+        state["epoch"] = record["epoch"] + 1
+        stopped = _after_epoch(config, state, record, run.val is not None)
+        if run.val is not None and state["best_epoch"] == record["epoch"] and config.keep_best:
+            best = [p.copy() for p in network.parameters()]
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, network, config, state, run.optimizer, best, metadata)
+        if any([cb(network, record) for cb in callbacks]):
+            stopped = "callback"
+        if stop.is_set():
+            stopped = "interrupted"
+    return stopped, best
 
 
 class _Run:
@@ -201,15 +235,18 @@ class _Run:
         self.tst = _arrays(network, test, "labels")
         n = network.l2_count(len(self.X), config.mini_batch_size)
         if config.l2 and config.eta * config.l2 / n >= 1:
-            raise InputError(f"L2 decay 1 - eta*l2/n = 1 - {config.eta:g}*{config.l2:g}/{n} would zero or flip "
-                             f"the weights every step (n = {n} sample{'s' if n != 1 else ''}): give more training "
-                             f"examples or a smaller lambda or eta")
+            raise InputError(
+                f"L2 decay 1 - eta*l2/n = 1 - {config.eta:g}*{config.l2:g}/{n} would zero or flip "
+                f"the weights every step (n = {n} sample{'s' if n != 1 else ''}): give more training "
+                f"examples or a smaller lambda or eta"
+            )
         self.optimizer = make_optimizer(config.momentum, config.l2, n)
         if optimizer is not None:
             if optimizer.momentum != self.optimizer.momentum:
-                raise InputError(f"the optimizer to continue has momentum {optimizer.momentum:g}, the run "
-                                 f"{config.momentum:g}")
-            optimizer.l2, optimizer.n = self.optimizer.l2, self.optimizer.n     # this run's L2 scale
+                raise InputError(
+                    f"the optimizer to continue has momentum {optimizer.momentum:g}, the run {config.momentum:g}"
+                )
+            optimizer.l2, optimizer.n = self.optimizer.l2, self.optimizer.n  # this run's L2 scale
             self.optimizer = optimizer
         self.prepare_seconds = 0.0
         k = len(self.X) if config.monitor_training is None else min(config.monitor_training, len(self.X))
@@ -234,8 +271,7 @@ class _Run:
         with np.errstate(over="ignore", invalid="ignore"):
             try:
                 order = network.rng.permutation(len(X)) if config.shuffle else np.arange(len(X))
-                engine.epoch(network, X, self.Y, order, config.mini_batch_size,
-                             eta, self.optimizer, batch_hook)
+                engine.epoch(network, X, self.Y, order, config.mini_batch_size, eta, self.optimizer, batch_hook)
             except _Interrupted:
                 return None
             seconds = time.perf_counter() - started + self.prepare_seconds
@@ -284,8 +320,9 @@ def _start(network, config, optimizer, checkpoint, resume, metadata):
     """The loop's state and best weights: fresh (and written to ``checkpoint``), or resumed."""
     if resume:
         return load_checkpoint(checkpoint, network, config, optimizer)
-    state = dict(epoch=0, eta=float(config.eta), halvings=0, best_accuracy=-1.0, best_epoch=None,
-                 since_best=0, history=[])
+    state = dict(
+        epoch=0, eta=float(config.eta), halvings=0, best_accuracy=-1.0, best_epoch=None, since_best=0, history=[]
+    )
     if checkpoint is not None:
         save_checkpoint(checkpoint, network, config, state, optimizer, None, metadata)
     return state, None
@@ -314,8 +351,7 @@ def _check_finite(network, record, eta):
     costs = [v for k, v in record.items() if k.endswith("_cost")]
     if not all(math.isfinite(c) for c in costs) or not all(np.all(np.isfinite(p)) for p in network.parameters()):
         shown = f" (the cost is {costs[0]})" if costs else ""
-        raise TrainingDiverged(f"training diverged at epoch {record['epoch']}{shown}: "
-                               f"try a smaller eta than {eta:g}")
+        raise TrainingDiverged(f"training diverged at epoch {record['epoch']}{shown}: try a smaller eta than {eta:g}")
 
 
 def _install_signal_handlers(stop):
@@ -332,4 +368,5 @@ def _install_signal_handlers(stop):
     def restore():
         for sig, h in previous.items():
             signal.signal(sig, h)
+
     return restore

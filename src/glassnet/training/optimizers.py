@@ -12,6 +12,7 @@ in its ``gradients`` and ``decay``, with n = ``network.l2_count(...)``.
 
 ``l2`` is the book's lambda, the L2 strength; n divides it (``network.l2_count``).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -27,7 +28,7 @@ class SGD:
     l2 : L2 strength (the book's lambda); n : what divides it (the network's ``l2_count``).
     """
 
-    plain = True            # an engine may take these steps its own way (the compiled kernel does)
+    plain = True  # an engine may take these steps its own way (the compiled kernel does)
     momentum = 0.0
 
     def __init__(self, l2: float = 0.0, n: int = 1) -> None:
@@ -67,7 +68,7 @@ class Momentum(SGD):
 
     def step(self, network: Trainable, X: np.ndarray, T: np.ndarray, eta: float) -> None:
         """v -> mu v - eta dC/dp; p -> p + v for every parameter p (velocities from zero)."""
-        grads = network.gradients(X, T, scale=eta, lmbda=self.l2, n=self.n)     # eta dC/dp
+        grads = network.gradients(X, T, scale=eta, lmbda=self.l2, n=self.n)  # eta dC/dp
         network.decay(eta, self.l2, self.n)
         params = network.parameters()
         if self.velocities is None:

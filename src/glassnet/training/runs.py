@@ -23,6 +23,7 @@ The options (``OPTION_KEYS``):
 
 Library code: nothing here prints.
 """
+
 from __future__ import annotations
 
 import functools
@@ -34,15 +35,48 @@ from ..core.network import Network
 from ..errors import InputError, plural
 from .loop import TrainingConfig, fit
 
-__all__ = ["DEFAULTS", "KINDS", "FITTING", "Preset", "PRESETS", "OPTION_KEYS", "resolve_dataset", "run_options",
-           "network_kind", "fitting_defaults", "network_from_options",
-           "config_from_options", "augmenter_from_options", "check_sizes", "joined", "RunPlan", "plan_run",
-           "train_preset"]
+__all__ = [
+    "DEFAULTS",
+    "KINDS",
+    "FITTING",
+    "Preset",
+    "PRESETS",
+    "OPTION_KEYS",
+    "resolve_dataset",
+    "run_options",
+    "network_kind",
+    "fitting_defaults",
+    "network_from_options",
+    "config_from_options",
+    "augmenter_from_options",
+    "check_sizes",
+    "joined",
+    "RunPlan",
+    "plan_run",
+    "train_preset",
+]
 
 #: every option a run takes (see the module docstring)
-OPTION_KEYS = ("sizes", "layers", "epochs", "mini_batch_size", "eta", "log_every", "cost", "activation", "init",
-               "l2", "momentum", "schedule", "patience", "max_halvings", "early_stop", "augment",
-               "train_on_validation", "monitor_training")
+OPTION_KEYS = (
+    "sizes",
+    "layers",
+    "epochs",
+    "mini_batch_size",
+    "eta",
+    "log_every",
+    "cost",
+    "activation",
+    "init",
+    "l2",
+    "momentum",
+    "schedule",
+    "patience",
+    "max_halvings",
+    "early_stop",
+    "augment",
+    "train_on_validation",
+    "monitor_training",
+)
 
 #: per-dataset defaults: the book's run for MNIST (and Fashion-MNIST); the book's network with
 #: mini-batches of 10 for scikit-learn's 8x8 digits (the tutorial's full-batch run is the
@@ -87,26 +121,26 @@ KINDS = {
 # down is within 0.5 points, the step down (a margin for other sizes).  Means over seeds and
 # costs in the comments.
 _MNIST_FITTING = {
-    "book": dict(eta=3.0, l2=0.0, epochs=30),                 # 95.03% (the book's; L2 5: 94.62)
-    "sigmoid": dict(eta=0.1, l2=5.0, epochs=30),               # 96.39% (0.3: 96.35; L2 0: 95.27 at best)
-    "tanh": dict(eta=0.1, l2=5.0, epochs=30, init="scaled"),   # 96.14% (0.03: 96.05, 0.3: 95.78)
-    "relu": dict(eta=0.1, l2=5.0, epochs=30, init="he"),       # 96.34% (0.03: 96.17, 0.3: 95.17)
-    "layers-relu": dict(eta=0.03, l2=0.1, epochs=10),          # 97.00% after 1 epoch (0.01: 95.93, 0.1: 96.62)
-    "layers-sigmoid": dict(eta=0.1, l2=0.0, epochs=10),        # the book's chapter 6 (row 3)
-    "layers-tanh": dict(eta=0.03, l2=0.1, epochs=10),          # 97.17% after 1 epoch (0.1: 97.30, 0.3 at chance)
+    "book": dict(eta=3.0, l2=0.0, epochs=30),  # 95.03% (the book's; L2 5: 94.62)
+    "sigmoid": dict(eta=0.1, l2=5.0, epochs=30),  # 96.39% (0.3: 96.35; L2 0: 95.27 at best)
+    "tanh": dict(eta=0.1, l2=5.0, epochs=30, init="scaled"),  # 96.14% (0.03: 96.05, 0.3: 95.78)
+    "relu": dict(eta=0.1, l2=5.0, epochs=30, init="he"),  # 96.34% (0.03: 96.17, 0.3: 95.17)
+    "layers-relu": dict(eta=0.03, l2=0.1, epochs=10),  # 97.00% after 1 epoch (0.01: 95.93, 0.1: 96.62)
+    "layers-sigmoid": dict(eta=0.1, l2=0.0, epochs=10),  # the book's chapter 6 (row 3)
+    "layers-tanh": dict(eta=0.03, l2=0.1, epochs=10),  # 97.17% after 1 epoch (0.1: 97.30, 0.3 at chance)
 }
 FITTING = {
     "mnist": _MNIST_FITTING,
-    "fashion": _MNIST_FITTING,                                 # 28x28 like MNIST: not tuned apart
+    "fashion": _MNIST_FITTING,  # 28x28 like MNIST: not tuned apart
     "digits": {
-        "book": dict(eta=1.0, l2=1.0, epochs=30),              # 96.99% (L2 0: 91.20 at best; the tutorial's run
-                                                               # is the "tutorial" preset)
-        "sigmoid": dict(eta=1.0, l2=1.0, epochs=30),           # 97.22% (cross-entropy 97.46, log-likelihood 96.99)
+        "book": dict(eta=1.0, l2=1.0, epochs=30),  # 96.99% (L2 0: 91.20 at best; the tutorial's run
+        # is the "tutorial" preset)
+        "sigmoid": dict(eta=1.0, l2=1.0, epochs=30),  # 97.22% (cross-entropy 97.46, log-likelihood 96.99)
         "tanh": dict(eta=0.3, l2=1.0, epochs=30, init="scaled"),  # 98.15% (1.0: 96.07, 0.1: 97.45)
-        "relu": dict(eta=0.1, l2=1.0, epochs=30, init="he"),   # 97.69% (0.3: 97.84, but 1.0 diverged)
-        "layers-relu": dict(eta=0.3, l2=0.1, epochs=30),       # 98.84% (conv 99.30, fc 98.38; 0.1: 97.57)
-        "layers-sigmoid": dict(eta=1.0, l2=0.0, epochs=30),    # 98.03% (conv 97.92, fc 98.14)
-        "layers-tanh": dict(eta=0.3, l2=0.1, epochs=30),       # 98.61% (conv 98.84, fc 98.38)
+        "relu": dict(eta=0.1, l2=1.0, epochs=30, init="he"),  # 97.69% (0.3: 97.84, but 1.0 diverged)
+        "layers-relu": dict(eta=0.3, l2=0.1, epochs=30),  # 98.84% (conv 99.30, fc 98.38; 0.1: 97.57)
+        "layers-sigmoid": dict(eta=1.0, l2=0.0, epochs=30),  # 98.03% (conv 97.92, fc 98.14)
+        "layers-tanh": dict(eta=0.3, l2=0.1, epochs=30),  # 98.61% (conv 98.84, fc 98.38)
     },
 }
 
@@ -115,6 +149,7 @@ FITTING = {
 class Preset:
     """A documented recipe: its options and the line that describes it (``glassnet train --help``);
     ``dataset``: the one data set it is for (None: any MNIST-shaped one)."""
+
     description: str
     options: dict
     dataset: str | None = None
@@ -125,41 +160,105 @@ PRESETS = {
     # chapter 3 of the book
     "chapter3": Preset(
         "784-100-10 sigmoid, cross-entropy, scaled init, L2 5.0, eta 0.1 halved on plateaus",
-        dict(sizes=[784, 100, 10], cost="cross-entropy", init="scaled", l2=5.0, eta=0.1, epochs=60,
-             mini_batch_size=10, schedule="halve", patience=10, max_halvings=7)),
+        dict(
+            sizes=[784, 100, 10],
+            cost="cross-entropy",
+            init="scaled",
+            l2=5.0,
+            eta=0.1,
+            epochs=60,
+            mini_batch_size=10,
+            schedule="halve",
+            patience=10,
+            max_halvings=7,
+        ),
+    ),
     # MLPs with ReLU, softmax and momentum on all 60,000 training images, freshly distorted
     # every epoch (rotation, zoom, shift, elastic)
     "fast": Preset(
         "784-800-10 ReLU/softmax, He init, momentum 0.9, eta 0.1 cosine decay, batch 128, 50 epochs on "
         "60,000 images, half distorted each epoch",
-        dict(sizes=[784, 800, 10], activation="relu", cost="log-likelihood", init="he", momentum=0.9, eta=0.1,
-             l2=0.0, schedule="cosine", mini_batch_size=128, epochs=50, augment=0.5, monitor_training=10000,
-             train_on_validation=True)),
+        dict(
+            sizes=[784, 800, 10],
+            activation="relu",
+            cost="log-likelihood",
+            init="he",
+            momentum=0.9,
+            eta=0.1,
+            l2=0.0,
+            schedule="cosine",
+            mini_batch_size=128,
+            epochs=50,
+            augment=0.5,
+            monitor_training=10000,
+            train_on_validation=True,
+        ),
+    ),
     "best": Preset(
         "784-800-800-10, otherwise as fast but 110 epochs with every image distorted",
-        dict(sizes=[784, 800, 800, 10], activation="relu", cost="log-likelihood", init="he", momentum=0.9,
-             eta=0.1, l2=0.0, schedule="cosine", mini_batch_size=128, epochs=110, augment=1.0, monitor_training=10000,
-             train_on_validation=True)),
+        dict(
+            sizes=[784, 800, 800, 10],
+            activation="relu",
+            cost="log-likelihood",
+            init="he",
+            momentum=0.9,
+            eta=0.1,
+            l2=0.0,
+            schedule="cosine",
+            mini_batch_size=128,
+            epochs=110,
+            augment=1.0,
+            monitor_training=10000,
+            train_on_validation=True,
+        ),
+    ),
     # chapter 6's layers with glassnet's recipe: conv-fast for a quick 99% (five epochs);
     # conv-best for 99.5% in 3 minutes (no elastic distortion)
     "conv-fast": Preset(
-        "two ReLU conv-pools (20, 40 5x5) + FC 100, momentum 0.9, eta 0.05 cosine, batch 64, 5 epochs "
-        "on 60,000 images",
-        dict(layers="conv20x5:relu,pool2,conv40x5:relu,pool2,fc100:relu", momentum=0.9, eta=0.05, l2=0.0,
-             schedule="cosine", mini_batch_size=64, epochs=5, train_on_validation=True)),
+        "two ReLU conv-pools (20, 40 5x5) + FC 100, momentum 0.9, eta 0.05 cosine, batch 64, 5 epochs on 60,000 images",
+        dict(
+            layers="conv20x5:relu,pool2,conv40x5:relu,pool2,fc100:relu",
+            momentum=0.9,
+            eta=0.05,
+            l2=0.0,
+            schedule="cosine",
+            mini_batch_size=64,
+            epochs=5,
+            train_on_validation=True,
+        ),
+    ),
     "conv-best": Preset(
         "two ReLU conv-pools (32, 64 5x5), dropout 0.5 into FC 256, L2 0.5, momentum 0.9, eta 0.05 "
         "cosine, batch 64, 20 epochs on 60,000 images, each rotated, zoomed and shifted afresh every epoch",
-        dict(layers="conv32x5:relu,pool2,conv64x5:relu,pool2,fc256:relu:d0.5", momentum=0.9, eta=0.05, l2=0.5,
-             schedule="cosine", mini_batch_size=64, epochs=20, train_on_validation=True,
-             augment=dict(rotate=8.0, zoom=0.08, shift=2.0, elastic_alpha=0.0))),
+        dict(
+            layers="conv32x5:relu,pool2,conv64x5:relu,pool2,fc256:relu:d0.5",
+            momentum=0.9,
+            eta=0.05,
+            l2=0.5,
+            schedule="cosine",
+            mini_batch_size=64,
+            epochs=20,
+            train_on_validation=True,
+            augment=dict(rotate=8.0, zoom=0.08, shift=2.0, elastic_alpha=0.0),
+        ),
+    ),
     # the tutorial's run on the digits, as glassnet reproduce's digits row trains it
     "tutorial": Preset(
         "the digits tutorial's run: 64-30-10 sigmoid, quadratic cost, full-batch gradient descent, 3000 "
         "epochs, eta 0.25 (glassnet reproduce's digits row)",
-        dict(sizes=[64, 30, 10], cost="quadratic", activation="sigmoid", init="standard", eta=0.25, l2=0.0,
-             epochs=3000, mini_batch_size=None, log_every=100),
-        dataset="digits"),
+        dict(
+            sizes=[64, 30, 10],
+            cost="quadratic",
+            activation="sigmoid",
+            init="standard",
+            eta=0.25,
+            l2=0.0,
+            epochs=3000,
+            mini_batch_size=None,
+            log_every=100,
+        ),
+        dataset="digits",
+    ),
 }
 
 
@@ -215,6 +314,7 @@ def _layer_activations(text, default):
     """The activations of the conv and fc layers ``text`` writes (``layerspec``'s notation:
     ``:relu`` and the like after a token, else ``default``)."""
     from .layerspec import ACTIVATIONS
+
     used = set()
     for token in text.lower().split(","):
         name, *options = token.strip().split(":")
@@ -253,21 +353,41 @@ def network_from_options(opts, input_shape, n_out=10, seed=None, *, dtype=None):
     """
     if _layered(opts):
         from .layerspec import layer_network
-        return layer_network(opts["layers"], input_shape, n_out, activation=opts.get("activation", "sigmoid"),
-                             seed=seed, dtype=dtype or "float32")
-    return Network(opts["sizes"], seed=seed, cost=opts.get("cost", "quadratic"),
-                   activation=opts.get("activation", "sigmoid"), init=opts.get("init", "standard"), dtype=dtype)
+
+        return layer_network(
+            opts["layers"],
+            input_shape,
+            n_out,
+            activation=opts.get("activation", "sigmoid"),
+            seed=seed,
+            dtype=dtype or "float32",
+        )
+    return Network(
+        opts["sizes"],
+        seed=seed,
+        cost=opts.get("cost", "quadratic"),
+        activation=opts.get("activation", "sigmoid"),
+        init=opts.get("init", "standard"),
+        dtype=dtype,
+    )
 
 
 def config_from_options(opts, n_training):
     """The ``TrainingConfig`` of merged options (a mini-batch size of None: all ``n_training``)."""
     schedule = opts.get("schedule", "constant")
     return TrainingConfig(
-        epochs=opts["epochs"], mini_batch_size=opts["mini_batch_size"] or n_training, eta=opts["eta"],
-        l2=opts.get("l2", 0.0), momentum=opts.get("momentum", 0.0), schedule=schedule,
-        patience=opts.get("patience", 5), max_halvings=opts.get("max_halvings", 7),
-        early_stop=opts.get("early_stop"), keep_best=bool(opts.get("early_stop") or schedule == "halve"),
-        monitor_training=opts.get("monitor_training", 0))
+        epochs=opts["epochs"],
+        mini_batch_size=opts["mini_batch_size"] or n_training,
+        eta=opts["eta"],
+        l2=opts.get("l2", 0.0),
+        momentum=opts.get("momentum", 0.0),
+        schedule=schedule,
+        patience=opts.get("patience", 5),
+        max_halvings=opts.get("max_halvings", 7),
+        early_stop=opts.get("early_stop"),
+        keep_best=bool(opts.get("early_stop") or schedule == "halve"),
+        monitor_training=opts.get("monitor_training", 0),
+    )
 
 
 def augmenter_from_options(opts):
@@ -278,6 +398,7 @@ def augmenter_from_options(opts):
     if not value:
         return None
     from .augment import Augmenter
+
     if isinstance(value, dict):
         return Augmenter(**value)
     return Augmenter(fraction=1.0 if value is True else float(value))
@@ -289,10 +410,13 @@ def check_sizes(sizes, dataset, sep=","):
     from ..datasets import (
         dataset_info,  # here, not above: the command line starts without the data layer
     )
+
     info = dataset_info(dataset)
     if sizes[0] != info.n_inputs or sizes[-1] != info.n_classes:
-        raise InputError(f"sizes {sep.join(map(str, sizes))} do not fit {dataset}: the input layer must have "
-                         f"{info.n_inputs} neurons and the output layer {info.n_classes}")
+        raise InputError(
+            f"sizes {sep.join(map(str, sizes))} do not fit {dataset}: the input layer must have "
+            f"{info.n_inputs} neurons and the output layer {info.n_classes}"
+        )
 
 
 def _check_against_data(opts, info):
@@ -315,8 +439,10 @@ def _check_augmenter(augment, info):
         return
     shape = (augment.side, augment.side)
     if shape != tuple(info.image_shape[1:]):
-        raise InputError(f"the augmenter distorts {shape[0]}x{shape[1]} images; the {info.name} images are "
-                         f"{'x'.join(map(str, info.image_shape[1:]))}")
+        raise InputError(
+            f"the augmenter distorts {shape[0]}x{shape[1]} images; the {info.name} images are "
+            f"{'x'.join(map(str, info.image_shape[1:]))}"
+        )
 
 
 def joined(training, validation):
@@ -336,6 +462,7 @@ class RunPlan:
     sha256 : the data files' hashes;  info : the data set's ``DatasetInfo``
     overrides : the caller's options (beside the data set's defaults and the preset's)
     """
+
     dataset: str
     preset: str | None
     seed: int
@@ -359,8 +486,9 @@ class RunPlan:
     def defaulted(self):
         """The options the kind of network supplied (``fitting_defaults``): what neither the
         preset nor the caller gave."""
-        return fitting_defaults(self.dataset, {**(PRESETS[self.preset].options if self.preset else {}),
-                                               **self.overrides})
+        return fitting_defaults(
+            self.dataset, {**(PRESETS[self.preset].options if self.preset else {}), **self.overrides}
+        )
 
     def suggested_eta(self):
         """The eta this run would have without the caller's: the preset's, else its kind's."""
@@ -376,8 +504,14 @@ class RunPlan:
     def metadata(self, **training):
         """The header facts of a model file of this run: dataset, data_sha256 and training (the
         config, seed, ``training``'s extra facts, preset, augmenter, number of training images)."""
-        facts = dict(self.config.__dict__, seed=self.seed, **training, preset=self.preset,
-                     augment=repr(self.augment) if self.augment else None, training_images=len(self.training.X))
+        facts = dict(
+            self.config.__dict__,
+            seed=self.seed,
+            **training,
+            preset=self.preset,
+            augment=repr(self.augment) if self.augment else None,
+            training_images=len(self.training.X),
+        )
         return dict(dataset=self.dataset, data_sha256=self.sha256, training=facts)
 
     def describe(self):
@@ -387,8 +521,11 @@ class RunPlan:
         if _layered(opts):
             parts.append("softmax, log-likelihood cost")
         else:
-            cost, activation, init = (opts.get("cost", "quadratic"), opts.get("activation", "sigmoid"),
-                                      opts.get("init", "standard"))
+            cost, activation, init = (
+                opts.get("cost", "quadratic"),
+                opts.get("activation", "sigmoid"),
+                opts.get("init", "standard"),
+            )
             if cost != "quadratic" or activation != "sigmoid":
                 parts.append(f"{activation}/{self.network.summary()['output_activation']}, {cost} cost")
             if init != "standard":
@@ -410,6 +547,7 @@ def check_run(dataset=None, preset=None, overrides=None):
     data set and the architecture parsed (a network is drawn and dropped) -- InputError before
     any data are read or anything is printed."""
     from ..datasets import dataset_info
+
     dataset = resolve_dataset(dataset, preset)
     opts = run_options(dataset, preset, **(overrides or {}))
     info = dataset_info(dataset)
@@ -420,8 +558,9 @@ def check_run(dataset=None, preset=None, overrides=None):
     return dataset, opts, info, augment
 
 
-def plan_run(dataset=None, preset=None, overrides=None, seed=0, *, data=None, data_dir=None, cache_dir=None,
-             progress=None):
+def plan_run(
+    dataset=None, preset=None, overrides=None, seed=0, *, data=None, data_dir=None, cache_dir=None, progress=None
+):
     """Everything a run of ``dataset`` with ``preset`` and ``overrides`` needs, as a ``RunPlan``.
 
     dataset : None for the preset's own data set, else MNIST (``resolve_dataset``).
@@ -431,6 +570,7 @@ def plan_run(dataset=None, preset=None, overrides=None, seed=0, *, data=None, da
     the data set cannot serve (sizes that do not fit it, a validation set it does not have).
     """
     from ..datasets import load_dataset
+
     dataset, opts, info, augment = check_run(dataset, preset, overrides)
     if data is None:
         data = load_dataset(dataset, seed=seed, data_dir=data_dir, cache_dir=cache_dir, progress=progress)
@@ -438,8 +578,22 @@ def plan_run(dataset=None, preset=None, overrides=None, seed=0, *, data=None, da
     if opts.get("train_on_validation"):
         training, validation = joined(training, validation), None
     build = functools.partial(network_from_options, opts, info.image_shape, info.n_classes)
-    return RunPlan(dataset, preset, seed, opts, info, build(seed), build, config_from_options(opts, len(training.X)),
-                   augment, training, validation, test, dict(sha256), dict(overrides or {}))
+    return RunPlan(
+        dataset,
+        preset,
+        seed,
+        opts,
+        info,
+        build(seed),
+        build,
+        config_from_options(opts, len(training.X)),
+        augment,
+        training,
+        validation,
+        test,
+        dict(sha256),
+        dict(overrides or {}),
+    )
 
 
 def train_preset(preset, *, seed=0, dataset=None, data_dir=None, cache_dir=None, callbacks=(), **overrides):

@@ -4,6 +4,7 @@
 ``partial_fit`` follows it one call (one epoch) at a time.  (Halving on plateaus depends on
 the validation accuracy, so it lives with the loop's state in ``loop``.)
 """
+
 from __future__ import annotations
 
 import math

@@ -30,6 +30,7 @@ probability of digit k:
 Every model computes its own ``input_gradient`` (``core.model``: the BP above in its own
 layers); this module checks the input and the digit and makes the map.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -19,6 +19,7 @@ book shows its 20 5x5 filters, or a first fully connected layer's rows) or an
 ``Ensemble`` (predictions by its own rule; weights: those of member 0, as the
 figure's title says).
 """
+
 from __future__ import annotations
 
 import math
@@ -34,20 +35,33 @@ from ..errors import InputError
 from ..files import atomic_write
 
 __all__ = [
-    "learning_curves", "learning_curves_figure",
-    "weights_grid", "weights_grid_figure", "filters_figure",
-    "confusion_counts", "confusion_matrix", "confusion_matrix_figure",
-    "misclassified", "misclassified_figure",
-    "sigmoid_figures", "sigmoid_weight_figure", "sigmoid_bias_figure",
-    "save_training_plots", "image_shape_for", "series", "series_figure",
+    "learning_curves",
+    "learning_curves_figure",
+    "weights_grid",
+    "weights_grid_figure",
+    "filters_figure",
+    "confusion_counts",
+    "confusion_matrix",
+    "confusion_matrix_figure",
+    "misclassified",
+    "misclassified_figure",
+    "sigmoid_figures",
+    "sigmoid_weight_figure",
+    "sigmoid_bias_figure",
+    "save_training_plots",
+    "image_shape_for",
+    "series",
+    "series_figure",
 ]
 
 NEEDS_MATPLOTLIB = 'plots need matplotlib: pip install "glassnet[plot]"'
 
 #: history keys per data set: (cost key, accuracy key); the test set uses the book's names.
-_SERIES = (("training", "training_cost", "training_accuracy"),
-           ("validation", "validation_cost", "validation_accuracy"),
-           ("test", "test_cost", "accuracy"))
+_SERIES = (
+    ("training", "training_cost", "training_accuracy"),
+    ("validation", "validation_cost", "validation_accuracy"),
+    ("test", "test_cost", "accuracy"),
+)
 _COLORS = {"training": "tab:blue", "validation": "tab:orange", "test": "tab:green"}
 
 
@@ -58,9 +72,10 @@ def _figure(**kwargs):
         import matplotlib
     except ImportError:
         raise ImportError(NEEDS_MATPLOTLIB) from None
-    if "matplotlib.pyplot" not in sys.modules:     # leave a user's chosen pyplot backend alone
+    if "matplotlib.pyplot" not in sys.modules:  # leave a user's chosen pyplot backend alone
         matplotlib.use("Agg")
     from matplotlib.figure import Figure
+
     return Figure(**kwargs)
 
 
@@ -132,11 +147,10 @@ def learning_curves_figure(history):
         if ax.lines:
             ax.legend()
         ax.xaxis.get_major_locator().set_params(integer=True)
-        if np.ptp(epochs) < 4:                    # a few epochs: whole-number ticks, some margin
+        if np.ptp(epochs) < 4:  # a few epochs: whole-number ticks, some margin
             ax.set_xticks(np.unique(epochs))
             ax.set_xlim(epochs.min() - 0.5, epochs.max() + 0.5)
-    best = max((h for h in history if h.get("accuracy") is not None), key=lambda h: h["accuracy"],
-               default=None)
+    best = max((h for h in history if h.get("accuracy") is not None), key=lambda h: h["accuracy"], default=None)
     title = f"Learning curves ({len(history)} epoch{'s' * (len(history) != 1)}"
     if best is not None:
         title += f"; best test accuracy {100 * best['accuracy']:.2f}% at epoch {best.get('epoch', '?')}"
@@ -201,7 +215,7 @@ def weights_grid_figure(network, *, image_shape=None, max_neurons=100, channel=N
     """
     net, note = _first_member(network)
     max_neurons = _check_max(max_neurons)
-    W = np.asarray(net.first_layer_weights(), dtype=float)             # (n_hidden, n_in) or filters
+    W = np.asarray(net.first_layer_weights(), dtype=float)  # (n_hidden, n_in) or filters
     if W.ndim == 4:
         return filters_figure(W, max_filters=max_neurons, channel=channel, note=note)
     shape = image_shape_for(W.shape[1], image_shape)
@@ -212,8 +226,9 @@ def weights_grid_figure(network, *, image_shape=None, max_neurons=100, channel=N
     layer = "hidden" if len(net.layer_names()) > 1 else "output"
     of = f"the first {n} of {len(W)}" if n < len(W) else f"all {n}"
     fig.suptitle(f"Incoming weights of {of} {layer} neurons{note}")
-    fig.supxlabel(f"pixel column (each tile: one neuron's {W.shape[1]} weights as a "
-                  f"{shape[0]}x{shape[1]} image)", fontsize=9)
+    fig.supxlabel(
+        f"pixel column (each tile: one neuron's {W.shape[1]} weights as a {shape[0]}x{shape[1]} image)", fontsize=9
+    )
     fig.supylabel("pixel row", fontsize=9)
     return fig
 
@@ -239,20 +254,18 @@ def filters_figure(filters, *, max_filters=100, channel=None, note=""):
         tiles, which = W[:, int(channel)], f", input channel {int(channel)} of {c}"
     else:
         raise InputError(f"channel must be in 0..{c - 1} for filters over {c} channel(s), got {channel}")
-    shown = tiles[:_check_max(max_filters)]
+    shown = tiles[: _check_max(max_filters)]
     n = len(shown)
     fig = _tile_figure(n, 0.9)
     _tiles(fig, shown, [f"filter {j}" for j in range(n)], cmap="gray_r", label="weight (darker: larger)")
     of = f"the first {n} of {f}" if n < f else f"the {n}"
-    fig.suptitle(f"{of.capitalize()} {kh}x{kw} filters of the first convolutional layer{which}{note}",
-                 fontsize=10)
+    fig.suptitle(f"{of.capitalize()} {kh}x{kw} filters of the first convolutional layer{which}{note}", fontsize=10)
     return fig
 
 
 def weights_grid(network, path, *, image_shape=None, max_neurons=100, channel=None):
     """Write ``weights_grid_figure(network, ...)`` to the PNG ``path``; returns the Path."""
-    return _save(weights_grid_figure(network, image_shape=image_shape, max_neurons=max_neurons,
-                                     channel=channel), path)
+    return _save(weights_grid_figure(network, image_shape=image_shape, max_neurons=max_neurons, channel=channel), path)
 
 
 # -- errors ---------------------------------------------------------------------------------------
@@ -283,19 +296,25 @@ def confusion_matrix_figure(network, X, y):
     fig = _figure(figsize=(7.5, 6.5), layout="constrained")
     ax = fig.subplots()
     image = ax.imshow(counts, cmap="Blues", norm=_log_norm(counts))
-    threshold = np.sqrt(max(counts.max(), 1))              # the colormap's middle, on a log scale
+    threshold = np.sqrt(max(counts.max(), 1))  # the colormap's middle, on a log scale
     for t in range(k):
         for p in range(k):
             c = int(counts[t, p])
-            ax.text(p, t, str(c), ha="center", va="center", fontsize=8 if total < 100000 else 7,
-                    color="white" if c > threshold else ("black" if c else "0.6"))
+            ax.text(
+                p,
+                t,
+                str(c),
+                ha="center",
+                va="center",
+                fontsize=8 if total < 100000 else 7,
+                color="white" if c > threshold else ("black" if c else "0.6"),
+            )
     ax.set_xticks(range(k))
     ax.set_yticks(range(k))
     ax.set(xlabel="predicted digit", ylabel="true digit")
     bar = fig.colorbar(image, ax=ax, shrink=0.85, label="images (log scale)")
     top = image.norm.vmax
-    bar.set_ticks([t for t in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000)
-                   if t <= top])
+    bar.set_ticks([t for t in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000) if t <= top])
     bar.set_ticklabels([f"{t:g}" for t in bar.get_ticks()])
     bar.minorticks_off()
     correct = int(np.trace(counts))
@@ -305,6 +324,7 @@ def confusion_matrix_figure(network, X, y):
 
 def _log_norm(counts):
     from matplotlib.colors import LogNorm
+
     return LogNorm(vmin=1, vmax=max(int(counts.max()), 2), clip=True)
 
 
@@ -332,7 +352,7 @@ def misclassified_figure(network, X, y, *, n=36, image_shape=None, images=None):
             raise ValueError(f"{len(images)} images for {len(X)} inputs")
     shape = image_shape_for(images.shape[1], image_shape)
     wrong = np.flatnonzero(pred != y)
-    count, shown = len(wrong), wrong[:int(n)]
+    count, shown = len(wrong), wrong[: int(n)]
     rows, cols = _grid(max(len(shown), 1))
     fig = _figure(figsize=(cols * 1.55 + 0.4, rows * 1.65 + 0.8), layout="constrained")
     axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
@@ -342,7 +362,7 @@ def misclassified_figure(network, X, y, *, n=36, image_shape=None, images=None):
     for ax, i in zip(axes, shown):
         ax.imshow(images[i].reshape(shape), cmap="gray_r", interpolation="nearest")
         ax.set_title(f"true {y[i]}, predicted {pred[i]}", fontsize=8, pad=2)
-    for ax in axes[len(shown):]:
+    for ax in axes[len(shown) :]:
         ax.set_visible(False)
     if not count:
         axes[0].set_visible(True)
@@ -378,14 +398,12 @@ def _sigmoid_figure(params, title, fixed):
 
 def sigmoid_weight_figure(weights=(0.5, 1, 2)):
     """One sigmoid neuron's output σ(wx + b) against its input x, for several weights, b = 0."""
-    return _sigmoid_figure([(w, 0) for w in weights],
-                           "One sigmoid neuron: a larger weight w makes a steeper step", "b")
+    return _sigmoid_figure([(w, 0) for w in weights], "One sigmoid neuron: a larger weight w makes a steeper step", "b")
 
 
 def sigmoid_bias_figure(biases=(-8, 0, 8)):
     """One sigmoid neuron's output σ(wx + b) against its input x, for several biases, w = 1."""
-    return _sigmoid_figure([(1, b) for b in biases],
-                           "One sigmoid neuron: the bias b moves the step to x = −b/w", "w")
+    return _sigmoid_figure([(1, b) for b in biases], "One sigmoid neuron: the bias b moves the step to x = −b/w", "w")
 
 
 def sigmoid_figures(path_weight, path_bias):

@@ -20,6 +20,7 @@ app's security headers, like every other error of the app.
 
 This module relies on waitress's channel, parser and task classes (waitress 2.1 - 3.x).
 """
+
 from __future__ import annotations
 
 import json
@@ -39,7 +40,7 @@ LINGER_BYTES = 1 << 30
 LINGER_SECONDS = 30.0
 #: ... and the longest it may stay silent meanwhile
 LINGER_IDLE = 5.0
-_CHUNK = 1 << 18        # bytes per read while draining
+_CHUNK = 1 << 18  # bytes per read while draining
 
 
 class JSONErrorTask(ErrorTask):
@@ -74,7 +75,7 @@ class _Parser(HTTPRequestParser):
     def received(self, data):
         n = super().received(data)
         if self.completed and self.error is not None:
-            self.expect_continue = False        # answer the refusal, never "100 Continue"
+            self.expect_continue = False  # answer the refusal, never "100 Continue"
             self._channel.refused(self)
         return n
 
@@ -100,11 +101,11 @@ class LingeringChannel(HTTPChannel):
     """waitress's connection, with a lingering close after a refused request (see the module)."""
 
     error_task_class = JSONErrorTask
-    _refused = False            # a request was refused: the rest of the input is discarded
-    _left = None                # bytes of the refused body still to come (None: unknown)
+    _refused = False  # a request was refused: the rest of the input is discarded
+    _left = None  # bytes of the refused body still to come (None: unknown)
     _drained = 0
-    _drain_start = None         # time.monotonic() when draining began, None while not draining
-    _drain_last = 0.0           # time.monotonic() of the last bytes drained
+    _drain_start = None  # time.monotonic() when draining began, None while not draining
+    _drain_last = 0.0  # time.monotonic() of the last bytes drained
 
     def parser_class(self, adj):
         return _Discard(self) if self._refused else _Parser(adj, self)
@@ -125,7 +126,7 @@ class LingeringChannel(HTTPChannel):
             return super().readable()
         now = time.monotonic()
         if now - self._drain_last > LINGER_IDLE or now - self._drain_start > LINGER_SECONDS:
-            self.will_close = True                  # writable() now says yes: handle_write closes
+            self.will_close = True  # writable() now says yes: handle_write closes
         return not self.will_close
 
     def writable(self):
@@ -141,7 +142,7 @@ class LingeringChannel(HTTPChannel):
         if self._drain_start is None:
             return super().handle_read()
         try:
-            data = self.recv(_CHUNK)            # b"" (end of file) has closed the channel already
+            data = self.recv(_CHUNK)  # b"" (end of file) has closed the channel already
         except OSError:
             super().handle_close()
             return
@@ -160,12 +161,17 @@ class LingeringChannel(HTTPChannel):
     # -- draining ------------------------------------------------------------------------------
     def _should_linger(self):
         """After a refusal that is answered in full, while more of its body may come."""
-        return (self._refused and self.connected and not self.requests and not self.total_outbufs_len
-                and (self._left is None or self._left > 0))
+        return (
+            self._refused
+            and self.connected
+            and not self.requests
+            and not self.total_outbufs_len
+            and (self._left is None or self._left > 0)
+        )
 
     def _start_draining(self):
         try:
-            self.socket.shutdown(socket.SHUT_WR)    # the answer, then end of file, reach the client
+            self.socket.shutdown(socket.SHUT_WR)  # the answer, then end of file, reach the client
         except OSError:
             return False
         self.will_close = self.close_when_flushed = False

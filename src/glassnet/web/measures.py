@@ -15,6 +15,7 @@ of one neuron's weights, its last two entries the image's height and width; ``co
 images follow each other in ``data``, each ``prod(shape)`` int8 values, row-major, with
 value ``q`` standing for ``q / 127 * scale[k]``.
 """
+
 from __future__ import annotations
 
 import base64
@@ -24,8 +25,15 @@ import numpy as np
 
 from ..core.dataforms import square_side
 
-__all__ = ["per_class_accuracy", "gradient_norms", "fixed_masks", "filter_shape", "encode_filters",
-           "predictions", "MASK_SEED"]
+__all__ = [
+    "per_class_accuracy",
+    "gradient_norms",
+    "fixed_masks",
+    "filter_shape",
+    "encode_filters",
+    "predictions",
+    "MASK_SEED",
+]
 
 #: the seed of the dropout masks the speed of learning is measured with
 MASK_SEED = 20240601
@@ -37,7 +45,7 @@ def predictions(network, X, forward=None, chunk=10000):
     forward = forward or network.feedforward
     if len(X) == 0:
         return np.zeros(0, np.int64)
-    return np.concatenate([np.argmax(forward(X[i:i + chunk]), axis=1) for i in range(0, len(X), chunk)])
+    return np.concatenate([np.argmax(forward(X[i : i + chunk]), axis=1) for i in range(0, len(X), chunk)])
 
 
 def per_class_accuracy(predicted, labels, n_classes):
@@ -74,7 +82,7 @@ def gradient_norms(network, X, T, chunk=10, masks=None):
     biases = [i for i, name in enumerate(network.named_parameters()) if name.startswith("b")]
     params = network.parameters()
     total = [np.zeros(params[i].shape, np.float64) for i in biases]
-    masks = [None] * len(biases) if masks is None else masks          # one per layer
+    masks = [None] * len(biases) if masks is None else masks  # one per layer
     for i in range(0, len(X), chunk):
         rows = slice(i, i + chunk)
         part = [None if m is None else m[rows] for m in masks]
@@ -114,8 +122,7 @@ def encode_filters(W, shape, total=None):
     """
     W = np.asarray(W, dtype=np.float64)
     if W.ndim != 2 or W.shape[1] != math.prod(shape):
-        raise ValueError(f"W must have shape (k, {math.prod(shape)}) for images of shape {tuple(shape)}, "
-                         f"got {W.shape}")
+        raise ValueError(f"W must have shape (k, {math.prod(shape)}) for images of shape {tuple(shape)}, got {W.shape}")
     scale = np.abs(W).max(axis=1, initial=0.0)
     scale = np.where(np.isfinite(scale), scale, 0.0)
     safe = np.where(scale > 0, scale, 1.0)[:, None]

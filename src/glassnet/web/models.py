@@ -5,14 +5,24 @@ weights as images; the drawing page (``server``) asks what the model makes of on
 (``reading``).  Every answer comes from the model protocol (``core.model``): nothing here
 knows a class of model.  NumPy only; the pages do the rest.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 from .measures import filter_shape
 
-__all__ = ["io_sizes", "layer_names", "architecture", "parameters", "first_layer_weights",
-           "first_layer_images", "as_images", "is_conv_first", "reading"]
+__all__ = [
+    "io_sizes",
+    "layer_names",
+    "architecture",
+    "parameters",
+    "first_layer_weights",
+    "first_layer_images",
+    "as_images",
+    "is_conv_first",
+    "reading",
+]
 
 
 def io_sizes(network):
@@ -76,9 +86,13 @@ def reading(network, x):
     """
     X = np.asarray(x).reshape(1, -1)
     outputs = [a[0] for a in network.layer_outputs(X)]
-    return {"prediction": int(network.predict(X)[0]), "probabilities": _f64(network.probabilities(X)[0]),
-            "outputs": _f64(outputs[-1]), "hidden": [_f64(h) for h in outputs[:-1] if h.ndim == 1],
-            "maps": [_f64(m) for m in outputs[:-1] if m.ndim == 3]}
+    return {
+        "prediction": int(network.predict(X)[0]),
+        "probabilities": _f64(network.probabilities(X)[0]),
+        "outputs": _f64(outputs[-1]),
+        "hidden": [_f64(h) for h in outputs[:-1] if h.ndim == 1],
+        "maps": [_f64(m) for m in outputs[:-1] if m.ndim == 3],
+    }
 
 
 def _f64(a):

@@ -28,6 +28,7 @@ answer (see ``channel``).
 The page turns the drawing into MNIST's format itself (crop, scale into 20x20, centre
 the centre of mass in 28x28), so the server only ever sees the 784 inputs.
 """
+
 from __future__ import annotations
 
 import json
@@ -43,8 +44,17 @@ from .. import errors
 from ..views.explain import as_float64, saliency
 from .models import architecture, io_sizes, reading
 
-__all__ = ["MAX_BODY", "STATIC", "Server", "activations", "create_app", "model_info", "parse_pixels",
-           "parse_predict", "InputError"]
+__all__ = [
+    "MAX_BODY",
+    "STATIC",
+    "Server",
+    "activations",
+    "create_app",
+    "model_info",
+    "parse_pixels",
+    "parse_predict",
+    "InputError",
+]
 
 #: largest request body accepted, in bytes: 784 numbers written with 17 digits fit in 15 KB
 MAX_BODY = 64 * 1024
@@ -56,7 +66,7 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; "
-                               "base-uri 'none'; frame-ancestors 'none'",
+    "base-uri 'none'; frame-ancestors 'none'",
 }
 
 
@@ -146,10 +156,8 @@ def parse_predict(body, n_inputs=784, n_outputs=10):
     data = _json(body)
     pixels = _pixels(data, n_inputs)
     digit = data.get("digit")
-    if digit is not None and (isinstance(digit, bool) or not isinstance(digit, int)
-                              or not 0 <= digit < n_outputs):
-        raise InputError(f'"digit" must be an integer 0..{n_outputs - 1} or null, '
-                         f'got {json.dumps(digit)[:40]}')
+    if digit is not None and (isinstance(digit, bool) or not isinstance(digit, int) or not 0 <= digit < n_outputs):
+        raise InputError(f'"digit" must be an integer 0..{n_outputs - 1} or null, got {json.dumps(digit)[:40]}')
     return pixels, digit
 
 
@@ -166,9 +174,13 @@ def _shape_info(network):
     summary = network.summary()
     inner = summary.pop("layers")[:-1]
     dense = [layer for layer in inner if len(layer["shape"]) == 1]
-    return {"kind": network.kind, **summary, "hidden": [layer["shape"][0] for layer in dense],
-            "hidden_names": [layer["name"] for layer in dense],
-            "maps": [layer for layer in inner if len(layer["shape"]) == 3]}
+    return {
+        "kind": network.kind,
+        **summary,
+        "hidden": [layer["shape"][0] for layer in dense],
+        "hidden_names": [layer["name"] for layer in dense],
+        "maps": [layer for layer in inner if len(layer["shape"]) == 3],
+    }
 
 
 def model_info(network, header=None):
@@ -210,10 +222,10 @@ def create_app(network, header=None):
     app = Flask(__name__, static_folder=str(STATIC), static_url_path="/static")
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY)
     app.json.sort_keys = False
-    app.url_map.merge_slashes = False          # "/static//x" is not found, not redirected
+    app.url_map.merge_slashes = False  # "/static//x" is not found, not redirected
     info = model_info(network, header)
     n_in, n_out = io_sizes(network)
-    network64 = as_float64(network)            # for saliency, copied once
+    network64 = as_float64(network)  # for saliency, copied once
 
     def error(message, status):
         return Response(json.dumps({"error": message}), status=status, mimetype="application/json")
@@ -224,7 +236,7 @@ def create_app(network, header=None):
         return error(messages.get(e.code, e.description or e.name), e.code or 500)
 
     @app.errorhandler(Exception)
-    def unexpected(e):        # a bug, not bad input: say so without a traceback
+    def unexpected(e):  # a bug, not bad input: say so without a traceback
         app.logger.exception("unexpected error")
         return error(f"internal error ({type(e).__name__})", 500)
 
@@ -261,17 +273,23 @@ class Server:
         from waitress.server import create_server
 
         from .channel import install
+
         try:
             # waitress refuses what the app would refuse (a body over MAX_BODY), before reading it
-            self._server = create_server(app, host=host, port=port, threads=threads,
-                                         max_request_body_size=MAX_BODY + 1,
-                                         clear_untrusted_proxy_headers=True, ident="glassnet")
+            self._server = create_server(
+                app,
+                host=host,
+                port=port,
+                threads=threads,
+                max_request_body_size=MAX_BODY + 1,
+                clear_untrusted_proxy_headers=True,
+                ident="glassnet",
+            )
         except OSError as e:
             raise OSError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
         install(self._server, {413: TOO_LARGE}, SECURITY_HEADERS)
         listen = getattr(self._server, "effective_listen", None)
-        host, self.port = listen[0][:2] if listen else (self._server.effective_host,
-                                                      self._server.effective_port)
+        host, self.port = listen[0][:2] if listen else (self._server.effective_host, self._server.effective_port)
         self.host = host
         self._thread = None
 
@@ -289,11 +307,13 @@ class Server:
 
     def _socket_map(self):
         from waitress.server import MultiSocketServer
+
         server = self._server
         return server.map if isinstance(server, MultiSocketServer) else server._map
 
     def _close(self):
         from waitress import wasyncore
+
         self._server.task_dispatcher.shutdown()
         wasyncore.close_all(self._socket_map())
 
@@ -305,12 +325,13 @@ class Server:
     def stop(self, timeout=10):
         """Stop serving (from any thread): the loop closes every socket and returns."""
         from waitress import wasyncore
-        if self._thread is None:    # never started: just release the socket
+
+        if self._thread is None:  # never started: just release the socket
             self._close()
             return
         sockets = self._socket_map()
         trigger = next((s for s in list(sockets.values()) if hasattr(s, "pull_trigger")), None)
-        if trigger is not None:     # close every socket from inside the serving loop's thread
+        if trigger is not None:  # close every socket from inside the serving loop's thread
             trigger.pull_trigger(lambda: wasyncore.close_all(sockets))
         if self._thread is not None:
             self._thread.join(timeout)

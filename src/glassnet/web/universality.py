@@ -31,6 +31,7 @@ computer only (``server.add_local_only``), with the house's security headers.  A
 capped at ``MAX_EPOCHS`` epochs and ``Learner.max_seconds`` seconds; the sizes are those of a
 construction within ``MAX_BUMPS`` (one input) or ``MAX_TOWERS`` (two).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -46,18 +47,36 @@ from werkzeug.exceptions import HTTPException
 from ..book import universality as u
 from .server import MAX_BODY, STATIC, TOO_LARGE, InputError, add_local_only, add_security_headers
 
-__all__ = ["create_app", "Learner", "parse_construct", "parse_towers", "parse_learn", "construct", "towers",
-           "MAX_BUMPS", "MAX_TOWERS", "MAX_WEIGHT", "MIN_WEIGHT", "MAX_EPOCHS", "MAX_SECONDS", "MAX_SAMPLES",
-           "MAX_SIDE", "SAMPLES", "SIDE", "VIEW", "VIEW_2D"]
+__all__ = [
+    "create_app",
+    "Learner",
+    "parse_construct",
+    "parse_towers",
+    "parse_learn",
+    "construct",
+    "towers",
+    "MAX_BUMPS",
+    "MAX_TOWERS",
+    "MAX_WEIGHT",
+    "MIN_WEIGHT",
+    "MAX_EPOCHS",
+    "MAX_SECONDS",
+    "MAX_SAMPLES",
+    "MAX_SIDE",
+    "SAMPLES",
+    "SIDE",
+    "VIEW",
+    "VIEW_2D",
+]
 
-MAX_BUMPS, MAX_TOWERS = 200, 20          # 400 hidden neurons; 2N + N^2 = 440 (quadrants)
+MAX_BUMPS, MAX_TOWERS = 200, 20  # 400 hidden neurons; 2N + N^2 = 440 (quadrants)
 MIN_WEIGHT, MAX_WEIGHT = 0.1, 1e5
 MAX_EPOCHS, MAX_SECONDS = 100_000, 60.0
 MAX_ETA = 50.0
-MAX_SAMPLES, MAX_SIDE = 1001, 41         # the longest f a page may send: one input, two (a side)
-SAMPLES, SIDE = 201, 41                  # what the page draws f with
-VIEW, VIEW_2D = 401, 61                  # where outputs are answered: points of [0, 1], a side of the square
-LEARN_SAMPLES = {1: 200, 2: 30}          # training points (for two inputs, a side)
+MAX_SAMPLES, MAX_SIDE = 1001, 41  # the longest f a page may send: one input, two (a side)
+SAMPLES, SIDE = 201, 41  # what the page draws f with
+VIEW, VIEW_2D = 401, 61  # where outputs are answered: points of [0, 1], a side of the square
+LEARN_SAMPLES = {1: 200, 2: 30}  # training points (for two inputs, a side)
 ERROR_POINTS_2D = 101
 BUMP_SERIES = (1, 2, 5, 10, 20, 50, 100, 200)
 WEIGHT_SERIES = (1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1e3, 3e3, 1e4, 3e4, 1e5)
@@ -93,8 +112,7 @@ def _number(data, key, lo, hi, default=None, integer=False):
         raise InputError(f'"{key}" is missing')
     kinds = (int,) if integer else (int, float)
     if isinstance(value, bool) or not isinstance(value, kinds):
-        raise InputError(f'"{key}" must be {"an integer" if integer else "a number"}, '
-                         f'got {json.dumps(value)[:40]}')
+        raise InputError(f'"{key}" must be {"an integer" if integer else "a number"}, got {json.dumps(value)[:40]}')
     if not (math.isfinite(value) and lo <= value <= hi):
         raise InputError(f'"{key}" must be in {lo:g}..{hi:g}, got {str(value)[:40]}')
     return value
@@ -134,9 +152,12 @@ def parse_construct(body):
     """``dict(f (K,), bumps, weight, correction)`` of a /api/construct body; InputError as the
     module's docstring says."""
     data = _object(body, ("f", "bumps", "weight", "correction"))
-    return dict(f=_values(data, "f", 2, MAX_SAMPLES), bumps=_number(data, "bumps", 1, MAX_BUMPS, integer=True),
-                weight=float(_number(data, "weight", MIN_WEIGHT, MAX_WEIGHT, u.DEFAULT_WEIGHT)),
-                correction=_flag(data, "correction", True))
+    return dict(
+        f=_values(data, "f", 2, MAX_SAMPLES),
+        bumps=_number(data, "bumps", 1, MAX_BUMPS, integer=True),
+        weight=float(_number(data, "weight", MIN_WEIGHT, MAX_WEIGHT, u.DEFAULT_WEIGHT)),
+        correction=_flag(data, "correction", True),
+    )
 
 
 def _method(data):
@@ -149,10 +170,13 @@ def _method(data):
 def parse_towers(body):
     """``dict(f (side, side), bumps, weight, method, correction)`` of a /api/towers body."""
     data = _object(body, ("f", "bumps", "weight", "method", "correction"))
-    return dict(f=_square(_values(data, "f", 4, MAX_SIDE ** 2)),
-                bumps=_number(data, "bumps", 1, MAX_TOWERS, integer=True),
-                weight=float(_number(data, "weight", MIN_WEIGHT, MAX_WEIGHT, u.DEFAULT_WEIGHT)),
-                method=_method(data), correction=_flag(data, "correction", True))
+    return dict(
+        f=_square(_values(data, "f", 4, MAX_SIDE**2)),
+        bumps=_number(data, "bumps", 1, MAX_TOWERS, integer=True),
+        weight=float(_number(data, "weight", MIN_WEIGHT, MAX_WEIGHT, u.DEFAULT_WEIGHT)),
+        method=_method(data),
+        correction=_flag(data, "correction", True),
+    )
 
 
 def parse_learn(body):
@@ -165,11 +189,16 @@ def parse_learn(body):
         bumps = _number(data, "bumps", 1, MAX_BUMPS, integer=True)
         sizes = [1, 2 * bumps, 1]
     else:
-        f = _square(_values(data, "f", 4, MAX_SIDE ** 2))
+        f = _square(_values(data, "f", 4, MAX_SIDE**2))
         bumps = _number(data, "bumps", 1, MAX_TOWERS, integer=True)
         sizes = [2, (2 if _method(data) == "quadrants" else 4) * bumps, bumps * bumps, 1]
-    return dict(inputs=inputs, f=f, sizes=sizes, epochs=_number(data, "epochs", 1, MAX_EPOCHS, 20000, integer=True),
-                eta=float(_number(data, "eta", 1e-6, MAX_ETA, 3.0)))
+    return dict(
+        inputs=inputs,
+        f=f,
+        sizes=sizes,
+        epochs=_number(data, "epochs", 1, MAX_EPOCHS, 20000, integer=True),
+        eta=float(_number(data, "eta", 1e-6, MAX_ETA, 3.0)),
+    )
 
 
 # -- what the page is answered -------------------------------------------------------------------
@@ -190,16 +219,28 @@ def construct(f, bumps, weight, correction=True):
     net = u.bump_network(f, bumps, weight, correction=correction)
     X = u.grid(1, VIEW)
     steps = u.hidden_steps(net)
-    series_b = [dict(bumps=n, **_error(u.approximation_error(u.bump_network(f, n, weight, correction=correction), f)))
-                for n in BUMP_SERIES]
-    series_w = [dict(weight=w, **_error(u.approximation_error(u.bump_network(f, bumps, w, correction=correction), f)))
-                for w in WEIGHT_SERIES]
-    return {"sizes": net.sizes, "hidden": net.sizes[1], "bumps": bumps, "weight": weight,
-            "output": _rounded(net.feedforward(X)[:, 0]),
-            "weighted": _rounded(np.clip(u.weighted_output(net, X), -50, 50)),
-            "inverse": _rounded(u.inverse_sigmoid(u.as_function(f)(X[:, 0]))),
-            "steps": _rounded(steps["step"]), "heights": _rounded(steps["output_weight"][0::2]),
-            "error": _error(u.approximation_error(net, f)), "error_vs_bumps": series_b, "error_vs_weight": series_w}
+    series_b = [
+        dict(bumps=n, **_error(u.approximation_error(u.bump_network(f, n, weight, correction=correction), f)))
+        for n in BUMP_SERIES
+    ]
+    series_w = [
+        dict(weight=w, **_error(u.approximation_error(u.bump_network(f, bumps, w, correction=correction), f)))
+        for w in WEIGHT_SERIES
+    ]
+    return {
+        "sizes": net.sizes,
+        "hidden": net.sizes[1],
+        "bumps": bumps,
+        "weight": weight,
+        "output": _rounded(net.feedforward(X)[:, 0]),
+        "weighted": _rounded(np.clip(u.weighted_output(net, X), -50, 50)),
+        "inverse": _rounded(u.inverse_sigmoid(u.as_function(f)(X[:, 0]))),
+        "steps": _rounded(steps["step"]),
+        "heights": _rounded(steps["output_weight"][0::2]),
+        "error": _error(u.approximation_error(net, f)),
+        "error_vs_bumps": series_b,
+        "error_vs_weight": series_w,
+    }
 
 
 def towers(f, bumps, weight, method="quadrants", correction=True):
@@ -207,9 +248,17 @@ def towers(f, bumps, weight, method="quadrants", correction=True):
     net = u.tower_network(f, bumps, weight, method=method, correction=correction)
     X = u.grid(2, VIEW_2D)
     target = u.as_function(f, 2)(X[:, 0], X[:, 1])
-    return {"sizes": net.sizes, "hidden": sum(net.sizes[1:-1]), "bumps": bumps, "weight": weight, "method": method,
-            "side": VIEW_2D, "output": _rounded(net.feedforward(X)[:, 0], 4), "target": _rounded(target, 4),
-            "error": _error(u.approximation_error(net, f, ERROR_POINTS_2D))}
+    return {
+        "sizes": net.sizes,
+        "hidden": sum(net.sizes[1:-1]),
+        "bumps": bumps,
+        "weight": weight,
+        "method": method,
+        "side": VIEW_2D,
+        "output": _rounded(net.feedforward(X)[:, 0], 4),
+        "target": _rounded(target, 4),
+        "error": _error(u.approximation_error(net, f, ERROR_POINTS_2D)),
+    }
 
 
 # -- the learner ---------------------------------------------------------------------------------
@@ -239,10 +288,20 @@ class Learner:
             self._halt()
             run, stop = next(self._runs), threading.Event()
             self._stop = stop
-            self._state = {"run": run, "state": "running", "message": None, "epoch": 0, "epochs": spec["epochs"],
-                           "seconds": 0.0, "sizes": spec["sizes"], "inputs": spec["inputs"], "history": []}
-            self._thread = threading.Thread(target=self._run, args=(run, spec, stop),
-                                            name="glassnet-universality-learn", daemon=True)
+            self._state = {
+                "run": run,
+                "state": "running",
+                "message": None,
+                "epoch": 0,
+                "epochs": spec["epochs"],
+                "seconds": 0.0,
+                "sizes": spec["sizes"],
+                "inputs": spec["inputs"],
+                "history": [],
+            }
+            self._thread = threading.Thread(
+                target=self._run, args=(run, spec, stop), name="glassnet-universality-learn", daemon=True
+            )
             self._thread.start()
             return self._state
 
@@ -269,19 +328,32 @@ class Learner:
             return False
 
         try:
-            result = u.learn(spec["f"], spec["sizes"], samples=LEARN_SAMPLES[spec["inputs"]], epochs=spec["epochs"],
-                             eta=spec["eta"], callback=callback, stop=stop, max_seconds=self.max_seconds)
-        except Exception as e:          # a diverged run, or a bug: the page says so, the server lives on
+            result = u.learn(
+                spec["f"],
+                spec["sizes"],
+                samples=LEARN_SAMPLES[spec["inputs"]],
+                epochs=spec["epochs"],
+                eta=spec["eta"],
+                callback=callback,
+                stop=stop,
+                max_seconds=self.max_seconds,
+            )
+        except Exception as e:  # a diverged run, or a bug: the page says so, the server lives on
             self._publish(run, {}, "failed", f"{type(e).__name__}: {e}"[:280])
             return
         state = {"completed": "finished", "interrupted": "stopped"}.get(result.stopped, result.stopped)
-        message = (f"stopped after {self.max_seconds:g} s, the page's limit" if state == "time" else None)
+        message = f"stopped after {self.max_seconds:g} s, the page's limit" if state == "time" else None
         self._publish(run, look.snapshot(result.network, result.epochs), state, message)
 
     def _publish(self, run, snapshot, state, message=None):
         with_history = self._state.get("history", []) + ([snapshot["point"]] if "point" in snapshot else [])
-        new = {**self._state, **{k: v for k, v in snapshot.items() if k != "point"},
-               "state": state, "message": message, "history": with_history}
+        new = {
+            **self._state,
+            **{k: v for k, v in snapshot.items() if k != "point"},
+            "state": state,
+            "message": message,
+            "history": with_history,
+        }
         if self._state.get("run") == run:
             self._state = new
 
@@ -300,13 +372,21 @@ class _Look:
         X, Y = self.samples
         cost = float(0.5 * np.mean((network.feedforward(X) - Y) ** 2))
         error = _error(u.approximation_error(network, self.f, self.points))
-        out = {"epoch": int(epochs), "seconds": round(time.perf_counter() - self.started, 3),
-               "output": _rounded(network.feedforward(self.view)[:, 0], 4), "error": error,
-               "cost": float(f"{cost:.5g}"), "point": {"epoch": int(epochs), "cost": float(f"{cost:.5g}"), **error}}
+        out = {
+            "epoch": int(epochs),
+            "seconds": round(time.perf_counter() - self.started, 3),
+            "output": _rounded(network.feedforward(self.view)[:, 0], 4),
+            "error": error,
+            "cost": float(f"{cost:.5g}"),
+            "point": {"epoch": int(epochs), "cost": float(f"{cost:.5g}"), **error},
+        }
         if self.inputs == 1:
             steps = u.hidden_steps(network)
-            out["hidden"] = {"step": _rounded(steps["step"]), "weight": _rounded(steps["weight"]),
-                             "output_weight": _rounded(steps["output_weight"])}
+            out["hidden"] = {
+                "step": _rounded(steps["step"]),
+                "weight": _rounded(steps["weight"]),
+                "output_weight": _rounded(steps["output_weight"]),
+            }
             out["weighted"] = _rounded(np.clip(u.weighted_output(network, self.view), -50, 50))
         return out
 
@@ -315,11 +395,31 @@ class _Look:
 def _defaults():
     g, s = np.linspace(0, 1, SAMPLES), np.linspace(0, 1, SIDE)
     sx, sy = np.meshgrid(s, s, indexing="ij")
-    limits = dict(max_bumps=MAX_BUMPS, max_towers=MAX_TOWERS, min_weight=MIN_WEIGHT, max_weight=MAX_WEIGHT,
-                  max_epochs=MAX_EPOCHS, max_eta=MAX_ETA, max_samples=MAX_SAMPLES, max_side=MAX_SIDE)
-    return {"f": _rounded(u.book_function(g)), "f2": _rounded(u.book_function_2d(sx, sy), 4), "samples": SAMPLES,
-            "side": SIDE, "view": VIEW, "view_2d": VIEW_2D, "bumps": u.DEFAULT_BUMPS, "weight": u.DEFAULT_WEIGHT,
-            "towers": 10, "methods": list(u.METHODS), "limits": limits, "clip": u.CLIP, "edge": u.EDGE}
+    limits = dict(
+        max_bumps=MAX_BUMPS,
+        max_towers=MAX_TOWERS,
+        min_weight=MIN_WEIGHT,
+        max_weight=MAX_WEIGHT,
+        max_epochs=MAX_EPOCHS,
+        max_eta=MAX_ETA,
+        max_samples=MAX_SAMPLES,
+        max_side=MAX_SIDE,
+    )
+    return {
+        "f": _rounded(u.book_function(g)),
+        "f2": _rounded(u.book_function_2d(sx, sy), 4),
+        "samples": SAMPLES,
+        "side": SIDE,
+        "view": VIEW,
+        "view_2d": VIEW_2D,
+        "bumps": u.DEFAULT_BUMPS,
+        "weight": u.DEFAULT_WEIGHT,
+        "towers": 10,
+        "methods": list(u.METHODS),
+        "limits": limits,
+        "clip": u.CLIP,
+        "edge": u.EDGE,
+    }
 
 
 def create_app(learner=None):
@@ -346,7 +446,7 @@ def create_app(learner=None):
         return error(str(e), e.status)
 
     @app.errorhandler(Exception)
-    def unexpected(e):        # a bug, not bad input: say so without a traceback
+    def unexpected(e):  # a bug, not bad input: say so without a traceback
         app.logger.exception("unexpected error")
         return error(f"internal error ({type(e).__name__})", 500)
 

@@ -51,6 +51,7 @@ gets one message with everything new since its last call (``None`` when nothing 
     status    {"state": loading|running|paused|stopping|finished|stopped|interrupted|failed,
                "message": text or null}
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -62,11 +63,18 @@ import time
 
 import numpy as np
 
-from ..core.dataforms import as_arrays
 from .. import engines
+from ..core.dataforms import as_arrays
 from .measures import encode_filters, fixed_masks, gradient_norms, per_class_accuracy, predictions
-from .models import (architecture, as_images, first_layer_images, first_layer_weights, io_sizes,
-                     is_conv_first, layer_names)
+from .models import (
+    architecture,
+    as_images,
+    first_layer_images,
+    first_layer_weights,
+    io_sizes,
+    is_conv_first,
+    layer_names,
+)
 
 __all__ = ["Watch", "FINAL_STATES"]
 
@@ -96,8 +104,11 @@ def _sizes(network):
 
 def _clean(record):
     """A history record with only JSON-safe numbers and strings."""
-    return {k: v if isinstance(v, str) else _number(v) for k, v in record.items()
-            if isinstance(v, (str, int, float, np.number)) and v is not None}
+    return {
+        k: v if isinstance(v, str) else _number(v)
+        for k, v in record.items()
+        if isinstance(v, (str, int, float, np.number)) and v is not None
+    }
 
 
 class Watch:
@@ -114,32 +125,33 @@ class Watch:
 
     def __init__(self, *, max_filters=100, filter_interval=0.5, measure_share=0.05, unwatched_share=0.01):
         if max_filters < 1 or filter_interval < 0 or not (0 < measure_share <= 1 and 0 < unwatched_share <= 1):
-            raise ValueError(f"need max_filters >= 1, filter_interval >= 0 and shares in (0, 1], got "
-                             f"{max_filters}, {filter_interval}, {measure_share} and {unwatched_share}")
+            raise ValueError(
+                f"need max_filters >= 1, filter_interval >= 0 and shares in (0, 1], got "
+                f"{max_filters}, {filter_interval}, {measure_share} and {unwatched_share}"
+            )
         self.max_filters, self.filter_interval = int(max_filters), float(filter_interval)
         self.measure_share, self.unwatched_share = float(measure_share), float(unwatched_share)
         self.stop_event = threading.Event()
         self._resume = threading.Event()
         self._resume.set()
-        self._seq = itertools.count(1)          # next() is atomic: versions for every snapshot
+        self._seq = itertools.count(1)  # next() is atomic: versions for every snapshot
         self._meta, self._records, self._measures = None, [], []
         self._filters = self._progress = self._final = self._live = self._error = None
-        self._latest = None                      # (epoch, copy of the parameters): the newest epoch
+        self._latest = None  # (epoch, copy of the parameters): the newest epoch
         self._wake = threading.Event()
-        self._next_measure = 0.0                 # the measuring thread rests until then (monotonic)
+        self._next_measure = 0.0  # the measuring thread rests until then (monotonic)
         self._worker = None
         self._epoch, self._next_snapshot = 0, 0.0
-        self._encoded = (None, None)             # (filters version, its message), for the streams
-        self._streams_lock = threading.Lock()   # the streams' own: never taken by the training thread
+        self._encoded = (None, None)  # (filters version, its message), for the streams
+        self._streams_lock = threading.Lock()  # the streams' own: never taken by the training thread
         self.open_streams = 0
-        self.measure_seconds = 0.0               # the measuring thread's time at work so far
-        self.blocked = False                     # the training thread is waiting in a pause
-        self.stop_requested = False              # the stop came from the page, not from a signal
-        self.closed = threading.Event()          # the page's Close button, once the run is over
+        self.measure_seconds = 0.0  # the measuring thread's time at work so far
+        self.blocked = False  # the training thread is waiting in a pause
+        self.stop_requested = False  # the stop came from the page, not from a signal
+        self.closed = threading.Event()  # the page's Close button, once the run is over
 
     # -- the training thread's side -----------------------------------------------------------
-    def attach(self, network, *, test=None, sample=None, image_shape=None, test_name="test", meta=None,
-               history=None):
+    def attach(self, network, *, test=None, sample=None, image_shape=None, test_name="test", meta=None, history=None):
         """Start watching ``network`` (a Network or a LayerNetwork), before ``fit`` runs.
 
         test : (X (m, n_in), labels (m,)) for the accuracy on each class (the test set, or the
@@ -159,9 +171,10 @@ class Watch:
             self._epoch, self._live = history[-1]["epoch"] + 1, network
         else:
             self._snapshot(network, epoch=0, fraction=0.0)
-            initial = (-1, _copy(network))      # before training: the measuring thread's first job
-        self._worker = threading.Thread(target=self._measure_loop, args=(initial,), name="glassnet-watch-measure",
-                                        daemon=True)
+            initial = (-1, _copy(network))  # before training: the measuring thread's first job
+        self._worker = threading.Thread(
+            target=self._measure_loop, args=(initial,), name="glassnet-watch-measure", daemon=True
+        )
         self._worker.start()
         return self
 
@@ -169,20 +182,38 @@ class Watch:
         """What the page's header and measurements need of ``network`` (see ``attach``)."""
         _, n_classes = io_sizes(network)
         shape, total = first_layer_images(network, image_shape)
-        self._shadow = copy.deepcopy(network)    # the measuring thread's own copy (its Generator unused)
+        self._shadow = copy.deepcopy(network)  # the measuring thread's own copy (its Generator unused)
         self._n_classes, self._shape = n_classes, shape
         self._test = None if test is None else (np.asarray(test[0], network.dtype), np.asarray(test[1]))
         self._forward = self._choose_forward(self._test)
         self._sample, self._masks = self._gradient_sample(sample)
-        self._meta = dict(meta or {}, sizes=_sizes(network), architecture=architecture(network),
-                          layers=layer_names(network), classes=n_classes,
-                          first_layer="conv" if is_conv_first(network) else "dense",
-                          image_shape=list(shape), filters_shown=min(self.max_filters, total),
-                          filters_total=total, test_name=test_name if test is not None else None,
-                          gradient_sample=0 if sample is None else len(sample[0]))
+        self._meta = dict(
+            meta or {},
+            sizes=_sizes(network),
+            architecture=architecture(network),
+            layers=layer_names(network),
+            classes=n_classes,
+            first_layer="conv" if is_conv_first(network) else "dense",
+            image_shape=list(shape),
+            filters_shown=min(self.max_filters, total),
+            filters_total=total,
+            test_name=test_name if test is not None else None,
+            gradient_sample=0 if sample is None else len(sample[0]),
+        )
 
-    def show_saved(self, network, *, history=(), state="finished", message=None, test=None, sample=None,
-                   image_shape=None, test_name="test", meta=None):
+    def show_saved(
+        self,
+        network,
+        *,
+        history=(),
+        state="finished",
+        message=None,
+        test=None,
+        sample=None,
+        image_shape=None,
+        test_name="test",
+        meta=None,
+    ):
         """Publish a run that is over, from a saved model: ``history`` (its records), the saved
         weights as its first layer's images and one measurement of them (per-class accuracy on
         ``test``, speed of learning on ``sample``) after the last epoch; the status is final
@@ -206,8 +237,9 @@ class Watch:
         net = self._shadow
         if sample is None:
             return None, None
-        X, T = as_arrays((np.asarray(sample[0]), np.asarray(sample[1])), net.n_in, net.n_out, net.dtype,
-                         targets=net.targets)
+        X, T = as_arrays(
+            (np.asarray(sample[0]), np.asarray(sample[1])), net.n_in, net.n_out, net.dtype, targets=net.targets
+        )
         return (X, T), fixed_masks(net, len(X))
 
     def callback(self, network, record):
@@ -228,7 +260,7 @@ class Watch:
             self._wait_while_paused(done, total)
 
     def _wait_while_paused(self, done, total):
-        self._snapshot(None, self._epoch, done / total if total else 0.0)    # the weights as paused
+        self._snapshot(None, self._epoch, done / total if total else 0.0)  # the weights as paused
         self.blocked = True
         try:
             # wake up now and then: a stop may come from a signal handler, which sets stop_event only
@@ -246,7 +278,7 @@ class Watch:
             return
         if network is not None and self._meta is not None:
             self._snapshot(network, max(self._epoch - 1, 0), 1.0)
-        self._final = (state, message)           # the measuring thread ends after the latest epoch
+        self._final = (state, message)  # the measuring thread ends after the latest epoch
         self._wake.set()
 
     def _snapshot(self, network, epoch, fraction):
@@ -262,8 +294,7 @@ class Watch:
     def _choose_forward(self, test):
         """The compiled forward pass on one thread (the training thread has the other core)."""
         net = self._shadow
-        return engines.forward_for(net, test[0] if test is not None else np.zeros((0, net.n_in)),
-                                   threads=1)[1]
+        return engines.forward_for(net, test[0] if test is not None else np.zeros((0, net.n_in)), threads=1)[1]
 
     def measure(self, epoch, params):
         """The measurement of one epoch from a copy of the parameters (``parameters()`` order)."""
@@ -287,14 +318,14 @@ class Watch:
         taken = None
         while True:
             job, final = self._latest, self._final is not None
-            if job is taken:                          # nothing new
+            if job is taken:  # nothing new
                 if final:
                     return
                 self._wake.wait(0.1)
                 self._wake.clear()
                 continue
             rest = self._next_measure - time.monotonic()
-            if rest > 0 and not final:                # within the share of time: rest, then take the newest
+            if rest > 0 and not final:  # within the share of time: rest, then take the newest
                 time.sleep(min(rest, 0.1))
                 continue
             taken = job
@@ -305,7 +336,7 @@ class Watch:
         started = time.monotonic()
         try:
             self._measures.append(self.measure(*job))
-        except Exception as e:     # a view that fails must not end the run: the page says so
+        except Exception as e:  # a view that fails must not end the run: the page says so
             self._error = f"measuring epoch {job[0]} failed: {type(e).__name__}: {e}"
         spent = time.monotonic() - started
         self.measure_seconds += spent
@@ -360,15 +391,16 @@ class Watch:
         """``(message, cursor)``: what is new since ``cursor`` (None: everything, with
         ``"reset": True``), or ``(None, cursor)`` when nothing is."""
         first = cursor is None
-        cursor = dict(cursor or {"meta": False, "records": 0, "measures": 0, "filters": 0, "progress": 0,
-                                 "status": None})
+        cursor = dict(
+            cursor or {"meta": False, "records": 0, "measures": 0, "filters": 0, "progress": 0, "status": None}
+        )
         message = {"reset": True} if first else {}
         if self._meta is not None and not cursor["meta"]:
             message["meta"], cursor["meta"] = self._meta, True
         for key, items in (("records", self._records), ("measures", self._measures)):
             n = len(items)
             if n > cursor[key]:
-                message[key], cursor[key] = items[cursor[key]:n], n
+                message[key], cursor[key] = items[cursor[key] : n], n
         filters, progress, status = self._filters, self._progress, self.status()
         if filters is not None and filters[0] != cursor["filters"]:
             message["filters"], cursor["filters"] = self._encode(filters), filters[0]
@@ -383,8 +415,11 @@ class Watch:
         version, epoch, fraction, W = filters
         cached_version, cached = self._encoded
         if cached_version != version:
-            cached = dict(encode_filters(as_images(W), self._shape, self._meta["filters_total"]),
-                          epoch=epoch, fraction=round(fraction, 4))
+            cached = dict(
+                encode_filters(as_images(W), self._shape, self._meta["filters_total"]),
+                epoch=epoch,
+                fraction=round(fraction, 4),
+            )
             self._encoded = (version, cached)
         return cached
 

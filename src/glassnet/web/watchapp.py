@@ -25,6 +25,7 @@ The controls refuse what a page of another site could send: a body that is not J
 (415) and a request from another origin or for another host name (403), so that a web
 page elsewhere cannot pause or stop a training run.
 """
+
 from __future__ import annotations
 
 import json
@@ -48,8 +49,10 @@ HEARTBEAT = 10.0
 MAX_STREAMS = 8
 
 #: the drawing page's headers; this page also posts no forms anywhere
-_HEADERS = {**SECURITY_HEADERS,
-            "Content-Security-Policy": SECURITY_HEADERS["Content-Security-Policy"] + "; form-action 'none'"}
+_HEADERS = {
+    **SECURITY_HEADERS,
+    "Content-Security-Policy": SECURITY_HEADERS["Content-Security-Policy"] + "; form-action 'none'",
+}
 
 
 def events(watch, interval=INTERVAL, heartbeat=HEARTBEAT, sleep=time.sleep):
@@ -100,8 +103,11 @@ def create_watch_app(watch: Watch, interval=INTERVAL, heartbeat=HEARTBEAT):
     def stream():
         if watch.open_streams >= MAX_STREAMS:
             return error(f"{MAX_STREAMS} pages are watching already: close one", 503)
-        return Response(events(watch, interval, heartbeat), mimetype="text/event-stream",
-                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return Response(
+            events(watch, interval, heartbeat),
+            mimetype="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
 
     @app.post("/api/control")
     def control():
@@ -124,7 +130,7 @@ def _control(watch, error):
     if watch.status()["state"] not in FINAL_STATES:
         return error("the run is still going: stop it first", 409)
     response = Response(json.dumps(watch.status()), mimetype="application/json")
-    response.call_on_close(watch.request_close)      # once the answer is sent: the server may end
+    response.call_on_close(watch.request_close)  # once the answer is sent: the server may end
     return response
 
 
@@ -138,8 +144,9 @@ class WatchServer:
 
     def __init__(self, watch=None, host="127.0.0.1", port=0, **app_options):
         self.watch = watch if watch is not None else Watch()
-        self._server = Server(create_watch_app(self.watch, **app_options), host=host, port=port,
-                              threads=MAX_STREAMS + 4).start()
+        self._server = Server(
+            create_watch_app(self.watch, **app_options), host=host, port=port, threads=MAX_STREAMS + 4
+        ).start()
         self.url = self._server.url
 
     def wait_closed(self, poll=0.25):
