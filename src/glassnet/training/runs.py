@@ -407,9 +407,7 @@ def augmenter_from_options(opts):
 def check_sizes(sizes, dataset, sep=","):
     """InputError unless a ``Network`` of ``sizes`` fits ``dataset``'s inputs and classes
     (the sizes written joined by ``sep`` in the message)."""
-    from ..datasets import (
-        dataset_info,  # here, not above: the command line starts without the data layer
-    )
+    from ..datasets import dataset_info  # here, not above: the command line starts without the data layer
 
     info = dataset_info(dataset)
     if sizes[0] != info.n_inputs or sizes[-1] != info.n_classes:
