@@ -304,7 +304,7 @@ def approximation_error(network, f=None, points=None):
     """``{"max": ..., "mean": ...}``: the largest and the mean |output - f| over the fine grid
     (``grid``) of the network's inputs (1 or 2).  f defaults to the book's function
     (``book_function``, ``book_function_2d``)."""
-    inputs = network.sizes[0] if hasattr(network, "sizes") else network.n_in
+    inputs = network.n_in
     if inputs not in (1, 2):
         raise InputError(f"the error is measured for networks of 1 or 2 inputs, got {inputs}")
     f = f if f is not None else (book_function if inputs == 1 else book_function_2d)

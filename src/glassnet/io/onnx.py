@@ -436,10 +436,16 @@ def ensemble_members(ensemble):
     return members
 
 
+_NOT_SAID = ("format_version", "dtype", "seed", "init")
+
+
 def _network_info(network):
-    """What ``metadata_props`` says of one network, as JSON-able values (its ``header()``
-    without dtype, seed, init and format version)."""
-    return {k: v for k, v in network.header().items() if k not in ("format_version", "dtype", "seed", "init")}
+    """What ``metadata_props`` says of a model, as JSON-able values: its ``header()`` without
+    dtype, seed, init and format version (an ensemble's members' headers likewise)."""
+    info = {k: v for k, v in network.header().items() if k not in _NOT_SAID}
+    if isinstance(info.get("members"), list):
+        info["members"] = [{k: v for k, v in m.items() if k not in _NOT_SAID} for m in info["members"]]
+    return info
 
 
 def _network_metadata(network):
@@ -663,14 +669,13 @@ def to_onnx(model, *, opset=None, batch=None, flat=False, dtype=None):
     _check_model(model)
     shape = (model.n_in,) if flat else tuple(model.input_shape)
     if model.members[0] is not model:  # an ensemble: the mean of its members
-        members = ensemble_members(model)
-        metadata = {
-            "network": "ensemble",
-            "combine": model.combine,
-            "members": json.dumps([_network_info(m) for m in model.members]),
-        }
         return build_mean_model(
-            members, shape, dtype=dtype or _ensemble_dtype(model), opset=opset, batch=batch, metadata=metadata
+            ensemble_members(model),
+            shape,
+            dtype=dtype or _ensemble_dtype(model),
+            opset=opset,
+            batch=batch,
+            metadata=_network_metadata(model),
         )
     layers = network_layers(model)
     return build_model(
@@ -682,14 +687,7 @@ def _classifier_onnx(parts, opset, batch, dtype):
     """The labels-and-probabilities model of a converter's ``ClassifierParts``."""
     model = parts.model
     _check_model(model)
-    if model.members[0] is model:
-        metadata = _network_metadata(model)
-    else:
-        metadata = {
-            "network": "ensemble",
-            "combine": model.combine,
-            "members": json.dumps([_network_info(m) for m in model.members]),
-        }
+    metadata = _network_metadata(model)
     metadata.update({str(k): str(v) for k, v in parts.metadata.items()})
     return build_classifier_model(
         list(parts.steps),
