@@ -67,6 +67,7 @@ def test_expanded_rows_train_on_the_expansions_of_the_first_fifth(mnist):
         chapter6.run_row(row, mnist, [0], epochs=0)
 
 
+@pytest.mark.slow  # every row of chapter 6, shortened: the second tier
 def test_chapter_6_quick_through_the_cli_prints_the_books_figures(mnist, tmp_path, capsys):
     code = main(
         [
@@ -102,6 +103,7 @@ def test_chapter_6_quick_through_the_cli_prints_the_books_figures(mnist, tmp_pat
     assert len(accuracies) == 8 and all(0 <= a <= 100 for a in accuracies) and np.max(accuracies) > 20
 
 
+@pytest.mark.slow  # trains and saves every row: the second tier
 def test_save_writes_each_network_and_ensemble_that_evaluate_reads_back(mnist, tmp_path, capsys):
     from glassnet.core.ensemble import Ensemble
     from glassnet.io import load

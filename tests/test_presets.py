@@ -132,6 +132,7 @@ def test_augment_option_forms():
     assert isinstance(custom, Augmenter) and (custom.rotate, custom.alpha, custom.fraction) == (5.0, 0.0, 0.5)
 
 
+@pytest.mark.slow  # two full preset runs: the second tier
 def test_train_preset_in_python_is_glassnet_train_preset(mnist, tmp_path):
     net, result, test = train_preset("conv-fast", seed=3, epochs=1)
     out, err = io.StringIO(), io.StringIO()
