@@ -34,11 +34,21 @@ naming the file.
 """
 
 import contextlib
+import os
 
 import pytest
 from synthetic_mnist import write_synthetic_mnist
 
 _REAL_MNIST = pytest.StashKey[bool]()
+
+
+def pytest_configure(config):
+    """With pytest-xdist's workers (pyproject's addopts: one a core), one BLAS thread each, unless
+    set otherwise: OpenBLAS's threads spin while they wait, so two workers' threads on two
+    cores would take turns instead of working (the default tier took twice as long)."""
+    if getattr(config.option, "numprocesses", None) and "PYTEST_XDIST_WORKER" not in os.environ:
+        for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(variable, "1")  # read by the workers, started after this
 
 
 def pytest_collection_finish(session):
