@@ -135,6 +135,19 @@ def mnist(mnist_files):
     return data
 
 
+def pytest_sessionfinish(session):
+    """In a pytest-xdist worker: tell the main process which MNIST the run saw."""
+    if hasattr(session.config, "workeroutput") and _REAL_MNIST in session.config.stash:
+        session.config.workeroutput["real_mnist"] = real_mnist_run(session.config)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """In pytest-xdist's main process: what a worker said about the run's MNIST."""
+    if "real_mnist" in getattr(node, "workeroutput", {}):
+        node.config.stash[_REAL_MNIST] = node.workeroutput["real_mnist"]
+
+
 def pytest_terminal_summary(terminalreporter, config):
     """One line saying which MNIST the run saw."""
     if _REAL_MNIST in config.stash:
