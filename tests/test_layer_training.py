@@ -117,7 +117,6 @@ def test_a_damaged_layer_model_is_refused_in_one_line(tmp_path, change, message)
         load(path)
 
 
-@pytest.mark.usefixtures("mnist")  # `train --layers pool2` (MNIST) loads the data before it checks the layers
 def test_glassnet_train_layers_saves_and_resumes_bit_identically(tmp_path, capsys):
     from glassnet.cli import main
 
