@@ -9,7 +9,8 @@ The tests run in tiers, chosen by markers (registered in pyproject.toml):
 ``mnist`` marks a test that needs the real MNIST (the book's figures, full runs on it),
 ``browser`` one that drives Chromium, ``bench`` a benchmark's smoke run, ``slow`` one that
 takes minutes.  The default ``addopts`` deselect them all; ``-m ...`` on the command line
-replaces that selection (``-m ""`` runs everything).
+replaces that selection (``-m ""`` runs everything).  They also run the tests on every core
+(pytest-xdist, a test file to a worker); ``-n0`` runs them in one process.
 
 Which MNIST a run sees:
 
