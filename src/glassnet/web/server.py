@@ -216,16 +216,15 @@ def _answer(network, network64, x, digit):
     }
 
 
-def create_app(network, header=None):
-    """The Flask app serving ``network``: a Network, LayerNetwork or Ensemble with 784
-    inputs (any n_in, n_out work; the page draws 28x28 digits and 10 bars)."""
-    app = Flask(__name__, static_folder=str(STATIC), static_url_path="/static")
+def json_app(name):
+    """``(app, error)``: a Flask app as every JSON page of glassnet is made -- its static files,
+    bodies up to ``MAX_BODY``, each error one JSON ``{"error": ...}`` (``error(message, status)``;
+    a bug is a 500 that names no more than its type), the security headers and the local-only
+    policy."""
+    app = Flask(name, static_folder=str(STATIC), static_url_path="/static")
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY)
     app.json.sort_keys = False
     app.url_map.merge_slashes = False  # "/static//x" is not found, not redirected
-    info = model_info(network, header)
-    n_in, n_out = io_sizes(network)
-    network64 = as_float64(network)  # for saliency, copied once
 
     def error(message, status):
         return Response(json.dumps({"error": message}), status=status, mimetype="application/json")
@@ -242,6 +241,16 @@ def create_app(network, header=None):
 
     add_security_headers(app)
     add_local_only(app, error)
+    return app, error
+
+
+def create_app(network, header=None):
+    """The Flask app serving ``network``: a Network, LayerNetwork or Ensemble with 784
+    inputs (any n_in, n_out work; the page draws 28x28 digits and 10 bars)."""
+    app, error = json_app(__name__)
+    info = model_info(network, header)
+    n_in, n_out = io_sizes(network)
+    network64 = as_float64(network)  # for saliency, copied once
 
     @app.get("/")
     def index():

@@ -41,11 +41,10 @@ import threading
 import time
 
 import numpy as np
-from flask import Flask, Response, request, send_from_directory
-from werkzeug.exceptions import HTTPException
+from flask import request, send_from_directory
 
 from ..book import universality as u
-from .server import MAX_BODY, STATIC, TOO_LARGE, InputError, add_local_only, add_security_headers
+from .server import MAX_BODY, STATIC, InputError, json_app  # noqa: F401 -- MAX_BODY: this page's limit too
 
 __all__ = [
     "create_app",
@@ -426,32 +425,14 @@ def create_app(learner=None):
     """The Flask app of the chapter-4 page; ``learner`` (a ``Learner``, a new one by default)
     trains for its "learn" button and is ``app.extensions["glassnet_learner"]``."""
     learner = learner if learner is not None else Learner()
-    app = Flask(__name__, static_folder=str(STATIC), static_url_path="/static")
-    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY)
-    app.json.sort_keys = False
-    app.url_map.merge_slashes = False
+    app, error = json_app(__name__)
     app.extensions["glassnet_learner"] = learner
     defaults = _defaults()
-
-    def error(message, status):
-        return Response(json.dumps({"error": message}), status=status, mimetype="application/json")
-
-    @app.errorhandler(HTTPException)
-    def http_error(e):
-        messages = {413: TOO_LARGE, 404: "not found", 405: f"{request.method} is not allowed here"}
-        return error(messages.get(e.code, e.description or e.name), e.code or 500)
 
     @app.errorhandler(InputError)
     def bad_input(e):
         return error(str(e), e.status)
 
-    @app.errorhandler(Exception)
-    def unexpected(e):  # a bug, not bad input: say so without a traceback
-        app.logger.exception("unexpected error")
-        return error(f"internal error ({type(e).__name__})", 500)
-
-    add_security_headers(app)
-    add_local_only(app, error)
     _routes(app, learner, defaults)
     return app
 
