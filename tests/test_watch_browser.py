@@ -242,3 +242,41 @@ def test_screenshot_of_the_books_run(browser):
         assert page.problems == []
     finally:
         run.kill()
+
+
+def test_the_page_comes_back_after_each_stream_with_no_gap_and_no_repeat(browser):
+    """Streams that end every 0.4 s (``lifetime``): the page reconnects with Last-Event-ID each
+    time, shows no "lost the connection" message, and holds every epoch exactly once."""
+    import numpy as np
+
+    from glassnet import Network
+    from glassnet.training import TrainingConfig, fit
+    from glassnet.web.watch import Watch
+    from glassnet.web.watchapp import WatchServer
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(0, 1, (200, 16)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64) + 2 * (X[:, 1] > 0)
+    watch, net = Watch(filter_interval=0.0), Network([16, 8, 4], seed=0, cost="cross-entropy")
+    watch.attach(net, test=(X, y), image_shape=(4, 4), meta={"dataset": "blobs", "epochs": 40})
+    slowly = lambda network, record: time.sleep(0.08)  # ~3 s of training: several streams
+    options = dict(callbacks=[watch.callback, slowly], on_batch=watch.on_batch, stop=watch.stop_event)
+    trainer = threading.Thread(target=fit, args=(net, (X, y), TrainingConfig(epochs=40, eta=0.5)), kwargs=options)
+    with WatchServer(watch, interval=0.02, lifetime=0.4) as server:
+        page = open_page(browser, server.url, {"width": 1200, "height": 900})
+        streams, cursor_from_id = [], watch.cursor_from_id
+        watch.cursor_from_id = lambda text: streams.append(cursor_from_id(text)) or streams[-1]  # resumed?
+        page.evaluate("""() => { window.shown = [];
+            new MutationObserver(() => window.shown.push(document.getElementById('message').textContent))
+                .observe(document.getElementById('message'), {childList: true, characterData: true, subtree: true});
+        }""")
+        trainer.start()
+        trainer.join(60)
+        wait_until(page, lambda: page.evaluate("run.records.length") == 40)
+        assert page.evaluate("run.records.map(r => r.epoch)") == list(range(40))
+        assert page.locator("#message").is_hidden() and page.evaluate("window.shown") == []
+        assert len(streams) >= 4 and streams[0] is None and all(streams[1:])  # each later one resumed
+        watch.finish("finished")
+        wait_until(page, lambda: page.evaluate("run.status && run.status.state") == "finished")
+        assert page.problems == []
+        page.close()

@@ -25,14 +25,15 @@ from __future__ import annotations
 
 import json
 import socket
+import struct
 import time
 
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
-from waitress.task import ErrorTask
+from waitress.task import ErrorTask, WSGITask
 from waitress.utilities import RequestEntityTooLarge
 
-__all__ = ["LINGER_BYTES", "LINGER_SECONDS", "LINGER_IDLE", "install", "JSONErrorTask", "LingeringChannel"]
+__all__ = ["LINGER_BYTES", "LINGER_SECONDS", "LINGER_IDLE", "install", "JSONErrorTask", "LingeringChannel", "unsent"]
 
 #: the most bytes read and discarded after a refusal before the socket is closed anyway
 LINGER_BYTES = 1 << 30
@@ -41,6 +42,36 @@ LINGER_SECONDS = 30.0
 #: ... and the longest it may stay silent meanwhile
 LINGER_IDLE = 5.0
 _CHUNK = 1 << 18  # bytes per read while draining
+
+try:  # the kernel's count of a socket's bytes not yet taken by the other side (Linux)
+    import fcntl
+    import termios
+
+    _OUTQ = termios.TIOCOUTQ
+except (ImportError, AttributeError):  # elsewhere: waitress's own buffers only
+    fcntl = None  # type: ignore[assignment]
+    _OUTQ = None
+
+
+def unsent(sock):
+    """Bytes in ``sock``'s send queue that the other side has not acknowledged (0 where the
+    system does not say)."""
+    if _OUTQ is None:
+        return 0
+    try:
+        return struct.unpack("i", fcntl.ioctl(sock.fileno(), _OUTQ, b"\0\0\0\0"))[0]
+    except (OSError, ValueError):
+        return 0
+
+
+class StreamTask(WSGITask):
+    """waitress's task whose environ also carries ``glassnet.stalled``: the connection's
+    ``LingeringChannel.stalled`` (a streaming answer asks it whether its reader is still there)."""
+
+    def get_environment(self):
+        environ = super().get_environment()
+        environ["glassnet.stalled"] = self.channel.stalled
+        return environ
 
 
 class JSONErrorTask(ErrorTask):
@@ -101,6 +132,9 @@ class LingeringChannel(HTTPChannel):
     """waitress's connection, with a lingering close after a refused request (see the module)."""
 
     error_task_class = JSONErrorTask
+    task_class = StreamTask
+    _handed = 0  # bytes the app has written to this connection
+    _taken, _taken_at = -1, 0.0  # bytes the client had taken at the last look, and since when
     _refused = False  # a request was refused: the rest of the input is discarded
     _left = None  # bytes of the refused body still to come (None: unknown)
     _drained = 0
@@ -119,6 +153,24 @@ class LingeringChannel(HTTPChannel):
         self._drained += n
         if self._left is not None:
             self._left -= n
+
+    # -- a reader that stops reading ---------------------------------------------------------
+    def write_soon(self, data):
+        n = super().write_soon(data)
+        self._handed += n
+        return n
+
+    def stalled(self, seconds):
+        """Whether bytes have waited ``seconds`` for the client without it taking any: taken =
+        handed to this connection - still in waitress's buffers - still in the kernel's send
+        queue.  A client that stops reading fills its receive window, then the queue: its
+        taken count stops.  (Called from the app's thread, now and then, by a stream.)"""
+        waiting = self.total_outbufs_len + (unsent(self.socket) if self.connected else 0)
+        taken, now = self._handed - waiting, time.monotonic()
+        if taken != self._taken or not waiting:
+            self._taken, self._taken_at = taken, now
+            return False
+        return now - self._taken_at >= seconds
 
     # -- the loop's questions and events ----------------------------------------------------
     def readable(self):

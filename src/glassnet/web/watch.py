@@ -58,6 +58,7 @@ import contextlib
 import copy
 import itertools
 import math
+import re
 import threading
 import time
 
@@ -80,6 +81,8 @@ __all__ = ["Watch", "FINAL_STATES"]
 
 #: the states after which a run changes no more
 FINAL_STATES = frozenset({"finished", "stopped", "interrupted", "failed"})
+#: what ``Watch.cursor_id`` writes: five integers of at most 15 digits
+_CURSOR_ID = re.compile(r"[01](\.[0-9]{1,15}){4}")
 
 
 def _number(value):
@@ -423,6 +426,29 @@ class Watch:
             self._encoded = (version, cached)
         return cached
 
+    @staticmethod
+    def cursor_id(cursor):
+        """``cursor`` as a Server-Sent Events id, "meta.records.measures.filters.progress"
+        (five integers; the status is sent again on a resumed stream)."""
+        return ".".join(str(int(cursor[k] or 0)) for k in ("meta", "records", "measures", "filters", "progress"))
+
+    def cursor_from_id(self, text):
+        """The cursor an id of ``cursor_id`` names (a page's Last-Event-ID when it comes back),
+        or None -- everything again -- when ``text`` is not one this run can have sent."""
+        if not isinstance(text, str) or not _CURSOR_ID.fullmatch(text):
+            return None
+        meta, records, measures, filters, progress = (int(v) for v in text.split("."))
+        if records > len(self._records) or measures > len(self._measures) or (meta and self._meta is None):
+            return None
+        return {
+            "meta": bool(meta),
+            "records": records,
+            "measures": measures,
+            "filters": filters,
+            "progress": progress,
+            "status": None,
+        }
+
     @contextlib.contextmanager
     def stream(self):
         """Count an open page while the block runs (``close`` waits for them to finish)."""
@@ -431,8 +457,21 @@ class Watch:
         try:
             yield self
         finally:
-            with self._streams_lock:
-                self.open_streams -= 1
+            self.release_stream()
+
+    def reserve_stream(self, limit):
+        """Count one more open page if fewer than ``limit`` are open (check and count at
+        once: many pages asking together never get more than ``limit``); say whether it did.
+        ``release_stream`` gives the place back."""
+        with self._streams_lock:
+            if self.open_streams >= limit:
+                return False
+            self.open_streams += 1
+            return True
+
+    def release_stream(self):
+        with self._streams_lock:
+            self.open_streams -= 1
 
     def close(self, timeout=2.0):
         """End the run's publishing: the status becomes final ("failed" unless ``finish``

@@ -15,16 +15,24 @@ let source = null;
 let frame = 0;
 
 // -- the stream ---------------------------------------------------------------------------------
+// Each stream ends after a while with an "again" event: the browser comes back at once with the
+// last event's id (Last-Event-ID) and the server goes on from there -- no message for that.
+let again = false, lost = false;
 function connect() {
   source = new EventSource("/events");
-  source.addEventListener("update", (e) => apply(JSON.parse(e.data)));
+  source.addEventListener("update", (e) => { again = false; apply(JSON.parse(e.data)); });
+  source.addEventListener("again", () => { again = true; });
   source.onerror = () => {
     if (run.status && FINAL.has(run.status.state)) { source.close(); return; }
     if (source.readyState === EventSource.CLOSED) {   // refused (e.g. too many pages): try later
       setTimeout(connect, 3000);
+    } else if (again) {
+      return;
     }
     showMessage("lost the connection to the training process; retrying\u2026");
+    lost = true;
   };
+  source.onopen = () => { again = false; if (lost) { lost = false; showMessage(null); } };
 }
 
 function apply(m) {
