@@ -38,6 +38,7 @@ __all__ = [
     "SoftmaxLayer",
     "LayerNetwork",
     "LAYER_TYPES",
+    "register_layer",
     "layers_from_spec",
     "layer_gradient_check",
 ]
@@ -75,15 +76,37 @@ def _p_dropout(p):
 
 
 class _Layer:
-    """What every layer shares: parameters ``w`` and ``b``, ``params`` = [w, b], a mask rule."""
+    """What every layer shares: parameters ``w`` and ``b``, ``params`` = [w, b], a mask rule.
+
+    ``param_keys`` names the parameters in order (("w", "b"); a layer without any has ()),
+    ``param_shapes()`` gives their shapes before they exist, ``l2_params`` those the L2
+    term regularises (the weights), ``buffers`` the state that is not trained by gradient
+    but saved with the model (batch normalisation's running statistics; none here).
+    """
 
     p_dropout = 0.0
     w = b = None
+    param_keys: tuple[str, ...] = ("w", "b")
+    buffers: dict = {}
 
     @property
     def params(self):
         """[w, b], the arrays themselves (in-place updates change the layer)."""
         return [self.w, self.b]
+
+    @property
+    def l2_params(self):
+        """The parameters in the L2 term: [w]."""
+        return [self.w]
+
+    def param_shapes(self):
+        """{"w": shape, "b": shape} of this layer's parameters (known before they are drawn)."""
+        w = tuple(self.filter_shape) if hasattr(self, "filter_shape") else (self.n_out, self.n_in)
+        return {"w": w, "b": (w[0],)}
+
+    def buffer_shapes(self):
+        """{name: shape} of this layer's ``buffers`` (none)."""
+        return {}
 
     def draw_mask(self, rng, m, dtype):
         """This layer's dropout mask for a mini-batch of ``m``, or None without dropout."""
@@ -326,7 +349,16 @@ class SoftmaxLayer(FullyConnectedLayer):
         return {"type": "SoftmaxLayer", "n_in": self.n_in, "n_out": self.n_out, "p_dropout": self.p_dropout}
 
 
+#: type name -> layer class, for specs and files: the book's three, then those registered
+#: by ``register_layer`` (``core.modern``'s)
 LAYER_TYPES = {cls.__name__: cls for cls in (ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer)}
+
+
+def register_layer(cls):
+    """Let networks, specs and files use the layer class ``cls`` (a class decorator; the
+    class meets ``_Layer``'s interface: shapes, params, forward/backward, spec, export)."""
+    LAYER_TYPES[cls.__name__] = cls
+    return cls
 
 
 def _check_chain(layers):
@@ -335,11 +367,11 @@ def _check_chain(layers):
         raise InputError("a layer network needs at least one layer, got none")
     for i, layer in enumerate(layers):
         if not isinstance(layer, tuple(LAYER_TYPES.values())):
-            raise TypeError(f"layer {i} must be a ConvPoolLayer, FullyConnectedLayer or SoftmaxLayer, got {layer!r}")
+            raise TypeError(f"layer {i} must be one of {', '.join(LAYER_TYPES)}, got {layer!r}")
         if isinstance(layer, SoftmaxLayer) != (i == len(layers) - 1):
             raise InputError(f"the last layer, and only the last, must be a SoftmaxLayer; layer {i} is {layer!r}")
     for i, (prev, nxt) in enumerate(zip(layers[:-1], layers[1:])):
-        ok = prev.output_shape == nxt.input_shape if isinstance(nxt, ConvPoolLayer) else prev.n_out == nxt.n_in
+        ok = prev.output_shape == nxt.input_shape if len(nxt.input_shape) > 1 else prev.n_out == nxt.n_in
         if not ok:
             raise InputError(
                 f"layer {i} outputs shape {prev.output_shape} but layer {i + 1} expects "
@@ -353,8 +385,9 @@ class LayerNetwork:
 
     Parameters
     ----------
-    layers : list of ConvPoolLayer / FullyConnectedLayer / SoftmaxLayer
-        Each layer's input shape must match the previous layer's output.  The network
+    layers : list of ConvPoolLayer / FullyConnectedLayer / SoftmaxLayer, or the modern
+        layers of ``core.modern`` (ConvLayer, BatchNormLayer, MaxPoolLayer, AvgPoolLayer,
+        GlobalAvgPoolLayer).  Each layer's input shape must match the previous layer's output.  The network
         (re)draws their parameters, in order, from its Generator.
     seed : int or None
         Seeds ``self.rng``, the one ``numpy.random.Generator`` for the initial weights,
@@ -362,8 +395,11 @@ class LayerNetwork:
     dtype : float32 (default) or float64, of every parameter and computation.
 
     Parameters are reachable as one flat list, ``params()`` -> [w0, b0, w1, b1, ...]
-    (layer by layer, w before b, the arrays themselves) with names ``param_names()``.
-    It meets the model protocol of ``core.model``.
+    (layer by layer, w before b, the arrays themselves) with names ``param_names()``; the
+    number is the layer's index, and a layer without parameters (pooling) has none, a
+    convolution without bias only its w.  Batch normalisation's running statistics are
+    buffers, ``named_buffers()`` ("running_mean{l}", "running_var{l}"): saved with the model,
+    not trained by gradient.  It meets the model protocol of ``core.model``.
     """
 
     kind = "layer network"
@@ -407,8 +443,8 @@ class LayerNetwork:
     parameters = params
 
     def param_names(self):
-        """["w0", "b0", "w1", "b1", ...], matching ``params()``."""
-        return [f"{k}{i}" for i in range(len(self.layers)) for k in "wb"]
+        """["w0", "b0", "w1", "b1", ...], matching ``params()`` (each layer's ``param_keys``)."""
+        return [f"{k}{i}" for i, layer in enumerate(self.layers) for k in layer.param_keys]
 
     def named_parameters(self):
         """``{"w0": ..., "b0": ..., ...}`` in ``params()`` order."""
@@ -427,6 +463,20 @@ class LayerNetwork:
             if a.shape != p.shape:
                 raise InputError(f"parameter {name} must have shape {p.shape}, got {a.shape}")
             p[...] = a
+
+    def named_buffers(self):
+        """``{"running_mean2": ..., "running_var2": ...}``: state saved with the model that
+        gradient descent does not train (batch normalisation's running statistics of layer
+        2), the arrays themselves; {} for the book's layers."""
+        return {f"{k}{i}": a for i, layer in enumerate(self.layers) for k, a in layer.buffers.items()}
+
+    def set_buffers(self, arrays):
+        """Copy ``arrays`` ({name: array} as ``named_buffers()``) into the buffers, in place."""
+        own = self.named_buffers()
+        if set(arrays) != set(own):
+            raise InputError(f"expected the buffers {', '.join(own) or 'none'}, got {', '.join(arrays) or 'none'}")
+        for name, a in own.items():
+            a[...] = np.asarray(arrays[name])
 
     def header(self):
         """The network as JSON-able data: its layers' ``spec()``, dtype and seed."""
@@ -450,11 +500,13 @@ class LayerNetwork:
             layers = layers_from_spec(header["spec"])
         except (TypeError, ValueError, KeyError) as e:
             raise ValueError(f"the header's layer spec is unusable ({e})") from None
-        shapes = {}
-        for i, layer in enumerate(layers):
-            w = tuple(layer.filter_shape) if isinstance(layer, ConvPoolLayer) else (layer.n_out, layer.n_in)
-            shapes[f"w{i}"], shapes[f"b{i}"] = w, (w[0],)
-        return shapes
+        return {f"{k}{i}": shape for i, layer in enumerate(layers) for k, shape in layer.param_shapes().items()}
+
+    @staticmethod
+    def buffer_shapes(header):
+        """``{"running_mean2": shape, ...}`` of the buffers the header's layers hold."""
+        layers = layers_from_spec(header["spec"])  # parameter_shapes has checked it
+        return {f"{k}{i}": shape for i, layer in enumerate(layers) for k, shape in layer.buffer_shapes().items()}
 
     @classmethod
     def from_header(cls, header, arrays):
@@ -464,6 +516,7 @@ class LayerNetwork:
         except (TypeError, KeyError) as e:
             raise ValueError(f"the header's layer spec is unusable ({e})") from None
         net.set_params([arrays[name] for name in net.param_names()])
+        net.set_buffers({name: arrays[name] for name in net.named_buffers()})
         return net
 
     def describe(self, compact=False):
@@ -504,8 +557,9 @@ class LayerNetwork:
         return [layer.export() for layer in self.layers]
 
     def first_layer_weights(self):
-        """The first layer's w: filters (f, c, kh, kw) or rows (n_out, n_in)."""
-        return self.layers[0].w
+        """The first layer's w: filters (f, c, kh, kw) or rows (n_out, n_in) (of the first
+        layer that has such weights: not a pooling or batch normalisation layer)."""
+        return next(layer.w for layer in self.layers if layer.w is not None and layer.w.ndim in (2, 4))
 
     def spec(self):
         """The architecture as JSON-able data: {"dtype": ..., "layers": [layer specs]}."""
@@ -520,6 +574,7 @@ class LayerNetwork:
         """A copy of this network (same layers and parameters, seed recorded) in ``dtype``."""
         twin = LayerNetwork.from_spec(self.spec(), seed=self.seed, dtype=dtype)
         twin.set_params([p.astype(dtype) for p in self.params()])
+        twin.set_buffers(self.named_buffers())
         return twin
 
     # -- forward -------------------------------------------------------------------------
@@ -637,7 +692,7 @@ class LayerNetwork:
     def _weight_penalty(self, lmbda, n_batches):
         if lmbda == 0:
             return 0.0
-        return 0.5 * lmbda * sum(float(np.vdot(layer.w, layer.w)) for layer in self.layers) / n_batches
+        return 0.5 * lmbda * sum(float(np.vdot(w, w)) for layer in self.layers for w in layer.l2_params) / n_batches
 
     def loss(self, X, y, *, lmbda=0.0, n_batches=1, masks=None, training=True):
         """The book's cost on one mini-batch: mean log-likelihood + 0.5*lmbda*sum(w^2)/n_batches.
@@ -654,10 +709,12 @@ class LayerNetwork:
         C, _ = L.softmax_loglik_forward(a, y)
         return C + self._weight_penalty(lmbda, n_batches)
 
-    def loss_and_grads(self, X, y, *, lmbda=0.0, n_batches=1, masks=None):
+    def loss_and_grads(self, X, y, *, lmbda=0.0, n_batches=1, masks=None, update_stats=True):
         """The cost of ``loss`` in training mode and its gradient, by backpropagation.
 
         X : (m, ...) inputs;  y : int labels (m,);  masks : from ``draw_masks`` (default: drawn)
+        update_stats : whether layers with running statistics (batch normalisation) fold this
+            mini-batch's statistics into them, as a training step does (after the forward pass)
         Returns ``(C, grads)``: C a float, grads a list matching ``params()`` in order and shapes.
         """
         X = self.check_inputs(X)
@@ -668,6 +725,10 @@ class LayerNetwork:
         for layer, mask in zip(self.layers, masks):
             a, cache = layer.forward(a, True, mask)
             caches.append(cache)
+        if update_stats:
+            for layer, cache in zip(self.layers, caches):
+                if layer.buffers:
+                    layer.update_running_stats(cache)
         C, loss_cache = L.softmax_loglik_forward(a, y)
         d = L.softmax_loglik_backward(loss_cache)  # BP1: delta^L
         grads = [None] * len(self.layers)
@@ -675,19 +736,22 @@ class LayerNetwork:
             d, grads[i] = self.layers[i].backward(d, caches[i], need_dx=i > 0)
         if lmbda != 0:
             for layer, g in zip(self.layers, grads):
-                g[0] += (lmbda / n_batches) * layer.w  # d/dw of the L2 term
+                for k, w in enumerate(layer.l2_params):  # the weights come first in params
+                    g[k] += (lmbda / n_batches) * w  # d/dw of the L2 term
         return C + self._weight_penalty(lmbda, n_batches), [g for pair in grads for g in pair]
 
     def backprop(self, X, y, *, lmbda=0.0, n_batches=1, masks=None):
         """The gradient of the cost (see ``loss_and_grads``), a list matching ``params()``."""
         return self.loss_and_grads(X, y, lmbda=lmbda, n_batches=n_batches, masks=masks)[1]
 
-    def gradients(self, X, y, *, scale=1.0, lmbda=0.0, n=1, masks=None):
+    def gradients(self, X, y, *, scale=1.0, lmbda=0.0, n=1, masks=None, update_stats=True):
         """``scale`` times dC/dparam on a mini-batch, a list in ``params()`` order, with this
         network's L2 rule inside: C holds 0.5 lmbda sum w^2 / n (n the number of training
         mini-batches, network3's num_training_batches).  Dropout ``masks`` from
-        ``draw_masks`` (default: drawn from ``rng``)."""
-        grads = self.loss_and_grads(X, y, lmbda=lmbda, n_batches=n, masks=masks)[1]
+        ``draw_masks`` (default: drawn from ``rng``).  As part of a training step it also
+        updates batch normalisation's running statistics; ``update_stats=False`` for a
+        measurement that must leave the network as it was."""
+        grads = self.loss_and_grads(X, y, lmbda=lmbda, n_batches=n, masks=masks, update_stats=update_stats)[1]
         return grads if scale == 1.0 else [scale * g for g in grads]
 
     def decay(self, eta, lmbda, n):
@@ -753,7 +817,7 @@ def layer_gradient_check(
     eps = (1e-4 if order == 4 else 1e-6) if eps is None else eps
     X = net.check_inputs(X)
     masks = net.draw_masks(len(X)) if masks is None else masks
-    _, grads = net.loss_and_grads(X, y, lmbda=lmbda, n_batches=n_batches, masks=masks)
+    _, grads = net.loss_and_grads(X, y, lmbda=lmbda, n_batches=n_batches, masks=masks, update_stats=False)
     return worst_difference(
         net.params(),
         grads,

@@ -33,8 +33,17 @@ __all__ = [
     "im2col",
     "conv_forward",
     "conv_backward",
+    "conv_output_size",
     "maxpool_forward",
     "maxpool_backward",
+    "avgpool_forward",
+    "avgpool_backward",
+    "global_avgpool_forward",
+    "global_avgpool_backward",
+    "batchnorm_forward",
+    "batchnorm_backward",
+    "batchnorm_inference_forward",
+    "batchnorm_inference_backward",
     "fc_forward",
     "fc_backward",
     "Activation",
@@ -60,17 +69,20 @@ __all__ = [
 # below naturally yields channels-last memory, (m, h, w, channels), and the arrays returned
 # are transposed views of it.  NumPy's elementwise operations keep that layout, and the next
 # layer's im2col then reads each patch row as one run of kw * channels numbers.
-def im2col(x, kh, kw):
+def im2col(x, kh, kw, stride=1):
     """Every (kh, kw) patch of ``x`` as a row: the step that turns convolution into a matmul.
 
-    x : ndarray of shape (m, c, h, w), any memory layout
-    Returns an ndarray of shape (m * oh * ow, kh * kw * c), oh = h - kh + 1, ow = w - kw + 1,
-    a copy.  Row ``(i * oh + r) * ow + s`` is the patch of sample i whose top-left corner
-    is (r, s), read patch row p, then patch column q, then channel -- the order of
-    ``w.transpose(0, 2, 3, 1).reshape(f, -1)`` for filters w of shape (f, c, kh, kw).
+    x : ndarray of shape (m, c, h, w), any memory layout;  stride : the step between patches
+    Returns an ndarray of shape (m * oh * ow, kh * kw * c), oh = (h - kh) // stride + 1,
+    ow = (w - kw) // stride + 1, a copy.  Row ``(i * oh + r) * ow + s`` is the patch of
+    sample i whose top-left corner is (stride r, stride s), read patch row p, then patch
+    column q, then channel -- the order of ``w.transpose(0, 2, 3, 1).reshape(f, -1)`` for
+    filters w of shape (f, c, kh, kw).
     """
     m, c, h, w = x.shape
     windows = sliding_window_view(x.transpose(0, 2, 3, 1), (kh, kw), axis=(1, 2))
+    if stride != 1:
+        windows = windows[:, ::stride, ::stride]
     oh, ow = windows.shape[1], windows.shape[2]  # windows: (m, oh, ow, c, kh, kw)
     if c == 1:  # one channel: copy patch-major, so that x is read in rows of ow numbers
         return windows.transpose(4, 5, 3, 0, 1, 2).reshape(kh * kw * c, m * oh * ow).T
@@ -82,27 +94,47 @@ def _filters_as_matrix(w):
     return w.transpose(0, 2, 3, 1).reshape(w.shape[0], -1)
 
 
-def conv_forward(x, w):
-    """Valid convolution, stride 1, as one matrix product (no bias: see ``ConvPoolLayer``).
+def conv_output_size(size, k, padding=0, stride=1):
+    """Positions of a k-wide window along ``size`` inputs padded by ``padding`` on each side,
+    moved ``stride`` at a time: (size + 2 padding - k) // stride + 1 (0 when none fits)."""
+    return max(0, (size + 2 * padding - k) // stride + 1)
 
-    out[i, f, r, s] = sum_{c, p, q} x[i, c, r + p, s + q] * w[f, c, p, q]
 
-    This is cross-correlation, the convention of PyTorch's ``conv2d``; Theano's ``conv2d``
-    (the book's) flips the filters first.  The two are the same family of functions --
-    a learned filter is just stored flipped -- so training is unchanged.
+def _pad(x, padding):
+    """x (m, c, h, w) with ``padding`` zeros around each image: (m, c, h + 2p, w + 2p), a
+    view of channels-last memory (the layout im2col reads fastest); x itself when p = 0."""
+    if padding == 0:
+        return x
+    m, c, h, w = x.shape
+    p = padding
+    padded = np.zeros((m, h + 2 * p, w + 2 * p, c), dtype=x.dtype)
+    padded[:, p : p + h, p : p + w, :] = x.transpose(0, 2, 3, 1)
+    return padded.transpose(0, 3, 1, 2)
+
+
+def conv_forward(x, w, padding=0, stride=1):
+    """Convolution as one matrix product (no bias: see ``ConvPoolLayer``, ``ConvLayer``).
+
+    out[i, f, r, s] = sum_{c, p, q} xp[i, c, stride r + p, stride s + q] * w[f, c, p, q]
+
+    where xp is x with ``padding`` zeros around each image (0 and 1, the defaults, give the
+    book's valid convolution with stride 1).  This is cross-correlation, the convention of
+    PyTorch's ``conv2d``; Theano's ``conv2d`` (the book's) flips the filters first.  The two
+    are the same family of functions -- a learned filter is just stored flipped -- so
+    training is unchanged.
 
     x : ndarray of shape (m, c, h, w);  w : ndarray of shape (f, c, kh, kw)
-    Returns ``(out, cache)``, out of shape (m, f, h - kh + 1, w - kw + 1) (a view of
-    channels-last memory, see above).
+    Returns ``(out, cache)``, out of shape (m, f, oh, ow) with oh = (h + 2 padding - kh) //
+    stride + 1 (``conv_output_size``), likewise ow (a view of channels-last memory, see above).
     """
     m, c, h, wd = x.shape
     f, c_w, kh, kw = w.shape
-    if c != c_w or kh > h or kw > wd:
+    oh, ow = conv_output_size(h, kh, padding, stride), conv_output_size(wd, kw, padding, stride)
+    if c != c_w or oh < 1 or ow < 1:
         raise ValueError(f"filters of shape {w.shape} do not fit images of shape {x.shape}")
-    oh, ow = h - kh + 1, wd - kw + 1
-    cols = im2col(x, kh, kw)  # (m*oh*ow, kh*kw*c)
+    cols = im2col(_pad(x, padding), kh, kw, stride)  # (m*oh*ow, kh*kw*c)
     out = cols @ _filters_as_matrix(w).T  # (m*oh*ow, f): the one product
-    return out.reshape(m, oh, ow, f).transpose(0, 3, 1, 2), (cols, x.shape, w)
+    return out.reshape(m, oh, ow, f).transpose(0, 3, 1, 2), (cols, x.shape, w, padding, stride)
 
 
 def conv_backward(dout, cache, need_dx=True):
@@ -114,13 +146,14 @@ def conv_backward(dout, cache, need_dx=True):
 
     dw is one product, dout's rows against the im2col patches.  dx is col2im: a product
     gives every patch's gradient (one (m*oh*ow, c) block per patch offset (p, q)), and
-    each of the kh*kw blocks is added back where its patches came from -- kh*kw vectorised
+    each of the kh*kw blocks is added back where its patches came from (every stride-th
+    position of the padded image, whose border is then cut off) -- kh*kw vectorised
     additions, no loop over samples or positions.
     """
-    cols, x_shape, w = cache
+    cols, x_shape, w, padding, stride = cache
     m, c, h, wd = x_shape
     f, _, kh, kw = w.shape
-    oh, ow = h - kh + 1, wd - kw + 1
+    oh, ow = conv_output_size(h, kh, padding, stride), conv_output_size(wd, kw, padding, stride)
     if dout.shape != (m, f, oh, ow):
         raise ValueError(f"dout must have shape {(m, f, oh, ow)}, got {dout.shape}")
     d = dout.transpose(0, 2, 3, 1).reshape(m * oh * ow, f)  # rows match the patches
@@ -130,11 +163,13 @@ def conv_backward(dout, cache, need_dx=True):
         return None, dw
     w_pq = w.transpose(2, 3, 0, 1).reshape(kh * kw, f, c)  # w_pq[p*kw + q] = w[:, :, p, q]
     dcols = np.matmul(d, w_pq).reshape(kh, kw, m, oh, ow, c)  # dcols[p, q] is contiguous
-    dx = np.zeros((m, h, wd, c), dtype=dcols.dtype)  # channels-last, like dcols
+    p2, s = padding, stride
+    dx = np.zeros((m, h + 2 * p2, wd + 2 * p2, c), dtype=dcols.dtype)  # channels-last, like dcols
+    rows, columns = s * (oh - 1) + 1, s * (ow - 1) + 1  # the span of one offset's positions
     for p in range(kh):  # col2im, one offset at a time
         for q in range(kw):
-            dx[:, p : p + oh, q : q + ow, :] += dcols[p, q]
-    return dx.transpose(0, 3, 1, 2), dw
+            dx[:, p : p + rows : s, q : q + columns : s, :] += dcols[p, q]
+    return dx[:, p2 : p2 + h, p2 : p2 + wd, :].transpose(0, 3, 1, 2), dw
 
 
 # -- max-pooling -----------------------------------------------------------------------
@@ -181,6 +216,132 @@ def maxpool_backward(dout, cache):
         np.multiply(remaining, v == out, out=dv)  # a maximum takes what is left ...
         remaining -= dv  # ... so a later tie finds nothing
     return dx
+
+
+def avgpool_forward(x, pool):
+    """Mean over non-overlapping (ph, pw) blocks, border rows and columns that do not fill a
+    block dropped (as ``maxpool_forward``; PyTorch's ``avg_pool2d`` with stride = kernel).
+
+    out[i, c, r, s] = (1 / (ph pw)) sum_{p, q} x[i, c, ph r + p, pw s + q]
+
+    x : ndarray of shape (m, c, h, w);  pool : (ph, pw)
+    Returns ``(out, cache)``, out of shape (m, c, h // ph, w // pw).
+    """
+    m, c, h, w = x.shape
+    oh, ow = h // pool[0], w // pool[1]
+    if oh == 0 or ow == 0:
+        raise ValueError(f"pool {tuple(pool)} is larger than images of shape {x.shape}")
+    views = _pool_views(x, pool, oh, ow)
+    out = views[0].copy(order="K")
+    for v in views[1:]:
+        out += v
+    out *= 1.0 / (pool[0] * pool[1])
+    return out, (x.shape, tuple(pool))
+
+
+def avgpool_backward(dout, cache):
+    """Gradient of ``avgpool_forward``: each block's gradient shared equally by its ph*pw
+    inputs, dx[i, c, ph r + p, pw s + q] = dout[i, c, r, s] / (ph pw); dropped borders get
+    zero.  dout (m, c, oh, ow) -> dx (m, c, h, w)."""
+    x_shape, pool = cache
+    m, c, h, w = x_shape
+    oh, ow = h // pool[0], w // pool[1]
+    if dout.shape != (m, c, oh, ow):
+        raise ValueError(f"dout must have shape {(m, c, oh, ow)}, got {dout.shape}")
+    dx = np.zeros(x_shape, dtype=dout.dtype)
+    share = dout * (1.0 / (pool[0] * pool[1]))
+    for dv in _pool_views(dx, pool, oh, ow):
+        dv[...] = share
+    return dx
+
+
+def global_avgpool_forward(x):
+    """Each feature map's mean: out[i, c] = (1 / (h w)) sum_{r, s} x[i, c, r, s].
+
+    x : ndarray of shape (m, c, h, w).  Returns ``(out, cache)``, out of shape (m, c).
+    """
+    return x.mean(axis=(2, 3)), x.shape
+
+
+def global_avgpool_backward(dout, cache):
+    """Gradient of ``global_avgpool_forward``: dx[i, c, r, s] = dout[i, c] / (h w).
+    dout (m, c) -> dx (m, c, h, w) (a read-only broadcast view: do not write into it)."""
+    m, c, h, w = cache
+    return np.broadcast_to((dout * (1.0 / (h * w)))[:, :, None, None], cache)
+
+
+# -- batch normalisation -----------------------------------------------------------------
+# Ioffe and Szegedy (2015).  Statistics are taken per channel over (m, h, w) for feature
+# maps (m, c, h, w) -- PyTorch's BatchNorm2d -- and per feature over m for rows (m, n) --
+# BatchNorm1d.  ``axes`` names the axes averaged over, N the number of values in each
+# average (m h w, or m), and per-channel vectors (c,) broadcast along them.
+def _bn_axes(x):
+    """(the axes a statistic runs over, N = values per channel, shape of a broadcast vector)."""
+    if x.ndim == 2:
+        return (0,), x.shape[0], (1, x.shape[1])
+    if x.ndim == 4:
+        return (0, 2, 3), x.shape[0] * x.shape[2] * x.shape[3], (1, x.shape[1], 1, 1)
+    raise ValueError(f"batch normalisation needs rows (m, n) or images (m, c, h, w), got shape {x.shape}")
+
+
+def batchnorm_forward(x, gamma, beta, eps=1e-5):
+    """Batch normalisation in training mode, with the mini-batch's own statistics:
+
+        mu = (1/N) sum x          var = (1/N) sum (x - mu)^2      (biased, per channel)
+        xhat = (x - mu) / sqrt(var + eps)
+        out = gamma xhat + beta
+
+    x : (m, c, h, w) (per channel over m, h, w) or (m, n) (per feature over m)
+    gamma, beta : (c,) or (n,)
+    Returns ``(out, cache)``, out of x's shape; ``cache[-2:]`` are mu and var (c,), for the
+    running averages (``core.modern.BatchNormLayer``).
+    """
+    axes, _, b = _bn_axes(x)
+    mu = x.mean(axis=axes)
+    xc = x - mu.reshape(b)
+    var = np.mean(xc * xc, axis=axes)
+    inv_std = 1.0 / np.sqrt(var + eps)
+    xhat = xc * inv_std.reshape(b)
+    out = xhat * gamma.reshape(b) + beta.reshape(b)
+    return out, (xhat, gamma, inv_std, mu, var)
+
+
+def batchnorm_backward(dout, cache):
+    """Gradients of ``batchnorm_forward`` (mu and var depend on every x of the channel):
+
+        dbeta  = sum dout                 dgamma = sum dout xhat
+        dx     = gamma / (N sqrt(var + eps)) (N dout - dbeta - xhat dgamma)
+
+    dout of x's shape.  Returns ``(dx, dgamma, dbeta)``, dgamma and dbeta of shape (c,).
+    """
+    xhat, gamma, inv_std, _, _ = cache
+    axes, n, b = _bn_axes(xhat)
+    dbeta = dout.sum(axis=axes)
+    dgamma = np.sum(dout * xhat, axis=axes)
+    dx = (n * dout - dbeta.reshape(b) - xhat * dgamma.reshape(b)) * (gamma * inv_std / n).reshape(b)
+    return dx, dgamma, dbeta
+
+
+def batchnorm_inference_forward(x, gamma, beta, mean, var, eps=1e-5):
+    """Batch normalisation at inference, with fixed statistics (the running averages):
+
+        xhat = (x - mean) / sqrt(var + eps),   out = gamma xhat + beta
+
+    Shapes as ``batchnorm_forward``; mean, var (c,).  Returns ``(out, cache)``.
+    """
+    _, _, b = _bn_axes(x)
+    inv_std = 1.0 / np.sqrt(var + eps)
+    xhat = (x - mean.reshape(b)) * inv_std.reshape(b)
+    return xhat * gamma.reshape(b) + beta.reshape(b), (xhat, gamma * inv_std)
+
+
+def batchnorm_inference_backward(dout, cache):
+    """Gradients of ``batchnorm_inference_forward`` (mean and var are constants here):
+    dx = dout gamma / sqrt(var + eps), dgamma = sum dout xhat, dbeta = sum dout.
+    Returns ``(dx, dgamma, dbeta)``."""
+    xhat, scale = cache
+    axes, _, b = _bn_axes(xhat)
+    return dout * scale.reshape(b), np.sum(dout * xhat, axis=axes), dout.sum(axis=axes)
 
 
 # -- fully connected ---------------------------------------------------------------------

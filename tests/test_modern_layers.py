@@ -1,0 +1,309 @@
+"""The modern layers (core.modern): padded/strided convolution, batch normalisation, average and
+global pooling -- each forward and gradient against PyTorch's autograd in float64, a whole
+network's gradient checked numerically, and their place everywhere a layer goes (specs, files,
+checkpoints, ONNX, the engines' choice)."""
+
+import numpy as np
+import pytest
+
+from glassnet.core import (
+    AvgPoolLayer,
+    BatchNormLayer,
+    ConvLayer,
+    ConvPoolLayer,
+    FullyConnectedLayer,
+    GlobalAvgPoolLayer,
+    LayerNetwork,
+    MaxPoolLayer,
+    SoftmaxLayer,
+    layer_gradient_check,
+)
+from glassnet.core import layers as L
+from glassnet.errors import InputError
+
+TOL = 1e-10
+
+
+def torch_or_skip():
+    return pytest.importorskip("torch")
+
+
+def every_layer_network(dtype="float64", seed=0, act="tanh"):
+    """A small network holding every new layer (and the book's fc and softmax)."""
+    layers = [
+        ConvLayer((4, 1, 3, 3), (1, 8, 8), padding=1, activation_fn="linear", bias=False),
+        BatchNormLayer((4, 8, 8), activation_fn=act),
+        MaxPoolLayer((2, 2), (4, 8, 8)),
+        ConvLayer((6, 4, 3, 3), (4, 4, 4), padding=1, stride=2, activation_fn="tanh"),
+        AvgPoolLayer((2, 2), (6, 2, 2)),
+        ConvLayer((5, 6, 1, 1), (6, 1, 1), activation_fn="sigmoid"),
+        GlobalAvgPoolLayer((5, 1, 1)),
+        FullyConnectedLayer(5, 7, activation_fn="linear"),
+        BatchNormLayer((7,), activation_fn="relu"),
+        SoftmaxLayer(7, 3),
+    ]
+    return LayerNetwork(layers, seed=seed, dtype=dtype)
+
+
+def randomise(net, seed=5):
+    """Random parameters (the softmax layer starts at zero, which would hide every gradient)."""
+    rng = np.random.default_rng(seed)
+    for p in net.params():
+        p[...] = rng.normal(size=p.shape)
+    return net
+
+
+def data(m=6, seed=1, shape=(1, 8, 8), classes=3):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(m, *shape)), rng.integers(0, classes, m)
+
+
+# -- each layer against PyTorch -------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "shape, filters, padding, stride",
+    [((2, 3, 7, 7), (4, 3, 3, 3), 1, 1), ((2, 3, 7, 8), (4, 3, 3, 3), 1, 2), ((3, 2, 6, 6), (5, 2, 3, 2), 0, 2)],
+)
+def test_padded_strided_convolution_equals_torch_conv2d(shape, filters, padding, stride):
+    torch = torch_or_skip()
+    rng = np.random.default_rng(0)
+    x, w, b = rng.normal(size=shape), rng.normal(size=filters), rng.normal(size=filters[0])
+    layer = ConvLayer(filters, shape[1:], padding=padding, stride=stride, activation_fn="tanh")
+    layer.w, layer.b = w.copy(), b.copy()
+    out, cache = layer.forward(x, training=True)
+    dout = rng.normal(size=out.shape)
+    dx, (dw, db) = layer.backward(dout, cache)
+
+    xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    ot = torch.tanh(torch.nn.functional.conv2d(xt, wt, bt, stride=stride, padding=padding))
+    ot.backward(torch.tensor(dout))
+    assert out.shape == tuple(ot.shape) == (shape[0], *layer.output_shape)
+    np.testing.assert_allclose(out, ot.detach().numpy(), rtol=0, atol=TOL)
+    np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=0, atol=TOL)
+    np.testing.assert_allclose(dw, wt.grad.numpy(), rtol=0, atol=TOL)
+    np.testing.assert_allclose(db, bt.grad.numpy(), rtol=0, atol=TOL)
+
+
+def test_the_conv_pairs_with_defaults_are_the_books_valid_convolution():
+    rng = np.random.default_rng(3)
+    x, w = rng.normal(size=(2, 3, 6, 6)), rng.normal(size=(4, 3, 3, 3))
+    out, cache = L.conv_forward(x, w)
+    ref = np.einsum("icrspq,fcpq->ifrs", np.lib.stride_tricks.sliding_window_view(x, (3, 3), axis=(2, 3)), w)
+    np.testing.assert_allclose(out, ref, rtol=0, atol=1e-12)
+    assert L.conv_backward(np.ones_like(out), cache)[0].shape == x.shape
+
+
+def _bn_reference(torch, x, running, momentum=0.1):
+    bn = (torch.nn.BatchNorm2d if x.ndim == 4 else torch.nn.BatchNorm1d)(x.shape[1], momentum=momentum).double()
+    with torch.no_grad():
+        bn.running_mean.copy_(torch.tensor(running[0]))
+        bn.running_var.copy_(torch.tensor(running[1]))
+    return bn
+
+
+@pytest.mark.parametrize("shape", [(5, 3, 4, 4), (7, 6)])
+def test_batch_norm_in_training_equals_torch_and_updates_the_running_statistics_as_it_does(shape):
+    torch = torch_or_skip()
+    rng = np.random.default_rng(1)
+    c = shape[1]
+    layer = BatchNormLayer(shape[1:])
+    layer.init_params(None, np.float64)
+    layer.w[...], layer.b[...] = rng.normal(size=c), rng.normal(size=c)
+    layer.running_mean[...], layer.running_var[...] = rng.normal(size=c), rng.uniform(0.5, 2, c)
+    bn = _bn_reference(torch, np.zeros(shape), (layer.running_mean, layer.running_var))
+    with torch.no_grad():
+        bn.weight.copy_(torch.tensor(layer.w))
+        bn.bias.copy_(torch.tensor(layer.b))
+    bn.train()
+    for step in range(3):
+        x = rng.normal(loc=step, scale=1 + step, size=shape)
+        out, cache = layer.forward(x, training=True)
+        layer.update_running_stats(cache)
+        dout = rng.normal(size=shape)
+        dx, (dgamma, dbeta) = layer.backward(dout, cache)
+
+        bn.zero_grad()
+        xt = torch.tensor(x, requires_grad=True)
+        ot = bn(xt)
+        ot.backward(torch.tensor(dout))
+        np.testing.assert_allclose(out, ot.detach().numpy(), rtol=0, atol=TOL)
+        np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=0, atol=TOL)
+        np.testing.assert_allclose(dgamma, bn.weight.grad.numpy(), rtol=0, atol=TOL)
+        np.testing.assert_allclose(dbeta, bn.bias.grad.numpy(), rtol=0, atol=TOL)
+        np.testing.assert_allclose(layer.running_mean, bn.running_mean.numpy(), rtol=0, atol=TOL)
+        np.testing.assert_allclose(layer.running_var, bn.running_var.numpy(), rtol=0, atol=TOL)
+
+
+@pytest.mark.parametrize("shape", [(5, 3, 4, 4), (7, 6)])
+def test_batch_norm_in_inference_equals_torch_eval_mode(shape):
+    torch = torch_or_skip()
+    rng = np.random.default_rng(2)
+    c = shape[1]
+    layer = BatchNormLayer(shape[1:], activation_fn="sigmoid")
+    layer.init_params(None, np.float64)
+    layer.w[...], layer.b[...] = rng.normal(size=c), rng.normal(size=c)
+    layer.running_mean[...], layer.running_var[...] = rng.normal(size=c), rng.uniform(0.5, 2, c)
+    x, dout = rng.normal(size=shape), rng.normal(size=shape)
+    before = layer.running_mean.copy()
+    out, cache = layer.forward(x)  # inference mode
+    dx, (dgamma, dbeta) = layer.backward(dout, cache)
+    layer.update_running_stats(cache)  # nothing to fold in from an inference pass
+    np.testing.assert_array_equal(layer.running_mean, before)
+
+    bn = _bn_reference(torch, x, (layer.running_mean, layer.running_var))
+    with torch.no_grad():
+        bn.weight.copy_(torch.tensor(layer.w))
+        bn.bias.copy_(torch.tensor(layer.b))
+    bn.eval()
+    xt = torch.tensor(x, requires_grad=True)
+    ot = torch.sigmoid(bn(xt))
+    ot.backward(torch.tensor(dout))
+    np.testing.assert_allclose(out, ot.detach().numpy(), rtol=0, atol=TOL)
+    np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=0, atol=TOL)
+    np.testing.assert_allclose(dgamma, bn.weight.grad.numpy(), rtol=0, atol=TOL)
+    np.testing.assert_allclose(dbeta, bn.bias.grad.numpy(), rtol=0, atol=TOL)
+
+
+@pytest.mark.parametrize(
+    "make, reference",
+    [
+        (lambda s: MaxPoolLayer((2, 2), s), lambda F, x: F.max_pool2d(x, 2)),
+        (lambda s: AvgPoolLayer((2, 2), s), lambda F, x: F.avg_pool2d(x, 2)),
+        (lambda s: AvgPoolLayer((3, 2), s), lambda F, x: F.avg_pool2d(x, (3, 2))),
+        (lambda s: GlobalAvgPoolLayer(s), lambda F, x: F.adaptive_avg_pool2d(x, 1).flatten(1)),
+    ],
+)
+def test_pooling_layers_equal_torch(make, reference):
+    torch = torch_or_skip()
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(3, 2, 7, 7))  # 7 rows: a leftover row and column where blocks do not fit
+    layer = make((2, 7, 7))
+    out, cache = layer.forward(x, training=True)
+    dout = rng.normal(size=out.shape)
+    dx, grads = layer.backward(dout, cache)
+    xt = torch.tensor(x, requires_grad=True)
+    ot = reference(torch.nn.functional, xt)
+    ot.backward(torch.tensor(dout))
+    assert grads == [] and layer.params == [] and out.shape == (3, *layer.output_shape)
+    np.testing.assert_allclose(out, ot.detach().numpy(), rtol=0, atol=TOL)
+    np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=0, atol=TOL)
+
+
+def test_a_whole_network_of_every_new_layer_passes_the_numerical_gradient_check():
+    X, y = data()
+    net = randomise(every_layer_network())
+    stats = {k: v.copy() for k, v in net.named_buffers().items()}
+    # b7, the fc bias before batch norm, has a gradient of exactly 0 (the mean is taken off
+    # again): its finite difference is rounding noise of ~1e-11, held to the check's floor
+    assert layer_gradient_check(net, X, y, lmbda=0.3, n_batches=2) < 1e-5
+    assert np.abs(net.loss_and_grads(X, y, update_stats=False)[1][8]).max() < 1e-12
+    for k, v in net.named_buffers().items():  # a check is no training step
+        np.testing.assert_array_equal(v, stats[k])
+
+
+def test_whole_network_equals_torch_in_training_and_inference():
+    torch = torch_or_skip()
+    X, y = data(m=5)
+    net = randomise(every_layer_network(act="relu"))
+    C, grads = net.loss_and_grads(X, y)
+    nn, F = torch.nn, torch.nn.functional
+    p = [torch.tensor(a, requires_grad=True) for a in net.params()]
+    w0, g1, b1, w3, b3, w5, b5, w7, b7, g8, b8, w9, b9 = p
+    bn1, bn8 = nn.BatchNorm2d(4).double(), nn.BatchNorm1d(7).double()
+
+    def forward(x):
+        a = F.batch_norm(F.conv2d(x, w0, padding=1), bn1.running_mean, bn1.running_var, g1, b1, bn1.training)
+        a = F.max_pool2d(F.relu(a), 2)
+        a = F.avg_pool2d(torch.tanh(F.conv2d(a, w3, b3, padding=1, stride=2)), 2)
+        a = torch.sigmoid(F.conv2d(a, w5, b5)).mean(dim=(2, 3))
+        a = F.relu(F.batch_norm(a @ w7.T + b7, bn8.running_mean, bn8.running_var, g8, b8, bn8.training))
+        return a @ w9.T + b9
+
+    bn1.train(), bn8.train()
+    loss = F.cross_entropy(forward(torch.tensor(X)), torch.tensor(y))
+    loss.backward()
+    assert C == pytest.approx(loss.item(), abs=TOL)
+    for name, g, t in zip(net.param_names(), grads, p):
+        np.testing.assert_allclose(g, t.grad.numpy(), rtol=0, atol=TOL, err_msg=name)
+    for name, a in net.named_buffers().items():
+        bn = bn1 if name.endswith("1") else bn8
+        np.testing.assert_allclose(a, getattr(bn, name[:-1]).numpy(), rtol=0, atol=TOL, err_msg=name)
+    bn1.eval(), bn8.eval()
+    with torch.no_grad():
+        np.testing.assert_allclose(net.logits(X), forward(torch.tensor(X)).numpy(), rtol=0, atol=TOL)
+
+
+# -- a layer like any other ---------------------------------------------------------------------
+def test_parameters_buffers_and_names_follow_the_layers():
+    net = every_layer_network()
+    assert net.param_names() == ["w0", "w1", "b1", "w3", "b3", "w5", "b5", "w7", "b7", "w8", "b8", "w9", "b9"]
+    assert list(net.named_parameters()) == net.param_names()
+    assert list(net.named_buffers()) == ["running_mean1", "running_var1", "running_mean8", "running_var8"]
+    assert [a.shape for a in net.named_buffers().values()] == [(4,), (4,), (7,), (7,)]
+    assert net.first_layer_weights().shape == (4, 1, 3, 3)
+    assert net.describe(compact=True) == (
+        "1x8x8-conv4x3p1-bn-maxpool2-conv6x3p1s2-avgpool2-conv5x1p0-gap-fc7-bn-softmax3"
+    )
+    assert net.describe().startswith("1x8x8 \u00b7 conv 4 3x3 pad 1 \u00b7 batch norm \u00b7 max-pool 2")
+    assert len(net.details()) == 1 + len(net.layers)
+    assert [s["kind"] for s in net.layer_specs()] == [
+        "conv", "batch-norm", "max-pool", "conv", "avg-pool", "conv", "global-avg-pool",
+        "fully-connected", "batch-norm", "softmax",
+    ]  # fmt: skip
+    assert net.summary()["layers"][6]["shape"] == [5]
+
+
+def test_l2_regularises_the_weights_only_not_gamma_beta_or_biases():
+    X, y = data()
+    net = randomise(every_layer_network())
+    _, plain = net.loss_and_grads(X, y, update_stats=False)
+    _, with_l2 = net.loss_and_grads(X, y, lmbda=2.0, n_batches=4, update_stats=False)
+    for name, p, a, b in zip(net.param_names(), net.params(), plain, with_l2):
+        decayed = name.startswith("w") and name not in ("w1", "w8")  # w1, w8: gamma
+        np.testing.assert_allclose(b - a, 0.5 * p if decayed else 0.0, rtol=0, atol=1e-12, err_msg=name)
+
+
+def test_spec_round_trip_astype_and_float32():
+    net = randomise(every_layer_network())
+    net.loss_and_grads(*data())  # running statistics away from their start
+    twin = LayerNetwork.from_spec(net.spec(), seed=3)
+    assert twin.spec() == net.spec() and twin.dtype == np.float64
+    single = net.astype("float32")
+    assert all(p.dtype == np.float32 for p in single.params())
+    assert all(a.dtype == np.float32 for a in single.named_buffers().values())
+    X = data()[0]
+    assert single.logits(X).dtype == np.float32
+    np.testing.assert_allclose(single.logits(X), net.logits(X), atol=1e-4)
+    C, grads = single.loss_and_grads(X.astype(np.float32), data()[1])
+    assert all(g.dtype == np.float32 for g in grads)
+
+
+def test_training_mode_batch_norm_needs_more_than_one_value_per_channel():
+    net = every_layer_network()
+    with pytest.raises(InputError, match="more than one value per channel"):
+        net.loss_and_grads(*data(m=1))
+    assert net.predict(data(m=1)[0]).shape == (1,)  # inference is fine
+
+
+def test_bad_layer_arguments_are_one_line_input_errors():
+    with pytest.raises(InputError, match="padding"):
+        ConvLayer((4, 1, 3, 3), (1, 8, 8), padding=3)
+    with pytest.raises(InputError, match="stride"):
+        ConvLayer((4, 1, 3, 3), (1, 8, 8), stride=0)
+    with pytest.raises(InputError, match="shape"):
+        BatchNormLayer((4, 8))
+    with pytest.raises(InputError, match="poolsize"):
+        MaxPoolLayer((3, 3), (1, 2, 2))
+    with pytest.raises(InputError, match="inputs must have shape"):
+        LayerNetwork([GlobalAvgPoolLayer((2, 3, 3)), SoftmaxLayer(2, 2)]).predict(np.zeros((1, 5)))
+
+
+def test_the_compiled_engine_declines_networks_with_new_layers():
+    from glassnet.core.model import NumpyEngine, resolve_engine
+    from glassnet.engines import layers_fast
+
+    net = every_layer_network(dtype="float32")
+    assert layers_fast._spec(net) is None
+    assert not layers_fast.supports(net, 10)
+    assert isinstance(resolve_engine("auto", net, 10), NumpyEngine)
+    book = LayerNetwork([ConvPoolLayer((2, 1, 3, 3), (1, 8, 8)), SoftmaxLayer(18, 3)], seed=0)
+    assert layers_fast._spec(book) is not None  # the book's layers still go to it
