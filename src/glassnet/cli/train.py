@@ -16,7 +16,9 @@ import textwrap
 from .. import engines
 from ..core.functions import COSTS
 from ..errors import plural
+from ..training.optimizers import OPTIMIZERS
 from ..training.runs import DEFAULTS, FITTING, KINDS, OPTION_KEYS, PRESETS, check_run, plan_run, run_options
+from ..training.schedules import SCHEDULES
 from ..version import __version__
 from .common import (
     EXIT_INTERRUPTED,
@@ -134,6 +136,12 @@ def _add_chapter3_options(g):
         metavar="MU",
         help="momentum coefficient in [0, 1) (default 0: plain SGD)",
     )
+    g.add_argument(
+        "--optimizer",
+        choices=list(OPTIMIZERS),
+        help="sgd (default: the book's, with --momentum if given) or adam (--eta is then Adam's "
+        "step size, typically 0.001; not with --momentum)",
+    )
     _add_schedule_options(g)
 
 
@@ -141,9 +149,11 @@ def _add_schedule_options(g):
     """Chapter 3's learning-rate schedule, early stopping and augmentation, in the group ``g``."""
     g.add_argument(
         "--schedule",
-        choices=["constant", "halve", "cosine"],
+        choices=list(SCHEDULES),
         help="learning rate: constant (default), halve when validation accuracy has not "
-        "improved for --patience epochs (stop after --max-halvings), or cosine decay",
+        "improved for --patience epochs (stop after --max-halvings), cosine decay, or "
+        "one-cycle (every mini-batch: up from eta/25 to eta over the first quarter of the "
+        "run's steps, then down to eta/10000)",
     )
     g.add_argument(
         "--patience",
@@ -300,6 +310,8 @@ def _overrides(args):
         overrides["monitor_training"] = 10000  # the learning curves show the training cost
     if not 0 <= opts.get("momentum", 0.0) < 1:
         raise CLIError(f"--momentum must be below 1, got {opts['momentum']:g}")
+    if opts.get("optimizer") == "adam" and opts.get("momentum"):
+        raise CLIError(f"--momentum {opts['momentum']:g} is SGD's: Adam keeps its own (give --momentum 0 with adam)")
     if opts.get("layers") is not None:
         given = [f"--{name}" for name in ("sizes", "cost", "init") if getattr(args, name) is not None]
         if given:

@@ -206,6 +206,8 @@ class NumpyEngine:
     ``epoch(network, X, T, order, mini_batch_size, eta, optimizer=None, on_batch=None)``
     steps the mini-batches order[0:m], order[m:2m], ... by ``optimizer.step`` (``network.step``
     when None) and calls ``on_batch(done, total)`` after each mini-batch or run of them.
+    ``eta`` is one rate for the epoch or an array (n_batches,) of one per mini-batch (a
+    schedule such as one-cycle); every engine takes both.
     """
 
     name = "numpy"
@@ -215,12 +217,16 @@ class NumpyEngine:
 
     def epoch(self, network, X, T, order, mini_batch_size, eta, optimizer=None, on_batch=None):
         n_batches = -(-len(order) // mini_batch_size)
+        per_batch = np.ndim(eta) > 0
+        if per_batch and len(eta) != n_batches:
+            raise ValueError(f"eta holds {len(eta)} rates for {n_batches} mini-batches")
         for k in range(n_batches):
             batch = order[k * mini_batch_size : (k + 1) * mini_batch_size]
+            rate = float(eta[k]) if per_batch else eta
             if optimizer is None:
-                network.step(X[batch], T[batch], eta)
+                network.step(X[batch], T[batch], rate)
             else:
-                optimizer.step(network, X[batch], T[batch], eta)
+                optimizer.step(network, X[batch], T[batch], rate)
             if on_batch is not None:
                 on_batch(k + 1, n_batches)
 

@@ -44,24 +44,23 @@ class KernelEngine:
         return KernelEngine(X, kernel.SparseRows.of(X))
 
     def epoch(self, network, X, Y, order, mini_batch_size, eta, optimizer=None, on_batch=None):
+        """The epoch's steps, ``per_call`` mini-batches a call; with a rate per mini-batch
+        (``eta`` an array (n_batches,)), a call for each run of equal rates (one-cycle: a
+        call a mini-batch, still the kernel's step)."""
         lmbda, n = (0.0, 1) if optimizer is None else (optimizer.l2, optimizer.n)
         rows = self._rows if X is self._X else None
-        n_batches = -(-len(order) // mini_batch_size)
-        per_call = max(1, self.EXAMPLES_PER_CALL // mini_batch_size)
-        for k in range(0, n_batches, per_call):
-            kernel.sgd_batches(
-                network,
-                X,
-                Y,
-                order[k * mini_batch_size : (k + per_call) * mini_batch_size],
-                mini_batch_size,
-                eta,
-                lmbda,
-                n,
-                rows=rows,
-            )
+        m = mini_batch_size
+        n_batches = -(-len(order) // m)
+        per_call = max(1, self.EXAMPLES_PER_CALL // m)
+        etas = np.broadcast_to(np.asarray(eta, np.float64), (n_batches,))
+        k = 0
+        while k < n_batches:
+            end = min(k + per_call, n_batches)
+            end = k + 1 + int(np.argmax(np.append(etas[k + 1 : end] != etas[k], True)))  # equal rates
+            kernel.sgd_batches(network, X, Y, order[k * m : end * m], m, float(etas[k]), lmbda, n, rows=rows)
+            k = end
             if on_batch is not None:
-                on_batch(min(k + per_call, n_batches), n_batches)
+                on_batch(k, n_batches)
 
     def __repr__(self):
         return f"KernelEngine({kernel.info()!r})"

@@ -948,12 +948,14 @@ static double FN(step)(FN(net) *net, const REAL *X, const int64_t *labels, const
  *   spec (count, 13): the layers;  params: w0, b0, w1, b1, ... (updated in place)
  *   vel: velocities like params, or NULL for plain SGD;  X (n, n_in0);  labels (n,)
  *   masks: the dropout masks (0/1 bytes), batch after batch, layer after layer, (m, n_in)
- *   decay = lmbda / num_training_batches;  threads: how many threads share the work (the
- *   results do not depend on it);  cost_out: the summed mean costs, or NULL
+ *   etas: the learning rate of each mini-batch (ceil(n_order / mb) of them: a schedule may
+ *   change it every step);  decay = lmbda / num_training_batches;  threads: how many threads
+ *   share the work (the results do not depend on it);  cost_out: the summed mean costs, or NULL
  * Returns 0, -1 (out of memory) or -2 (a network this kernel does not run). */
 int64_t EXPORT(train)(const int64_t *spec, int64_t count, REAL **params, REAL **vel, const REAL *X,
                       const int64_t *labels, const int64_t *order, int64_t n_order, int64_t mb,
-                      const uint8_t *masks, REAL eta, REAL decay, REAL mu, int64_t threads, double *cost_out)
+                      const uint8_t *masks, const double *etas, REAL decay, REAL mu, int64_t threads,
+                      double *cost_out)
 {
     FN(net) *net = malloc(sizeof *net);
     if (!net)
@@ -961,10 +963,11 @@ int64_t EXPORT(train)(const int64_t *spec, int64_t count, REAL **params, REAL **
     int64_t status = FN(setup)(net, spec, count, mb, params, vel, 1, threads);
     lk_worker_arg args[LK_MAX_THREADS];
     net->team = status == 0 ? lk_team_start((int)net->threads, args) : NULL;
-    net->eta = eta, net->decay = decay, net->mu = mu;
+    net->decay = decay, net->mu = mu;
     double cost = 0;
     for (int64_t start = 0; status == 0 && start < n_order; start += mb) {
         int64_t m = n_order - start < mb ? n_order - start : mb;
+        net->eta = (REAL)etas[start / mb];
         cost += FN(step)(net, X, labels, order + start, m, &masks) / (double)m;
     }
     lk_team_stop(net->team);

@@ -81,7 +81,7 @@ def load(path):
     for suffix, real in (("f32", ctypes.c_float), ("f64", ctypes.c_double)):
         train = getattr(lib, f"glassnet_layers_train_{suffix}")
         train.restype = i64
-        train.argtypes = [ptr, i64, ptr, ptr, ptr, ptr, ptr, i64, i64, ptr, real, real, real, i64, ptr]
+        train.argtypes = [ptr, i64, ptr, ptr, ptr, ptr, ptr, i64, i64, ptr, ptr, real, real, i64, ptr]
         fwd = getattr(lib, f"glassnet_layers_forward_{suffix}")
         fwd.restype = i64
         fwd.argtypes = [ptr, i64, ptr, ptr, i64, ptr, i64]
@@ -290,7 +290,8 @@ def sgd_batches(network, X, y, order, mini_batch_size, eta, lmbda=0.0, n=1, opti
 
     Equivalent to ``network.step(X[b], y[b], eta, lmbda, n)`` for each batch b, or with
     glassnet's ``Momentum`` optimizer to its ``step`` (its velocities are used and updated).
-    X : (N, ...) inputs in the network's layout;  y : int labels (N,);  order : row numbers.
+    X : (N, ...) inputs in the network's layout;  y : int labels (N,);  order : row numbers;
+    eta : one rate, or an array (n_batches,) of one rate per mini-batch (a schedule's).
     threads : how many threads share each step (default ``default_threads``); the results
     are the same for any number.  masks : these batches' ``draw_masks``, if already drawn.
     Returns the sum over the batches of their mean log-likelihood cost (without L2).
@@ -300,7 +301,9 @@ def sgd_batches(network, X, y, order, mini_batch_size, eta, lmbda=0.0, n=1, opti
         raise ValueError("the compiled layer kernel does not run this network or optimizer")
     dt = network.dtype
     X, y, order, m = _arrays(network, X, y, order, mini_batch_size)
-    masks = draw_masks(network, _batch_sizes(len(order), m)) if masks is None else masks
+    sizes = _batch_sizes(len(order), m)
+    masks = draw_masks(network, sizes) if masks is None else masks
+    etas = _etas(eta, len(sizes))
     params, velocities = _Params(network.params(), dt), None
     if mu:
         if optimizer.velocities is None:
@@ -318,7 +321,7 @@ def sgd_batches(network, X, y, order, mini_batch_size, eta, lmbda=0.0, n=1, opti
         len(order),
         max(1, min(m, len(order))),
         masks.ctypes.data,
-        dt.type(eta),
+        etas.ctypes.data,
         dt.type(float(lmbda) / n),
         dt.type(mu or 0.0),
         default_threads(m) if threads is None else max(1, int(threads)),
@@ -329,6 +332,15 @@ def sgd_batches(network, X, y, order, mini_batch_size, eta, lmbda=0.0, n=1, opti
     if velocities is not None:
         velocities.write_back()
     return cost.value
+
+
+def _etas(eta, n_batches):
+    """The rate of each of n_batches mini-batches as the kernel reads them: float64 (n_batches,)
+    (at least one number, for a call with no batches) from one rate or one per mini-batch."""
+    etas = np.asarray(eta, np.float64)
+    if etas.ndim and etas.shape != (n_batches,):
+        raise ValueError(f"eta holds {etas.size} rates for {n_batches} mini-batches")
+    return np.ascontiguousarray(np.broadcast_to(etas, (max(1, n_batches),)))
 
 
 class LayerKernelEngine:
@@ -353,8 +365,9 @@ class LayerKernelEngine:
 
     def epoch(self, network, X, Y, order, mini_batch_size, eta, optimizer=None, on_batch=None):
         """The mini-batches order[0:m], order[m:2m], ... (Y: integer labels), each an SGD step
-        (``optimizer``: None, plain SGD or Momentum, with its l2 and n); ``on_batch(done,
-        total)`` after each call into the kernel.
+        (``optimizer``: None, plain SGD or Momentum, with its l2 and n) at the rate ``eta``
+        (one, or an array (n_batches,) of one per mini-batch, passed down to the kernel);
+        ``on_batch(done, total)`` after each call into the kernel.
 
         With dropout, the masks of the next call are drawn (from ``network.rng``, in order)
         on a second thread while the kernel runs; an epoch stopped part-way has then drawn
@@ -366,6 +379,7 @@ class LayerKernelEngine:
         n_batches = -(-len(order) // m)
         per_call = self._per_call(network, m)
         calls = [order[k * m : (k + per_call) * m] for k in range(0, n_batches, per_call)]
+        etas = _etas(eta, n_batches)
         dropout = any(layer.p_dropout > 0 for layer in network.layers)
         with ThreadPoolExecutor(max_workers=1) as pool:
             drawn = pool.submit(draw_masks, network, _batch_sizes(len(calls[0]), m)) if dropout and calls else None
@@ -373,7 +387,8 @@ class LayerKernelEngine:
                 masks = drawn.result() if drawn is not None else None
                 if dropout and k + 1 < len(calls):
                     drawn = pool.submit(draw_masks, network, _batch_sizes(len(calls[k + 1]), m))
-                sgd_batches(network, X, Y, batch_order, m, eta, lmbda, n, optimizer, self.threads, masks)
+                rates = etas[k * per_call : (k + 1) * per_call]
+                sgd_batches(network, X, Y, batch_order, m, rates, lmbda, n, optimizer, self.threads, masks)
                 if on_batch is not None:
                     on_batch(min((k + 1) * per_call, n_batches), n_batches)
 

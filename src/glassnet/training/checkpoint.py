@@ -5,7 +5,11 @@ written atomically) whose header also holds ``format: glassnet-checkpoint``, the
 checkpoint format version, the training config, the loop's state (epoch, eta, best
 epoch, history), the Generator's state and the engine; its arrays are the parameters
 (``named_parameters()``: ``w{l}``/``b{l}``), the optimizer's state ``opt{i}`` (momentum's
-velocities) and the best parameters so far ``best{i}``, both in ``parameters()`` order.
+velocities; Adam's m, then its v, then its step count: ``Optimizer.state_layout``) and the
+best parameters so far ``best{i}``, both in ``parameters()`` order.  The config's
+``optimizer`` ("sgd" or "adam"; absent in checkpoints written before Adam: "sgd") says which
+optimizer resumes; its state is checked against the layout that optimizer declares (count,
+shapes, dtypes, finite values) before anything is restored.
 Version 2 moved the velocities from the network to the optimizer; version 3 put every
 kind of network's parameters in one order (w0, b0, w1, b1, ...; version 2 kept the book's
 network's weights before its biases).  Version-1 checkpoints, and version-2 checkpoints of
@@ -20,8 +24,9 @@ from dataclasses import asdict
 
 import numpy as np
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, ResourceLimitError
 from ..io import CHECKPOINT_FORMAT, expected_shapes, network_header, read_npz, write_npz
+from ..io.models import MAX_MODEL_BYTES
 from .optimizers import make_optimizer
 
 __all__ = [
@@ -54,15 +59,25 @@ def save_checkpoint(path, network, config, state, optimizer, best=None, metadata
     write_npz(path, header, arrays)
 
 
+def _shapes(path, header):
+    """The shape each array of a checkpoint with this header may have: the parameters, the
+    best parameters, and the largest optimizer state (Adam's: m_i and v_i like parameter i,
+    then its step count, a number); which of them the run's optimizer keeps is checked later."""
+    shapes = expected_shapes(path, header, ("opt", "best"))
+    k = sum(1 for name in shapes if name.startswith("best"))
+    second = {f"opt{k + i}": shapes[f"opt{i}"] for i in range(k)}
+    claimed = sum(math.prod(shape) for shape in [*shapes.values(), *second.values()]) * 8
+    if claimed > MAX_MODEL_BYTES:
+        raise ResourceLimitError(
+            f"{path}: the header describes {claimed:,} bytes of arrays; glassnet reads at most {MAX_MODEL_BYTES:,}"
+        )
+    return {**shapes, **second, f"opt{2 * k}": ()}
+
+
 def read_checkpoint(path):
     """The ``(arrays, header)`` of a checkpoint; CheckpointError if it is not a current one."""
     try:
-        header, arrays = read_npz(
-            path,
-            error=CheckpointError,
-            what="glassnet checkpoint",
-            shapes=lambda p, h: expected_shapes(p, h, ("opt", "best")),
-        )
+        header, arrays = read_npz(path, error=CheckpointError, what="glassnet checkpoint", shapes=_shapes)
     except FileNotFoundError:
         raise CheckpointError(f"no checkpoint at {path} to resume from") from None
     if header.get("format") != CHECKPOINT_FORMAT:
@@ -133,23 +148,45 @@ def _check_rng(path, rng_state, rng):
 
 
 def _check_arrays(path, arrays, network, optimizer):
-    """Parameters, the optimizer's state and the best parameters so far: real floats, finite,
-    each copy complete (none or one per parameter) and the optimizer's only if it keeps one."""
+    """Parameters and the best parameters so far: real floats, finite, the best complete (none
+    or one per parameter); then the optimizer's state (``_check_optimizer_state``)."""
     params = network.parameters()
-    for prefix, label in (("", "parameter"), ("opt", "optimizer state"), ("best", "best parameters")):
+    for prefix, label in (("", "parameter"), ("best", "best parameters")):
         names = list(network.named_parameters()) if not prefix else [f"{prefix}{i}" for i in range(len(params))]
         present = [name for name in names if name in arrays]
         if prefix and present and len(present) != len(names):
             raise _damaged(path, f"it holds {len(present)} of the {len(names)} arrays of its {label}")
-        if prefix == "opt" and present and not optimizer.state_size(network):
-            raise _damaged(path, f"it holds {label} arrays, but {type(optimizer).__name__} keeps none")
         for name in present:
-            a = arrays[name]
-            if a.dtype.kind != "f" or not np.all(np.isfinite(a)):
-                raise _damaged(path, f"{label} {name} must be finite real floats, got {a.dtype}")
+            _check_finite_floats(path, label, name, arrays[name])
+    _check_optimizer_state(path, arrays, network, optimizer)
     missing = [name for name in network.named_parameters() if name not in arrays]
     if missing:
         raise _damaged(path, f"parameters {missing[:4]} are missing")
+
+
+def _check_finite_floats(path, label, name, a):
+    if a.dtype.kind != "f" or not np.all(np.isfinite(a)):
+        raise _damaged(path, f"{label} {name} must be finite real floats, got {a.dtype}")
+
+
+def _check_optimizer_state(path, arrays, network, optimizer):
+    """The optimizer's state: none (not stepped yet), or exactly the arrays its ``state_layout``
+    declares, each of its shape and dtype, floats finite, a step count >= 1."""
+    held = [name for name in arrays if name.startswith("opt")]
+    layout = optimizer.state_layout(network)
+    kind = type(optimizer).__name__
+    if held and not layout:
+        raise _damaged(path, f"it holds optimizer state arrays, but {kind} keeps none")
+    if held and set(held) != {f"opt{i}" for i in range(len(layout))}:
+        raise _damaged(path, f"it holds {len(held)} of the {len(layout)} arrays of its optimizer state ({kind})")
+    for i, (shape, dtype) in enumerate(layout if held else ()):
+        name, a = f"opt{i}", arrays[f"opt{i}"]
+        if dtype.kind == "f":
+            _check_finite_floats(path, "optimizer state", name, a)
+        if a.shape != tuple(shape) or a.dtype != dtype:
+            raise _damaged(path, f"optimizer state {name} must be {dtype} {tuple(shape)}, got {a.dtype} {a.shape}")
+        if dtype.kind == "i" and not 1 <= int(a) < 2**53:
+            raise _damaged(path, f"optimizer state {name} (the step count) must be a whole number >= 1, got {int(a)}")
 
 
 def check_checkpoint(path, arrays, header, network, config):
@@ -163,7 +200,7 @@ def check_checkpoint(path, arrays, header, network, config):
         raise _damaged(path, f"its config's epochs must be a whole number >= 1, got {str(epochs)[:40]}")
     _check_state(path, header.get("state"), max(epochs, config.epochs))
     _check_rng(path, header.get("rng_state"), network.rng)
-    _check_arrays(path, arrays, network, make_optimizer(config.momentum))
+    _check_arrays(path, arrays, network, make_optimizer(config.momentum, name=config.optimizer))
 
 
 def verify_checkpoint(path, network, config):
@@ -183,7 +220,8 @@ def verify_checkpoint(path, network, config):
         )
     if not isinstance(header.get("config"), dict):
         raise _damaged(path, "it holds no training config")
-    saved = {("l2" if k == "lmbda" else k): v for k, v in header["config"].items() if k != "epochs"}
+    saved = {"optimizer": "sgd"} | {("l2" if k == "lmbda" else k): v for k, v in header["config"].items()}
+    saved.pop("epochs", None)
     wanted = {k: v for k, v in asdict(config).items() if k != "epochs"}
     if saved != wanted:
         diff = sorted(k for k in wanted if saved.get(k) != wanted[k])
@@ -202,7 +240,8 @@ def load_checkpoint(path, network, config, optimizer):
     except (KeyError, ValueError) as e:
         raise CheckpointError(f"{path}: the checkpoint's arrays do not fit the network ({e})") from None
     n = len(own)
-    optimizer.load_state([arrays[f"opt{i}"] for i in range(n) if f"opt{i}" in arrays])
+    size = optimizer.state_size(network)
+    optimizer.load_state([arrays[f"opt{i}"] for i in range(size) if f"opt{i}" in arrays])
     best = [arrays[f"best{i}"] for i in range(n) if f"best{i}" in arrays] or None
     network.rng.bit_generator.state = header["rng_state"]
     return header["state"], best

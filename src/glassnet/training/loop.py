@@ -3,9 +3,10 @@
 ``fit`` is the one epoch loop that every trainer uses (the CLI, the estimator, sweeps,
 reproductions).  Each epoch shuffles with the network's Generator and hands the
 mini-batches to an engine (``glassnet.engines``, chosen once per run) whose steps an
-optimizer (``optimizers``: plain SGD with L2, momentum) defines.  Around it, each optional:
+optimizer (``optimizers``: plain SGD with L2, momentum, Adam) defines.  Around it, each optional:
 validation monitoring, L2 weight decay and momentum (chapter 3), a learning-rate
-schedule (halve eta when validation accuracy stops improving, or cosine decay),
+schedule (halve eta when validation accuracy stops improving, cosine decay, or a
+one-cycle rate changed every mini-batch),
 early stopping that keeps the best weights, data augmentation redrawn every epoch,
 atomic checkpoints with resume, clean stops on SIGINT/SIGTERM, and a clear error
 when training diverges.  The library never prints: progress reaches the caller
@@ -29,8 +30,8 @@ from ..core.dataforms import as_arrays
 from ..core.model import Trainable, resolve_engine
 from ..errors import CheckpointError, InputError, TrainingDiverged, plural
 from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
-from .optimizers import make_optimizer
-from .schedules import cosine_eta
+from .optimizers import OPTIMIZERS, make_optimizer
+from .schedules import SCHEDULES, cosine_eta, one_cycle_eta
 
 __all__ = [
     "TrainingConfig",
@@ -53,10 +54,14 @@ class TrainingConfig:
     l2 : L2 regularisation strength, the book's lambda (eq. 87): weight decay 1 - eta l2 / n
         (n as the network's ``l2_count`` says).  ``lmbda=`` is a deprecated alias.
     momentum : mu of momentum-based gradient descent (0 = plain SGD).
+    optimizer : "sgd" (the book's SGD, with ``momentum`` when it is > 0) or "adam"
+        (``optimizers.Adam``: eta is then Adam's step size, typically 1e-3; momentum must be 0).
     schedule : "constant"; "halve" -- halve eta after ``patience`` epochs without a new
         best validation accuracy, stop after ``max_halvings`` halvings (chapter 3's
         schedule stops when eta has fallen to 1/128, i.e. 7 halvings); "cosine" --
-        eta_t = eta (1 + cos(pi t / epochs)) / 2.
+        eta_t = eta (1 + cos(pi t / epochs)) / 2; "one-cycle" -- eta changes every
+        mini-batch (``schedules.one_cycle_eta``): up from eta/25 to eta over the first 25% of
+        the run's steps, then down (cosine) to eta/1e4 at its last step.
     early_stop : stop after this many epochs without a new best validation accuracy.
     keep_best : end with the weights of the best validation epoch (with validation data).
     monitor_training : measure the training cost and accuracy after each epoch on the first
@@ -79,6 +84,7 @@ class TrainingConfig:
     keep_best: bool = True
     monitor_training: int | None = 0
     shuffle: bool = True
+    optimizer: str = "sgd"
 
     def __post_init__(self):
         if int(self.epochs) < 1 or int(self.mini_batch_size) < 1:
@@ -87,8 +93,12 @@ class TrainingConfig:
             raise InputError(f"eta must be a finite number >= 0, got {self.eta}")
         if self.l2 < 0 or not 0 <= self.momentum < 1:
             raise InputError(f"need l2 >= 0 and 0 <= momentum < 1, got {self.l2} and {self.momentum}")
-        if self.schedule not in ("constant", "halve", "cosine"):
-            raise InputError(f"unknown schedule {self.schedule!r}; choose constant, halve or cosine")
+        if self.schedule not in SCHEDULES:
+            raise InputError(f"unknown schedule {self.schedule!r}; choose {', '.join(SCHEDULES)}")
+        if self.optimizer not in OPTIMIZERS:
+            raise InputError(f"unknown optimizer {self.optimizer!r}; choose {' or '.join(OPTIMIZERS)}")
+        if self.optimizer == "adam" and self.momentum:
+            raise InputError(f"momentum {self.momentum:g} is SGD's: Adam keeps its own (beta1); give momentum 0")
         if self.early_stop is not None and self.early_stop < 1:
             raise InputError(f"early_stop must be >= 1 epochs, got {self.early_stop}")
 
@@ -177,8 +187,9 @@ def fit(
         "numpy" (the core's own steps) or an engine object; chosen once for the run.
     stop : a ``threading.Event`` another thread may set to stop cleanly, as SIGINT does
         (a live page's stop button); the result says "interrupted".
-    optimizer : an earlier run's optimizer (same momentum) to continue: its velocities carry
-        on, so several calls of one epoch each equal one call of several epochs.
+    optimizer : an earlier run's optimizer (the same kind, same momentum) to continue: its
+        velocities (Adam's moments and step count) carry on, so several calls of one epoch
+        each equal one call of several epochs (a one-cycle schedule starts again each call).
     """
     run = _Run(network, config, training, validation, test, augment, optimizer)
     engine = resolve_engine(engine, network, config.mini_batch_size, run.optimizer)
@@ -240,11 +251,16 @@ class _Run:
                 f"the weights every step (n = {n} sample{'s' if n != 1 else ''}): give more training "
                 f"examples or a smaller lambda or eta"
             )
-        self.optimizer = make_optimizer(config.momentum, config.l2, n)
+        self.optimizer = make_optimizer(config.momentum, config.l2, n, config.optimizer)
         if optimizer is not None:
             if optimizer.momentum != self.optimizer.momentum:
                 raise InputError(
                     f"the optimizer to continue has momentum {optimizer.momentum:g}, the run {config.momentum:g}"
+                )
+            if getattr(optimizer, "name", None) != self.optimizer.name:
+                raise InputError(
+                    f"the optimizer to continue is {getattr(optimizer, 'name', type(optimizer).__name__)}, "
+                    f"the run's {self.optimizer.name}"
                 )
             optimizer.l2, optimizer.n = self.optimizer.l2, self.optimizer.n  # this run's L2 scale
             self.optimizer = optimizer
@@ -255,11 +271,9 @@ class _Run:
     def epoch(self, engine, state, stop, on_batch):
         """Train one epoch and measure it; None when a stop was requested within it."""
         network, config, j = self.network, self.config, state["epoch"]
-        eta = state["eta"]
-        if config.schedule == "cosine":
-            eta = cosine_eta(config.eta, j, config.epochs)
         started = time.perf_counter()
         X = self.augment(self.X, network.rng) if self.augment is not None else self.X
+        eta = self.etas(j, state["eta"], len(X))
 
         def batch_hook(done, total):
             if stop.is_set():
@@ -277,9 +291,26 @@ class _Run:
             seconds = time.perf_counter() - started + self.prepare_seconds
             self.prepare_seconds = 0.0
             record = epoch_record(network, j, seconds, self.monitored, self.val, self.tst)
-        record.update(eta=eta, engine=engine.name)
-        _check_finite(network, record, eta)
+        if np.ndim(eta):  # a rate per mini-batch: the epoch's first and last
+            record.update(eta=float(eta[0]), eta_last=float(eta[-1]))
+        else:
+            record.update(eta=eta)
+        record.update(engine=engine.name)
+        _check_finite(network, record, float(np.max(eta)))
         return record
+
+    def etas(self, epoch, eta, n_samples):
+        """The learning rate of this epoch: a number (constant, halved or cosine), or with
+        "one-cycle" an array (n_batches,) of one rate per mini-batch, the run's steps counted
+        from its first epoch (epoch j's first step is j n_batches)."""
+        config = self.config
+        if config.schedule == "cosine":
+            return cosine_eta(config.eta, epoch, config.epochs)
+        if config.schedule == "one-cycle":
+            n_batches = -(-n_samples // config.mini_batch_size)
+            steps, first = config.epochs * n_batches, epoch * n_batches
+            return np.array([one_cycle_eta(config.eta, first + k, steps) for k in range(n_batches)])
+        return eta
 
 
 def _arrays(network, data, targets):

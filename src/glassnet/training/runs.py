@@ -15,8 +15,8 @@ The options (``OPTION_KEYS``):
     sizes          neurons per layer, input first (the book's ``Network``), or
     layers         a chapter-6 layer network in ``layerspec``'s notation (``LayerNetwork``)
     cost, activation, init     of a ``Network`` (activation: also a layer network's default)
-    epochs, mini_batch_size (None: all the training images), eta, l2, momentum, schedule,
-    patience, max_halvings, early_stop, monitor_training    the ``TrainingConfig``
+    epochs, mini_batch_size (None: all the training images), eta, l2, momentum, optimizer,
+    schedule, patience, max_halvings, early_stop, monitor_training    the ``TrainingConfig``
     augment        True, a share of the images, or ``Augmenter``'s arguments (a dict)
     train_on_validation        train on the training and validation images together
     log_every      how often ``glassnet train`` prints an epoch's line
@@ -69,6 +69,7 @@ OPTION_KEYS = (
     "init",
     "l2",
     "momentum",
+    "optimizer",
     "schedule",
     "patience",
     "max_halvings",
@@ -381,6 +382,7 @@ def config_from_options(opts, n_training):
         eta=opts["eta"],
         l2=opts.get("l2", 0.0),
         momentum=opts.get("momentum", 0.0),
+        optimizer=opts.get("optimizer", "sgd"),
         schedule=schedule,
         patience=opts.get("patience", 5),
         max_halvings=opts.get("max_halvings", 7),
@@ -531,6 +533,8 @@ class RunPlan:
         for name, value in (("L2", config.l2), ("momentum", config.momentum)):
             if value:
                 parts.append(f"{name} {value:g}")
+        if config.optimizer != "sgd":
+            parts.append(config.optimizer.capitalize())
         if config.schedule != "constant":
             parts.append(f"{config.schedule} schedule")
         if config.early_stop:
