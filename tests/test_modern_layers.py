@@ -307,3 +307,59 @@ def test_the_compiled_engine_declines_networks_with_new_layers():
     assert isinstance(resolve_engine("auto", net, 10), NumpyEngine)
     book = LayerNetwork([ConvPoolLayer((2, 1, 3, 3), (1, 8, 8)), SoftmaxLayer(18, 3)], seed=0)
     assert layers_fast._spec(book) is not None  # the book's layers still go to it
+
+
+# -- the --layers grammar ------------------------------------------------------------------------
+def test_a_batch_normalised_recipe_reads_as_written():
+    from glassnet.training.layerspec import layer_network, parse_layers
+
+    text = "conv32x3p1,bn,relu,maxpool2,conv64x3p1s2,bn,relu,avgpool2,conv16x3p1:relu,gap,fc20,bn,softmax10"
+    layers = parse_layers(text, (1, 28, 28), 10)
+    kinds = [type(layer).__name__ for layer in layers]
+    assert kinds == [
+        "ConvLayer", "BatchNormLayer", "MaxPoolLayer", "ConvLayer", "BatchNormLayer", "AvgPoolLayer",
+        "ConvLayer", "GlobalAvgPoolLayer", "FullyConnectedLayer", "BatchNormLayer", "SoftmaxLayer",
+    ]  # fmt: skip
+    conv, bn = layers[0], layers[1]
+    assert (conv.padding, conv.stride, conv.bias, conv.activation_fn.name) == (1, 1, False, "linear")
+    assert bn.activation_fn.name == "relu" and bn.input_shape == (32, 28, 28)
+    assert layers[3].output_shape == (64, 7, 7) and layers[5].output_shape == (64, 3, 3)
+    assert layers[6].bias and layers[6].activation_fn.name == "relu"
+    assert layers[8].activation_fn.name == "linear" and layers[9].activation_fn.name == "sigmoid"
+    net = layer_network(text, (1, 28, 28), 10, seed=0)
+    again = net.describe(compact=True).split("-", 1)[1].replace("-", ",")  # the compact form parses back
+    shapes = [(type(l), l.output_shape) for l in layers]  # (activations are not in the compact form)
+    assert [(type(l), l.output_shape) for l in parse_layers(again, (1, 28, 28), 10)] == shapes
+    assert parse_layers("conv32x3p1,bn,relu", (1, 8, 8), 3)[1].spec() == (
+        parse_layers("conv32x3p1,bn:relu", (1, 8, 8), 3)[1].spec()
+    )
+    plain = parse_layers("conv8x3,bn,pool2", (1, 8, 8), 3)  # a plain conv before bn: a ConvLayer
+    assert [type(l).__name__ for l in plain] == ["ConvLayer", "BatchNormLayer", "MaxPoolLayer", "SoftmaxLayer"]
+    book = parse_layers("conv20x5,pool2,fc100", (1, 28, 28), 10)  # the book's tokens keep their meaning
+    assert [type(l).__name__ for l in book] == ["ConvPoolLayer", "FullyConnectedLayer", "SoftmaxLayer"]
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("bn3", "cannot read layer 'bn3'"),
+        ("gap2", "cannot read layer 'gap2'"),
+        ("fc10p1", "cannot read layer 'fc10p1'"),
+        ("relu,fc10", "an activation of its own follows a conv, fc or bn layer"),
+        ("conv8x3p1,relu,relu", "already has an activation"),
+        ("conv8x3p1,gap,maxpool2", "pooling needs image input"),
+        ("conv8x3p1,maxpool30", "poolsize \\(30, 30\\) is larger"),
+        ("conv8x3p5", "padding must be smaller than the filter"),
+        ("conv8x3p1s0", "stride must be a whole number >= 1, got 0"),
+        ("bn:d0.5", "unknown option ':d0.5'"),
+        ("gap:relu", "unknown option ':relu'"),
+        ("conv8x3p1,maxpool2x2x2", "write maxpoolP or maxpoolPxQ"),
+        ("pool2,fc10", "a pool must follow a conv layer"),
+    ],
+)
+def test_bad_modern_tokens_are_refused_in_one_line(text, message):
+    from glassnet.training.layerspec import parse_layers
+
+    with pytest.raises(InputError, match=message) as info:
+        parse_layers(text, (1, 28, 28), 10)
+    assert "\n" not in str(info.value)
