@@ -66,7 +66,7 @@ HEARTBEAT = 10.0
 #: pages that may stream at once
 MAX_STREAMS = 8
 #: a stream ends after this many seconds; a page that reads comes back for the next one at once
-STREAM_SECONDS = 30.0
+STREAM_SECONDS = 15.0
 #: a stream whose reader has taken none of its waiting bytes for this many seconds ends
 WRITE_TIMEOUT = 5.0
 
