@@ -116,3 +116,26 @@ def test_layers_benchmark_reports_the_effective_rate_beside_sgemm(tmp_path):
     assert run.returncode == 0, run.stderr
     text = out.read_text()
     assert "NumPy sgemm (float32, 1024 x 1024) in this run:" in text and "| two-conv | 9.22 | 64 |" in text
+
+
+def test_watch_slots_benchmark_reports_every_place_taken(tmp_path):
+    out = tmp_path / "slots.md"
+    run = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_watch_slots.py"),
+            "--epochs",
+            "2",
+            "--repeats",
+            "1",
+            "--no-crowd",
+            "--output",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr
+    rows = [line for line in out.read_text().splitlines() if line.startswith("| --watch")]
+    assert len(rows) == 2 and all("/8" in row for row in rows)
