@@ -118,6 +118,7 @@ def test_layers_benchmark_reports_the_effective_rate_beside_sgemm(tmp_path):
     assert "NumPy sgemm (float32, 1024 x 1024) in this run:" in text and "| two-conv | 9.22 | 64 |" in text
 
 
+@pytest.mark.mnist  # the children train on the real MNIST
 def test_watch_slots_benchmark_reports_every_place_taken(tmp_path):
     out = tmp_path / "slots.md"
     run = subprocess.run(
