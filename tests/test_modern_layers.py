@@ -363,3 +363,110 @@ def test_bad_modern_tokens_are_refused_in_one_line(text, message):
     with pytest.raises(InputError, match=message) as info:
         parse_layers(text, (1, 28, 28), 10)
     assert "\n" not in str(info.value)
+
+
+# -- model files, ensembles, checkpoints ----------------------------------------------------------
+def quadrants(n=64, seed=0):
+    """8x8 images whose class is the quadrant holding a bright blob."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 4, n)
+    X = rng.random((n, 1, 8, 8)) * 0.2
+    for i, c in enumerate(y):
+        r, q = divmod(int(c), 2)
+        X[i, 0, 4 * r : 4 * r + 4, 4 * q : 4 * q + 4] += 0.8
+    return X, y
+
+
+def bn_net(seed=0, dtype="float32"):
+    from glassnet.training.layerspec import layer_network
+
+    text = "conv4x3p1,bn,relu,maxpool2,conv6x3p1s2,bn,relu,gap,fc8,bn,relu,softmax4"
+    return layer_network(text, (1, 8, 8), 4, seed=seed, dtype=dtype)
+
+
+def test_a_trained_bn_network_saves_and_loads_with_its_running_statistics(tmp_path):
+    from glassnet.io import load, read_npz, save
+
+    X, y = quadrants()
+    net = bn_net()
+    for k in range(0, 64, 16):
+        net.step(X[k : k + 16], y[k : k + 16], 0.1)
+    assert not np.all(net.named_buffers()["running_mean1"] == 0)
+    back, header = load(save(net, tmp_path / "bn.npz"), with_header=True)
+    assert header["format_version"] == 2
+    assert set(read_npz(tmp_path / "bn.npz")[1]) == set(net.named_parameters()) | set(net.named_buffers())
+    for name, a in net.named_buffers().items():
+        np.testing.assert_array_equal(back.named_buffers()[name], a)
+    np.testing.assert_array_equal(back.probabilities(X), net.probabilities(X))
+    np.testing.assert_array_equal(back.predict(X), net.predict(X))
+
+
+def test_an_ensemble_of_bn_networks_round_trips(tmp_path):
+    from glassnet.core import Ensemble
+    from glassnet.io import load, save
+
+    X, y = quadrants()
+    members = [bn_net(seed=s) for s in (1, 2)]
+    for m in members:
+        m.step(X, y, 0.1)
+    ens = Ensemble(members)
+    assert len(ens.named_buffers()) == 12 and "m1_running_var7" in ens.named_buffers()
+    back = load(save(ens, tmp_path / "e.npz"))
+    np.testing.assert_array_equal(back.probabilities(X), ens.probabilities(X))
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda h, a: a.pop("running_var1"), "missing \\['running_var1'\\]"),
+        (lambda h, a: a.update(running_mean1=np.zeros(5, np.float32)), "'running_mean1' has shape"),
+        (lambda h, a: a.update(running_var1=-np.ones(4, np.float32)), "negative variances"),
+        (lambda h, a: a.update(running_var1=np.full(4, np.inf, np.float32)), "NaN or infinite"),
+        (lambda h, a: h["spec"]["layers"][1].update(shape=[4, 8]), "layer spec is unusable"),
+        (lambda h, a: h["spec"]["layers"][1].update(shape=[1 << 40, 8, 8]), "glassnet reads at most"),
+    ],
+)
+def test_damaged_running_statistics_are_refused_in_one_line(tmp_path, change, message):
+    from glassnet.errors import ModelFormatError, ResourceLimitError
+    from glassnet.io import load, read_npz, save, write_npz
+
+    path = save(bn_net(), tmp_path / "m.npz")
+    header, arrays = read_npz(path)
+    change(header, arrays)
+    write_npz(path, header, arrays)
+    with pytest.raises((ModelFormatError, ResourceLimitError), match=message):
+        load(path)
+
+
+def test_resume_of_a_bn_network_is_bit_identical(tmp_path):
+    from glassnet.training import TrainingConfig, fit
+
+    X, y = quadrants(80)
+    config = dict(mini_batch_size=16, eta=0.05, momentum=0.5, l2=0.1)
+    full = bn_net(seed=4)
+    fit(full, (X, y), TrainingConfig(epochs=4, **config), validation=(X, y))
+    part, ck = bn_net(seed=4), tmp_path / "ck.npz"
+    fit(part, (X, y), TrainingConfig(epochs=2, **config), validation=(X, y), checkpoint=ck)
+    resumed = bn_net(seed=4)
+    r = fit(resumed, (X, y), TrainingConfig(epochs=4, **config), validation=(X, y), checkpoint=ck, resume=True)
+    assert len(r.history) == 4 and r.engine == "numpy"
+    for p, q in zip(full.params(), resumed.params()):
+        np.testing.assert_array_equal(p, q)
+    for name, a in full.named_buffers().items():
+        np.testing.assert_array_equal(resumed.named_buffers()[name], a)
+
+
+def test_a_checkpoint_without_its_running_statistics_is_refused(tmp_path):
+    from glassnet.errors import CheckpointError
+    from glassnet.io import read_npz, write_npz
+    from glassnet.training import TrainingConfig, fit
+
+    X, y = quadrants(32)
+    config = TrainingConfig(epochs=1, mini_batch_size=16, eta=0.05)
+    ck = tmp_path / "ck.npz"
+    fit(bn_net(seed=4), (X, y), config, checkpoint=ck)
+    header, arrays = read_npz(ck)
+    arrays.pop("running_mean4")
+    write_npz(ck, header, arrays)
+    with pytest.raises(CheckpointError, match="running statistics \\['running_mean4'\\] are missing"):
+        fit(bn_net(seed=4), (X, y), TrainingConfig(epochs=2, mini_batch_size=16, eta=0.05), checkpoint=ck, resume=True)

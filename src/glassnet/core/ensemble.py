@@ -27,7 +27,7 @@ import numpy as np
 
 from ..errors import InputError
 from .dataforms import check_input, check_labels_for
-from .model import KINDS, Trainable, model_from_header, parameter_shapes, register_kind
+from .model import KINDS, Trainable, buffer_shapes, model_from_header, parameter_shapes, register_kind
 
 __all__ = ["Ensemble", "COMBINE_RULES", "member_sizes", "vote"]
 
@@ -135,6 +135,14 @@ class Ensemble:
         """``{"m0_w0": ..., "m0_b0": ..., "m1_w0": ...}``: member i's arrays, prefixed."""
         return {f"m{i}_{name}": a for i, m in enumerate(self.members) for name, a in m.named_parameters().items()}
 
+    def named_buffers(self):
+        """``{"m0_running_mean1": ..., ...}``: member i's buffers (batch normalisation), prefixed."""
+        return {
+            f"m{i}_{name}": a
+            for i, m in enumerate(self.members)
+            for name, a in getattr(m, "named_buffers", dict)().items()
+        }
+
     @staticmethod
     def _member_headers(header):
         members = header.get("members")
@@ -158,6 +166,12 @@ class Ensemble:
             except ValueError as e:
                 raise ValueError(f"(member {i}): {e}") from None
         return shapes
+
+    @staticmethod
+    def buffer_shapes(header):
+        """Every member's buffer shapes (``named_buffers``), named m{i}_{name}."""
+        members = Ensemble._member_headers(header)
+        return {f"m{i}_{k}": v for i, m in enumerate(members) for k, v in buffer_shapes(m).items()}
 
     @classmethod
     def from_header(cls, header, arrays):

@@ -516,7 +516,11 @@ class LayerNetwork:
         except (TypeError, KeyError) as e:
             raise ValueError(f"the header's layer spec is unusable ({e})") from None
         net.set_params([arrays[name] for name in net.param_names()])
-        net.set_buffers({name: arrays[name] for name in net.named_buffers()})
+        buffers = {name: arrays[name] for name in net.named_buffers()}
+        for name, a in buffers.items():
+            if name.startswith("running_var") and np.any(a < 0):
+                raise ValueError(f"{name} holds negative variances")
+        net.set_buffers(buffers)
         return net
 
     def describe(self, compact=False):

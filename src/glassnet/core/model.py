@@ -36,6 +36,9 @@ A ``Model`` (anything that answers):
     header()             the model as JSON-able data (kind, shapes, activations, dtype,
                          seed, "format_version"): with ``named_parameters()`` all a file holds
     named_parameters()   ``{name: array}`` in the one fixed order of ``parameters()``
+    named_buffers()      (optional) ``{name: array}`` of state saved with the model that gradient
+                         descent does not train: batch normalisation's running statistics
+                         ("running_mean{l}", "running_var{l}"); a file holds these too
 
 A ``Trainable`` model (a network; not an ensemble) also answers:
 
@@ -73,6 +76,8 @@ __all__ = [
     "register_kind",
     "model_from_header",
     "parameter_shapes",
+    "buffer_shapes",
+    "array_shapes",
     "KINDS",
     "NumpyEngine",
     "register_engine",
@@ -159,12 +164,24 @@ def parameter_shapes(header):
     return _kind_of(header).parameter_shapes(header)
 
 
+def buffer_shapes(header):
+    """``{name: shape}`` of the buffers (``named_buffers()``) the model ``header`` describes,
+    {} for kinds without any; call after ``parameter_shapes`` has accepted the header."""
+    reader = getattr(_kind_of(header), "buffer_shapes", None)
+    return reader(header) if reader is not None else {}
+
+
+def array_shapes(header):
+    """Every array a model file with this header holds: ``parameter_shapes`` then ``buffer_shapes``."""
+    return {**parameter_shapes(header), **buffer_shapes(header)}
+
+
 def model_from_header(header, arrays):
     """The model ``header`` describes, holding ``arrays`` ({name: array}); ValueError (one
     line) when the header or the arrays do not make a sound model.  Checks the arrays'
     names and shapes against the header before building anything."""
     cls = _kind_of(header)
-    shapes = cls.parameter_shapes(header)
+    shapes = array_shapes(header)
     if set(arrays) != set(shapes):
         missing, extra = sorted(set(shapes) - set(arrays)), sorted(set(arrays) - set(shapes))
         raise ValueError(

@@ -10,7 +10,9 @@ Layout of a model file (a zip written by ``np.savez``):
               kinds, shapes, activations and dropout, ``LayerNetwork.spec()``)
     w0, b0,   version 1: weights[l] (sizes[l+1], sizes[l]) and biases[l] (sizes[l+1],)
     w1, b1,   version 2: layer l's weights (filters (f, c, kh, kw) or (n_out, n_in)) and biases
-    ...
+    ...       (a batch normalisation layer's gamma and beta; none for a pooling layer)
+    running_mean{l}, running_var{l}   version 2: a batch normalisation layer's running
+              statistics (``named_buffers()``), in files of networks that have such layers
 
 Version 2 was added for layer networks; the book's networks are still written as version 1,
 and both are read.
@@ -158,16 +160,18 @@ def _no_constant(name):
 
 def expected_shapes(path, header, extra_copies=()):
     """The shape of every array a model file (or, with ``extra_copies`` such as ("opt", "best"),
-    a checkpoint: copies in ``parameters()`` order) with this header may hold;
-    ResourceLimitError when they need more than ``MAX_MODEL_BYTES`` in all -- computed from
-    the header alone (``core.model.parameter_shapes``) before any array is read."""
+    a checkpoint: copies of the parameters in ``parameters()`` order) with this header may hold,
+    buffers included; ResourceLimitError when they need more than ``MAX_MODEL_BYTES`` in all --
+    computed from the header alone (``core.model.parameter_shapes``) before any array is read."""
     try:
         shapes = kinds.parameter_shapes(header)
+        buffers = kinds.buffer_shapes(header)
     except (TypeError, ValueError) as e:
         raise ModelFormatError(f"{path}: {e}") from None
     order = list(shapes)
     for prefix in extra_copies:
         shapes.update({f"{prefix}{i}": shapes[name] for i, name in enumerate(order)})
+    shapes.update(buffers)
     claimed = sum(math.prod(shape) for shape in shapes.values()) * 8
     if claimed > MAX_MODEL_BYTES:
         raise ResourceLimitError(
@@ -177,8 +181,9 @@ def expected_shapes(path, header, extra_copies=()):
 
 
 def parameter_arrays(network):
-    """``{"w0": ..., "b0": ..., ...}``: the arrays of a model file (``named_parameters()``)."""
-    return dict(network.named_parameters())
+    """``{"w0": ..., "b0": ..., ...}``: the arrays of a model file (``named_parameters()``, then
+    any ``named_buffers()``: batch normalisation's running statistics)."""
+    return {**network.named_parameters(), **getattr(network, "named_buffers", dict)()}
 
 
 def save(model, path, metadata=None):
@@ -230,7 +235,7 @@ def load(path, *, with_header=False):
     if header.get("format") not in (FORMAT, CHECKPOINT_FORMAT):
         raise ModelFormatError(f"{path}: not a glassnet model file")
     try:
-        names = kinds.parameter_shapes(header)
+        names = kinds.array_shapes(header)
         net = kinds.model_from_header(header, {name: a for name, a in arrays.items() if name in names})
     except (TypeError, ValueError) as e:
         raise ModelFormatError(f"{path}: {e}") from None

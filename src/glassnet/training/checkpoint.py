@@ -4,7 +4,8 @@ A checkpoint is a model file (``glassnet.io.write_npz``: .npz arrays + JSON head
 written atomically) whose header also holds ``format: glassnet-checkpoint``, the
 checkpoint format version, the training config, the loop's state (epoch, eta, best
 epoch, history), the Generator's state and the engine; its arrays are the parameters
-(``named_parameters()``: ``w{l}``/``b{l}``), the optimizer's state ``opt{i}`` (momentum's
+(``named_parameters()``: ``w{l}``/``b{l}``; then ``named_buffers()``, batch normalisation's
+running statistics), the optimizer's state ``opt{i}`` (momentum's
 velocities; Adam's m, then its v, then its step count: ``Optimizer.state_layout``) and the
 best parameters so far ``best{i}``, both in ``parameters()`` order.  The config's
 ``optimizer`` ("sgd" or "adam"; absent in checkpoints written before Adam: "sgd") says which
@@ -56,6 +57,7 @@ def save_checkpoint(path, network, config, state, optimizer, best=None, metadata
     arrays = dict(network.named_parameters())
     arrays.update({f"opt{i}": a for i, a in enumerate(optimizer.state())})
     arrays.update({f"best{i}": p for i, p in enumerate(best or [])})
+    arrays.update(_buffers(network))
     write_npz(path, header, arrays)
 
 
@@ -162,6 +164,27 @@ def _check_arrays(path, arrays, network, optimizer):
     missing = [name for name in network.named_parameters() if name not in arrays]
     if missing:
         raise _damaged(path, f"parameters {missing[:4]} are missing")
+    _check_buffers(path, arrays, network)
+
+
+# -- buffers: state saved with the parameters that no gradient trains (batch normalisation's
+# running statistics, ``named_buffers()``); a network without them has none ------------------------
+def _buffers(network):
+    return dict(getattr(network, "named_buffers", dict)())
+
+
+def _check_buffers(path, arrays, network):
+    """Every buffer of the network present, finite real floats (the shapes ``read_npz`` checked)."""
+    missing = [name for name in _buffers(network) if name not in arrays]
+    if missing:
+        raise _damaged(path, f"running statistics {missing[:4]} are missing")
+    for name in _buffers(network):
+        _check_finite_floats(path, "running statistics", name, arrays[name])
+
+
+def _restore_buffers(arrays, network):
+    for name, a in _buffers(network).items():
+        a[...] = arrays[name]
 
 
 def _check_finite_floats(path, label, name, a):
@@ -237,6 +260,7 @@ def load_checkpoint(path, network, config, optimizer):
     try:
         for name, p in own.items():
             p[...] = arrays[name]
+        _restore_buffers(arrays, network)
     except (KeyError, ValueError) as e:
         raise CheckpointError(f"{path}: the checkpoint's arrays do not fit the network ({e})") from None
     n = len(own)
