@@ -232,6 +232,29 @@ def test_one_cycle_on_the_compiled_layer_kernel_equals_numpy(dtype, tol, optimiz
     assert not np.allclose(nets[0].parameters()[0], conv_net(dtype).parameters()[0])
 
 
+@pytest.mark.parametrize("mini_batch_size", [4, 16])  # the fully connected step's two paths
+def test_adam_on_the_compiled_layer_kernel_keeps_the_numpy_state(mini_batch_size):
+    from glassnet.engines import layers_fast
+
+    if not layers_fast.available():
+        pytest.skip("the compiled layer kernel was not built")
+    rng = np.random.default_rng(6)
+    X, y = rng.random((50, 1, 9, 9)), rng.integers(0, 4, 50)
+    nets, adams = [conv_net(np.float64) for _ in range(2)], [Adam(l2=0.2, n=3), Adam(l2=0.2, n=3)]
+    engines = [layers_fast.LayerKernelEngine(), NumpyEngine()]
+    assert layers_fast.supports(nets[0], mini_batch_size, adams[0])
+    for epoch in range(2):
+        order = nets[0].rng.permutation(50)
+        assert np.array_equal(order, nets[1].rng.permutation(50))
+        for net, adam, engine in zip(nets, adams, engines):
+            engine.epoch(net, X, y, order, mini_batch_size, 0.01 / (1 + epoch), adam)
+    assert adams[0].t == adams[1].t == 2 * -(-50 // mini_batch_size)
+    for a, b in zip(
+        [*nets[0].parameters(), *adams[0].m, *adams[0].v], [*nets[1].parameters(), *adams[1].m, *adams[1].v]
+    ):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
 # -- checkpoints ------------------------------------------------------------------------------------
 def stop_after(epochs):
     return lambda network, record: record["epoch"] + 1 >= epochs

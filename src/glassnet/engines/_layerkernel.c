@@ -8,7 +8,8 @@
  *   softmax     a^L = softmax(z^L),  delta^L = (a^L - onehot(y)) / m      (BP1)
  *   backward    delta^l = (delta^{l+1} W^{l+1}) (.) mask (.) act'(z^l)     (BP2)
  *               dC/dW = delta^T x + (lmbda / n) W,  dC/db = sum of delta  (BP3, BP4)
- *   step        p -= eta dC/dp,   or with momentum  v = mu v - eta dC/dp; p += v
+ *   step        p -= eta dC/dp,   or with momentum  v = mu v - eta dC/dp; p += v,
+ *               or Adam's (optimizers.Adam): m, v moments, p -= step m / (sqrt(v) / root + eps)
  *
  * What makes it fast at the book's mini-batch of 10, where NumPy spends most of a step on
  * the microsecond each of its ~60 calls costs:
@@ -302,6 +303,7 @@ static inline lk_vf lk_vexp_f32(lk_vf t)
 #define SCALAR_EXP expf
 #define SCALAR_LOG logf
 #define SCALAR_TANH tanhf
+#define SCALAR_SQRT sqrtf
 #define EXP_CAP 88.0f
 #define HAVE_VEXP 1
 #include "_layerkernel_impl.h"
@@ -313,6 +315,7 @@ static inline lk_vf lk_vexp_f32(lk_vf t)
 #define SCALAR_EXP exp
 #define SCALAR_LOG log
 #define SCALAR_TANH tanh
+#define SCALAR_SQRT sqrt
 #define EXP_CAP 709.0
 #define HAVE_VEXP 0
 #include "_layerkernel_impl.h"

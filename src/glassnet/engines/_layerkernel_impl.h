@@ -35,12 +35,26 @@ typedef struct {
     lk_shape s;
     int64_t ins, KP, FP;            /* input row stride; conv: patch and filter count, padded */
     int out_chw;                    /* conv: writes its output channel-first */
-    REAL *W, *b, *WT, *vW, *vb;     /* packed parameters and velocities (NULL without momentum) */
+    REAL *W, *b, *WT, *vW, *vb;     /* packed parameters and velocities (NULL without momentum;
+                                       Adam's first moments m) */
+    REAL *sW, *sb;                  /* Adam's second moments v (NULL without Adam) */
     REAL *dW, *db;                  /* conv: one step's gradient, one (F, KP) and (FP) per group */
     REAL *in, *xm, *din;            /* input, masked input (dropout), dC/d(input) */
     REAL *col, *pos;                /* conv: im2col rows, pooling winners */
-    REAL *user_w, *user_b, *user_vw, *user_vb;
+    REAL *user_w, *user_b, *user_vw, *user_vb, *user_sw, *user_sb;
 } FN(layer);
+
+/* How a gradient g moves the parameters, for the step in progress:
+ *   SGD        p -= eta g
+ *   momentum   v = mu v - eta g;  p += v
+ *   Adam       m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
+ *              p -= step m / (sqrt(v) / root + eps),  step = eta / (1 - b1^t), root = sqrt(1 - b2^t)
+ * (optimizers.Adam's step written the same way).  decay = lmbda / n: the L2 term in g. */
+typedef struct {
+    REAL eta, decay, mu;
+    int adam;
+    REAL b1, b2, eps, step, root;
+} FN(rule);
 
 typedef struct {                    /* one thread's scratch for the conv layers */
     REAL *conv, *g, *wg, *dcol;     /* one image's convolution (P, FP); deltas (F, T), by position; a patch row */
@@ -58,7 +72,7 @@ typedef struct {
     lk_team *team;
     int64_t m, cur, groups;
     const uint8_t *mask[LK_MAX_LAYERS];
-    REAL eta, decay, mu;
+    FN(rule) rule;
     void *blocks[16 * LK_MAX_LAYERS + 8 * LK_MAX_THREADS + 8];
     int64_t nblocks;
 } FN(net);
@@ -196,6 +210,8 @@ static int FN(alloc_layer)(FN(net) *net, FN(layer) *L, int next_kind)
         return -1;
     if (L->user_vw && (!(L->vW = FN(alloc)(net, rows * cols, sizeof(REAL))) || !(L->vb = FN(alloc)(net, nb, sizeof(REAL)))))
         return -1;
+    if (L->user_sw && (!(L->sW = FN(alloc)(net, rows * cols, sizeof(REAL))) || !(L->sb = FN(alloc)(net, nb, sizeof(REAL)))))
+        return -1;
     return 0;
 }
 
@@ -241,6 +257,10 @@ static void FN(pack)(FN(layer) *L, int back)
         FN(pack_weights)(L, L->vW, L->user_vw, back);
         memcpy(back ? L->user_vb : L->vb, back ? L->vb : L->user_vb, (size_t)nb * sizeof(REAL));
     }
+    if (L->sW) {
+        FN(pack_weights)(L, L->sW, L->user_sw, back);
+        memcpy(back ? L->user_sb : L->sb, back ? L->sb : L->user_sb, (size_t)nb * sizeof(REAL));
+    }
     if (!back && L->s.kind == LK_CONV)
         FN(refresh_wt)(L);
 }
@@ -258,10 +278,10 @@ static int FN(alloc_scratch)(FN(net) *net, FN(scratch) *sc, int64_t conv, int64_
 }
 
 /* Buffers for mini-batches of up to mb on `threads` threads and the parameters params[2l],
- * params[2l+1] (w, b of layer l, the network's arrays; vel likewise or NULL) packed.
+ * params[2l+1] (w, b of layer l, the network's arrays; vel and sq likewise or NULL) packed.
  * 0, -1 (memory), -2 (a network this kernel does not run). */
 static int FN(setup)(FN(net) *net, const int64_t *spec, int64_t count, int64_t mb, REAL **params,
-                     REAL **vel, int training, int64_t threads)
+                     REAL **vel, REAL **sq, int training, int64_t threads)
 {
     lk_shape shapes[LK_MAX_LAYERS];
     memset(net, 0, sizeof *net);
@@ -275,6 +295,7 @@ static int FN(setup)(FN(net) *net, const int64_t *spec, int64_t count, int64_t m
         L->s = shapes[l];
         L->user_w = params[2 * l], L->user_b = params[2 * l + 1];
         L->user_vw = vel ? vel[2 * l] : NULL, L->user_vb = vel ? vel[2 * l + 1] : NULL;
+        L->user_sw = sq ? sq[2 * l] : NULL, L->user_sb = sq ? sq[2 * l + 1] : NULL;
         if (FN(alloc_layer)(net, L, l + 1 < count ? shapes[l + 1].kind : LK_FC))
             return -1;
         FN(pack)(L, 0);
@@ -304,9 +325,37 @@ static int FN(setup)(FN(net) *net, const int64_t *spec, int64_t count, int64_t m
  * the parameters at C and step them there: C -= eta (g + decay C), or with velocities V
  * (laid out like C) V = mu V - eta (g + decay C); C += V. */
 typedef struct {
-    REAL *V;
-    REAL eta, decay, mu;
+    REAL *V, *S;                    /* velocities or Adam's m; Adam's v (or NULL) */
+    const FN(rule) *r;
 } FN(epilogue);
+
+/* sqrt of each lane (compiled to the vector instruction where there is one) */
+static inline VEC FN(vsqrt)(VEC v)
+{
+    VEC out = v;
+    for (int64_t k = 0; k < LANES; k++)
+        out[k] = SCALAR_SQRT(out[k]);
+    return out;
+}
+
+/* the step of a vector of parameters w with gradient g (L2 term included) as the rule says;
+ * V and S: the vectors of state, where the rule keeps them (else NULL) */
+INLINE VEC FN(vstep)(VEC w, VEC g, REAL *V, REAL *S, const FN(rule) *r)
+{
+    if (S) {
+        VEC m = SPLAT(r->b1) * LOADV(V) + SPLAT(1 - r->b1) * g;
+        VEC v = SPLAT(r->b2) * LOADV(S) + SPLAT(1 - r->b2) * (g * g);
+        STOREV(V, m);
+        STOREV(S, v);
+        return w - SPLAT(r->step) * m / (FN(vsqrt)(v) / SPLAT(r->root) + SPLAT(r->eps));
+    }
+    if (V) {
+        VEC vel = SPLAT(r->mu) * LOADV(V) - SPLAT(r->eta) * g;
+        STOREV(V, vel);
+        return w + vel;
+    }
+    return w - SPLAT(r->eta) * g;
+}
 
 /* C (mr, nvb vectors) = A (mr, K) B (K, nvb vectors), or the step above when `step`: the
  * accumulators live in registers (mr, nvb and step are constants where this is inlined);
@@ -342,14 +391,9 @@ INLINE void FN(gemm_tile)(const int mr, const int nvb, const int step, int64_t K
                 STOREV(c, acc[i][j]);
                 continue;
             }
-            VEC w = LOADV(c), g = acc[i][j] + SPLAT(e->decay) * w;
-            if (e->V) {
-                VEC vel = SPLAT(e->mu) * LOADV(e->V + i * ldc + j * LANES) - SPLAT(e->eta) * g;
-                STOREV(e->V + i * ldc + j * LANES, vel);
-                STOREV(c, w + vel);
-            } else {
-                STOREV(c, w - SPLAT(e->eta) * g);
-            }
+            VEC w = LOADV(c), g = acc[i][j] + SPLAT(e->r->decay) * w;
+            int64_t at = i * ldc + j * LANES;
+            STOREV(c, FN(vstep)(w, g, e->V ? e->V + at : NULL, e->S ? e->S + at : NULL, e->r));
         }
 }
 
@@ -360,11 +404,11 @@ INLINE void FN(gemm_cols)(const int nvb, const int step, int64_t M, int64_t K, c
 {
     int64_t i = 0;
     for (; i + GEMM_MR(nvb) <= M; i += GEMM_MR(nvb)) {
-        FN(epilogue) ei = {e && e->V ? e->V + i * ldc : NULL, e ? e->eta : 0, e ? e->decay : 0, e ? e->mu : 0};
+        FN(epilogue) ei = {e && e->V ? e->V + i * ldc : NULL, e && e->S ? e->S + i * ldc : NULL, e ? e->r : NULL};
         FN(gemm_tile)(GEMM_MR(nvb), nvb, step, K, A + i * lda, lda, acs, B, ldb, C + i * ldc, ldc, &ei);
     }
     for (; i < M; i++) {
-        FN(epilogue) ei = {e && e->V ? e->V + i * ldc : NULL, e ? e->eta : 0, e ? e->decay : 0, e ? e->mu : 0};
+        FN(epilogue) ei = {e && e->V ? e->V + i * ldc : NULL, e && e->S ? e->S + i * ldc : NULL, e ? e->r : NULL};
         FN(gemm_tile)(1, nvb, step, K, A + i * lda, lda, acs, B, ldb, C + i * ldc, ldc, &ei);
     }
 }
@@ -383,7 +427,7 @@ static void FN(gemm)(int64_t M, int64_t NV, int64_t K, const REAL *A, int64_t ld
     for (int64_t j0 = 0; j0 < NV; j0 += 4) {
         const REAL *Bj = B + j0 * LANES;
         REAL *Cj = C + j0 * LANES;
-        FN(epilogue) ej = {e && e->V ? e->V + j0 * LANES : NULL, e ? e->eta : 0, e ? e->decay : 0, e ? e->mu : 0};
+        FN(epilogue) ej = {e && e->V ? e->V + j0 * LANES : NULL, e && e->S ? e->S + j0 * LANES : NULL, e ? e->r : NULL};
         switch (NV - j0 < 4 ? NV - j0 : 4) {
         GEMM_CASE(1) GEMM_CASE(2) GEMM_CASE(3) default: GEMM_CASE(4)
         }
@@ -546,7 +590,7 @@ static double FN(softmax_delta)(const REAL *z, int64_t m, int64_t n, const int64
  *   then    W[j, block] -= eta (sum_i delta[i, j] x[i, block] + decay W[j, block])   (BP4)
  * (or the momentum step); x[i, block] and dx[i, block] stay in registers throughout. */
 INLINE void FN(fc_sweep)(const int ib, const int do_dx, int64_t n_out, const REAL *X, int64_t ldx, REAL *W,
-                         REAL *V, int64_t ldw, const REAL *dzt, REAL *dX, REAL eta, REAL decay, REAL mu)
+                         REAL *V, REAL *S, int64_t ldw, const REAL *dzt, REAL *dX, const FN(rule) *r)
 {
     VEC x[IBMAX], dx[IBMAX];
 #pragma GCC unroll 10
@@ -560,7 +604,9 @@ INLINE void FN(fc_sweep)(const int ib, const int do_dx, int64_t n_out, const REA
         __builtin_prefetch(wp + SWEEP_AHEAD * ldw, 1);   /* rows a page apart: no hardware prefetch */
         if (V)
             __builtin_prefetch(V + (j + SWEEP_AHEAD) * ldw, 1);
-        VEC w = LOADV(wp), g = SPLAT(decay) * w;
+        if (S)
+            __builtin_prefetch(S + (j + SWEEP_AHEAD) * ldw, 1);
+        VEC w = LOADV(wp), g = SPLAT(r->decay) * w;
 #pragma GCC unroll 10
         for (int i = 0; i < ib; i++) {
             VEC di = SPLAT(d[i]);
@@ -568,13 +614,7 @@ INLINE void FN(fc_sweep)(const int ib, const int do_dx, int64_t n_out, const REA
                 dx[i] += di * w;
             g += di * x[i];
         }
-        if (V) {
-            VEC v = SPLAT(mu) * LOADV(V + j * ldw) - SPLAT(eta) * g;
-            STOREV(V + j * ldw, v);
-            STOREV(wp, w + v);
-        } else {
-            STOREV(wp, w - SPLAT(eta) * g);
-        }
+        STOREV(wp, FN(vstep)(w, g, V ? V + j * ldw : NULL, S ? S + j * ldw : NULL, r));
     }
     if (do_dx)
 #pragma GCC unroll 10
@@ -583,12 +623,12 @@ INLINE void FN(fc_sweep)(const int ib, const int do_dx, int64_t n_out, const REA
 }
 
 #define SWEEP_CASE(I) case I: \
-    if (dX) FN(fc_sweep)(I, 1, n_out, X, ldx, W, V, ldw, dzt, dX, eta, decay, mu); \
-    else FN(fc_sweep)(I, 0, n_out, X, ldx, W, V, ldw, dzt, dX, eta, decay, mu); \
+    if (dX) FN(fc_sweep)(I, 1, n_out, X, ldx, W, V, S, ldw, dzt, dX, r); \
+    else FN(fc_sweep)(I, 0, n_out, X, ldx, W, V, S, ldw, dzt, dX, r); \
     break;
 
-static void FN(sweep)(int64_t ib, int64_t n_out, const REAL *X, int64_t ldx, REAL *W, REAL *V, int64_t ldw,
-                      const REAL *dzt, REAL *dX, REAL eta, REAL decay, REAL mu)
+static void FN(sweep)(int64_t ib, int64_t n_out, const REAL *X, int64_t ldx, REAL *W, REAL *V, REAL *S,
+                      int64_t ldw, const REAL *dzt, REAL *dX, const FN(rule) *r)
 {
     switch (ib) {
     SWEEP_CASE(1) SWEEP_CASE(2) SWEEP_CASE(3) SWEEP_CASE(4) SWEEP_CASE(5)
@@ -599,14 +639,19 @@ static void FN(sweep)(int64_t ib, int64_t n_out, const REAL *X, int64_t ldx, REA
     }
 }
 
-/* p -= eta g, or with momentum v = mu v - eta g; p += v (one parameter) */
-static inline void FN(update)(REAL *p, REAL *v, REAL g, REAL eta, REAL mu)
+/* one parameter's step with gradient g as the rule says (v: its velocity or Adam's m, s:
+ * Adam's v, where the rule keeps them) */
+static inline void FN(update)(REAL *p, REAL *v, REAL *s, REAL g, const FN(rule) *r)
 {
-    if (v) {
-        *v = mu * *v - eta * g;
+    if (s) {
+        *v = r->b1 * *v + (1 - r->b1) * g;
+        *s = r->b2 * *s + (1 - r->b2) * (g * g);
+        *p -= r->step * *v / (SCALAR_SQRT(*s) / r->root + r->eps);
+    } else if (v) {
+        *v = r->mu * *v - r->eta * g;
         *p += *v;
     } else {
-        *p -= eta * g;
+        *p -= r->eta * g;
     }
 }
 
@@ -619,7 +664,7 @@ static void FN(fc_backward_prep)(FN(net) *net, FN(layer) *L, int64_t m, const RE
             net->dzt[j * m + i] = dz[i * L->s.n_out + j];
             db += dz[i * L->s.n_out + j];
         }
-        FN(update)(L->b + j, L->vb ? L->vb + j : NULL, db, net->eta, net->mu);
+        FN(update)(L->b + j, L->vb ? L->vb + j : NULL, L->sb ? L->sb + j : NULL, db, &net->rule);
     }
 }
 
@@ -633,11 +678,11 @@ static void FN(fc_backward)(FN(net) *net, FN(layer) *L, int64_t m, const uint8_t
     int64_t ld = L->ins, n_out = L->s.n_out;
     if (m <= IBMAX) {           /* one sweep down each column block of W does dx and the step */
         for (int64_t kv = v0 * LANES; kv < v1 * LANES; kv += LANES)
-            FN(sweep)(m, n_out, x + kv, ld, L->W + kv, L->vW ? L->vW + kv : NULL, ld, net->dzt,
-                      dX ? dX + kv : NULL, net->eta, net->decay, net->mu);
+            FN(sweep)(m, n_out, x + kv, ld, L->W + kv, L->vW ? L->vW + kv : NULL, L->sW ? L->sW + kv : NULL, ld,
+                      net->dzt, dX ? dX + kv : NULL, &net->rule);
     } else {                    /* dx = delta W, then W steps by delta^T x, both blocked products */
         int64_t k0 = v0 * LANES;
-        FN(epilogue) e = {L->vW ? L->vW + k0 : NULL, net->eta, net->decay, net->mu};
+        FN(epilogue) e = {L->vW ? L->vW + k0 : NULL, L->sW ? L->sW + k0 : NULL, &net->rule};
         if (dX)
             FN(gemm)(m, v1 - v0, n_out, net->dz, n_out, 1, L->W + k0, ld, dX + k0, ld, NULL);
         FN(gemm)(n_out, v1 - v0, m, net->dzt, m, 1, x + k0, ld, L->W + k0, ld, &e);
@@ -825,14 +870,15 @@ static void FN(task_conv_update)(void *ctx, int64_t task, int thread)
             REAL g = L->dW[at];
             for (int64_t grp = 1; grp < net->groups; grp++)
                 g += L->dW[grp * stride + at];
-            FN(update)(L->W + at, L->vW ? L->vW + at : NULL, g + net->decay * L->W[at], net->eta, net->mu);
+            FN(update)(L->W + at, L->vW ? L->vW + at : NULL, L->sW ? L->sW + at : NULL, g + net->rule.decay * L->W[at],
+                       &net->rule);
             L->WT[k * L->FP + f] = L->W[at];
         }
     for (int64_t f = 0; k0 == 0 && f < L->s.f; f++) {
         REAL db = L->db[f];
         for (int64_t grp = 1; grp < net->groups; grp++)
             db += L->db[grp * L->FP + f];
-        FN(update)(L->b + f, L->vb ? L->vb + f : NULL, db, net->eta, net->mu);
+        FN(update)(L->b + f, L->vb ? L->vb + f : NULL, L->sb ? L->sb + f : NULL, db, &net->rule);
     }
 }
 
@@ -944,30 +990,42 @@ static double FN(step)(FN(net) *net, const REAL *X, const int64_t *labels, const
 
 /* ---- exported ------------------------------------------------------------------------------- */
 /* SGD steps on the mini-batches order[0:mb], order[mb:2mb], ... (the last may be partial),
- * as core/layernet.py's LayerNetwork.step (or the Momentum optimizer's step with vel).
+ * as core/layernet.py's LayerNetwork.step (or the Momentum optimizer's step with vel, or
+ * Adam's with vel and sq).
  *   spec (count, 13): the layers;  params: w0, b0, w1, b1, ... (updated in place)
- *   vel: velocities like params, or NULL for plain SGD;  X (n, n_in0);  labels (n,)
+ *   vel: velocities like params (Adam: its m), or NULL for plain SGD;  sq: Adam's v like
+ *   params, or NULL;  adam: NULL, or beta1, beta2, eps and the steps Adam took before this
+ *   call (t counts on from it, a step a mini-batch);  X (n, n_in0);  labels (n,)
  *   masks: the dropout masks (0/1 bytes), batch after batch, layer after layer, (m, n_in)
  *   etas: the learning rate of each mini-batch (ceil(n_order / mb) of them: a schedule may
  *   change it every step);  decay = lmbda / num_training_batches;  threads: how many threads
  *   share the work (the results do not depend on it);  cost_out: the summed mean costs, or NULL
  * Returns 0, -1 (out of memory) or -2 (a network this kernel does not run). */
-int64_t EXPORT(train)(const int64_t *spec, int64_t count, REAL **params, REAL **vel, const REAL *X,
-                      const int64_t *labels, const int64_t *order, int64_t n_order, int64_t mb,
-                      const uint8_t *masks, const double *etas, REAL decay, REAL mu, int64_t threads,
-                      double *cost_out)
+int64_t EXPORT(train)(const int64_t *spec, int64_t count, REAL **params, REAL **vel, REAL **sq,
+                      const double *adam, const REAL *X, const int64_t *labels, const int64_t *order,
+                      int64_t n_order, int64_t mb, const uint8_t *masks, const double *etas, REAL decay,
+                      REAL mu, int64_t threads, double *cost_out)
 {
     FN(net) *net = malloc(sizeof *net);
     if (!net)
         return -1;
-    int64_t status = FN(setup)(net, spec, count, mb, params, vel, 1, threads);
+    int64_t status = FN(setup)(net, spec, count, mb, params, vel, adam ? sq : NULL, 1, threads);
     lk_worker_arg args[LK_MAX_THREADS];
     net->team = status == 0 ? lk_team_start((int)net->threads, args) : NULL;
-    net->decay = decay, net->mu = mu;
+    FN(rule) *r = &net->rule;
+    r->decay = decay, r->mu = mu, r->adam = adam != NULL;
+    double t = adam ? adam[3] : 0;
+    if (adam)
+        r->b1 = (REAL)adam[0], r->b2 = (REAL)adam[1], r->eps = (REAL)adam[2];
     double cost = 0;
     for (int64_t start = 0; status == 0 && start < n_order; start += mb) {
         int64_t m = n_order - start < mb ? n_order - start : mb;
-        net->eta = (REAL)etas[start / mb];
+        r->eta = (REAL)etas[start / mb];
+        if (adam) {                 /* the bias corrections of step t, in double as optimizers.Adam */
+            t += 1;
+            r->step = (REAL)(etas[start / mb] / (1 - pow(adam[0], t)));
+            r->root = (REAL)sqrt(1 - pow(adam[1], t));
+        }
         cost += FN(step)(net, X, labels, order + start, m, &masks) / (double)m;
     }
     lk_team_stop(net->team);
@@ -999,7 +1057,7 @@ static void *FN(forward_job)(void *arg)
         return NULL;
     }
     const int64_t block = 64;
-    job->status = FN(setup)(net, job->spec, job->count, block, job->params, NULL, 0, 1);
+    job->status = FN(setup)(net, job->spec, job->count, block, job->params, NULL, NULL, 0, 1);
     const FN(layer) *first = net->layer, *top = net->layer + job->count - 1;
     for (int64_t r = 0; job->status == 0 && r < job->rows; r += block) {
         int64_t m = job->rows - r < block ? job->rows - r : block;
@@ -1054,6 +1112,7 @@ int64_t EXPORT(forward)(const int64_t *spec, int64_t count, REAL **params, const
 #undef SCALAR_EXP
 #undef SCALAR_LOG
 #undef SCALAR_TANH
+#undef SCALAR_SQRT
 #undef EXP_CAP
 #undef HAVE_VEXP
 #undef VEC

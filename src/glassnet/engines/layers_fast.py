@@ -11,7 +11,9 @@ thousands of mini-batches per call, with the equations of ``core.layers`` and
   max-pooling (a tied block's gradient to its first maximum), then activation(pooled + b);
 * fully connected and softmax layers, dropout masks on their inputs without rescaling;
 * the mean log-likelihood over the mini-batch plus 0.5 lmbda sum w^2 / n_batches, and
-  plain SGD ``p -= eta g`` or momentum ``v = mu v - eta g; p += v``.
+  plain SGD ``p -= eta g``, momentum ``v = mu v - eta g; p += v`` or Adam's step
+  (``training.optimizers.Adam``: its m, v and step count are used and updated);
+* a learning rate per mini-batch (a schedule such as one-cycle) read from an array.
 
 Dropout masks are drawn here from ``network.rng``, in bulk, in exactly the order and
 shapes ``LayerNetwork.draw_masks`` draws them batch after batch, so this engine and the
@@ -81,7 +83,7 @@ def load(path):
     for suffix, real in (("f32", ctypes.c_float), ("f64", ctypes.c_double)):
         train = getattr(lib, f"glassnet_layers_train_{suffix}")
         train.restype = i64
-        train.argtypes = [ptr, i64, ptr, ptr, ptr, ptr, ptr, i64, i64, ptr, ptr, real, real, i64, ptr]
+        train.argtypes = [ptr, i64, ptr, ptr, ptr, ptr, ptr, ptr, ptr, i64, i64, ptr, ptr, real, real, i64, ptr]
         fwd = getattr(lib, f"glassnet_layers_forward_{suffix}")
         fwd.restype = i64
         fwd.argtypes = [ptr, i64, ptr, ptr, i64, ptr, i64]
@@ -132,12 +134,20 @@ def _spec(network):
 
 
 def _momentum(optimizer):
-    """mu for ``optimizer``: 0.0 for plain SGD (or None), mu for glassnet's Momentum (which
-    keeps its velocities in ``velocities``), None for anything else."""
-    if optimizer is None or getattr(optimizer, "plain", False):
+    """mu for ``optimizer``: 0.0 for plain SGD (or None) and Adam, mu for glassnet's Momentum
+    (which keeps its velocities in ``velocities``), None for anything else."""
+    if optimizer is None or getattr(optimizer, "plain", False) or _adam(optimizer):
         return 0.0
     mu = float(getattr(optimizer, "momentum", 0.0) or 0.0)
     return mu if mu > 0 and hasattr(optimizer, "velocities") else None
+
+
+def _adam(optimizer):
+    """Whether ``optimizer`` is glassnet's Adam (named "adam", its moments in ``m`` and ``v``,
+    its step count ``t``, its betas and eps), whose step the kernel takes too."""
+    return getattr(optimizer, "name", None) == "adam" and all(
+        hasattr(optimizer, a) for a in ("m", "v", "t", "beta1", "beta2", "eps")
+    )
 
 
 def supports(network, mini_batch_size, optimizer=None):
@@ -145,7 +155,7 @@ def supports(network, mini_batch_size, optimizer=None):
 
     network : a ``LayerNetwork`` of ConvPool, FullyConnected and Softmax layers with glassnet's
         own activations, float32 or float64;  mini_batch_size : int, at most ``MAX_BATCH``;
-    optimizer : None, plain SGD (``plain`` True) or glassnet's ``Momentum``.
+    optimizer : None, plain SGD (``plain`` True), glassnet's ``Momentum`` or ``Adam``.
     """
     return (
         isinstance(network, LayerNetwork)
@@ -289,7 +299,8 @@ def sgd_batches(network, X, y, order, mini_batch_size, eta, lmbda=0.0, n=1, opti
     partial), in compiled code, updating ``network`` in place.
 
     Equivalent to ``network.step(X[b], y[b], eta, lmbda, n)`` for each batch b, or with
-    glassnet's ``Momentum`` optimizer to its ``step`` (its velocities are used and updated).
+    glassnet's ``Momentum`` or ``Adam`` optimizer to its ``step`` (its velocities, or its
+    moments and step count, are used and updated).
     X : (N, ...) inputs in the network's layout;  y : int labels (N,);  order : row numbers;
     eta : one rate, or an array (n_batches,) of one rate per mini-batch (a schedule's).
     threads : how many threads share each step (default ``default_threads``); the results
@@ -304,17 +315,25 @@ def sgd_batches(network, X, y, order, mini_batch_size, eta, lmbda=0.0, n=1, opti
     sizes = _batch_sizes(len(order), m)
     masks = draw_masks(network, sizes) if masks is None else masks
     etas = _etas(eta, len(sizes))
-    params, velocities = _Params(network.params(), dt), None
+    params, velocities, squares, adam = _Params(network.params(), dt), None, None, None
     if mu:
         if optimizer.velocities is None:
             optimizer.velocities = [np.zeros_like(p) for p in network.params()]
         velocities = _Params(optimizer.velocities, dt)
+    elif _adam(optimizer):
+        if optimizer.m is None or optimizer.v is None:
+            optimizer.m = [np.zeros_like(p) for p in network.params()]
+            optimizer.v = [np.zeros_like(p) for p in network.params()]
+        velocities, squares = _Params(optimizer.m, dt), _Params(optimizer.v, dt)
+        adam = np.array([optimizer.beta1, optimizer.beta2, optimizer.eps, optimizer.t], np.float64)
     cost = ctypes.c_double(0.0)
     status = getattr(_library(), f"glassnet_layers_train_{_suffix(dt)}")(
         spec.ctypes.data,
         len(spec),
         params.pointers,
         velocities.pointers if velocities else None,
+        squares.pointers if squares else None,
+        adam.ctypes.data if adam is not None else None,
         X.ctypes.data,
         y.ctypes.data,
         order.ctypes.data,
@@ -329,8 +348,11 @@ def sgd_batches(network, X, y, order, mini_batch_size, eta, lmbda=0.0, n=1, opti
     )
     _call_status(status, "training")
     params.write_back()
-    if velocities is not None:
-        velocities.write_back()
+    for state in (velocities, squares):
+        if state is not None:
+            state.write_back()
+    if adam is not None:
+        optimizer.t += len(sizes)
     return cost.value
 
 
@@ -365,7 +387,7 @@ class LayerKernelEngine:
 
     def epoch(self, network, X, Y, order, mini_batch_size, eta, optimizer=None, on_batch=None):
         """The mini-batches order[0:m], order[m:2m], ... (Y: integer labels), each an SGD step
-        (``optimizer``: None, plain SGD or Momentum, with its l2 and n) at the rate ``eta``
+        (``optimizer``: None, plain SGD, Momentum or Adam, with its l2 and n) at the rate ``eta``
         (one, or an array (n_batches,) of one per mini-batch, passed down to the kernel);
         ``on_batch(done, total)`` after each call into the kernel.
 
