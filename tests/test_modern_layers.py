@@ -470,3 +470,53 @@ def test_a_checkpoint_without_its_running_statistics_is_refused(tmp_path):
     write_npz(ck, header, arrays)
     with pytest.raises(CheckpointError, match="running statistics \\['running_mean4'\\] are missing"):
         fit(bn_net(seed=4), (X, y), TrainingConfig(epochs=2, mini_batch_size=16, eta=0.05), checkpoint=ck, resume=True)
+
+
+# -- ONNX -----------------------------------------------------------------------------------------
+def odd_network(dtype):
+    """Odd sizes: a strided padded conv, an avg-pool and a max-pool leaving rows over."""
+    from glassnet.training.layerspec import layer_network
+
+    text = "conv3x3p1s2,bn,relu,avgpool2,conv4x2p1:tanh,maxpool2,gap,fc5:relu,bn,softmax3"
+    return layer_network(text, (2, 11, 11), 3, seed=7, dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("make", [every_layer_network, odd_network])
+def test_onnx_export_runs_in_onnxruntime_as_glassnet_computes(tmp_path, dtype, make):
+    pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from glassnet.io.onnx import export_onnx
+
+    net = randomise(make(dtype=dtype)) if make is every_layer_network else make(dtype)
+    shape = net.input_shape
+    X, y = data(m=9, shape=shape)
+    X = X.astype(dtype)
+    for k in range(3):  # running statistics away from 0 and 1
+        net.loss_and_grads(X[3 * k : 3 * k + 3], y[3 * k : 3 * k + 3] % 3)
+    for flat in (False, True):
+        path = export_onnx(net, tmp_path / f"m{flat}.onnx", flat=flat)
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        (out,) = session.run(None, {"input": X.reshape(len(X), -1) if flat else X})
+        assert out.dtype == np.dtype(dtype)
+        np.testing.assert_allclose(out, net.feedforward(X), rtol=0, atol=1e-5 if dtype == "float32" else 1e-12)
+    ops = {node.op_type for node in __import__("onnx").load(str(path)).graph.node}
+    if dtype == "float32":
+        assert {"Conv", "BatchNormalization", "MaxPool", "GlobalAveragePool"} <= ops
+
+
+def test_onnx_refuses_broken_modern_layers_in_one_line():
+    pytest.importorskip("onnx")
+    from glassnet.io.onnx import LayerSpec, build_model
+
+    w, c = np.ones((2, 1, 3, 3)), np.ones(2)
+    bad = [
+        (LayerSpec("conv", {"w": w, "b": c, "padding": 3}), (1, 6, 6), "do not fit"),
+        (LayerSpec("conv", {"w": w, "b": c, "stride": 0}), (1, 6, 6), "stride must be a whole number >= 1"),
+        (LayerSpec("batch-norm", {"w": c, "b": c, "mean": c, "var": np.ones(3)}), (2, 4, 4), "must each hold 2"),
+        (LayerSpec("batch-norm", {"w": c, "b": c, "mean": c, "var": -c}), (2, 4, 4), "variances >= 0"),
+        (LayerSpec("max-pool", {"poolsize": (5, 5)}), (1, 4, 4), "does not fit"),
+    ]
+    for spec, shape, message in bad:
+        with pytest.raises(InputError, match=message):
+            build_model([spec], shape)

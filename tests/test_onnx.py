@@ -347,7 +347,9 @@ def test_fully_connected_dropout_scaling_uses_gemm_alpha():
 
 
 def test_emitter_table_and_conv_errors():
-    assert set(EMITTERS) == {"dense", "fully-connected", "softmax", "conv-pool", "elementwise", "round"}
+    assert set(EMITTERS) == {"dense", "fully-connected", "softmax", "conv-pool", "elementwise", "round"} | {
+        "conv", "batch-norm", "max-pool", "avg-pool", "global-avg-pool"  # core.modern's layers
+    }  # fmt: skip
     w = np.ones((2, 1, 3, 3))
     with pytest.raises(InputError, match="softmax is an output-layer activation"):
         build_model([LayerSpec("conv-pool", {"w": w, "b": np.ones(2), "activation": "softmax"})], 36)

@@ -38,6 +38,16 @@ and names -- and each spec is written into the graph by the emitter ``EMITTERS[k
     "round"            the values rounded to ``dtype`` and back (Cast, Cast): what a model
                        computing in float64 sees of an input first cast to float32
 
+and the modern layers (``core.modern``):
+
+    "conv"             A = f(conv(X, w) + b) with zero ``padding`` and a ``stride`` (Conv pads,
+                       strides), no pooling
+    "batch-norm"       f(gamma (X - mean) / sqrt(var + eps) + beta), the running statistics
+                       (BatchNormalization, inference mode), images or rows
+    "max-pool"         max over non-overlapping ``poolsize`` blocks (MaxPool)
+    "avg-pool"         mean over them (AveragePool; float64: Reshape and MatMul)
+    "global-avg-pool"  each feature map's mean, (N, c, h, w) -> (N, c) (GlobalAveragePool, Flatten)
+
 Weights keep glassnet's shapes: ``w`` (n_out, n_in) for the fully connected kinds and
 (filters, channels, kh, kw) for "conv-pool"; ``b`` (n_out,) / (filters,). The convolution is
 a cross-correlation (the window is not flipped), as in ONNX ``Conv`` and CS231n's layers; a
@@ -319,30 +329,144 @@ def _emit_conv_pool(g, x, params, where):
     return _emit_activation(g, z, activation, where)
 
 
-def _conv_valid(g, x, w):
-    """Valid cross-correlation of images x (N, c, h, w) with filters w (f, c, kh, kw), stride 1.
+def _conv_valid(g, x, w, stride=1):
+    """Valid cross-correlation of images x (N, c, h, w) with filters w (f, c, kh, kw), moved
+    ``stride`` at a time (1: the book's).
 
     float32 uses ONNX ``Conv``. onnxruntime has no float64 ``Conv`` on the CPU, so float64
-    builds it from ops that it has, im2col-style: one Slice per kernel offset (i, j), stacked
-    along the channels into (N, kh*kw*c, oh, ow), then a MatMul with the filters laid out as
-    (kh*kw*c, f). Same numbers, still float64, no cast.
+    builds it from ops that it has, im2col-style: one Slice per kernel offset (i, j) (every
+    stride-th position), stacked along the channels into (N, kh*kw*c, oh, ow), then a MatMul
+    with the filters laid out as (kh*kw*c, f). Same numbers, still float64, no cast.
     """
     (c, h, wd), (f, _, kh, kw) = g.shape[x], w.shape
-    oh, ow = h - kh + 1, wd - kw + 1
+    oh, ow = (h - kh) // stride + 1, (wd - kw) // stride + 1
     if g.dtype == np.float32:
-        return g.node("Conv", [x, g.const("filters", w)], (f, oh, ow), kernel_shape=[kh, kw])
+        strides = {"strides": [stride, stride]} if stride != 1 else {}
+        return g.node("Conv", [x, g.const("filters", w)], (f, oh, ow), kernel_shape=[kh, kw], **strides)
     axes = g.const("axes", np.array([2, 3], np.int64))
+    steps = [g.const("steps", np.array([stride, stride], np.int64))] if stride != 1 else []
     patches = []
     for i in range(kh):
         for j in range(kw):
             starts = g.const("starts", np.array([i, j], np.int64))
-            ends = g.const("ends", np.array([i + oh, j + ow], np.int64))
-            patches.append(g.node("Slice", [x, starts, ends, axes], (c, oh, ow)))
+            ends = g.const("ends", np.array([i + stride * (oh - 1) + 1, j + stride * (ow - 1) + 1], np.int64))
+            patches.append(g.node("Slice", [x, starts, ends, axes, *steps], (c, oh, ow)))
     cols = g.node("Concat", patches, (kh * kw * c, oh, ow), axis=1)
     cols = g.node("Transpose", [cols], (oh, ow, kh * kw * c), perm=[0, 2, 3, 1])
     w_cols = w.transpose(2, 3, 1, 0).reshape(kh * kw * c, f)  # row (i*kw + j)*c + channel
     out = g.node("MatMul", [cols, g.const("filters", w_cols)], (oh, ow, f))
     return g.node("Transpose", [out], (f, oh, ow), perm=[0, 3, 1, 2])
+
+
+def _whole(params, key, default, low, where):
+    value = params.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise InputError(f"{where}: {key} must be a whole number >= {low}, got {value!r}")
+    return int(value)
+
+
+def _emit_conv(g, x, params, where):
+    """f(conv(X, w, padding, stride) + b): a convolution with zero padding and a stride, no pooling.
+
+    X (N, c, h, w) (or flat, reshaped); w (f, c, kh, kw); b (f,); output (N, f, oh, ow),
+    oh = (h + 2 padding - kh) // stride + 1.  float32: one ``Conv`` (pads, strides, bias);
+    float64: ``Pad`` then ``_conv_valid``'s detour, then the bias.
+    """
+    w = _param(g, params, "w", 4, where)
+    b = _param(g, params, "b", 1, where)
+    pad, stride = _whole(params, "padding", 0, 0, where), _whole(params, "stride", 1, 1, where)
+    x = _image_input(g, x, w.shape[1], params.get("image_shape"), where)
+    (c, h, wd), (f, _, kh, kw) = g.shape[x], w.shape
+    oh, ow = (h + 2 * pad - kh) // stride + 1, (wd + 2 * pad - kw) // stride + 1
+    if b.shape != (f,) or oh < 1 or ow < 1 or pad >= min(kh, kw):
+        raise InputError(f"{where}: filters {w.shape}, bias {b.shape} and padding {pad} do not fit images {(c, h, wd)}")
+    if g.dtype == np.float32:
+        z = g.node(
+            "Conv",
+            [x, g.const("filters", w), g.const("b", b)],
+            (f, oh, ow),
+            kernel_shape=[kh, kw],
+            pads=[pad] * 4,
+            strides=[stride, stride],
+        )
+    else:
+        if pad:
+            pads = g.const("pads", np.array([0, 0, pad, pad, 0, 0, pad, pad], np.int64))
+            x = g.node("Pad", [x, pads], (c, h + 2 * pad, wd + 2 * pad))
+        conv = _conv_valid(g, x, w, stride)
+        z = g.node("Add", [conv, g.const("b", b.reshape(f, 1, 1))], g.shape[conv])
+    activation = getattr(params.get("activation", "linear"), "name", params.get("activation", "linear"))
+    if activation == "softmax":
+        raise InputError(f"{where}: softmax is an output-layer activation, not a convolutional one")
+    return _emit_activation(g, z, activation, where)
+
+
+def _emit_batch_norm(g, x, params, where):
+    """f(gamma (x - mean) / sqrt(var + eps) + beta), inference mode: one ``BatchNormalization``
+    (w = gamma, b = beta, mean and var the running statistics, each (c,)) over images
+    (N, c, h, w) or rows (N, c)."""
+    gamma, beta = _param(g, params, "w", 1, where), _param(g, params, "b", 1, where)
+    mean, var = _param(g, params, "mean", 1, where), _param(g, params, "var", 1, where)
+    eps = float(params.get("eps", 1e-5))
+    c = g.shape[x][0]
+    if len(g.shape[x]) not in (1, 3) or {a.shape for a in (gamma, beta, mean, var)} != {(c,)}:
+        raise InputError(f"{where}: gamma, beta, mean and var must each hold {c} values for input {g.shape[x]}")
+    if not eps > 0 or np.any(var < 0):
+        raise InputError(f"{where}: eps must be > 0 and the variances >= 0, got eps {eps!r}")
+    names = [g.const(stem, a) for stem, a in (("gamma", gamma), ("beta", beta), ("mean", mean), ("var", var))]
+    z = g.node("BatchNormalization", [x, *names], g.shape[x], epsilon=eps)
+    return _emit_activation(g, z, params.get("activation", "linear"), where)
+
+
+def _pool_input(g, x, params, where):
+    pool = tuple(int(s) for s in params.get("poolsize", (2, 2)))
+    c = g.shape[x][0] if len(g.shape[x]) == 3 else int(np.asarray(params.get("image_shape", (1,)))[0])
+    x = _image_input(g, x, c, params.get("image_shape"), where)
+    (c, h, wd) = g.shape[x]
+    if len(pool) != 2 or min(pool) < 1 or h < pool[0] or wd < pool[1]:
+        raise InputError(f"{where}: poolsize {pool} does not fit images {(c, h, wd)}")
+    return x, pool, (c, h // pool[0], wd // pool[1])
+
+
+def _emit_max_pool(g, x, params, where):
+    """Max over non-overlapping (ph, pw) blocks, leftover rows and columns dropped: ``MaxPool``."""
+    x, pool, shape = _pool_input(g, x, params, where)
+    return g.node("MaxPool", [x], shape, kernel_shape=list(pool), strides=list(pool))
+
+
+def _emit_avg_pool(g, x, params, where):
+    """Mean over non-overlapping (ph, pw) blocks, leftover rows and columns dropped.
+
+    float32: ``AveragePool``; float64 (which onnxruntime's AveragePool lacks): the blocks cut
+    out (Slice), laid along the last axis (Reshape, Transpose, Reshape) and averaged by a
+    MatMul with (ph*pw,) values 1 / (ph pw).
+    """
+    x, (ph, pw), (c, oh, ow) = _pool_input(g, x, params, where)
+    if g.dtype == np.float32:
+        return g.node("AveragePool", [x], (c, oh, ow), kernel_shape=[ph, pw], strides=[ph, pw])
+    if g.shape[x][1:] != (oh * ph, ow * pw):
+        ends = g.const("ends", np.array([oh * ph, ow * pw], np.int64))
+        axes = g.const("axes", np.array([2, 3], np.int64))
+        x = g.node("Slice", [x, g.const("starts", np.zeros(2, np.int64)), ends, axes], (c, oh * ph, ow * pw))
+    blocks = g.node("Reshape", [x, g.const("shape", np.array([-1, c, oh, ph, ow, pw], np.int64))], (c, oh, ph, ow, pw))
+    blocks = g.node("Transpose", [blocks], (c, oh, ow, ph, pw), perm=[0, 1, 2, 4, 3, 5])
+    rows = g.node(
+        "Reshape", [blocks, g.const("shape", np.array([-1, c, oh, ow, ph * pw], np.int64))], (c, oh, ow, ph * pw)
+    )
+    return g.node("MatMul", [rows, g.const("mean", np.full(ph * pw, 1.0 / (ph * pw), g.dtype))], (c, oh, ow))
+
+
+def _emit_global_avg_pool(g, x, params, where):
+    """Each feature map's mean, (N, c, h, w) -> (N, c): ``GlobalAveragePool`` then Flatten
+    (float32); float64 reshapes to (N, c, h*w) and multiplies by (h*w,) values 1 / (h w)."""
+    if len(g.shape[x]) != 3:
+        x = _image_input(g, x, int(np.asarray(params.get("image_shape", (1,)))[0]), params.get("image_shape"), where)
+    c, h, wd = g.shape[x]
+    if g.dtype == np.float32:
+        pooled = g.node("GlobalAveragePool", [x], (c, 1, 1))
+        return g.node("Flatten", [pooled], (c,), axis=1)
+    rows = g.node("Reshape", [x, g.const("shape", np.array([-1, c, h * wd], np.int64))], (c, h * wd))
+    return g.node("MatMul", [rows, g.const("mean", np.full(h * wd, 1.0 / (h * wd), g.dtype))], (c,))
 
 
 _ELEMENTWISE_OPS = ("Sub", "Div", "Mul", "Add", "Max", "Min")
@@ -389,6 +513,11 @@ EMITTERS = {
     "fully-connected": _emit_fully_connected,
     "softmax": _emit_softmax,
     "conv-pool": _emit_conv_pool,
+    "conv": _emit_conv,
+    "batch-norm": _emit_batch_norm,
+    "max-pool": _emit_max_pool,
+    "avg-pool": _emit_avg_pool,
+    "global-avg-pool": _emit_global_avg_pool,
     "elementwise": _emit_elementwise,
     "round": _emit_round,
 }
@@ -720,7 +849,8 @@ def export_onnx(model, path, *, opset=None, batch=None, flat=False, dtype=None):
     model : glassnet.Network, LayerNetwork or Ensemble; or a classifier a converter knows
         A Network: hidden activation sigmoid/tanh/relu, output sigmoid or softmax. A chapter-6
         LayerNetwork: conv-pool, fully connected (dropout scaling included) and softmax
-        layers. An Ensemble: the mean of its members' probabilities (members sharing one
+        layers, and the modern ones (padded/strided conv, batch norm with its running
+        statistics, max-, average and global average pooling). An Ensemble: the mean of its members' probabilities (members sharing one
         dtype, each with a softmax or sigmoid output). With ``glassnet.sklearn`` loaded: a
         fitted ``GlassnetClassifier``, or a ``Pipeline`` of StandardScaler, MinMaxScaler or
         MaxAbsScaler steps ending in one.
