@@ -520,3 +520,32 @@ def test_onnx_refuses_broken_modern_layers_in_one_line():
     for spec, shape, message in bad:
         with pytest.raises(InputError, match=message):
             build_model([spec], shape)
+
+
+# -- the faces ask the model --------------------------------------------------------------------
+def test_inspect_prints_a_line_per_new_layer(tmp_path, capsys):
+    from glassnet.cli import main
+    from glassnet.io import save
+
+    X, y = quadrants()
+    net = bn_net()
+    net.step(X, y, 0.1)
+    assert main(["inspect", str(save(net, tmp_path / "bn.npz"))]) == 0
+    out = capsys.readouterr().out
+    assert "1x8x8-conv4x3p1-bn-maxpool2-conv6x3p1s2-bn-gap-fc8-bn-softmax4" in out
+    for line in (
+        "layer 0: ConvLayer, 4 filters 3x3 over 1 channel of 8x8, padding 1, stride 1, no bias, linear -> 4x8x8",
+        "layer 1: BatchNormLayer, 4 channels per channel over (m, h, w), momentum 0.1, eps 1e-05, relu",
+        "layer 2: MaxPoolLayer, max over 2x2 blocks of 4 maps 8x8 -> 4x4x4; no parameters",
+        "layer 5: GlobalAvgPoolLayer, the mean of each of 6 maps 2x2 -> 6; no parameters",
+        "layer 7: BatchNormLayer, 8 features per feature over m",
+    ):
+        assert line in out
+    assert [o.shape for o in net.layer_outputs(X[:2])][-4:] == [(2, 6), (2, 8), (2, 8), (2, 4)]
+    assert net.input_gradient(X[0])[0].shape == (64,)
+
+
+def test_masks_must_hold_one_entry_per_layer():
+    net = every_layer_network()
+    with pytest.raises(InputError, match="one entry per layer \\(10\\), got 6"):
+        net.loss_and_grads(*data(), masks=[None] * 6)

@@ -693,6 +693,12 @@ class LayerNetwork:
         rng = self.rng if rng is None else rng
         return [layer.draw_mask(rng, m, self.dtype) for layer in self.layers]
 
+    def _check_masks(self, masks):
+        """``masks`` itself, when it holds one entry per layer (None or falsy: as it is)."""
+        if masks and len(masks) != len(self.layers):
+            raise InputError(f"masks must hold one entry per layer ({len(self.layers)}), got {len(masks)}")
+        return masks
+
     def _weight_penalty(self, lmbda, n_batches):
         if lmbda == 0:
             return 0.0
@@ -708,7 +714,7 @@ class LayerNetwork:
         if training and masks is None:
             masks = self.draw_masks(len(X))
         a = X
-        for layer, mask in zip(self.layers, masks or [None] * len(self.layers)):
+        for layer, mask in zip(self.layers, self._check_masks(masks) or [None] * len(self.layers)):
             a, _ = layer.forward(a, training, mask)
         C, _ = L.softmax_loglik_forward(a, y)
         return C + self._weight_penalty(lmbda, n_batches)
@@ -726,7 +732,7 @@ class LayerNetwork:
         if masks is None:
             masks = self.draw_masks(len(X))
         caches, a = [], X
-        for layer, mask in zip(self.layers, masks):
+        for layer, mask in zip(self.layers, self._check_masks(masks)):
             a, cache = layer.forward(a, True, mask)
             caches.append(cache)
         if update_stats:
