@@ -273,15 +273,24 @@ def global_avgpool_backward(dout, cache):
 # -- batch normalisation -----------------------------------------------------------------
 # Ioffe and Szegedy (2015).  Statistics are taken per channel over (m, h, w) for feature
 # maps (m, c, h, w) -- PyTorch's BatchNorm2d -- and per feature over m for rows (m, n) --
-# BatchNorm1d.  ``axes`` names the axes averaged over, N the number of values in each
-# average (m h w, or m), and per-channel vectors (c,) broadcast along them.
-def _bn_axes(x):
-    """(the axes a statistic runs over, N = values per channel, shape of a broadcast vector)."""
+# BatchNorm1d.  Both are computed on x seen as rows (N, c), N = m h w or m: for a conv's
+# channels-last output that view costs nothing and each sum runs down contiguous columns.
+def _rows(x):
+    """x as rows of channels, (N, c): (m, n) as it is, (m, c, h, w) as (m*h*w, c) -- a view
+    when x is a channels-last view (as ``conv_forward``'s output is), else one copy."""
     if x.ndim == 2:
-        return (0,), x.shape[0], (1, x.shape[1])
+        return x
     if x.ndim == 4:
-        return (0, 2, 3), x.shape[0] * x.shape[2] * x.shape[3], (1, x.shape[1], 1, 1)
+        return x.transpose(0, 2, 3, 1).reshape(-1, x.shape[1])
     raise ValueError(f"batch normalisation needs rows (m, n) or images (m, c, h, w), got shape {x.shape}")
+
+
+def _unrows(rows, shape):
+    """Rows (N, c) back in the shape (m, c, h, w) (a view of channels-last memory) or (m, n)."""
+    if len(shape) == 2:
+        return rows
+    m, c, h, w = shape
+    return rows.reshape(m, h, w, c).transpose(0, 3, 1, 2)
 
 
 def batchnorm_forward(x, gamma, beta, eps=1e-5):
@@ -291,19 +300,20 @@ def batchnorm_forward(x, gamma, beta, eps=1e-5):
         xhat = (x - mu) / sqrt(var + eps)
         out = gamma xhat + beta
 
-    x : (m, c, h, w) (per channel over m, h, w) or (m, n) (per feature over m)
+    x : (m, c, h, w) (per channel over m, h, w: N = m h w) or (m, n) (per feature over m: N = m)
     gamma, beta : (c,) or (n,)
     Returns ``(out, cache)``, out of x's shape; ``cache[-2:]`` are mu and var (c,), for the
-    running averages (``core.modern.BatchNormLayer``).
+    running averages (``core.modern.BatchNormLayer``).  The sums run over x as rows (N, c).
     """
-    axes, _, b = _bn_axes(x)
-    mu = x.mean(axis=axes)
-    xc = x - mu.reshape(b)
-    var = np.mean(xc * xc, axis=axes)
+    rows = _rows(x)
+    mu = rows.mean(axis=0)
+    xc = rows - mu
+    var = np.mean(xc * xc, axis=0)
     inv_std = 1.0 / np.sqrt(var + eps)
-    xhat = xc * inv_std.reshape(b)
-    out = xhat * gamma.reshape(b) + beta.reshape(b)
-    return out, (xhat, gamma, inv_std, mu, var)
+    xhat = xc
+    xhat *= inv_std
+    out = xhat * gamma + beta
+    return _unrows(out, x.shape), (xhat, gamma, inv_std, mu, var)
 
 
 def batchnorm_backward(dout, cache):
@@ -315,11 +325,12 @@ def batchnorm_backward(dout, cache):
     dout of x's shape.  Returns ``(dx, dgamma, dbeta)``, dgamma and dbeta of shape (c,).
     """
     xhat, gamma, inv_std, _, _ = cache
-    axes, n, b = _bn_axes(xhat)
-    dbeta = dout.sum(axis=axes)
-    dgamma = np.sum(dout * xhat, axis=axes)
-    dx = (n * dout - dbeta.reshape(b) - xhat * dgamma.reshape(b)) * (gamma * inv_std / n).reshape(b)
-    return dx, dgamma, dbeta
+    d = _rows(dout)
+    n = len(d)
+    dbeta = d.sum(axis=0)
+    dgamma = np.sum(d * xhat, axis=0)
+    dx = (n * d - dbeta - xhat * dgamma) * (gamma * inv_std / n)
+    return _unrows(dx, dout.shape), dgamma, dbeta
 
 
 def batchnorm_inference_forward(x, gamma, beta, mean, var, eps=1e-5):
@@ -329,10 +340,9 @@ def batchnorm_inference_forward(x, gamma, beta, mean, var, eps=1e-5):
 
     Shapes as ``batchnorm_forward``; mean, var (c,).  Returns ``(out, cache)``.
     """
-    _, _, b = _bn_axes(x)
     inv_std = 1.0 / np.sqrt(var + eps)
-    xhat = (x - mean.reshape(b)) * inv_std.reshape(b)
-    return xhat * gamma.reshape(b) + beta.reshape(b), (xhat, gamma * inv_std)
+    xhat = (_rows(x) - mean) * inv_std
+    return _unrows(xhat * gamma + beta, x.shape), (xhat, gamma * inv_std)
 
 
 def batchnorm_inference_backward(dout, cache):
@@ -340,8 +350,8 @@ def batchnorm_inference_backward(dout, cache):
     dx = dout gamma / sqrt(var + eps), dgamma = sum dout xhat, dbeta = sum dout.
     Returns ``(dx, dgamma, dbeta)``."""
     xhat, scale = cache
-    axes, _, b = _bn_axes(xhat)
-    return dout * scale.reshape(b), np.sum(dout * xhat, axis=axes), dout.sum(axis=axes)
+    d = _rows(dout)
+    return _unrows(d * scale, dout.shape), np.sum(d * xhat, axis=0), d.sum(axis=0)
 
 
 # -- fully connected ---------------------------------------------------------------------
