@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 
-def _shape(value, n, name):
+def shape_tuple(value, n, name):
     """``value`` as a tuple of ``n`` positive ints; ValueError naming it otherwise."""
     try:
         shape = tuple(int(v) for v in value)
@@ -58,12 +58,12 @@ def _shape(value, n, name):
     return shape
 
 
-def _dims(shape):
+def dims_text(shape):
     """(1, 28, 28) -> "1, 28, 28", for messages that write a shape as (m, ...)."""
     return ", ".join(map(str, shape))
 
 
-def _pair(a, b):
+def pair_text(a, b):
     """(2, 2) -> "2", (2, 3) -> "2x3"."""
     return str(a) if a == b else f"{a}x{b}"
 
@@ -75,7 +75,7 @@ def _p_dropout(p):
     return p
 
 
-class _Layer:
+class Layer:
     """What every layer shares: parameters ``w`` and ``b``, ``params`` = [w, b], a mask rule.
 
     ``param_keys`` names the parameters in order (("w", "b"); a layer without any has ()),
@@ -127,7 +127,7 @@ class _Layer:
         return f"{type(self).__name__}({args})"
 
 
-class ConvPoolLayer(_Layer):
+class ConvPoolLayer(Layer):
     """Valid convolution (stride 1), max-pooling, then ``activation_fn(pooled + b)``.
 
     filter_shape : (f, c, kh, kw) -- f filters over c input channels
@@ -140,11 +140,11 @@ class ConvPoolLayer(_Layer):
     """
 
     def __init__(self, filter_shape, image_shape, poolsize=(2, 2), activation_fn=sigmoid):
-        self.filter_shape = _shape(filter_shape, 4, "filter_shape")
+        self.filter_shape = shape_tuple(filter_shape, 4, "filter_shape")
         book_form = isinstance(image_shape, (tuple, list)) and len(image_shape) == 4
-        self.image_shape = _shape(image_shape, 4 if book_form else 3, "image_shape")
+        self.image_shape = shape_tuple(image_shape, 4 if book_form else 3, "image_shape")
         self.input_shape = self.image_shape[-3:]
-        self.poolsize = _shape(poolsize, 2, "poolsize")
+        self.poolsize = shape_tuple(poolsize, 2, "poolsize")
         self.activation_fn = get_activation(activation_fn)
         f, c, kh, kw = self.filter_shape
         c_in, h, w = self.input_shape
@@ -172,7 +172,7 @@ class ConvPoolLayer(_Layer):
         """x (m, c, h, w) or (m, c*h*w) -> ``(A, cache)``, A of shape (m, *output_shape)."""
         if x.ndim < 2 or (x.shape[1:] != self.input_shape and math.prod(x.shape[1:]) != self.n_in):
             raise InputError(
-                f"ConvPoolLayer expects inputs of shape (m, {_dims(self.input_shape)}) "
+                f"ConvPoolLayer expects inputs of shape (m, {dims_text(self.input_shape)}) "
                 f"or (m, {self.n_in}), got {x.shape}"
             )
         x4 = x.reshape(x.shape[0], *self.input_shape)
@@ -218,8 +218,8 @@ class ConvPoolLayer(_Layer):
         ``--layers`` writes it: "conv20x5/pool2"."""
         f, _, kh, kw = self.filter_shape
         if compact:
-            return f"conv{f}x{_pair(kh, kw)}/pool{_pair(*self.poolsize)}"
-        pool = "" if self.poolsize == (1, 1) else f" / pool {_pair(*self.poolsize)}"
+            return f"conv{f}x{pair_text(kh, kw)}/pool{pair_text(*self.poolsize)}"
+        pool = "" if self.poolsize == (1, 1) else f" / pool {pair_text(*self.poolsize)}"
         return f"conv {f} {kh}x{kw}{pool}"
 
     def spec(self):
@@ -232,7 +232,7 @@ class ConvPoolLayer(_Layer):
         }
 
 
-class FullyConnectedLayer(_Layer):
+class FullyConnectedLayer(Layer):
     """``activation_fn(x W^T + b)``, with dropout of probability ``p_dropout`` on its input.
 
     Input (m, n_in) (or any (m, ...) with n_in entries per sample); output (m, n_out).
@@ -242,7 +242,7 @@ class FullyConnectedLayer(_Layer):
     """
 
     def __init__(self, n_in, n_out, activation_fn=sigmoid, p_dropout=0.0):
-        self.n_in, self.n_out = _shape((n_in, n_out), 2, "(n_in, n_out)")
+        self.n_in, self.n_out = shape_tuple((n_in, n_out), 2, "(n_in, n_out)")
         self.input_shape, self.output_shape = (self.n_in,), (self.n_out,)
         self.activation_fn = get_activation(activation_fn)
         self.p_dropout = _p_dropout(p_dropout)
@@ -356,7 +356,7 @@ LAYER_TYPES = {cls.__name__: cls for cls in (ConvPoolLayer, FullyConnectedLayer,
 
 def register_layer(cls):
     """Let networks, specs and files use the layer class ``cls`` (a class decorator; the
-    class meets ``_Layer``'s interface: shapes, params, forward/backward, spec, export)."""
+    class meets ``Layer``'s interface: shapes, params, forward/backward, spec, export)."""
     LAYER_TYPES[cls.__name__] = cls
     return cls
 
@@ -590,7 +590,7 @@ class LayerNetwork:
         first = self.layers[0]
         if X.ndim < 2 or (X.shape[1:] != first.input_shape and math.prod(X.shape[1:]) != first.n_in):
             flat = f" or (m, {first.n_in})" if len(first.input_shape) > 1 else ""
-            raise InputError(f"inputs must have shape (m, {_dims(first.input_shape)}){flat}, got {X.shape}")
+            raise InputError(f"inputs must have shape (m, {dims_text(first.input_shape)}){flat}, got {X.shape}")
         return X
 
     def check_labels(self, y, m):

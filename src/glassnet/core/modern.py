@@ -43,7 +43,7 @@ import numpy as np
 
 from ..errors import InputError
 from . import layers as L
-from .layernet import _dims, _Layer, _pair, _shape, register_layer
+from .layernet import Layer, dims_text, pair_text, register_layer, shape_tuple
 from .layers import get_activation, linear, relu
 
 __all__ = ["ConvLayer", "BatchNormLayer", "MaxPoolLayer", "AvgPoolLayer", "GlobalAvgPoolLayer"]
@@ -53,7 +53,7 @@ BN_MOMENTUM = 0.1
 BN_EPS = 1e-5
 
 
-class _ImageLayer(_Layer):
+class _ImageLayer(Layer):
     """A layer whose input is images (c, h, w) (or, first in a network, flat rows of c*h*w)."""
 
     activation_fn = linear
@@ -62,7 +62,7 @@ class _ImageLayer(_Layer):
         """x (m, c, h, w) or (m, c*h*w) as (m, c, h, w); InputError otherwise."""
         if x.ndim < 2 or (x.shape[1:] != self.input_shape and math.prod(x.shape[1:]) != self.n_in):
             raise InputError(
-                f"{type(self).__name__} expects inputs of shape (m, {_dims(self.input_shape)}) "
+                f"{type(self).__name__} expects inputs of shape (m, {dims_text(self.input_shape)}) "
                 f"or (m, {self.n_in}), got {x.shape}"
             )
         return x.reshape(x.shape[0], *self.input_shape)
@@ -93,7 +93,7 @@ class _Parameterless(_ImageLayer):
 
 
 def _image_shape(value, name="image_shape"):
-    return _shape(value, 3, name)
+    return shape_tuple(value, 3, name)
 
 
 def _whole(value, name, low):
@@ -117,7 +117,7 @@ class ConvLayer(_ImageLayer):
     """
 
     def __init__(self, filter_shape, image_shape, padding=0, stride=1, activation_fn=relu, bias=True):
-        self.filter_shape = _shape(filter_shape, 4, "filter_shape")
+        self.filter_shape = shape_tuple(filter_shape, 4, "filter_shape")
         self.padding = _whole(padding, "padding", 0)
         self.stride = _whole(stride, "stride", 1)
         self.activation_fn = get_activation(activation_fn)
@@ -193,7 +193,7 @@ class ConvLayer(_ImageLayer):
         """ "conv 32 3x3 pad 1 stride 2" (compact, as ``--layers`` writes it: "conv32x3p1s2")."""
         f, _, kh, kw = self.filter_shape
         if compact:
-            return f"conv{f}x{_pair(kh, kw)}p{self.padding}" + (f"s{self.stride}" if self.stride != 1 else "")
+            return f"conv{f}x{pair_text(kh, kw)}p{self.padding}" + (f"s{self.stride}" if self.stride != 1 else "")
         stride = f" stride {self.stride}" if self.stride != 1 else ""
         return f"conv {f} {kh}x{kw} pad {self.padding}{stride}"
 
@@ -210,7 +210,7 @@ class ConvLayer(_ImageLayer):
 
 
 @register_layer
-class BatchNormLayer(_Layer):
+class BatchNormLayer(Layer):
     """Batch normalisation, then ``activation_fn``: see the module's docstring for the equations.
 
     shape : (c, h, w) -- feature maps, one gamma, beta and pair of statistics per channel over
@@ -225,7 +225,7 @@ class BatchNormLayer(_Layer):
     def __init__(self, shape, activation_fn=linear, momentum=BN_MOMENTUM, eps=BN_EPS):
         if not isinstance(shape, (tuple, list)) or len(shape) not in (1, 3):
             raise InputError(f"shape must be (c, h, w) or (n,), got {shape!r}")
-        self.input_shape = self.output_shape = _shape(shape, len(shape), "shape")
+        self.input_shape = self.output_shape = shape_tuple(shape, len(shape), "shape")
         self.n_in = self.n_out = math.prod(self.input_shape)
         self.channels = self.input_shape[0]
         self.activation_fn = get_activation(activation_fn)
@@ -263,7 +263,8 @@ class BatchNormLayer(_Layer):
         """x (m, *shape) (or flat) -> ``(A, cache)``: the mini-batch's statistics when
         ``training``, the running ones otherwise."""
         if x.ndim < 2 or math.prod(x.shape[1:]) != self.n_in:
-            raise InputError(f"BatchNormLayer expects inputs of shape (m, {_dims(self.input_shape)}), got {x.shape}")
+            shape = dims_text(self.input_shape)
+            raise InputError(f"BatchNormLayer expects inputs of shape (m, {shape}), got {x.shape}")
         xs = x.reshape(x.shape[0], *self.input_shape)
         if training:
             values = xs.size // self.channels
@@ -347,7 +348,7 @@ class _BlockPool(_Parameterless):
     name = ""
 
     def __init__(self, poolsize, image_shape):
-        self.poolsize = _shape(poolsize, 2, "poolsize")
+        self.poolsize = shape_tuple(poolsize, 2, "poolsize")
         c, h, w = _image_shape(image_shape)
         oh, ow = h // self.poolsize[0], w // self.poolsize[1]
         if oh == 0 or ow == 0:
@@ -366,7 +367,7 @@ class _BlockPool(_Parameterless):
 
     def describe(self, compact=False):
         """ "max-pool 2" (compact "maxpool2"); "avg-pool 2" ("avgpool2")."""
-        return f"{self.kind.replace('-', '') if compact else self.kind + ' '}{_pair(*self.poolsize)}"
+        return f"{self.kind.replace('-', '') if compact else self.kind + ' '}{pair_text(*self.poolsize)}"
 
     def spec(self):
         return {"type": type(self).__name__, "poolsize": list(self.poolsize), "image_shape": list(self.input_shape)}
