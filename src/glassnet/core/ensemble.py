@@ -27,7 +27,7 @@ import numpy as np
 
 from ..errors import InputError
 from .dataforms import check_input, check_labels_for
-from .model import KINDS, Trainable, buffer_shapes, model_from_header, parameter_shapes, register_kind
+from .model import KINDS, Trainable, buffer_shapes, buffers_of, model_from_header, parameter_shapes, register_kind
 
 __all__ = ["Ensemble", "COMBINE_RULES", "member_sizes", "vote"]
 
@@ -137,11 +137,7 @@ class Ensemble:
 
     def named_buffers(self):
         """``{"m0_running_mean1": ..., ...}``: member i's buffers (batch normalisation), prefixed."""
-        return {
-            f"m{i}_{name}": a
-            for i, m in enumerate(self.members)
-            for name, a in getattr(m, "named_buffers", dict)().items()
-        }
+        return {f"m{i}_{name}": a for i, m in enumerate(self.members) for name, a in buffers_of(m).items()}
 
     @staticmethod
     def _member_headers(header):

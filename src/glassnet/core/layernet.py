@@ -88,6 +88,7 @@ class Layer:
     w = b = None
     param_keys: tuple[str, ...] = ("w", "b")
     buffers: dict = {}
+    min_batch = 1  # the smallest mini-batch the layer trains on
 
     @property
     def params(self):
@@ -425,6 +426,11 @@ class LayerNetwork:
         return self.layers[0].input_shape
 
     @property
+    def min_batch(self):
+        """The smallest mini-batch this network trains on (batch normalisation of rows: 2)."""
+        return max(layer.min_batch for layer in self.layers)
+
+    @property
     def n_in(self):
         return self.layers[0].n_in
 
@@ -535,6 +541,13 @@ class LayerNetwork:
         """Each layer's ``describe()``: ["conv 20 5x5 / pool 2", "fc 100", "softmax 10"]."""
         return [layer.describe() for layer in self.layers]
 
+    def _hidden_activation(self):
+        """The hidden layers' nonlinearity: the first one that is not linear (a convolution
+        before batch normalisation has none, the batch normalisation has it); None without
+        hidden layers."""
+        names = [layer.activation_fn.name for layer in self.layers[:-1]]
+        return next((name for name in names if name != "linear"), names[0] if names else None)
+
     def summary(self):
         """JSON-able facts for pages: sizes (values per sample at the input and after each
         layer), activations, cost, and each layer's name, output shape and activation."""
@@ -545,7 +558,7 @@ class LayerNetwork:
         layers[-1]["activation"] = "softmax"
         return {
             "sizes": [self.n_in] + [layer.n_out for layer in self.layers],
-            "activation": self.layers[0].activation_fn.name if len(self.layers) > 1 else None,
+            "activation": self._hidden_activation(),
             "output_activation": "softmax",
             "cost": "log-likelihood",
             "layers": layers,

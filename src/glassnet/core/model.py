@@ -78,6 +78,8 @@ __all__ = [
     "parameter_shapes",
     "buffer_shapes",
     "array_shapes",
+    "buffers_of",
+    "state_arrays",
     "KINDS",
     "NumpyEngine",
     "register_engine",
@@ -169,6 +171,19 @@ def buffer_shapes(header):
     {} for kinds without any; call after ``parameter_shapes`` has accepted the header."""
     reader = getattr(_kind_of(header), "buffer_shapes", None)
     return reader(header) if reader is not None else {}
+
+
+def buffers_of(model):
+    """``model.named_buffers()`` (the protocol's optional part: batch normalisation's running
+    statistics), or {} for a model that keeps none."""
+    method = getattr(model, "named_buffers", None)
+    return dict(method()) if method is not None else {}
+
+
+def state_arrays(model):
+    """Every array that makes ``model`` what it is, in one order: ``parameters()``, then its
+    buffers (``buffers_of``) -- what a copy of the model's state (the best epoch's) holds."""
+    return [*model.parameters(), *buffers_of(model).values()]
 
 
 def array_shapes(header):

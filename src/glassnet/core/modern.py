@@ -222,6 +222,11 @@ class BatchNormLayer(Layer):
     channel (m h w, or m).
     """
 
+    @property
+    def min_batch(self):
+        """2 for rows (a mini-batch of 1 has one value per feature: no variance), else 1."""
+        return 2 if math.prod(self.input_shape[1:]) == 1 else 1
+
     def __init__(self, shape, activation_fn=linear, momentum=BN_MOMENTUM, eps=BN_EPS):
         if not isinstance(shape, (tuple, list)) or len(shape) not in (1, 3):
             raise InputError(f"shape must be (c, h, w) or (n,), got {shape!r}")

@@ -183,7 +183,7 @@ def expected_shapes(path, header, extra_copies=()):
 def parameter_arrays(network):
     """``{"w0": ..., "b0": ..., ...}``: the arrays of a model file (``named_parameters()``, then
     any ``named_buffers()``: batch normalisation's running statistics)."""
-    return {**network.named_parameters(), **getattr(network, "named_buffers", dict)()}
+    return {**network.named_parameters(), **kinds.buffers_of(network)}
 
 
 def save(model, path, metadata=None):

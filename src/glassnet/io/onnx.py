@@ -850,10 +850,10 @@ def export_onnx(model, path, *, opset=None, batch=None, flat=False, dtype=None):
         A Network: hidden activation sigmoid/tanh/relu, output sigmoid or softmax. A chapter-6
         LayerNetwork: conv-pool, fully connected (dropout scaling included) and softmax
         layers, and the modern ones (padded/strided conv, batch norm with its running
-        statistics, max-, average and global average pooling). An Ensemble: the mean of its members' probabilities (members sharing one
-        dtype, each with a softmax or sigmoid output). With ``glassnet.sklearn`` loaded: a
-        fitted ``GlassnetClassifier``, or a ``Pipeline`` of StandardScaler, MinMaxScaler or
-        MaxAbsScaler steps ending in one.
+        statistics, max-, average and global average pooling). An Ensemble: the mean of its
+        members' probabilities (members sharing one dtype, each with a softmax or sigmoid output).
+        With ``glassnet.sklearn`` loaded: a fitted ``GlassnetClassifier``, or a ``Pipeline`` of
+        StandardScaler, MinMaxScaler or MaxAbsScaler steps ending in one.
     path : str or path-like
         The file to write (conventionally ``*.onnx``); its folder must exist.
     opset : int, optional

@@ -7,7 +7,7 @@ epoch, history), the Generator's state and the engine; its arrays are the parame
 (``named_parameters()``: ``w{l}``/``b{l}``; then ``named_buffers()``, batch normalisation's
 running statistics), the optimizer's state ``opt{i}`` (momentum's
 velocities; Adam's m, then its v, then its step count: ``Optimizer.state_layout``) and the
-best parameters so far ``best{i}``, both in ``parameters()`` order.  The config's
+best epoch's state so far (``best{i}`` for parameter i, ``best_{name}`` for each buffer).  The config's
 ``optimizer`` ("sgd" or "adam"; absent in checkpoints written before Adam: "sgd") says which
 optimizer resumes; its state is checked against the layout that optimizer declares (count,
 shapes, dtypes, finite values) before anything is restored.
@@ -25,6 +25,7 @@ from dataclasses import asdict
 
 import numpy as np
 
+from ..core.model import buffer_shapes, buffers_of
 from ..errors import CheckpointError, ResourceLimitError
 from ..io import CHECKPOINT_FORMAT, expected_shapes, network_header, read_npz, write_npz
 from ..io.models import MAX_MODEL_BYTES
@@ -56,7 +57,7 @@ def save_checkpoint(path, network, config, state, optimizer, best=None, metadata
     )
     arrays = dict(network.named_parameters())
     arrays.update({f"opt{i}": a for i, a in enumerate(optimizer.state())})
-    arrays.update({f"best{i}": p for i, p in enumerate(best or [])})
+    arrays.update(_best_arrays(network, best))
     arrays.update(_buffers(network))
     write_npz(path, header, arrays)
 
@@ -68,12 +69,13 @@ def _shapes(path, header):
     shapes = expected_shapes(path, header, ("opt", "best"))
     k = sum(1 for name in shapes if name.startswith("best"))
     second = {f"opt{k + i}": shapes[f"opt{i}"] for i in range(k)}
-    claimed = sum(math.prod(shape) for shape in [*shapes.values(), *second.values()]) * 8
+    best_buffers = {f"best_{name}": shape for name, shape in buffer_shapes(header).items()}
+    claimed = sum(math.prod(shape) for shape in [*shapes.values(), *second.values(), *best_buffers.values()]) * 8
     if claimed > MAX_MODEL_BYTES:
         raise ResourceLimitError(
             f"{path}: the header describes {claimed:,} bytes of arrays; glassnet reads at most {MAX_MODEL_BYTES:,}"
         )
-    return {**shapes, **second, f"opt{2 * k}": ()}
+    return {**shapes, **second, f"opt{2 * k}": (), **best_buffers}
 
 
 def read_checkpoint(path):
@@ -153,8 +155,9 @@ def _check_arrays(path, arrays, network, optimizer):
     """Parameters and the best parameters so far: real floats, finite, the best complete (none
     or one per parameter); then the optimizer's state (``_check_optimizer_state``)."""
     params = network.parameters()
+    best_names = [f"best{i}" for i in range(len(params))] + [f"best_{name}" for name in _buffers(network)]
     for prefix, label in (("", "parameter"), ("best", "best parameters")):
-        names = list(network.named_parameters()) if not prefix else [f"{prefix}{i}" for i in range(len(params))]
+        names = list(network.named_parameters()) if not prefix else best_names
         present = [name for name in names if name in arrays]
         if prefix and present and len(present) != len(names):
             raise _damaged(path, f"it holds {len(present)} of the {len(names)} arrays of its {label}")
@@ -170,7 +173,24 @@ def _check_arrays(path, arrays, network, optimizer):
 # -- buffers: state saved with the parameters that no gradient trains (batch normalisation's
 # running statistics, ``named_buffers()``); a network without them has none ------------------------
 def _buffers(network):
-    return dict(getattr(network, "named_buffers", dict)())
+    return buffers_of(network)
+
+
+def _best_arrays(network, best):
+    """The best epoch's state (``core.model.state_arrays`` order: parameters, then buffers) as
+    arrays of a checkpoint: best{i} for parameter i, best_{name} for buffer name."""
+    if best is None:
+        return {}
+    n = len(network.parameters())
+    arrays = {f"best{i}": p for i, p in enumerate(best[:n])}
+    arrays.update({f"best_{name}": a for name, a in zip(_buffers(network), best[n:])})
+    return arrays
+
+
+def _best_from(arrays, network):
+    """The best epoch's state a checkpoint holds (``_best_arrays``' inverse), or None."""
+    names = [f"best{i}" for i in range(len(network.parameters()))] + [f"best_{name}" for name in _buffers(network)]
+    return [arrays[name] for name in names] if names and names[0] in arrays else None
 
 
 def _check_buffers(path, arrays, network):
@@ -263,9 +283,8 @@ def load_checkpoint(path, network, config, optimizer):
         _restore_buffers(arrays, network)
     except (KeyError, ValueError) as e:
         raise CheckpointError(f"{path}: the checkpoint's arrays do not fit the network ({e})") from None
-    n = len(own)
     size = optimizer.state_size(network)
     optimizer.load_state([arrays[f"opt{i}"] for i in range(size) if f"opt{i}" in arrays])
-    best = [arrays[f"best{i}"] for i in range(n) if f"best{i}" in arrays] or None
+    best = _best_from(arrays, network)
     network.rng.bit_generator.state = header["rng_state"]
     return header["state"], best

@@ -27,7 +27,7 @@ import numpy as np
 
 from .. import engines
 from ..core.dataforms import as_arrays
-from ..core.model import Trainable, resolve_engine
+from ..core.model import Trainable, resolve_engine, state_arrays
 from ..errors import CheckpointError, InputError, TrainingDiverged, plural
 from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from .optimizers import OPTIMIZERS, make_optimizer
@@ -207,8 +207,8 @@ def fit(
         if restore is not None:
             restore()
     if best is not None and config.keep_best and stopped != "interrupted":
-        for p, saved in zip(network.parameters(), best):
-            p[...] = saved
+        for a, saved in zip(state_arrays(network), best):
+            a[...] = saved
     return FitResult(state["history"], stopped, state["best_epoch"], state, engine.name)
 
 
@@ -225,7 +225,7 @@ def _epochs(run, engine, state, best, stop, on_batch, callbacks, checkpoint, met
         state["epoch"] = record["epoch"] + 1
         stopped = _after_epoch(config, state, record, run.val is not None)
         if run.val is not None and state["best_epoch"] == record["epoch"] and config.keep_best:
-            best = [p.copy() for p in network.parameters()]
+            best = [a.copy() for a in state_arrays(network)]  # parameters and running statistics
         if checkpoint is not None:
             save_checkpoint(checkpoint, network, config, state, run.optimizer, best, metadata)
         if any([cb(network, record) for cb in callbacks]):
@@ -235,12 +235,25 @@ def _epochs(run, engine, state, best, stop, on_batch, callbacks, checkpoint, met
     return stopped, best
 
 
+def check_batches(network, n, mini_batch_size):
+    """InputError unless every mini-batch of ``n`` examples is one ``network`` trains on: a
+    network may need mini-batches of at least ``network.min_batch`` (batch normalisation of
+    rows needs 2), the last one (n mod mini_batch_size) included."""
+    need, last = getattr(network, "min_batch", 1), n % mini_batch_size
+    if need > 1 and (mini_batch_size < need or 0 < last < need):
+        raise InputError(
+            f"batch normalisation of rows needs mini-batches of at least {need}: {n:,} examples in "
+            f"mini-batches of {mini_batch_size} leave one of {last or mini_batch_size}; choose another mini-batch size"
+        )
+
+
 class _Run:
     """One training run's data (as arrays), optimizer and evaluation passes."""
 
     def __init__(self, network, config, training, validation, test, augment, optimizer=None):
         self.network, self.config, self.augment = network, config, augment
         self.X, self.Y = _arrays(network, training, network.targets)
+        check_batches(network, len(self.X), config.mini_batch_size)
         self.labels = self.Y if self.Y.ndim == 1 else np.argmax(self.Y, axis=1)
         self.val = _arrays(network, validation, "labels")
         self.tst = _arrays(network, test, "labels")

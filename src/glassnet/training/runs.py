@@ -33,7 +33,7 @@ import numpy as np
 
 from ..core.network import Network
 from ..errors import InputError, plural
-from .loop import TrainingConfig, fit
+from .loop import TrainingConfig, check_batches, fit
 
 __all__ = [
     "DEFAULTS",
@@ -580,15 +580,17 @@ def plan_run(
     if opts.get("train_on_validation"):
         training, validation = joined(training, validation), None
     build = functools.partial(network_from_options, opts, info.image_shape, info.n_classes)
+    network, config = build(seed), config_from_options(opts, len(training.X))
+    check_batches(network, len(training.X), config.mini_batch_size)  # before anything is printed
     return RunPlan(
         dataset,
         preset,
         seed,
         opts,
         info,
-        build(seed),
+        network,
         build,
-        config_from_options(opts, len(training.X)),
+        config,
         augment,
         training,
         validation,

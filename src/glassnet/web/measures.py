@@ -69,8 +69,10 @@ def gradient_norms(network, X, T, chunk=10, masks=None):
 
     X : (m, n_in). T : the targets as the network trains on them (``network.targets``:
         one-hot rows (m, n_out) or int labels (m,)).
-    masks : dropout masks for the m rows (``fixed_masks``); None: no dropout at all.
-    Returns a list of floats, one per layer with biases.
+    masks : dropout masks for the m rows, one per layer (``fixed_masks``); None: no dropout.
+    Returns a list of floats, one per layer with biases (``models.layer_names``), in order;
+    batch normalisation's beta is its layer's bias.  (On a copy of the training network:
+    batch normalisation's running statistics move as in training.)
     chunk : rows per ``gradients`` call.  Small products stay on the calling thread: OpenBLAS
         hands a product of more than ~2^18 multiply-adds to its thread pool, whose threads
         then spin on the cores the training runs on (784-30-10: 500 rows at once took 1 ms
@@ -82,9 +84,12 @@ def gradient_norms(network, X, T, chunk=10, masks=None):
     biases = [i for i, name in enumerate(network.named_parameters()) if name.startswith("b")]
     params = network.parameters()
     total = [np.zeros(params[i].shape, np.float64) for i in biases]
-    masks = [None] * len(biases) if masks is None else masks  # one per layer
-    for i in range(0, len(X), chunk):
-        rows = slice(i, i + chunk)
+    starts = list(range(0, len(X), chunk))
+    if len(starts) > 1 and len(X) - starts[-1] < getattr(network, "min_batch", 1):
+        starts.pop()  # a last chunk too small for batch normalisation joins the one before
+    masks = [None] * len(network.layer_names()) if masks is None else masks  # one per layer
+    for i, end in zip(starts, starts[1:] + [len(X)]):
+        rows = slice(i, end)
         part = [None if m is None else m[rows] for m in masks]
         grads = network.gradients(X[rows], T[rows], scale=len(X[rows]) / len(X), masks=part)
         for t, j in zip(total, biases):

@@ -37,8 +37,11 @@ def parameters(network):
 
 def layer_names(network):
     """A name for each layer with parameters, first hidden to output (the speed-of-learning
-    legend): ["hidden 1", ..., "output"], or "conv 20 5x5 / pool 2", "fc 100", ..."""
-    return network.layer_names()
+    legend): ["hidden 1", ..., "output"], or "conv 20 5x5 / pool 2", "fc 100", ...; a layer
+    without a bias (pooling, a convolution before batch normalisation) has no speed to show."""
+    names = network.layer_names()
+    biased = [int(name[1:]) for name in network.named_parameters() if name[:1] == "b" and name[1:].isdigit()]
+    return [names[l] for l in biased]
 
 
 def architecture(network):

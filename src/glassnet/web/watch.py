@@ -66,6 +66,7 @@ import numpy as np
 
 from .. import engines
 from ..core.dataforms import as_arrays
+from ..core.model import state_arrays
 from .measures import encode_filters, fixed_masks, gradient_norms, per_class_accuracy, predictions
 from .models import (
     architecture,
@@ -96,8 +97,9 @@ def _number(value):
 
 
 def _copy(network):
-    """A copy of the network's parameters (in ``parameters()`` order: w0, b0, w1, b1, ...)."""
-    return [np.array(p, copy=True) for p in network.parameters()]
+    """A copy of the network's state: its parameters (in ``parameters()`` order: w0, b0, w1,
+    b1, ...), then any buffers (batch normalisation's running statistics: ``state_arrays``)."""
+    return [np.array(a, copy=True) for a in state_arrays(network)]
 
 
 def _sizes(network):
@@ -300,9 +302,9 @@ class Watch:
         return engines.forward_for(net, test[0] if test is not None else np.zeros((0, net.n_in)), threads=1)[1]
 
     def measure(self, epoch, params):
-        """The measurement of one epoch from a copy of the parameters (``parameters()`` order)."""
+        """The measurement of one epoch from a copy of the network's state (``_copy``)."""
         net = self._shadow
-        for dst, src in zip(net.parameters(), params):
+        for dst, src in zip(state_arrays(net), params):
             dst[...] = src
         entry = {"epoch": int(epoch)}
         if self._test is not None:
