@@ -9,7 +9,8 @@ network and the settings -- never per call inside the core -- and recorded by th
     KernelEngine   the compiled C kernel (``kernel``): sigmoid networks, quadratic or
                    cross-entropy cost, L2, no momentum; runs thousands of mini-batches a call
     LayerKernelEngine  chapter 6's layer networks compiled (``layers_fast``): convolution,
-                   pooling, dropout, softmax; plain SGD or momentum
+                   pooling, dropout, softmax, and core.modern's padded/strided convolution,
+                   batch normalisation, max/avg/global pooling; plain SGD, momentum or Adam
 
 ``GLASSNET_KERNEL=off|avx2|portable|auto`` overrides which kernel build loads (``off``:
 NumPy only).  Importing this package registers the two kernels with the core's engine

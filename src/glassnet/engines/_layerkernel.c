@@ -1,9 +1,15 @@
 /* glassnet's optional compiled kernel for chapter 6's layer networks: the SGD steps and the
- * forward pass of a chain ConvPool* -> FullyConnected* -> Softmax, in C, for float32 and
- * float64.  Loaded with ctypes by engines/layers_fast.py; core/layernet.py (NumPy) is the
- * reference it is tested against, and every equation here is one of core/layers.py's:
+ * forward pass of a chain of image layers (ConvPool, and core/modern.py's Conv, BatchNorm of
+ * maps, MaxPool, AvgPool, GlobalAvgPool) -> row layers (FullyConnected, BatchNorm of rows) ->
+ * Softmax, in C, for float32 and float64.  Loaded with ctypes by engines/layers_fast.py;
+ * core/layernet.py and core/modern.py (NumPy) are the reference it is tested against, and
+ * every equation here is one of core/layers.py's:
  *
  *   conv-pool   Z = maxpool(x * W) + b,  A = act(Z)   (valid cross-correlation, stride 1)
+ *   conv        Z = pad(x) *_stride W + b,  A = act(Z)    (dW = dZ^T col, dx = col2im(dZ W))
+ *   batch norm  A = act(gamma (x - mean) / sqrt(var + eps) + beta), per channel (see the
+ *               impl's batch-norm section for training, the running averages and backward)
+ *   pools       max, mean over blocks; global mean per channel
  *   fully conn. Z = (x (.) mask) W^T + b,  A = act(Z)  (mask: dropout, training only)
  *   softmax     a^L = softmax(z^L),  delta^L = (a^L - onehot(y)) / m      (BP1)
  *   backward    delta^l = (delta^{l+1} W^{l+1}) (.) mask (.) act'(z^l)     (BP2)
@@ -28,7 +34,7 @@
  *     and weight columns) are shared by a team of threads (lk_run below), with results
  *     that do not depend on how many.
  *
- * Layers are described by 13 int64 each (see lk_shape); parameters are the network's own
+ * Layers are described by 16 int64 each (see lk_shape); parameters are the network's own
  * arrays, packed into the kernel's layouts at the start of a call and written back at its end.
  */
 #ifndef GLASSNET_NO_PYTHON
@@ -62,15 +68,24 @@
 #define MRMAX (NREGS >= 32 ? 16 : 8)
 #define INLINE static inline __attribute__((always_inline))
 
-enum { LK_CONV = 0, LK_FC = 1, LK_SOFTMAX = 2 };
+/* Layer kinds.  The book's: conv-pool (valid convolution, stride 1, then max-pooling, bias and
+ * activation), fully connected, softmax.  core/modern.py's: conv (zero padding, a stride, bias
+ * or not, activation), batch normalisation of feature maps (per channel) or of rows (per
+ * feature), max-pool, avg-pool, global avg-pool.  Image kinds read channels-last images and
+ * come first; row kinds (fully connected, batch norm of rows, softmax) read rows. */
+enum {
+    LK_CONV = 0, LK_FC = 1, LK_SOFTMAX = 2, LK_CONV2 = 3, LK_BN = 4, LK_BN_ROWS = 5,
+    LK_MAXPOOL = 6, LK_AVGPOOL = 7, LK_GAP = 8, LK_KINDS = 9
+};
 enum { LK_LINEAR = 0, LK_SIGMOID = 1, LK_TANH = 2, LK_RELU = 3 };
-enum { LK_FIELDS = 13, LK_MAX_LAYERS = 64, LK_GROUPS = 4 };
+enum { LK_FIELDS = 16, LK_MAX_LAYERS = 64, LK_GROUPS = 4 };
 
-/* One layer's shape, from 13 int64: kind, act, dropout, n_in, n_out, then for a conv-pool
- * layer f, c, h, w, kh, kw, ph, pw (zeros otherwise); the rest is derived by lk_shape_of. */
+/* One layer's shape, from 16 int64: kind, act, dropout, n_in, n_out, f, c, h, w, kh, kw, ph,
+ * pw, pad, stride, bias (zeros where a kind has no such number); the rest is derived by
+ * lk_shapes.  For every image kind f is its output's channels and T its output's positions. */
 typedef struct {
     int64_t kind, act, dropout, n_in, n_out;
-    int64_t f, c, h, w, kh, kw, ph, pw;
+    int64_t f, c, h, w, kh, kw, ph, pw, pad, stride, bias;
     int64_t oh, ow, P, K, T, poh, pow;      /* conv output, positions, patch size, pooled */
 } lk_shape;
 
@@ -79,7 +94,53 @@ static int64_t round_up(int64_t n, int64_t to)
     return (n + to - 1) / to * to;
 }
 
-/* The shapes of `count` layers from their 13-number descriptions; 0, or -2 if one is not
+/* whether layers of this kind read channels-last images (else rows) */
+static int lk_image_kind(int64_t kind)
+{
+    return kind == LK_CONV || kind == LK_CONV2 || kind == LK_BN || kind == LK_MAXPOOL || kind == LK_AVGPOOL
+           || kind == LK_GAP;
+}
+
+/* the derived numbers of one layer of an image kind; 0, or -2 if they do not fit */
+static int lk_image_shape(lk_shape *d)
+{
+    if (d->dropout || d->c < 1 || d->h < 1 || d->w < 1 || d->n_in != d->c * d->h * d->w)
+        return -2;
+    d->P = d->h * d->w;
+    switch (d->kind) {
+    case LK_CONV:                   /* valid convolution, then ph x pw max-pooling */
+        if (d->f < 1 || d->kh < 1 || d->kw < 1 || d->ph < 1 || d->pw < 1 || d->kh > d->h || d->kw > d->w)
+            return -2;
+        d->oh = d->h - d->kh + 1, d->ow = d->w - d->kw + 1;
+        d->P = d->oh * d->ow, d->K = d->c * d->kh * d->kw;
+        d->poh = d->oh / d->ph, d->pow = d->ow / d->pw;
+        break;
+    case LK_CONV2:                  /* oh = (h + 2 pad - kh) / stride + 1, likewise ow */
+        if (d->f < 1 || d->kh < 1 || d->kw < 1 || d->pad < 0 || d->stride < 1 || d->pad >= d->kh
+            || d->pad >= d->kw || d->h + 2 * d->pad < d->kh || d->w + 2 * d->pad < d->kw)
+            return -2;
+        d->oh = (d->h + 2 * d->pad - d->kh) / d->stride + 1, d->ow = (d->w + 2 * d->pad - d->kw) / d->stride + 1;
+        d->P = d->oh * d->ow, d->K = d->c * d->kh * d->kw;
+        d->poh = d->oh, d->pow = d->ow;
+        break;
+    case LK_BN:                     /* the same shape out */
+        d->f = d->c, d->poh = d->h, d->pow = d->w;
+        break;
+    case LK_MAXPOOL:
+    case LK_AVGPOOL:                /* (h // ph, w // pw), the border that fills no block dropped */
+        if (d->ph < 1 || d->pw < 1)
+            return -2;
+        d->f = d->c, d->poh = d->h / d->ph, d->pow = d->w / d->pw;
+        break;
+    default:                        /* LK_GAP: one number per channel */
+        d->f = d->c, d->poh = d->pow = 1;
+        break;
+    }
+    d->T = d->poh * d->pow;
+    return d->T >= 1 && d->n_out == d->f * d->T && d->P < (1 << 24) ? 0 : -2;
+}
+
+/* The shapes of `count` layers from their 16-number descriptions; 0, or -2 if one is not
  * a chain this kernel runs (the Python side checks first; this is a second line). */
 static int lk_shapes(const int64_t *spec, int64_t count, lk_shape *out)
 {
@@ -91,19 +152,16 @@ static int lk_shapes(const int64_t *spec, int64_t count, lk_shape *out)
         memset(d, 0, sizeof *d);
         d->kind = s[0], d->act = s[1], d->dropout = s[2], d->n_in = s[3], d->n_out = s[4];
         d->f = s[5], d->c = s[6], d->h = s[7], d->w = s[8], d->kh = s[9], d->kw = s[10];
-        d->ph = s[11], d->pw = s[12];
-        if (d->kind < 0 || d->kind > 2 || d->act < 0 || d->act > 3 || d->n_in < 1 || d->n_out < 1)
+        d->ph = s[11], d->pw = s[12], d->pad = s[13], d->stride = s[14], d->bias = s[15];
+        if (d->kind < 0 || d->kind >= LK_KINDS || d->act < 0 || d->act > 3 || d->n_in < 1 || d->n_out < 1)
             return -2;
         if ((d->kind == LK_SOFTMAX) != (l == count - 1))
             return -2;
-        if (d->kind == LK_CONV) {
-            if (d->dropout || d->f < 1 || d->c < 1 || d->kh < 1 || d->kw < 1 || d->ph < 1 || d->pw < 1
-                || d->kh > d->h || d->kw > d->w || (l > 0 && out[l - 1].kind != LK_CONV))
+        if (lk_image_kind(d->kind)) {
+            if ((l > 0 && !lk_image_kind(out[l - 1].kind)) || lk_image_shape(d))
                 return -2;
-            d->oh = d->h - d->kh + 1, d->ow = d->w - d->kw + 1;
-            d->P = d->oh * d->ow, d->K = d->c * d->kh * d->kw;
-            d->poh = d->oh / d->ph, d->pow = d->ow / d->pw, d->T = d->poh * d->pow;
-            if (d->T < 1 || d->n_in != d->c * d->h * d->w || d->n_out != d->f * d->T || d->P >= (1 << 24))
+        } else if (d->kind == LK_BN_ROWS) {     /* per feature of rows: c = n features */
+            if (d->dropout || d->c != d->n_in || d->n_out != d->n_in)
                 return -2;
         }
         if (l > 0 && out[l - 1].n_out != d->n_in)

@@ -33,15 +33,20 @@ typedef IREAL FN(ivec) __attribute__((vector_size(VBYTES), aligned(sizeof(REAL))
 
 typedef struct {
     lk_shape s;
-    int64_t ins, KP, FP;            /* input row stride; conv: patch and filter count, padded */
-    int out_chw;                    /* conv: writes its output channel-first */
+    int64_t ins, KP, FP, CP;        /* input row stride; conv: patch and filter count, padded;
+                                       batch norm: channels, padded */
+    int out_chw;                    /* image kinds: writes its output channel-first (rows follow) */
     REAL *W, *b, *WT, *vW, *vb;     /* packed parameters and velocities (NULL without momentum;
                                        Adam's first moments m) */
     REAL *sW, *sb;                  /* Adam's second moments v (NULL without Adam) */
     REAL *dW, *db;                  /* conv: one step's gradient, one (F, KP) and (FP) per group */
     REAL *in, *xm, *din;            /* input, masked input (dropout), dC/d(input) */
     REAL *col, *pos;                /* conv: im2col rows, pooling winners */
-    REAL *user_w, *user_b, *user_vw, *user_vb, *user_sw, *user_sb;
+    REAL *rm, *rv;                  /* batch norm: running mean and variance (CP) */
+    REAL *mean, *istd, *var, *dgamma, *dbeta, *coef;   /* batch norm: the step's statistics (CP each) */
+    REAL *part;                     /* batch norm: partial sums, per image (mb, CP) or per group (groups, 2, CP) */
+    double momentum, eps;           /* batch norm: of the running averages, the variance's floor */
+    REAL *user_w, *user_b, *user_vw, *user_vb, *user_sw, *user_sb, *user_rm, *user_rv;
 } FN(layer);
 
 /* How a gradient g moves the parameters, for the step in progress:
@@ -56,13 +61,16 @@ typedef struct {
     REAL b1, b2, eps, step, root;
 } FN(rule);
 
-typedef struct {                    /* one thread's scratch for the conv layers */
+typedef struct {                    /* one thread's scratch for the image layers */
     REAL *conv, *g, *wg, *dcol;     /* one image's convolution (P, FP); deltas (F, T), by position; a patch row */
     int64_t *win, *bucket;          /* winners (F, T); the wins of each position (2P + 1 + F T) */
+    REAL *dz, *dcols, *row;         /* conv: one image's delta (P, FP), patch gradients (P, KP); a row of channels */
 } FN(scratch);
 
 typedef struct {
-    int64_t L, mb, training, threads, n_conv;
+    int64_t L, mb, training, threads;
+    int64_t n_img;                  /* the image layers (they come first) */
+    int fused;                      /* every image layer a conv-pool: an image goes through them all in one task */
     FN(layer) layer[LK_MAX_LAYERS];
     REAL *out;                      /* (mb, n_out): z^L, then delta^L */
     REAL *dz, *dzt;                 /* a fully connected layer's delta (mb, n_out) and transpose */
@@ -71,6 +79,7 @@ typedef struct {
     /* the step in progress, for the tasks of its phases */
     lk_team *team;
     int64_t m, cur, groups;
+    int phase;                      /* a batch norm's sums: of x (0) or of (x - mean)^2 (1) */
     const uint8_t *mask[LK_MAX_LAYERS];
     FN(rule) rule;
     void *blocks[16 * LK_MAX_LAYERS + 8 * LK_MAX_THREADS + 8];
@@ -176,16 +185,38 @@ static inline int64_t FN(col_stride)(const FN(layer) *L)
     return L->s.P * L->KP + LANES;
 }
 
+static inline int FN(is_conv)(int64_t kind)
+{
+    return kind == LK_CONV || kind == LK_CONV2;
+}
+
+static inline int FN(is_bn)(int64_t kind)
+{
+    return kind == LK_BN || kind == LK_BN_ROWS;
+}
+
+/* whether the layer has parameters (pools have none) */
+static inline int FN(has_params)(int64_t kind)
+{
+    return kind != LK_MAXPOOL && kind != LK_AVGPOOL && kind != LK_GAP;
+}
+
 static int FN(alloc_layer)(FN(net) *net, FN(layer) *L, int next_kind)
 {
     const lk_shape *s = &L->s;
-    int64_t mb = net->mb;
-    int conv = s->kind == LK_CONV;
-    L->ins = conv ? s->n_in : round_up(s->n_in, LANES);
+    int64_t mb = net->mb, kind = s->kind;
+    int conv = FN(is_conv)(kind), bn = FN(is_bn)(kind);
+    L->ins = lk_image_kind(kind) ? s->n_in : round_up(s->n_in, LANES);
     L->KP = conv ? round_up(s->K, LANES) : 0;
     L->FP = conv ? round_up(s->f, LANES) : 0;
-    L->out_chw = next_kind != LK_CONV;
-    int64_t rows = conv ? s->f : s->n_out, cols = conv ? L->KP : L->ins, nb = conv ? L->FP : s->n_out;
+    L->CP = bn ? round_up(s->c, LANES) : 0;
+    L->out_chw = !lk_image_kind(next_kind);
+    /* W (rows, cols) and b (nb): conv (F, KP) and (FP); batch norm gamma (CP), beta (CP);
+     * fully connected (n_out, ins) and (n_out); pools none */
+    int64_t rows = conv ? s->f : bn ? 1 : s->n_out, cols = conv ? L->KP : bn ? L->CP : L->ins;
+    int64_t nb = conv ? L->FP : bn ? L->CP : s->n_out;
+    if (!FN(has_params)(kind))
+        rows = cols = nb = 0;
     L->W = FN(alloc)(net, rows * cols, sizeof(REAL));
     L->b = FN(alloc)(net, nb, sizeof(REAL));
     L->in = FN(alloc)(net, mb * L->ins, sizeof(REAL));
@@ -194,9 +225,20 @@ static int FN(alloc_layer)(FN(net) *net, FN(layer) *L, int next_kind)
     if (conv) {
         L->WT = FN(alloc)(net, s->K * L->FP, sizeof(REAL));
         L->col = FN(alloc)(net, (net->training ? mb : 1) * FN(col_stride)(L), sizeof(REAL));
-        L->pos = FN(alloc)(net, mb * s->T * L->FP, sizeof(REAL));
+        L->pos = FN(alloc)(net, kind == LK_CONV ? mb * s->T * L->FP : 1, sizeof(REAL));
         if (!L->WT || !L->col || !L->pos)
             return -1;
+    }
+    if (kind == LK_MAXPOOL && !(L->pos = FN(alloc)(net, mb * s->T * s->f, sizeof(REAL))))
+        return -1;
+    if (bn) {
+        REAL *stats = FN(alloc)(net, 8 * L->CP, sizeof(REAL));
+        L->part = FN(alloc)(net, (mb > 2 * LK_GROUPS ? mb : 2 * LK_GROUPS) * L->CP, sizeof(REAL));
+        if (!stats || !L->part)
+            return -1;
+        L->rm = stats, L->rv = stats + L->CP, L->mean = stats + 2 * L->CP, L->istd = stats + 3 * L->CP;
+        L->var = stats + 4 * L->CP, L->dgamma = stats + 5 * L->CP, L->dbeta = stats + 6 * L->CP;
+        L->coef = stats + 7 * L->CP;
     }
     if (!net->training)
         return 0;
@@ -216,11 +258,16 @@ static int FN(alloc_layer)(FN(net) *net, FN(layer) *L, int next_kind)
 }
 
 /* dst (packed) <- src (the network's layout), or back when `back`: conv weights (f, c, kh, kw)
- * <-> (F, KP) in (p, q, c) order; fully connected (n_out, n_in) <-> (n_out, ins) */
+ * <-> (F, KP) in (p, q, c) order; fully connected (n_out, n_in) <-> (n_out, ins);
+ * batch norm's gamma (c) <-> (CP) */
 static void FN(pack_weights)(const FN(layer) *L, REAL *packed, REAL *user, int back)
 {
     const lk_shape *s = &L->s;
-    if (s->kind != LK_CONV) {
+    if (FN(is_bn)(s->kind)) {
+        memcpy(back ? user : packed, back ? packed : user, (size_t)s->c * sizeof(REAL));
+        return;
+    }
+    if (!FN(is_conv)(s->kind)) {
         for (int64_t j = 0; j < s->n_out; j++) {
             REAL *pk = packed + j * L->ins, *us = user + j * s->n_in;
             memcpy(back ? us : pk, back ? pk : us, (size_t)s->n_in * sizeof(REAL));
@@ -248,70 +295,124 @@ static void FN(refresh_wt)(FN(layer) *L)
             L->WT[k * L->FP + f] = L->W[f * L->KP + k];
 }
 
+/* n numbers between the packed and the network's array (none when the layer has no such
+ * array: a conv without bias) */
+static void FN(copy)(REAL *packed, REAL *user, int64_t n, int back)
+{
+    if (user && packed)
+        memcpy(back ? user : packed, back ? packed : user, (size_t)n * sizeof(REAL));
+}
+
 static void FN(pack)(FN(layer) *L, int back)
 {
-    int64_t nb = L->s.kind == LK_CONV ? L->s.f : L->s.n_out;
+    int64_t kind = L->s.kind;
+    if (!FN(has_params)(kind))
+        return;
+    int64_t nb = FN(is_conv)(kind) ? L->s.f : FN(is_bn)(kind) ? L->s.c : L->s.n_out;
     FN(pack_weights)(L, L->W, L->user_w, back);
-    memcpy(back ? L->user_b : L->b, back ? L->b : L->user_b, (size_t)nb * sizeof(REAL));
+    FN(copy)(L->b, L->user_b, nb, back);
     if (L->vW) {
         FN(pack_weights)(L, L->vW, L->user_vw, back);
-        memcpy(back ? L->user_vb : L->vb, back ? L->vb : L->user_vb, (size_t)nb * sizeof(REAL));
+        FN(copy)(L->vb, L->user_vb, nb, back);
     }
     if (L->sW) {
         FN(pack_weights)(L, L->sW, L->user_sw, back);
-        memcpy(back ? L->user_sb : L->sb, back ? L->sb : L->user_sb, (size_t)nb * sizeof(REAL));
+        FN(copy)(L->sb, L->user_sb, nb, back);
     }
-    if (!back && L->s.kind == LK_CONV)
+    if (FN(is_bn)(kind)) {
+        FN(copy)(L->rm, L->user_rm, nb, back);
+        FN(copy)(L->rv, L->user_rv, nb, back);
+    }
+    if (!back && FN(is_conv)(kind))
         FN(refresh_wt)(L);
 }
 
-/* one thread's conv scratch, for the largest conv layer */
-static int FN(alloc_scratch)(FN(net) *net, FN(scratch) *sc, int64_t conv, int64_t ft, int64_t buckets, int64_t kp)
+/* batch norm in inference mode: the statistics in use are the running ones,
+ * istd = 1 / sqrt(var_run + eps) (core/layers.py's batchnorm_inference_forward) */
+static void FN(bn_inference_stats)(FN(layer) *L)
 {
-    sc->conv = FN(alloc)(net, conv, sizeof(REAL));
-    sc->g = FN(alloc)(net, ft, sizeof(REAL));
-    sc->wg = FN(alloc)(net, ft, sizeof(REAL));
-    sc->dcol = FN(alloc)(net, kp, sizeof(REAL));
-    sc->win = FN(alloc)(net, ft, sizeof(int64_t));
-    sc->bucket = FN(alloc)(net, buckets, sizeof(int64_t));
-    return sc->conv && sc->g && sc->wg && sc->dcol && sc->win && sc->bucket ? 0 : -1;
+    for (int64_t ch = 0; ch < L->s.c; ch++) {
+        L->mean[ch] = L->rm[ch];
+        L->istd[ch] = 1 / SCALAR_SQRT(L->rv[ch] + (REAL)L->eps);
+    }
+}
+
+/* one thread's scratch: for the largest conv-pool layer (conv, ft, buckets, kp), the largest
+ * conv layer (dz = P FP, dcols = P KP) and the most channels of an image layer (row) */
+static int FN(alloc_scratch)(FN(net) *net, FN(scratch) *sc, const int64_t *size)
+{
+    sc->conv = FN(alloc)(net, size[0], sizeof(REAL));
+    sc->g = FN(alloc)(net, size[1], sizeof(REAL));
+    sc->wg = FN(alloc)(net, size[1], sizeof(REAL));
+    sc->dcol = FN(alloc)(net, size[3], sizeof(REAL));
+    sc->win = FN(alloc)(net, size[1], sizeof(int64_t));
+    sc->bucket = FN(alloc)(net, size[2], sizeof(int64_t));
+    sc->dz = FN(alloc)(net, size[4], sizeof(REAL));
+    sc->dcols = FN(alloc)(net, size[5], sizeof(REAL));
+    sc->row = FN(alloc)(net, size[6], sizeof(REAL));
+    return sc->conv && sc->g && sc->wg && sc->dcol && sc->win && sc->bucket && sc->dz && sc->dcols && sc->row
+               ? 0 : -1;
+}
+
+static inline int64_t FN(max)(int64_t a, int64_t b)
+{
+    return a > b ? a : b;
 }
 
 /* Buffers for mini-batches of up to mb on `threads` threads and the parameters params[2l],
- * params[2l+1] (w, b of layer l, the network's arrays; vel and sq likewise or NULL) packed.
+ * params[2l+1] (w, b of layer l, the network's arrays, NULL where the layer has none; vel
+ * and sq likewise or NULL) packed; bufs[2l], bufs[2l+1] a batch norm's running mean and
+ * variance, hyper[2l], hyper[2l+1] its momentum and eps.
  * 0, -1 (memory), -2 (a network this kernel does not run). */
 static int FN(setup)(FN(net) *net, const int64_t *spec, int64_t count, int64_t mb, REAL **params,
-                     REAL **vel, REAL **sq, int training, int64_t threads)
+                     REAL **vel, REAL **sq, REAL **bufs, const double *hyper, int training, int64_t threads)
 {
     lk_shape shapes[LK_MAX_LAYERS];
     memset(net, 0, sizeof *net);
     if (lk_shapes(spec, count, shapes) || mb < 1)
         return -2;
-    net->L = count, net->mb = mb, net->training = training;
+    net->L = count, net->mb = mb, net->training = training, net->fused = 1;
     net->threads = threads < 1 ? 1 : threads > LK_MAX_THREADS ? LK_MAX_THREADS : threads;
-    int64_t widest = 1, conv = 1, ft = 1, buckets = 1, kp = 1;
+    /* scratch sizes: conv, ft, buckets, kp (conv-pool); dz, dcols (conv); row */
+    int64_t widest = 1, size[7] = {1, 1, 1, 1, 1, 1, 1};
     for (int64_t l = 0; l < count; l++) {
         FN(layer) *L = net->layer + l;
         L->s = shapes[l];
         L->user_w = params[2 * l], L->user_b = params[2 * l + 1];
         L->user_vw = vel ? vel[2 * l] : NULL, L->user_vb = vel ? vel[2 * l + 1] : NULL;
         L->user_sw = sq ? sq[2 * l] : NULL, L->user_sb = sq ? sq[2 * l + 1] : NULL;
+        L->user_rm = bufs ? bufs[2 * l] : NULL, L->user_rv = bufs ? bufs[2 * l + 1] : NULL;
+        L->momentum = hyper ? hyper[2 * l] : 0.1, L->eps = hyper ? hyper[2 * l + 1] : 1e-5;
+        if (FN(is_bn)(L->s.kind) && (!L->user_rm || !L->user_rv || !L->user_w || !L->user_b))
+            return -2;
+        if (FN(has_params)(L->s.kind) && !L->user_w)
+            return -2;
         if (FN(alloc_layer)(net, L, l + 1 < count ? shapes[l + 1].kind : LK_FC))
             return -1;
         FN(pack)(L, 0);
-        if (L->s.kind == LK_CONV) {
-            const lk_shape *c = &L->s;
-            net->n_conv = l + 1;
-            conv = conv > c->P * L->FP ? conv : c->P * L->FP;
-            ft = ft > c->f * c->T ? ft : c->f * c->T;
-            buckets = buckets > 2 * c->P + 1 + c->f * c->T ? buckets : 2 * c->P + 1 + c->f * c->T;
-            kp = kp > L->KP ? kp : L->KP;
-        } else {
-            widest = widest > L->s.n_out ? widest : L->s.n_out;
+        if (FN(is_bn)(L->s.kind) && !training)
+            FN(bn_inference_stats)(L);
+        const lk_shape *c = &L->s;
+        if (!lk_image_kind(c->kind)) {
+            widest = FN(max)(widest, c->n_out);
+            continue;
+        }
+        net->n_img = l + 1;
+        net->fused = net->fused && c->kind == LK_CONV;
+        size[6] = FN(max)(size[6], round_up(FN(max)(c->c, c->f), LANES) + LANES);
+        if (FN(is_conv)(c->kind))
+            size[0] = FN(max)(size[0], c->P * L->FP);
+        if (c->kind == LK_CONV) {
+            size[1] = FN(max)(size[1], c->f * c->T);
+            size[2] = FN(max)(size[2], 2 * c->P + 1 + c->f * c->T);
+            size[3] = FN(max)(size[3], L->KP);
+        } else if (c->kind == LK_CONV2) {
+            size[4] = FN(max)(size[4], c->P * L->FP);
+            size[5] = FN(max)(size[5], c->P * L->KP + LANES);
         }
     }
     for (int64_t t = 0; t < net->threads; t++)
-        if (FN(alloc_scratch)(net, net->sc + t, conv, ft, buckets, kp))
+        if (FN(alloc_scratch)(net, net->sc + t, size))
             return -1;
     net->out = FN(alloc)(net, mb * shapes[count - 1].n_out, sizeof(REAL));
     net->dz = FN(alloc)(net, mb * widest, sizeof(REAL));
@@ -357,9 +458,9 @@ INLINE VEC FN(vstep)(VEC w, VEC g, REAL *V, REAL *S, const FN(rule) *r)
     return w - SPLAT(r->eta) * g;
 }
 
-/* C (mr, nvb vectors) = A (mr, K) B (K, nvb vectors), or the step above when `step`: the
- * accumulators live in registers (mr, nvb and step are constants where this is inlined);
- * A is read one number at a time, at A[i * lda + k * acs]. */
+/* C (mr, nvb vectors) = A (mr, K) B (K, nvb vectors) (step 0), or the step above (step 1), or
+ * C += A B (step 2): the accumulators live in registers (mr, nvb and step are constants where
+ * this is inlined); A is read one number at a time, at A[i * lda + k * acs]. */
 INLINE void FN(gemm_tile)(const int mr, const int nvb, const int step, int64_t K, const REAL *A, int64_t lda,
                           int64_t acs, const REAL *B, int64_t ldb, REAL *C, int64_t ldc, const FN(epilogue) *e)
 {
@@ -387,8 +488,12 @@ INLINE void FN(gemm_tile)(const int mr, const int nvb, const int step, int64_t K
 #pragma GCC unroll 4
         for (int j = 0; j < nvb; j++) {
             REAL *c = C + i * ldc + j * LANES;
-            if (!step) {
+            if (step == 0) {
                 STOREV(c, acc[i][j]);
+                continue;
+            }
+            if (step == 2) {
+                STOREV(c, LOADV(c) + acc[i][j]);
                 continue;
             }
             VEC w = LOADV(c), g = acc[i][j] + SPLAT(e->r->decay) * w;
@@ -415,14 +520,16 @@ INLINE void FN(gemm_cols)(const int nvb, const int step, int64_t M, int64_t K, c
 
 #define GEMM_CASE(NVB) case NVB: \
     if (e) FN(gemm_cols)(NVB, 1, M, K, A, lda, acs, Bj, ldb, Cj, ldc, &ej); \
+    else if (add) FN(gemm_cols)(NVB, 2, M, K, A, lda, acs, Bj, ldb, Cj, ldc, NULL); \
     else FN(gemm_cols)(NVB, 0, M, K, A, lda, acs, Bj, ldb, Cj, ldc, NULL); \
     break;
 
 /* C (M, NV vectors) = A (M, K) B (K, NV vectors), A[i, k] at A[i * lda + k * acs], four
  * vector columns at a time (B's block then stays in the cache for all of A's rows); with
- * an epilogue `e`, the parameters at C take an SGD step with gradient A B instead. */
-static void FN(gemm)(int64_t M, int64_t NV, int64_t K, const REAL *A, int64_t lda, int64_t acs, const REAL *B,
-                     int64_t ldb, REAL *C, int64_t ldc, const FN(epilogue) *e)
+ * an epilogue `e`, the parameters at C take an SGD step with gradient A B instead; with
+ * `add` (and no epilogue), C += A B. */
+static void FN(gemm_any)(int64_t M, int64_t NV, int64_t K, const REAL *A, int64_t lda, int64_t acs, const REAL *B,
+                         int64_t ldb, REAL *C, int64_t ldc, const FN(epilogue) *e, int add)
 {
     for (int64_t j0 = 0; j0 < NV; j0 += 4) {
         const REAL *Bj = B + j0 * LANES;
@@ -432,6 +539,19 @@ static void FN(gemm)(int64_t M, int64_t NV, int64_t K, const REAL *A, int64_t ld
         GEMM_CASE(1) GEMM_CASE(2) GEMM_CASE(3) default: GEMM_CASE(4)
         }
     }
+}
+
+static void FN(gemm)(int64_t M, int64_t NV, int64_t K, const REAL *A, int64_t lda, int64_t acs, const REAL *B,
+                     int64_t ldb, REAL *C, int64_t ldc, const FN(epilogue) *e)
+{
+    FN(gemm_any)(M, NV, K, A, lda, acs, B, ldb, C, ldc, e, 0);
+}
+
+/* C (M, NV vectors) += A (M, K) B (K, NV vectors), as FN(gemm) */
+static void FN(gemm_add)(int64_t M, int64_t NV, int64_t K, const REAL *A, int64_t lda, int64_t acs,
+                         const REAL *B, int64_t ldb, REAL *C, int64_t ldc)
+{
+    FN(gemm_any)(M, NV, K, A, lda, acs, B, ldb, C, ldc, NULL, 1);
 }
 
 /* ---- conv-pool layer: forward ----------------------------------------------------------- */
@@ -795,6 +915,499 @@ static void FN(conv_dx_image)(FN(scratch) *sc, const FN(layer) *L, REAL *dx)
         }
 }
 
+/* ---- core/modern.py's image layers: conv, batch norm of maps, pools --------------------------
+ * An image layer reads image i channels-last, x (P = h w positions, c channels) at
+ * L->in + i ins, and writes its output (T positions, f channels) into the next layer's input:
+ * channels-last (t, ch) when an image layer follows, channel-first (ch, t) when rows follow
+ * (NumPy's flattening).  Its backward pass reads dA = dC/d(output) from the next layer's din in
+ * that layout and writes dx = dC/dx into its own din, (P, c). */
+
+/* where channel ch of output position t goes in the next layer's input */
+static inline int64_t FN(out_at)(const FN(layer) *L, int64_t t, int64_t ch)
+{
+    return L->out_chw ? ch * L->s.T + t : t * L->s.f + ch;
+}
+
+/* the next layer's input at output position t <- row[0:f] */
+static inline void FN(emit)(const FN(layer) *L, REAL *out, int64_t t, const REAL *row)
+{
+    if (!L->out_chw) {
+        memcpy(out + t * L->s.f, row, (size_t)L->s.f * sizeof(REAL));
+        return;
+    }
+    for (int64_t ch = 0; ch < L->s.f; ch++)
+        out[ch * L->s.T + t] = row[ch];
+}
+
+/* the first and one-past-last patch columns q whose input column x0 + q lies inside the image
+ * (x0 = stride s - pad, the patch's left edge); the rest read the zero padding */
+static inline void FN(inside)(const lk_shape *s, int64_t x0, int64_t *qlo, int64_t *qhi)
+{
+    *qlo = x0 < 0 ? -x0 : 0;
+    *qhi = x0 + s->kw > s->w ? s->w - x0 : s->kw;
+}
+
+/* col (P, KP) <- the patches of one channels-last image x (h, w, c) with `pad` zeros around
+ * it, every `stride` positions: row r ow + s is the patch whose top-left corner is
+ * (stride r - pad, stride s - pad), patch row p a run of kw c numbers in (q, c) order (zeros
+ * where it lies in the padding).  A run wholly inside x is copied in whole vectors, which may
+ * spill past its end into what is written next (as FN(im2col)); a clipped run is copied exactly. */
+static void FN(im2col_pad)(const lk_shape *s, int64_t KP, const REAL *x, REAL *col)
+{
+    int64_t run = s->kw * s->c, c = s->c;
+    for (int64_t r = 0; r < s->oh; r++)
+        for (int64_t c0 = 0; c0 < s->ow; c0++) {
+            REAL *row = col + (r * s->ow + c0) * KP;
+            int64_t x0 = c0 * s->stride - s->pad, qlo, qhi;
+            FN(inside)(s, x0, &qlo, &qhi);
+            for (int64_t p = 0; p < s->kh; p++) {
+                int64_t y = r * s->stride + p - s->pad;
+                REAL *dst = row + p * run;
+                if (y < 0 || y >= s->h) {
+                    memset(dst, 0, (size_t)run * sizeof(REAL));
+                    continue;
+                }
+                const REAL *src = x + (y * s->w + x0) * c;
+                if (qlo == 0 && qhi == s->kw) {
+                    for (int64_t k = 0; k < run; k += LANES)
+                        STOREV(dst + k, LOADV(src + k));
+                    continue;
+                }
+                memset(dst, 0, (size_t)(qlo * c) * sizeof(REAL));
+                memcpy(dst + qlo * c, src + qlo * c, (size_t)((qhi - qlo) * c) * sizeof(REAL));
+                memset(dst + qhi * c, 0, (size_t)((s->kw - qhi) * c) * sizeof(REAL));
+            }
+            if (s->K < KP)
+                STOREV(row + s->K, SPLAT(0));
+        }
+}
+
+/* dx (h, w, c) of one image <- col2im of the patch gradients dcol (P, KP): each patch row's
+ * run added back where FN(im2col_pad) took it from, the padding's share dropped */
+static void FN(col2im_pad)(const lk_shape *s, int64_t KP, const REAL *dcol, REAL *dx)
+{
+    int64_t c = s->c;
+    memset(dx, 0, (size_t)s->n_in * sizeof(REAL));
+    for (int64_t r = 0; r < s->oh; r++)
+        for (int64_t c0 = 0; c0 < s->ow; c0++) {
+            const REAL *row = dcol + (r * s->ow + c0) * KP;
+            int64_t x0 = c0 * s->stride - s->pad, qlo, qhi;
+            FN(inside)(s, x0, &qlo, &qhi);
+            for (int64_t p = 0; p < s->kh; p++) {
+                int64_t y = r * s->stride + p - s->pad;
+                if (y >= 0 && y < s->h)
+                    FN(axpy)(dx + (y * s->w + x0 + qlo) * c, row + (p * s->kw + qlo) * c, (qhi - qlo) * c, 1);
+            }
+        }
+}
+
+/* the conv layer's forward pass for image i: conv (P, FP) = col (P, KP) WT (KP, FP), then
+ * out[t] = act(conv[t] + b) (without bias: act(conv[t])) */
+static void FN(conv2_forward)(FN(net) *net, FN(layer) *L, int64_t i, int thread, REAL *out)
+{
+    const lk_shape *s = &L->s;
+    REAL *col = L->col + (net->training ? i * FN(col_stride)(L) : 0);   /* inference: one image's */
+    REAL *conv = net->sc[thread].conv;
+    FN(im2col_pad)(s, L->KP, L->in + i * L->ins, col);
+    FN(gemm)(s->P, L->FP / LANES, s->K, col, L->KP, 1, L->WT, L->FP, conv, L->FP, NULL);
+    for (int64_t t = 0; t < s->P; t++) {
+        REAL *row = conv + t * L->FP;
+        if (s->bias)
+            for (int64_t k = 0; k < L->FP; k += LANES)
+                STOREV(row + k, LOADV(row + k) + LOADV(L->b + k));
+        FN(activate)(row, s->f, s->act);
+        FN(emit)(L, out, t, row);
+    }
+}
+
+/* One image's share of the conv layer's gradient, added to group `group`'s dW and db:
+ *   dZ (P, F) = dA (.) act'(A)            db += the sums of dZ's columns
+ *   dW (F, KP) += dZ^T col                 (one product over the P positions)
+ * and, unless this is the first layer, dx = col2im(dZ W) (dcol (P, KP) = dZ (P, F) W (F, KP)). */
+static void FN(conv2_back_image)(FN(net) *net, FN(layer) *L, int64_t i, int thread, int64_t group)
+{
+    const lk_shape *s = &L->s;
+    const FN(layer) *next = L + 1;
+    const REAL *A = next->in + i * next->ins, *dA = next->din + i * next->ins;
+    const REAL *col = L->col + i * FN(col_stride)(L);
+    FN(scratch) *sc = net->sc + thread;
+    REAL *dz = sc->dz, *dW = L->dW + group * s->f * L->KP, *db = L->db + group * L->FP;
+    for (int64_t t = 0; t < s->P; t++)
+        for (int64_t ch = 0; ch < s->f; ch++) {
+            int64_t at = FN(out_at)(L, t, ch);
+            REAL d = s->act == LK_LINEAR ? dA[at] : dA[at] * FN(prime)(A[at], s->act);
+            dz[t * L->FP + ch] = d;
+            db[ch] += d;
+        }
+    FN(gemm_add)(s->f, L->KP / LANES, s->P, dz, 1, L->FP, col, L->KP, dW, L->KP);
+    if (L->din) {
+        FN(gemm)(s->P, L->KP / LANES, s->f, dz, L->FP, 1, L->W, L->KP, sc->dcols, L->KP, NULL);
+        FN(col2im_pad)(s, L->KP, sc->dcols, L->din + i * L->ins);
+    }
+}
+
+/* a pooling layer's forward pass for image i, one output position t (a ph x pw block at
+ * (ph pr, pw pc)) at a time, its c channels in `row`:
+ *   max-pool   row = the block's maximum, win = the position of its first maximum in
+ *              row-major order (as core/layers.py's backward picks)
+ *   avg-pool   row = (the block's sum, in row-major order) / (ph pw)
+ *   gap        row = (the sum over all P positions) / P */
+static void FN(pool_forward)(FN(net) *net, FN(layer) *L, int64_t i, int thread, REAL *out)
+{
+    const lk_shape *s = &L->s;
+    const REAL *x = L->in + i * L->ins;
+    REAL *row = net->sc[thread].row;
+    int64_t c = s->c;
+    if (s->kind == LK_GAP) {
+        memset(row, 0, (size_t)c * sizeof(REAL));
+        for (int64_t p = 0; p < s->P; p++)
+            for (int64_t ch = 0; ch < c; ch++)
+                row[ch] += x[p * c + ch];
+        for (int64_t ch = 0; ch < c; ch++)
+            row[ch] /= (REAL)s->P;
+        FN(emit)(L, out, 0, row);
+        return;
+    }
+    REAL scale = (REAL)(1.0 / (double)(s->ph * s->pw));
+    for (int64_t pr = 0; pr < s->poh; pr++)
+        for (int64_t pc = 0; pc < s->pow; pc++) {
+            int64_t t = pr * s->pow + pc, p0 = pr * s->ph * s->w + pc * s->pw;
+            REAL *win = s->kind == LK_MAXPOOL ? L->pos + (i * s->T + t) * c : NULL;
+            memcpy(row, x + p0 * c, (size_t)c * sizeof(REAL));
+            for (int64_t ch = 0; win && ch < c; ch++)
+                win[ch] = (REAL)p0;
+            for (int64_t a = 0; a < s->ph; a++)
+                for (int64_t b = (a == 0); b < s->pw; b++) {
+                    int64_t p = p0 + a * s->w + b;
+                    const REAL *xp = x + p * c;
+                    if (win) {
+                        for (int64_t ch = 0; ch < c; ch++)
+                            if (xp[ch] > row[ch]) {
+                                row[ch] = xp[ch];
+                                win[ch] = (REAL)p;
+                            }
+                    } else {
+                        for (int64_t ch = 0; ch < c; ch++)
+                            row[ch] += xp[ch];
+                    }
+                }
+            if (!win)
+                for (int64_t ch = 0; ch < c; ch++)
+                    row[ch] *= scale;
+            FN(emit)(L, out, t, row);
+        }
+}
+
+/* a pooling layer's dx for image i: max-pool, dA to each block's winner; avg-pool, dA / (ph pw)
+ * to each of the block's inputs; gap, dA / P to every position; zero where no block reads */
+static void FN(pool_back_image)(FN(layer) *L, int64_t i)
+{
+    const lk_shape *s = &L->s;
+    const FN(layer) *next = L + 1;
+    const REAL *dA = next->din + i * next->ins;
+    REAL *dx = L->din + i * L->ins;
+    int64_t c = s->c;
+    memset(dx, 0, (size_t)s->n_in * sizeof(REAL));
+    if (s->kind == LK_GAP) {
+        REAL scale = (REAL)(1.0 / (double)s->P);
+        for (int64_t p = 0; p < s->P; p++)
+            for (int64_t ch = 0; ch < c; ch++)
+                dx[p * c + ch] = dA[FN(out_at)(L, 0, ch)] * scale;
+        return;
+    }
+    REAL scale = (REAL)(1.0 / (double)(s->ph * s->pw));
+    for (int64_t pr = 0; pr < s->poh; pr++)
+        for (int64_t pc = 0; pc < s->pow; pc++) {
+            int64_t t = pr * s->pow + pc, p0 = pr * s->ph * s->w + pc * s->pw;
+            if (s->kind == LK_MAXPOOL) {
+                const REAL *win = L->pos + (i * s->T + t) * c;
+                for (int64_t ch = 0; ch < c; ch++)
+                    dx[(int64_t)win[ch] * c + ch] = dA[FN(out_at)(L, t, ch)];
+                continue;
+            }
+            for (int64_t ch = 0; ch < c; ch++) {
+                REAL share = dA[FN(out_at)(L, t, ch)] * scale;
+                for (int64_t a = 0; a < s->ph; a++)
+                    for (int64_t b = 0; b < s->pw; b++)
+                        dx[(p0 + a * s->w + b) * c + ch] = share;
+            }
+        }
+}
+
+/* ---- batch normalisation (core/modern.py's BatchNormLayer) -----------------------------------
+ * Per channel over the N = m P values of the mini-batch's maps (or per feature over the N = m
+ * rows), in training:
+ *   mean = (1/N) sum x,  var = (1/N) sum (x - mean)^2,  istd = 1 / sqrt(var + eps)
+ *   xhat = (x - mean) istd,  out = act(gamma xhat + beta)
+ *   running:  r_mean <- (1 - momentum) r_mean + momentum mean
+ *             r_var  <- (1 - momentum) r_var + momentum N / (N - 1) var
+ *   backward: d = dA (.) act'(out);  dbeta = sum d,  dgamma = sum d xhat
+ *             dx = (N d - dbeta - xhat dgamma) gamma istd / N
+ * and in inference mean, istd from the running averages.  The sums over the batch are taken
+ * per image (forward) or per group of images (backward) and then added in a fixed order, so
+ * that they do not depend on the threads. */
+
+/* mean <- the running averages after this step's statistics (N values a channel) */
+static void FN(bn_running)(FN(layer) *L, int64_t N)
+{
+    REAL keep = (REAL)(1.0 - L->momentum), take = (REAL)L->momentum;
+    REAL take_var = (REAL)(L->momentum * (double)N / (double)(N - 1));
+    for (int64_t ch = 0; ch < L->s.c; ch++) {
+        L->rm[ch] = L->rm[ch] * keep + take * L->mean[ch];
+        L->rv[ch] = L->rv[ch] * keep + take_var * L->var[ch];
+    }
+}
+
+/* task: image i's sums over its positions, per channel, into part[i]: of x (phase 0) or of
+ * (x - mean)^2 (phase 1, net->phase) */
+static void FN(task_bn_sums)(void *ctx, int64_t i, int thread)
+{
+    FN(net) *net = ctx;
+    (void)thread;
+    FN(layer) *L = net->layer + net->cur;
+    const REAL *x = L->in + i * L->ins, *mean = L->mean;
+    REAL *sum = L->part + i * L->CP;
+    int64_t c = L->s.c;
+    memset(sum, 0, (size_t)L->CP * sizeof(REAL));
+    for (int64_t p = 0; p < L->s.P; p++) {
+        const REAL *xp = x + p * c;
+        if (net->phase == 0)
+            for (int64_t ch = 0; ch < c; ch++)
+                sum[ch] += xp[ch];
+        else
+            for (int64_t ch = 0; ch < c; ch++)
+                sum[ch] += (xp[ch] - mean[ch]) * (xp[ch] - mean[ch]);
+    }
+}
+
+/* dst[ch] = (sum over the m images' partial sums, in order) / N */
+static void FN(bn_reduce)(const FN(layer) *L, int64_t m, int64_t N, REAL *dst)
+{
+    for (int64_t ch = 0; ch < L->s.c; ch++) {
+        REAL sum = 0;
+        for (int64_t i = 0; i < m; i++)
+            sum += L->part[i * L->CP + ch];
+        dst[ch] = sum / (REAL)N;
+    }
+}
+
+/* out[t] = act(gamma (x[t] - mean) istd + beta) for each of the P positions of image i */
+static void FN(bn_apply)(FN(net) *net, FN(layer) *L, int64_t i, int thread, REAL *out)
+{
+    const REAL *x = L->in + i * L->ins;
+    REAL *row = net->sc[thread].row;
+    int64_t c = L->s.c;
+    for (int64_t p = 0; p < L->s.P; p++) {
+        const REAL *xp = x + p * c;
+        for (int64_t ch = 0; ch < c; ch++) {
+            REAL xhat = (xp[ch] - L->mean[ch]) * L->istd[ch];
+            row[ch] = xhat * L->W[ch] + L->b[ch];
+        }
+        FN(activate)(row, c, L->s.act);
+        FN(emit)(L, out, p, row);
+    }
+}
+
+/* the batch norm's training statistics of the m images (or rows): mean, var, istd, and the
+ * running averages updated */
+static void FN(bn_statistics)(FN(net) *net, FN(layer) *L)
+{
+    int64_t m = net->m, c = L->s.c;
+    if (L->s.kind == LK_BN) {
+        int64_t N = m * L->s.P;
+        net->phase = 0;
+        lk_run(net->team, FN(task_bn_sums), net, m);
+        FN(bn_reduce)(L, m, N, L->mean);
+        net->phase = 1;
+        lk_run(net->team, FN(task_bn_sums), net, m);
+        FN(bn_reduce)(L, m, N, L->var);
+    } else {                        /* rows (m, n), stride ins: sums down the columns */
+        REAL *sum = L->part;
+        memset(sum, 0, (size_t)L->CP * sizeof(REAL));
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < c; j++)
+                sum[j] += L->in[i * L->ins + j];
+        for (int64_t j = 0; j < c; j++)
+            L->mean[j] = sum[j] / (REAL)m;
+        memset(sum, 0, (size_t)L->CP * sizeof(REAL));
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < c; j++) {
+                REAL d = L->in[i * L->ins + j] - L->mean[j];
+                sum[j] += d * d;
+            }
+        for (int64_t j = 0; j < c; j++)
+            L->var[j] = sum[j] / (REAL)m;
+    }
+    for (int64_t ch = 0; ch < c; ch++)
+        L->istd[ch] = 1 / SCALAR_SQRT(L->var[ch] + (REAL)L->eps);
+    FN(bn_running)(L, L->s.kind == LK_BN ? m * L->s.P : m);
+}
+
+/* the batch norm of rows' forward pass over the m rows, into the next layer's input */
+static void FN(bn_rows_forward)(FN(net) *net, FN(layer) *L)
+{
+    const FN(layer) *next = L + 1;
+    int64_t n = L->s.c;
+    for (int64_t i = 0; i < net->m; i++) {
+        const REAL *x = L->in + i * L->ins;
+        REAL *out = next->in + i * next->ins;
+        for (int64_t j = 0; j < n; j++) {
+            REAL xhat = (x[j] - L->mean[j]) * L->istd[j];
+            out[j] = xhat * L->W[j] + L->b[j];
+        }
+        FN(activate)(out, n, L->s.act);
+    }
+}
+
+/* d = dA (.) act'(A) at position p, channel ch of image i (for a batch norm of rows, p = 0 and
+ * the next layer's rows are (m, n) with stride ins, the same formula) */
+static inline REAL FN(bn_delta)(const FN(layer) *L, int64_t i, int64_t p, int64_t ch)
+{
+    const FN(layer) *next = L + 1;
+    int64_t at = i * next->ins + (L->s.kind == LK_BN ? FN(out_at)(L, p, ch) : ch);
+    REAL dA = next->din[at];
+    return L->s.act == LK_LINEAR ? dA : dA * FN(prime)(next->in[at], L->s.act);
+}
+
+/* task: group g's share of dbeta = sum d and dgamma = sum d xhat, into part[g] (2 CP); d is
+ * kept in din (the layer's dx, which phase 2 writes over) when there is one */
+static void FN(task_bn_back_sums)(void *ctx, int64_t g, int thread)
+{
+    FN(net) *net = ctx;
+    (void)thread;
+    FN(layer) *L = net->layer + net->cur;
+    int64_t i0 = g * net->m / net->groups, i1 = (g + 1) * net->m / net->groups, c = L->s.c;
+    int64_t P = L->s.kind == LK_BN ? L->s.P : 1, stride = L->s.kind == LK_BN ? c : 0;
+    REAL *sb = L->part + 2 * g * L->CP, *sg = sb + L->CP;
+    memset(sb, 0, (size_t)(2 * L->CP) * sizeof(REAL));
+    for (int64_t i = i0; i < i1; i++)
+        for (int64_t p = 0; p < P; p++) {
+            const REAL *x = L->in + i * L->ins + p * stride;
+            REAL *keep = L->din ? L->din + i * L->ins + p * stride : NULL;
+            for (int64_t ch = 0; ch < c; ch++) {
+                REAL d = FN(bn_delta)(L, i, p, ch), xhat = (x[ch] - L->mean[ch]) * L->istd[ch];
+                sb[ch] += d;
+                sg[ch] += d * xhat;
+                if (keep)
+                    keep[ch] = d;
+            }
+        }
+}
+
+/* task: group g's dx = (N d - dbeta - xhat dgamma) coef, coef = gamma istd / N, d read from din */
+static void FN(task_bn_back_dx)(void *ctx, int64_t g, int thread)
+{
+    FN(net) *net = ctx;
+    (void)thread;
+    FN(layer) *L = net->layer + net->cur;
+    int64_t i0 = g * net->m / net->groups, i1 = (g + 1) * net->m / net->groups, c = L->s.c;
+    int64_t P = L->s.kind == LK_BN ? L->s.P : 1, stride = L->s.kind == LK_BN ? c : 0;
+    REAL N = (REAL)(net->m * P);
+    for (int64_t i = i0; i < i1; i++)
+        for (int64_t p = 0; p < P; p++) {
+            const REAL *x = L->in + i * L->ins + p * stride;
+            REAL *dx = L->din + i * L->ins + p * stride;
+            for (int64_t ch = 0; ch < c; ch++) {
+                REAL xhat = (x[ch] - L->mean[ch]) * L->istd[ch];
+                dx[ch] = (N * dx[ch] - L->dbeta[ch] - xhat * L->dgamma[ch]) * L->coef[ch];
+            }
+        }
+}
+
+/* the batch norm's backward pass over the mini-batch and the step of gamma and beta (after dx,
+ * which reads the old gamma; gamma and beta are outside the L2 term) */
+static void FN(bn_backward)(FN(net) *net, FN(layer) *L)
+{
+    int64_t c = L->s.c, P = L->s.kind == LK_BN ? L->s.P : 1;
+    lk_run(net->team, FN(task_bn_back_sums), net, net->groups);
+    for (int64_t ch = 0; ch < c; ch++) {
+        REAL sb = 0, sg = 0;
+        for (int64_t g = 0; g < net->groups; g++) {
+            sb += L->part[2 * g * L->CP + ch];
+            sg += L->part[(2 * g + 1) * L->CP + ch];
+        }
+        L->dbeta[ch] = sb, L->dgamma[ch] = sg;
+        L->coef[ch] = L->W[ch] * L->istd[ch] / (REAL)(net->m * P);
+    }
+    if (L->din)
+        lk_run(net->team, FN(task_bn_back_dx), net, net->groups);
+    for (int64_t ch = 0; ch < c; ch++) {
+        FN(update)(L->W + ch, L->vW ? L->vW + ch : NULL, L->sW ? L->sW + ch : NULL, L->dgamma[ch], &net->rule);
+        FN(update)(L->b + ch, L->vb ? L->vb + ch : NULL, L->sb ? L->sb + ch : NULL, L->dbeta[ch], &net->rule);
+    }
+}
+
+/* ---- the image layers, layer by layer (when some are not conv-pool layers) ----------------- */
+/* task: image i through layer net->cur (a conv, conv-pool, pool, or batch norm with its
+ * statistics known) */
+static void FN(task_image_forward)(void *ctx, int64_t i, int thread)
+{
+    FN(net) *net = ctx;
+    FN(layer) *L = net->layer + net->cur, *next = L + 1;
+    REAL *out = next->in + i * next->ins;
+    switch (L->s.kind) {
+    case LK_CONV:
+        FN(conv_forward)(net, L, i, thread, next->in, next->ins);
+        break;
+    case LK_CONV2:
+        FN(conv2_forward)(net, L, i, thread, out);
+        break;
+    case LK_BN:
+        FN(bn_apply)(net, L, i, thread, out);
+        break;
+    default:
+        FN(pool_forward)(net, L, i, thread, out);
+        break;
+    }
+}
+
+static void FN(image_forward)(FN(net) *net)
+{
+    for (int64_t l = 0; l < net->n_img; l++) {
+        FN(layer) *L = net->layer + l;
+        net->cur = l;
+        if (L->s.kind == LK_BN && net->training)
+            FN(bn_statistics)(net, L);
+        lk_run(net->team, FN(task_image_forward), net, net->m);
+    }
+}
+
+static void FN(conv_back_image)(FN(net) *net, FN(layer) *L, int64_t i, int thread, int64_t group);
+
+/* task: group g's images through the backward pass of layer net->cur (not a batch norm) */
+static void FN(task_image_backward)(void *ctx, int64_t g, int thread)
+{
+    FN(net) *net = ctx;
+    FN(layer) *L = net->layer + net->cur;
+    int64_t i0 = g * net->m / net->groups, i1 = (g + 1) * net->m / net->groups;
+    if (FN(is_conv)(L->s.kind)) {
+        memset(L->dW + g * L->s.f * L->KP, 0, (size_t)(L->s.f * L->KP) * sizeof(REAL));
+        memset(L->db + g * L->FP, 0, (size_t)L->FP * sizeof(REAL));
+    }
+    if (L->s.kind == LK_CONV && L->din)      /* (conv_back_image adds into it) */
+        memset(L->din + i0 * L->ins, 0, (size_t)((i1 - i0) * L->ins) * sizeof(REAL));
+    for (int64_t i = i0; i < i1; i++) {
+        if (L->s.kind == LK_CONV)
+            FN(conv_back_image)(net, L, i, thread, g);
+        else if (L->s.kind == LK_CONV2)
+            FN(conv2_back_image)(net, L, i, thread, g);
+        else if (L->din)
+            FN(pool_back_image)(L, i);
+    }
+}
+
+static void FN(image_backward)(FN(net) *net)
+{
+    for (int64_t l = net->n_img - 1; l >= 0; l--) {
+        FN(layer) *L = net->layer + l;
+        net->cur = l;
+        if (L->s.kind == LK_BN)
+            FN(bn_backward)(net, L);
+        else
+            lk_run(net->team, FN(task_image_backward), net, net->groups);
+    }
+}
+
 /* One image's share of the conv-pool layer's gradient, added to group `group`'s dW and db.
  * Only each pooling block's winner has a nonzero gradient, g = dA (.) act'(A) there, so
  * dW[f] += sum_t g[f, t] col[winner(f, t)] (a chunk of CHUNK vectors of the patch row at a
@@ -837,7 +1450,7 @@ static void FN(task_conv_backward)(void *ctx, int64_t g, int thread)
 {
     FN(net) *net = ctx;
     int64_t i0 = FN(group_start)(g, net->m, net->groups), i1 = FN(group_start)(g + 1, net->m, net->groups);
-    for (int64_t l = net->n_conv - 1; l >= 0; l--) {
+    for (int64_t l = net->n_img - 1; l >= 0; l--) {
         FN(layer) *L = net->layer + l;
         memset(L->dW + g * L->s.f * L->KP, 0, (size_t)(L->s.f * L->KP) * sizeof(REAL));
         memset(L->db + g * L->FP, 0, (size_t)L->FP * sizeof(REAL));
@@ -851,15 +1464,29 @@ static void FN(task_conv_backward)(void *ctx, int64_t g, int thread)
 /* task: the step of one conv layer's weights k0..k0+CONV_COLUMNS of every filter (and,
  * for the first such task, its biases), the gradient the sum of the groups' in their order
  * (so that it does not depend on which thread did which group).  Split by k, each task
- * writes whole rows of WT, and threads never write the same cache line. */
+ * writes whole rows of WT, and threads never write the same cache line.  Tasks are
+ * numbered through the conv and conv-pool layers in order (FN(conv_tasks) of them). */
 #define CONV_COLUMNS 64
+static inline int64_t FN(conv_span)(const FN(layer) *L)
+{
+    return FN(is_conv)(L->s.kind) ? round_up(L->s.K, CONV_COLUMNS) : 0;
+}
+
+static int64_t FN(conv_tasks)(const FN(net) *net)
+{
+    int64_t tasks = 0;
+    for (int64_t l = 0; l < net->n_img; l++)
+        tasks += FN(conv_span)(net->layer + l) / CONV_COLUMNS;
+    return tasks;
+}
+
 static void FN(task_conv_update)(void *ctx, int64_t task, int thread)
 {
     FN(net) *net = ctx;
     (void)thread;
     int64_t l = 0, k0 = task * CONV_COLUMNS;
-    while (k0 >= round_up(net->layer[l].s.K, CONV_COLUMNS)) {
-        k0 -= round_up(net->layer[l].s.K, CONV_COLUMNS);
+    while (k0 >= FN(conv_span)(net->layer + l)) {
+        k0 -= FN(conv_span)(net->layer + l);
         l++;
     }
     FN(layer) *L = net->layer + l;
@@ -874,7 +1501,7 @@ static void FN(task_conv_update)(void *ctx, int64_t task, int thread)
                        &net->rule);
             L->WT[k * L->FP + f] = L->W[at];
         }
-    for (int64_t f = 0; k0 == 0 && f < L->s.f; f++) {
+    for (int64_t f = 0; k0 == 0 && (L->s.kind == LK_CONV || L->s.bias) && f < L->s.f; f++) {
         REAL db = L->db[f];
         for (int64_t grp = 1; grp < net->groups; grp++)
             db += L->db[grp * L->FP + f];
@@ -890,7 +1517,7 @@ static void FN(gather)(FN(layer) *L, const REAL *X, const int64_t *idx, int64_t 
     for (int64_t i = 0; i < m; i++) {
         const REAL *row = X + (idx ? idx[i] : i) * s->n_in;
         REAL *dst = L->in + i * L->ins;
-        if (s->kind != LK_CONV || s->c == 1) {
+        if (!lk_image_kind(s->kind) || s->c == 1) {
             memcpy(dst, row, (size_t)s->n_in * sizeof(REAL));
             continue;
         }
@@ -905,12 +1532,12 @@ static void FN(gather)(FN(layer) *L, const REAL *X, const int64_t *idx, int64_t 
 static void FN(task_conv_forward)(void *ctx, int64_t i, int thread)
 {
     FN(net) *net = ctx;
-    for (int64_t l = 0; l < net->n_conv; l++) {
+    for (int64_t l = 0; l < net->n_img; l++) {
         FN(layer) *next = net->layer + l + 1;
         FN(conv_forward)(net, net->layer + l, i, thread, next->in, next->ins);
     }
-    if (net->mask[net->n_conv])
-        FN(mask_rows)(net->layer + net->n_conv, i, i + 1, net->mask[net->n_conv]);
+    if (net->mask[net->n_img])
+        FN(mask_rows)(net->layer + net->n_img, i, i + 1, net->mask[net->n_img]);
 }
 
 /* units of a fully connected layer per task of its forward pass (even), and vectors of
@@ -940,15 +1567,26 @@ static void FN(task_fc_backward)(void *ctx, int64_t task, int thread)
     FN(fc_backward)(net, L, net->m, net->mask[net->cur], net->cur > 0, v0, v1);
 }
 
-/* the forward pass of the m gathered samples (masks set in net->mask), phase by phase */
+/* the forward pass of the m gathered samples (masks set in net->mask), phase by phase: the
+ * image layers (conv-pool layers only: each image through all of them in one task; else
+ * layer by layer), then the row layers one by one */
 static void FN(forward_pass)(FN(net) *net)
 {
-    lk_run(net->team, FN(task_conv_forward), net, net->m);
-    for (int64_t l = net->n_conv; l < net->L; l++) {
+    if (net->fused)
+        lk_run(net->team, FN(task_conv_forward), net, net->m);
+    else
+        FN(image_forward)(net);
+    for (int64_t l = net->n_img; l < net->L; l++) {
         FN(layer) *L = net->layer + l;
-        if (l > net->n_conv && net->mask[l])
+        if ((l > net->n_img || !net->fused) && net->mask[l])
             FN(mask_rows)(L, 0, net->m, net->mask[l]);
         net->cur = l;
+        if (L->s.kind == LK_BN_ROWS) {
+            if (net->training)
+                FN(bn_statistics)(net, L);
+            FN(bn_rows_forward)(net, L);
+            continue;
+        }
         lk_run(net->team, FN(task_fc_forward), net, (L->s.n_out + FC_UNITS - 1) / FC_UNITS);
     }
 }
@@ -970,20 +1608,25 @@ static double FN(step)(FN(net) *net, const REAL *X, const int64_t *labels, const
     FN(forward_pass)(net);
     const FN(layer) *top = net->layer + net->L - 1;
     double cost = FN(softmax_delta)(net->out, m, top->s.n_out, net->y, net->dz);
-    for (int64_t l = net->L - 1; l >= net->n_conv; l--) {
+    for (int64_t l = net->L - 1; l >= net->n_img; l--) {
         FN(layer) *L = net->layer + l, *next = L + 1;
+        net->cur = l;
+        if (L->s.kind == LK_BN_ROWS) {
+            FN(bn_backward)(net, L);
+            continue;
+        }
         if (l < net->L - 1)
             FN(delta_from)(next->in, next->din, next->ins, m, L->s.n_out, L->s.act, net->dz);
         FN(fc_backward_prep)(net, L, m, net->dz);
         net->cur = l;
         lk_run(net->team, FN(task_fc_backward), net, (L->ins / LANES + FC_VECTORS - 1) / FC_VECTORS);
     }
-    if (net->n_conv) {
-        int64_t tasks = 0;
-        for (int64_t l = 0; l < net->n_conv; l++)
-            tasks += round_up(net->layer[l].s.K, CONV_COLUMNS) / CONV_COLUMNS;
-        lk_run(net->team, FN(task_conv_backward), net, net->groups);
-        lk_run(net->team, FN(task_conv_update), net, tasks);
+    if (net->n_img) {
+        if (net->fused)
+            lk_run(net->team, FN(task_conv_backward), net, net->groups);
+        else
+            FN(image_backward)(net);
+        lk_run(net->team, FN(task_conv_update), net, FN(conv_tasks)(net));
     }
     return cost;
 }
@@ -992,24 +1635,27 @@ static double FN(step)(FN(net) *net, const REAL *X, const int64_t *labels, const
 /* SGD steps on the mini-batches order[0:mb], order[mb:2mb], ... (the last may be partial),
  * as core/layernet.py's LayerNetwork.step (or the Momentum optimizer's step with vel, or
  * Adam's with vel and sq).
- *   spec (count, 13): the layers;  params: w0, b0, w1, b1, ... (updated in place)
+ *   spec (count, 16): the layers;  params: w0, b0, w1, b1, ... (updated in place; NULL where a
+ *   layer has no such parameter: a pool's w and b, a conv's b without bias)
  *   vel: velocities like params (Adam: its m), or NULL for plain SGD;  sq: Adam's v like
- *   params, or NULL;  adam: NULL, or beta1, beta2, eps and the steps Adam took before this
+ *   params, or NULL;  bufs: running_mean0, running_var0, ... of the batch norms (updated in
+ *   place; NULL for other layers);  hyper: momentum0, eps0, ... of the batch norms (count, 2);
+ *   adam: NULL, or beta1, beta2, eps and the steps Adam took before this
  *   call (t counts on from it, a step a mini-batch);  X (n, n_in0);  labels (n,)
  *   masks: the dropout masks (0/1 bytes), batch after batch, layer after layer, (m, n_in)
  *   etas: the learning rate of each mini-batch (ceil(n_order / mb) of them: a schedule may
  *   change it every step);  decay = lmbda / num_training_batches;  threads: how many threads
  *   share the work (the results do not depend on it);  cost_out: the summed mean costs, or NULL
  * Returns 0, -1 (out of memory) or -2 (a network this kernel does not run). */
-int64_t EXPORT(train)(const int64_t *spec, int64_t count, REAL **params, REAL **vel, REAL **sq,
-                      const double *adam, const REAL *X, const int64_t *labels, const int64_t *order,
+int64_t EXPORT(train)(const int64_t *spec, int64_t count, REAL **params, REAL **vel, REAL **sq, REAL **bufs,
+                      const double *hyper, const double *adam, const REAL *X, const int64_t *labels, const int64_t *order,
                       int64_t n_order, int64_t mb, const uint8_t *masks, const double *etas, REAL decay,
                       REAL mu, int64_t threads, double *cost_out)
 {
     FN(net) *net = malloc(sizeof *net);
     if (!net)
         return -1;
-    int64_t status = FN(setup)(net, spec, count, mb, params, vel, adam ? sq : NULL, 1, threads);
+    int64_t status = FN(setup)(net, spec, count, mb, params, vel, adam ? sq : NULL, bufs, hyper, 1, threads);
     lk_worker_arg args[LK_MAX_THREADS];
     net->team = status == 0 ? lk_team_start((int)net->threads, args) : NULL;
     FN(rule) *r = &net->rule;
@@ -1042,7 +1688,8 @@ int64_t EXPORT(train)(const int64_t *spec, int64_t count, REAL **params, REAL **
 typedef struct {
     const int64_t *spec;
     int64_t count, rows, status;
-    REAL **params;
+    REAL **params, **bufs;
+    const double *hyper;
     const REAL *X;
     REAL *out;
 } FN(job);
@@ -1057,7 +1704,7 @@ static void *FN(forward_job)(void *arg)
         return NULL;
     }
     const int64_t block = 64;
-    job->status = FN(setup)(net, job->spec, job->count, block, job->params, NULL, NULL, 0, 1);
+    job->status = FN(setup)(net, job->spec, job->count, block, job->params, NULL, NULL, job->bufs, job->hyper, 0, 1);
     const FN(layer) *first = net->layer, *top = net->layer + job->count - 1;
     for (int64_t r = 0; job->status == 0 && r < job->rows; r += block) {
         int64_t m = job->rows - r < block ? job->rows - r : block;
@@ -1072,10 +1719,11 @@ static void *FN(forward_job)(void *arg)
 }
 
 /* out (n, n_out) = z^L for the n rows of X, in inference mode: params hold the weights as
- * inference uses them (a dropout layer's already times 1 - p_dropout).  `threads` threads
+ * inference uses them (a dropout layer's already times 1 - p_dropout), bufs and hyper the
+ * batch norms' running statistics, momentum and eps (as train; only read).  `threads` threads
  * (at most 16) take contiguous shares of the rows.  Returns 0, -1 or -2 as train. */
-int64_t EXPORT(forward)(const int64_t *spec, int64_t count, REAL **params, const REAL *X, int64_t n,
-                        REAL *out, int64_t threads)
+int64_t EXPORT(forward)(const int64_t *spec, int64_t count, REAL **params, REAL **bufs, const double *hyper,
+                        const REAL *X, int64_t n, REAL *out, int64_t threads)
 {
     lk_shape shapes[LK_MAX_LAYERS];
     if (lk_shapes(spec, count, shapes))
@@ -1088,7 +1736,7 @@ int64_t EXPORT(forward)(const int64_t *spec, int64_t count, REAL **params, const
     int64_t per = (n + threads - 1) / threads, status = 0;
     for (int64_t t = 0; t < threads; t++) {
         int64_t r0 = t * per < n ? t * per : n, r1 = r0 + per < n ? r0 + per : n;
-        jobs[t] = (FN(job)){spec, count, r1 - r0, 0, params, X + r0 * shapes[0].n_in,
+        jobs[t] = (FN(job)){spec, count, r1 - r0, 0, params, bufs, hyper, X + r0 * shapes[0].n_in,
                             out + r0 * shapes[count - 1].n_out};
     }
     int64_t started = 1;

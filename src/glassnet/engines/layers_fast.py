@@ -9,6 +9,12 @@ thousands of mini-batches per call, with the equations of ``core.layers`` and
 
 * valid convolution as cross-correlation (im2col times the filters, one blocked product),
   max-pooling (a tied block's gradient to its first maximum), then activation(pooled + b);
+* ``core.modern``'s layers: convolution with zero padding and a stride, with or without bias
+  (the same blocked products: the forward pass, dW = dZ^T col and dx = col2im(dZ W));
+  batch normalisation of feature maps or of rows (the mini-batch's statistics in training,
+  taken per image and added in a fixed order, the running averages updated in the layer's
+  ``running_mean``/``running_var`` each step; the running ones at inference); max-, avg- and
+  global avg-pooling;
 * fully connected and softmax layers, dropout masks on their inputs without rescaling;
 * the mean log-likelihood over the mini-batch plus 0.5 lmbda sum w^2 / n_batches, and
   plain SGD ``p -= eta g``, momentum ``v = mu v - eta g; p += v`` or Adam's step
@@ -45,16 +51,32 @@ import numpy as np
 
 from ..core import layers as L
 from ..core.layernet import ConvPoolLayer, FullyConnectedLayer, LayerNetwork, SoftmaxLayer
+from ..core.modern import AvgPoolLayer, BatchNormLayer, ConvLayer, GlobalAvgPoolLayer, MaxPoolLayer
+from ..errors import InputError
 from .builds import load_fastest
 
 __all__ = ["available", "info", "supports", "LayerKernelEngine", "sgd_batches", "draw_masks", "logits", "forward"]
 
 #: the builds, fastest first (setup.py makes them)
 VARIANTS = {"avx512": "_layerkernel_avx512", "avx2": "_layerkernel_avx2", "portable": "_layerkernel"}
-#: one layer's description for the kernel: kind, act, dropout, n_in, n_out, f, c, h, w, kh, kw, ph, pw
-FIELDS = 13
+#: one layer's description for the kernel: kind, act, dropout, n_in, n_out, f, c, h, w, kh, kw, ph, pw,
+#: pad, stride, bias (zeros where a kind has no such number)
+FIELDS = 16
 MAX_LAYERS = 64
-KINDS = {ConvPoolLayer: 0, FullyConnectedLayer: 1, SoftmaxLayer: 2}
+#: the kernel's layer kinds, by exact class (a batch norm of rows is kind 5); 0-2 and 5 read rows
+#: once the images (kinds 0, 3, 4, 6, 7, 8) are behind
+KINDS = {
+    ConvPoolLayer: 0,
+    FullyConnectedLayer: 1,
+    SoftmaxLayer: 2,
+    ConvLayer: 3,
+    BatchNormLayer: 4,
+    MaxPoolLayer: 6,
+    AvgPoolLayer: 7,
+    GlobalAvgPoolLayer: 8,
+}
+BN_ROWS = 5
+IMAGE_KINDS = {0, 3, 4, 6, 7, 8}
 ACTIVATION_CODES = {"linear": 0, "sigmoid": 1, "tanh": 2, "relu": 3}
 #: dropout masks drawn per call into the kernel at most (8 bytes each while drawn)
 MASK_VALUES_PER_CALL = 4_000_000
@@ -83,10 +105,30 @@ def load(path):
     for suffix, real in (("f32", ctypes.c_float), ("f64", ctypes.c_double)):
         train = getattr(lib, f"glassnet_layers_train_{suffix}")
         train.restype = i64
-        train.argtypes = [ptr, i64, ptr, ptr, ptr, ptr, ptr, ptr, ptr, i64, i64, ptr, ptr, real, real, i64, ptr]
+        train.argtypes = [
+            ptr,
+            i64,
+            ptr,
+            ptr,
+            ptr,
+            ptr,
+            ptr,
+            ptr,
+            ptr,
+            ptr,
+            ptr,
+            i64,
+            i64,
+            ptr,
+            ptr,
+            real,
+            real,
+            i64,
+            ptr,
+        ]
         fwd = getattr(lib, f"glassnet_layers_forward_{suffix}")
         fwd.restype = i64
-        fwd.argtypes = [ptr, i64, ptr, ptr, i64, ptr, i64]
+        fwd.argtypes = [ptr, i64, ptr, ptr, ptr, ptr, i64, ptr, i64]
     lib.glassnet_layers_cpu_ok.restype = i64
     lib.glassnet_layers_info.restype = ctypes.c_char_p
     return lib
@@ -112,25 +154,83 @@ def _activation_code(layer):
     return code if code is not None and act is L.ACTIVATIONS[act.name] else None
 
 
-def _spec(network):
-    """The (layers, 13) int64 description of ``network`` for the kernel, or None if some
-    layer is not one it runs."""
-    rows = []
-    for layer in network.layers:
-        kind, code = KINDS.get(type(layer)), _activation_code(layer)
-        if kind is None or code is None:
-            return None
-        row = [kind, code, int(layer.p_dropout > 0), layer.n_in, layer.n_out]
+def _layer_row(layer):
+    """The kernel's 16 numbers for one layer, or None if it is not one the kernel runs."""
+    kind, code = KINDS.get(type(layer)), _activation_code(layer)
+    if kind is None or code is None or (layer.p_dropout > 0 and kind not in (1, 2)):
+        return None  # (dropout only on the inputs of fully connected and softmax layers)
+    if kind == 4 and len(layer.input_shape) == 1:
+        kind = BN_ROWS
+    row = [kind, code, int(layer.p_dropout > 0), layer.n_in, layer.n_out] + [0] * 11
+    if kind in (0, 3):
+        f, c, kh, kw = layer.filter_shape
+        _, h, w = layer.input_shape
+        row[5:11] = [f, c, h, w, kh, kw]
         if kind == 0:
-            f, c, kh, kw = layer.filter_shape
-            _, h, w = layer.input_shape
-            if (h - kh + 1) * (w - kw + 1) >= 1 << 24:
-                return None
-            row += [f, c, h, w, kh, kw, *layer.poolsize]
+            row[11:13] = layer.poolsize
+            positions = (h - kh + 1) * (w - kw + 1)
         else:
-            row += [0] * 8
+            row[13:16] = [layer.padding, layer.stride, int(layer.bias)]
+            positions = layer.output_shape[1] * layer.output_shape[2]
+        if positions >= 1 << 24:
+            return None
+    elif kind in IMAGE_KINDS:  # batch norm of maps, pools: c, h, w (and the pool's block)
+        c, h, w = layer.input_shape
+        if h * w >= 1 << 24:
+            return None
+        row[6:9] = [c, h, w]
+        if kind in (6, 7):
+            row[11:13] = layer.poolsize
+    elif kind == BN_ROWS:
+        row[6] = layer.n_in
+    return row
+
+
+def _spec(network):
+    """The (layers, 16) int64 description of ``network`` for the kernel, or None if some
+    layer is not one it runs (or an image layer follows rows)."""
+    rows, images_done = [], False
+    for layer in network.layers:
+        row = _layer_row(layer)
+        if row is None or (images_done and row[0] in IMAGE_KINDS):
+            return None
+        images_done = row[0] not in IMAGE_KINDS
         rows.append(row)
     return np.array(rows, np.int64).reshape(-1, FIELDS)
+
+
+def _per_layer(network, flat):
+    """[w0, b0, w1, b1, ...] from ``flat`` (arrays in ``network.params()`` order: parameters,
+    velocities or moments), None where a layer has no such array (pools; a conv's b without bias)."""
+    out, at = [], 0
+    for layer in network.layers:
+        mine = dict(zip(layer.param_keys, flat[at : at + len(layer.param_keys)]))
+        at += len(layer.param_keys)
+        out += [mine.get("w"), mine.get("b")]
+    return out
+
+
+def _batchnorm(network):
+    """[running_mean0, running_var0, ...] (None for layers without them) and the (layers, 2)
+    float64 momentum and eps of each batch norm (zeros elsewhere)."""
+    buffers, hyper = [], np.zeros((len(network.layers), 2))
+    for l, layer in enumerate(network.layers):
+        stats = layer.buffers
+        buffers += [stats.get("running_mean"), stats.get("running_var")]
+        if isinstance(layer, BatchNormLayer):
+            hyper[l] = layer.momentum, layer.eps
+    return buffers, hyper
+
+
+def _check_batch_sizes(network, sizes):
+    """InputError (as the core's) when a batch norm would see one value a channel in training."""
+    smallest = min(sizes, default=2)
+    for layer in network.layers:
+        if isinstance(layer, BatchNormLayer) and smallest * (layer.n_in // layer.channels) < 2:
+            raise InputError(
+                "batch normalisation needs more than one value per channel in training, got a "
+                f"mini-batch of {smallest} for {layer.input_shape}"
+            )
 
 
 def _momentum(optimizer):
@@ -153,8 +253,9 @@ def _adam(optimizer):
 def supports(network, mini_batch_size, optimizer=None):
     """Whether the kernel takes exactly ``network``'s steps with these settings, and pays off.
 
-    network : a ``LayerNetwork`` of ConvPool, FullyConnected and Softmax layers with glassnet's
-        own activations, float32 or float64;  mini_batch_size : int, at most ``MAX_BATCH``;
+    network : a ``LayerNetwork`` of ConvPool, FullyConnected and Softmax layers and core.modern's
+        Conv, BatchNorm, MaxPool, AvgPool and GlobalAvgPool layers (the image layers first) with
+        glassnet's own activations, float32 or float64;  mini_batch_size : int, at most ``MAX_BATCH``;
     optimizer : None, plain SGD (``plain`` True), glassnet's ``Momentum`` or ``Adam``.
     """
     return (
@@ -202,19 +303,20 @@ def _suffix(dtype):
 
 
 def _pointers(arrays):
-    """A C array of pointers to ``arrays`` (which must stay alive while it is used)."""
-    return (ctypes.c_void_p * len(arrays))(*[a.ctypes.data for a in arrays])
+    """A C array of pointers to ``arrays`` (which must stay alive while it is used; None: NULL)."""
+    return (ctypes.c_void_p * len(arrays))(*[None if a is None else a.ctypes.data for a in arrays])
 
 
 class _Params:
-    """The network's parameter arrays (and velocities) as C-contiguous arrays the kernel may
-    update in place: the arrays themselves where they already are, else copies that
-    ``write_back`` returns."""
+    """The network's parameter arrays (and velocities, running statistics) as C-contiguous
+    arrays the kernel may update in place: the arrays themselves where they already are, else
+    copies that ``write_back`` returns.  None entries (a layer without that array) stay None."""
 
     def __init__(self, arrays, dtype):
         self.originals = arrays
         self.arrays = [
-            a if a.flags.c_contiguous and a.dtype == dtype else np.ascontiguousarray(a, dtype) for a in arrays
+            a if a is None or (a.flags.c_contiguous and a.dtype == dtype) else np.ascontiguousarray(a, dtype)
+            for a in arrays
         ]
         self.pointers = _pointers(self.arrays)
 
@@ -313,19 +415,23 @@ def sgd_batches(network, X, y, order, mini_batch_size, eta, lmbda=0.0, n=1, opti
     dt = network.dtype
     X, y, order, m = _arrays(network, X, y, order, mini_batch_size)
     sizes = _batch_sizes(len(order), m)
+    _check_batch_sizes(network, sizes)
     masks = draw_masks(network, sizes) if masks is None else masks
     etas = _etas(eta, len(sizes))
-    params, velocities, squares, adam = _Params(network.params(), dt), None, None, None
+    params, velocities, squares, adam = _Params(_per_layer(network, network.params()), dt), None, None, None
     if mu:
         if optimizer.velocities is None:
             optimizer.velocities = [np.zeros_like(p) for p in network.params()]
-        velocities = _Params(optimizer.velocities, dt)
+        velocities = _Params(_per_layer(network, optimizer.velocities), dt)
     elif _adam(optimizer):
         if optimizer.m is None or optimizer.v is None:
             optimizer.m = [np.zeros_like(p) for p in network.params()]
             optimizer.v = [np.zeros_like(p) for p in network.params()]
-        velocities, squares = _Params(optimizer.m, dt), _Params(optimizer.v, dt)
+        velocities = _Params(_per_layer(network, optimizer.m), dt)
+        squares = _Params(_per_layer(network, optimizer.v), dt)
         adam = np.array([optimizer.beta1, optimizer.beta2, optimizer.eps, optimizer.t], np.float64)
+    buffers, hyper = _batchnorm(network)
+    stats = _Params(buffers, dt)
     cost = ctypes.c_double(0.0)
     status = getattr(_library(), f"glassnet_layers_train_{_suffix(dt)}")(
         spec.ctypes.data,
@@ -333,6 +439,8 @@ def sgd_batches(network, X, y, order, mini_batch_size, eta, lmbda=0.0, n=1, opti
         params.pointers,
         velocities.pointers if velocities else None,
         squares.pointers if squares else None,
+        stats.pointers,
+        hyper.ctypes.data,
         adam.ctypes.data if adam is not None else None,
         X.ctypes.data,
         y.ctypes.data,
@@ -348,7 +456,7 @@ def sgd_batches(network, X, y, order, mini_batch_size, eta, lmbda=0.0, n=1, opti
     )
     _call_status(status, "training")
     params.write_back()
-    for state in (velocities, squares):
+    for state in (velocities, squares, stats):
         if state is not None:
             state.write_back()
     if adam is not None:
@@ -430,14 +538,24 @@ def logits(network, X, threads=None):
         raise ValueError("the compiled layer kernel does not run this network")
     dt = network.dtype
     X = _inputs(network, X)
-    arrays = []
-    for layer in network.layers:
-        w = layer.w if layer.p_dropout == 0 else (1.0 - layer.p_dropout) * layer.w  # as the core scales
-        arrays += [w, layer.b]
+    arrays = _per_layer(network, network.params())
+    for l, layer in enumerate(network.layers):
+        if layer.p_dropout:
+            arrays[2 * l] = (1.0 - layer.p_dropout) * layer.w  # as the core scales
     params = _Params(arrays, dt)
+    buffers, hyper = _batchnorm(network)
+    stats = _Params(buffers, dt)
     out = np.empty((len(X), network.n_out), dt)
     status = getattr(_library(), f"glassnet_layers_forward_{_suffix(dt)}")(
-        spec.ctypes.data, len(spec), params.pointers, X.ctypes.data, len(X), out.ctypes.data, int(threads or _threads())
+        spec.ctypes.data,
+        len(spec),
+        params.pointers,
+        stats.pointers,
+        hyper.ctypes.data,
+        X.ctypes.data,
+        len(X),
+        out.ctypes.data,
+        int(threads or _threads()),
     )
     _call_status(status, "inference")
     return out
