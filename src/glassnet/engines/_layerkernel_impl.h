@@ -338,7 +338,7 @@ static void FN(bn_inference_stats)(FN(layer) *L)
 }
 
 /* one thread's scratch: for the largest conv-pool layer (conv, ft, buckets, kp), the largest
- * conv layer (dz = P FP, dcols = P KP) and the most channels of an image layer (row) */
+ * conv layer (dz = P FP, dcols = P KP) and four rows of the most channels of a layer (row) */
 static int FN(alloc_scratch)(FN(net) *net, FN(scratch) *sc, const int64_t *size)
 {
     sc->conv = FN(alloc)(net, size[0], sizeof(REAL));
@@ -393,13 +393,13 @@ static int FN(setup)(FN(net) *net, const int64_t *spec, int64_t count, int64_t m
         if (FN(is_bn)(L->s.kind) && !training)
             FN(bn_inference_stats)(L);
         const lk_shape *c = &L->s;
+        size[6] = FN(max)(size[6], 4 * round_up(FN(max)(c->c, c->f), LANES) + LANES);   /* (4 rows) */
         if (!lk_image_kind(c->kind)) {
             widest = FN(max)(widest, c->n_out);
             continue;
         }
         net->n_img = l + 1;
         net->fused = net->fused && c->kind == LK_CONV;
-        size[6] = FN(max)(size[6], round_up(FN(max)(c->c, c->f), LANES) + LANES);
         if (FN(is_conv)(c->kind))
             size[0] = FN(max)(size[0], c->P * L->FP);
         if (c->kind == LK_CONV) {
@@ -939,6 +939,42 @@ static inline void FN(emit)(const FN(layer) *L, REAL *out, int64_t t, const REAL
         out[ch * L->s.T + t] = row[ch];
 }
 
+/* the f numbers of output position t in the next layer's input `base` (one image of it) as a
+ * contiguous row: the row itself (channels-last), or gathered into tmp (channel-first) */
+static inline const REAL *FN(row_at)(const FN(layer) *L, const REAL *base, int64_t t, REAL *tmp)
+{
+    if (!L->out_chw)
+        return base + t * L->s.f;
+    for (int64_t ch = 0; ch < L->s.f; ch++)
+        tmp[ch] = base[ch * L->s.T + t];
+    return tmp;
+}
+
+/* d[0:n] = dA[0:n] (.) act'(A[0:n]), act' from the output A as FN(prime), the switch outside
+ * the loop so that the loop runs in vectors */
+static inline void FN(delta_row)(const REAL *restrict dA, const REAL *restrict A, int64_t n, int64_t act,
+                                 REAL *restrict d)
+{
+    switch (act) {
+    case LK_RELU:
+        for (int64_t k = 0; k < n; k++)
+            d[k] = A[k] > 0 ? dA[k] : 0;
+        break;
+    case LK_SIGMOID:
+        for (int64_t k = 0; k < n; k++)
+            d[k] = dA[k] * (A[k] * (1 - A[k]));
+        break;
+    case LK_TANH:
+        for (int64_t k = 0; k < n; k++)
+            d[k] = dA[k] * (1 - A[k] * A[k]);
+        break;
+    default:
+        for (int64_t k = 0; k < n; k++)
+            d[k] = dA[k];
+        break;
+    }
+}
+
 /* the first and one-past-last patch columns q whose input column x0 + q lies inside the image
  * (x0 = stride s - pad, the patch's left edge); the rest read the zero padding */
 static inline void FN(inside)(const lk_shape *s, int64_t x0, int64_t *qlo, int64_t *qhi)
@@ -1031,14 +1067,14 @@ static void FN(conv2_back_image)(FN(net) *net, FN(layer) *L, int64_t i, int thre
     const REAL *A = next->in + i * next->ins, *dA = next->din + i * next->ins;
     const REAL *col = L->col + i * FN(col_stride)(L);
     FN(scratch) *sc = net->sc + thread;
-    REAL *dz = sc->dz, *dW = L->dW + group * s->f * L->KP, *db = L->db + group * L->FP;
-    for (int64_t t = 0; t < s->P; t++)
-        for (int64_t ch = 0; ch < s->f; ch++) {
-            int64_t at = FN(out_at)(L, t, ch);
-            REAL d = s->act == LK_LINEAR ? dA[at] : dA[at] * FN(prime)(A[at], s->act);
-            dz[t * L->FP + ch] = d;
-            db[ch] += d;
-        }
+    REAL *dz = sc->dz, *dW = L->dW + group * s->f * L->KP, *restrict db = L->db + group * L->FP;
+    REAL *tmp = sc->row + 2 * round_up(s->f, LANES);
+    for (int64_t t = 0; t < s->P; t++) {
+        REAL *restrict d = dz + t * L->FP;
+        FN(delta_row)(FN(row_at)(L, dA, t, tmp), FN(row_at)(L, A, t, tmp + s->f), s->f, s->act, d);
+        for (int64_t ch = 0; ch < s->f; ch++)
+            db[ch] += d[ch];
+    }
     FN(gemm_add)(s->f, L->KP / LANES, s->P, dz, 1, L->FP, col, L->KP, dW, L->KP);
     if (L->din) {
         FN(gemm)(s->P, L->KP / LANES, s->f, dz, L->FP, 1, L->W, L->KP, sc->dcols, L->KP, NULL);
@@ -1056,7 +1092,7 @@ static void FN(pool_forward)(FN(net) *net, FN(layer) *L, int64_t i, int thread, 
 {
     const lk_shape *s = &L->s;
     const REAL *x = L->in + i * L->ins;
-    REAL *row = net->sc[thread].row;
+    REAL *restrict row = net->sc[thread].row;
     int64_t c = s->c;
     if (s->kind == LK_GAP) {
         memset(row, 0, (size_t)c * sizeof(REAL));
@@ -1072,20 +1108,21 @@ static void FN(pool_forward)(FN(net) *net, FN(layer) *L, int64_t i, int thread, 
     for (int64_t pr = 0; pr < s->poh; pr++)
         for (int64_t pc = 0; pc < s->pow; pc++) {
             int64_t t = pr * s->pow + pc, p0 = pr * s->ph * s->w + pc * s->pw;
-            REAL *win = s->kind == LK_MAXPOOL ? L->pos + (i * s->T + t) * c : NULL;
+            REAL *restrict win = s->kind == LK_MAXPOOL ? L->pos + (i * s->T + t) * c : NULL;
             memcpy(row, x + p0 * c, (size_t)c * sizeof(REAL));
             for (int64_t ch = 0; win && ch < c; ch++)
                 win[ch] = (REAL)p0;
             for (int64_t a = 0; a < s->ph; a++)
                 for (int64_t b = (a == 0); b < s->pw; b++) {
                     int64_t p = p0 + a * s->w + b;
-                    const REAL *xp = x + p * c;
-                    if (win) {
-                        for (int64_t ch = 0; ch < c; ch++)
-                            if (xp[ch] > row[ch]) {
-                                row[ch] = xp[ch];
-                                win[ch] = (REAL)p;
-                            }
+                    const REAL *restrict xp = x + p * c;
+                    REAL at = (REAL)p;
+                    if (win) {                  /* (branch-free, so that it runs in vectors) */
+                        for (int64_t ch = 0; ch < c; ch++) {
+                            int gt = xp[ch] > row[ch];
+                            win[ch] = gt ? at : win[ch];
+                            row[ch] = gt ? xp[ch] : row[ch];
+                        }
                     } else {
                         for (int64_t ch = 0; ch < c; ch++)
                             row[ch] += xp[ch];
@@ -1165,19 +1202,18 @@ static void FN(task_bn_sums)(void *ctx, int64_t i, int thread)
     FN(net) *net = ctx;
     (void)thread;
     FN(layer) *L = net->layer + net->cur;
-    const REAL *x = L->in + i * L->ins, *mean = L->mean;
-    REAL *sum = L->part + i * L->CP;
-    int64_t c = L->s.c;
+    const REAL *restrict x = L->in + i * L->ins, *restrict mean = L->mean;
+    REAL *restrict sum = L->part + i * L->CP;
+    int64_t c = L->s.c, P = L->s.P;
     memset(sum, 0, (size_t)L->CP * sizeof(REAL));
-    for (int64_t p = 0; p < L->s.P; p++) {
-        const REAL *xp = x + p * c;
-        if (net->phase == 0)
+    if (net->phase == 0)
+        for (int64_t p = 0; p < P; p++)
             for (int64_t ch = 0; ch < c; ch++)
-                sum[ch] += xp[ch];
-        else
+                sum[ch] += x[p * c + ch];
+    else
+        for (int64_t p = 0; p < P; p++)
             for (int64_t ch = 0; ch < c; ch++)
-                sum[ch] += (xp[ch] - mean[ch]) * (xp[ch] - mean[ch]);
-    }
+                sum[ch] += (x[p * c + ch] - mean[ch]) * (x[p * c + ch] - mean[ch]);
 }
 
 /* dst[ch] = (sum over the m images' partial sums, in order) / N */
@@ -1194,14 +1230,15 @@ static void FN(bn_reduce)(const FN(layer) *L, int64_t m, int64_t N, REAL *dst)
 /* out[t] = act(gamma (x[t] - mean) istd + beta) for each of the P positions of image i */
 static void FN(bn_apply)(FN(net) *net, FN(layer) *L, int64_t i, int thread, REAL *out)
 {
-    const REAL *x = L->in + i * L->ins;
-    REAL *row = net->sc[thread].row;
+    const REAL *restrict x = L->in + i * L->ins, *restrict mean = L->mean, *restrict istd = L->istd;
+    const REAL *restrict gamma = L->W, *restrict beta = L->b;
+    REAL *restrict row = net->sc[thread].row;
     int64_t c = L->s.c;
     for (int64_t p = 0; p < L->s.P; p++) {
-        const REAL *xp = x + p * c;
+        const REAL *restrict xp = x + p * c;
         for (int64_t ch = 0; ch < c; ch++) {
-            REAL xhat = (xp[ch] - L->mean[ch]) * L->istd[ch];
-            row[ch] = xhat * L->W[ch] + L->b[ch];
+            REAL xhat = (xp[ch] - mean[ch]) * istd[ch];
+            row[ch] = xhat * gamma[ch] + beta[ch];
         }
         FN(activate)(row, c, L->s.act);
         FN(emit)(L, out, p, row);
@@ -1259,39 +1296,35 @@ static void FN(bn_rows_forward)(FN(net) *net, FN(layer) *L)
     }
 }
 
-/* d = dA (.) act'(A) at position p, channel ch of image i (for a batch norm of rows, p = 0 and
- * the next layer's rows are (m, n) with stride ins, the same formula) */
-static inline REAL FN(bn_delta)(const FN(layer) *L, int64_t i, int64_t p, int64_t ch)
-{
-    const FN(layer) *next = L + 1;
-    int64_t at = i * next->ins + (L->s.kind == LK_BN ? FN(out_at)(L, p, ch) : ch);
-    REAL dA = next->din[at];
-    return L->s.act == LK_LINEAR ? dA : dA * FN(prime)(next->in[at], L->s.act);
-}
-
-/* task: group g's share of dbeta = sum d and dgamma = sum d xhat, into part[g] (2 CP); d is
- * kept in din (the layer's dx, which phase 2 writes over) when there is one */
+/* task: group g's share of dbeta = sum d and dgamma = sum d xhat, into part[g] (2 CP), d =
+ * dA (.) act'(A) read from the next layer's input and din (maps: position by position; rows:
+ * P = 1); d is kept in din (the layer's dx, which phase 2 writes over) when there is one */
 static void FN(task_bn_back_sums)(void *ctx, int64_t g, int thread)
 {
     FN(net) *net = ctx;
-    (void)thread;
     FN(layer) *L = net->layer + net->cur;
+    const FN(layer) *next = L + 1;
     int64_t i0 = g * net->m / net->groups, i1 = (g + 1) * net->m / net->groups, c = L->s.c;
-    int64_t P = L->s.kind == LK_BN ? L->s.P : 1, stride = L->s.kind == LK_BN ? c : 0;
-    REAL *sb = L->part + 2 * g * L->CP, *sg = sb + L->CP;
+    int rows = L->s.kind == LK_BN_ROWS;
+    int64_t P = rows ? 1 : L->s.P;
+    REAL *restrict sb = L->part + 2 * g * L->CP, *restrict sg = sb + L->CP;
+    const REAL *restrict mean = L->mean, *restrict istd = L->istd;
+    REAL *tmp = net->sc[thread].row, *own = tmp + 2 * L->CP;
     memset(sb, 0, (size_t)(2 * L->CP) * sizeof(REAL));
-    for (int64_t i = i0; i < i1; i++)
+    for (int64_t i = i0; i < i1; i++) {
+        const REAL *dA = next->din + i * next->ins, *A = next->in + i * next->ins;
         for (int64_t p = 0; p < P; p++) {
-            const REAL *x = L->in + i * L->ins + p * stride;
-            REAL *keep = L->din ? L->din + i * L->ins + p * stride : NULL;
+            const REAL *restrict x = L->in + i * L->ins + p * c;
+            REAL *restrict d = L->din ? L->din + i * L->ins + p * c : own;
+            FN(delta_row)(rows ? dA : FN(row_at)(L, dA, p, tmp), rows ? A : FN(row_at)(L, A, p, tmp + L->CP), c,
+                          L->s.act, d);
             for (int64_t ch = 0; ch < c; ch++) {
-                REAL d = FN(bn_delta)(L, i, p, ch), xhat = (x[ch] - L->mean[ch]) * L->istd[ch];
-                sb[ch] += d;
-                sg[ch] += d * xhat;
-                if (keep)
-                    keep[ch] = d;
+                REAL xhat = (x[ch] - mean[ch]) * istd[ch];
+                sb[ch] += d[ch];
+                sg[ch] += d[ch] * xhat;
             }
         }
+    }
 }
 
 /* task: group g's dx = (N d - dbeta - xhat dgamma) coef, coef = gamma istd / N, d read from din */
@@ -1303,13 +1336,15 @@ static void FN(task_bn_back_dx)(void *ctx, int64_t g, int thread)
     int64_t i0 = g * net->m / net->groups, i1 = (g + 1) * net->m / net->groups, c = L->s.c;
     int64_t P = L->s.kind == LK_BN ? L->s.P : 1, stride = L->s.kind == LK_BN ? c : 0;
     REAL N = (REAL)(net->m * P);
+    const REAL *restrict mean = L->mean, *restrict istd = L->istd, *restrict dbeta = L->dbeta;
+    const REAL *restrict dgamma = L->dgamma, *restrict coef = L->coef;
     for (int64_t i = i0; i < i1; i++)
         for (int64_t p = 0; p < P; p++) {
-            const REAL *x = L->in + i * L->ins + p * stride;
-            REAL *dx = L->din + i * L->ins + p * stride;
+            const REAL *restrict x = L->in + i * L->ins + p * stride;
+            REAL *restrict dx = L->din + i * L->ins + p * stride;
             for (int64_t ch = 0; ch < c; ch++) {
-                REAL xhat = (x[ch] - L->mean[ch]) * L->istd[ch];
-                dx[ch] = (N * dx[ch] - L->dbeta[ch] - xhat * L->dgamma[ch]) * L->coef[ch];
+                REAL xhat = (x[ch] - mean[ch]) * istd[ch];
+                dx[ch] = (N * dx[ch] - dbeta[ch] - xhat * dgamma[ch]) * coef[ch];
             }
         }
 }
