@@ -22,6 +22,9 @@ typedef IREAL FN(ivec) __attribute__((vector_size(VBYTES), aligned(sizeof(REAL))
 #define LOADV(p) (*(const VEC *)(p))
 #define STOREV(p, v) (*(VEC *)(p) = (v))
 #define SPLAT(c) ((VEC){0} + (REAL)(c))
+/* c in every lane, as one broadcast: SPLAT's 0 + c is an addition the compiler must keep
+ * (it turns -0 into +0), which costs the products' inner loops an instruction a number */
+#define BCAST(c) (__builtin_shuffle((VEC){(REAL)(c)}, (IVEC){0}))
 #define SELECT(mask, a, b) ((VEC)(((IVEC)(a) & (mask)) | ((IVEC)(b) & ~(mask))))
 /* vectors per chunk of a conv filter's gradient held in registers */
 #define CHUNK 8
@@ -477,7 +480,7 @@ INLINE void FN(gemm_tile)(const int mr, const int nvb, const int step, int64_t K
             b[j] = LOADV(B + k * ldb + j * LANES);
 #pragma GCC unroll 16
         for (int i = 0; i < mr; i++) {
-            VEC a = SPLAT(A[i * lda + k * acs]);
+            VEC a = BCAST(A[i * lda + k * acs]);
 #pragma GCC unroll 4
             for (int j = 0; j < nvb; j++)
                 acc[i][j] += a * b[j];
@@ -1038,14 +1041,23 @@ static void FN(col2im_pad)(const lk_shape *s, int64_t KP, const REAL *dcol, REAL
 }
 
 /* the conv layer's forward pass for image i: conv (P, FP) = col (P, KP) WT (KP, FP), then
- * out[t] = act(conv[t] + b) (without bias: act(conv[t])) */
+ * out[t] = act(conv[t] + b) (without bias: act(conv[t])).  When the output is channels-last
+ * and f a whole number of vectors, conv is the output itself. */
 static void FN(conv2_forward)(FN(net) *net, FN(layer) *L, int64_t i, int thread, REAL *out)
 {
     const lk_shape *s = &L->s;
     REAL *col = L->col + (net->training ? i * FN(col_stride)(L) : 0);   /* inference: one image's */
-    REAL *conv = net->sc[thread].conv;
+    int direct = !L->out_chw && L->FP == s->f;
+    REAL *conv = direct ? out : net->sc[thread].conv;
     FN(im2col_pad)(s, L->KP, L->in + i * L->ins, col);
     FN(gemm)(s->P, L->FP / LANES, s->K, col, L->KP, 1, L->WT, L->FP, conv, L->FP, NULL);
+    if (direct) {
+        for (int64_t t = 0; s->bias && t < s->P; t++)
+            for (int64_t k = 0; k < L->FP; k += LANES)
+                STOREV(out + t * s->f + k, LOADV(out + t * s->f + k) + LOADV(L->b + k));
+        FN(activate)(out, s->P * s->f, s->act);
+        return;
+    }
     for (int64_t t = 0; t < s->P; t++) {
         REAL *row = conv + t * L->FP;
         if (s->bias)
@@ -1232,17 +1244,21 @@ static void FN(bn_apply)(FN(net) *net, FN(layer) *L, int64_t i, int thread, REAL
 {
     const REAL *restrict x = L->in + i * L->ins, *restrict mean = L->mean, *restrict istd = L->istd;
     const REAL *restrict gamma = L->W, *restrict beta = L->b;
-    REAL *restrict row = net->sc[thread].row;
     int64_t c = L->s.c;
-    for (int64_t p = 0; p < L->s.P; p++) {
+    for (int64_t p = 0; p < L->s.P; p++) {     /* channels-last: straight into the output */
         const REAL *restrict xp = x + p * c;
+        REAL *restrict row = L->out_chw ? net->sc[thread].row : out + p * c;
         for (int64_t ch = 0; ch < c; ch++) {
             REAL xhat = (xp[ch] - mean[ch]) * istd[ch];
             row[ch] = xhat * gamma[ch] + beta[ch];
         }
-        FN(activate)(row, c, L->s.act);
-        FN(emit)(L, out, p, row);
+        if (L->out_chw) {
+            FN(activate)(row, c, L->s.act);
+            FN(emit)(L, out, p, row);
+        }
     }
+    if (!L->out_chw)
+        FN(activate)(out, L->s.P * c, L->s.act);
 }
 
 /* the batch norm's training statistics of the m images (or rows): mean, var, istd, and the
@@ -1804,6 +1820,7 @@ int64_t EXPORT(forward)(const int64_t *spec, int64_t count, REAL **params, REAL 
 #undef LOADV
 #undef STOREV
 #undef SPLAT
+#undef BCAST
 #undef SELECT
 #undef CHUNK
 #undef GATHER_CASE
