@@ -227,7 +227,9 @@ static int FN(alloc_layer)(FN(net) *net, FN(layer) *L, int next_kind)
         return -1;
     if (conv) {
         L->WT = FN(alloc)(net, s->K * L->FP, sizeof(REAL));
-        L->col = FN(alloc)(net, (net->training ? mb : 1) * FN(col_stride)(L), sizeof(REAL));
+        /* conv-pool: every image's im2col rows, for its backward pass; conv: none (the
+         * threads' scratch holds one image's, made again for the backward pass) */
+        L->col = FN(alloc)(net, kind == LK_CONV ? (net->training ? mb : 1) * FN(col_stride)(L) : 1, sizeof(REAL));
         L->pos = FN(alloc)(net, kind == LK_CONV ? mb * s->T * L->FP : 1, sizeof(REAL));
         if (!L->WT || !L->col || !L->pos)
             return -1;
@@ -1046,7 +1048,8 @@ static void FN(col2im_pad)(const lk_shape *s, int64_t KP, const REAL *dcol, REAL
 static void FN(conv2_forward)(FN(net) *net, FN(layer) *L, int64_t i, int thread, REAL *out)
 {
     const lk_shape *s = &L->s;
-    REAL *col = L->col + (net->training ? i * FN(col_stride)(L) : 0);   /* inference: one image's */
+    REAL *col = net->sc[thread].dcols;      /* (made again by the backward pass: cheaper than
+                                               keeping every image's through the step) */
     int direct = !L->out_chw && L->FP == s->f;
     REAL *conv = direct ? out : net->sc[thread].conv;
     FN(im2col_pad)(s, L->KP, L->in + i * L->ins, col);
@@ -1070,15 +1073,17 @@ static void FN(conv2_forward)(FN(net) *net, FN(layer) *L, int64_t i, int thread,
 
 /* One image's share of the conv layer's gradient, added to group `group`'s dW and db:
  *   dZ (P, F) = dA (.) act'(A)            db += the sums of dZ's columns
- *   dW (F, KP) += dZ^T col                 (one product over the P positions)
- * and, unless this is the first layer, dx = col2im(dZ W) (dcol (P, KP) = dZ (P, F) W (F, KP)). */
+ *   dW (F, KP) += dZ^T col                 (one product over the P positions; col made again)
+ * and, unless this is the first layer, dx = col2im(dZ W) (dcol (P, KP) = dZ (P, F) W (F, KP),
+ * in the same scratch as col, which is no longer needed). */
 static void FN(conv2_back_image)(FN(net) *net, FN(layer) *L, int64_t i, int thread, int64_t group)
 {
     const lk_shape *s = &L->s;
     const FN(layer) *next = L + 1;
     const REAL *A = next->in + i * next->ins, *dA = next->din + i * next->ins;
-    const REAL *col = L->col + i * FN(col_stride)(L);
     FN(scratch) *sc = net->sc + thread;
+    REAL *col = sc->dcols;
+    FN(im2col_pad)(s, L->KP, L->in + i * L->ins, col);
     REAL *dz = sc->dz, *dW = L->dW + group * s->f * L->KP, *restrict db = L->db + group * L->FP;
     REAL *tmp = sc->row + 2 * round_up(s->f, LANES);
     for (int64_t t = 0; t < s->P; t++) {
