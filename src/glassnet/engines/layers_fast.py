@@ -418,18 +418,8 @@ def sgd_batches(network, X, y, order, mini_batch_size, eta, lmbda=0.0, n=1, opti
     _check_batch_sizes(network, sizes)
     masks = draw_masks(network, sizes) if masks is None else masks
     etas = _etas(eta, len(sizes))
-    params, velocities, squares, adam = _Params(_per_layer(network, network.params()), dt), None, None, None
-    if mu:
-        if optimizer.velocities is None:
-            optimizer.velocities = [np.zeros_like(p) for p in network.params()]
-        velocities = _Params(_per_layer(network, optimizer.velocities), dt)
-    elif _adam(optimizer):
-        if optimizer.m is None or optimizer.v is None:
-            optimizer.m = [np.zeros_like(p) for p in network.params()]
-            optimizer.v = [np.zeros_like(p) for p in network.params()]
-        velocities = _Params(_per_layer(network, optimizer.m), dt)
-        squares = _Params(_per_layer(network, optimizer.v), dt)
-        adam = np.array([optimizer.beta1, optimizer.beta2, optimizer.eps, optimizer.t], np.float64)
+    params = _Params(_per_layer(network, network.params()), dt)
+    velocities, squares, adam = _optimizer_state(network, optimizer, mu)
     buffers, hyper = _batchnorm(network)
     stats = _Params(buffers, dt)
     cost = ctypes.c_double(0.0)
@@ -462,6 +452,24 @@ def sgd_batches(network, X, y, order, mini_batch_size, eta, lmbda=0.0, n=1, opti
     if adam is not None:
         optimizer.t += len(sizes)
     return cost.value
+
+
+def _optimizer_state(network, optimizer, mu):
+    """``(velocities, squares, adam)`` for the kernel: the Momentum optimizer's velocities (mu
+    > 0), or Adam's m and v and its (beta1, beta2, eps, t) float64, as per-layer ``_Params``
+    (made, at zero, on the first step); None for what the optimizer does not keep."""
+    dt = network.dtype
+    if mu:
+        if optimizer.velocities is None:
+            optimizer.velocities = [np.zeros_like(p) for p in network.params()]
+        return _Params(_per_layer(network, optimizer.velocities), dt), None, None
+    if not _adam(optimizer):
+        return None, None, None
+    if optimizer.m is None or optimizer.v is None:
+        optimizer.m = [np.zeros_like(p) for p in network.params()]
+        optimizer.v = [np.zeros_like(p) for p in network.params()]
+    adam = np.array([optimizer.beta1, optimizer.beta2, optimizer.eps, optimizer.t], np.float64)
+    return _Params(_per_layer(network, optimizer.m), dt), _Params(_per_layer(network, optimizer.v), dt), adam
 
 
 def _etas(eta, n_batches):
