@@ -101,9 +101,10 @@ def fit(
         With ``validation`` each epoch is measured on it, and the best epoch's weights are kept;
         with ``test`` each epoch's record has the test accuracy.
     options : ``glassnet.training.TrainingConfig``'s fields -- epochs (30), mini_batch_size (10),
-        eta (3.0), l2 (0), momentum (0), schedule ("constant", "halve", "cosine"), early_stop,
-        ... -- defaults the book's chapter 1, whose eta 3.0 suits its sigmoid networks: give a
-        layer network of ReLUs a smaller one (0.03 to 0.1).
+        eta (3.0), l2 (0), momentum (0), optimizer ("sgd", "adam"), schedule ("constant", "halve",
+        "cosine", "one-cycle": a rate per mini-batch), early_stop, ... -- defaults the book's
+        chapter 1, whose eta 3.0 suits its sigmoid networks: give a layer network of ReLUs a
+        smaller one (0.03 to 0.1).
     callbacks, on_batch, checkpoint, resume, engine : as ``glassnet.training.fit`` takes them.
     """
     import dataclasses

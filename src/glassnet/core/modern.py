@@ -10,8 +10,8 @@
 
 A recipe such as ``conv32x3p1,bn,relu,maxpool2,conv64x3p1,bn,relu,gap,softmax10`` (see
 ``training.layerspec``) is a list of these ending in the book's ``SoftmaxLayer``.  The book's
-three layers are untouched: these are new classes, so the compiled engine (which knows only
-the book's layers) declines a network holding any of them and it trains on the NumPy path.
+three layers are untouched: these are new classes, which the compiled layer engine
+(``engines.layers_fast``) runs as it runs the book's, equal to this NumPy path.
 
 Batch normalisation (Ioffe and Szegedy, 2015), as PyTorch's BatchNorm1d/2d:
 

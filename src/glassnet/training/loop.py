@@ -241,9 +241,13 @@ def check_batches(network, n, mini_batch_size):
     rows needs 2), the last one (n mod mini_batch_size) included."""
     need, last = getattr(network, "min_batch", 1), n % mini_batch_size
     if need > 1 and (mini_batch_size < need or 0 < last < need):
+        what = (
+            f"mini-batches of {mini_batch_size}"
+            if mini_batch_size < need
+            else f"{n:,} examples in mini-batches of {mini_batch_size} leave one of {last}"
+        )
         raise InputError(
-            f"batch normalisation of rows needs mini-batches of at least {need}: {n:,} examples in "
-            f"mini-batches of {mini_batch_size} leave one of {last or mini_batch_size}; choose another mini-batch size"
+            f"batch normalisation of rows needs mini-batches of at least {need}: {what}; choose another mini-batch size"
         )
 
 
