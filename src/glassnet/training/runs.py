@@ -213,6 +213,44 @@ PRESETS = {
             train_on_validation=True,
         ),
     ),
+    # past the book: batch normalisation, Adam and a one-cycle rate (core.modern). Chosen on the
+    # 10,000 validation images after training on the other 50,000, seeds 0 and 1 (the final
+    # epoch's accuracy; the documented figures are on the test set with seeds 2, 3 and 4):
+    #   sprint: 16/32 5x5 + fc64, one epoch, batch 128, Adam eta 0.01 -- 99.03% and 98.93%
+    #     (eta 0.003: 98.85 mean, 0.005: 98.89, 0.02: 98.92; batch 64: 98.955; 3x3 padded convs:
+    #     98.85, 24/48 channels: 99.03 but 1.6x the time; momentum 0.9, eta 0.05: 98.42)
+    #   minute: 24/48 5x5 + fc128, six epochs, every image rotated, zoomed and shifted afresh
+    #     each epoch -- 99.53% and 99.47% (without distortions: 99.44% on seed 0; 32/64
+    #     channels, four epochs: 99.38%)
+    "sprint": Preset(
+        "two batch-normalised ReLU convs (16, 32 5x5, max-pool 2) + FC 64, Adam eta 0.01 one-cycle, batch 128, "
+        "1 epoch on 60,000 images",
+        dict(
+            layers="conv16x5,bn,relu,maxpool2,conv32x5,bn,relu,maxpool2,fc64,bn,relu",
+            optimizer="adam",
+            eta=0.01,
+            l2=0.0,
+            schedule="one-cycle",
+            mini_batch_size=128,
+            epochs=1,
+            train_on_validation=True,
+        ),
+    ),
+    "minute": Preset(
+        "two batch-normalised ReLU convs (24, 48 5x5, max-pool 2) + FC 128, Adam eta 0.01 one-cycle, batch 128, "
+        "6 epochs on 60,000 images, each rotated, zoomed and shifted afresh every epoch",
+        dict(
+            layers="conv24x5,bn,relu,maxpool2,conv48x5,bn,relu,maxpool2,fc128,bn,relu",
+            optimizer="adam",
+            eta=0.01,
+            l2=0.0,
+            schedule="one-cycle",
+            mini_batch_size=128,
+            epochs=6,
+            train_on_validation=True,
+            augment=dict(rotate=8.0, zoom=0.08, shift=2.0, elastic_alpha=0.0),
+        ),
+    ),
     # chapter 6's layers with glassnet's recipe: conv-fast for a quick 99% (five epochs);
     # conv-best for 99.5% in 3 minutes (no elastic distortion)
     "conv-fast": Preset(
