@@ -10,6 +10,10 @@ Two networks from the book's chapter 6, float32, plain SGD (eta 0.03, no L2), MN
   dropout   ConvPool(20 5x5) -> ConvPool(40 5x5) -> FullyConnected(640, 1000, p_dropout 0.5)
             -> FullyConnected(1000, 1000, p_dropout 0.5) -> Softmax(1000, 10, p_dropout 0.5), ReLU
 
+and, past the book, the ``sprint`` preset's network (``SPRINT``): conv 16 5x5 (no bias), batch
+norm, ReLU, max-pool 2, conv 32 5x5, batch norm, ReLU, max-pool 2, FC 64, batch norm, ReLU,
+softmax (PyTorch: the same with nn.BatchNorm2d/1d in training mode),
+
 each at mini-batch 10 (the book's) and 64 (``--batches 10,64``).  Implementations:
 
   * glassnet fast     ``engines.layers_fast.LayerKernelEngine`` (compiled C), with 2 threads (its
@@ -51,11 +55,18 @@ from glassnet.engines import NumpyEngine, layers_fast
 
 EPOCH = 50_000
 ETA = 0.03
-NETWORKS = ("two-conv", "dropout")
+NETWORKS = ("two-conv", "dropout", "sprint")
+#: the sprint preset's network (training.runs.PRESETS["sprint"]): batch normalisation, no biases
+#: in the convolutions before it
+SPRINT = "conv16x5,bn,relu,maxpool2,conv32x5,bn,relu,maxpool2,fc64,bn,relu"
 
 
 def build(name, activation, seed=0):
     """The glassnet LayerNetwork called ``name`` (float32)."""
+    if name == "sprint":
+        from glassnet.training.layerspec import layer_network
+
+        return layer_network(SPRINT, (1, 28, 28), 10, activation="relu", seed=seed, dtype="float32")
     activation = activation if name == "two-conv" else "relu"
     conv = [
         ConvPoolLayer((20, 1, 5, 5), (1, 28, 28), (2, 2), activation),
@@ -79,6 +90,12 @@ def torch_model(name, activation):
     from torch import nn
 
     act = torch.relu if activation == "relu" or name == "dropout" else torch.sigmoid
+    if name == "sprint":
+        return nn.Sequential(
+            nn.Conv2d(1, 16, 5, bias=False), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(16, 32, 5, bias=False), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(512, 64), nn.BatchNorm1d(64), nn.ReLU(), nn.Linear(64, 10),
+        )  # fmt: skip
 
     class Net(nn.Module):
         def __init__(self):
@@ -108,8 +125,12 @@ def training_flops(network):
         if isinstance(layer, ConvPoolLayer):
             f, c, kh, kw = layer.filter_shape
             macs.append(f * c * kh * kw * layer.conv_shape[1] * layer.conv_shape[2])
-        else:
+        elif hasattr(layer, "filter_shape"):  # a padded/strided conv (core.modern.ConvLayer)
+            f, c, kh, kw = layer.filter_shape
+            macs.append(f * c * kh * kw * layer.output_shape[1] * layer.output_shape[2])
+        elif layer.param_keys == ("w", "b") and getattr(layer.w, "ndim", 0) == 2:  # fully connected
             macs.append(layer.n_in * layer.n_out)
+        # batch normalisation and pooling: no multiply-adds worth counting beside these
     return 2 * (2 * sum(macs) + sum(macs[1:]))
 
 
@@ -332,7 +353,7 @@ def _x(other, fast):
 
 def parse(argv):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--networks", default=",".join(NETWORKS), help="two-conv,dropout")
+    p.add_argument("--networks", default=",".join(NETWORKS), help="two-conv,dropout,sprint")
     p.add_argument("--batches", default="10,64", help="mini-batch sizes, comma-separated")
     p.add_argument(
         "--activation",

@@ -150,3 +150,30 @@ def test_a_book_network_and_a_layer_network_make_one_ensemble(trained, tmp_path)
     book = load(tmp_path / "d.npz")  # sigmoid outputs, made probabilities
     P = np.stack([load(folder / "alone5.npz").feedforward(test.X), as_probabilities(book.feedforward(test.X))])
     np.testing.assert_allclose(mixed.feedforward(test.X), P.mean(axis=0), atol=1e-6)
+
+
+def test_members_trained_on_a_dask_cluster_of_worker_processes_are_the_members_trained_here(trained, tmp_path):
+    """``--members K --scheduler ADDRESS``: the same ensemble, bit for bit, from a local Dask
+    cluster of two worker processes (each importing glassnet afresh)."""
+    import os
+
+    if os.environ.get("CI"):
+        import dask.distributed  # noqa: F401  (CI installs the extra: this test must run there)
+    else:
+        pytest.importorskip("dask.distributed")
+    from dask.distributed import LocalCluster
+
+    folder, runs = trained
+    common = ["train", "--dataset", "digits", *LAYERS, "--seed", 5, "--members", 3]
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        address = cluster.scheduler_address
+        code, out, err = run([*common, "--scheduler", address, "--save", tmp_path / "dask.npz"])
+    assert code == 0, err
+    assert f"on the Dask cluster at {address}" in err
+    assert out == runs["here"][1]  # each member's accuracy and the ensemble's, as printed here
+    here, remote = load(folder / "here.npz"), load(tmp_path / "dask.npz")
+    assert all(same_network(a, b) for a, b in zip(here.members, remote.members))
+    code, _, err = run(["train", "--dataset", "digits", "--scheduler", address])
+    assert code == 2 and "--scheduler" in err and "--members" in err

@@ -222,6 +222,13 @@ def _add_layer_options(g):
         help="with --members: train N members at once in worker processes (default 1: one after "
         "another in this process)",
     )
+    g.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="with --members: train the members on the Dask cluster whose scheduler is at ADDRESS "
+        "(tcp://host:8786), as many at once as its workers have threads (needs pip install "
+        '"glassnet[dask]"; the workers need glassnet installed)',
+    )
 
 
 def _add_data_options(g):
@@ -339,8 +346,8 @@ def _check_files(args):
                 f"{', '.join(given)}: not available with --members (train the members one by one "
                 f"and combine them with 'glassnet ensemble')"
             )
-    elif args.n_jobs != 1 or args.combine != "mean":
-        raise CLIError("--n-jobs and --combine are for an ensemble: add --members K")
+    elif args.n_jobs != 1 or args.combine != "mean" or args.scheduler:
+        raise CLIError("--n-jobs, --scheduler and --combine are for an ensemble: add --members K")
     paths = dict(
         save=writable(args.save) if args.save else None,
         checkpoint=writable(args.checkpoint) if args.checkpoint else None,
@@ -580,7 +587,8 @@ def _train_members(args, plan, paths, out, err):
     print(
         f"# glassnet {__version__}: an ensemble of {args.members} x {describe_network(plan.network)} on "
         f"{plan.dataset} ({len(training.X)} training, {len(test.X)} test images), {plan.describe()}, "
-        f"seeds {seeds[0]}-{seeds[-1]}, {args.n_jobs} at a time",
+        f"seeds {seeds[0]}-{seeds[-1]}, "
+        + (f"on the Dask cluster at {args.scheduler}" if args.scheduler else f"{args.n_jobs} at a time"),
         file=err,
     )
 
@@ -601,6 +609,7 @@ def _train_members(args, plan, paths, out, err):
         validation=plan.validation,
         test=test,
         n_jobs=args.n_jobs,
+        scheduler=args.scheduler,
         augment=plan.augment,
         on_member=on_member,
         combine=args.combine,
