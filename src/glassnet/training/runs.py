@@ -222,6 +222,10 @@ PRESETS = {
     #   minute: 24/48 5x5 + fc128, six epochs, every image rotated, zoomed and shifted afresh
     #     each epoch -- 99.53% and 99.47% (without distortions: 99.44% on seed 0; 32/64
     #     channels, four epochs: 99.38%)
+    #   record: 32/64 5x5 + fc256, dropout 0.4 into the softmax, 20 epochs, distortions a little
+    #     stronger (rotate 10, zoom 0.1) -- 99.61% (seed 0; without the dropout and with minute's
+    #     distortions: 99.56; minute's network for 20 epochs: 99.57 and 99.49 on seeds 0 and 1,
+    #     with the dropout and the stronger distortions 99.55)
     "sprint": Preset(
         "two batch-normalised ReLU convs (16, 32 5x5, max-pool 2) + FC 64, Adam eta 0.01 one-cycle, batch 128, "
         "1 epoch on 60,000 images",
@@ -249,6 +253,22 @@ PRESETS = {
             epochs=6,
             train_on_validation=True,
             augment=dict(rotate=8.0, zoom=0.08, shift=2.0, elastic_alpha=0.0),
+        ),
+    ),
+    "record": Preset(
+        "two batch-normalised ReLU convs (32, 64 5x5, max-pool 2) + FC 256, dropout 0.4 into the softmax, Adam "
+        "eta 0.01 one-cycle, batch 128, 20 epochs on 60,000 images, each rotated, zoomed and shifted afresh every "
+        "epoch",
+        dict(
+            layers="conv32x5,bn,relu,maxpool2,conv64x5,bn,relu,maxpool2,fc256,bn,relu,softmax10:d0.4",
+            optimizer="adam",
+            eta=0.01,
+            l2=0.0,
+            schedule="one-cycle",
+            mini_batch_size=128,
+            epochs=20,
+            train_on_validation=True,
+            augment=dict(rotate=10.0, zoom=0.1, shift=2.0, elastic_alpha=0.0),
         ),
     ),
     # chapter 6's layers with glassnet's recipe: conv-fast for a quick 99% (five epochs);
