@@ -356,7 +356,7 @@ def test_watch_serves_a_saved_models_run(tmp_path):
     assert np.mean(measured["per_class"]) == pytest.approx(header["history"][-1]["accuracy"], abs=0.03)
     assert state["filters"]["count"] == 30 and state["status"] == {"state": "finished", "message": None}
     code, err = finish()
-    assert code == 0 and "glassnet: stopped" in err and "(4 epochs of history)" in err
+    assert code == 0 and "glassnet: stopped" in err and "(4 epochs of history)" in err, err
 
 
 def test_watch_shows_a_checkpoint_as_the_run_stood(tmp_path):
@@ -366,7 +366,8 @@ def test_watch_shows_a_checkpoint_as_the_run_stood(tmp_path):
     state = json.loads(get(port, "/api/state")[1])
     assert [r["epoch"] for r in state["records"]] == [0, 1, 2]
     assert state["status"]["message"] == "a checkpoint: the run as it stood after 3 epochs"
-    assert finish()[0] == 0
+    code, err = finish()
+    assert code == 0, err
 
 
 def test_watch_refuses_what_it_cannot_show(tmp_path):

@@ -341,7 +341,10 @@ class Server:
         sockets = self._socket_map()
         trigger = next((s for s in list(sockets.values()) if hasattr(s, "pull_trigger")), None)
         if trigger is not None:  # close every socket from inside the serving loop's thread
-            trigger.pull_trigger(lambda: wasyncore.close_all(sockets))
+            try:
+                trigger.pull_trigger(lambda: wasyncore.close_all(sockets))
+            except OSError:  # the loop has closed its sockets (the trigger's too): it is ending
+                pass
         if self._thread is not None:
             self._thread.join(timeout)
 
