@@ -262,10 +262,10 @@ def test_the_page_comes_back_after_each_stream_with_no_gap_and_no_repeat(browser
     slowly = lambda network, record: time.sleep(0.08)  # ~3 s of training: several streams
     options = dict(callbacks=[watch.callback, slowly], on_batch=watch.on_batch, stop=watch.stop_event)
     trainer = threading.Thread(target=fit, args=(net, (X, y), TrainingConfig(epochs=40, eta=0.5)), kwargs=options)
+    streams, cursor_from_id = [], watch.cursor_from_id
+    watch.cursor_from_id = lambda text: streams.append(cursor_from_id(text)) or streams[-1]  # resumed?
     with WatchServer(watch, interval=0.02, lifetime=0.4) as server:
         page = open_page(browser, server.url, {"width": 1200, "height": 900})
-        streams, cursor_from_id = [], watch.cursor_from_id
-        watch.cursor_from_id = lambda text: streams.append(cursor_from_id(text)) or streams[-1]  # resumed?
         page.evaluate("""() => { window.shown = [];
             new MutationObserver(() => window.shown.push(document.getElementById('message').textContent))
                 .observe(document.getElementById('message'), {childList: true, characterData: true, subtree: true});
