@@ -8,11 +8,12 @@ import os
 
 import numpy as np
 import pytest
+from test_modern_layers import every_layer_network
 
 from glassnet import engines
 from glassnet.core import layers as L
 from glassnet.core.layernet import ConvPoolLayer, FullyConnectedLayer, LayerNetwork, SoftmaxLayer
-from glassnet.core.modern import AvgPoolLayer, BatchNormLayer, ConvLayer, GlobalAvgPoolLayer, MaxPoolLayer
+from glassnet.core.modern import AvgPoolLayer, BatchNormLayer, ConvLayer, MaxPoolLayer
 from glassnet.engines import NumpyEngine
 from glassnet.engines import layers_fast as lf
 from glassnet.errors import InputError
@@ -32,19 +33,7 @@ TOL = {np.float32: 1e-5, np.float64: 1e-10}
 def every_layer(dtype, seed=0):
     """Padding 1 and 0, stride 1 and 2, no bias before a batch norm of maps, max-, avg- and
     global pooling, a batch norm of rows after a fully connected layer.  Images (1, 8, 8)."""
-    layers = [
-        ConvLayer((4, 1, 3, 3), (1, 8, 8), padding=1, activation_fn="linear", bias=False),
-        BatchNormLayer((4, 8, 8), activation_fn="tanh"),
-        MaxPoolLayer((2, 2), (4, 8, 8)),
-        ConvLayer((6, 4, 3, 3), (4, 4, 4), padding=1, stride=2, activation_fn="tanh"),
-        AvgPoolLayer((2, 2), (6, 2, 2)),
-        ConvLayer((5, 6, 1, 1), (6, 1, 1), activation_fn="sigmoid"),
-        GlobalAvgPoolLayer((5, 1, 1)),
-        FullyConnectedLayer(5, 7, activation_fn="linear"),
-        BatchNormLayer((7,), activation_fn="relu"),
-        SoftmaxLayer(7, 3),
-    ]
-    return LayerNetwork(layers, seed=seed, dtype=dtype)
+    return every_layer_network(dtype, seed)
 
 
 def odd_shapes(dtype, seed=1):

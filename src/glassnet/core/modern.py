@@ -348,7 +348,8 @@ class BatchNormLayer(Layer):
 
 
 class _BlockPool(_Parameterless):
-    """Pooling over non-overlapping (ph, pw) blocks (stride = block), leftover rows dropped."""
+    """Pooling over non-overlapping (ph, pw) blocks (stride = block), leftover rows dropped;
+    ``_pool_forward``/``_pool_backward`` are the kind's pair in ``core.layers``."""
 
     name = ""
 
@@ -377,6 +378,14 @@ class _BlockPool(_Parameterless):
     def spec(self):
         return {"type": type(self).__name__, "poolsize": list(self.poolsize), "image_shape": list(self.input_shape)}
 
+    def forward(self, x, training=False, mask=None):
+        out, cache = self._pool_forward(self._images(x), self.poolsize)
+        return out, (x.shape, cache)
+
+    def backward(self, dA, cache, need_dx=True):
+        x_shape, pool_cache = cache
+        return (self._pool_backward(dA, pool_cache).reshape(x_shape) if need_dx else None), []
+
 
 @register_layer
 class MaxPoolLayer(_BlockPool):
@@ -384,14 +393,7 @@ class MaxPoolLayer(_BlockPool):
     (m, c, h // ph, w // pw).  No parameters."""
 
     kind, name = "max-pool", "max"
-
-    def forward(self, x, training=False, mask=None):
-        out, cache = L.maxpool_forward(self._images(x), self.poolsize)
-        return out, (x.shape, cache)
-
-    def backward(self, dA, cache, need_dx=True):
-        x_shape, pool_cache = cache
-        return (L.maxpool_backward(dA, pool_cache).reshape(x_shape) if need_dx else None), []
+    _pool_forward, _pool_backward = staticmethod(L.maxpool_forward), staticmethod(L.maxpool_backward)
 
 
 @register_layer
@@ -400,14 +402,7 @@ class AvgPoolLayer(_BlockPool):
     (m, c, h // ph, w // pw).  No parameters."""
 
     kind, name = "avg-pool", "mean"
-
-    def forward(self, x, training=False, mask=None):
-        out, cache = L.avgpool_forward(self._images(x), self.poolsize)
-        return out, (x.shape, cache)
-
-    def backward(self, dA, cache, need_dx=True):
-        x_shape, pool_cache = cache
-        return (L.avgpool_backward(dA, pool_cache).reshape(x_shape) if need_dx else None), []
+    _pool_forward, _pool_backward = staticmethod(L.avgpool_forward), staticmethod(L.avgpool_backward)
 
 
 @register_layer
