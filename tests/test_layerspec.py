@@ -1,5 +1,6 @@
 """Layer networks written as one line (glassnet train --layers, GlassnetClassifier(layers=...))."""
 
+import numpy as np
 import pytest
 
 from glassnet.core.layernet import ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer
@@ -8,11 +9,29 @@ from glassnet.training.layerspec import layer_network, parse_layers
 
 
 def test_the_books_two_convpool_network():
-    layers = parse_layers("conv20x5,pool2,conv40x5,pool2,fc100,softmax10", (1, 28, 28), 10)
+    layers = parse_layers("conv20x5,pool2,conv40x5,pool2,fc100,softmax10", (1, 28, 28), 10, activation="sigmoid")
     assert [type(l) for l in layers] == [ConvPoolLayer, ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer]
     assert layers[0].filter_shape == (20, 1, 5, 5) and layers[0].poolsize == (2, 2)
     assert layers[1].filter_shape == (40, 20, 5, 5) and layers[1].output_shape == (40, 4, 4)
     assert (layers[2].n_in, layers[2].n_out) == (640, 100) and layers[2].activation_fn.name == "sigmoid"
+
+
+def test_a_layer_without_an_activation_is_relu_in_every_face():
+    """One spec string, one network: glassnet.layer_network, the options behind
+    ``glassnet train --layers`` (and train_preset) and parse_layers agree (ReLU)."""
+    import glassnet
+    from glassnet.training.runs import network_from_options, run_options
+
+    spec = "conv4x3,pool2,fc8"
+    front = glassnet.layer_network(spec, (1, 8, 8), 10, seed=3, dtype="float64")
+    cli = network_from_options(run_options("digits", layers=spec), (1, 8, 8), 10, seed=3, dtype="float64")
+    assert [layer["activation"] for layer in front.summary()["layers"]] == ["relu", "relu", "softmax"]
+    assert front.summary() == cli.summary()
+    for a, b in zip(front.params(), cli.params()):
+        assert np.array_equal(a, b)
+    assert [l.activation_fn.name for l in parse_layers(spec, (1, 8, 8), 10)[:2]] == ["relu", "relu"]
+    sigmoid = glassnet.layer_network(spec, (1, 8, 8), 10, activation="sigmoid", seed=3)
+    assert sigmoid.summary()["activation"] == "sigmoid"
 
 
 def test_activations_dropout_defaults_and_the_added_softmax():

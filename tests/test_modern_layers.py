@@ -327,7 +327,7 @@ def test_a_batch_normalised_recipe_reads_as_written():
     assert bn.activation_fn.name == "relu" and bn.input_shape == (32, 28, 28)
     assert layers[3].output_shape == (64, 7, 7) and layers[5].output_shape == (64, 3, 3)
     assert layers[6].bias and layers[6].activation_fn.name == "relu"
-    assert layers[8].activation_fn.name == "linear" and layers[9].activation_fn.name == "sigmoid"
+    assert layers[8].activation_fn.name == "linear" and layers[9].activation_fn.name == "relu"  # the default
     net = layer_network(text, (1, 28, 28), 10, seed=0)
     again = net.describe(compact=True).split("-", 1)[1].replace("-", ",")  # the compact form parses back
     shapes = [(type(l), l.output_shape) for l in layers]  # (activations are not in the compact form)

@@ -140,11 +140,12 @@ def fit(
     )
 
 
-def layer_network(layers, input_shape=(1, 28, 28), n_out=10, *, activation="sigmoid", seed=None, dtype="float32"):
+def layer_network(layers, input_shape=(1, 28, 28), n_out=10, *, activation="relu", seed=None, dtype="float32"):
     """A new chapter-6 ``LayerNetwork`` written as ``glassnet train --layers`` takes it, e.g.
     ``"conv20x5:relu,pool2,fc100:relu"`` (the softmax output of ``n_out`` is added), on inputs
     of ``input_shape`` (MNIST's (1, 28, 28) images by default; (784,) rows for fully connected
-    layers only); ``activation`` for layers that name none; drawn from ``seed``."""
+    layers only); ``activation`` for layers that name none (ReLU, as ``glassnet train --layers``
+    and the estimator's ``layers`` build them; network3's sigmoid when asked); drawn from ``seed``."""
     from .training.layerspec import layer_network as build
 
     return build(layers, input_shape, n_out, activation=activation, seed=seed, dtype=dtype)

@@ -97,7 +97,7 @@ def _tokens(text):
     return tokens
 
 
-def parse_layers(text, input_shape, n_out, *, activation="sigmoid"):
+def parse_layers(text, input_shape, n_out, *, activation="relu"):
     """The layers ``text`` describes, for one input of ``input_shape`` (c, h, w) or (n,).
 
     Returns a list of the book's ConvPoolLayer / FullyConnectedLayer / SoftmaxLayer and
@@ -213,6 +213,6 @@ def _check_size(layers):
         )
 
 
-def layer_network(text, input_shape, n_out, *, activation="sigmoid", seed=None, dtype="float32"):
+def layer_network(text, input_shape, n_out, *, activation="relu", seed=None, dtype="float32"):
     """A new LayerNetwork of the layers ``text`` describes (``parse_layers``), drawn from ``seed``."""
     return LayerNetwork(parse_layers(text, input_shape, n_out, activation=activation), seed=seed, dtype=dtype)

@@ -417,7 +417,7 @@ def network_from_options(opts, input_shape, n_out=10, seed=None, *, dtype=None):
             opts["layers"],
             input_shape,
             n_out,
-            activation=opts.get("activation", "sigmoid"),
+            activation=opts.get("activation", "relu"),
             seed=seed,
             dtype=dtype or "float32",
         )
