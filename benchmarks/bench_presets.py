@@ -13,6 +13,9 @@ accuracy and a budget of seconds:
     python benchmarks/bench_presets.py --preset conv-best --target 99.5 --budget 180 --output docs/x.md
     python benchmarks/bench_presets.py --preset conv-fast --epochs 1 --seeds 0   # smoke test
 
+``--save-dir DIR`` also keeps each trained network as DIR/PRESET-seedS.npz, the file
+``glassnet train --preset PRESET --seed S --save`` writes (``glassnet ensemble`` combines them).
+
 Run it alone on the machine: other work on the cores lengthens every epoch.
 """
 
@@ -23,8 +26,10 @@ import platform
 import statistics
 import sys
 import time
+from pathlib import Path
 
-from glassnet.training.runs import PRESETS, train_preset
+from glassnet.io import save
+from glassnet.training.runs import PRESETS, plan_run
 from glassnet.version import __version__
 
 
@@ -36,14 +41,19 @@ def parse_args(argv):
     p.add_argument("--target", type=float, default=99.0, help="target test accuracy in percent")
     p.add_argument("--budget", type=float, default=30.0, help="target training seconds")
     p.add_argument("--output", help="also write the table (Markdown) to this file")
+    p.add_argument("--save-dir", help="also save each trained network in this directory")
     return p.parse_args(argv)
 
 
-def run(preset, seed, epochs):
+def run(preset, seed, epochs, save_dir=None):
     overrides = {} if epochs is None else dict(epochs=epochs)
     started = time.perf_counter()
-    net, result, _ = train_preset(preset, seed=seed, **overrides)
+    plan = plan_run(None, preset, overrides, seed)  # as train_preset(preset, seed=seed) does
+    result = plan.fit()
     history = result.history
+    if save_dir:
+        metadata = dict(plan.metadata(), engine=result.engine, history=history, stopped=result.stopped)
+        save(plan.network, Path(save_dir) / f"{preset}-seed{seed}.npz", metadata=metadata)
     return dict(
         seed=seed,
         final=100 * history[-1]["accuracy"],
@@ -89,7 +99,7 @@ def main(argv=None):
     seeds = [int(s) for s in args.seeds.split(",")]
     runs = []
     for seed in seeds:
-        runs.append(run(args.preset, seed, args.epochs))
+        runs.append(run(args.preset, seed, args.epochs, args.save_dir))
         r = runs[-1]
         print(
             f"# seed {seed}: {r['final']:.2f}% after {r['epochs']} epochs, {r['seconds']:.1f} s of training",

@@ -48,6 +48,7 @@ def test_benchmark_quick_run_writes_its_tables(tmp_path):
     assert "| glassnet `feedforward` (float32) |" in report
 
 
+@pytest.mark.mnist  # the child trains on the real MNIST
 def test_presets_benchmark_reports_the_final_epoch_against_its_target(tmp_path):
     out = tmp_path / "tta.md"
     run = subprocess.run(
@@ -66,6 +67,8 @@ def test_presets_benchmark_reports_the_final_epoch_against_its_target(tmp_path):
             "1000",
             "--output",
             str(out),
+            "--save-dir",
+            str(tmp_path),
         ],
         capture_output=True,
         text=True,
@@ -78,6 +81,15 @@ def test_presets_benchmark_reports_the_final_epoch_against_its_target(tmp_path):
     final = float(row.split("|")[2].strip().rstrip("%"))
     assert 90 < final < 99.9 and "- seed 4: " + f"{final:.2f}".rstrip("0").rstrip(".") in report
     assert f"| mean | **{final:.2f}%**" in report and "Target >= 99.9% (mean) in <= 1000 s (every seed): FAIL" in report
+    # the network it kept is the one it measured: 'glassnet evaluate' reads the file and agrees
+    evaluated = subprocess.run(
+        [sys.executable, "-m", "glassnet", "evaluate", str(tmp_path / "conv-fast-seed4.npz")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert evaluated.returncode == 0, evaluated.stderr[-2000:]
+    assert f"correct ({final:.2f}%)" in evaluated.stdout.splitlines()[0]
 
 
 def test_load_benchmark_reports_alone_and_beside_a_neighbour(tmp_path):
