@@ -57,6 +57,7 @@ def test_defaults_are_the_documented_modern_recipe():
         l2=50.0,
         momentum=0.9,
         schedule="constant",
+        optimizer="sgd",
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,

@@ -10,7 +10,8 @@ pipelines, ``GridSearchCV``, ``clone`` and pickle, and passes scikit-learn's
 not exactly a repeated sample: see ``fit``).  It speaks ``MLPClassifier``'s language where
 that has a name for the idea -- ``max_iter`` and ``n_iter_``, ``verbose``, ``warm_start``,
 ``early_stopping``, ``validation_fraction``, ``n_iter_no_change``, ``loss_curve_``,
-``validation_scores_``, ``sample_weight`` -- and ``SGDClassifier``'s ``class_weight``.
+``validation_scores_``, ``sample_weight`` -- and ``SGDClassifier``'s ``class_weight``;
+``optimizer`` ("sgd" or "adam") and ``schedule`` (one-cycle too) are ``glassnet train``'s.
 Training is ``glassnet.training.fit`` on a ``glassnet.Network`` (or, with ``layers``, a
 chapter-6 ``LayerNetwork``) with one output neuron per class; ``network_`` is that network
 after fitting and ``history_`` the per-epoch records ``fit`` returns.
@@ -59,8 +60,9 @@ from .errors import InputError
 from .io.onnx import ClassifierParts, LayerSpec, register_converter
 from .training import fit as _fit
 from .training import make_optimizer
+from .training.optimizers import OPTIMIZERS
 from .training.runs import config_from_options, network_from_options
-from .training.schedules import cosine_eta
+from .training.schedules import SCHEDULES, cosine_eta, one_cycle_epoch
 
 __all__ = ["GlassnetClassifier", "BOOK_CHAPTER_1"]
 
@@ -120,6 +122,26 @@ class _WeightedEpochs:
     def epoch(self, network, X, T, order, mini_batch_size, eta, optimizer=None, on_batch=None):
         drawn = _weighted_order(self.p, len(order), network.rng)
         self.inner.epoch(network, X, T, drawn, mini_batch_size, eta, optimizer, on_batch)
+
+
+class _RatesOfAnEpoch:
+    """An engine (``core.model``'s engine protocol) for ``partial_fit``'s one epoch of a
+    one-cycle run: ``inner`` takes the steps at ``etas`` (n_batches,), one rate per mini-batch
+    (``schedules.one_cycle_epoch``), in place of the loop's rate -- the loop counts a run's
+    steps from its own first epoch, and a call of ``partial_fit`` is epoch j of ``max_iter``."""
+
+    def __init__(self, etas, inner):
+        self.etas = np.asarray(etas, dtype=np.float64)
+        self.inner = inner
+        self.name = inner.name
+
+    def prepare(self, X):
+        self.inner = self.inner.prepare(X)
+        self.name = self.inner.name
+        return self
+
+    def epoch(self, network, X, T, order, mini_batch_size, eta, optimizer=None, on_batch=None):
+        self.inner.epoch(network, X, T, order, mini_batch_size, self.etas, optimizer, on_batch)
 
 
 @contextmanager
@@ -187,7 +209,7 @@ register_converter(_onnx_parts)
 
 
 class GlassnetClassifier(ClassifierMixin, BaseEstimator):
-    """A feedforward network trained by mini-batch SGD with momentum, as a scikit-learn classifier.
+    """A feedforward network trained by mini-batch SGD with momentum (or Adam), as a scikit-learn classifier.
 
     The defaults: one hidden layer of 100 ReLU neurons with He-initialised weights, a
     softmax output layer with the log-likelihood cost, mini-batches of 32, eta 0.02,
@@ -216,7 +238,9 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
     mini_batch_size : int, default=32
         Examples per step (MLPClassifier's ``batch_size``).
     eta : float, default=0.02
-        Learning rate (a step is eta times the mini-batch's mean gradient).
+        Learning rate (a step is eta times the mini-batch's mean gradient); with
+        ``optimizer="adam"``, Adam's step size (each parameter moves by about eta at most
+        a step; 0.001 to 0.02 train the 8x8 digits well).
     cost : {"quadratic", "cross-entropy", "log-likelihood"}, default="log-likelihood"
         "log-likelihood" gives a softmax output layer, the others a sigmoid one.
     activation : {"sigmoid", "tanh", "relu"}, default="relu"
@@ -233,13 +257,37 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
         steady push by 1/(1 - momentum)) is given l2 (1 - momentum) n_batches / n, so
         that its weights shrink by the same eta l2 / n a step (exactly so without
         momentum; in the long run with it).  With momentum mu, either kind then minimises
-        the cost plus (1 - mu) l2/(2n) sum w^2.
+        the cost plus (1 - mu) l2/(2n) sum w^2.  With Adam (no momentum here) both
+        minimise the cost plus l2/(2n) sum w^2: the book's network shrinks its weights
+        by eta l2 / n a step outside Adam's moments (decoupled, as AdamW), a layer
+        network's L2 term is in the gradient Adam scales (coupled, as Adam's weight decay).
     momentum : float in [0, 1), default=0.9
-    schedule : {"constant", "halve", "cosine"}, default="constant"
-        "halve" halves eta after ``n_iter_no_change`` epochs without a better validation
-        accuracy, so it holds out ``validation_fraction`` as ``early_stopping`` does.
-        ``partial_fit`` follows "cosine" over ``max_iter`` calls and treats "halve" as
-        "constant".
+        Momentum of SGD (the book's chapter 3; 0: plain SGD).  Not used with
+        ``optimizer="adam"``, which keeps its own (beta1 = 0.9), as MLPClassifier's
+        ``momentum`` is used only by its "sgd" solver.
+    schedule : {"constant", "halve", "cosine", "one-cycle"}, default="constant"
+        The rate through a run, as ``glassnet train --schedule`` names it
+        (``glassnet.training.schedules``).  "halve" halves eta after ``n_iter_no_change``
+        epochs without a better validation accuracy, so it holds out
+        ``validation_fraction`` as ``early_stopping`` does.  "cosine" falls from eta to
+        near 0 epoch by epoch.  "one-cycle" changes the rate every mini-batch: up from
+        eta/25 to eta over the first quarter of the run's steps, then down (cosine) to
+        eta/10000 at its last.  ``partial_fit`` follows "cosine" and "one-cycle" over
+        ``max_iter`` calls (call j is epoch j of such a run; calls past ``max_iter`` keep
+        the last rate) and treats "halve" as "constant"; a warm-started ``fit`` runs the
+        schedule afresh over its ``max_iter`` epochs.
+    optimizer : {"sgd", "adam"}, default="sgd"
+        How a mini-batch's gradient moves the parameters, as ``glassnet train --optimizer``
+        names it (``glassnet.training.optimizers``): "sgd" is the book's SGD, with
+        ``momentum`` when it is above 0; "adam" is Adam (Kingma and Ba, 2015; beta1 0.9,
+        beta2 0.999, eps 1e-8), eta its step size, ``momentum`` not used.  Adam's moment
+        estimates m and v and its step count t (which its bias correction divides by) live
+        in ``optimizer_`` and carry on as momentum's velocities do: from ``partial_fit``
+        call to call and into a warm-started ``fit`` (so n calls of ``partial_fit`` are
+        ``fit`` with ``max_iter=n``, and two warm fits of k epochs one fit of 2k with a
+        constant rate); they start at zero, with t = 0, with a new network (a cold ``fit``,
+        the first ``partial_fit``), when ``set_params`` has changed ``optimizer`` (or SGD's
+        ``momentum``) since, and after ``glassnet.load`` (files keep the network only).
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training data (stratified by class), stop
         after ``n_iter_no_change`` epochs without a better accuracy on it and keep the
@@ -254,9 +302,10 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
         "balanced" (n_samples / (n_classes * count of the class), as in scikit-learn;
         not with ``partial_fit``, which sees one chunk at a time).
     warm_start : bool, default=False
-        With a fitted network, ``fit`` trains it (and its optimizer's velocities) on for
-        ``max_iter`` more epochs instead of starting a new one; the data must have the
-        same features and classes, and architecture parameters changed since are not applied.
+        With a fitted network, ``fit`` trains it on for ``max_iter`` more epochs instead of
+        starting a new one, its optimizer's state too (``optimizer_``: momentum's
+        velocities, or Adam's moments and step count); the data must have the same
+        features and classes, and architecture parameters changed since are not applied.
     verbose : bool or int, default=False
         Print each epoch's training loss (``"Iteration 3, loss = 0.12345678"``, and the
         validation accuracy with early stopping) to stdout, as MLPClassifier does.
@@ -286,7 +335,9 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
     n_features_in_ : int
     feature_names_in_ : ndarray of str (only when fitted on a DataFrame with string columns)
     network_ : glassnet.Network, or a LayerNetwork with ``layers``
-    optimizer_ : the optimizer (momentum's velocities) that ``partial_fit`` and warm starts continue
+    optimizer_ : the optimizer that ``partial_fit`` and warm starts continue
+        (``glassnet.training.optimizers``: ``SGD``, ``Momentum`` with its velocities, or
+        ``Adam`` with its moment estimates ``m``, ``v`` and step count ``t``)
     history_ : list of dict
         One record per epoch (``glassnet.training.fit``'s history): training cost and
         accuracy on all the training data and, with a held-out part, validation cost/accuracy.
@@ -324,6 +375,7 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
         momentum=0.9,
         schedule="constant",
         *,
+        optimizer="sgd",
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
@@ -347,6 +399,7 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
         self.l2 = l2
         self.momentum = momentum
         self.schedule = schedule
+        self.optimizer = optimizer
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
@@ -391,15 +444,17 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
         return self._train(train, validation, settings, settings["max_iter"], self.eta, self.schedule)
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
-        """One epoch of SGD on (X, y), starting a network on the first call.
+        """One epoch of training (SGD or Adam) on (X, y), starting a network on the first call.
 
         ``classes`` (every label that will ever be seen) is required on the first call;
         later calls may leave it out.  No data is held out: ``early_stopping`` is not applied
-        and ``schedule="halve"`` acts as "constant".  Each call is one epoch of
+        and ``schedule="halve"`` acts as "constant"; "cosine" and "one-cycle" give call j
+        the rates of epoch j of a ``max_iter``-epoch run.  Each call is one epoch of
         ``glassnet.training.fit`` continuing the same optimizer (``optimizer_``: momentum's
-        velocities carry over from call to call), so n calls on the same data give exactly
-        the network ``fit`` gives with ``max_iter=n``.  ``sample_weight`` as in ``fit``
-        (``class_weight="balanced"`` is refused: one chunk does not tell the classes' shares).
+        velocities, or Adam's moments and step count, carry over from call to call), so n
+        calls on the same data give exactly the network ``fit`` gives with ``max_iter=n``.
+        ``sample_weight`` as in ``fit`` (``class_weight="balanced"`` is refused: one chunk
+        does not tell the classes' shares).
         """
         settings = self._settings()
         first = not hasattr(self, "network_")
@@ -420,25 +475,35 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
             self.classes_ = known
             self.network_ = self._new_network(X.shape[1], len(known), self._generator(), dtype)
             self.optimizer_, self.history_ = None, []
-        eta = self.eta
-        if self.schedule == "cosine":  # the schedule fit follows, one epoch per call
-            eta = cosine_eta(self.eta, len(self.history_), settings["max_iter"])
-        return self._train((X, yi, weights), None, dict(settings, early_stopping=False), 1, float(eta), "constant")
+        # the schedule fit follows, one epoch per call: call j is epoch j of max_iter
+        eta, epoch, rates = self.eta, len(self.history_), None
+        if self.schedule == "cosine":
+            eta = cosine_eta(self.eta, epoch, settings["max_iter"])
+        elif self.schedule == "one-cycle":
+            n_batches = -(-len(X) // int(self.mini_batch_size))
+            rates = one_cycle_epoch(float(self.eta), epoch, settings["max_iter"], n_batches)
+        train = (X, yi, weights)
+        return self._train(train, None, dict(settings, early_stopping=False), 1, float(eta), "constant", rates)
 
-    def _train(self, train, validation, settings, epochs, eta, schedule):
+    def _train(self, train, validation, settings, epochs, eta, schedule, rates=None):
         """``training.fit`` for ``epochs`` on the network as it stands, continuing ``optimizer_``;
-        then the history and the attributes scikit-learn users read.  Returns self."""
+        then the history and the attributes scikit-learn users read.  ``rates`` (n_batches,):
+        one epoch's rate per mini-batch in place of eta (``partial_fit``'s one-cycle).  Returns self."""
         X, yi, weights = train
         m = int(self.mini_batch_size)
-        if getattr(self, "optimizer_", None) is None or self.optimizer_.momentum != float(self.momentum):
-            self.optimizer_ = make_optimizer(self.momentum)  # new, or momentum changed by set_params
+        momentum = self._momentum()
+        fresh = make_optimizer(momentum, name=self.optimizer)
+        old = getattr(self, "optimizer_", None)
+        if old is None or old.name != fresh.name or old.momentum != fresh.momentum:
+            self.optimizer_ = fresh  # new, or the optimizer or its momentum changed by set_params
         patience = settings["n_iter_no_change"]
         options = dict(
             epochs=epochs,
             mini_batch_size=m,
             eta=eta,
             l2=self._l2(len(X)),
-            momentum=self.momentum,
+            momentum=momentum,
+            optimizer=self.optimizer,
             schedule=schedule,
             patience=patience,
             monitor_training=None,
@@ -448,6 +513,8 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
         engine = None
         if weights is not None:
             engine = _WeightedEpochs(weights, resolve_engine("auto", self.network_, m, self.optimizer_))
+        if rates is not None:
+            engine = _RatesOfAnEpoch(rates, resolve_engine(engine, self.network_, m, self.optimizer_))
         offset = len(self.history_)
         callbacks = [self._reporter(offset)] if self.verbose else []
         stop = threading.Event()
@@ -462,6 +529,9 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
                 callbacks=callbacks,
                 stop=stop,
             )
+        if rates is not None:  # the rates taken, as fit's one-cycle records them
+            for record in result.history:
+                record.update(eta=float(rates[0]), eta_last=float(rates[-1]))
         self._record(result, offset)
         if result.stopped == "interrupted":
             warnings.warn("Training interrupted by user: the network is kept as it stands.", UserWarning, stacklevel=3)
@@ -519,7 +589,8 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
     # -- helpers -----------------------------------------------------------------------------
     def _settings(self):
         """``max_iter``, ``early_stopping`` and ``n_iter_no_change``, checked, with the deprecated
-        ``epochs`` and ``early_stop`` mapped onto them (each with a FutureWarning)."""
+        ``epochs`` and ``early_stop`` mapped onto them (each with a FutureWarning); ValueError
+        for an ``optimizer`` or ``schedule`` that ``glassnet train`` does not offer."""
         max_iter, early_stopping, patience = self.max_iter, self.early_stopping, self.n_iter_no_change
         names = {"max_iter": "max_iter", "n_iter_no_change": "n_iter_no_change"}
         if _given(self.epochs):
@@ -547,6 +618,9 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
                 raise ValueError(f"{names.get(key, key)} must be an integer >= 1, got {value!r}")
         if not isinstance(early_stopping, (bool, np.bool_)):
             raise ValueError(f"early_stopping must be True or False, got {early_stopping!r}")
+        for key, value, choices in (("optimizer", self.optimizer, OPTIMIZERS), ("schedule", self.schedule, SCHEDULES)):
+            if not (isinstance(value, str) and value in choices):
+                raise ValueError(f"{key} must be one of {', '.join(map(repr, choices))}, got {value!r}")
         return dict(max_iter=int(max_iter), early_stopping=bool(early_stopping), n_iter_no_change=int(patience))
 
     def _weights(self, y, sample_weight, incremental):
@@ -603,18 +677,23 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
             w = None
         return (X[train], yi[train], w), (X[held], yi[held])
 
+    def _momentum(self):
+        """The momentum training uses: ``momentum`` with SGD, 0 with Adam (which keeps its own)."""
+        return 0.0 if self.optimizer == "adam" else self.momentum
+
     def _l2(self, n):
         """The L2 strength to give ``training.fit`` so that ``l2`` means one thing for both kinds
         of network (see the class docstring): as it is for a network whose weights decay
         outside the gradient (the book's ``Network``), l2 (1 - momentum) l2_count / n for one
-        whose L2 term is in its gradient (network3's layers, l2_count its mini-batches)."""
+        whose L2 term is in its gradient (network3's layers, l2_count its mini-batches;
+        momentum 0 with Adam)."""
         l2 = self.l2
         if not isinstance(l2, numbers.Real) or isinstance(l2, bool) or not (l2 >= 0 and math.isfinite(l2)):
             raise ValueError(f"l2 must be a number >= 0, got {l2!r}")
         if l2 == 0 or self.network_.l2_rule == "decay":
             return float(l2)
         n_steps = self.network_.l2_count(n, int(self.mini_batch_size))
-        return float(l2) * (1.0 - float(self.momentum)) * n_steps / n
+        return float(l2) * (1.0 - float(self._momentum())) * n_steps / n
 
     def _dtype(self):
         try:
@@ -671,8 +750,9 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
     def _to_file(self):
         """``(model, metadata)`` for ``glassnet.save``: the fitted network, and under "face" the
         estimator's parameters, its classes and the fitted attributes JSON can hold (not
-        ``optimizer_``'s momentum velocities: ``partial_fit`` after ``load`` starts them afresh;
-        nor a ``random_state`` Generator, which is loaded as None)."""
+        ``optimizer_``'s state, momentum's velocities or Adam's moments and step count:
+        ``partial_fit`` after ``load`` starts them afresh; nor a ``random_state`` Generator,
+        which is loaded as None)."""
         check_is_fitted(self, "network_")
         params = {k: _json_value(v) for k, v in self.get_params(deep=False).items()}
         fitted = {

@@ -31,7 +31,7 @@ from ..core.model import Trainable, resolve_engine, state_arrays
 from ..errors import CheckpointError, InputError, TrainingDiverged, plural
 from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from .optimizers import OPTIMIZERS, make_optimizer
-from .schedules import SCHEDULES, cosine_eta, one_cycle_eta
+from .schedules import SCHEDULES, cosine_eta, one_cycle_epoch
 
 __all__ = [
     "TrainingConfig",
@@ -325,8 +325,7 @@ class _Run:
             return cosine_eta(config.eta, epoch, config.epochs)
         if config.schedule == "one-cycle":
             n_batches = -(-n_samples // config.mini_batch_size)
-            steps, first = config.epochs * n_batches, epoch * n_batches
-            return np.array([one_cycle_eta(config.eta, first + k, steps) for k in range(n_batches)])
+            return np.array(one_cycle_epoch(config.eta, epoch, config.epochs, n_batches))
         return eta
 
 

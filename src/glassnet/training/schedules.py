@@ -4,15 +4,17 @@
 epoch; the estimator's ``partial_fit`` follows it one call (one epoch) at a time.
 ``one_cycle_eta`` is ``schedule="one-cycle"``: a rate per mini-batch, a function of the step
 number within the whole run, so a run resumed at an epoch's end continues it exactly (the
-step at the start of epoch j is j times the mini-batches per epoch).  (Halving on plateaus
-depends on the validation accuracy, so it lives with the loop's state in ``loop``.)
+step at the start of epoch j is j times the mini-batches per epoch); ``one_cycle_epoch``
+gives one epoch's rates, for the loop and for the estimator's ``partial_fit`` (one call is
+one epoch).  (Halving on plateaus depends on the validation accuracy, so it lives with the
+loop's state in ``loop``.)
 """
 
 from __future__ import annotations
 
 import math
 
-__all__ = ["SCHEDULES", "cosine_eta", "one_cycle_eta", "one_cycle_peak"]
+__all__ = ["SCHEDULES", "cosine_eta", "one_cycle_eta", "one_cycle_epoch", "one_cycle_peak"]
 
 #: the schedules ``TrainingConfig`` knows
 SCHEDULES = ("constant", "halve", "cosine", "one-cycle")
@@ -51,3 +53,12 @@ def one_cycle_eta(eta, step, steps, *, warmup=0.25, div=25.0, final_div=1e4):
         return eta
     end = eta / final_div
     return end + (eta - end) * 0.5 * (1 + math.cos(math.pi * (t - peak) / (last - peak)))
+
+
+def one_cycle_epoch(eta, epoch, epochs, n_batches):
+    """The one-cycle rates of epoch ``epoch`` (0 .. epochs - 1) of a run of ``epochs`` epochs of
+    ``n_batches`` mini-batches each: a list of n_batches rates, the k-th the ``one_cycle_eta``
+    of step epoch * n_batches + k of the run's epochs * n_batches (an epoch past the last
+    keeps the last step's rate)."""
+    steps, first = epochs * n_batches, epoch * n_batches
+    return [one_cycle_eta(eta, first + k, steps) for k in range(n_batches)]
