@@ -152,3 +152,34 @@ def test_watch_slots_benchmark_reports_every_place_taken(tmp_path):
     assert run.returncode == 0, run.stderr
     rows = [line for line in out.read_text().splitlines() if line.startswith("| --watch")]
     assert len(rows) == 2 and all("/8" in row for row in rows)
+
+
+@pytest.mark.mnist  # the members train on the real MNIST
+def test_cluster_benchmark_times_members_alone_and_on_workers(tmp_path):
+    out = tmp_path / "cluster.md"
+    run = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_cluster.py"),
+            "--preset",
+            "sprint",
+            "--epochs",
+            "1",
+            "--repeats",
+            "1",
+            "--output",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "Warning" not in run.stderr  # the data reach the workers scattered, not inside each task
+    lines = out.read_text().splitlines()
+    alone = next(line for line in lines if line.startswith("| alone"))
+    cluster = next(line for line in lines if line.startswith("| cluster of 2 worker processes | 2 |"))
+    # one epoch of sprint is past 98% for a member alone and for two members' mean
+    assert 9800 < int(alone.split("|")[-2].split("/")[0]) <= 10000
+    assert 9800 < int(cluster.split("|")[-2].split("/")[0]) <= 10000
+    assert any(line.startswith("Cluster start-up") for line in lines)

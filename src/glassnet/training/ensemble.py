@@ -101,6 +101,15 @@ def train_member(build, seed, X, y, config, validation=None, test=None, augment=
     )
 
 
+def _member_of_arrays(build, seed, X, y, config, Xv, yv, Xt, yt, augment=None, blas_threads=1):
+    """``train_member`` with the validation and test sets as separate arrays (None where
+    absent): a cluster is sent each array once (joblib's dask backend scatters arrays, not
+    tuples of them, which would travel inside every member's task)."""
+    validation = None if Xv is None else (Xv, yv)
+    test = None if Xt is None else (Xt, yt)
+    return train_member(build, seed, X, y, config, validation, test, augment, blas_threads)
+
+
 def _pair(data):
     if data is None:
         return None
@@ -143,9 +152,10 @@ def train_ensemble(
     X, y = _pair(training)
     # parallel members get one BLAS thread each; members trained here one after another get all
     alone = scheduler is None and min(n_jobs, len(seeds)) == 1
-    common = dict(validation=_pair(validation), test=_pair(test), augment=augment, blas_threads=None if alone else 1)
-    calls = [((build, seed, X, y, config), common) for seed in seeds]
+    (Xv, yv), (Xt, yt) = _pair(validation) or (None, None), _pair(test) or (None, None)
+    common = dict(augment=augment, blas_threads=None if alone else 1)
+    calls = [((build, seed, X, y, config, Xv, yv, Xt, yt), common) for seed in seeds]
     report = None if on_member is None else (lambda value, done, total, i: on_member(value[1], done, total, i))
-    trained = map_parallel(train_member, calls, n_jobs=n_jobs, scheduler=scheduler, on_result=report)
+    trained = map_parallel(_member_of_arrays, calls, n_jobs=n_jobs, scheduler=scheduler, on_result=report)
     networks, results = zip(*trained)
     return Ensemble(networks, combine=combine), list(results)
