@@ -50,7 +50,11 @@ def parse_args(argv):
 def main(argv=None):
     args = parse_args(argv)
     os.environ["GLASSNET_THREADS"] = str(args.threads)  # here and in the workers it starts
-    from dask.distributed import LocalCluster
+    try:
+        from dask.distributed import LocalCluster
+        from threadpoolctl import threadpool_limits
+    except ImportError as e:
+        sys.exit(f"bench_cluster: {e}; pip install 'glassnet[dask,bench]'")
 
     from glassnet.training.ensemble import train_ensemble
     from glassnet.training.runs import PRESETS, plan_run
@@ -81,7 +85,8 @@ def main(argv=None):
     seeds = [args.seed + k for k in range(args.members)]
     alone, cluster, startup = [], [], []
     for repeat in range(args.repeats):
-        alone.append(train(seeds[:1]))
+        with threadpool_limits(limits=args.threads, user_api="blas"):  # as a worker's member is limited
+            alone.append(train(seeds[:1]))
         print(f"# alone {repeat + 1}: {alone[-1]['wall']:.1f} s", file=sys.stderr, flush=True)
         started = time.perf_counter()
         with LocalCluster(
@@ -127,7 +132,8 @@ def main(argv=None):
     if args.output:
         with open(args.output, "w") as f:
             f.write(text)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -50,16 +50,19 @@ def run(preset, seed, epochs, save_dir=None):
     started = time.perf_counter()
     plan = plan_run(None, preset, overrides, seed)  # as train_preset(preset, seed=seed) does
     result = plan.fit()
+    wall = time.perf_counter() - started
     history = result.history
-    if save_dir:
-        metadata = dict(plan.metadata(), engine=result.engine, history=history, stopped=result.stopped)
+    if save_dir:  # the header glassnet train --save writes
+        metadata = dict(
+            plan.metadata(), engine=result.engine, history=history, stopped=result.stopped, best_epoch=result.best_epoch
+        )
         save(plan.network, Path(save_dir) / f"{preset}-seed{seed}.npz", metadata=metadata)
     return dict(
         seed=seed,
         final=100 * history[-1]["accuracy"],
         best=max(100 * h["accuracy"] for h in history),
         seconds=sum(h["seconds"] for h in history),
-        wall=time.perf_counter() - started,
+        wall=wall,
         engine=result.engine,
         epochs=len(history),
         curve=[round(100 * h["accuracy"], 2) for h in history],
@@ -97,6 +100,8 @@ def table(preset, runs, target, budget):
 def main(argv=None):
     args = parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
+    if args.save_dir:  # before the first run, not after it
+        Path(args.save_dir).mkdir(parents=True, exist_ok=True)
     runs = []
     for seed in seeds:
         runs.append(run(args.preset, seed, args.epochs, args.save_dir))

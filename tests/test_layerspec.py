@@ -20,15 +20,18 @@ def test_a_layer_without_an_activation_is_relu_in_every_face():
     """One spec string, one network: glassnet.layer_network, the options behind
     ``glassnet train --layers`` (and train_preset) and parse_layers agree (ReLU)."""
     import glassnet
+    from glassnet.sklearn import GlassnetClassifier
     from glassnet.training.runs import network_from_options, run_options
 
     spec = "conv4x3,pool2,fc8"
     front = glassnet.layer_network(spec, (1, 8, 8), 10, seed=3, dtype="float64")
     cli = network_from_options(run_options("digits", layers=spec), (1, 8, 8), 10, seed=3, dtype="float64")
+    bare = network_from_options({"layers": spec}, (1, 8, 8), 10, seed=3, dtype="float64")  # no activation given
     assert [layer["activation"] for layer in front.summary()["layers"]] == ["relu", "relu", "softmax"]
-    assert front.summary() == cli.summary()
-    for a, b in zip(front.params(), cli.params()):
-        assert np.array_equal(a, b)
+    assert front.summary() == cli.summary() == bare.summary()
+    for a, b, c in zip(front.params(), cli.params(), bare.params()):
+        assert np.array_equal(a, b) and np.array_equal(a, c)
+    assert GlassnetClassifier(layers=spec).get_params()["activation"] == "relu"
     assert [l.activation_fn.name for l in parse_layers(spec, (1, 8, 8), 10)[:2]] == ["relu", "relu"]
     sigmoid = glassnet.layer_network(spec, (1, 8, 8), 10, activation="sigmoid", seed=3)
     assert sigmoid.summary()["activation"] == "sigmoid"

@@ -257,10 +257,12 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
         steady push by 1/(1 - momentum)) is given l2 (1 - momentum) n_batches / n, so
         that its weights shrink by the same eta l2 / n a step (exactly so without
         momentum; in the long run with it).  With momentum mu, either kind then minimises
-        the cost plus (1 - mu) l2/(2n) sum w^2.  With Adam (no momentum here) both
-        minimise the cost plus l2/(2n) sum w^2: the book's network shrinks its weights
-        by eta l2 / n a step outside Adam's moments (decoupled, as AdamW), a layer
-        network's L2 term is in the gradient Adam scales (coupled, as Adam's weight decay).
+        the cost plus (1 - mu) l2/(2n) sum w^2.  With Adam (no momentum here) the two
+        kinds differ: a layer network's L2 term is in the gradient Adam scales (coupled,
+        as Adam's weight decay: it minimises the cost plus l2/(2n) sum w^2), while the
+        book's network shrinks its weights by eta l2 / n a step outside Adam's moments
+        (decoupled, as AdamW: no penalised cost is minimised), so with Adam one l2 is not
+        the same strength for both.
     momentum : float in [0, 1), default=0.9
         Momentum of SGD (the book's chapter 3; 0: plain SGD).  Not used with
         ``optimizer="adam"``, which keeps its own (beta1 = 0.9), as MLPClassifier's
@@ -283,8 +285,8 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
         beta2 0.999, eps 1e-8), eta its step size, ``momentum`` not used.  Adam's moment
         estimates m and v and its step count t (which its bias correction divides by) live
         in ``optimizer_`` and carry on as momentum's velocities do: from ``partial_fit``
-        call to call and into a warm-started ``fit`` (so n calls of ``partial_fit`` are
-        ``fit`` with ``max_iter=n``, and two warm fits of k epochs one fit of 2k with a
+        call to call and into a warm-started ``fit`` (so n calls of ``partial_fit`` of an
+        estimator with ``max_iter=n`` are ``fit``, and two warm fits of k epochs one fit of 2k with a
         constant rate); they start at zero, with t = 0, with a new network (a cold ``fit``,
         the first ``partial_fit``), when ``set_params`` has changed ``optimizer`` (or SGD's
         ``momentum``) since, and after ``glassnet.load`` (files keep the network only).
@@ -452,7 +454,8 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
         the rates of epoch j of a ``max_iter``-epoch run.  Each call is one epoch of
         ``glassnet.training.fit`` continuing the same optimizer (``optimizer_``: momentum's
         velocities, or Adam's moments and step count, carry over from call to call), so n
-        calls on the same data give exactly the network ``fit`` gives with ``max_iter=n``.
+        calls on the same data of an estimator with ``max_iter=n`` give exactly the network
+        its ``fit`` gives.
         ``sample_weight`` as in ``fit`` (``class_weight="balanced"`` is refused: one chunk
         does not tell the classes' shares).
         """

@@ -44,6 +44,9 @@ __all__ = ["parse_layers", "layer_network", "MAX_LAYER_PARAMETERS"]
 MAX_LAYER_PARAMETERS = 1 << 30
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "linear")
+#: the activation of a conv, fc or bn layer that names none, in every face (glassnet train
+#: --layers, glassnet.layer_network, the estimator's layers=): network3's sigmoid only when asked
+DEFAULT_ACTIVATION = "relu"
 _KINDS = ("conv", "maxpool", "avgpool", "pool", "fc", "softmax", "bn", "gap") + ACTIVATIONS
 _TOKEN = re.compile(rf"^({'|'.join(_KINDS)})(\d+)?(?:x(\d+))?(?:x(\d+))?(?:p(\d+))?(?:s(\d+))?((?::[a-z]+[0-9.]*)*)$")
 _HELP = (
@@ -97,7 +100,7 @@ def _tokens(text):
     return tokens
 
 
-def parse_layers(text, input_shape, n_out, *, activation="relu"):
+def parse_layers(text, input_shape, n_out, *, activation=DEFAULT_ACTIVATION):
     """The layers ``text`` describes, for one input of ``input_shape`` (c, h, w) or (n,).
 
     Returns a list of the book's ConvPoolLayer / FullyConnectedLayer / SoftmaxLayer and
@@ -213,6 +216,6 @@ def _check_size(layers):
         )
 
 
-def layer_network(text, input_shape, n_out, *, activation="relu", seed=None, dtype="float32"):
+def layer_network(text, input_shape, n_out, *, activation=DEFAULT_ACTIVATION, seed=None, dtype="float32"):
     """A new LayerNetwork of the layers ``text`` describes (``parse_layers``), drawn from ``seed``."""
     return LayerNetwork(parse_layers(text, input_shape, n_out, activation=activation), seed=seed, dtype=dtype)

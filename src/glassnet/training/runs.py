@@ -362,7 +362,9 @@ def network_kind(opts):
         if activation == "sigmoid" and opts.get("cost", "quadratic") == "quadratic":
             return "book"
         return activation
-    used = _layer_activations(opts["layers"], opts.get("activation", "relu"))
+    from .layerspec import DEFAULT_ACTIVATION
+
+    used = _layer_activations(opts["layers"], opts.get("activation", DEFAULT_ACTIVATION))
     for name in ("sigmoid", "tanh"):
         if name in used:
             return f"layers-{name}"
@@ -393,7 +395,9 @@ def fitting_defaults(dataset, chosen):
     opts = {**DEFAULTS[dataset], **chosen}
     fitting = dict(FITTING[dataset][network_kind(opts)])
     if _layered(opts):
-        fitting["activation"] = "relu"
+        from .layerspec import DEFAULT_ACTIVATION
+
+        fitting["activation"] = DEFAULT_ACTIVATION
     if "eta" in chosen:
         fitting.pop("l2", None)
     return {k: v for k, v in fitting.items() if k not in chosen}
@@ -411,13 +415,13 @@ def network_from_options(opts, input_shape, n_out=10, seed=None, *, dtype=None):
     book's ``Network`` of ``opts["sizes"]`` with the options' cost, activation and init.
     """
     if _layered(opts):
-        from .layerspec import layer_network
+        from .layerspec import DEFAULT_ACTIVATION, layer_network
 
         return layer_network(
             opts["layers"],
             input_shape,
             n_out,
-            activation=opts.get("activation", "relu"),
+            activation=opts.get("activation", DEFAULT_ACTIVATION),
             seed=seed,
             dtype=dtype or "float32",
         )
