@@ -102,15 +102,12 @@ def _weighted_order(p, size, rng):
     return rng.permutation(np.repeat(np.arange(len(p)), counts))
 
 
-class _WeightedEpochs:
-    """An engine (``core.model``'s engine protocol) for a weighted fit: every epoch steps through
-    a weighted draw of the rows (``_weighted_order``, from the network's Generator) in place
-    of the loop's shuffle, and ``inner`` -- the engine "auto" picks for the network -- takes
-    the steps (the engines read any row numbers, a row twice too).  On average a mini-batch
-    step is then eta times the weighted mean gradient sum_i w_i dC_i / sum_i w_i."""
+class _InnerEngine:
+    """An engine (``core.model``'s engine protocol) that changes what one epoch hands ``inner``,
+    the engine "auto" picks for the network, which takes the steps; prepared with ``inner``,
+    and named as it is."""
 
-    def __init__(self, weights, inner):
-        self.p = np.asarray(weights, dtype=np.float64) / np.sum(weights)
+    def __init__(self, inner):
         self.inner = inner
         self.name = inner.name
 
@@ -118,27 +115,32 @@ class _WeightedEpochs:
         self.inner = self.inner.prepare(X)
         self.name = self.inner.name
         return self
+
+
+class _WeightedEpochs(_InnerEngine):
+    """For a weighted fit: every epoch steps through a weighted draw of the rows
+    (``_weighted_order``, from the network's Generator) in place of the loop's shuffle (the
+    engines read any row numbers, a row twice too).  On average a mini-batch step is then eta
+    times the weighted mean gradient sum_i w_i dC_i / sum_i w_i."""
+
+    def __init__(self, weights, inner):
+        super().__init__(inner)
+        self.p = np.asarray(weights, dtype=np.float64) / np.sum(weights)
 
     def epoch(self, network, X, T, order, mini_batch_size, eta, optimizer=None, on_batch=None):
         drawn = _weighted_order(self.p, len(order), network.rng)
         self.inner.epoch(network, X, T, drawn, mini_batch_size, eta, optimizer, on_batch)
 
 
-class _RatesOfAnEpoch:
-    """An engine (``core.model``'s engine protocol) for ``partial_fit``'s one epoch of a
-    one-cycle run: ``inner`` takes the steps at ``etas`` (n_batches,), one rate per mini-batch
-    (``schedules.one_cycle_epoch``), in place of the loop's rate -- the loop counts a run's
-    steps from its own first epoch, and a call of ``partial_fit`` is epoch j of ``max_iter``."""
+class _RatesOfAnEpoch(_InnerEngine):
+    """For ``partial_fit``'s one epoch of a one-cycle run: ``inner`` takes the steps at
+    ``etas`` (n_batches,), one rate per mini-batch (``schedules.one_cycle_epoch``), in place of
+    the loop's rate -- the loop counts a run's steps from its own first epoch, and a call of
+    ``partial_fit`` is epoch j of ``max_iter``."""
 
     def __init__(self, etas, inner):
+        super().__init__(inner)
         self.etas = np.asarray(etas, dtype=np.float64)
-        self.inner = inner
-        self.name = inner.name
-
-    def prepare(self, X):
-        self.inner = self.inner.prepare(X)
-        self.name = self.inner.name
-        return self
 
     def epoch(self, network, X, T, order, mini_batch_size, eta, optimizer=None, on_batch=None):
         self.inner.epoch(network, X, T, order, mini_batch_size, self.etas, optimizer, on_batch)
