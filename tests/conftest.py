@@ -154,3 +154,22 @@ def pytest_terminal_summary(terminalreporter, config):
     if _REAL_MNIST in config.stash:
         which = "the real MNIST" if real_mnist_run(config) else "a synthetic MNIST (tests/synthetic_mnist.py)"
         terminalreporter.write_line(f"glassnet: this run's MNIST was {which}")
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """scikit-learn's 8x8 digits split 70/30 (the estimator tests'): X_train, X_test, y_train, y_test."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    data = load_digits()
+    return train_test_split(data.data, data.target, test_size=0.3, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def small(digits):
+    """The first 300 training digits, standardised: (X, y)."""
+    from sklearn.preprocessing import StandardScaler
+
+    X_train, _, y_train, _ = digits
+    return StandardScaler().fit_transform(X_train[:300]), y_train[:300]

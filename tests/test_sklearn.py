@@ -139,18 +139,6 @@ def test_the_dead_pickling_workaround_is_gone():
     assert "import" not in inspect.getsource(glassnet.sklearn).split("__all__")[1]
 
 
-@pytest.fixture(scope="module")
-def digits():
-    data = load_digits()
-    return train_test_split(data.data, data.target, test_size=0.3, random_state=0)
-
-
-@pytest.fixture(scope="module")
-def small(digits):
-    X_train, _, y_train, _ = digits
-    return StandardScaler().fit_transform(X_train[:300]), y_train[:300]
-
-
 def test_pipeline_on_digits_with_the_defaults(digits):
     X_train, X_test, y_train, y_test = digits
     pipe = Pipeline([("scale", StandardScaler()), ("net", GlassnetClassifier(random_state=0))])

@@ -6,11 +6,10 @@ starts as momentum's is."""
 import numpy as np
 import pytest
 from sklearn.base import clone
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
+from test_sklearn import NOT_EQUIVALENT
 
 import glassnet
 from glassnet.cli import main
@@ -19,13 +18,6 @@ from glassnet.sklearn import GlassnetClassifier
 from glassnet.training.optimizers import SGD, Adam, Momentum
 from glassnet.training.schedules import one_cycle_eta
 
-#: as tests/test_sklearn.py's: the one check no stochastic trainer meets
-NOT_EQUIVALENT = {
-    "check_sample_weight_equivalence_on_dense_data": (
-        "a weight of k is k repetitions on average only: weights resample the examples each epoch"
-    )
-}
-
 
 @parametrize_with_checks(
     [GlassnetClassifier(optimizer="adam", schedule="one-cycle", max_iter=30)],
@@ -33,18 +25,6 @@ NOT_EQUIVALENT = {
 )
 def test_sklearn_estimator_checks_with_adam_and_one_cycle(estimator, check):
     check(estimator)
-
-
-@pytest.fixture(scope="module")
-def digits():
-    data = load_digits()
-    return train_test_split(data.data, data.target, test_size=0.3, random_state=0)
-
-
-@pytest.fixture(scope="module")
-def small(digits):
-    X_train, _, y_train, _ = digits
-    return StandardScaler().fit_transform(X_train[:300]), y_train[:300]
 
 
 def params(net):
