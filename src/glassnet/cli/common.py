@@ -30,6 +30,7 @@ __all__ = [
     "local_host",
     "port",
     "add_data_options",
+    "add_tta_option",
     "writable",
     "plots_dir",
     "load_model",
@@ -171,6 +172,18 @@ def add_data_options(p):
         "--cache-dir",
         metavar="DIR",
         help="where fetched data is kept (default: GLASSNET_CACHE, else ~/.cache/glassnet)",
+    )
+
+
+def add_tta_option(p):
+    p.add_argument(
+        "--tta",
+        action="store_true",
+        help="test-time augmentation: answer with the mean of the model's probabilities over 7 views of "
+        "each image -- the image, its 4 one-pixel shifts (up, down, left, right; zero fill) and its "
+        "rotations by -4 and +4 degrees about the centre (bilinear) -- views chosen on MNIST's "
+        "validation images; an ensemble's members each average their views, then combine by its rule "
+        "(glassnet.training.tta). Square one-channel images only; 7 forward passes instead of one",
     )
 
 

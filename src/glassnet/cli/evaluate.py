@@ -6,7 +6,15 @@ import numpy as np
 
 from ..errors import plural
 from ..io import BOOK_JSON_FORMAT, CHECKPOINT_FORMAT
-from .common import EXIT_OK, add_data_options, describe_network, load_model, model_test_set, predict_classes
+from .common import (
+    EXIT_OK,
+    add_data_options,
+    add_tta_option,
+    describe_network,
+    load_model,
+    model_test_set,
+    predict_classes,
+)
 
 NAME = "evaluate"
 HELP = "accuracy of a saved model on the test set, digit by digit"
@@ -22,29 +30,37 @@ def add_arguments(e):
         "the accuracy of each member and of both ways to combine them: the mean of "
         "their probabilities and the majority vote), a model saved from Python with "
         "glassnet.save (network2's and network3's networks, a fitted GlassnetClassifier), "
-        "a checkpoint (the network as training left it) or the book's network2 JSON file."
+        "a checkpoint (the network as training left it) or the book's network2 JSON file. "
+        "With --tta, every count is of answers averaged over 7 views of each image."
     )
     e.add_argument(
         "model",
         metavar="MODEL",
         help="a model saved by 'glassnet train --save' or glassnet.save, a checkpoint, or a network2 JSON file",
     )
+    add_tta_option(e)
     add_data_options(e)
 
 
 def run(args, out, err):
     net, header = load_model(args.model)
     dataset, seed, test = model_test_set(args.model, net, header, args)
+    if args.tta:
+        from ..training.tta import VIEWS, tta_predict, tta_side
+
+        tta_side(net)  # a model without square images: one line, before anything is printed
     where = f"the digits' test part (split with seed {seed})" if dataset == "digits" else f"the {dataset} test set"
-    print(f"# {args.model}: {describe_network(net)} on {where}", file=err)
+    tta = f", test-time augmentation on (mean over {len(VIEWS)} views)" if args.tta else ""
+    print(f"# {args.model}: {describe_network(net)} on {where}{tta}", file=err)
     what = file_kind(header)
     if what:
         print(f"# {what}", file=err)
     if net.members[0] is not net:  # an ensemble: each member and both rules
-        predicted, lines = ensemble_evaluation(net, test.X, test.y)
+        predicted, lines = ensemble_evaluation(net, test.X, test.y, tta=args.tta)
         print(format_evaluation(test.y, predicted, dataset) + "\n\n" + "\n".join(lines), file=out)
     else:
-        print(format_evaluation(test.y, predict_classes(net, test.X), dataset), file=out)
+        predicted = tta_predict(net, test.X) if args.tta else predict_classes(net, test.X)
+        print(format_evaluation(test.y, predicted, dataset), file=out)
     return EXIT_OK
 
 
@@ -70,10 +86,16 @@ def file_kind(header):
     return names.get(face.get("class"))
 
 
-def ensemble_evaluation(ensemble, X, labels):
+def ensemble_evaluation(ensemble, X, labels, tta=False):
     """``(predictions by the ensemble's own rule (m,), lines)`` from one pass of every member:
-    the lines give the correct count of both combining rules and of each member alone."""
-    by_rule = ensemble.answers(X)
+    the lines give the correct count of both combining rules and of each member alone (with
+    ``tta``, each member's answers averaged over the views of ``training.tta``)."""
+    if tta:
+        from ..training.tta import tta_answers
+
+        by_rule = tta_answers(ensemble, X)
+    else:
+        by_rule = ensemble.answers(X)
     labels, total = np.asarray(labels), len(labels)
 
     def score(predicted):

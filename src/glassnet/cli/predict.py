@@ -12,7 +12,17 @@ import json
 
 import numpy as np
 
-from .common import EXIT_OK, CLIError, at_least, describe_network, io_sizes, load_model, model_kind, probabilities
+from .common import (
+    EXIT_OK,
+    CLIError,
+    add_tta_option,
+    at_least,
+    describe_network,
+    io_sizes,
+    load_model,
+    model_kind,
+    probabilities,
+)
 
 NAME = "predict"
 HELP = "read the digit in image files with a saved MNIST model"
@@ -26,7 +36,8 @@ def add_arguments(p):
         "by its centre of mass in 28x28. Prints the most likely digits with their "
         "probabilities: a softmax output as it is (chapter-6 layer networks have one), "
         "sigmoid outputs divided by their sum (a score that sums to 1, not a calibrated "
-        "probability), an ensemble's mean of its members' probabilities. Needs Pillow: "
+        "probability), an ensemble's mean of its members' probabilities; with --tta, those "
+        "averaged over 7 views of each image. Needs Pillow: "
         "pip install \"glassnet[image]\"."
     )
     p.add_argument("model", metavar="MODEL", help="a model saved by 'glassnet train --save' (784 inputs)")
@@ -46,6 +57,7 @@ def add_arguments(p):
     p.add_argument(
         "--preview", action="store_true", help="also show the 28x28 input the network receives, drawn with characters"
     )
+    add_tta_option(p)
 
 
 def run(args, out, err):
@@ -58,8 +70,12 @@ def run(args, out, err):
             f"{header.get('dataset', 'unknown')}); predict needs an MNIST model with "
             f"784 inputs and 10 outputs"
         )
+    if args.tta:
+        from ..training.tta import tta_probabilities, tta_side
+
+        tta_side(net)  # 784 values in channels (a 4x14x14 input) have no views: one line
     X = np.stack([prepare(path) for path in args.images])  # every image checked first
-    P = probabilities(net, X)
+    P = tta_probabilities(net, X) if args.tta else probabilities(net, X)
     k = min(args.top, P.shape[1])
     results = []
     for path, x, p in zip(args.images, X, P):

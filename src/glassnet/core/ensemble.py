@@ -29,7 +29,7 @@ from ..errors import InputError
 from .dataforms import check_input, check_labels_for
 from .model import KINDS, Trainable, buffer_shapes, buffers_of, model_from_header, parameter_shapes, register_kind
 
-__all__ = ["Ensemble", "COMBINE_RULES", "member_sizes", "vote"]
+__all__ = ["Ensemble", "COMBINE_RULES", "member_sizes", "vote", "answers_from"]
 
 #: the ways an ensemble turns its members' answers into one
 COMBINE_RULES = ("mean", "vote")
@@ -62,6 +62,14 @@ def vote(predictions, mean_probabilities):
         np.add.at(counts, (rows, member), 1)
     tied = counts == counts.max(axis=1, keepdims=True)  # the classes with the top count
     return np.argmax(np.where(tied, mean_probabilities, -np.inf), axis=1)
+
+
+def answers_from(P):
+    """Every way members answer, from their probabilities P (k, m, n_out) (member j's for
+    sample i at [j, i]): ``{"probabilities": the mean (m, n_out), "members": each member's
+    classes (k, m), "mean": argmax of the mean (m,), "vote": the majority vote (m,)}``."""
+    mean, members = P.mean(axis=0), np.argmax(P, axis=2)
+    return {"probabilities": mean, "members": members, "mean": np.argmax(mean, axis=1), "vote": vote(members, mean)}
 
 
 @register_kind
@@ -265,9 +273,7 @@ class Ensemble:
         """Every way the members answer, from one pass of each over X (m, n_in):
         ``{"probabilities": the mean probabilities (m, n_out), "members": each member's
         classes (k, m), "mean": argmax of the mean (m,), "vote": the majority vote (m,)}``."""
-        P = self.member_probabilities(X)
-        mean, members = P.mean(axis=0), np.argmax(P, axis=2)
-        return {"probabilities": mean, "members": members, "mean": np.argmax(mean, axis=1), "vote": vote(members, mean)}
+        return answers_from(self.member_probabilities(X))
 
     def predict(self, X):
         """The ensemble's class for each row of X: int array (m,), by ``combine``."""

@@ -6,6 +6,7 @@
     optimizers   plain SGD with L2 and momentum, each owning its state
     checkpoint   atomic checkpoints and bit-identical resume
     augment      distorted copies of the training images, redrawn every epoch
+    tta          test-time augmentation: answers averaged over 7 views of each image
     runs         one path from options (data set, preset, overrides, seed) to a run
     schedules    learning-rate schedules (cosine)
     sweep        grids of runs in parallel (joblib, or Dask on a cluster)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Augmenter", "gaussian_matrix"]
+__all__ = ["Augmenter", "gaussian_matrix", "centred_grid", "resample", "resample_rows"]
 
 
 def gaussian_matrix(n, sigma):
@@ -20,6 +20,72 @@ def gaussian_matrix(n, sigma):
     i = np.arange(n)
     g = np.exp(-0.5 * ((i[:, None] - i[None, :]) / sigma) ** 2)
     return g / g.sum(axis=1, keepdims=True)
+
+
+def centred_grid(side):
+    """``(gy, gx)``: float32 arrays (side, side), every pixel's row and column measured from
+    the image centre (side-1)/2 (so -13.5 .. 13.5 for MNIST's 28)."""
+    grid = np.arange(side, dtype=np.float32) - (side - 1) / 2
+    gy, gx = np.meshgrid(grid, grid, indexing="ij")
+    return gy, gx
+
+
+def resample_rows(side):
+    """The most images of this side ``resample`` takes a call: m * (side+2)^2 < 2^24, so that
+    its flat indices, summed in float32, stay exact integers (18,641 for side 28)."""
+    return ((1 << 24) - 1) // (side + 2) ** 2
+
+
+def resample(X, sy, sx, side):
+    """Bilinear resampling: ``out[i, y, x]`` = image i of X read at (sy[i, y, x], sx[i, y, x]).
+
+    X : (m, side*side) rows of images.  sy, sx : float32 arrays (m, side, side), the source
+    row and column of every output pixel measured from the centre (side-1)/2 (``centred_grid``
+    gives the identity); consumed (the function computes in them).  Pixels outside the image
+    read as 0.  Returns (m, side*side) in X's dtype (float32 for float32 X).  At most
+    ``resample_rows(side)`` images a call: call it a chunk of rows at a time.
+    """
+    m, f32 = len(X), np.float32
+    most = resample_rows(side)
+    if m > most:
+        raise ValueError(f"resample takes at most {most} images of side {side} a call, got {m}")
+    c = f32((side - 1) / 2 + 1)  # +1: index into the zero-padded image
+    sy += c
+    sx += c
+    np.clip(sy, 0, side, out=sy)
+    np.clip(sx, 0, side, out=sx)
+    y0 = np.floor(sy)
+    x0 = np.floor(sx)
+    sy -= y0  # now the bilinear weights
+    sx -= x0
+    width = side + 2
+    padded = np.zeros((m, width, width), dtype=X.dtype)
+    padded[:, 1:-1, 1:-1] = X.reshape(m, side, side)
+    flat = padded.reshape(-1)
+    # flat index of every output pixel's top-left source neighbour, image offsets included
+    # (summed in float32, exact for at most resample_rows(side) images; then int32)
+    y0 *= width
+    y0 += x0
+    y0 += (np.arange(m, dtype=np.float32) * (width * width))[:, None, None]
+    base = y0.astype(np.int32).reshape(m, -1)
+    wy, wx = sy.reshape(m, -1), sx.reshape(m, -1)
+    top = np.take(flat, base)
+    base += 1
+    top_right = np.take(flat, base)
+    top_right -= top
+    top_right *= wx
+    top += top_right
+    base += width
+    bottom = np.take(flat, base)
+    base -= 1
+    bottom_left = np.take(flat, base)
+    bottom -= bottom_left
+    bottom *= wx
+    bottom += bottom_left
+    bottom -= top
+    bottom *= wy
+    top += bottom
+    return top
 
 
 class Augmenter:
@@ -56,8 +122,7 @@ class Augmenter:
         self.alpha, self.sigma = elastic_alpha, elastic_sigma
         self.side, self.n_fields, self.chunk = side, n_fields, chunk
         self._blur = gaussian_matrix(side, elastic_sigma).astype(np.float32)
-        grid = np.arange(side, dtype=np.float32) - (side - 1) / 2
-        self._gy, self._gx = np.meshgrid(grid, grid, indexing="ij")  # (side, side) centred
+        self._gy, self._gx = centred_grid(side)
 
     def __repr__(self):
         return (
@@ -112,40 +177,4 @@ class Augmenter:
             pick = rng.integers(0, fields.shape[1], m)
             sy += fields[0][pick]
             sx += fields[1][pick]
-        c = f32((side - 1) / 2 + 1)  # +1: index into the zero-padded image
-        sy += c
-        sx += c
-        np.clip(sy, 0, side, out=sy)
-        np.clip(sx, 0, side, out=sx)
-        y0 = np.floor(sy)
-        x0 = np.floor(sx)
-        sy -= y0  # now the bilinear weights
-        sx -= x0
-        width = side + 2
-        padded = np.zeros((m, width, width), dtype=X.dtype)
-        padded[:, 1:-1, 1:-1] = X.reshape(m, side, side)
-        flat = padded.reshape(-1)
-        # flat index (int32: m * 900 stays far below 2^31) of every output pixel's top-left
-        # source neighbour, image offsets included
-        y0 *= width
-        y0 += x0
-        y0 += (np.arange(m, dtype=np.float32) * (width * width))[:, None, None]
-        base = y0.astype(np.int32).reshape(m, -1)
-        wy, wx = sy.reshape(m, -1), sx.reshape(m, -1)
-        top = np.take(flat, base)
-        base += 1
-        top_right = np.take(flat, base)
-        top_right -= top
-        top_right *= wx
-        top += top_right
-        base += width
-        bottom = np.take(flat, base)
-        base -= 1
-        bottom_left = np.take(flat, base)
-        bottom -= bottom_left
-        bottom *= wx
-        bottom += bottom_left
-        bottom -= top
-        bottom *= wy
-        top += bottom
-        return top
+        return resample(X, sy, sx, side)
