@@ -211,6 +211,36 @@ def test_inference_equals_the_numpy_layers(dtype, name):
         assert np.array_equal(v, before[k])
 
 
+def wide_rows(dtype, seed=4):
+    """The direct convolution's tiles (stride 1, no padding: patches read where they lie): output
+    rows wider than a tile and split unevenly (28 and 12 positions), more filters than a tile's
+    four vectors (70), several input channels, a conv-pool and a conv.  Images (2, 28, 30)."""
+    layers = [
+        ConvPoolLayer((70, 2, 3, 3), (2, 28, 30), (2, 2), "relu"),  # 26x28 -> 13x14
+        ConvLayer((20, 70, 3, 3), (70, 13, 14), padding=0, stride=1, activation_fn="linear", bias=False),
+        BatchNormLayer((20, 11, 12), activation_fn="relu"),
+        SoftmaxLayer(20 * 11 * 12, 6),
+    ]
+    return LayerNetwork(layers, seed=seed, dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_direct_convolutions_tiles_equal_the_numpy_layers(dtype):
+    """Two SGD steps of 6 images, and inference, on wide_rows.  (Two: the softmax starts from zero
+    weights, so the layers below it learn from the second step on; and no more: 70 filters
+    max-pooled from float32 sums taken in another order soon pick another winner somewhere, and
+    two runs part ways by more than rounding, as any two float32 implementations would.)"""
+    rng = np.random.default_rng(5)
+    X, y = rng.normal(size=(12, 2, 28, 30)).astype(dtype), rng.integers(0, 6, 12)
+    ref, fast = wide_rows(dtype), wide_rows(dtype)
+    NumpyEngine().epoch(ref, X, y, np.arange(12), 6, 0.05)
+    lf.LayerKernelEngine().epoch(fast, X, y, np.arange(12), 6, 0.05)
+    assert_same_state(ref, fast, (None, None), TOL[dtype])
+    assert not np.array_equal(fast.params()[0], wide_rows(dtype).params()[0])  # it did learn
+    rtol = 1e-12 if dtype == np.float64 else 2e-6
+    np.testing.assert_allclose(lf.logits(fast, X, 2), fast.logits(X), rtol=rtol, atol=rtol)
+
+
 # -- what the kernel takes and leaves ---------------------------------------------------------------
 def test_supports_the_modern_layers_and_declines_what_it_does_not_run():
     for make in NETWORKS.values():

@@ -10,8 +10,10 @@
  *          a conv layer follows, else channel-first (f, poh, pow) = NumPy's flattening.
  *   W      conv: (F, KP), row f = filter f read in im2col's order (p, q, c), padded to KP;
  *          WT = its transpose (K, FP) for the forward product.  Fully connected: (n_out, ins).
- *   col    conv: (mb, P, KP), row pos = the patch whose top-left corner is pos;
- *   pos    conv: (mb, T, FP), the position (in 0..P) of each pooling block's winner.
+ *   col    conv: one image's (P, KP) in a thread's scratch (dcols), row pos = the patch whose
+ *          top-left corner is pos; made again by the backward pass (every image's would
+ *          leave the cache between the passes);
+ *   pos    conv-pool: (mb, T, FP), the position (in 0..P) of each pooling block's winner.
  */
 
 typedef REAL FN(vec) __attribute__((vector_size(VBYTES), aligned(sizeof(REAL)), may_alias));
@@ -26,8 +28,8 @@ typedef IREAL FN(ivec) __attribute__((vector_size(VBYTES), aligned(sizeof(REAL))
  * (it turns -0 into +0), which costs the products' inner loops an instruction a number */
 #define BCAST(c) (__builtin_shuffle((VEC){(REAL)(c)}, (IVEC){0}))
 #define SELECT(mask, a, b) ((VEC)(((IVEC)(a) & (mask)) | ((IVEC)(b) & ~(mask))))
-/* vectors per chunk of a conv filter's gradient held in registers */
-#define CHUNK 8
+/* vectors per chunk of a conv filter's gradient held in registers (half the registers) */
+#define CHUNK (NREGS / 2)
 /* rows of W the fully connected backward sweep prefetches ahead (1000 x 1000 weights,
  * mini-batch 10: 376 us a sweep with 12, 446 with 8 or 16, 728 without) */
 #ifndef SWEEP_AHEAD
@@ -44,7 +46,9 @@ typedef struct {
     REAL *sW, *sb;                  /* Adam's second moments v (NULL without Adam) */
     REAL *dW, *db;                  /* conv: one step's gradient, one (F, KP) and (FP) per group */
     REAL *in, *xm, *din;            /* input, masked input (dropout), dC/d(input) */
-    REAL *col, *pos;                /* conv: im2col rows, pooling winners */
+    REAL *pos;                      /* conv-pool: pooling winners */
+    int64_t *koff;                  /* conv, stride 1 and no padding: where patch number k sits in
+                                       the image, relative to the patch's corner (K) */
     REAL *rm, *rv;                  /* batch norm: running mean and variance (CP) */
     REAL *mean, *istd, *var, *dgamma, *dbeta, *coef;   /* batch norm: the step's statistics (CP each) */
     REAL *part;                     /* batch norm: partial sums, per image (mb, CP) or per group (groups, 2, CP) */
@@ -67,7 +71,8 @@ typedef struct {
 typedef struct {                    /* one thread's scratch for the image layers */
     REAL *conv, *g, *wg, *dcol;     /* one image's convolution (P, FP); deltas (F, T), by position; a patch row */
     int64_t *win, *bucket;          /* winners (F, T); the wins of each position (2P + 1 + F T) */
-    REAL *dz, *dcols, *row;         /* conv: one image's delta (P, FP), patch gradients (P, KP); a row of channels */
+    REAL *dz, *dcols, *row;         /* conv: one image's delta (P, FP); its im2col rows or patch gradients
+                                       (P, KP); a row of channels */
 } FN(scratch);
 
 typedef struct {
@@ -183,11 +188,6 @@ static void FN(activate)(REAL *z, int64_t n, int64_t act)
 /* ---- set-up: buffers and the packed parameters ----------------------------------------- */
 /* one image's im2col rows, plus a vector of room for im2col's spill (so that threads doing
  * neighbouring images never write the same memory) */
-static inline int64_t FN(col_stride)(const FN(layer) *L)
-{
-    return L->s.P * L->KP + LANES;
-}
-
 static inline int FN(is_conv)(int64_t kind)
 {
     return kind == LK_CONV || kind == LK_CONV2;
@@ -227,12 +227,14 @@ static int FN(alloc_layer)(FN(net) *net, FN(layer) *L, int next_kind)
         return -1;
     if (conv) {
         L->WT = FN(alloc)(net, s->K * L->FP, sizeof(REAL));
-        /* conv-pool: every image's im2col rows, for its backward pass; conv: none (the
-         * threads' scratch holds one image's, made again for the backward pass) */
-        L->col = FN(alloc)(net, kind == LK_CONV ? (net->training ? mb : 1) * FN(col_stride)(L) : 1, sizeof(REAL));
         L->pos = FN(alloc)(net, kind == LK_CONV ? mb * s->T * L->FP : 1, sizeof(REAL));
-        if (!L->WT || !L->col || !L->pos)
+        L->koff = FN(alloc)(net, s->K, sizeof(int64_t));
+        if (!L->WT || !L->pos || !L->koff)
             return -1;
+        for (int64_t p = 0, k = 0; p < s->kh; p++)      /* im2col's order: (p, q, channel) */
+            for (int64_t q = 0; q < s->kw; q++)
+                for (int64_t ch = 0; ch < s->c; ch++)
+                    L->koff[k++] = (p * s->w + q) * s->c + ch;
     }
     if (kind == LK_MAXPOOL && !(L->pos = FN(alloc)(net, mb * s->T * s->f, sizeof(REAL))))
         return -1;
@@ -343,7 +345,8 @@ static void FN(bn_inference_stats)(FN(layer) *L)
 }
 
 /* one thread's scratch: for the largest conv-pool layer (conv, ft, buckets, kp), the largest
- * conv layer (dz = P FP, dcols = P KP) and four rows of the most channels of a layer (row) */
+ * conv layer (dz = P FP), the largest of either (dcols = P KP) and four rows of the most
+ * channels of a layer (row) */
 static int FN(alloc_scratch)(FN(net) *net, FN(scratch) *sc, const int64_t *size)
 {
     sc->conv = FN(alloc)(net, size[0], sizeof(REAL));
@@ -407,13 +410,14 @@ static int FN(setup)(FN(net) *net, const int64_t *spec, int64_t count, int64_t m
         net->fused = net->fused && c->kind == LK_CONV;
         if (FN(is_conv)(c->kind))
             size[0] = FN(max)(size[0], c->P * L->FP);
+        if (FN(is_conv)(c->kind)) {     /* (both kinds) one image's im2col rows and deltas */
+            size[5] = FN(max)(size[5], c->P * L->KP + LANES);
+            size[4] = FN(max)(size[4], c->P * L->FP);
+        }
         if (c->kind == LK_CONV) {
             size[1] = FN(max)(size[1], c->f * c->T);
             size[2] = FN(max)(size[2], 2 * c->P + 1 + c->f * c->T);
             size[3] = FN(max)(size[3], L->KP);
-        } else if (c->kind == LK_CONV2) {
-            size[4] = FN(max)(size[4], c->P * L->FP);
-            size[5] = FN(max)(size[5], c->P * L->KP + LANES);
         }
     }
     for (int64_t t = 0; t < net->threads; t++)
@@ -559,6 +563,79 @@ static void FN(gemm_add)(int64_t M, int64_t NV, int64_t K, const REAL *A, int64_
     FN(gemm_any)(M, NV, K, A, lda, acs, B, ldb, C, ldc, NULL, 1);
 }
 
+/* C (mr, nvb vectors) = the convolution at mr consecutive positions of an output row, read
+ * straight from the channels-last image (no im2col): A[i, k] = x[i lda + koff[k]], x at the
+ * first position's patch corner, lda = the channels (a stride 1 conv without padding), times
+ * B = WT (K, nvb vectors): gemm_tile's product with A's rows the patches in place. */
+INLINE void FN(conv_tile)(const int mr, const int nvb, int64_t K, const REAL *x, int64_t lda,
+                          const int64_t *koff, const REAL *B, int64_t ldb, REAL *C, int64_t ldc)
+{
+    VEC acc[MRMAX][4];
+#pragma GCC unroll 16
+    for (int i = 0; i < mr; i++)
+#pragma GCC unroll 4
+        for (int j = 0; j < nvb; j++)
+            acc[i][j] = SPLAT(0);
+    for (int64_t k = 0; k < K; k++) {
+        VEC b[4];
+        const REAL *a = x + koff[k];
+#pragma GCC unroll 4
+        for (int j = 0; j < nvb; j++)
+            b[j] = LOADV(B + k * ldb + j * LANES);
+#pragma GCC unroll 16
+        for (int i = 0; i < mr; i++) {
+            VEC ai = BCAST(a[i * lda]);
+#pragma GCC unroll 4
+            for (int j = 0; j < nvb; j++)
+                acc[i][j] += ai * b[j];
+        }
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < mr; i++)
+#pragma GCC unroll 4
+        for (int j = 0; j < nvb; j++)
+            STOREV(C + i * ldc + j * LANES, acc[i][j]);
+}
+
+/* (mr never exceeds GEMM_MR(nvb): the test only keeps tiles wider than the registers from
+ * being compiled) */
+#define TILE_CASE(MR) case MR: \
+    FN(conv_tile)(MR <= GEMM_MR(nvb) ? MR : 1, nvb, s->K, a, s->c, L->koff, B, L->FP, c, L->FP); break;
+
+/* an output row's positions in tiles as even as the registers allow (26 positions, 12 at most
+ * a tile: 9 + 9 + 8, not 12 + 12 + 1 + 1) */
+INLINE void FN(conv_cols)(const int nvb, const FN(layer) *L, const REAL *x, const REAL *B, REAL *C)
+{
+    const lk_shape *s = &L->s;
+    int64_t tiles = (s->ow + GEMM_MR(nvb) - 1) / GEMM_MR(nvb);
+    for (int64_t r = 0; r < s->oh; r++)
+        for (int64_t k = 0, c0 = 0; k < tiles; k++) {
+            int64_t mr = (s->ow - c0) / (tiles - k);
+            const REAL *a = x + (r * s->w + c0) * s->c;
+            REAL *c = C + (r * s->ow + c0) * L->FP;
+            switch (mr) {
+            TILE_CASE(16) TILE_CASE(15) TILE_CASE(14) TILE_CASE(13) TILE_CASE(12) TILE_CASE(11)
+            TILE_CASE(10) TILE_CASE(9) TILE_CASE(8) TILE_CASE(7) TILE_CASE(6) TILE_CASE(5)
+            TILE_CASE(4) TILE_CASE(3) TILE_CASE(2) default: FN(conv_tile)(1, nvb, s->K, a, s->c, L->koff, B, L->FP, c, L->FP);
+            }
+            c0 += mr;
+        }
+}
+
+#define CONV_CASE(NVB) case NVB: FN(conv_cols)(NVB, L, x, L->WT + j0 * LANES, conv + j0 * LANES); break;
+
+/* conv (P, FP) = the convolution of one channels-last image x (h, w, c) with WT (K, FP), for a
+ * conv of stride 1 without padding: FN(gemm) of im2col's rows, but the patches are read where
+ * they lie, four vectors of filters at a time */
+static void FN(conv_direct)(const FN(layer) *L, const REAL *x, REAL *conv)
+{
+    int64_t NV = L->FP / LANES;
+    for (int64_t j0 = 0; j0 < NV; j0 += 4)
+        switch (NV - j0 < 4 ? NV - j0 : 4) {
+        CONV_CASE(1) CONV_CASE(2) CONV_CASE(3) default: CONV_CASE(4)
+        }
+}
+
 /* ---- conv-pool layer: forward ----------------------------------------------------------- */
 /* col (P, KP) <- the patches of one channels-last image x (h, w, c): row r*ow + s is the
  * patch at (r, s), kh runs of kw*c contiguous numbers.  Runs are copied in whole vectors,
@@ -611,10 +688,8 @@ static void FN(pool_act)(const FN(layer) *L, const REAL *conv, REAL *pos, REAL *
 static void FN(conv_forward)(FN(net) *net, FN(layer) *L, int64_t i, int thread, REAL *out, int64_t ldo)
 {
     const lk_shape *s = &L->s;
-    REAL *col = L->col + (net->training ? i * FN(col_stride)(L) : 0);   /* inference: one image's */
     REAL *conv = net->sc[thread].conv;
-    FN(im2col)(s, L->KP, L->in + i * L->ins, col);
-    FN(gemm)(s->P, L->FP / LANES, s->K, col, L->KP, 1, L->WT, L->FP, conv, L->FP, NULL);
+    FN(conv_direct)(L, L->in + i * L->ins, conv);
     FN(pool_act)(L, conv, L->pos + i * s->T * L->FP, out + i * ldo);
 }
 
@@ -835,17 +910,17 @@ INLINE void FN(gather_tile)(const int nvec, REAL *acc, const REAL *rows, int64_t
                             const REAL *coef, int64_t n)
 {
     VEC a[CHUNK];
-#pragma GCC unroll 8
+#pragma GCC unroll 16
     for (int v = 0; v < nvec; v++)
         a[v] = LOADV(acc + v * LANES);
     for (int64_t t = 0; t < n; t++) {
         const REAL *row = rows + which[t] * ld;
         VEC c = SPLAT(coef[t]);
-#pragma GCC unroll 8
+#pragma GCC unroll 16
         for (int v = 0; v < nvec; v++)
             a[v] += c * LOADV(row + v * LANES);
     }
-#pragma GCC unroll 8
+#pragma GCC unroll 16
     for (int v = 0; v < nvec; v++)
         STOREV(acc + v * LANES, a[v]);
 }
@@ -857,7 +932,12 @@ static void FN(gather_axpy)(int64_t nvec, REAL *acc, const REAL *rows, int64_t l
 {
     switch (nvec) {
     GATHER_CASE(1) GATHER_CASE(2) GATHER_CASE(3) GATHER_CASE(4)
-    GATHER_CASE(5) GATHER_CASE(6) GATHER_CASE(7) default: FN(gather_tile)(8, acc, rows, ld, which, coef, n);
+    GATHER_CASE(5) GATHER_CASE(6) GATHER_CASE(7)
+#if CHUNK > 8
+    GATHER_CASE(8) GATHER_CASE(9) GATHER_CASE(10) GATHER_CASE(11)
+    GATHER_CASE(12) GATHER_CASE(13) GATHER_CASE(14) GATHER_CASE(15)
+#endif
+    default: FN(gather_tile)(CHUNK, acc, rows, ld, which, coef, n);
     }
 }
 
@@ -1052,8 +1132,12 @@ static void FN(conv2_forward)(FN(net) *net, FN(layer) *L, int64_t i, int thread,
                                                keeping every image's through the step) */
     int direct = !L->out_chw && L->FP == s->f;
     REAL *conv = direct ? out : net->sc[thread].conv;
-    FN(im2col_pad)(s, L->KP, L->in + i * L->ins, col);
-    FN(gemm)(s->P, L->FP / LANES, s->K, col, L->KP, 1, L->WT, L->FP, conv, L->FP, NULL);
+    if (s->pad == 0 && s->stride == 1)
+        FN(conv_direct)(L, L->in + i * L->ins, conv);
+    else {
+        FN(im2col_pad)(s, L->KP, L->in + i * L->ins, col);
+        FN(gemm)(s->P, L->FP / LANES, s->K, col, L->KP, 1, L->WT, L->FP, conv, L->FP, NULL);
+    }
     if (direct) {
         for (int64_t t = 0; s->bias && t < s->P; t++)
             for (int64_t k = 0; k < L->FP; k += LANES)
@@ -1474,18 +1558,28 @@ static void FN(conv_back_image)(FN(net) *net, FN(layer) *L, int64_t i, int threa
     const lk_shape *s = &L->s;
     const FN(layer) *next = L + 1;
     const REAL *A = next->in + i * next->ins, *dA = next->din + i * next->ins;
-    const REAL *pos = L->pos + i * s->T * L->FP, *col = L->col + i * FN(col_stride)(L);
+    const REAL *pos = L->pos + i * s->T * L->FP;
     FN(scratch) *sc = net->sc + thread;
-    REAL *g = sc->g, *dW = L->dW + group * s->f * L->KP, *db = L->db + group * L->FP;
-    int64_t *win = sc->win, T = s->T, nv = L->KP / LANES;
-    for (int64_t f = 0; f < s->f; f++)
+    REAL *col = sc->dcols;
+    FN(im2col)(s, L->KP, L->in + i * L->ins, col);
+    REAL *restrict g = sc->g, *restrict d = sc->dz, *dW = L->dW + group * s->f * L->KP;
+    REAL *db = L->db + group * L->FP;
+    int64_t *restrict win = sc->win, T = s->T, F = s->f, FP = L->FP, nv = L->KP / LANES;
+    int64_t tstep = L->out_chw ? 1 : F, fstep = L->out_chw ? T : 1;     /* (t, f) at t tstep + f fstep */
+    REAL *restrict sum = sc->row;
+    FN(delta_row)(dA, A, F * T, s->act, d);         /* in the output's layout */
+    for (int64_t f = 0; f < F; f++)
+        sum[f] = 0;
+    for (int64_t t = 0; t < T; t++)     /* (the F sums side by side: no chain of additions) */
+        for (int64_t f = 0; f < F; f++)
+            sum[f] += d[t * tstep + f * fstep];
+    for (int64_t f = 0; f < F; f++) {
+        db[f] += sum[f];
         for (int64_t t = 0; t < T; t++) {
-            int64_t at = L->out_chw ? f * T + t : t * s->f + f;
-            REAL d = dA[at] * FN(prime)(A[at], s->act);
-            g[f * T + t] = d;
-            db[f] += d;
-            win[f * T + t] = (int64_t)pos[t * L->FP + f];
+            g[f * T + t] = d[t * tstep + f * fstep];
+            win[f * T + t] = (int64_t)pos[t * FP + f];
         }
+    }
     for (int64_t v0 = 0; v0 < nv; v0 += CHUNK)
         for (int64_t f = 0; f < s->f; f++)
             FN(gather_axpy)(nv - v0 < CHUNK ? nv - v0 : CHUNK, dW + f * L->KP + v0 * LANES, col + v0 * LANES,
