@@ -194,13 +194,14 @@ class Ensemble:
 
     def describe(self, compact=False):
         """ "ensemble of 5 × (784-30-10), mean of their probabilities"; compact: "ensemble of
-        5 784-30-10 (mean)", the members in brackets when they differ."""
+        5 784-30-10 (mean)", the members in brackets when they differ, a run of equal ones
+        counted: "ensemble of 17 [8 x A, 9 x B] (mean)"."""
         if compact:
             members = [m.describe(compact=True) for m in self.members]
-            what = members[0] if len(set(members)) == 1 else "[" + ", ".join(members) + "]"
+            what = members[0] if len(set(members)) == 1 else "[" + ", ".join(_counted_runs(members, "x")) + "]"
             return f"ensemble of {len(members)} {what} ({self.combine})"
         members = [m.describe() for m in self.members]
-        what = members[0] if len(set(members)) == 1 else "; ".join(members)
+        what = members[0] if len(set(members)) == 1 else "; ".join(_counted_runs(members, "\u00d7"))
         rule = "mean of their probabilities" if self.combine == "mean" else "majority vote"
         return f"ensemble of {len(members)} \u00d7 ({what}), {rule}"
 
@@ -328,3 +329,15 @@ class Ensemble:
             "vote": int(np.sum(answers["vote"] == y)),
             "members": [int(np.sum(p == y)) for p in answers["members"]],
         }
+
+
+def _counted_runs(names, times):
+    """["A", "A", "B", "A"] -> ["2 x A", "B", "A"] (times "x"): each run of equal names once,
+    counted when it is longer than one (the members keep their order)."""
+    runs = []
+    for name in names:
+        if runs and runs[-1][1] == name:
+            runs[-1][0] += 1
+        else:
+            runs.append([1, name])
+    return [name if k == 1 else f"{k} {times} {name}" for k, name in runs]
