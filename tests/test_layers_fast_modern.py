@@ -224,14 +224,14 @@ def wide_rows(dtype, seed=4):
     return LayerNetwork(layers, seed=seed, dtype=dtype)
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_the_direct_convolutions_tiles_equal_the_numpy_layers(dtype):
-    """Two SGD steps of 6 images, and inference, on wide_rows.  (Two: the softmax starts from zero
-    weights, so the layers below it learn from the second step on; and no more: 70 filters
-    max-pooled from float32 sums taken in another order soon pick another winner somewhere, and
-    two runs part ways by more than rounding, as any two float32 implementations would.)"""
+def check_wide_rows(dtype):
+    """Two SGD steps of 6 images, and inference on 260 (two threads), of wide_rows: the kernel
+    equals the NumPy layers.  (Two steps: the softmax starts from zero weights, so the layers
+    below it learn from the second step on; and no more: 70 filters max-pooled from float32
+    sums taken in another order soon pick another winner somewhere, and two runs part ways by
+    more than rounding, as any two float32 implementations would.)"""
     rng = np.random.default_rng(5)
-    X, y = rng.normal(size=(12, 2, 28, 30)).astype(dtype), rng.integers(0, 6, 12)
+    X, y = rng.normal(size=(260, 2, 28, 30)).astype(dtype), rng.integers(0, 6, 260)
     ref, fast = wide_rows(dtype), wide_rows(dtype)
     NumpyEngine().epoch(ref, X, y, np.arange(12), 6, 0.05)
     lf.LayerKernelEngine().epoch(fast, X, y, np.arange(12), 6, 0.05)
@@ -239,6 +239,11 @@ def test_the_direct_convolutions_tiles_equal_the_numpy_layers(dtype):
     assert not np.array_equal(fast.params()[0], wide_rows(dtype).params()[0])  # it did learn
     rtol = 1e-12 if dtype == np.float64 else 2e-6
     np.testing.assert_allclose(lf.logits(fast, X, 2), fast.logits(X), rtol=rtol, atol=rtol)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_direct_convolutions_tiles_equal_the_numpy_layers(dtype):
+    check_wide_rows(dtype)
 
 
 # -- what the kernel takes and leaves ---------------------------------------------------------------
@@ -285,3 +290,4 @@ def test_every_build_computes_the_same(monkeypatch, variant):
                 assert_same_state(ref, fast, opts, TOL[dtype])
             X, _ = data(name, 70, seed=5, dtype=dtype)
             np.testing.assert_allclose(lf.logits(fast, X), fast.logits(X), rtol=TOL[dtype], atol=TOL[dtype])
+        check_wide_rows(dtype)  # the direct convolution's tiles and filter blocks

@@ -20,9 +20,11 @@
  * What makes it fast at the book's mini-batch of 10, where NumPy spends most of a step on
  * the microsecond each of its ~60 calls costs:
  *   - one call runs thousands of mini-batches;
- *   - convolution is im2col (one row of kh*kw*c inputs per output position, read from
- *     channels-last memory in kh runs of kw*c numbers) times the filters, as one blocked
- *     matrix product whose accumulators stay in vector registers, vectorised over filters;
+ *   - convolution is a blocked matrix product of the patches (kh*kw*c inputs per output
+ *     position, channels-last) times the filters, its accumulators in vector registers,
+ *     vectorised over filters; a stride-1 unpadded conv reads its patches where they lie in
+ *     the image, others copy them out first (im2col, kh runs of kw*c numbers), and the
+ *     backward pass makes each image's im2col rows again in a thread's scratch;
  *   - max-pooling keeps the winner's position, so the backward pass touches only the
  *     winners: dW and dx cost a quarter of a dense backward convolution (2x2 pools);
  *   - a fully connected layer's backward pass is one sweep over W: for each column block of

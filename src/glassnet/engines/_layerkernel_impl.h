@@ -186,8 +186,6 @@ static void FN(activate)(REAL *z, int64_t n, int64_t act)
 }
 
 /* ---- set-up: buffers and the packed parameters ----------------------------------------- */
-/* one image's im2col rows, plus a vector of room for im2col's spill (so that threads doing
- * neighbouring images never write the same memory) */
 static inline int FN(is_conv)(int64_t kind)
 {
     return kind == LK_CONV || kind == LK_CONV2;
@@ -345,8 +343,8 @@ static void FN(bn_inference_stats)(FN(layer) *L)
 }
 
 /* one thread's scratch: for the largest conv-pool layer (conv, ft, buckets, kp), the largest
- * conv layer (dz = P FP), the largest of either (dcols = P KP) and four rows of the most
- * channels of a layer (row) */
+ * conv layer of either kind (dz = P FP, dcols = P KP and a vector of room for im2col's spill)
+ * and four rows of the most channels of a layer (row) */
 static int FN(alloc_scratch)(FN(net) *net, FN(scratch) *sc, const int64_t *size)
 {
     sc->conv = FN(alloc)(net, size[0], sizeof(REAL));
@@ -381,7 +379,7 @@ static int FN(setup)(FN(net) *net, const int64_t *spec, int64_t count, int64_t m
         return -2;
     net->L = count, net->mb = mb, net->training = training, net->fused = 1;
     net->threads = threads < 1 ? 1 : threads > LK_MAX_THREADS ? LK_MAX_THREADS : threads;
-    /* scratch sizes: conv, ft, buckets, kp (conv-pool); dz, dcols (conv); row */
+    /* scratch sizes: conv, ft, buckets, kp (conv-pool); dz, dcols (both conv kinds); row */
     int64_t widest = 1, size[7] = {1, 1, 1, 1, 1, 1, 1};
     for (int64_t l = 0; l < count; l++) {
         FN(layer) *L = net->layer + l;
@@ -408,11 +406,10 @@ static int FN(setup)(FN(net) *net, const int64_t *spec, int64_t count, int64_t m
         }
         net->n_img = l + 1;
         net->fused = net->fused && c->kind == LK_CONV;
-        if (FN(is_conv)(c->kind))
+        if (FN(is_conv)(c->kind)) {     /* one image's convolution, deltas and im2col rows */
             size[0] = FN(max)(size[0], c->P * L->FP);
-        if (FN(is_conv)(c->kind)) {     /* (both kinds) one image's im2col rows and deltas */
-            size[5] = FN(max)(size[5], c->P * L->KP + LANES);
             size[4] = FN(max)(size[4], c->P * L->FP);
+            size[5] = FN(max)(size[5], c->P * L->KP + LANES);
         }
         if (c->kind == LK_CONV) {
             size[1] = FN(max)(size[1], c->f * c->T);
@@ -603,7 +600,7 @@ INLINE void FN(conv_tile)(const int mr, const int nvb, int64_t K, const REAL *x,
     FN(conv_tile)(MR <= GEMM_MR(nvb) ? MR : 1, nvb, s->K, a, s->c, L->koff, B, L->FP, c, L->FP); break;
 
 /* an output row's positions in tiles as even as the registers allow (26 positions, 12 at most
- * a tile: 9 + 9 + 8, not 12 + 12 + 1 + 1) */
+ * a tile: 8 + 9 + 9, not 12 + 12 + 1 + 1) */
 INLINE void FN(conv_cols)(const int nvb, const FN(layer) *L, const REAL *x, const REAL *B, REAL *C)
 {
     const lk_shape *s = &L->s;
@@ -614,8 +611,11 @@ INLINE void FN(conv_cols)(const int nvb, const FN(layer) *L, const REAL *x, cons
             const REAL *a = x + (r * s->w + c0) * s->c;
             REAL *c = C + (r * s->ow + c0) * L->FP;
             switch (mr) {
+#if MRMAX > 8
             TILE_CASE(16) TILE_CASE(15) TILE_CASE(14) TILE_CASE(13) TILE_CASE(12) TILE_CASE(11)
-            TILE_CASE(10) TILE_CASE(9) TILE_CASE(8) TILE_CASE(7) TILE_CASE(6) TILE_CASE(5)
+            TILE_CASE(10) TILE_CASE(9)
+#endif
+            TILE_CASE(8) TILE_CASE(7) TILE_CASE(6) TILE_CASE(5)
             TILE_CASE(4) TILE_CASE(3) TILE_CASE(2) default: FN(conv_tile)(1, nvb, s->K, a, s->c, L->koff, B, L->FP, c, L->FP);
             }
             c0 += mr;
@@ -636,7 +636,7 @@ static void FN(conv_direct)(const FN(layer) *L, const REAL *x, REAL *conv)
         }
 }
 
-/* ---- conv-pool layer: forward ----------------------------------------------------------- */
+/* ---- conv-pool layer: forward (im2col: for its backward pass) -------------------------- */
 /* col (P, KP) <- the patches of one channels-last image x (h, w, c): row r*ow + s is the
  * patch at (r, s), kh runs of kw*c contiguous numbers.  Runs are copied in whole vectors,
  * so each may spill up to a vector past its end: into the next run or row (written over
@@ -1122,9 +1122,10 @@ static void FN(col2im_pad)(const lk_shape *s, int64_t KP, const REAL *dcol, REAL
         }
 }
 
-/* the conv layer's forward pass for image i: conv (P, FP) = col (P, KP) WT (KP, FP), then
- * out[t] = act(conv[t] + b) (without bias: act(conv[t])).  When the output is channels-last
- * and f a whole number of vectors, conv is the output itself. */
+/* the conv layer's forward pass for image i: conv (P, FP) = col (P, KP) WT (KP, FP) (stride
+ * 1 without padding: conv_direct, the patches read where they lie), then out[t] =
+ * act(conv[t] + b) (without bias: act(conv[t])).  When the output is channels-last and f a
+ * whole number of vectors, conv is the output itself. */
 static void FN(conv2_forward)(FN(net) *net, FN(layer) *L, int64_t i, int thread, REAL *out)
 {
     const lk_shape *s = &L->s;
@@ -1562,9 +1563,9 @@ static void FN(conv_back_image)(FN(net) *net, FN(layer) *L, int64_t i, int threa
     FN(scratch) *sc = net->sc + thread;
     REAL *col = sc->dcols;
     FN(im2col)(s, L->KP, L->in + i * L->ins, col);
-    REAL *restrict g = sc->g, *restrict d = sc->dz, *dW = L->dW + group * s->f * L->KP;
-    REAL *db = L->db + group * L->FP;
-    int64_t *restrict win = sc->win, T = s->T, F = s->f, FP = L->FP, nv = L->KP / LANES;
+    REAL *g = sc->g, *restrict d = sc->dz, *dW = L->dW + group * s->f * L->KP;   /* (g and win: */
+    REAL *db = L->db + group * L->FP;                   /* conv_dx_image reads them through sc) */
+    int64_t *win = sc->win, T = s->T, F = s->f, FP = L->FP, nv = L->KP / LANES;
     int64_t tstep = L->out_chw ? 1 : F, fstep = L->out_chw ? T : 1;     /* (t, f) at t tstep + f fstep */
     REAL *restrict sum = sc->row;
     FN(delta_row)(dA, A, F * T, s->act, d);         /* in the output's layout */
@@ -1924,6 +1925,8 @@ int64_t EXPORT(forward)(const int64_t *spec, int64_t count, REAL **params, REAL 
 #undef CHUNK
 #undef GATHER_CASE
 #undef GEMM_CASE
+#undef TILE_CASE
+#undef CONV_CASE
 #undef GEMM_MR
 #undef DOT_CASE
 #undef SWEEP_CASE

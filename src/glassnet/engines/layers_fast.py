@@ -7,10 +7,12 @@ chapter 1-3 kernel; optional: without a C compiler glassnet runs on NumPy alone)
 thousands of mini-batches per call, with the equations of ``core.layers`` and
 ``core.layernet``:
 
-* valid convolution as cross-correlation (im2col times the filters, one blocked product),
+* valid convolution as cross-correlation (the patches, read where they lie in the image,
+  times the filters, one blocked product; im2col rows for the backward pass),
   max-pooling (a tied block's gradient to its first maximum), then activation(pooled + b);
 * ``core.modern``'s layers: convolution with zero padding and a stride, with or without bias
-  (the same blocked products: the forward pass, dW = dZ^T col and dx = col2im(dZ W));
+  (blocked products: the forward pass, im2col's unless stride 1 and no padding, dW = dZ^T col
+  and dx = col2im(dZ W));
   batch normalisation of feature maps or of rows (the mini-batch's statistics in training,
   taken per image and added in a fixed order, the running averages updated in the layer's
   ``running_mean``/``running_var`` each step; the running ones at inference); max-, avg- and
