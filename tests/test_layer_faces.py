@@ -87,7 +87,8 @@ def test_describe_network_and_io_sizes_for_every_kind():
     )
     runs = Ensemble([net, net, book, book, book, net])  # a run of equal members is counted once
     assert describe_network(runs) == f"ensemble of 6 [2 x 784-30-10, 3 x {describe_network(book)}, 784-30-10] (mean)"
-    assert runs.describe().startswith("ensemble of 6 \u00d7 (2 \u00d7 784")
+    assert runs.describe().startswith("ensemble of 6: 2 \u00d7 784")
+    assert runs.describe().endswith("; 784-30-10, mean of their probabilities")
     assert io_sizes(Ensemble([net, book])) == (784, 10)
 
 

@@ -115,7 +115,8 @@ def test_rotate_is_the_augmenters_map_through_the_one_sampler(degrees):
 
 
 def test_the_augmenters_output_is_pinned():
-    """Bit for bit as before the sampler became ``augment.resample``.  Rotation 0 and no elastic
+    """Bit for bit as before the sampler became ``augment.resample``: the hashes were taken from
+    the Augmenter of commit d0b1753, before the change, on these settings.  Rotation 0 and no elastic
     field keep the hash the same on every machine (sin and cos, and the fields' BLAS products,
     may round differently by CPU; shifts, zooms and the bilinear sums do not)."""
     X = images(40, 28)
@@ -300,3 +301,14 @@ def test_predict_tta_refuses_a_model_without_square_images(drawings, tmp_path):
     net = layer_network("conv4x3,fc10", (4, 14, 14), 10, seed=0)  # 784 inputs in 4 channels
     save(net, tmp_path / "channels.npz", metadata=dict(dataset="mnist", training=dict(seed=0)))
     one_line_error(*run(["predict", tmp_path / "channels.npz", drawings[0], "--tta"]), "square images", "4x14x14")
+
+
+def test_an_augmenter_refuses_a_chunk_the_sampler_cannot_take():
+    """Checked when it is made, not an epoch later inside resample."""
+    from glassnet.training.augment import resample_rows
+
+    most = resample_rows(28)
+    assert Augmenter(chunk=most).chunk == most
+    for chunk in (0, most + 1):
+        with pytest.raises(ValueError, match=f"chunk must lie in 1..{most}"):
+            Augmenter(chunk=chunk)

@@ -43,15 +43,15 @@ def add_arguments(e):
 
 
 def run(args, out, err):
-    net, header = load_model(args.model)
-    dataset, seed, test = model_test_set(args.model, net, header, args)
-    if args.tta:
-        from ..training.tta import VIEWS, tta_predict, tta_side
+    from ..training import tta  # (imported when run: the other commands start without it)
 
-        tta_side(net)  # a model without square images: one line, before anything is printed
+    net, header = load_model(args.model)
+    if args.tta:  # a model without square images: one line, before the test set is even read
+        tta.tta_side(net)
+    dataset, seed, test = model_test_set(args.model, net, header, args)
     where = f"the digits' test part (split with seed {seed})" if dataset == "digits" else f"the {dataset} test set"
-    tta = f", test-time augmentation on (mean over {len(VIEWS)} views)" if args.tta else ""
-    print(f"# {args.model}: {describe_network(net)} on {where}{tta}", file=err)
+    note = f", test-time augmentation on (mean over {len(tta.VIEWS)} views)" if args.tta else ""
+    print(f"# {args.model}: {describe_network(net)} on {where}{note}", file=err)
     what = file_kind(header)
     if what:
         print(f"# {what}", file=err)
@@ -59,7 +59,7 @@ def run(args, out, err):
         predicted, lines = ensemble_evaluation(net, test.X, test.y, tta=args.tta)
         print(format_evaluation(test.y, predicted, dataset) + "\n\n" + "\n".join(lines), file=out)
     else:
-        predicted = tta_predict(net, test.X) if args.tta else predict_classes(net, test.X)
+        predicted = tta.tta_predict(net, test.X) if args.tta else predict_classes(net, test.X)
         print(format_evaluation(test.y, predicted, dataset), file=out)
     return EXIT_OK
 

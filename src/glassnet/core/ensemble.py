@@ -193,17 +193,19 @@ class Ensemble:
         return cls(networks, combine=combine)
 
     def describe(self, compact=False):
-        """ "ensemble of 5 × (784-30-10), mean of their probabilities"; compact: "ensemble of
-        5 784-30-10 (mean)", the members in brackets when they differ, a run of equal ones
-        counted: "ensemble of 17 [8 x A, 9 x B] (mean)"."""
+        """ "ensemble of 5 × (784-30-10), mean of their probabilities" ("ensemble of 17: 8 × A;
+        9 × B, ..." when they differ, a run of equal members counted); compact: "ensemble of 5
+        784-30-10 (mean)", "ensemble of 17 [8 x A, 9 x B] (mean)"."""
         if compact:
             members = [m.describe(compact=True) for m in self.members]
             what = members[0] if len(set(members)) == 1 else "[" + ", ".join(_counted_runs(members, "x")) + "]"
             return f"ensemble of {len(members)} {what} ({self.combine})"
         members = [m.describe() for m in self.members]
-        what = members[0] if len(set(members)) == 1 else "; ".join(_counted_runs(members, "\u00d7"))
         rule = "mean of their probabilities" if self.combine == "mean" else "majority vote"
-        return f"ensemble of {len(members)} \u00d7 ({what}), {rule}"
+        if len(set(members)) == 1:
+            return f"ensemble of {len(members)} \u00d7 ({members[0]}), {rule}"
+        runs = "; ".join(_counted_runs(members, "\u00d7"))
+        return f"ensemble of {len(members)}: {runs}, {rule}"
 
     def layer_names(self):
         """Member 0's layer names."""

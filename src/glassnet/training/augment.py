@@ -116,6 +116,8 @@ class Augmenter:
     ):
         if not 0 <= fraction <= 1:
             raise ValueError(f"fraction must lie in 0..1, got {fraction}")
+        if not 1 <= chunk <= resample_rows(side):
+            raise ValueError(f"chunk must lie in 1..{resample_rows(side)} for images of side {side}, got {chunk}")
         self.fraction = fraction
         self._out = None
         self.rotate, self.zoom, self.shift = rotate, zoom, shift
