@@ -466,9 +466,12 @@ INLINE VEC FN(vstep)(VEC w, VEC g, REAL *V, REAL *S, const FN(rule) *r)
 
 /* C (mr, nvb vectors) = A (mr, K) B (K, nvb vectors) (step 0), or the step above (step 1), or
  * C += A B (step 2): the accumulators live in registers (mr, nvb and step are constants where
- * this is inlined); A is read one number at a time, at A[i * lda + k * acs]. */
+ * this is inlined); A is read one number at a time, at A[i * lda + k * acs] -- or, with koff
+ * (step 0 only), at A[i * lda + koff[k]]: a convolution's patches read where they lie in the
+ * image (conv_cols). */
 INLINE void FN(gemm_tile)(const int mr, const int nvb, const int step, int64_t K, const REAL *A, int64_t lda,
-                          int64_t acs, const REAL *B, int64_t ldb, REAL *C, int64_t ldc, const FN(epilogue) *e)
+                          int64_t acs, const int64_t *koff, const REAL *B, int64_t ldb, REAL *C, int64_t ldc,
+                          const FN(epilogue) *e)
 {
     VEC acc[MRMAX][4];
 #pragma GCC unroll 16
@@ -478,12 +481,13 @@ INLINE void FN(gemm_tile)(const int mr, const int nvb, const int step, int64_t K
             acc[i][j] = SPLAT(0);
     for (int64_t k = 0; k < K; k++) {
         VEC b[4];
+        const REAL *ak = koff ? A + koff[k] : A + k * acs;     /* (koff is NULL or not where inlined) */
 #pragma GCC unroll 4
         for (int j = 0; j < nvb; j++)
             b[j] = LOADV(B + k * ldb + j * LANES);
 #pragma GCC unroll 16
         for (int i = 0; i < mr; i++) {
-            VEC a = BCAST(A[i * lda + k * acs]);
+            VEC a = BCAST(ak[i * lda]);
 #pragma GCC unroll 4
             for (int j = 0; j < nvb; j++)
                 acc[i][j] += a * b[j];
@@ -516,11 +520,11 @@ INLINE void FN(gemm_cols)(const int nvb, const int step, int64_t M, int64_t K, c
     int64_t i = 0;
     for (; i + GEMM_MR(nvb) <= M; i += GEMM_MR(nvb)) {
         FN(epilogue) ei = {e && e->V ? e->V + i * ldc : NULL, e && e->S ? e->S + i * ldc : NULL, e ? e->r : NULL};
-        FN(gemm_tile)(GEMM_MR(nvb), nvb, step, K, A + i * lda, lda, acs, B, ldb, C + i * ldc, ldc, &ei);
+        FN(gemm_tile)(GEMM_MR(nvb), nvb, step, K, A + i * lda, lda, acs, NULL, B, ldb, C + i * ldc, ldc, &ei);
     }
     for (; i < M; i++) {
         FN(epilogue) ei = {e && e->V ? e->V + i * ldc : NULL, e && e->S ? e->S + i * ldc : NULL, e ? e->r : NULL};
-        FN(gemm_tile)(1, nvb, step, K, A + i * lda, lda, acs, B, ldb, C + i * ldc, ldc, &ei);
+        FN(gemm_tile)(1, nvb, step, K, A + i * lda, lda, acs, NULL, B, ldb, C + i * ldc, ldc, &ei);
     }
 }
 
@@ -560,44 +564,10 @@ static void FN(gemm_add)(int64_t M, int64_t NV, int64_t K, const REAL *A, int64_
     FN(gemm_any)(M, NV, K, A, lda, acs, B, ldb, C, ldc, NULL, 1);
 }
 
-/* C (mr, nvb vectors) = the convolution at mr consecutive positions of an output row, read
- * straight from the channels-last image (no im2col): A[i, k] = x[i lda + koff[k]], x at the
- * first position's patch corner, lda = the channels (a stride 1 conv without padding), times
- * B = WT (K, nvb vectors): gemm_tile's product with A's rows the patches in place. */
-INLINE void FN(conv_tile)(const int mr, const int nvb, int64_t K, const REAL *x, int64_t lda,
-                          const int64_t *koff, const REAL *B, int64_t ldb, REAL *C, int64_t ldc)
-{
-    VEC acc[MRMAX][4];
-#pragma GCC unroll 16
-    for (int i = 0; i < mr; i++)
-#pragma GCC unroll 4
-        for (int j = 0; j < nvb; j++)
-            acc[i][j] = SPLAT(0);
-    for (int64_t k = 0; k < K; k++) {
-        VEC b[4];
-        const REAL *a = x + koff[k];
-#pragma GCC unroll 4
-        for (int j = 0; j < nvb; j++)
-            b[j] = LOADV(B + k * ldb + j * LANES);
-#pragma GCC unroll 16
-        for (int i = 0; i < mr; i++) {
-            VEC ai = BCAST(a[i * lda]);
-#pragma GCC unroll 4
-            for (int j = 0; j < nvb; j++)
-                acc[i][j] += ai * b[j];
-        }
-    }
-#pragma GCC unroll 16
-    for (int i = 0; i < mr; i++)
-#pragma GCC unroll 4
-        for (int j = 0; j < nvb; j++)
-            STOREV(C + i * ldc + j * LANES, acc[i][j]);
-}
-
 /* (mr never exceeds GEMM_MR(nvb): the test only keeps tiles wider than the registers from
  * being compiled) */
 #define TILE_CASE(MR) case MR: \
-    FN(conv_tile)(MR <= GEMM_MR(nvb) ? MR : 1, nvb, s->K, a, s->c, L->koff, B, L->FP, c, L->FP); break;
+    FN(gemm_tile)(MR <= GEMM_MR(nvb) ? MR : 1, nvb, 0, s->K, a, s->c, 0, L->koff, B, L->FP, c, L->FP, NULL); break;
 
 /* an output row's positions in tiles as even as the registers allow (26 positions, 12 at most
  * a tile: 8 + 9 + 9, not 12 + 12 + 1 + 1) */
@@ -616,7 +586,7 @@ INLINE void FN(conv_cols)(const int nvb, const FN(layer) *L, const REAL *x, cons
             TILE_CASE(10) TILE_CASE(9)
 #endif
             TILE_CASE(8) TILE_CASE(7) TILE_CASE(6) TILE_CASE(5)
-            TILE_CASE(4) TILE_CASE(3) TILE_CASE(2) default: FN(conv_tile)(1, nvb, s->K, a, s->c, L->koff, B, L->FP, c, L->FP);
+            TILE_CASE(4) TILE_CASE(3) TILE_CASE(2) default: FN(gemm_tile)(1, nvb, 0, s->K, a, s->c, 0, L->koff, B, L->FP, c, L->FP, NULL);
             }
             c0 += mr;
         }
