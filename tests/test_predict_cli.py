@@ -22,7 +22,7 @@ def run(argv):
 
 def one_line_error(code, out, err, *words):
     assert code == 2 and out == "", (code, out, err)
-    assert err.count("\n") == 1 and err.startswith("glassnet: error: "), err
+    assert err.count("\n") == 1 and err.startswith("glassnet: error: ") and "Traceback" not in err, err
     for w in words:
         assert str(w) in err, err
 

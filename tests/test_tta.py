@@ -3,33 +3,19 @@ are exact shifts and the Augmenter's own rotation, the answers are the mean over
 ensemble combines its members' averaged answers by its rule, and the commands print them."""
 
 import hashlib
-import io
 import json
 
 import numpy as np
 import pytest
+from test_predict_cli import one_line_error, run
 
 import glassnet
-from glassnet.cli import main
 from glassnet.core.ensemble import Ensemble
 from glassnet.errors import InputError
 from glassnet.io import save
 from glassnet.training.augment import Augmenter
 from glassnet.training.layerspec import layer_network
 from glassnet.training.tta import VIEWS, rotate, shift, tta_answers, tta_predict, tta_probabilities, tta_side, views
-
-
-def run(argv):
-    out, err = io.StringIO(), io.StringIO()
-    code = main([str(a) for a in argv], out=out, err=err)
-    return code, out.getvalue(), err.getvalue()
-
-
-def one_line_error(code, out, err, *words):
-    assert code == 2 and out == "", (code, out, err)
-    assert err.count("\n") == 1 and err.startswith("glassnet: error: ") and "Traceback" not in err, err
-    for w in words:
-        assert str(w) in err, err
 
 
 def images(m, side, seed=0):
